@@ -1,0 +1,250 @@
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+//go:embed default.toml
+var defaultTOML []byte
+
+// DefaultName is the Source of the embedded default configuration.
+const DefaultName = "embedded default"
+
+// Default returns the embedded default configuration text.
+func Default() []byte { return append([]byte(nil), defaultTOML...) }
+
+// Problem is one configuration error or warning, located in its file.
+type Problem struct {
+	File string
+	Line int // 0 when the problem has no single line
+	Key  string
+	Msg  string
+}
+
+func (p Problem) String() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Key != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, p.Key, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, p.Msg)
+}
+
+// Error lists every problem found in a configuration. Nothing of an invalid configuration is
+// applied.
+type Error struct{ Problems []Problem }
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return "config: " + strings.Join(lines, "\n  ")
+}
+
+// Load reads, expands, decodes and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// LoadDefault returns the embedded default configuration, expanded from the environment.
+func LoadDefault() (*Config, error) { return Parse(DefaultName, defaultTOML, os.LookupEnv) }
+
+// Parse decodes and validates TOML text; name is used in error messages and lookup resolves
+// ${ENV} references.
+func Parse(name string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	loc := locate(data)
+	expanded, unset, err := expand(data, lookup)
+	if err != nil {
+		return nil, &Error{Problems: []Problem{{File: name, Line: err.line, Msg: err.msg}}}
+	}
+	var c Config
+	md, derr := toml.Decode(string(expanded), &c)
+	if derr != nil {
+		var perr toml.ParseError
+		if errors.As(derr, &perr) {
+			return nil, &Error{Problems: []Problem{{File: name, Line: perr.Position.Line, Msg: perr.Message}}}
+		}
+		return nil, &Error{Problems: []Problem{{File: name, Line: decodeLine(derr, loc), Msg: cleanDecodeError(derr)}}}
+	}
+	v := &validator{file: name, loc: loc, unset: unset}
+	for _, k := range md.Undecoded() {
+		v.errAt(k.String(), "unknown key")
+	}
+	c.Source = name
+	c.applyDefaults(v)
+	c.validate(v)
+	if len(v.errs) > 0 {
+		sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
+		return nil, &Error{Problems: v.errs}
+	}
+	c.Warnings = v.warns
+	return &c, nil
+}
+
+// decodeLine finds the line of a type error such as `toml: line 7 (last key "server.listen")`.
+var lineRE = regexp.MustCompile(`line (\d+)`)
+
+func decodeLine(err error, _ *locator) int {
+	m := lineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0
+	}
+	n := 0
+	fmt.Sscan(m[1], &n)
+	return n
+}
+
+func cleanDecodeError(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "toml: ")
+	if i := strings.Index(s, "): "); i >= 0 && strings.HasPrefix(s, "line ") {
+		s = s[i+3:]
+	}
+	return s
+}
+
+type expandErr struct {
+	line int
+	msg  string
+}
+
+var envRef = regexp.MustCompile(`\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// expand replaces ${NAME} and ${NAME:-default} in the raw text, escaped for a TOML basic
+// string, so that line numbers stay true. $${ writes a literal ${. It returns, per line, the
+// variables that were referenced but unset.
+func expand(data []byte, lookup func(string) (string, bool)) ([]byte, map[int][]string, *expandErr) {
+	unset := map[int][]string{}
+	lines := strings.Split(string(data), "\n")
+	for i, line := range lines {
+		if !strings.Contains(line, "${") {
+			continue
+		}
+		if j := strings.Index(line, "${"); j >= 0 && strings.Contains(line[:j], "#") && !strings.Contains(line[:j], "\"") {
+			continue // in a comment
+		}
+		lines[i] = envRef.ReplaceAllStringFunc(line, func(m string) string {
+			if m == "$${" {
+				return "${"
+			}
+			sub := envRef.FindStringSubmatch(m)
+			val, ok := lookup(sub[1])
+			if !ok || val == "" {
+				if sub[2] != "" {
+					val = sub[3]
+				} else {
+					unset[i+1] = append(unset[i+1], sub[1])
+				}
+			}
+			r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
+			return r.Replace(val)
+		})
+	}
+	return []byte(strings.Join(lines, "\n")), unset, nil
+}
+
+// locator maps dotted key paths to the line where they are written, so that every problem can
+// name its line even though the TOML decoder does not expose key positions.
+type locator struct {
+	lines map[string]int
+	raw   map[string]string // the value text before expansion
+}
+
+var (
+	headerRE = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$`)
+	keyRE    = regexp.MustCompile(`^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=\s*(.*)$`)
+)
+
+func splitKey(s string) []string {
+	var parts []string
+	for _, p := range strings.Split(s, ".") {
+		p = strings.TrimSpace(p)
+		p = strings.Trim(p, `"'`)
+		parts = append(parts, p)
+	}
+	return parts
+}
+
+func locate(data []byte) *locator {
+	l := &locator{lines: map[string]int{}, raw: map[string]string{}}
+	var table []string
+	depth := 0 // open brackets of a multi-line value
+	for i, line := range strings.Split(string(data), "\n") {
+		n := i + 1
+		if depth > 0 {
+			depth += strings.Count(line, "[") + strings.Count(line, "{") - strings.Count(line, "]") - strings.Count(line, "}")
+			continue
+		}
+		if m := headerRE.FindStringSubmatch(line); m != nil && !strings.Contains(line, "=") {
+			table = splitKey(m[1])
+			p := strings.Join(table, ".")
+			if _, ok := l.lines[p]; !ok {
+				l.lines[p] = n
+			}
+			continue
+		}
+		if m := keyRE.FindStringSubmatch(line); m != nil {
+			full := strings.Join(append(append([]string(nil), table...), splitKey(m[1])...), ".")
+			if _, ok := l.lines[full]; !ok {
+				l.lines[full] = n
+				l.raw[full] = m[2]
+			}
+			val := stripComment(m[2])
+			depth = strings.Count(val, "[") + strings.Count(val, "{") - strings.Count(val, "]") - strings.Count(val, "}")
+			if depth < 0 {
+				depth = 0
+			}
+		}
+	}
+	return l
+}
+
+func stripComment(v string) string {
+	inStr := byte(0)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case inStr != 0:
+			if c == '\\' && inStr == '"' {
+				i++
+			} else if c == inStr {
+				inStr = 0
+			}
+		case c == '"' || c == '\'':
+			inStr = c
+		case c == '#':
+			return v[:i]
+		}
+	}
+	return v
+}
+
+// line returns the line of key, or of its nearest written ancestor.
+func (l *locator) line(key string) int {
+	for k := key; k != ""; {
+		if n, ok := l.lines[k]; ok {
+			return n
+		}
+		i := strings.LastIndex(k, ".")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0
+}

@@ -1,0 +1,292 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is one whole, validated configuration. Values are final: environment references are
+// expanded and defaults are filled.
+type Config struct {
+	Server    Server               `toml:"server"`
+	Log       Log                  `toml:"log"`
+	Aliases   map[string]string    `toml:"aliases"`
+	Providers map[string]*Provider `toml:"providers"`
+	Plugins   map[string]*Plugin   `toml:"plugins"`
+	Routers   map[string]*Router   `toml:"routers"`
+	Policies  []string             `toml:"policies"`
+	Cache     Cache                `toml:"cache"`
+	Limits    []Limit              `toml:"limits"`
+	Auth      Auth                 `toml:"auth"`
+	Redis     Redis                `toml:"redis"`
+	Telemetry Telemetry            `toml:"telemetry"`
+	Pricing   map[string]Price     `toml:"pricing"`
+
+	// Source names where the configuration came from ("embedded default" or a file path).
+	Source string `toml:"-"`
+	// Warnings are problems that do not stop sluice from serving, such as a provider whose key
+	// is not set: requests to it fail with a clear error until it is.
+	Warnings []Problem `toml:"-"`
+}
+
+// Server holds the listeners and the limits applied to every client request.
+type Server struct {
+	Listen            string   `toml:"listen"`
+	AdminListen       string   `toml:"admin_listen"`
+	MaxBodySize       ByteSize `toml:"max_body_size"`
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+	IdleTimeout       Duration `toml:"idle_timeout"`
+	ShutdownTimeout   Duration `toml:"shutdown_timeout"`
+	DefaultProvider   string   `toml:"default_provider"`
+	DefaultRouter     string   `toml:"default_router"`
+	// IncludeUsage asks upstreams for usage on streams even when the client did not, so that
+	// token limits and metrics see real numbers; the extra chunk is stripped for such clients.
+	IncludeUsage *bool `toml:"include_usage"`
+}
+
+// Log configures the process log and the access log.
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+	// Access is where access-log lines go: "stderr" (with the process log), "stdout", "off",
+	// or a file path.
+	Access string `toml:"access"`
+	// CaptureBodies adds size-capped, redacted request and response bodies to access lines.
+	CaptureBodies bool     `toml:"capture_bodies"`
+	MaxBodyBytes  ByteSize `toml:"max_body_bytes"`
+	RedactFields  []string `toml:"redact_fields"`
+}
+
+// Provider is one upstream API endpoint and its credentials.
+type Provider struct {
+	Kind       string            `toml:"kind"`
+	BaseURL    string            `toml:"base_url"`
+	APIKey     string            `toml:"api_key"`
+	Auth       string            `toml:"auth"`
+	Translator string            `toml:"translator"`
+	Headers    map[string]string `toml:"headers"`
+	Models     []string          `toml:"models"`
+	Timeout    Duration          `toml:"timeout"`
+	// IdleTimeout bounds the silence between two stream events (and before response headers).
+	IdleTimeout Duration       `toml:"idle_timeout"`
+	Options     map[string]any `toml:"options"`
+	// BYOK lets a client send its own provider key in x-sluice-provider-key.
+	BYOK bool `toml:"byok"`
+	// KeyEnv names the environment variable api_key came from, for clear "missing key" errors.
+	KeyEnv string `toml:"key_env"`
+
+	// Bedrock.
+	Region          string `toml:"region"`
+	AccessKeyID     string `toml:"access_key_id"`
+	SecretAccessKey string `toml:"secret_access_key"`
+	SessionToken    string `toml:"session_token"`
+
+	// Azure OpenAI.
+	APIVersion  string            `toml:"api_version"`
+	Deployments map[string]string `toml:"deployments"`
+
+	// Demo.
+	ChunkDelay Duration `toml:"chunk_delay"`
+
+	Name string `toml:"-"`
+}
+
+// Plugin is one WebAssembly module and its settings.
+type Plugin struct {
+	Path    string         `toml:"path"`
+	Config  map[string]any `toml:"config"`
+	Timeout Duration       `toml:"timeout"`
+	Memory  ByteSize       `toml:"memory"`
+	Pool    int            `toml:"pool"`
+	// Sandbox is "untrusted" (deadlines enforced inside loops, slower) or "trusted".
+	Sandbox string `toml:"sandbox"`
+
+	Name string `toml:"-"`
+}
+
+// Router is a named set of targets with a balancing strategy and a retry policy.
+type Router struct {
+	Strategy         string            `toml:"strategy"`
+	FallbackStrategy string            `toml:"fallback_strategy"`
+	Plugin           string            `toml:"plugin"`
+	Targets          []Target          `toml:"targets"`
+	Retries          Retries           `toml:"retries"`
+	Timeout          Duration          `toml:"timeout"`
+	AttemptTimeout   Duration          `toml:"attempt_timeout"`
+	Health           Health            `toml:"health"`
+	DefaultRTT       Duration          `toml:"default_rtt"`
+	Decay            Duration          `toml:"decay"`
+	Aliases          map[string]string `toml:"aliases"`
+	Cache            *Cache            `toml:"cache"`
+
+	Name string `toml:"-"`
+}
+
+// Target is one provider/model a router may send to.
+type Target struct {
+	Model    string  `toml:"model"`
+	Weight   float64 `toml:"weight"`
+	Priority int     `toml:"priority"`
+}
+
+// Retries bounds how a failed attempt is retried on the next target.
+type Retries struct {
+	Attempts   int      `toml:"attempts"`
+	Backoff    Duration `toml:"backoff"`
+	MaxBackoff Duration `toml:"max_backoff"`
+	Budget     float64  `toml:"budget"`
+}
+
+// Health configures passive health tracking of a router's targets.
+type Health struct {
+	Window      Duration `toml:"window"`
+	Threshold   float64  `toml:"threshold"`
+	MinRequests int      `toml:"min_requests"`
+	Cooldown    Duration `toml:"cooldown"`
+	MaxCooldown Duration `toml:"max_cooldown"`
+	Probe       Duration `toml:"probe"`
+}
+
+// Cache configures response caching globally or for one router.
+type Cache struct {
+	Enabled      *bool    `toml:"enabled"`
+	TTL          Duration `toml:"ttl"`
+	Buckets      int      `toml:"buckets"`
+	MaxBuckets   int      `toml:"max_buckets"`
+	MaxBytes     ByteSize `toml:"max_bytes"`
+	MaxEntrySize ByteSize `toml:"max_entry_size"`
+	Store        string   `toml:"store"`
+	Ignore       []string `toml:"ignore"`
+	KeyPlugin    string   `toml:"key_plugin"`
+	SharedAcross bool     `toml:"share_across_tenants"`
+	ReplayPace   Duration `toml:"replay_pace"`
+}
+
+// On reports whether caching is enabled.
+func (c *Cache) On() bool { return c != nil && c.Enabled != nil && *c.Enabled }
+
+// Limit is one rate or budget rule.
+type Limit struct {
+	Name   string `toml:"name"`
+	Scope  string `toml:"scope"`
+	Match  string `toml:"match"`
+	Unit   string `toml:"unit"`
+	Rate   string `toml:"rate"`
+	Burst  int64  `toml:"burst"`
+	Budget string `toml:"budget"`
+}
+
+// Auth configures virtual API keys.
+type Auth struct {
+	Required   bool      `toml:"required"`
+	Keys       []KeySpec `toml:"keys"`
+	KeysFile   string    `toml:"keys_file"`
+	UserHeader string    `toml:"user_header"`
+	TeamHeader string    `toml:"team_header"`
+}
+
+// KeySpec declares one virtual key.
+type KeySpec struct {
+	ID      string   `toml:"id"`
+	Key     string   `toml:"key"`
+	KeyHash string   `toml:"key_hash"`
+	User    string   `toml:"user"`
+	Team    string   `toml:"team"`
+	Models  []string `toml:"models"`
+	Routers []string `toml:"routers"`
+	BYOK    bool     `toml:"byok"`
+	Limits  []Limit  `toml:"limits"`
+	// Overrides lets this key pin or exclude providers with request headers.
+	Overrides bool `toml:"overrides"`
+}
+
+// Redis configures the shared store used by limits and the cache across replicas.
+type Redis struct {
+	URL      string   `toml:"url"`
+	Timeout  Duration `toml:"timeout"`
+	FailOpen *bool    `toml:"fail_open"`
+}
+
+// Telemetry configures traces and metrics.
+type Telemetry struct {
+	ServiceName string            `toml:"service_name"`
+	Traces      string            `toml:"traces"`
+	Endpoint    string            `toml:"endpoint"`
+	Insecure    bool              `toml:"insecure"`
+	Headers     map[string]string `toml:"headers"`
+	SampleRatio *float64          `toml:"sample_ratio"`
+	OTLPMetrics bool              `toml:"otlp_metrics"`
+}
+
+// Price overrides the shipped price of one model, in USD per million tokens.
+type Price struct {
+	Input       float64 `toml:"input"`
+	Output      float64 `toml:"output"`
+	CachedInput float64 `toml:"cached_input"`
+}
+
+// Duration is a time.Duration written as "250ms", "1m30s".
+type Duration time.Duration
+
+// UnmarshalText parses Go duration syntax.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (want e.g. \"250ms\", \"30s\", \"1m\")", string(b))
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q is negative", string(b))
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration back in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// ByteSize is a size written as "256MiB", "10MB", "4096".
+type ByteSize int64
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+}
+
+// UnmarshalText parses a size with an optional unit suffix.
+func (s *ByteSize) UnmarshalText(b []byte) error {
+	v, err := ParseByteSize(string(b))
+	if err != nil {
+		return err
+	}
+	*s = ByteSize(v)
+	return nil
+}
+
+// MarshalText writes the size in bytes.
+func (s ByteSize) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(int64(s), 10)), nil }
+
+// ParseByteSize parses "256MiB", "10MB", "512K" or a plain byte count.
+func ParseByteSize(str string) (int64, error) {
+	t := strings.TrimSpace(str)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(t, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q (want e.g. \"10MiB\", \"512KB\", \"4096\")", str)
+	}
+	return int64(n * float64(mult)), nil
+}

@@ -1,0 +1,494 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// BuiltinPlugins are the plugins embedded in the binary; providers may name them as translator
+// without declaring them under [plugins].
+var BuiltinPlugins = []string{"anthropic", "gemini", "bedrock"}
+
+type validator struct {
+	file  string
+	loc   *locator
+	unset map[int][]string
+	errs  []Problem
+	warns []Problem
+}
+
+func (v *validator) errAt(key, format string, args ...any) {
+	v.errs = append(v.errs, Problem{File: v.file, Line: v.loc.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) warnAt(key, format string, args ...any) {
+	v.warns = append(v.warns, Problem{File: v.file, Line: v.loc.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// envOf names the environment variable a key's value came from, if it came from one.
+func (v *validator) envOf(key string) string {
+	if m := regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`).FindStringSubmatch(v.loc.raw[key]); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+func setDur(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}
+
+func (c *Config) applyDefaults(v *validator) {
+	s := &c.Server
+	if s.Listen == "" {
+		s.Listen = "127.0.0.1:8080"
+	}
+	if s.MaxBodySize == 0 {
+		s.MaxBodySize = 16 << 20
+	}
+	setDur(&s.ReadHeaderTimeout, 10*time.Second)
+	setDur(&s.IdleTimeout, 120*time.Second)
+	setDur(&s.ShutdownTimeout, 30*time.Second)
+	if s.IncludeUsage == nil {
+		t := true
+		s.IncludeUsage = &t
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	if c.Log.Access == "" {
+		c.Log.Access = "stderr"
+	}
+	if c.Log.MaxBodyBytes == 0 {
+		c.Log.MaxBodyBytes = 4 << 10
+	}
+	if c.Providers == nil {
+		c.Providers = map[string]*Provider{}
+	}
+	for name, p := range c.Providers {
+		p.Name = name
+		if p.Kind == "" {
+			if _, ok := Kinds[name]; ok {
+				p.Kind = name
+			}
+		}
+		k, ok := Kinds[p.Kind]
+		if !ok {
+			continue // reported by validate
+		}
+		if p.BaseURL == "" {
+			p.BaseURL = k.BaseURL
+			if p.Kind == "bedrock" && p.Region != "" {
+				p.BaseURL = "https://bedrock-runtime." + p.Region + ".amazonaws.com"
+			}
+		}
+		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
+		if p.Auth == "" {
+			p.Auth = k.Auth
+			if p.Kind == "openai" && p.APIKey == "" && p.KeyEnv == "" && isLoopbackURL(p.BaseURL) {
+				p.Auth = "none"
+			}
+		}
+		if p.Translator == "" {
+			p.Translator = k.Translator
+		}
+		if p.KeyEnv == "" {
+			p.KeyEnv = v.envOf("providers." + name + ".api_key")
+		}
+		setDur(&p.Timeout, 10*time.Minute)
+		setDur(&p.IdleTimeout, 60*time.Second)
+	}
+	for name, p := range c.Plugins {
+		p.Name = name
+		setDur(&p.Timeout, 50*time.Millisecond)
+		if p.Memory == 0 {
+			p.Memory = 64 << 20
+		}
+		if p.Sandbox == "" {
+			p.Sandbox = "untrusted"
+		}
+	}
+	for name, r := range c.Routers {
+		r.Name = name
+		if r.Strategy == "" {
+			r.Strategy = "latency"
+		}
+		if r.FallbackStrategy == "" {
+			r.FallbackStrategy = "priority"
+		}
+		for i := range r.Targets {
+			if r.Targets[i].Weight == 0 {
+				r.Targets[i].Weight = 1
+			}
+		}
+		if r.Retries.Attempts == 0 {
+			r.Retries.Attempts = min(3, max(1, len(r.Targets)))
+		}
+		setDur(&r.Retries.Backoff, 25*time.Millisecond)
+		setDur(&r.Retries.MaxBackoff, time.Second)
+		if r.Retries.Budget == 0 {
+			r.Retries.Budget = 0.2
+		}
+		setDur(&r.Timeout, 10*time.Minute)
+		setDur(&r.DefaultRTT, 250*time.Millisecond)
+		setDur(&r.Decay, 10*time.Second)
+		h := &r.Health
+		setDur(&h.Window, 30*time.Second)
+		if h.Threshold == 0 {
+			h.Threshold = 0.5
+		}
+		if h.MinRequests == 0 {
+			h.MinRequests = 5
+		}
+		setDur(&h.Cooldown, 5*time.Second)
+		setDur(&h.MaxCooldown, 2*time.Minute)
+	}
+	cacheDefaults(&c.Cache)
+	for _, r := range c.Routers {
+		if r.Cache != nil {
+			merged := c.Cache
+			if r.Cache.Enabled != nil {
+				merged.Enabled = r.Cache.Enabled
+			}
+			if r.Cache.TTL != 0 {
+				merged.TTL = r.Cache.TTL
+			}
+			if r.Cache.Buckets != 0 {
+				merged.Buckets = r.Cache.Buckets
+			}
+			if r.Cache.MaxEntrySize != 0 {
+				merged.MaxEntrySize = r.Cache.MaxEntrySize
+			}
+			if r.Cache.KeyPlugin != "" {
+				merged.KeyPlugin = r.Cache.KeyPlugin
+			}
+			if r.Cache.Ignore != nil {
+				merged.Ignore = r.Cache.Ignore
+			}
+			*r.Cache = merged
+		}
+	}
+	if c.Auth.UserHeader == "" {
+		c.Auth.UserHeader = "x-sluice-user"
+	}
+	if c.Auth.TeamHeader == "" {
+		c.Auth.TeamHeader = "x-sluice-team"
+	}
+	setDur(&c.Redis.Timeout, 250*time.Millisecond)
+	if c.Redis.FailOpen == nil {
+		t := true
+		c.Redis.FailOpen = &t
+	}
+	if c.Telemetry.ServiceName == "" {
+		c.Telemetry.ServiceName = "sluice"
+	}
+	if c.Telemetry.Traces == "" {
+		c.Telemetry.Traces = "none"
+	}
+}
+
+func cacheDefaults(c *Cache) {
+	if c.Enabled == nil {
+		f := false
+		c.Enabled = &f
+	}
+	setDur(&c.TTL, 10*time.Minute)
+	if c.Buckets == 0 {
+		c.Buckets = 1
+	}
+	if c.MaxBuckets == 0 {
+		c.MaxBuckets = 10
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = 256 << 20
+	}
+	if c.MaxEntrySize == 0 {
+		c.MaxEntrySize = 1 << 20
+	}
+	if c.Store == "" {
+		c.Store = "memory"
+	}
+}
+
+func isLoopbackURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+var (
+	rateRE   = regexp.MustCompile(`^\s*\d+(\.\d+)?\s*/\s*(\d+\s*)?(s|sec|second|m|min|minute|h|hour|d|day|w|week|month)\s*$`)
+	budgetRE = regexp.MustCompile(`^\s*\$?\d+(\.\d+)?\s*/\s*(day|week|month)\s*$`)
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+)
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func (c *Config) validate(v *validator) {
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		v.errAt("server.listen", "%q is not host:port", c.Server.Listen)
+	}
+	if a := c.Server.AdminListen; a != "" && a != "off" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			v.errAt("server.admin_listen", "%q is not host:port (or \"off\")", a)
+		}
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		v.errAt("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
+		v.errAt("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	var missing []string
+	for _, name := range sortedKeys(c.Providers) {
+		p := c.Providers[name]
+		key := "providers." + name
+		if !nameRE.MatchString(name) || strings.Contains(name, "/") {
+			v.errAt(key, "provider name %q must be letters, digits, '-', '_' or '.'", name)
+		}
+		k, ok := Kinds[p.Kind]
+		if !ok {
+			if p.Kind == "" {
+				v.errAt(key+".kind", "a custom provider needs a kind (one of %s)", kindList())
+			} else {
+				v.errAt(key+".kind", "unknown kind %q (one of %s)", p.Kind, kindList())
+			}
+			continue
+		}
+		if !slices.Contains(AuthStyles, p.Auth) {
+			v.errAt(key+".auth", "%q is not one of %s", p.Auth, strings.Join(AuthStyles, ", "))
+		}
+		if p.Kind != "demo" {
+			if p.BaseURL == "" {
+				missing = append(missing, fmt.Sprintf("%s (set %s_BASE_URL)", name, strings.ToUpper(name)))
+				continue
+			} else if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				v.errAt(key+".base_url", "%q is not an http(s) URL", p.BaseURL)
+			}
+		}
+		if p.Translator != "" && !slices.Contains(BuiltinPlugins, p.Translator) {
+			if _, ok := c.Plugins[p.Translator]; !ok {
+				v.errAt(key+".translator", "plugin %q is neither built in (%s) nor declared under [plugins]", p.Translator, strings.Join(BuiltinPlugins, ", "))
+			}
+		}
+		switch {
+		case p.Kind == "bedrock" && (p.AccessKeyID == "" || p.SecretAccessKey == ""):
+			missing = append(missing, name+" (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+		case k.NeedsKey && p.APIKey == "" && p.Auth != "none" && !p.BYOK:
+			env := p.KeyEnv
+			if env == "" {
+				env = "api_key"
+			}
+			missing = append(missing, fmt.Sprintf("%s (set %s)", name, env))
+		}
+		if p.Kind == "azure" && p.APIVersion == "" {
+			v.errAt(key+".api_version", "azure needs an api_version, e.g. \"2024-10-21\"")
+		}
+	}
+	if len(missing) > 0 {
+		v.warns = append(v.warns, Problem{File: v.file, Msg: "providers not configured (requests to them answer 503 until they are): " + strings.Join(missing, ", ")})
+	}
+	for _, name := range sortedKeys(c.Plugins) {
+		p := c.Plugins[name]
+		key := "plugins." + name
+		if !nameRE.MatchString(name) {
+			v.errAt(key, "plugin name %q must be letters, digits, '-', '_' or '.'", name)
+		}
+		if p.Path == "" {
+			v.errAt(key+".path", "is required")
+		} else if _, err := os.Stat(p.Path); err != nil {
+			v.errAt(key+".path", "%v", err)
+		}
+		if !slices.Contains([]string{"trusted", "untrusted"}, p.Sandbox) {
+			v.errAt(key+".sandbox", "%q is not one of trusted, untrusted", p.Sandbox)
+		}
+		if p.Memory < 4<<20 {
+			v.errAt(key+".memory", "%d bytes is below the 4MiB a plugin needs to start", p.Memory)
+		}
+		if p.Pool < 0 {
+			v.errAt(key+".pool", "must not be negative")
+		}
+	}
+	for _, name := range sortedKeys(c.Routers) {
+		c.validateRouter(v, name, c.Routers[name])
+	}
+	for _, alias := range sortedKeys(c.Aliases) {
+		c.checkModel(v, "aliases."+alias, c.Aliases[alias], true)
+	}
+	if dp := c.Server.DefaultProvider; dp != "" {
+		if _, ok := c.Providers[dp]; !ok {
+			v.errAt("server.default_provider", "provider %q is not declared", dp)
+		}
+	}
+	if dr := c.Server.DefaultRouter; dr != "" {
+		if _, ok := c.Routers[dr]; !ok {
+			v.errAt("server.default_router", "router %q is not declared", dr)
+		}
+	}
+	for i, pol := range c.Policies {
+		if _, ok := c.Plugins[pol]; !ok {
+			v.errAt("policies", "policy %d: plugin %q is not declared under [plugins]", i+1, pol)
+		}
+	}
+	c.validateCache(v, "cache", &c.Cache)
+	for i := range c.Limits {
+		validateLimit(v, fmt.Sprintf("limits[%d]", i), "limits", &c.Limits[i])
+	}
+	if c.Auth.Required && len(c.Auth.Keys) == 0 && c.Auth.KeysFile == "" {
+		v.errAt("auth.required", "auth is required but no keys or keys_file are given")
+	}
+	for i, k := range c.Auth.Keys {
+		key := fmt.Sprintf("auth.keys[%d]", i)
+		if k.ID == "" {
+			v.errAt("auth.keys", "%s: id is required", key)
+		}
+		if (k.Key == "") == (k.KeyHash == "") {
+			v.errAt("auth.keys", "%s: exactly one of key or key_hash is required", key)
+		}
+		for j := range k.Limits {
+			validateLimit(v, fmt.Sprintf("%s.limits[%d]", key, j), "auth.keys.limits", &c.Auth.Keys[i].Limits[j])
+		}
+	}
+	if !slices.Contains([]string{"none", "otlp-grpc", "otlp-http", "stdout"}, c.Telemetry.Traces) {
+		v.errAt("telemetry.traces", "%q is not one of none, otlp-grpc, otlp-http, stdout", c.Telemetry.Traces)
+	}
+	if r := c.Telemetry.SampleRatio; r != nil && (*r < 0 || *r > 1) {
+		v.errAt("telemetry.sample_ratio", "%v is not between 0 and 1", *r)
+	}
+	for m, p := range c.Pricing {
+		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 {
+			v.errAt("pricing."+m, "prices must not be negative")
+		}
+	}
+}
+
+func kindList() string {
+	return strings.Join(sortedKeys(Kinds), ", ")
+}
+
+// checkModel checks a "provider/model" reference (or, when routers are allowed, a router name).
+func (c *Config) checkModel(v *validator, key, model string, allowRouter bool) {
+	if allowRouter {
+		if _, ok := c.Routers[model]; ok {
+			return
+		}
+	}
+	prov, name, ok := strings.Cut(model, "/")
+	if !ok || prov == "" || name == "" {
+		v.errAt(key, "%q is not provider/model", model)
+		return
+	}
+	if _, ok := c.Providers[prov]; !ok {
+		v.errAt(key, "provider %q in %q is not declared", prov, model)
+	}
+}
+
+func (c *Config) validateRouter(v *validator, name string, r *Router) {
+	key := "routers." + name
+	if !nameRE.MatchString(name) {
+		v.errAt(key, "router name %q must be letters, digits, '-', '_' or '.'", name)
+	}
+	if !slices.Contains(Strategies, r.Strategy) {
+		v.errAt(key+".strategy", "%q is not one of %s", r.Strategy, strings.Join(Strategies, ", "))
+	}
+	if r.Strategy == "plugin" {
+		if r.Plugin == "" {
+			v.errAt(key+".plugin", "strategy \"plugin\" needs plugin = \"<name>\"")
+		} else if _, ok := c.Plugins[r.Plugin]; !ok {
+			v.errAt(key+".plugin", "plugin %q is not declared under [plugins]", r.Plugin)
+		}
+	}
+	if !slices.Contains(Strategies, r.FallbackStrategy) || r.FallbackStrategy == "plugin" {
+		v.errAt(key+".fallback_strategy", "%q is not a non-plugin strategy", r.FallbackStrategy)
+	}
+	if len(r.Targets) == 0 {
+		v.errAt(key+".targets", "a router needs at least one target")
+	}
+	for i, t := range r.Targets {
+		c.checkModel(v, fmt.Sprintf("%s.targets", key), t.Model, false)
+		if t.Weight < 0 {
+			v.errAt(key+".targets", "target %d: weight must not be negative", i+1)
+		}
+	}
+	if r.Retries.Attempts < 1 {
+		v.errAt(key+".retries", "attempts must be at least 1")
+	}
+	if r.Retries.Budget < 0 || r.Retries.Budget > 1 {
+		v.errAt(key+".retries", "budget %v is not a ratio between 0 and 1", r.Retries.Budget)
+	}
+	if r.Health.Threshold <= 0 || r.Health.Threshold > 1 {
+		v.errAt(key+".health", "threshold %v is not a ratio in (0, 1]", r.Health.Threshold)
+	}
+	for alias, target := range r.Aliases {
+		c.checkModel(v, key+".aliases."+alias, target, false)
+	}
+	if r.Cache != nil {
+		c.validateCache(v, key+".cache", r.Cache)
+	}
+}
+
+func (c *Config) validateCache(v *validator, key string, cc *Cache) {
+	if !slices.Contains([]string{"memory", "redis", "tiered"}, cc.Store) {
+		v.errAt(key+".store", "%q is not one of memory, redis, tiered", cc.Store)
+	} else if cc.Store != "memory" && c.Redis.URL == "" && cc.On() {
+		v.errAt(key+".store", "store %q needs [redis] url", cc.Store)
+	}
+	if cc.Buckets < 1 || cc.Buckets > cc.MaxBuckets {
+		v.errAt(key+".buckets", "%d is not between 1 and max_buckets (%d)", cc.Buckets, cc.MaxBuckets)
+	}
+	if cc.KeyPlugin != "" {
+		if _, ok := c.Plugins[cc.KeyPlugin]; !ok {
+			v.errAt(key+".key_plugin", "plugin %q is not declared under [plugins]", cc.KeyPlugin)
+		}
+	}
+}
+
+func validateLimit(v *validator, label, key string, l *Limit) {
+	if !slices.Contains([]string{"global", "router", "team", "user", "key"}, l.Scope) {
+		v.errAt(key+".scope", "%s: scope %q is not one of global, router, team, user, key", label, l.Scope)
+	}
+	if l.Unit == "" {
+		l.Unit = "requests"
+	}
+	if !slices.Contains([]string{"requests", "tokens", "cost"}, l.Unit) {
+		v.errAt(key+".unit", "%s: unit %q is not one of requests, tokens, cost", label, l.Unit)
+	}
+	switch {
+	case l.Rate == "" && l.Budget == "":
+		v.errAt(key+".rate", "%s: one of rate (e.g. \"100/min\") or budget (e.g. \"50/day\") is required", label)
+	case l.Rate != "" && l.Budget != "":
+		v.errAt(key+".rate", "%s: give rate or budget, not both", label)
+	case l.Rate != "" && !rateRE.MatchString(l.Rate):
+		v.errAt(key+".rate", "%s: %q is not a rate like \"100/min\", \"10/s\", \"5000/day\"", label, l.Rate)
+	case l.Budget != "" && !budgetRE.MatchString(l.Budget):
+		v.errAt(key+".budget", "%s: %q is not a budget like \"50/day\", \"1000000/month\"", label, l.Budget)
+	}
+	if l.Burst < 0 {
+		v.errAt(key+".burst", "%s: burst must not be negative", label)
+	}
+}
