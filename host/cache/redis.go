@@ -1,0 +1,236 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisOptions configure a Redis-backed store.
+type RedisOptions struct {
+	// URL is redis://[[user]:password@]host:port[/db] (or rediss:// for TLS).
+	URL string
+	// Prefix is prepended to every key; default "sluice:cache:".
+	Prefix string
+	// Timeout bounds each operation, connecting included; default 100ms.
+	Timeout time.Duration
+	// Cooldown is how long Redis is skipped after a failure, so an outage
+	// costs one timeout per cooldown rather than one per request; default 1s.
+	Cooldown time.Duration
+	// Logger receives one line when Redis goes down and one when it is back.
+	Logger *slog.Logger
+}
+
+// RedisStore keeps entries in Redis (binary-encoded, TTL set in Redis), so
+// several gateway replicas share them. When Redis is unreachable every call
+// returns ErrUnavailable quickly and is counted; nothing blocks past Timeout.
+type RedisStore struct {
+	c        *redis.Client
+	prefix   string
+	timeout  time.Duration
+	cooldown time.Duration
+	log      *slog.Logger
+
+	downUntil                       atomic.Int64 // unix nanos; 0 when up
+	down                            atomic.Bool
+	hits, misses, sets, unavailable atomic.Uint64
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// NewRedisStore returns a store on the Redis at o.URL. It does not connect
+// eagerly: an unreachable Redis shows up as bypasses, not as a startup error.
+func NewRedisStore(o RedisOptions) (*RedisStore, error) {
+	ro, err := redis.ParseURL(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("cache: redis: %w", err)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 100 * time.Millisecond
+	}
+	if o.Cooldown <= 0 {
+		o.Cooldown = time.Second
+	}
+	if o.Prefix == "" {
+		o.Prefix = "sluice:cache:"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.PoolTimeout = o.Timeout, o.Timeout, o.Timeout, o.Timeout
+	ro.MaxRetries = -1 // a retry would double the worst-case latency of a bypass
+	ro.ContextTimeoutEnabled = true
+	ro.DisableIdentity = true
+	return &RedisStore{c: redis.NewClient(ro), prefix: o.Prefix, timeout: o.Timeout,
+		cooldown: o.Cooldown, log: o.Logger}, nil
+}
+
+// available reports whether Redis may be tried now.
+func (r *RedisStore) available() bool {
+	until := r.downUntil.Load()
+	return until == 0 || time.Now().UnixNano() >= until
+}
+
+func (r *RedisStore) fail(op string, err error) error {
+	r.unavailable.Add(1)
+	r.downUntil.Store(time.Now().Add(r.cooldown).UnixNano())
+	if !r.down.Swap(true) {
+		r.log.Warn("cache: redis unavailable, bypassing", "op", op, "err", err, "retry_in", r.cooldown)
+	}
+	return fmt.Errorf("%w: redis %s: %w", ErrUnavailable, op, err)
+}
+
+func (r *RedisStore) ok() {
+	if r.downUntil.Load() != 0 {
+		r.downUntil.Store(0)
+		if r.down.Swap(false) {
+			r.log.Info("cache: redis available again")
+		}
+	}
+}
+
+// Get implements Store with one MGET.
+func (r *RedisStore) Get(ctx context.Context, keys []string) ([]*Entry, error) {
+	if !r.available() {
+		r.unavailable.Add(1)
+		return nil, ErrUnavailable
+	}
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = r.prefix + k
+	}
+	tctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	vals, err := r.c.MGet(tctx, full...).Result()
+	if err != nil {
+		if ctx.Err() != nil {
+			// The caller gave up; that says nothing about Redis.
+			return nil, fmt.Errorf("cache: redis get: %w", err)
+		}
+		return nil, r.fail("get", err)
+	}
+	r.ok()
+	out := make([]*Entry, len(keys))
+	now := time.Now()
+	for i, v := range vals {
+		s, isStr := v.(string)
+		if !isStr {
+			r.misses.Add(1)
+			continue
+		}
+		e := new(Entry)
+		if e.UnmarshalBinary([]byte(s)) != nil || (!e.expires.IsZero() && !now.Before(e.expires)) {
+			r.misses.Add(1)
+			continue
+		}
+		out[i] = e
+		r.hits.Add(1)
+	}
+	return out, nil
+}
+
+// Set implements Store with SET ... PX ttl.
+func (r *RedisStore) Set(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+	if ttl < 0 {
+		return nil
+	}
+	if !r.available() {
+		r.unavailable.Add(1)
+		return ErrUnavailable
+	}
+	b, err := e.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("cache: redis set: %w", err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if err := r.c.Set(tctx, r.prefix+key, b, ttl).Err(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("cache: redis set: %w", err)
+		}
+		return r.fail("set", err)
+	}
+	r.ok()
+	r.sets.Add(1)
+	return nil
+}
+
+// Stats implements Store.
+func (r *RedisStore) Stats() StoreStats {
+	return StoreStats{Hits: r.hits.Load(), Misses: r.misses.Load(), Sets: r.sets.Load(),
+		Unavailable: r.unavailable.Load()}
+}
+
+// Close implements Store.
+func (r *RedisStore) Close() error { return r.c.Close() }
+
+// TieredStore puts a local store in front of a shared one: reads try the local
+// tier first, and a hit in the shared tier fills the local one for the entry's
+// remaining lifetime. Writes go to both.
+type TieredStore struct {
+	local, remote Store
+}
+
+var _ Store = (*TieredStore)(nil)
+
+// NewTieredStore layers local (usually a MemoryStore) over remote (usually a
+// RedisStore). Close closes both.
+func NewTieredStore(local, remote Store) *TieredStore {
+	return &TieredStore{local: local, remote: remote}
+}
+
+// Get implements Store.
+func (t *TieredStore) Get(ctx context.Context, keys []string) ([]*Entry, error) {
+	out, _ := t.local.Get(ctx, keys)
+	var missing []string
+	var at []int
+	for i, e := range out {
+		if e == nil {
+			missing = append(missing, keys[i])
+			at = append(at, i)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	found, err := t.remote.Get(ctx, missing)
+	for j, e := range found {
+		if e == nil {
+			continue
+		}
+		out[at[j]] = e
+		ttl := time.Duration(0)
+		if !e.expires.IsZero() {
+			if ttl = time.Until(e.expires); ttl <= 0 {
+				continue
+			}
+		}
+		_ = t.local.Set(ctx, missing[j], e, ttl)
+	}
+	return out, err
+}
+
+// Set implements Store; the local write happens even when the remote fails.
+func (t *TieredStore) Set(ctx context.Context, key string, e *Entry, ttl time.Duration) error {
+	_ = t.local.Set(ctx, key, e, ttl)
+	return t.remote.Set(ctx, key, e, ttl)
+}
+
+// Stats implements Store: Hits add both tiers' hits, Misses are the remote
+// tier's (a request missing everywhere), Evictions and Bytes are the local
+// tier's, Sets and Unavailable the remote's.
+func (t *TieredStore) Stats() StoreStats {
+	l, r := t.local.Stats(), t.remote.Stats()
+	return StoreStats{Hits: l.Hits + r.Hits, Misses: r.Misses, Evictions: l.Evictions,
+		Sets: r.Sets, Unavailable: r.Unavailable, Bytes: l.Bytes}
+}
+
+// Close implements Store.
+func (t *TieredStore) Close() error {
+	return errors.Join(t.local.Close(), t.remote.Close())
+}

@@ -1,0 +1,62 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// WriteSSE replays chunks as a server-sent event stream: one
+// "data: <chunk>\n\n" event per chunk, flushed at once, then "data: [DONE]\n\n".
+// With pace > 0 it waits that long between chunks (never before the first).
+// It sets Content-Type and Cache-Control unless already set and the status to
+// 200 unless already written. It stops early with ctx's error when the client
+// goes away.
+func WriteSSE(ctx context.Context, w http.ResponseWriter, chunks [][]byte, pace time.Duration) error {
+	h := w.Header()
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", "text/event-stream")
+	}
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-cache")
+	}
+	rc := http.NewResponseController(w)
+	var timer *time.Timer
+	if pace > 0 {
+		timer = time.NewTimer(pace)
+		timer.Stop()
+		defer timer.Stop()
+	}
+	buf := make([]byte, 0, 512)
+	for i, c := range chunks {
+		if i > 0 && timer != nil {
+			timer.Reset(pace)
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("cache: replay: %w", ctx.Err())
+			case <-timer.C:
+			}
+		} else if err := ctx.Err(); err != nil {
+			return fmt.Errorf("cache: replay: %w", err)
+		}
+		buf = append(buf[:0], "data: "...)
+		buf = append(buf, c...)
+		buf = append(buf, '\n', '\n')
+		if err := writeFlush(w, rc, buf); err != nil {
+			return err
+		}
+	}
+	return writeFlush(w, rc, []byte("data: [DONE]\n\n"))
+}
+
+func writeFlush(w http.ResponseWriter, rc *http.ResponseController, b []byte) error {
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("cache: replay: %w", err)
+	}
+	// A writer that cannot flush still gets the bytes; only real I/O errors count.
+	if err := rc.Flush(); err != nil && err != http.ErrNotSupported {
+		return fmt.Errorf("cache: replay: flush: %w", err)
+	}
+	return nil
+}
