@@ -1,0 +1,279 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Plugin is a loaded plugin: the version currently serving plus its statistics. Reload swaps
+// the version atomically; calls in flight finish on the version they started on.
+type Plugin struct {
+	e    *Engine
+	name string
+	spec Spec
+	log  *slog.Logger
+
+	cur      atomic.Pointer[version]
+	reloadMu sync.Mutex
+	fileSum  [32]byte // sha256 of the bytes serving, to skip no-op file reloads
+	stats    counters
+	closed   atomic.Bool
+}
+
+// Load compiles, validates and initialises a plugin. Nothing of the guest runs before its
+// exports, signatures and imports have been checked.
+func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
+	if spec.Name == "" {
+		return nil, errors.New("plugin: load: empty name")
+	}
+	if spec.Timeout <= 0 {
+		spec.Timeout = DefaultTimeout
+	}
+	if spec.InitTimeout <= 0 {
+		spec.InitTimeout = DefaultInitTimeout
+	}
+	if spec.MemoryPages == 0 {
+		spec.MemoryPages = DefaultMemoryPages
+	}
+	if spec.Pool <= 0 {
+		spec.Pool = runtime.GOMAXPROCS(0)
+	}
+	bin := spec.Bytes
+	if bin == nil {
+		if spec.Path == "" {
+			return nil, fmt.Errorf("plugin: load %q: neither path nor bytes", spec.Name)
+		}
+		var err error
+		if bin, err = os.ReadFile(spec.Path); err != nil {
+			return nil, fmt.Errorf("plugin: load %q: %w", spec.Name, err)
+		}
+	}
+	spec.Bytes = nil // the serving version holds what it needs; do not pin the file bytes
+	p := &Plugin{e: e, name: spec.Name, spec: spec,
+		log: e.log.With("plugin", spec.Name)}
+	start := time.Now()
+	v, err := newVersion(ctx, p, bin)
+	if err != nil {
+		return nil, fmt.Errorf("plugin: load %q: %w", spec.Name, err)
+	}
+	p.fileSum = sha256.Sum256(bin)
+	p.cur.Store(v)
+	if err := e.track(p); err != nil {
+		v.unref()
+		return nil, err
+	}
+	p.log.Info("plugin loaded", "version", v.sum, "hooks", v.hookList,
+		"sandbox", string(spec.sandbox()), "took", time.Since(start).Round(time.Microsecond))
+	return p, nil
+}
+
+// Name returns the plugin's name.
+func (p *Plugin) Name() string { return p.name }
+
+// Path returns the file the plugin was loaded from ("" for byte-loaded plugins).
+func (p *Plugin) Path() string { return p.spec.Path }
+
+// Has reports whether the serving version implements hook.
+func (p *Plugin) Has(hook string) bool {
+	v := p.cur.Load()
+	return v != nil && v.hooks[hook]
+}
+
+// Hooks lists the hooks of the serving version in ABI order.
+func (p *Plugin) Hooks() []string {
+	v := p.cur.Load()
+	if v == nil {
+		return nil
+	}
+	return slices.Clone(v.hookList)
+}
+
+// Version returns a short hash of the serving .wasm.
+func (p *Plugin) Version() string {
+	if v := p.cur.Load(); v != nil {
+		return v.sum
+	}
+	return ""
+}
+
+// acquire returns the serving version with a reference held.
+func (p *Plugin) acquire() *version {
+	for {
+		v := p.cur.Load()
+		if v == nil {
+			return nil
+		}
+		v.ref()
+		if p.cur.Load() == v {
+			return v
+		}
+		v.unref()
+	}
+}
+
+// Call runs hook with input and returns its output. Errors are *Error.
+func (p *Plugin) Call(ctx context.Context, hook string, input []byte) ([]byte, error) {
+	start := time.Now()
+	out, err := p.call(ctx, hook, input)
+	p.stats.calls.Add(1)
+	p.stats.observe(time.Since(start))
+	if err != nil {
+		p.stats.errors.Add(1)
+	}
+	return out, err
+}
+
+func (p *Plugin) call(ctx context.Context, hook string, input []byte) ([]byte, error) {
+	v := p.acquire()
+	if v == nil {
+		return nil, &Error{Plugin: p.name, Hook: hook, Status: 503, Type: typeAPIError, Code: CodeUnavailable, Message: "plugin closed"}
+	}
+	defer v.unref()
+	if !v.hooks[hook] || hook == "init" {
+		return nil, &Error{Plugin: p.name, Hook: hook, Status: 500, Type: typeAPIError, Code: CodeHookMissing, Message: "hook not exported by the plugin"}
+	}
+	inst, err := v.get(ctx)
+	if err != nil {
+		return nil, p.busy(hook, err)
+	}
+	if err := p.e.acquire(ctx); err != nil {
+		v.put(inst)
+		return nil, p.busy(hook, err)
+	}
+	callCtx := ctx
+	if !v.trusted {
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithTimeout(ctx, v.timeout)
+		defer cancel()
+	}
+	out, gerr, err := inst.call(callCtx, hook, input)
+	p.e.release()
+	if err != nil {
+		v.discard(inst)
+		e := v.classify(hook, err, inst.out, v.timeout)
+		p.stats.traps.Add(1)
+		if e.Code == CodeTimeout {
+			p.stats.timeouts.Add(1)
+		}
+		p.log.Warn("plugin call failed; instance discarded", "hook", hook, "error", e.Error(),
+			"runtime_error", err.Error(), "stderr", e.Stderr)
+		return nil, e
+	}
+	v.put(inst)
+	if gerr != nil {
+		return nil, guestError(p.name, hook, gerr)
+	}
+	return out, nil
+}
+
+func (p *Plugin) busy(hook string, err error) *Error {
+	return &Error{Plugin: p.name, Hook: hook, Status: 503, Type: typeAPIError, Code: CodeBusy,
+		Message: "no instance available: " + err.Error(), Err: err}
+}
+
+// Reload compiles and handshakes bin off the serving path, then swaps it in. A module that
+// fails is refused and the current version keeps serving.
+func (p *Plugin) Reload(ctx context.Context, bin []byte) error {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	return p.reloadLocked(ctx, bin)
+}
+
+func (p *Plugin) reloadLocked(ctx context.Context, bin []byte) error {
+	if p.closed.Load() {
+		return fmt.Errorf("plugin: reload %q: plugin closed", p.name)
+	}
+	start := time.Now()
+	v, err := newVersion(ctx, p, bin)
+	if err != nil {
+		p.stats.reloadFailures.Add(1)
+		p.log.Error("plugin reload refused; previous version keeps serving", "error", err)
+		return fmt.Errorf("plugin: reload %q: %w", p.name, err)
+	}
+	p.fileSum = sha256.Sum256(bin)
+	old := p.cur.Swap(v)
+	if old != nil {
+		old.unref()
+	}
+	p.stats.reloads.Add(1)
+	p.log.Info("plugin reloaded", "version", v.sum, "hooks", v.hookList, "took", time.Since(start).Round(time.Microsecond))
+	return nil
+}
+
+// ReloadFile re-reads the plugin's file and reloads it when its content changed. It reports
+// whether a new version was swapped in.
+func (p *Plugin) ReloadFile(ctx context.Context) (bool, error) {
+	if p.spec.Path == "" {
+		return false, fmt.Errorf("plugin: reload %q: not loaded from a file", p.name)
+	}
+	bin, err := os.ReadFile(p.spec.Path)
+	if err != nil {
+		p.stats.reloadFailures.Add(1)
+		return false, fmt.Errorf("plugin: reload %q: %w", p.name, err)
+	}
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	sum := sha256.Sum256(bin)
+	if bytes.Equal(sum[:], p.fileSum[:]) {
+		return false, nil
+	}
+	if err := p.reloadLocked(ctx, bin); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Stats returns a snapshot of the plugin's counters.
+func (p *Plugin) Stats() Stats {
+	s := Stats{Plugin: p.name}
+	p.stats.snapshot(&s)
+	if v := p.acquire(); v != nil {
+		s.Version = v.sum
+		s.Hooks = slices.Clone(v.hookList)
+		s.Instances = int(v.live.Load())
+		v.unref()
+	}
+	return s
+}
+
+// Close stops serving; in-flight calls finish first on their version.
+func (p *Plugin) Close() error {
+	p.close(false)
+	return nil
+}
+
+func (p *Plugin) close(fromEngine bool) {
+	if p.closed.Swap(true) {
+		return
+	}
+	if !fromEngine {
+		p.e.untrack(p)
+	}
+	p.reloadMu.Lock()
+	old := p.cur.Swap(nil)
+	p.reloadMu.Unlock()
+	if old == nil {
+		return
+	}
+	if fromEngine {
+		// Engine.Close must not return before the runtimes are gone: wait for in-flight calls.
+		for old.refs.Load() > 1 {
+			time.Sleep(time.Millisecond)
+		}
+		if old.refs.Add(-1) == 0 {
+			old.closeOnce.Do(old.destroy)
+		}
+		return
+	}
+	old.unref()
+}
