@@ -1,0 +1,500 @@
+// Package anthropic translates OpenAI chat.completions to and from the Anthropic Messages API
+// (POST /v1/messages, JSON and SSE). It is a plain Go package with native tests; wasm/main.go
+// registers its three functions as the translate_* hooks of a wasip1 plugin.
+//
+// Provider options (the provider's TOML options table):
+//   - anthropic_version (default "2023-06-01"): sent as the anthropic-version header. Versions
+//     from 2026-10-21 on reject temperature, top_p and top_k, so those are dropped there.
+//   - anthropic_beta: sent as the anthropic-beta header when set.
+//   - default_max_tokens (default 4096): max_tokens when the client gives none (Anthropic
+//     requires it).
+//
+// reasoning_effort maps to extended thinking {type: enabled, budget_tokens}: minimal 1024,
+// low 2048, medium 8192, high 16384 ("none" turns it off). OpenAI counts reasoning inside
+// max_completion_tokens, so when the client set a limit the budget is capped below it (and a
+// limit too small for the 1024-token minimum is a 400); without a limit max_tokens becomes
+// default_max_tokens plus the budget. Thinking rejects sampling changes, so temperature and
+// top_p are dropped when it is on.
+package anthropic
+
+import (
+	"github.com/sluice-gw/sluice/plugins/internal/xlate"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
+
+const (
+	defaultVersion   = "2023-06-01"
+	defaultMaxTokens = 4096
+	// noSamplingSince is the first API version that rejects temperature/top_p/top_k.
+	noSamplingSince = "2026-10-21"
+	minThinking     = 1024
+)
+
+var effortBudget = map[string]int64{"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
+
+// TranslateRequest turns a translate_request envelope with an OpenAI chat request into the
+// Anthropic Messages request envelope.
+func TranslateRequest(in []byte) ([]byte, error) {
+	req, err := xlate.ParseRequest(in)
+	if err != nil {
+		return nil, err
+	}
+	version := xlate.OptString(req.Options, "anthropic_version", defaultVersion)
+	beta := xlate.OptString(req.Options, "anthropic_beta", "")
+	defMax := xlate.OptInt(req.Options, "default_max_tokens", defaultMaxTokens)
+
+	var (
+		messages, tools, toolChoice, stop jsonx.Value
+		temperature, topP, user, effort   jsonx.Value
+		maxTokens, maxCompletion          jsonx.Value
+		parallel                          = true
+	)
+	for k, v := range req.Body.Members() {
+		switch {
+		case k.Is("messages"):
+			messages = v
+		case k.Is("tools"):
+			tools = v
+		case k.Is("tool_choice"):
+			toolChoice = v
+		case k.Is("stop"):
+			stop = v
+		case k.Is("temperature"):
+			temperature = v
+		case k.Is("top_p"):
+			topP = v
+		case k.Is("user"):
+			user = v
+		case k.Is("reasoning_effort"):
+			effort = v
+		case k.Is("max_tokens"):
+			maxTokens = v
+		case k.Is("max_completion_tokens"):
+			maxCompletion = v
+		case k.Is("parallel_tool_calls"):
+			if b, ok := v.Bool(); ok {
+				parallel = b
+			}
+		case k.Is("n"):
+			if n, ok := v.Int(); ok && n > 1 {
+				return nil, xlate.BadRequest("unsupported_parameter", "anthropic: n > 1 is not supported")
+			}
+		}
+	}
+	if !messages.IsArray() {
+		return nil, xlate.BadRequest("invalid_request", "anthropic: messages must be an array")
+	}
+
+	var limit int64 = -1
+	for _, v := range []jsonx.Value{maxCompletion, maxTokens} {
+		if n, ok := v.Int(); ok {
+			if n < 0 {
+				return nil, xlate.BadRequest("invalid_request", "anthropic: max_tokens must not be negative")
+			}
+			limit = n
+			break
+		}
+	}
+	var budget int64
+	if effort.IsString() && !effort.Is("none") {
+		b, ok := effortBudget[effort.Str()]
+		if !ok {
+			return nil, xlate.BadRequest("invalid_request", "anthropic: unknown reasoning_effort %q", effort.Str())
+		}
+		budget = b
+	}
+	max := limit
+	switch {
+	case budget > 0 && limit >= 0:
+		if budget >= limit {
+			budget = limit - 1
+		}
+		if budget < minThinking {
+			return nil, xlate.BadRequest("invalid_request",
+				"anthropic: max_completion_tokens %d is too small for reasoning_effort %q (needs more than %d)",
+				limit, effort.Str(), minThinking)
+		}
+	case budget > 0:
+		max = defMax + budget
+	case limit < 0:
+		max = defMax
+	}
+	sampling := version < noSamplingSince && budget == 0
+
+	w := jsonx.NewWriter(make([]byte, 0, len(req.Body.Raw())+256))
+	w.ObjectStart()
+	w.Key("method")
+	w.String("POST")
+	w.Key("path")
+	w.String("/v1/messages")
+	w.Key("query")
+	w.String("")
+	w.Key("headers")
+	w.ObjectStart()
+	w.Key("anthropic-version")
+	w.String(version)
+	if beta != "" {
+		w.Key("anthropic-beta")
+		w.String(beta)
+	}
+	w.ObjectEnd()
+	w.Key("body")
+	w.ObjectStart()
+	w.Key("model")
+	w.String(req.Model)
+	w.Key("max_tokens")
+	w.Int(max)
+	if err := writeSystem(w, messages); err != nil {
+		return nil, err
+	}
+	if err := writeMessages(w, messages); err != nil {
+		return nil, err
+	}
+	if tools.IsArray() && tools.Len() > 0 {
+		if err := writeTools(w, tools); err != nil {
+			return nil, err
+		}
+	}
+	if err := writeToolChoice(w, toolChoice, parallel, tools.Len() > 0); err != nil {
+		return nil, err
+	}
+	switch stop.Kind() {
+	case jsonx.String:
+		w.Key("stop_sequences")
+		w.ArrayStart()
+		w.Value(stop)
+		w.ArrayEnd()
+	case jsonx.Array:
+		if stop.Len() > 0 {
+			w.Key("stop_sequences")
+			w.Value(stop)
+		}
+	}
+	if sampling {
+		if temperature.IsNumber() {
+			w.Key("temperature")
+			w.Value(temperature)
+		}
+		if topP.IsNumber() {
+			w.Key("top_p")
+			w.Value(topP)
+		}
+	}
+	if user.IsString() && user.Str() != "" {
+		w.Key("metadata")
+		w.ObjectStart()
+		w.Key("user_id")
+		w.Value(user)
+		w.ObjectEnd()
+	}
+	if budget > 0 {
+		w.Key("thinking")
+		w.ObjectStart()
+		w.Key("type")
+		w.String("enabled")
+		w.Key("budget_tokens")
+		w.Int(budget)
+		w.ObjectEnd()
+	}
+	if req.Stream {
+		w.Key("stream")
+		w.Bool(true)
+	}
+	w.ObjectEnd()
+	w.ObjectEnd()
+	return w.Bytes(), nil
+}
+
+// writeSystem collects system and developer messages into the top-level system blocks.
+func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
+	open := false
+	var buf []byte
+	for _, m := range messages.Elems() {
+		role := m.Get("role")
+		if !role.Is("system") && !role.Is("developer") {
+			continue
+		}
+		var ok bool
+		buf, ok = xlate.ContentText(buf[:0], m.Get("content"))
+		if !ok {
+			return xlate.BadRequest("invalid_request", "anthropic: system message content must be text")
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		if !open {
+			w.Key("system")
+			w.ArrayStart()
+			open = true
+		}
+		w.ObjectStart()
+		w.Key("type")
+		w.String("text")
+		w.Key("text")
+		w.StringBytes(buf)
+		w.ObjectEnd()
+	}
+	if open {
+		w.ArrayEnd()
+	}
+	return nil
+}
+
+// writeMessages writes the turns, merging consecutive messages that map to the same Anthropic
+// role (tool results become user turns) into one turn, as the API requires alternation.
+func writeMessages(w *jsonx.Writer, messages jsonx.Value) error {
+	w.Key("messages")
+	w.ArrayStart()
+	cur := ""
+	turn := func(role string) {
+		if cur == role {
+			return
+		}
+		if cur != "" {
+			w.ArrayEnd()
+			w.ObjectEnd()
+		}
+		cur = role
+		w.ObjectStart()
+		w.Key("role")
+		w.String(role)
+		w.Key("content")
+		w.ArrayStart()
+	}
+	for i, m := range messages.Elems() {
+		role := m.Get("role")
+		switch {
+		case role.Is("system"), role.Is("developer"):
+		case role.Is("user"):
+			turn("user")
+			if err := writeUserContent(w, m.Get("content"), i); err != nil {
+				return err
+			}
+		case role.Is("assistant"):
+			turn("assistant")
+			if err := writeAssistant(w, m, i); err != nil {
+				return err
+			}
+		case role.Is("tool"):
+			turn("user")
+			writeToolResult(w, m)
+		default:
+			return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: unsupported role %s", i, role.Raw())
+		}
+	}
+	if cur != "" {
+		w.ArrayEnd()
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
+	return nil
+}
+
+func textBlock(w *jsonx.Writer, text jsonx.Value) {
+	w.ObjectStart()
+	w.Key("type")
+	w.String("text")
+	w.Key("text")
+	w.Value(text)
+	w.ObjectEnd()
+}
+
+func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
+	switch content.Kind() {
+	case jsonx.String:
+		if content.Is("") {
+			return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: empty content", i)
+		}
+		textBlock(w, content)
+		return nil
+	case jsonx.Array:
+		for _, p := range content.Elems() {
+			t := p.Get("type")
+			switch {
+			case t.Is("text"):
+				if tx := p.Get("text"); !tx.Is("") {
+					textBlock(w, tx)
+				}
+			case t.Is("image_url"):
+				if err := writeImage(w, p.Get("image_url", "url"), i); err != nil {
+					return err
+				}
+			default:
+				return xlate.BadRequest("unsupported_content", "anthropic: messages[%d]: content part type %s is not supported", i, t.Raw())
+			}
+		}
+		return nil
+	}
+	return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: content must be a string or an array", i)
+}
+
+func writeImage(w *jsonx.Writer, url jsonx.Value, i int) error {
+	u := url.Str()
+	if u == "" {
+		return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: image_url.url is missing", i)
+	}
+	w.ObjectStart()
+	w.Key("type")
+	w.String("image")
+	w.Key("source")
+	w.ObjectStart()
+	if d, ok := xlate.ParseDataURI(u); ok {
+		w.Key("type")
+		w.String("base64")
+		w.Key("media_type")
+		w.String(d.MediaType)
+		w.Key("data")
+		w.String(d.Data)
+	} else if len(u) > 5 && u[:5] == "data:" {
+		return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: image data URI must be base64 with a media type", i)
+	} else {
+		w.Key("type")
+		w.String("url")
+		w.Key("url")
+		w.String(u)
+	}
+	w.ObjectEnd()
+	w.ObjectEnd()
+	return nil
+}
+
+func writeAssistant(w *jsonx.Writer, m jsonx.Value, i int) error {
+	content := m.Get("content")
+	switch content.Kind() {
+	case jsonx.String:
+		if !content.Is("") {
+			textBlock(w, content)
+		}
+	case jsonx.Array:
+		for _, p := range content.Elems() {
+			t := p.Get("type")
+			switch {
+			case t.Is("text"):
+				if tx := p.Get("text"); !tx.Is("") {
+					textBlock(w, tx)
+				}
+			case t.Is("refusal"):
+				if tx := p.Get("refusal"); !tx.Is("") {
+					textBlock(w, tx)
+				}
+			default:
+				return xlate.BadRequest("unsupported_content", "anthropic: messages[%d]: assistant content part type %s is not supported", i, t.Raw())
+			}
+		}
+	}
+	for _, tc := range m.Get("tool_calls").Elems() {
+		fn := tc.Get("function")
+		w.ObjectStart()
+		w.Key("type")
+		w.String("tool_use")
+		w.Key("id")
+		w.Value(tc.Get("id"))
+		w.Key("name")
+		w.Value(fn.Get("name"))
+		w.Key("input")
+		args := fn.Get("arguments").Str()
+		if args == "" {
+			w.Raw([]byte("{}"))
+		} else {
+			v, err := jsonx.Parse([]byte(args))
+			if err != nil || !v.IsObject() {
+				return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: tool call arguments must be a JSON object", i)
+			}
+			w.Value(v)
+		}
+		w.ObjectEnd()
+	}
+	return nil
+}
+
+func writeToolResult(w *jsonx.Writer, m jsonx.Value) {
+	w.ObjectStart()
+	w.Key("type")
+	w.String("tool_result")
+	w.Key("tool_use_id")
+	w.Value(m.Get("tool_call_id"))
+	content := m.Get("content")
+	w.Key("content")
+	if content.IsArray() {
+		w.ArrayStart()
+		for _, p := range content.Elems() {
+			if p.Get("type").Is("text") {
+				textBlock(w, p.Get("text"))
+			}
+		}
+		w.ArrayEnd()
+	} else if content.IsString() {
+		w.Value(content)
+	} else {
+		w.String("")
+	}
+	w.ObjectEnd()
+}
+
+func writeTools(w *jsonx.Writer, tools jsonx.Value) error {
+	w.Key("tools")
+	w.ArrayStart()
+	for i, t := range tools.Elems() {
+		if !t.Get("type").Is("function") {
+			return xlate.BadRequest("unsupported_tool", "anthropic: tools[%d]: only function tools are supported", i)
+		}
+		fn := t.Get("function")
+		if !fn.Get("name").IsString() {
+			return xlate.BadRequest("invalid_request", "anthropic: tools[%d]: function.name is missing", i)
+		}
+		w.ObjectStart()
+		w.Key("name")
+		w.Value(fn.Get("name"))
+		if d := fn.Get("description"); d.IsString() {
+			w.Key("description")
+			w.Value(d)
+		}
+		w.Key("input_schema")
+		if p := fn.Get("parameters"); p.IsObject() {
+			w.Value(p)
+		} else {
+			w.Raw([]byte(`{"type":"object","properties":{}}`))
+		}
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
+	return nil
+}
+
+func writeToolChoice(w *jsonx.Writer, tc jsonx.Value, parallel, haveTools bool) error {
+	typ, name := "", ""
+	switch {
+	case !tc.Exists() || tc.IsNull():
+		if parallel || !haveTools {
+			return nil
+		}
+		typ = "auto"
+	case tc.Is("auto"):
+		typ = "auto"
+	case tc.Is("none"):
+		typ = "none"
+	case tc.Is("required"):
+		typ = "any"
+	case tc.IsObject() && tc.Get("type").Is("function"):
+		typ, name = "tool", tc.Get("function", "name").Str()
+		if name == "" {
+			return xlate.BadRequest("invalid_request", "anthropic: tool_choice.function.name is missing")
+		}
+	default:
+		return xlate.BadRequest("invalid_request", "anthropic: unsupported tool_choice %s", tc.Raw())
+	}
+	w.Key("tool_choice")
+	w.ObjectStart()
+	w.Key("type")
+	w.String(typ)
+	if name != "" {
+		w.Key("name")
+		w.String(name)
+	}
+	if !parallel && typ != "none" {
+		w.Key("disable_parallel_tool_use")
+		w.Bool(true)
+	}
+	w.ObjectEnd()
+	return nil
+}

@@ -1,0 +1,166 @@
+package anthropic
+
+import (
+	"github.com/sluice-gw/sluice/plugins/internal/xlate"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
+
+func finishReason(stop jsonx.Value) string {
+	switch {
+	case stop.Is("end_turn"), stop.Is("stop_sequence"), stop.Is("pause_turn"):
+		return "stop"
+	case stop.Is("max_tokens"), stop.Is("model_context_window_exceeded"):
+		return "length"
+	case stop.Is("tool_use"):
+		return "tool_calls"
+	case stop.Is("refusal"):
+		return "content_filter"
+	case stop.IsString():
+		return "stop"
+	}
+	return ""
+}
+
+// usage reads an Anthropic usage object; cache reads and writes count as prompt tokens.
+func readUsage(u jsonx.Value, into *xlate.Usage) {
+	in, _ := u.Get("input_tokens").Int()
+	cr, hasCR := u.Get("cache_read_input_tokens").Int()
+	cw, _ := u.Get("cache_creation_input_tokens").Int()
+	out, _ := u.Get("output_tokens").Int()
+	into.Prompt = in + cr + cw
+	into.Completion = out
+	into.Cached = cr
+	into.HasCached = hasCR
+}
+
+// TranslateResponse turns an Anthropic Messages response (or error) envelope into an OpenAI
+// chat.completion (or error) envelope.
+func TranslateResponse(in []byte) ([]byte, error) {
+	resp, err := xlate.ParseResponse(in)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status >= 400 || resp.Body.Get("type").Is("error") {
+		return errorResponse(resp.Status, resp.Body), nil
+	}
+	body := resp.Body
+	if !body.IsObject() {
+		return nil, xlate.UpstreamError("anthropic: response body is not an object")
+	}
+	content := body.Get("content")
+	var text, thinking []byte
+	tools := 0
+	for _, b := range content.Elems() {
+		t := b.Get("type")
+		switch {
+		case t.Is("text"):
+			text = b.Get("text").AppendStr(text)
+		case t.Is("thinking"):
+			thinking = b.Get("thinking").AppendStr(thinking)
+		case t.Is("tool_use"):
+			tools++
+		}
+	}
+	model := body.Get("model").Str()
+	if model == "" {
+		model = resp.Model
+	}
+	w := jsonx.NewWriter(make([]byte, 0, len(body.Raw())+256))
+	w.ObjectStart()
+	w.Key("status")
+	w.Int(200)
+	w.Key("body")
+	w.ObjectStart()
+	w.Key("id")
+	w.Value(body.Get("id"))
+	w.Key("object")
+	w.String("chat.completion")
+	w.Key("created")
+	w.Int(resp.Now)
+	w.Key("model")
+	w.String(model)
+	w.Key("choices")
+	w.ArrayStart()
+	w.ObjectStart()
+	w.Key("index")
+	w.Int(0)
+	w.Key("message")
+	w.ObjectStart()
+	w.Key("role")
+	w.String("assistant")
+	w.Key("content")
+	if len(text) == 0 && tools > 0 {
+		w.Null()
+	} else {
+		w.StringBytes(text)
+	}
+	if len(thinking) > 0 {
+		w.Key("reasoning_content")
+		w.StringBytes(thinking)
+	}
+	if tools > 0 {
+		w.Key("tool_calls")
+		w.ArrayStart()
+		for _, b := range content.Elems() {
+			if !b.Get("type").Is("tool_use") {
+				continue
+			}
+			w.ObjectStart()
+			w.Key("id")
+			w.Value(b.Get("id"))
+			w.Key("type")
+			w.String("function")
+			w.Key("function")
+			w.ObjectStart()
+			w.Key("name")
+			w.Value(b.Get("name"))
+			w.Key("arguments")
+			if input := b.Get("input"); input.Exists() {
+				w.StringBytes(input.Raw())
+			} else {
+				w.String("{}")
+			}
+			w.ObjectEnd()
+			w.ObjectEnd()
+		}
+		w.ArrayEnd()
+	}
+	w.ObjectEnd()
+	w.Key("logprobs")
+	w.Null()
+	w.Key("finish_reason")
+	if fr := finishReason(body.Get("stop_reason")); fr != "" {
+		w.String(fr)
+	} else {
+		w.Null()
+	}
+	w.ObjectEnd()
+	w.ArrayEnd()
+	var u xlate.Usage
+	readUsage(body.Get("usage"), &u)
+	w.Key("usage")
+	u.Write(w)
+	w.ObjectEnd()
+	w.ObjectEnd()
+	return w.Bytes(), nil
+}
+
+// errorResponse maps {"type":"error","error":{"type","message"}} to an OpenAI error under the
+// same status; Anthropic's error types already use OpenAI's names, and the type is also the code
+// so clients can tell overloaded_error (529) apart.
+func errorResponse(status int, body jsonx.Value) []byte {
+	if status < 400 {
+		status = 500
+	}
+	e := body.Get("error")
+	typ, msg := e.Get("type").Str(), e.Get("message").Str()
+	if msg == "" {
+		msg = xlate.ErrorMessageFromBody(body, status)
+	}
+	code := typ
+	switch typ {
+	case "", "overloaded_error":
+		typ = xlate.ErrorType(status)
+	}
+	return xlate.ErrorResponse(status, msg, typ, code)
+}

@@ -1,0 +1,197 @@
+package anthropic
+
+import (
+	"github.com/sluice-gw/sluice/plugins/internal/xlate"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
+
+// streamState is what the host keeps between translate_chunk calls for one stream.
+type streamState struct {
+	ID      string
+	Model   string
+	Created int64
+	Usage   xlate.Usage
+	In      int64   // input_tokens alone; output usage arrives later
+	Blocks  []int64 // content block index of each tool call, in tool-call order
+	Finish  string
+	Started bool
+}
+
+func (s *streamState) decode(v jsonx.Value) {
+	for k, f := range v.Members() {
+		switch {
+		case k.Is("id"):
+			s.ID = f.Str()
+		case k.Is("model"):
+			s.Model = f.Str()
+		case k.Is("created"):
+			s.Created, _ = f.Int()
+		case k.Is("prompt"):
+			s.Usage.Prompt, _ = f.Int()
+		case k.Is("completion"):
+			s.Usage.Completion, _ = f.Int()
+		case k.Is("cached"):
+			s.Usage.Cached, s.Usage.HasCached = f.Int()
+		case k.Is("blocks"):
+			for _, b := range f.Elems() {
+				n, _ := b.Int()
+				s.Blocks = append(s.Blocks, n)
+			}
+		case k.Is("finish"):
+			s.Finish = f.Str()
+		case k.Is("started"):
+			s.Started, _ = f.Bool()
+		}
+	}
+}
+
+func (s *streamState) encode() []byte {
+	w := jsonx.NewWriter(make([]byte, 0, 128))
+	w.ObjectStart()
+	w.Key("id")
+	w.String(s.ID)
+	w.Key("model")
+	w.String(s.Model)
+	w.Key("created")
+	w.Int(s.Created)
+	w.Key("prompt")
+	w.Int(s.Usage.Prompt)
+	w.Key("completion")
+	w.Int(s.Usage.Completion)
+	if s.Usage.HasCached {
+		w.Key("cached")
+		w.Int(s.Usage.Cached)
+	}
+	w.Key("blocks")
+	w.ArrayStart()
+	for _, b := range s.Blocks {
+		w.Int(b)
+	}
+	w.ArrayEnd()
+	w.Key("finish")
+	w.String(s.Finish)
+	w.Key("started")
+	w.Bool(s.Started)
+	w.ObjectEnd()
+	return w.Bytes()
+}
+
+func (s *streamState) toolIndex(block int64) int64 {
+	for i, b := range s.Blocks {
+		if b == block {
+			return int64(i)
+		}
+	}
+	return -1
+}
+
+// TranslateChunk turns a batch of Anthropic SSE events into OpenAI chunks. message_stop ends
+// the stream with a usage-only chunk; an error event ends it with an error.
+func TranslateChunk(in []byte) ([]byte, error) {
+	ci, err := xlate.ParseChunkInput(in)
+	if err != nil {
+		return nil, err
+	}
+	var st streamState
+	st.decode(ci.State)
+	if st.Model == "" {
+		st.Model = ci.Model
+	}
+	if st.Created == 0 {
+		st.Created = ci.Now
+	}
+	out := xlate.NewStreamOut(256 + len(ci.Events.Raw())*2)
+	w := out.W
+	done := false
+	var errMsg, errType, errCode string
+	var buf []byte
+	for _, ev := range ci.Events.Elems() {
+		if done {
+			break
+		}
+		name, data := ev.Get("event"), ev.Get("data")
+		if !name.Exists() {
+			name = data.Get("type")
+		}
+		ch := xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created}
+		switch {
+		case name.Is("message_start"):
+			msg := data.Get("message")
+			if id := msg.Get("id").Str(); id != "" {
+				st.ID = id
+			}
+			if m := msg.Get("model").Str(); m != "" {
+				st.Model = m
+			}
+			readUsage(msg.Get("usage"), &st.Usage)
+			st.Started = true
+			ch = xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created}
+			ch.Begin(w)
+			w.Key("role")
+			w.String("assistant")
+			w.Key("content")
+			w.String("")
+			ch.End(w, "")
+		case name.Is("content_block_start"):
+			idx, _ := data.Get("index").Int()
+			cb := data.Get("content_block")
+			switch t := cb.Get("type"); {
+			case t.Is("tool_use"):
+				st.Blocks = append(st.Blocks, idx)
+				ch.ToolCallDelta(w, int64(len(st.Blocks)-1), cb.Get("id").Str(), cb.Get("name").Str(), nil)
+			case t.Is("text"):
+				if buf = cb.Get("text").AppendStr(buf[:0]); len(buf) > 0 {
+					ch.TextDelta(w, "content", buf)
+				}
+			}
+		case name.Is("content_block_delta"):
+			d := data.Get("delta")
+			switch t := d.Get("type"); {
+			case t.Is("text_delta"):
+				ch.TextDelta(w, "content", d.Get("text").AppendStr(buf[:0]))
+			case t.Is("thinking_delta"):
+				ch.TextDelta(w, "reasoning_content", d.Get("thinking").AppendStr(buf[:0]))
+			case t.Is("input_json_delta"):
+				idx, _ := data.Get("index").Int()
+				ti := st.toolIndex(idx)
+				if ti < 0 {
+					errMsg, errType, errCode = "anthropic: input_json_delta for an unknown content block", "api_error", "bad_upstream_response"
+					done = true
+					break
+				}
+				ch.ToolCallDelta(w, ti, "", "", d.Get("partial_json").AppendStr(buf[:0]))
+			}
+		case name.Is("message_delta"):
+			if out, ok := data.Get("usage", "output_tokens").Int(); ok {
+				st.Usage.Completion = out
+			}
+			if fr := finishReason(data.Get("delta", "stop_reason")); fr != "" {
+				st.Finish = fr
+				ch.Begin(w)
+				ch.End(w, fr)
+			}
+		case name.Is("message_stop"):
+			ch.UsageChunk(w, st.Usage)
+			done = true
+		case name.Is("error"):
+			e := data.Get("error")
+			errCode = e.Get("type").Str()
+			errMsg = e.Get("message").Str()
+			if errMsg == "" {
+				errMsg = "anthropic: stream error"
+			}
+			errType = "api_error"
+			if errCode == "invalid_request_error" {
+				errType = errCode
+			}
+			done = true
+		case name.Is("__end__"):
+			// The upstream closed without message_stop: a cut stream.
+			if !done {
+				errMsg, errType, errCode = "anthropic: stream ended before message_stop", "api_error", "stream_incomplete"
+				done = true
+			}
+		}
+	}
+	return out.Close(st.encode(), done, errMsg, errType, errCode), nil
+}

@@ -1,0 +1,479 @@
+// Package xlate holds what the first-party provider translators share: reading the
+// translate_request / translate_response / translate_chunk envelopes (ABI v1), writing OpenAI
+// chat.completion chunks, usage and error objects, provider option lookups and data-URI parsing.
+// It uses jsonx on every path because the translators run inside wasm guests, where
+// encoding/json would spend most of the per-request budget.
+package xlate
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+
+	"github.com/sluice-gw/sluice/sdk"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
+
+// Request is a parsed translate_request envelope. Values alias the input buffer.
+type Request struct {
+	Endpoint  string
+	Model     string
+	Stream    bool
+	Provider  string
+	Options   jsonx.Value
+	RequestID string
+	Now       int64
+	Body      jsonx.Value
+}
+
+// Response is a parsed translate_response envelope.
+type Response struct {
+	Endpoint  string
+	Model     string
+	RequestID string
+	Now       int64
+	Status    int
+	Body      jsonx.Value
+}
+
+// ChunkInput is a parsed translate_chunk envelope.
+type ChunkInput struct {
+	Model     string
+	RequestID string
+	Now       int64
+	State     jsonx.Value
+	Events    jsonx.Value
+}
+
+// BadRequest is a 400 invalid_request_error with the given code.
+func BadRequest(code, format string, args ...any) *sdk.Error {
+	return sdk.Errorf(400, code, format, args...)
+}
+
+func parseEnvelope(in []byte, hook string) (jsonx.Value, error) {
+	v, err := jsonx.Parse(in)
+	if err != nil {
+		return v, sdk.Errorf(400, "invalid_hook_input", "%s: envelope: %v", hook, err)
+	}
+	if !v.IsObject() {
+		return v, sdk.Errorf(400, "invalid_hook_input", "%s: envelope is not an object", hook)
+	}
+	return v, nil
+}
+
+// ParseRequest reads a translate_request envelope and rejects endpoints other than
+// chat.completions with 400 unsupported_endpoint.
+func ParseRequest(in []byte) (Request, error) {
+	env, err := parseEnvelope(in, "translate_request")
+	if err != nil {
+		return Request{}, err
+	}
+	var r Request
+	for k, v := range env.Members() {
+		switch {
+		case k.Is("endpoint"):
+			r.Endpoint = v.Str()
+		case k.Is("model"):
+			r.Model = v.Str()
+		case k.Is("stream"):
+			r.Stream, _ = v.Bool()
+		case k.Is("provider"):
+			r.Provider = v.Get("name").Str()
+			r.Options = v.Get("options")
+		case k.Is("request_id"):
+			r.RequestID = v.Str()
+		case k.Is("now"):
+			r.Now, _ = v.Int()
+		case k.Is("body"):
+			r.Body = v
+		}
+	}
+	if r.Endpoint != "" && r.Endpoint != "chat.completions" {
+		return r, BadRequest("unsupported_endpoint", "endpoint %q is not supported by this provider", r.Endpoint)
+	}
+	if !r.Body.IsObject() {
+		return r, BadRequest("invalid_request", "request body must be a JSON object")
+	}
+	return r, nil
+}
+
+// ParseResponse reads a translate_response envelope.
+func ParseResponse(in []byte) (Response, error) {
+	env, err := parseEnvelope(in, "translate_response")
+	if err != nil {
+		return Response{}, err
+	}
+	r := Response{Status: 200}
+	for k, v := range env.Members() {
+		switch {
+		case k.Is("endpoint"):
+			r.Endpoint = v.Str()
+		case k.Is("model"):
+			r.Model = v.Str()
+		case k.Is("request_id"):
+			r.RequestID = v.Str()
+		case k.Is("now"):
+			r.Now, _ = v.Int()
+		case k.Is("status"):
+			if n, ok := v.Int(); ok {
+				r.Status = int(n)
+			}
+		case k.Is("body"):
+			r.Body = v
+		}
+	}
+	return r, nil
+}
+
+// ParseChunkInput reads a translate_chunk envelope.
+func ParseChunkInput(in []byte) (ChunkInput, error) {
+	env, err := parseEnvelope(in, "translate_chunk")
+	if err != nil {
+		return ChunkInput{}, err
+	}
+	var c ChunkInput
+	for k, v := range env.Members() {
+		switch {
+		case k.Is("model"):
+			c.Model = v.Str()
+		case k.Is("request_id"):
+			c.RequestID = v.Str()
+		case k.Is("now"):
+			c.Now, _ = v.Int()
+		case k.Is("state"):
+			c.State = v
+		case k.Is("events"):
+			c.Events = v
+		}
+	}
+	return c, nil
+}
+
+// OptString returns a string provider option, or def when absent or not a string.
+func OptString(opts jsonx.Value, key, def string) string {
+	if v := opts.Get(key); v.IsString() {
+		return v.Str()
+	}
+	return def
+}
+
+// OptInt returns an integer provider option, or def when absent or not an integer.
+func OptInt(opts jsonx.Value, key string, def int64) int64 {
+	if n, ok := opts.Get(key).Int(); ok {
+		return n
+	}
+	return def
+}
+
+// DataURI is a decoded `data:<media type>;base64,<data>` URL.
+type DataURI struct {
+	MediaType string
+	Data      string // still base64, as providers want it
+}
+
+// ParseDataURI parses a base64 data URI; ok is false for anything else (including non-base64
+// data URIs, which no provider accepts). The payload is checked to be valid base64.
+func ParseDataURI(u string) (DataURI, bool) {
+	rest, ok := strings.CutPrefix(u, "data:")
+	if !ok {
+		return DataURI{}, false
+	}
+	meta, data, ok := strings.Cut(rest, ",")
+	if !ok {
+		return DataURI{}, false
+	}
+	mt, isB64 := strings.CutSuffix(meta, ";base64")
+	if !isB64 || mt == "" {
+		return DataURI{}, false
+	}
+	if i := strings.IndexByte(mt, ';'); i >= 0 {
+		mt = mt[:i] // drop parameters such as charset
+	}
+	if base64.StdEncoding.DecodedLen(len(data)) == 0 || !validBase64(data) {
+		return DataURI{}, false
+	}
+	return DataURI{MediaType: strings.ToLower(mt), Data: data}, true
+}
+
+func validBase64(s string) bool {
+	if len(s)%4 != 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
+		case c == '=' && i >= len(s)-2:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ContentText concatenates the text of an OpenAI message content: a string, or an array of parts
+// whose "text" parts are joined (other part types are ignored). ok is false for other shapes.
+func ContentText(dst []byte, content jsonx.Value) ([]byte, bool) {
+	switch content.Kind() {
+	case jsonx.String:
+		return content.AppendStr(dst), true
+	case jsonx.Null, jsonx.Invalid:
+		return dst, true
+	case jsonx.Array:
+		for _, p := range content.Elems() {
+			if t := p.Get("type"); t.Is("text") || t.Is("refusal") {
+				key := "text"
+				if t.Is("refusal") {
+					key = "refusal"
+				}
+				dst = p.Get(key).AppendStr(dst)
+			}
+		}
+		return dst, true
+	}
+	return dst, false
+}
+
+// ErrorType maps an HTTP status to the OpenAI error type clients expect for it.
+func ErrorType(status int) string {
+	switch {
+	case status == 401:
+		return "authentication_error"
+	case status == 403:
+		return "permission_error"
+	case status == 404:
+		return "not_found_error"
+	case status == 429:
+		return "rate_limit_error"
+	case status >= 500:
+		return "api_error"
+	}
+	return "invalid_request_error"
+}
+
+// WriteError writes an OpenAI error object {"message","type","code"} (the inner object).
+func WriteError(w *jsonx.Writer, message, typ, code string) {
+	w.ObjectStart()
+	w.Key("message")
+	w.String(message)
+	w.Key("type")
+	w.String(typ)
+	w.Key("code")
+	if code == "" {
+		w.Null()
+	} else {
+		w.String(code)
+	}
+	w.ObjectEnd()
+}
+
+// ErrorResponse is the translate_response output for a provider error: the OpenAI error body
+// under the provider's status.
+func ErrorResponse(status int, message, typ, code string) []byte {
+	w := jsonx.NewWriter(make([]byte, 0, 128+len(message)))
+	w.ObjectStart()
+	w.Key("status")
+	w.Int(int64(status))
+	w.Key("body")
+	w.ObjectStart()
+	w.Key("error")
+	WriteError(w, message, typ, code)
+	w.ObjectEnd()
+	w.ObjectEnd()
+	return w.Bytes()
+}
+
+// ErrorMessageFromBody returns something readable from a provider error body that is not in the
+// provider's error shape: a JSON string as is, anything else as its (truncated) JSON text.
+func ErrorMessageFromBody(body jsonx.Value, status int) string {
+	if body.IsString() {
+		if s := body.Str(); s != "" {
+			return truncate(s)
+		}
+	}
+	if body.Exists() && !body.IsNull() {
+		return truncate(body.String())
+	}
+	return "upstream returned HTTP " + strconv.Itoa(status)
+}
+
+func truncate(s string) string {
+	const max = 1024
+	if len(s) > max {
+		return s[:max]
+	}
+	return s
+}
+
+// Usage is token accounting in OpenAI's terms.
+type Usage struct {
+	Prompt, Completion int64
+	Cached             int64 // prompt tokens served from a cache
+	Reasoning          int64 // completion tokens spent on reasoning
+	HasCached          bool
+	HasReasoning       bool
+}
+
+// Write writes the OpenAI usage object.
+func (u Usage) Write(w *jsonx.Writer) {
+	w.ObjectStart()
+	w.Key("prompt_tokens")
+	w.Int(u.Prompt)
+	w.Key("completion_tokens")
+	w.Int(u.Completion)
+	w.Key("total_tokens")
+	w.Int(u.Prompt + u.Completion)
+	if u.HasCached {
+		w.Key("prompt_tokens_details")
+		w.ObjectStart()
+		w.Key("cached_tokens")
+		w.Int(u.Cached)
+		w.ObjectEnd()
+	}
+	if u.HasReasoning {
+		w.Key("completion_tokens_details")
+		w.ObjectStart()
+		w.Key("reasoning_tokens")
+		w.Int(u.Reasoning)
+		w.ObjectEnd()
+	}
+	w.ObjectEnd()
+}
+
+// Chunk writes OpenAI chat.completion.chunk objects for one stream.
+type Chunk struct {
+	ID      string
+	Model   string
+	Created int64
+}
+
+// Begin writes the chunk header and opens choices[0] and its delta object; the caller writes
+// delta members and then calls End.
+func (c Chunk) Begin(w *jsonx.Writer) {
+	c.header(w)
+	w.ArrayStart()
+	w.ObjectStart()
+	w.Key("index")
+	w.Int(0)
+	w.Key("delta")
+	w.ObjectStart()
+}
+
+// End closes the delta, writes finish_reason (null when empty) and closes the chunk.
+func (c Chunk) End(w *jsonx.Writer, finish string) {
+	w.ObjectEnd()
+	w.Key("logprobs")
+	w.Null()
+	w.Key("finish_reason")
+	if finish == "" {
+		w.Null()
+	} else {
+		w.String(finish)
+	}
+	w.ObjectEnd()
+	w.ArrayEnd()
+	w.ObjectEnd()
+}
+
+// UsageChunk writes the final chunk with empty choices and the usage, as OpenAI does with
+// stream_options.include_usage.
+func (c Chunk) UsageChunk(w *jsonx.Writer, u Usage) {
+	c.header(w)
+	w.ArrayStart()
+	w.ArrayEnd()
+	w.Key("usage")
+	u.Write(w)
+	w.ObjectEnd()
+}
+
+func (c Chunk) header(w *jsonx.Writer) {
+	w.ObjectStart()
+	w.Key("id")
+	w.String(c.ID)
+	w.Key("object")
+	w.String("chat.completion.chunk")
+	w.Key("created")
+	w.Int(c.Created)
+	w.Key("model")
+	w.String(c.Model)
+	w.Key("choices")
+}
+
+// TextDelta writes a whole chunk whose delta has one string member (content, reasoning_content).
+func (c Chunk) TextDelta(w *jsonx.Writer, key string, text []byte) {
+	c.Begin(w)
+	w.Key(key)
+	w.StringBytes(text)
+	c.End(w, "")
+}
+
+// ToolCallDelta writes a chunk with one tool_calls delta entry; id and name are written only on
+// the first delta of a call (non-empty id).
+func (c Chunk) ToolCallDelta(w *jsonx.Writer, index int64, id, name string, args []byte) {
+	c.Begin(w)
+	w.Key("tool_calls")
+	w.ArrayStart()
+	w.ObjectStart()
+	w.Key("index")
+	w.Int(index)
+	if id != "" {
+		w.Key("id")
+		w.String(id)
+		w.Key("type")
+		w.String("function")
+	}
+	w.Key("function")
+	w.ObjectStart()
+	if id != "" {
+		w.Key("name")
+		w.String(name)
+	}
+	w.Key("arguments")
+	w.StringBytes(args)
+	w.ObjectEnd()
+	w.ObjectEnd()
+	w.ArrayEnd()
+	c.End(w, "")
+}
+
+// StreamOut assembles a translate_chunk output: chunks are written between Open and Close.
+type StreamOut struct {
+	W *jsonx.Writer
+}
+
+// NewStreamOut starts the output and opens the chunks array.
+func NewStreamOut(sizeHint int) StreamOut {
+	w := jsonx.NewWriter(make([]byte, 0, sizeHint))
+	w.ObjectStart()
+	w.Key("chunks")
+	w.ArrayStart()
+	return StreamOut{W: w}
+}
+
+// Close ends the chunks array and writes state (raw JSON), done and error (nil when errMsg is
+// empty).
+func (o StreamOut) Close(state []byte, done bool, errMsg, errType, errCode string) []byte {
+	w := o.W
+	w.ArrayEnd()
+	w.Key("state")
+	w.Raw(state)
+	w.Key("done")
+	w.Bool(done)
+	w.Key("error")
+	if errMsg == "" {
+		w.Null()
+	} else {
+		WriteError(w, errMsg, errType, errCode)
+	}
+	w.ObjectEnd()
+	return w.Bytes()
+}
+
+// IsEnd reports whether an event is the host's end-of-stream marker {"event":"__end__"}, sent
+// when the upstream connection closed (needed by providers without a terminal event).
+func IsEnd(ev jsonx.Value) bool { return ev.Get("event").Is("__end__") }
+
+// UpstreamError is a 502 for a provider answer that cannot be translated.
+func UpstreamError(format string, args ...any) *sdk.Error {
+	return sdk.Errorf(502, "bad_upstream_response", format, args...)
+}
