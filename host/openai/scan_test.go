@@ -1,0 +1,86 @@
+package openai
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestParseRequest(t *testing.T) {
+	body := []byte(` {"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi \"there\" \u00e9"}],
+	"stream":true,"stream_options":{"include_usage":true},"max_tokens":50,"temperature":0.5,"user":"u1"} `)
+	r, err := ParseRequest(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Model != "openai/gpt-4o-mini" || !r.Stream || !r.IncludeUsage || r.MaxTokens != 50 || *r.Temperature != 0.5 || r.User != "u1" || r.TokenEstimate == 0 {
+		t.Fatalf("parsed %+v", r)
+	}
+	out := r.Set("model", Quote("gpt-4o-mini"))
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil || m["model"] != "gpt-4o-mini" {
+		t.Fatalf("set model: %s %v", out, err)
+	}
+	out = r.Set("seed", []byte("7"))
+	if err := json.Unmarshal(out, &m); err != nil || m["seed"] != 7.0 {
+		t.Fatalf("add key: %s %v", out, err)
+	}
+	for _, k := range []string{"model", "user", "stream_options"} {
+		out = r.Delete(k)
+		m = nil
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("delete %s: %s %v", k, out, err)
+		}
+		if _, ok := m[k]; ok || len(m) != 6 {
+			t.Fatalf("delete %s left %v", k, m)
+		}
+	}
+	one, _ := ParseRequest([]byte(`{"a":1}`))
+	if got := string(one.Delete("a")); got != `{}` {
+		t.Fatalf("delete only key: %s", got)
+	}
+	if got := string(one.Set("b", []byte("2"))); got != `{"a":1,"b":2}` {
+		t.Fatalf("add: %s", got)
+	}
+	empty, _ := ParseRequest([]byte(`{}`))
+	if got := string(empty.Set("b", []byte("2"))); got != `{"b":2}` {
+		t.Fatalf("add to empty: %s", got)
+	}
+}
+
+func TestParseRequestErrors(t *testing.T) {
+	for _, in := range []string{``, `[]`, `{"model":}`, `{"model":"x"`, `{"model":"x"} x`, `{"stream":"yes"}`, `{"max_tokens":-1}`, `{"model":3}`, `{"a":tru}`, `{"a":"\u12"}`} {
+		if _, err := ParseRequest([]byte(in)); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	s := Summarize([]byte(`{"id":"x","model":"m","choices":[{"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7,"prompt_tokens_details":{"cached_tokens":2}}}`), true)
+	if s.Model != "m" || s.FinishReason != "stop" || s.Usage == nil || s.Usage.TotalTokens != 7 || s.Usage.CachedTokens != 2 {
+		t.Fatalf("%+v %+v", s, s.Usage)
+	}
+	if !IsUsageOnlyChunk([]byte(`{"choices":[],"usage":{"prompt_tokens":1}}`)) || IsUsageOnlyChunk([]byte(`{"choices":[{}],"usage":null}`)) {
+		t.Fatal("usage-only chunk detection")
+	}
+}
+
+// FuzzParseRequest: never panics; when it accepts, encoding/json accepts too and edits stay valid.
+func FuzzParseRequest(f *testing.F) {
+	f.Add([]byte(`{"model":"a/b","stream":true,"messages":[{"role":"user","content":"x"}]}`))
+	f.Add([]byte(`{"a":[1,2,{"b":null}],"c":"\u00e9"}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := ParseRequest(in)
+		if err != nil {
+			return
+		}
+		if !json.Valid(in) {
+			t.Fatalf("accepted invalid JSON %q", in)
+		}
+		for _, out := range [][]byte{r.Set("model", Quote("x")), r.Delete("model"), r.Set("zz", []byte(`{"k":1}`))} {
+			if !json.Valid(out) {
+				t.Fatalf("edit of %q produced invalid %q", in, out)
+			}
+		}
+	})
+}
