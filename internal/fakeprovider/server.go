@@ -287,6 +287,8 @@ func Start(addr string, opts ...Option) (*Server, error) {
 	switch cfg.format {
 	case FormatOpenAI:
 		h = http.HandlerFunc(s.serveOpenAI)
+	case FormatAnthropic:
+		h = http.HandlerFunc(s.serveAnthropic)
 	default:
 		ln.Close()
 		return nil, fmt.Errorf("fakeprovider: unknown format %d", int(cfg.format))
