@@ -1,0 +1,63 @@
+package balance
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidationNamesField(t *testing.T) {
+	two := []Target{tgt("a", "p"), tgt("b", "q")}
+	tests := []struct {
+		name  string
+		with  func(*Config)
+		field string
+	}{
+		{"no name", func(c *Config) { c.Name = "" }, "name"},
+		{"strategy", func(c *Config) { c.Strategy = "fastest" }, "strategy"},
+		{"fallback plugin", func(c *Config) { c.FallbackStrategy = StrategyPlugin }, "fallback_strategy"},
+		{"plugin without orderer", func(c *Config) { c.Strategy = StrategyPlugin }, "orderer"},
+		{"no targets", func(c *Config) { c.Targets = nil }, "targets"},
+		{"empty id", func(c *Config) { c.Targets[1].ID = "" }, "targets[1].id"},
+		{"dup id", func(c *Config) { c.Targets[1].ID = "a" }, "targets[1].id"},
+		{"no provider", func(c *Config) { c.Targets[0].Provider = "" }, "targets[0].provider"},
+		{"no model", func(c *Config) { c.Targets[0].Model = "" }, "targets[0].model"},
+		{"weight", func(c *Config) { c.Targets[1].Weight = -1 }, "targets[1].weight"},
+		{"price", func(c *Config) { c.Targets[0].PriceOut = -1 }, "targets[0].price_out"},
+		{"attempts", func(c *Config) { c.Retries.Attempts = -2 }, "retries.attempts"},
+		{"max backoff", func(c *Config) { c.Retries.Backoff, c.Retries.MaxBackoff = time.Second, time.Millisecond }, "retries.max_backoff"},
+		{"budget", func(c *Config) { c.Retries.Budget = -0.1 }, "retries.budget"},
+		{"threshold", func(c *Config) { c.Health.Threshold = 1.5 }, "health.threshold"},
+		{"buckets", func(c *Config) { c.Health.Buckets = -1 }, "health.buckets"},
+		{"max cooldown", func(c *Config) { c.Health.Cooldown, c.Health.MaxCooldown = time.Minute, time.Second }, "health.max_cooldown"},
+		{"attempt timeout", func(c *Config) { c.Timeout, c.AttemptTimeout = time.Second, time.Minute }, "attempt_timeout"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Name: "prod", Targets: append([]Target(nil), two...)}
+			tc.with(&cfg)
+			_, err := NewRouter(cfg)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *ConfigError", err)
+			}
+			if ce.Field != tc.field {
+				t.Fatalf("field = %q, want %q (%v)", ce.Field, tc.field, err)
+			}
+			if !strings.Contains(err.Error(), tc.field) || !strings.HasPrefix(err.Error(), "balance: ") {
+				t.Fatalf("message %q lacks prefix or field", err)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	r := mustRouter(t, Config{Targets: []Target{tgt("a", "p")}})
+	if r.maxAttempts != 3 || r.Timeout() != 60*time.Second || r.AttemptTimeout() != 60*time.Second {
+		t.Fatalf("defaults: attempts %d timeout %s attempt %s", r.maxAttempts, r.Timeout(), r.AttemptTimeout())
+	}
+	if r.strategy != StrategyLatency || r.fallback != StrategyPriority {
+		t.Fatalf("strategies %q %q", r.strategy, r.fallback)
+	}
+}
