@@ -50,7 +50,7 @@ type chunkIn struct {
 type message struct {
 	Role      string     `json:"role"`
 	Content   *string    `json:"content"`
-	Refusal   *string    `json:"refusal,omitempty"`
+	Refusal   *string    `json:"refusal"`
 	ToolCalls []toolCall `json:"tool_calls,omitempty"`
 }
 
@@ -233,7 +233,7 @@ type chunkOut struct {
 // Entry.Usage when includeUsage is true and the stream had none). A non-stream
 // entry is split per choice into a role chunk, content chunks, tool_calls
 // chunks (header, then arguments) and a finish chunk, then a usage chunk when
-// includeUsage.
+// includeUsage and the usage is known.
 func (e *Entry) AsChunks(includeUsage bool) ([][]byte, error) {
 	if e.Stream() {
 		return e.replayChunks(includeUsage)
@@ -263,8 +263,13 @@ func (e *Entry) AsChunks(includeUsage bool) ([][]byte, error) {
 		if role == "" {
 			role = "assistant"
 		}
-		empty := ""
-		if err := one(ch.Index, delta{Role: role, Content: &empty}, nil); err != nil {
+		// Like OpenAI: the role chunk opens content with "" unless the answer
+		// has none (tool calls only), which keeps a null content null.
+		head := delta{Role: role}
+		if ch.Message.Content != nil {
+			head.Content = new(string)
+		}
+		if err := one(ch.Index, head, nil); err != nil {
 			return nil, err
 		}
 		if ch.Message.Content != nil {
@@ -306,11 +311,14 @@ func (e *Entry) AsChunks(includeUsage bool) ([][]byte, error) {
 	}
 	if includeUsage {
 		u := c.Usage
-		if len(u) == 0 || bytes.Equal(u, jsonNull) {
+		if (len(u) == 0 || bytes.Equal(u, jsonNull)) && e.Usage != (Usage{}) {
 			u = usageJSON(e.Usage)
 		}
-		if err := emit(nil, u); err != nil {
-			return nil, err
+		// Unknown usage is left out rather than reported as zero tokens.
+		if len(u) > 0 && !bytes.Equal(u, jsonNull) {
+			if err := emit(nil, u); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
