@@ -103,7 +103,8 @@ type Health struct {
 	RetryAfter time.Duration
 }
 
-// Probe configures optional active health checks.
+// Probe configures optional active health checks. Each router probes its own
+// targets; routers sharing a target state both feed it.
 type Probe struct {
 	// Func runs one check; nil disables probing.
 	Func Prober

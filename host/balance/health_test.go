@@ -495,3 +495,60 @@ func TestHammer(t *testing.T) {
 		}
 	}
 }
+
+func TestOutcomeKindsFeedHealth(t *testing.T) {
+	cases := []struct {
+		kind             Kind
+		requests, failed uint64
+		retryable        bool
+	}{
+		{KindOK, 1, 0, false},
+		{KindStatus4xx, 1, 0, false},
+		{KindConnect, 1, 1, true},
+		{KindTimeout, 1, 1, true},
+		{KindStatus5xx, 1, 1, true},
+		{KindBrokenStream, 1, 1, true},
+		{KindStatus429, 0, 0, true},
+		{KindCanceled, 0, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.kind.String(), func(t *testing.T) {
+			r := mustRouter(t, Config{Targets: []Target{tgt("a", "pa")}, Retries: Retries{Attempts: 1}})
+			p := mustPlan(t, r, Request{})
+			p.Next()
+			o := Outcome{Kind: c.kind}
+			if o.Retryable() != c.retryable {
+				t.Fatalf("retryable = %v", o.Retryable())
+			}
+			p.Report(o)
+			s := status(r, "a")
+			if s.Requests != c.requests || s.Failures != c.failed {
+				t.Fatalf("requests %d failures %d, want %d %d", s.Requests, s.Failures, c.requests, c.failed)
+			}
+			o.FirstByteSent = true
+			if o.Retryable() {
+				t.Fatal("retryable after the first byte was sent")
+			}
+		})
+	}
+}
+
+func TestPlanCloseReleasesAttempt(t *testing.T) {
+	clk := newClock()
+	r := healthRouter(t, clk, nil)
+	for range 5 {
+		run(t, mustPlan(t, r, Request{}), failA)
+	}
+	clk.Advance(10 * time.Second)
+	p := mustPlan(t, r, Request{})
+	if tg, _ := p.Next(); tg.ID != "a" {
+		t.Fatalf("trial went to %s", tg.ID)
+	}
+	p.Close() // abandoned trial: canceled, nothing learned, trial slot freed
+	if s := status(r, "a"); s.InFlight != 0 || s.State != StateProbation {
+		t.Fatalf("after Close: in flight %d, state %v", s.InFlight, s.State)
+	}
+	if _, ok := p.Next(); ok {
+		t.Fatal("Next after Close")
+	}
+}

@@ -19,7 +19,7 @@ var ErrNoAttempt = errors.New("balance: report without an outstanding attempt")
 //
 // Every target Next returns must be reported exactly once, even when the
 // caller gives up (KindCanceled): the report releases its in-flight count and
-// any half-open trial.
+// any half-open trial. Close does that for an attempt left outstanding.
 type Plan struct {
 	r                       *Router
 	order                   []*member
@@ -155,6 +155,15 @@ func (p *Plan) Report(o Outcome) error {
 		p.done = true
 	}
 	return nil
+}
+
+// Close ends the plan; an attempt still outstanding is reported as
+// KindCanceled. It is safe to defer right after Router.Plan.
+func (p *Plan) Close() {
+	if p.cur != nil {
+		p.Report(Outcome{Kind: KindCanceled})
+	}
+	p.done = true
 }
 
 // Result reports the plan's outcome so far.
