@@ -289,6 +289,8 @@ func Start(addr string, opts ...Option) (*Server, error) {
 		h = http.HandlerFunc(s.serveOpenAI)
 	case FormatAnthropic:
 		h = http.HandlerFunc(s.serveAnthropic)
+	case FormatGemini:
+		h = http.HandlerFunc(s.serveGemini)
 	default:
 		ln.Close()
 		return nil, fmt.Errorf("fakeprovider: unknown format %d", int(cfg.format))

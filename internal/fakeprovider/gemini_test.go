@@ -1,0 +1,127 @@
+package fakeprovider
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+)
+
+const gemBody = `{"systemInstruction":{"parts":[{"text":"be brief"}]},
+"contents":[{"role":"user","parts":[{"text":"hello gemini"},{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="}}]},
+{"role":"model","parts":[{"functionCall":{"name":"f","args":{"a":1}}}]},
+{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"ok":true}}},{"text":"thanks now"}]}],
+"tools":[{"functionDeclarations":[{"name":"f","description":"d","parameters":{"type":"OBJECT","properties":{"a":{"type":"INTEGER"}}}}]}],
+"toolConfig":{"functionCallingConfig":{"mode":"AUTO"}},
+"generationConfig":{"temperature":0.1,"maxOutputTokens":50,"stop_sequences":["x"]}}`
+
+func TestGeminiNonStream(t *testing.T) {
+	up := NewGemini(t, WithKey("gk"))
+	resp := post(t, up.URL+"/v1beta/models/gemini-2.5-flash:generateContent", map[string]string{"x-goog-api-key": "gk"}, gemBody)
+	m := decodeBody(t, resp)
+	if resp.StatusCode != 200 || dig(m, "candidates", 0, "content", "parts", 0, "text") != "thanks now" ||
+		dig(m, "candidates", 0, "content", "role") != "model" || dig(m, "candidates", 0, "finishReason") != "STOP" ||
+		dig(m, "usageMetadata", "promptTokenCount") != 6.0 || dig(m, "usageMetadata", "candidatesTokenCount") != 2.0 ||
+		dig(m, "usageMetadata", "totalTokenCount") != 8.0 {
+		t.Fatalf("status %d reply %v", resp.StatusCode, m)
+	}
+	if r := up.Requests(); r[0].Model != "gemini-2.5-flash" || r[0].Stream {
+		t.Errorf("recorded %+v", r[0])
+	}
+
+	up.Enqueue(Reply{ToolCalls: []ToolCall{{Name: "g", Arguments: `{"x":"y"}`}}}, Reply{FinishReason: "SAFETY"})
+	m = decodeBody(t, post(t, up.URL+"/v1beta/models/gemini-2.5-flash:generateContent?key=gk", nil, gemBody))
+	if dig(m, "candidates", 0, "content", "parts", 0, "functionCall", "args", "x") != "y" {
+		t.Errorf("function call reply %v", m)
+	}
+	m = decodeBody(t, post(t, up.URL+"/v1beta/models/gemini-2.5-flash:generateContent?key=gk", nil, gemBody))
+	if dig(m, "candidates", 0, "finishReason") != "SAFETY" || dig(m, "candidates", 0, "safetyRatings", 0, "blocked") != true ||
+		dig(m, "candidates", 0, "content") != nil {
+		t.Errorf("safety reply %v", m)
+	}
+}
+
+func TestGeminiStream(t *testing.T) {
+	up := NewGemini(t)
+	hdr := map[string]string{"x-goog-api-key": "k"}
+	resp := post(t, up.URL+"/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", hdr, gemBody)
+	raw, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(raw), "\r\n\r\n") {
+		t.Errorf("events not CRLF-terminated: %q", raw)
+	}
+	events, err := readSSE(strings.NewReader(string(raw)))
+	if err != nil || len(events) != 2 {
+		t.Fatalf("%d events, err %v", len(events), err)
+	}
+	var text string
+	for _, e := range events {
+		text += dig(mustDecode(t, e.Data), "candidates", 0, "content", "parts", 0, "text").(string)
+	}
+	last := mustDecode(t, events[1].Data)
+	if text != "thanks now" || dig(last, "candidates", 0, "finishReason") != "STOP" || dig(last, "usageMetadata", "totalTokenCount") != 8.0 {
+		t.Errorf("text %q last %v", text, last)
+	}
+
+	// Without alt=sse the stream is a JSON array.
+	resp = post(t, up.URL+"/v1beta/models/gemini-2.5-flash:streamGenerateContent", hdr, gemBody)
+	var arr []map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&arr); err != nil || len(arr) != 2 {
+		t.Errorf("array stream %v err %v", arr, err)
+	}
+}
+
+func TestGeminiRejections(t *testing.T) {
+	up := NewGemini(t, WithKey("gk"))
+	url := up.URL + "/v1beta/models/gemini-2.5-flash:generateContent"
+	hdr := map[string]string{"x-goog-api-key": "gk"}
+	user := `"contents":[{"role":"user","parts":[{"text":"x"}]}]`
+	cases := []struct {
+		name    string
+		headers map[string]string
+		body    string
+		status  int
+		want    string
+	}{
+		{"no key", nil, "{" + user + "}", 403, "unregistered callers"},
+		{"bad key", map[string]string{"x-goog-api-key": "nope"}, "{" + user + "}", 400, "API key not valid"},
+		{"no contents", hdr, `{}`, 400, "contents is not specified"},
+		{"assistant role", hdr, `{"contents":[{"role":"assistant","parts":[{"text":"x"}]}]}`, 400, "valid role"},
+		{"unknown part", hdr, `{"contents":[{"role":"user","parts":[{"image_url":"x"}]}]}`, 400, `Unknown name "image_url"`},
+		{"two data fields", hdr, `{"contents":[{"role":"user","parts":[{"text":"x","inlineData":{"mimeType":"a/b","data":"AA=="}}]}]}`, 400, "oneof"},
+		{"bad base64", hdr, `{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"image/png","data":"%%%"}}]}]}`, 400, "Base64"},
+		{"unknown top-level", hdr, `{"messages":[],` + user + `}`, 400, `Unknown name "messages"`},
+		{"openai generation field", hdr, `{` + user + `,"generationConfig":{"max_tokens":5}}`, 400, `Unknown name "max_tokens" at 'generation_config'`},
+		{"additionalProperties", hdr, `{` + user + `,"tools":[{"functionDeclarations":[{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"object","additionalProperties":false}}}}]}]}`, 400, `Unknown name "additionalProperties"`},
+		{"$schema", hdr, `{` + user + `,"tools":[{"functionDeclarations":[{"name":"f","parameters":{"$schema":"http://json-schema.org/draft-07/schema#","type":"object"}}]}]}`, 400, `Unknown name "$schema"`},
+		{"lower-case mode", hdr, `{` + user + `,"toolConfig":{"functionCallingConfig":{"mode":"auto"}}}`, 400, "mode"},
+		{"unknown method", hdr, "{" + user + "}", 404, "not found"},
+	}
+	for _, c := range cases {
+		u := url
+		if c.name == "unknown method" {
+			u = strings.Replace(url, "generateContent", "countTokens", 1)
+		}
+		resp := post(t, u, c.headers, c.body)
+		m := decodeBody(t, resp)
+		msg, _ := dig(m, "error", "message").(string)
+		if resp.StatusCode != c.status || dig(m, "error", "code") != float64(c.status) || dig(m, "error", "status") != geminiStatus(c.status) ||
+			!strings.Contains(msg, c.want) {
+			t.Errorf("%s: status %d body %v", c.name, resp.StatusCode, m)
+		}
+	}
+}
+
+func TestGeminiFaults(t *testing.T) {
+	up := NewGemini(t)
+	up.Enqueue(RetryAfter(1e9), Reply{Fault: CutAfter(1), Text: "a b c"})
+	hdr := map[string]string{"x-goog-api-key": "k"}
+	resp := post(t, up.URL+"/v1beta/models/m:generateContent", hdr, gemBody)
+	if m := decodeBody(t, resp); resp.StatusCode != 429 || dig(m, "error", "status") != "RESOURCE_EXHAUSTED" || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("status %d body %v", resp.StatusCode, m)
+	}
+	resp = post(t, up.URL+"/v1beta/models/m:streamGenerateContent?alt=sse", hdr, gemBody)
+	events, err := readSSE(resp.Body)
+	if len(events) != 1 || err == nil {
+		t.Errorf("events %v err %v", events, err)
+	}
+}
