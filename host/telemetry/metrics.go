@@ -1,0 +1,422 @@
+package telemetry
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// OtherLabel replaces model and team names past the Metrics.MaxModels cap.
+const OtherLabel = "other"
+
+// RequestRecord describes one finished client request.
+type RequestRecord struct {
+	Route    string // route template, e.g. "/v1/chat/completions"
+	Provider string // provider that answered; "" if none did (cache hit, rejection)
+	Model    string // model as served (or as requested when none was)
+	Team     string // caller's team, "" when anonymous
+	Status   int    // HTTP status sent to the client
+	Duration time.Duration
+	// TTFT is the time to the first streamed token; 0 when not streamed.
+	TTFT         time.Duration
+	InputTokens  int
+	OutputTokens int
+	CostUSD      float64
+}
+
+// AttemptRecord describes one upstream attempt.
+type AttemptRecord struct {
+	Provider string
+	Target   string // "openai/gpt-4o-mini#0"
+	// Outcome is a short fixed word: "ok", "error", "timeout",
+	// "rate_limited", "5xx", "reset", ...
+	Outcome  string
+	Duration time.Duration
+	// Failover is true when the gateway moved on to another target after
+	// this attempt.
+	Failover bool
+}
+
+// TargetHealth is the balancer's view of one target.
+type TargetHealth struct {
+	Provider string
+	Target   string
+	Healthy  bool
+	EWMA     time.Duration // smoothed upstream latency
+}
+
+// PluginRecord describes one plugin hook call.
+type PluginRecord struct {
+	Plugin   string
+	Hook     string
+	Duration time.Duration
+	Err      bool // the guest returned an error payload
+	Trap     bool // the guest trapped (instance discarded)
+}
+
+// MetricsHandler serves the registry in the Prometheus text format, for
+// /metrics on the admin listener.
+func (t *Telemetry) MetricsHandler() http.Handler {
+	if t == nil {
+		return http.NotFoundHandler()
+	}
+	return promhttp.HandlerFor(t.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// RecordRequest counts a finished request in metrics and live stats.
+func (t *Telemetry) RecordRequest(r RequestRecord) {
+	if t == nil {
+		return
+	}
+	m := t.metrics
+	h := m.requestHandles(r.Route, r.Provider, r.Model, r.Team, r.Status)
+	secs := r.Duration.Seconds()
+	h.requests.Inc()
+	h.duration.Observe(secs)
+	if r.TTFT > 0 {
+		h.ttft.Observe(r.TTFT.Seconds())
+	}
+	if r.InputTokens > 0 {
+		h.tokensIn.Add(float64(r.InputTokens))
+	}
+	if r.OutputTokens > 0 {
+		h.tokensOut.Add(float64(r.OutputTokens))
+	}
+	if r.CostUSD > 0 {
+		h.cost.Add(r.CostUSD)
+	}
+	t.live.recordRequest(h.liveModel, r)
+}
+
+// RecordAttempt counts one upstream attempt (and a failover away from it).
+func (t *Telemetry) RecordAttempt(a AttemptRecord) {
+	if t == nil {
+		return
+	}
+	m := t.metrics
+	m.attempts.WithLabelValues(a.Provider, a.Target, a.Outcome).Inc()
+	m.attemptDur.WithLabelValues(a.Provider, a.Target).Observe(a.Duration.Seconds())
+	if a.Failover {
+		m.failovers.WithLabelValues(a.Provider, a.Target).Inc()
+	}
+}
+
+// SetTargetHealth publishes a target's health and EWMA latency gauges.
+func (t *Telemetry) SetTargetHealth(h TargetHealth) {
+	if t == nil {
+		return
+	}
+	v := 0.0
+	if h.Healthy {
+		v = 1
+	}
+	t.metrics.targetHealthy.WithLabelValues(h.Provider, h.Target).Set(v)
+	t.metrics.targetEWMA.WithLabelValues(h.Provider, h.Target).Set(h.EWMA.Seconds())
+}
+
+// RecordPlugin counts one plugin hook call.
+func (t *Telemetry) RecordPlugin(p PluginRecord) {
+	if t == nil {
+		return
+	}
+	m := t.metrics
+	m.pluginCalls.WithLabelValues(p.Plugin, p.Hook).Inc()
+	m.pluginDur.WithLabelValues(p.Plugin, p.Hook).Observe(p.Duration.Seconds())
+	if p.Err {
+		m.pluginErrors.WithLabelValues(p.Plugin, p.Hook).Inc()
+	}
+	if p.Trap {
+		m.pluginTraps.WithLabelValues(p.Plugin, p.Hook).Inc()
+	}
+	t.live.recordPlugin(p)
+}
+
+// RecordPluginReload counts a hot reload attempt; ok=false means the new
+// version was refused and the old one kept serving.
+func (t *Telemetry) RecordPluginReload(plugin string, ok bool) {
+	if t == nil {
+		return
+	}
+	result := "ok"
+	if !ok {
+		result = "refused"
+	}
+	t.metrics.pluginReloads.WithLabelValues(plugin, result).Inc()
+}
+
+// RecordCache counts one cache lookup.
+func (t *Telemetry) RecordCache(hit bool) {
+	if t == nil {
+		return
+	}
+	if hit {
+		t.metrics.cacheHits.Inc()
+	} else {
+		t.metrics.cacheMisses.Inc()
+	}
+	t.live.recordCache(hit)
+}
+
+// RecordCacheEvictions counts entries the cache evicted.
+func (t *Telemetry) RecordCacheEvictions(n int) {
+	if t == nil || n <= 0 {
+		return
+	}
+	t.metrics.cacheEvictions.Add(float64(n))
+}
+
+// SetCacheBytes publishes the cache's current size.
+func (t *Telemetry) SetCacheBytes(n int64) {
+	if t == nil {
+		return
+	}
+	t.metrics.cacheBytes.Set(float64(n))
+}
+
+// RecordRateLimit counts one rejection at tier ("global", "router", "team",
+// "user", "key") in unit ("requests", "tokens", "cost").
+func (t *Telemetry) RecordRateLimit(tier, unit string) {
+	if t == nil {
+		return
+	}
+	t.metrics.rateLimited.WithLabelValues(tier, unit).Inc()
+	t.live.recordRateLimit(tier, unit)
+}
+
+// RequestStarted counts a request in flight until the returned func runs.
+func (t *Telemetry) RequestStarted() (done func()) {
+	if t == nil {
+		return nop
+	}
+	t.metrics.inFlight.Inc()
+	t.live.inFlight.Add(1)
+	return t.metrics.requestDone
+}
+
+// StreamStarted counts an open response stream until the returned func runs.
+func (t *Telemetry) StreamStarted() (done func()) {
+	if t == nil {
+		return nop
+	}
+	t.metrics.streams.Inc()
+	t.live.streams.Add(1)
+	return t.metrics.streamDone
+}
+
+func nop() {}
+
+// metrics holds the registry and every instrument. Only client_golang is
+// on the hot path: see docs/decisions.md.
+type metrics struct {
+	reg    *prometheus.Registry
+	models *capper
+	teams  *capper
+	live   *Live
+
+	requests, tokensIn, tokensOut, cost          *prometheus.CounterVec
+	duration, ttft                               *prometheus.HistogramVec
+	cacheHits, cacheMisses, cacheEvictions       prometheus.Counter
+	cacheBytes                                   prometheus.Gauge
+	rateLimited                                  *prometheus.CounterVec
+	attempts, failovers                          *prometheus.CounterVec
+	attemptDur                                   *prometheus.HistogramVec
+	targetHealthy, targetEWMA                    *prometheus.GaugeVec
+	pluginCalls, pluginErrors, pluginTraps       *prometheus.CounterVec
+	pluginReloads                                *prometheus.CounterVec
+	pluginDur                                    *prometheus.HistogramVec
+	inFlight, streams                            prometheus.Gauge
+	requestDone, streamDone                      func()
+	handlesMu                                    sync.RWMutex
+	handles                                      map[reqKey]*reqHandles
+	names                                        []string
+}
+
+type reqKey struct {
+	route, provider, model, team string
+	status                       int
+}
+
+// reqHandles are the resolved children for one label combination, so a
+// repeat RecordRequest is one map lookup plus atomic adds.
+type reqHandles struct {
+	requests, tokensIn, tokensOut, cost prometheus.Counter
+	duration, ttft                      prometheus.Observer
+	liveModel                           int
+}
+
+var (
+	durationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
+	ttftBuckets     = []float64{.025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 10}
+	pluginBuckets   = []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1}
+)
+
+func newMetrics(maxModels int, runtime bool, live *Live) *metrics {
+	m := &metrics{
+		reg:     prometheus.NewRegistry(),
+		models:  newCapper(maxModels),
+		teams:   newCapper(maxModels),
+		live:    live,
+		handles: make(map[reqKey]*reqHandles),
+	}
+	m.requests = m.counterVec("sluice_requests_total", "Client requests finished, by route, provider, model and HTTP status.", "route", "provider", "model", "status")
+	m.duration = m.histogramVec("sluice_request_duration_seconds", "Client request latency from first byte in to last byte out.", durationBuckets, "route", "provider", "model", "status")
+	m.ttft = m.histogramVec("sluice_time_to_first_token_seconds", "Time from request start to the first streamed token.", ttftBuckets, "provider", "model")
+	m.tokensIn = m.counterVec("sluice_input_tokens_total", "Prompt tokens reported by providers.", "provider", "model")
+	m.tokensOut = m.counterVec("sluice_output_tokens_total", "Completion tokens reported by providers.", "provider", "model")
+	m.cost = m.counterVec("sluice_cost_usd_total", "Estimated spend in US dollars.", "provider", "model", "team")
+	m.cacheHits = m.counter("sluice_cache_hits_total", "Response cache lookups that found an answer.")
+	m.cacheMisses = m.counter("sluice_cache_misses_total", "Response cache lookups that found nothing.")
+	m.cacheEvictions = m.counter("sluice_cache_evictions_total", "Entries evicted from the response cache.")
+	m.cacheBytes = m.gauge("sluice_cache_size_bytes", "Bytes held by the response cache.")
+	m.rateLimited = m.counterVec("sluice_ratelimit_rejections_total", "Requests rejected by a rate limit, by tier and unit.", "tier", "unit")
+	m.attempts = m.counterVec("sluice_upstream_attempts_total", "Upstream attempts by provider, target and outcome.", "provider", "target", "outcome")
+	m.attemptDur = m.histogramVec("sluice_upstream_attempt_duration_seconds", "Upstream attempt latency to response headers or failure.", durationBuckets, "provider", "target")
+	m.failovers = m.counterVec("sluice_upstream_failovers_total", "Attempts after which the gateway failed over to another target.", "provider", "target")
+	m.targetHealthy = m.gaugeVec("sluice_target_healthy", "1 when the balancer considers the target healthy, else 0.", "provider", "target")
+	m.targetEWMA = m.gaugeVec("sluice_target_latency_ewma_seconds", "Smoothed upstream latency the balancer uses for the target.", "provider", "target")
+	m.pluginCalls = m.counterVec("sluice_plugin_calls_total", "Plugin hook calls.", "plugin", "hook")
+	m.pluginErrors = m.counterVec("sluice_plugin_errors_total", "Plugin hook calls that returned an error payload.", "plugin", "hook")
+	m.pluginTraps = m.counterVec("sluice_plugin_traps_total", "Plugin hook calls that trapped.", "plugin", "hook")
+	m.pluginReloads = m.counterVec("sluice_plugin_reloads_total", "Plugin hot reloads by result (ok or refused).", "plugin", "result")
+	m.pluginDur = m.histogramVec("sluice_plugin_call_duration_seconds", "Plugin hook call latency.", pluginBuckets, "plugin", "hook")
+	m.inFlight = m.gauge("sluice_requests_in_flight", "Client requests being served.")
+	m.streams = m.gauge("sluice_streams_in_flight", "Streaming responses open.")
+	// Made once so RequestStarted does not allocate a closure per call.
+	m.requestDone = func() { m.inFlight.Dec(); live.inFlight.Add(-1) }
+	m.streamDone = func() { m.streams.Dec(); live.streams.Add(-1) }
+	if runtime {
+		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	return m
+}
+
+func (m *metrics) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	m.reg.MustRegister(v)
+	m.names = append(m.names, name)
+	return v
+}
+
+func (m *metrics) counter(name, help string) prometheus.Counter {
+	v := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	m.reg.MustRegister(v)
+	m.names = append(m.names, name)
+	return v
+}
+
+func (m *metrics) gauge(name, help string) prometheus.Gauge {
+	v := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	m.reg.MustRegister(v)
+	m.names = append(m.names, name)
+	return v
+}
+
+func (m *metrics) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	m.reg.MustRegister(v)
+	m.names = append(m.names, name)
+	return v
+}
+
+func (m *metrics) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	m.reg.MustRegister(v)
+	m.names = append(m.names, name)
+	return v
+}
+
+// requestHandles returns cached children for the label set, resolving and
+// capping model and team names on first sight.
+func (m *metrics) requestHandles(route, provider, model, team string, status int) *reqHandles {
+	k := reqKey{route: route, provider: provider, model: model, team: team, status: status}
+	m.handlesMu.RLock()
+	h := m.handles[k]
+	m.handlesMu.RUnlock()
+	if h != nil {
+		return h
+	}
+	// Key the cache by capped names so unbounded model strings cannot grow it.
+	k.model = m.models.label(model)
+	k.team = m.teams.label(team)
+	if k.model != model || k.team != team {
+		m.handlesMu.RLock()
+		h = m.handles[k]
+		m.handlesMu.RUnlock()
+		if h != nil {
+			return h
+		}
+	}
+	m.handlesMu.Lock()
+	defer m.handlesMu.Unlock()
+	if h = m.handles[k]; h != nil {
+		return h
+	}
+	st := statusLabel(status)
+	h = &reqHandles{
+		requests:  m.requests.WithLabelValues(route, provider, k.model, st),
+		duration:  m.duration.WithLabelValues(route, provider, k.model, st),
+		ttft:      m.ttft.WithLabelValues(provider, k.model),
+		tokensIn:  m.tokensIn.WithLabelValues(provider, k.model),
+		tokensOut: m.tokensOut.WithLabelValues(provider, k.model),
+		cost:      m.cost.WithLabelValues(provider, k.model, k.team),
+		liveModel: m.live.modelIndex(k.model, provider),
+	}
+	m.handles[k] = h
+	return h
+}
+
+var statusLabels = func() [600]string {
+	var s [600]string
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+func statusLabel(code int) string {
+	if code >= 0 && code < len(statusLabels) {
+		return statusLabels[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// capper admits the first max distinct values of a label and maps the rest
+// to OtherLabel.
+type capper struct {
+	mu   sync.RWMutex
+	seen map[string]struct{}
+	max  int
+}
+
+func newCapper(max int) *capper { return &capper{seen: make(map[string]struct{}), max: max} }
+
+func (c *capper) label(v string) string {
+	if v == "" || v == OtherLabel {
+		return v
+	}
+	c.mu.RLock()
+	_, ok := c.seen[v]
+	full := len(c.seen) >= c.max
+	c.mu.RUnlock()
+	if ok {
+		return v
+	}
+	if full {
+		return OtherLabel
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.seen[v]; ok {
+		return v
+	}
+	if len(c.seen) >= c.max {
+		return OtherLabel
+	}
+	c.seen[v] = struct{}{}
+	return v
+}

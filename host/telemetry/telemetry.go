@@ -1,0 +1,245 @@
+// Package telemetry owns sluice's observability: OpenTelemetry request traces
+// (W3C propagation in and out, GenAI semantic-convention attributes), the
+// Prometheus metric registry served on /metrics and optionally pushed over
+// OTLP, the in-process live aggregator behind the admin dashboard, and the
+// redaction helper used by the access log.
+//
+// Everything is nil-safe: a nil *Telemetry, or one with tracing off, turns
+// every call into a cheap no-op, so the gateway calls it unconditionally.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Exporter names accepted by Traces.Exporter.
+const (
+	ExporterNone     = "none"
+	ExporterOTLPGRPC = "otlp-grpc"
+	ExporterOTLPHTTP = "otlp-http"
+	ExporterStdout   = "stdout"
+)
+
+// Config selects what telemetry does. The zero value gives Prometheus
+// metrics and the live aggregator with tracing decided by OTEL_* env vars
+// (off when none is set).
+type Config struct {
+	// ServiceName is the resource service.name; OTEL_SERVICE_NAME, then
+	// "sluice", when empty.
+	ServiceName string
+	// Version is reported as service.version when set.
+	Version string
+	Traces  Traces
+	Metrics Metrics
+}
+
+// Traces configures span export.
+type Traces struct {
+	// Exporter is "none", "otlp-grpc", "otlp-http" or "stdout". Empty means
+	// decide from OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER,
+	// OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT and OTEL_EXPORTER_OTLP_PROTOCOL.
+	Exporter string
+	// Endpoint is a URL ("http://collector:4318") or host:port. Empty lets
+	// the OTLP exporter read OTEL_EXPORTER_OTLP_ENDPOINT or use its default.
+	Endpoint string
+	// Insecure disables TLS for host:port endpoints (a URL's scheme decides
+	// on its own).
+	Insecure bool
+	// Headers are sent with every export (e.g. an auth token).
+	Headers map[string]string
+	// SampleRatio in (0,1] is the parent-based ratio sampler's argument.
+	// Zero means OTEL_TRACES_SAMPLER_ARG, then 1. Use Exporter "none" to
+	// switch tracing off rather than a ratio of zero.
+	SampleRatio float64
+	// Recorder, when set, receives every span in memory (tests) and turns
+	// tracing on even if Exporter is "none".
+	Recorder *Recorder
+}
+
+// Metrics configures the metric registry and optional OTLP push.
+type Metrics struct {
+	// OTLP pushes the Prometheus registry's contents over OTLP every
+	// Interval. /metrics is served either way.
+	OTLP bool
+	// Protocol is "grpc" or "http"; empty reads OTEL_EXPORTER_OTLP_PROTOCOL
+	// (default http).
+	Protocol string
+	Endpoint string
+	Insecure bool
+	Headers  map[string]string
+	// Interval between pushes; OTEL_METRIC_EXPORT_INTERVAL (ms), then 60s.
+	Interval time.Duration
+	// MaxModels caps distinct model label values; later models are counted
+	// as "other". Default 200. The same cap applies to teams.
+	MaxModels int
+	// DisableRuntime leaves the Go runtime and process collectors out.
+	DisableRuntime bool
+}
+
+// Telemetry is the handle the gateway holds. A nil *Telemetry is valid and
+// does nothing.
+type Telemetry struct {
+	tracer    trace.Tracer
+	tp        *sdktrace.TracerProvider
+	prop      propagation.TextMapPropagator
+	metrics   *metrics
+	live      *Live
+	shutdowns []func(context.Context) error
+}
+
+// New builds telemetry from cfg. On error nothing is left running.
+func New(ctx context.Context, cfg Config) (*Telemetry, error) {
+	t := &Telemetry{prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})}
+	maxModels := cfg.Metrics.MaxModels
+	if maxModels <= 0 {
+		maxModels = 200
+	}
+	t.live = newLive(maxModels)
+	t.metrics = newMetrics(maxModels, !cfg.Metrics.DisableRuntime, t.live)
+
+	sdkDisabled := envBool("OTEL_SDK_DISABLED")
+	res, err := buildResource(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: resource: %w", err)
+	}
+	if err := t.setupTraces(ctx, cfg.Traces, res, sdkDisabled); err != nil {
+		return nil, err
+	}
+	if cfg.Metrics.OTLP && !sdkDisabled {
+		stop, err := startMetricPush(ctx, cfg.Metrics, res, t.metrics.reg)
+		if err != nil {
+			_ = t.Shutdown(ctx)
+			return nil, err
+		}
+		t.shutdowns = append(t.shutdowns, stop)
+	}
+	return t, nil
+}
+
+// Shutdown flushes pending spans and metric pushes and stops exporters.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	var errs []error
+	for i := len(t.shutdowns) - 1; i >= 0; i-- {
+		if err := t.shutdowns[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	t.shutdowns = nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("telemetry: shutdown: %w", err)
+	}
+	return nil
+}
+
+// TracingEnabled reports whether spans are being produced.
+func (t *Telemetry) TracingEnabled() bool { return t != nil && t.tracer != nil }
+
+func (t *Telemetry) setupTraces(ctx context.Context, cfg Traces, res *resource.Resource, sdkDisabled bool) error {
+	kind := cfg.Exporter
+	if kind == "" {
+		kind = exporterFromEnv(sdkDisabled)
+	}
+	var opts []sdktrace.TracerProviderOption
+	switch kind {
+	case ExporterNone:
+	case ExporterOTLPGRPC, ExporterOTLPHTTP, ExporterStdout:
+		exp, err := newSpanExporter(ctx, kind, cfg)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
+	default:
+		return fmt.Errorf("telemetry: traces: unknown exporter %q (want none, otlp-grpc, otlp-http or stdout)", kind)
+	}
+	if cfg.Recorder != nil {
+		opts = append(opts, sdktrace.WithSpanProcessor(cfg.Recorder.rec))
+	}
+	if len(opts) == 0 {
+		return nil
+	}
+	ratio := cfg.SampleRatio
+	if ratio <= 0 {
+		ratio = 1
+		if v, err := strconv.ParseFloat(os.Getenv("OTEL_TRACES_SAMPLER_ARG"), 64); err == nil && v >= 0 && v <= 1 {
+			ratio = v
+		}
+	}
+	if ratio > 1 {
+		return fmt.Errorf("telemetry: traces: sample ratio %v outside (0,1]", ratio)
+	}
+	opts = append(opts,
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
+	)
+	t.tp = sdktrace.NewTracerProvider(opts...)
+	t.tracer = t.tp.Tracer("github.com/sluice-gw/sluice/host/telemetry")
+	t.shutdowns = append(t.shutdowns, t.tp.Shutdown)
+	return nil
+}
+
+// exporterFromEnv maps the standard variables onto an exporter name when
+// the config does not choose one.
+func exporterFromEnv(sdkDisabled bool) string {
+	if sdkDisabled {
+		return ExporterNone
+	}
+	switch strings.ToLower(strings.TrimSpace(os.Getenv("OTEL_TRACES_EXPORTER"))) {
+	case "none":
+		return ExporterNone
+	case "console", "stdout":
+		return ExporterStdout
+	case "otlp":
+		return otlpKindFromEnv()
+	}
+	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" {
+		return otlpKindFromEnv()
+	}
+	return ExporterNone
+}
+
+func otlpKindFromEnv() string {
+	p := os.Getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+	if p == "" {
+		p = os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
+	}
+	if strings.TrimSpace(strings.ToLower(p)) == "grpc" {
+		return ExporterOTLPGRPC
+	}
+	return ExporterOTLPHTTP
+}
+
+func buildResource(ctx context.Context, cfg Config) (*resource.Resource, error) {
+	name := cfg.ServiceName
+	if name == "" {
+		name = os.Getenv("OTEL_SERVICE_NAME")
+	}
+	if name == "" {
+		name = "sluice"
+	}
+	attrs := []attribute.KeyValue{attribute.String("service.name", name)}
+	if cfg.Version != "" {
+		attrs = append(attrs, attribute.String("service.version", cfg.Version))
+	}
+	// Env first so the resolved name above (config beats env) wins.
+	return resource.New(ctx, resource.WithFromEnv(), resource.WithTelemetrySDK(), resource.WithAttributes(attrs...))
+}
+
+func envBool(name string) bool {
+	v, err := strconv.ParseBool(strings.TrimSpace(os.Getenv(name)))
+	return err == nil && v
+}
