@@ -305,7 +305,10 @@ func TestRetrySemantics(t *testing.T) {
 	}
 	// A 429'd target is not repeated by the same request.
 	p := mustPlan(t, r, Request{})
-	if tried := run(t, p, func(Target) Outcome { return Outcome{Kind: KindStatus429, RetryAfter: time.Millisecond} }); !eq(tried, []string{"a", "b"}) {
+	if tried := run(t, p, func(Target) Outcome {
+		clk.Advance(2 * time.Millisecond) // the cooling ends before the next attempt
+		return Outcome{Kind: KindStatus429, RetryAfter: time.Millisecond}
+	}); !eq(tried, []string{"a", "b"}) {
 		t.Fatalf("429 tried %v", tried)
 	}
 	// Misuse is refused.
@@ -550,5 +553,40 @@ func TestPlanCloseReleasesAttempt(t *testing.T) {
 	}
 	if _, ok := p.Next(); ok {
 		t.Fatal("Next after Close")
+	}
+}
+
+func TestBackoffFullJitter(t *testing.T) {
+	r := mustRouter(t, Config{Targets: []Target{tgt("a", "pa")}, Retries: Retries{Attempts: 8, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}, Rand: seeded()})
+	for n, ceil := range map[int]time.Duration{1: 10 * time.Millisecond, 2: 20 * time.Millisecond, 3: 40 * time.Millisecond, 4: 50 * time.Millisecond, 40: 50 * time.Millisecond} {
+		var sum time.Duration
+		const k = 2000
+		for range k {
+			d := r.jitter(n)
+			if d < 0 || d > ceil {
+				t.Fatalf("repeat %d: backoff %s outside [0, %s]", n, d, ceil)
+			}
+			sum += d
+		}
+		if mean := sum / k; mean < ceil*4/10 || mean > ceil*6/10 {
+			t.Fatalf("repeat %d: mean %s, want about %s (uniform over [0, %s])", n, mean, ceil/2, ceil)
+		}
+	}
+	// Through a plan: a single target's repeats wait; the first attempt does not.
+	p := mustPlan(t, r, Request{})
+	var waits []time.Duration
+	for _, ok := p.Next(); ok; _, ok = p.Next() {
+		waits = append(waits, p.Backoff())
+		p.Report(Outcome{Kind: KindStatus5xx})
+	}
+	if len(waits) != 8 || waits[0] != 0 {
+		t.Fatalf("waits %v", waits)
+	}
+	var total time.Duration
+	for _, w := range waits[1:] {
+		total += w
+	}
+	if total == 0 {
+		t.Fatalf("repeats never backed off: %v", waits)
 	}
 }
