@@ -450,6 +450,23 @@ func TestHammer(t *testing.T) {
 			Health:  Health{MinRequests: 5, Cooldown: 10 * time.Millisecond},
 		})
 	}
+	cfgs = append(cfgs, Config{
+		Name: "plugin", Strategy: StrategyPlugin, Registry: reg, Clock: clk.Now,
+		Targets: []Target{tgt("a", "pa"), tgt("b", "pb"), tgt("c", "pc")},
+		Health:  Health{MinRequests: 5, Cooldown: 10 * time.Millisecond},
+		Orderer: func(_ context.Context, _ any, cs []CandidateStats) ([]string, error) {
+			if cs[0].InFlight%2 == 1 {
+				return nil, errors.New("odd")
+			}
+			return []string{cs[2].ID, cs[0].ID}, nil
+		},
+		Probe: Probe{Interval: time.Millisecond, Func: func(ctx context.Context, tg Target) error {
+			if tg.ID == "b" {
+				return errors.New("down")
+			}
+			return nil
+		}},
+	})
 	var routers []*Router
 	for _, c := range cfgs {
 		routers = append(routers, mustRouter(t, c))
@@ -588,5 +605,31 @@ func TestBackoffFullJitter(t *testing.T) {
 	}
 	if total == 0 {
 		t.Fatalf("repeats never backed off: %v", waits)
+	}
+}
+
+func TestLostTrialIsReplaced(t *testing.T) {
+	clk := newClock()
+	r := healthRouter(t, clk, nil)
+	for range 5 {
+		run(t, mustPlan(t, r, Request{}), failA)
+	}
+	clk.Advance(10 * time.Second)
+	lost := mustPlan(t, r, Request{})
+	if tg, _ := lost.Next(); tg.ID != "a" {
+		t.Fatalf("trial went to %s", tg.ID)
+	}
+	// The trial never reports. Until MaxCooldown (40s) passes, nobody else
+	// may try a; then another trial is admitted.
+	clk.Advance(39 * time.Second)
+	if got := ids(mustPlan(t, r, Request{}).Targets()); !eq(got, []string{"b"}) {
+		t.Fatalf("while trial out: %v", got)
+	}
+	clk.Advance(time.Second)
+	if tried := run(t, mustPlan(t, r, Request{}), func(Target) Outcome { return Outcome{Kind: KindOK} }); !eq(tried, []string{"a"}) {
+		t.Fatalf("replacement trial: %v", tried)
+	}
+	if s := status(r, "a"); s.State != StateHealthy {
+		t.Fatalf("after replacement trial: %v", s.State)
 	}
 }

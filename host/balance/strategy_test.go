@@ -258,3 +258,33 @@ func TestPinAndExclude(t *testing.T) {
 		t.Fatalf("pin to absent provider: %v", err)
 	}
 }
+
+func TestLatencyCountsInFlight(t *testing.T) {
+	clk := newClock()
+	r := mustRouter(t, Config{Strategy: StrategyLatency, Targets: []Target{tgt("fast", "p"), tgt("slow", "q")}, Clock: clk.Now, Rand: seeded()})
+	for _, c := range []struct {
+		pin string
+		d   time.Duration
+	}{{"p", 10 * time.Millisecond}, {"q", 100 * time.Millisecond}} {
+		run(t, mustPlan(t, r, Request{Pin: c.pin}), func(Target) Outcome { return Outcome{Kind: KindOK, Latency: c.d} })
+	}
+	if got := ids(mustPlan(t, r, Request{}).Targets()); got[0] != "fast" {
+		t.Fatalf("idle order %v", got)
+	}
+	// 10 attempts outstanding on fast: 10ms x 11 > 100ms x 1.
+	var held []*Plan
+	for range 10 {
+		p := mustPlan(t, r, Request{Pin: "p"})
+		p.Next()
+		held = append(held, p)
+	}
+	if got := ids(mustPlan(t, r, Request{}).Targets()); !eq(got, []string{"slow", "fast"}) {
+		t.Fatalf("busy order %v", got)
+	}
+	for _, p := range held {
+		p.Close()
+	}
+	if got := ids(mustPlan(t, r, Request{}).Targets()); got[0] != "fast" {
+		t.Fatalf("order after release %v", got)
+	}
+}
