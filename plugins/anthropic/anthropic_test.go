@@ -12,6 +12,8 @@ var funcs = xlatetest.Funcs{Request: TranslateRequest, Response: TranslateRespon
 
 func TestGolden(t *testing.T) { xlatetest.Run(t, "testdata", funcs) }
 
+func TestStreamSplit(t *testing.T) { xlatetest.StreamSplitAll(t, TranslateChunk, "testdata") }
+
 // TestStreamStateAcrossBatches feeds the golden stream one event per call, carrying state the
 // way the host does, and checks the tool call keeps its index and the usage survives.
 func TestStreamStateAcrossBatches(t *testing.T) {

@@ -345,6 +345,7 @@ type Chunk struct {
 	ID      string
 	Model   string
 	Created int64
+	Index   int64 // choice index (n > 1)
 }
 
 // Begin writes the chunk header and opens choices[0] and its delta object; the caller writes
@@ -354,7 +355,7 @@ func (c Chunk) Begin(w *jsonx.Writer) {
 	w.ArrayStart()
 	w.ObjectStart()
 	w.Key("index")
-	w.Int(0)
+	w.Int(c.Index)
 	w.Key("delta")
 	w.ObjectStart()
 }
@@ -476,4 +477,41 @@ func IsEnd(ev jsonx.Value) bool { return ev.Get("event").Is("__end__") }
 // UpstreamError is a 502 for a provider answer that cannot be translated.
 func UpstreamError(format string, args ...any) *sdk.Error {
 	return sdk.Errorf(502, "bad_upstream_response", format, args...)
+}
+
+// ToolNames maps each assistant tool_call id in messages to its function name, for providers
+// whose tool results name the function instead of the call.
+func ToolNames(messages jsonx.Value) map[string]string {
+	var m map[string]string
+	for _, msg := range messages.Elems() {
+		for _, tc := range msg.Get("tool_calls").Elems() {
+			if m == nil {
+				m = make(map[string]string)
+			}
+			m[tc.Get("id").Str()] = tc.Get("function", "name").Str()
+		}
+	}
+	return m
+}
+
+// ToolArgs parses an OpenAI tool call's arguments string into a JSON object value ("" is {}).
+func ToolArgs(args jsonx.Value) (jsonx.Value, bool) {
+	s := args.Str()
+	if s == "" {
+		v, _ := jsonx.Parse([]byte("{}"))
+		return v, true
+	}
+	v, err := jsonx.Parse([]byte(s))
+	if err != nil || !v.IsObject() {
+		return jsonx.Value{}, false
+	}
+	return v, true
+}
+
+// MaxTokens returns max_completion_tokens, else max_tokens; ok is false when neither is set.
+func MaxTokens(body jsonx.Value) (int64, bool) {
+	if n, ok := body.Get("max_completion_tokens").Int(); ok {
+		return n, true
+	}
+	return body.Get("max_tokens").Int()
 }

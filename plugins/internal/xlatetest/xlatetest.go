@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,4 +124,74 @@ func Seeds(dir string) [][]byte {
 		}
 	}
 	return out
+}
+
+// StreamSplit checks that feeding the events of a translate_chunk golden input one per call,
+// carrying state as the host does, yields the same chunks, done flag and error as one batched
+// call. It returns the chunks.
+func StreamSplit(t *testing.T, fn func([]byte) ([]byte, error), path string) []map[string]any {
+	t.Helper()
+	in, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(in, &env); err != nil {
+		t.Fatal(err)
+	}
+	var events []json.RawMessage
+	if err := json.Unmarshal(env["events"], &events); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		State  json.RawMessage  `json:"state"`
+		Chunks []map[string]any `json:"chunks"`
+		Done   bool             `json:"done"`
+		Error  map[string]any   `json:"error"`
+	}
+	call := func(env map[string]json.RawMessage) result {
+		b, _ := json.Marshal(env)
+		out, err := fn(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r result
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return r
+	}
+	whole := call(env)
+	var split result
+	split.Chunks = []map[string]any{}
+	for _, ev := range events {
+		if split.Done {
+			break
+		}
+		one, _ := json.Marshal([]json.RawMessage{ev})
+		env["events"] = one
+		r := call(env)
+		env["state"] = r.State
+		split.Chunks = append(split.Chunks, r.Chunks...)
+		split.Done, split.Error = r.Done, r.Error
+	}
+	if whole.Chunks == nil {
+		whole.Chunks = []map[string]any{}
+	}
+	a, _ := json.Marshal(whole.Chunks)
+	b, _ := json.Marshal(split.Chunks)
+	if string(a) != string(b) || whole.Done != split.Done || fmt.Sprint(whole.Error) != fmt.Sprint(split.Error) {
+		t.Errorf("split stream differs from batched:\nbatched: %s done=%v err=%v\n  split: %s done=%v err=%v",
+			a, whole.Done, whole.Error, b, split.Done, split.Error)
+	}
+	return split.Chunks
+}
+
+// StreamSplitAll runs StreamSplit on every chunk_*.in.json golden input in dir.
+func StreamSplitAll(t *testing.T, fn func([]byte) ([]byte, error), dir string) {
+	t.Helper()
+	ins, _ := filepath.Glob(filepath.Join(dir, "chunk_*.in.json"))
+	for _, in := range ins {
+		t.Run(filepath.Base(in), func(t *testing.T) { StreamSplit(t, fn, in) })
+	}
 }

@@ -1,0 +1,449 @@
+// Package gemini translates OpenAI chat.completions to and from the Gemini native API
+// (models/{model}:generateContent, and :streamGenerateContent?alt=sse for streams). It is a plain
+// Go package with native tests; wasm/main.go registers it as a wasip1 plugin.
+//
+// Streams: Gemini has no terminal event, so the stream ends when the host passes the event
+// {"event":"__end__"} (the upstream connection closed). If a finishReason was seen by then the
+// usage chunk is emitted and the stream is done; otherwise the stream ends with an error.
+package gemini
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/sluice-gw/sluice/plugins/internal/xlate"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
+
+// TranslateRequest turns a translate_request envelope with an OpenAI chat request into a Gemini
+// generateContent request envelope.
+func TranslateRequest(in []byte) ([]byte, error) {
+	req, err := xlate.ParseRequest(in)
+	if err != nil {
+		return nil, err
+	}
+	body := req.Body
+	messages := body.Get("messages")
+	if !messages.IsArray() {
+		return nil, xlate.BadRequest("invalid_request", "gemini: messages must be an array")
+	}
+	if req.Model == "" {
+		return nil, xlate.BadRequest("invalid_request", "gemini: model is missing")
+	}
+	path := "/models/" + url.PathEscape(req.Model) + ":generateContent"
+	query := ""
+	if req.Stream {
+		path = "/models/" + url.PathEscape(req.Model) + ":streamGenerateContent"
+		query = "alt=sse"
+	}
+	w := jsonx.NewWriter(make([]byte, 0, len(body.Raw())+256))
+	w.ObjectStart()
+	w.Key("method")
+	w.String("POST")
+	w.Key("path")
+	w.String(path)
+	w.Key("query")
+	w.String(query)
+	w.Key("headers")
+	w.ObjectStart()
+	w.ObjectEnd()
+	w.Key("body")
+	w.ObjectStart()
+	if err := writeSystem(w, messages); err != nil {
+		return nil, err
+	}
+	if err := writeContents(w, messages); err != nil {
+		return nil, err
+	}
+	if tools := body.Get("tools"); tools.Len() > 0 {
+		if err := writeTools(w, tools); err != nil {
+			return nil, err
+		}
+	}
+	if err := writeToolConfig(w, body.Get("tool_choice")); err != nil {
+		return nil, err
+	}
+	if err := writeGenerationConfig(w, body); err != nil {
+		return nil, err
+	}
+	w.ObjectEnd()
+	w.ObjectEnd()
+	return w.Bytes(), nil
+}
+
+func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
+	open := false
+	var buf []byte
+	for _, m := range messages.Elems() {
+		if r := m.Get("role"); !r.Is("system") && !r.Is("developer") {
+			continue
+		}
+		var ok bool
+		if buf, ok = xlate.ContentText(buf[:0], m.Get("content")); !ok {
+			return xlate.BadRequest("invalid_request", "gemini: system message content must be text")
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		if !open {
+			w.Key("systemInstruction")
+			w.ObjectStart()
+			w.Key("parts")
+			w.ArrayStart()
+			open = true
+		}
+		w.ObjectStart()
+		w.Key("text")
+		w.StringBytes(buf)
+		w.ObjectEnd()
+	}
+	if open {
+		w.ArrayEnd()
+		w.ObjectEnd()
+	}
+	return nil
+}
+
+func textPart(w *jsonx.Writer, text jsonx.Value) {
+	w.ObjectStart()
+	w.Key("text")
+	w.Value(text)
+	w.ObjectEnd()
+}
+
+// writeContents writes contents, merging consecutive messages of the same Gemini role (user,
+// model; tool results are user turns).
+func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
+	names := xlate.ToolNames(messages)
+	w.Key("contents")
+	w.ArrayStart()
+	cur := ""
+	turn := func(role string) {
+		if cur == role {
+			return
+		}
+		if cur != "" {
+			w.ArrayEnd()
+			w.ObjectEnd()
+		}
+		cur = role
+		w.ObjectStart()
+		w.Key("role")
+		w.String(role)
+		w.Key("parts")
+		w.ArrayStart()
+	}
+	for i, m := range messages.Elems() {
+		role := m.Get("role")
+		content := m.Get("content")
+		switch {
+		case role.Is("system"), role.Is("developer"):
+		case role.Is("user"):
+			turn("user")
+			if err := writeUserParts(w, content, i); err != nil {
+				return err
+			}
+		case role.Is("assistant"):
+			turn("model")
+			if err := writeAssistantParts(w, m, i); err != nil {
+				return err
+			}
+		case role.Is("tool"):
+			turn("user")
+			id := m.Get("tool_call_id").Str()
+			name, ok := names[id]
+			if !ok {
+				return xlate.BadRequest("invalid_request", "gemini: messages[%d]: tool_call_id %q matches no earlier tool call", i, id)
+			}
+			w.ObjectStart()
+			w.Key("functionResponse")
+			w.ObjectStart()
+			w.Key("name")
+			w.String(name)
+			w.Key("response")
+			text, _ := xlate.ContentText(nil, content)
+			// Gemini wants an object: a JSON object result goes as is, anything else is wrapped.
+			if v, err := jsonx.Parse(text); err == nil && v.IsObject() {
+				w.Value(v)
+			} else {
+				w.ObjectStart()
+				w.Key("content")
+				w.StringBytes(text)
+				w.ObjectEnd()
+			}
+			w.ObjectEnd()
+			w.ObjectEnd()
+		default:
+			return xlate.BadRequest("invalid_request", "gemini: messages[%d]: unsupported role %s", i, role.Raw())
+		}
+	}
+	if cur != "" {
+		w.ArrayEnd()
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
+	return nil
+}
+
+func writeUserParts(w *jsonx.Writer, content jsonx.Value, i int) error {
+	switch content.Kind() {
+	case jsonx.String:
+		textPart(w, content)
+		return nil
+	case jsonx.Array:
+		for _, p := range content.Elems() {
+			t := p.Get("type")
+			switch {
+			case t.Is("text"):
+				textPart(w, p.Get("text"))
+			case t.Is("image_url"):
+				if err := writeImage(w, p.Get("image_url", "url").Str(), i); err != nil {
+					return err
+				}
+			default:
+				return xlate.BadRequest("unsupported_content", "gemini: messages[%d]: content part type %s is not supported", i, t.Raw())
+			}
+		}
+		return nil
+	}
+	return xlate.BadRequest("invalid_request", "gemini: messages[%d]: content must be a string or an array", i)
+}
+
+var extMime = map[string]string{".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+	".webp": "image/webp", ".gif": "image/gif", ".heic": "image/heic", ".pdf": "application/pdf"}
+
+func writeImage(w *jsonx.Writer, u string, i int) error {
+	if d, ok := xlate.ParseDataURI(u); ok {
+		w.ObjectStart()
+		w.Key("inlineData")
+		w.ObjectStart()
+		w.Key("mimeType")
+		w.String(d.MediaType)
+		w.Key("data")
+		w.String(d.Data)
+		w.ObjectEnd()
+		w.ObjectEnd()
+		return nil
+	}
+	if !strings.HasPrefix(u, "gs://") && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return xlate.BadRequest("invalid_request", "gemini: messages[%d]: image_url must be a base64 data URI, gs:// or http(s) URL", i)
+	}
+	w.ObjectStart()
+	w.Key("fileData")
+	w.ObjectStart()
+	p := u
+	if j := strings.IndexAny(p, "?#"); j >= 0 {
+		p = p[:j]
+	}
+	if j := strings.LastIndexByte(p, '.'); j >= 0 {
+		if mt, ok := extMime[strings.ToLower(p[j:])]; ok {
+			w.Key("mimeType")
+			w.String(mt)
+		}
+	}
+	w.Key("fileUri")
+	w.String(u)
+	w.ObjectEnd()
+	w.ObjectEnd()
+	return nil
+}
+
+func writeAssistantParts(w *jsonx.Writer, m jsonx.Value, i int) error {
+	text, ok := xlate.ContentText(nil, m.Get("content"))
+	if !ok {
+		return xlate.BadRequest("invalid_request", "gemini: messages[%d]: assistant content must be text", i)
+	}
+	if len(text) > 0 {
+		w.ObjectStart()
+		w.Key("text")
+		w.StringBytes(text)
+		w.ObjectEnd()
+	}
+	for _, tc := range m.Get("tool_calls").Elems() {
+		args, ok := xlate.ToolArgs(tc.Get("function", "arguments"))
+		if !ok {
+			return xlate.BadRequest("invalid_request", "gemini: messages[%d]: tool call arguments must be a JSON object", i)
+		}
+		w.ObjectStart()
+		w.Key("functionCall")
+		w.ObjectStart()
+		w.Key("name")
+		w.Value(tc.Get("function", "name"))
+		w.Key("args")
+		w.Value(args)
+		w.ObjectEnd()
+		w.ObjectEnd()
+	}
+	return nil
+}
+
+func writeTools(w *jsonx.Writer, tools jsonx.Value) error {
+	w.Key("tools")
+	w.ArrayStart()
+	w.ObjectStart()
+	w.Key("functionDeclarations")
+	w.ArrayStart()
+	for i, t := range tools.Elems() {
+		if !t.Get("type").Is("function") {
+			return xlate.BadRequest("unsupported_tool", "gemini: tools[%d]: only function tools are supported", i)
+		}
+		fn := t.Get("function")
+		if !fn.Get("name").IsString() {
+			return xlate.BadRequest("invalid_request", "gemini: tools[%d]: function.name is missing", i)
+		}
+		w.ObjectStart()
+		w.Key("name")
+		w.Value(fn.Get("name"))
+		if d := fn.Get("description"); d.IsString() {
+			w.Key("description")
+			w.Value(d)
+		}
+		if p := fn.Get("parameters"); p.IsObject() {
+			w.Key("parameters")
+			writeSchema(w, p)
+		}
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
+	w.ObjectEnd()
+	w.ArrayEnd()
+	return nil
+}
+
+// writeSchema copies a JSON Schema without the keywords Gemini rejects (additionalProperties,
+// $schema), at every depth. Names under properties/$defs are property names, not keywords,
+// and the values of enum/const/default/examples/required are data, so those are not filtered.
+func writeSchema(w *jsonx.Writer, s jsonx.Value) {
+	switch s.Kind() {
+	case jsonx.Object:
+		w.ObjectStart()
+		for k, v := range s.Members() {
+			switch {
+			case k.Is("additionalProperties"), k.Is("$schema"):
+				continue
+			case k.Is("properties"), k.Is("$defs"), k.Is("definitions"), k.Is("patternProperties"):
+				w.Key(k.Str())
+				if !v.IsObject() {
+					w.Value(v)
+					continue
+				}
+				w.ObjectStart()
+				for name, sub := range v.Members() {
+					w.Key(name.Str())
+					writeSchema(w, sub)
+				}
+				w.ObjectEnd()
+			case k.Is("enum"), k.Is("const"), k.Is("default"), k.Is("examples"), k.Is("example"), k.Is("required"):
+				w.Key(k.Str())
+				w.Value(v)
+			default:
+				w.Key(k.Str())
+				writeSchema(w, v)
+			}
+		}
+		w.ObjectEnd()
+	case jsonx.Array:
+		w.ArrayStart()
+		for _, e := range s.Elems() {
+			writeSchema(w, e)
+		}
+		w.ArrayEnd()
+	default:
+		w.Value(s)
+	}
+}
+
+func writeToolConfig(w *jsonx.Writer, tc jsonx.Value) error {
+	mode, name := "", ""
+	switch {
+	case !tc.Exists() || tc.IsNull():
+		return nil
+	case tc.Is("auto"):
+		mode = "AUTO"
+	case tc.Is("none"):
+		mode = "NONE"
+	case tc.Is("required"):
+		mode = "ANY"
+	case tc.IsObject() && tc.Get("type").Is("function"):
+		mode, name = "ANY", tc.Get("function", "name").Str()
+		if name == "" {
+			return xlate.BadRequest("invalid_request", "gemini: tool_choice.function.name is missing")
+		}
+	default:
+		return xlate.BadRequest("invalid_request", "gemini: unsupported tool_choice %s", tc.Raw())
+	}
+	w.Key("toolConfig")
+	w.ObjectStart()
+	w.Key("functionCallingConfig")
+	w.ObjectStart()
+	w.Key("mode")
+	w.String(mode)
+	if name != "" {
+		w.Key("allowedFunctionNames")
+		w.ArrayStart()
+		w.String(name)
+		w.ArrayEnd()
+	}
+	w.ObjectEnd()
+	w.ObjectEnd()
+	return nil
+}
+
+func writeGenerationConfig(w *jsonx.Writer, body jsonx.Value) error {
+	open := false
+	key := func(k string) {
+		if !open {
+			w.Key("generationConfig")
+			w.ObjectStart()
+			open = true
+		}
+		w.Key(k)
+	}
+	for _, p := range [...]struct{ from, to string }{{"temperature", "temperature"}, {"top_p", "topP"},
+		{"presence_penalty", "presencePenalty"}, {"frequency_penalty", "frequencyPenalty"}, {"seed", "seed"}} {
+		if v := body.Get(p.from); v.IsNumber() {
+			key(p.to)
+			w.Value(v)
+		}
+	}
+	if n, ok := xlate.MaxTokens(body); ok {
+		key("maxOutputTokens")
+		w.Int(n)
+	}
+	switch stop := body.Get("stop"); stop.Kind() {
+	case jsonx.String:
+		key("stopSequences")
+		w.ArrayStart()
+		w.Value(stop)
+		w.ArrayEnd()
+	case jsonx.Array:
+		if stop.Len() > 0 {
+			key("stopSequences")
+			w.Value(stop)
+		}
+	}
+	if n, ok := body.Get("n").Int(); ok && n > 1 {
+		key("candidateCount")
+		w.Int(n)
+	}
+	rf := body.Get("response_format")
+	switch t := rf.Get("type"); {
+	case t.Is("json_object"):
+		key("responseMimeType")
+		w.String("application/json")
+	case t.Is("json_schema"):
+		key("responseMimeType")
+		w.String("application/json")
+		if s := rf.Get("json_schema", "schema"); s.IsObject() {
+			key("responseSchema")
+			writeSchema(w, s)
+		}
+	case !rf.Exists(), rf.IsNull(), t.Is("text"):
+	default:
+		return xlate.BadRequest("invalid_request", "gemini: unsupported response_format type %s", t.Raw())
+	}
+	if open {
+		w.ObjectEnd()
+	}
+	return nil
+}

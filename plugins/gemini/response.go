@@ -1,0 +1,214 @@
+package gemini
+
+import (
+	"strconv"
+
+	"github.com/sluice-gw/sluice/plugins/internal/xlate"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
+
+// finishReason maps Gemini's finishReason; blocked reports the safety-type reasons.
+func finishReason(fr jsonx.Value) (reason string, blocked bool) {
+	switch {
+	case !fr.IsString(), fr.Is("FINISH_REASON_UNSPECIFIED"):
+		return "", false
+	case fr.Is("STOP"):
+		return "stop", false
+	case fr.Is("MAX_TOKENS"):
+		return "length", false
+	case fr.Is("SAFETY"), fr.Is("RECITATION"), fr.Is("BLOCKLIST"), fr.Is("PROHIBITED_CONTENT"),
+		fr.Is("SPII"), fr.Is("IMAGE_SAFETY"), fr.Is("LANGUAGE"):
+		return "content_filter", true
+	case fr.Is("MALFORMED_FUNCTION_CALL"), fr.Is("UNEXPECTED_TOOL_CALL"):
+		return "stop", false
+	}
+	return "stop", false
+}
+
+func readUsage(um jsonx.Value, u *xlate.Usage) {
+	if !um.IsObject() {
+		return
+	}
+	u.Prompt, _ = um.Get("promptTokenCount").Int()
+	cand, _ := um.Get("candidatesTokenCount").Int()
+	thoughts, hasThoughts := um.Get("thoughtsTokenCount").Int()
+	// OpenAI counts reasoning inside completion_tokens; Gemini reports it separately.
+	u.Completion = cand + thoughts
+	u.Reasoning, u.HasReasoning = thoughts, hasThoughts
+	u.Cached, u.HasCached = um.Get("cachedContentTokenCount").Int()
+}
+
+// toolCallID is deterministic so a retried translation and the stream produce the same ids.
+func toolCallID(requestID string, choice, n int64) string {
+	return "call_" + requestID + "_" + strconv.FormatInt(choice, 10) + "_" + strconv.FormatInt(n, 10)
+}
+
+func blockedError(reason string) []byte {
+	return xlate.ErrorResponse(400, "gemini: prompt blocked by safety filters: "+reason, "invalid_request_error", "content_filter")
+}
+
+// TranslateResponse turns a GenerateContentResponse (or Google error) envelope into an OpenAI
+// chat.completion (or error) envelope.
+func TranslateResponse(in []byte) ([]byte, error) {
+	resp, err := xlate.ParseResponse(in)
+	if err != nil {
+		return nil, err
+	}
+	body := resp.Body
+	if resp.Status >= 400 || body.Get("error").IsObject() || body.Get("0", "error").IsObject() {
+		return errorResponse(resp.Status, body), nil
+	}
+	if !body.IsObject() {
+		return nil, xlate.UpstreamError("gemini: response body is not an object")
+	}
+	cands := body.Get("candidates")
+	if br := body.Get("promptFeedback", "blockReason"); br.IsString() && cands.Len() == 0 {
+		return blockedError(br.Str()), nil
+	}
+	model := body.Get("modelVersion").Str()
+	if model == "" {
+		model = resp.Model
+	}
+	id := body.Get("responseId").Str()
+	if id == "" {
+		id = "chatcmpl-" + resp.RequestID
+	}
+	w := jsonx.NewWriter(make([]byte, 0, len(body.Raw())+256))
+	w.ObjectStart()
+	w.Key("status")
+	w.Int(200)
+	w.Key("body")
+	w.ObjectStart()
+	w.Key("id")
+	w.String(id)
+	w.Key("object")
+	w.String("chat.completion")
+	w.Key("created")
+	w.Int(resp.Now)
+	w.Key("model")
+	w.String(model)
+	w.Key("choices")
+	w.ArrayStart()
+	var text, thought []byte
+	for ci, c := range cands.Elems() {
+		idx := int64(ci)
+		if n, ok := c.Get("index").Int(); ok {
+			idx = n
+		}
+		parts := c.Get("content", "parts")
+		text, thought = text[:0], thought[:0]
+		calls := 0
+		for _, p := range parts.Elems() {
+			switch {
+			case p.Get("functionCall").IsObject():
+				calls++
+			case p.Get("thought").Raw() != nil && isTrue(p.Get("thought")):
+				thought = p.Get("text").AppendStr(thought)
+			default:
+				text = p.Get("text").AppendStr(text)
+			}
+		}
+		fr, blocked := finishReason(c.Get("finishReason"))
+		if calls > 0 && fr == "stop" {
+			fr = "tool_calls"
+		}
+		w.ObjectStart()
+		w.Key("index")
+		w.Int(idx)
+		w.Key("message")
+		w.ObjectStart()
+		w.Key("role")
+		w.String("assistant")
+		w.Key("content")
+		if len(text) == 0 && (calls > 0 || blocked) {
+			w.Null()
+		} else {
+			w.StringBytes(text)
+		}
+		if blocked {
+			w.Key("refusal")
+			w.String("gemini: response blocked (finishReason " + c.Get("finishReason").Str() + ")")
+		}
+		if len(thought) > 0 {
+			w.Key("reasoning_content")
+			w.StringBytes(thought)
+		}
+		if calls > 0 {
+			w.Key("tool_calls")
+			w.ArrayStart()
+			n := int64(0)
+			for _, p := range parts.Elems() {
+				fc := p.Get("functionCall")
+				if !fc.IsObject() {
+					continue
+				}
+				writeToolCall(w, fc, toolCallID(resp.RequestID, idx, n))
+				n++
+			}
+			w.ArrayEnd()
+		}
+		w.ObjectEnd()
+		w.Key("logprobs")
+		w.Null()
+		w.Key("finish_reason")
+		if fr == "" {
+			w.Null()
+		} else {
+			w.String(fr)
+		}
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
+	var u xlate.Usage
+	readUsage(body.Get("usageMetadata"), &u)
+	w.Key("usage")
+	u.Write(w)
+	w.ObjectEnd()
+	w.ObjectEnd()
+	return w.Bytes(), nil
+}
+
+func isTrue(v jsonx.Value) bool {
+	b, _ := v.Bool()
+	return b
+}
+
+func writeToolCall(w *jsonx.Writer, fc jsonx.Value, id string) {
+	w.ObjectStart()
+	w.Key("id")
+	w.String(id)
+	w.Key("type")
+	w.String("function")
+	w.Key("function")
+	w.ObjectStart()
+	w.Key("name")
+	w.Value(fc.Get("name"))
+	w.Key("arguments")
+	if args := fc.Get("args"); args.IsObject() {
+		w.StringBytes(args.Raw())
+	} else {
+		w.String("{}")
+	}
+	w.ObjectEnd()
+	w.ObjectEnd()
+}
+
+// errorResponse maps {"error":{"code":400,"message":"...","status":"INVALID_ARGUMENT"}}.
+// Some Google front ends wrap it in a one-element array.
+func errorResponse(status int, body jsonx.Value) []byte {
+	if body.IsArray() {
+		body = body.Index(0)
+	}
+	e := body.Get("error")
+	if status < 400 {
+		status = 500
+		if n, ok := e.Get("code").Int(); ok && n >= 400 {
+			status = int(n)
+		}
+	}
+	msg := e.Get("message").Str()
+	if msg == "" {
+		msg = xlate.ErrorMessageFromBody(body, status)
+	}
+	return xlate.ErrorResponse(status, msg, xlate.ErrorType(status), e.Get("status").Str())
+}

@@ -1,0 +1,183 @@
+package gemini
+
+import (
+	"github.com/sluice-gw/sluice/plugins/internal/xlate"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
+
+// streamState is kept by the host between translate_chunk calls.
+type streamState struct {
+	ID      string
+	Model   string
+	Created int64
+	Started bool
+	Tools   int64 // tool calls emitted so far (their delta index)
+	Finish  string
+	Usage   xlate.Usage
+}
+
+func (s *streamState) decode(v jsonx.Value) {
+	for k, f := range v.Members() {
+		switch {
+		case k.Is("id"):
+			s.ID = f.Str()
+		case k.Is("model"):
+			s.Model = f.Str()
+		case k.Is("created"):
+			s.Created, _ = f.Int()
+		case k.Is("started"):
+			s.Started, _ = f.Bool()
+		case k.Is("tools"):
+			s.Tools, _ = f.Int()
+		case k.Is("finish"):
+			s.Finish = f.Str()
+		case k.Is("usage"):
+			s.Usage.Prompt, _ = f.Get("p").Int()
+			s.Usage.Completion, _ = f.Get("c").Int()
+			s.Usage.Reasoning, s.Usage.HasReasoning = f.Get("r").Int()
+			s.Usage.Cached, s.Usage.HasCached = f.Get("k").Int()
+		}
+	}
+}
+
+func (s *streamState) encode() []byte {
+	w := jsonx.NewWriter(make([]byte, 0, 160))
+	w.ObjectStart()
+	w.Key("id")
+	w.String(s.ID)
+	w.Key("model")
+	w.String(s.Model)
+	w.Key("created")
+	w.Int(s.Created)
+	w.Key("started")
+	w.Bool(s.Started)
+	w.Key("tools")
+	w.Int(s.Tools)
+	w.Key("finish")
+	w.String(s.Finish)
+	w.Key("usage")
+	w.ObjectStart()
+	w.Key("p")
+	w.Int(s.Usage.Prompt)
+	w.Key("c")
+	w.Int(s.Usage.Completion)
+	if s.Usage.HasReasoning {
+		w.Key("r")
+		w.Int(s.Usage.Reasoning)
+	}
+	if s.Usage.HasCached {
+		w.Key("k")
+		w.Int(s.Usage.Cached)
+	}
+	w.ObjectEnd()
+	w.ObjectEnd()
+	return w.Bytes()
+}
+
+// TranslateChunk turns a batch of streamGenerateContent SSE events (each a
+// GenerateContentResponse) into OpenAI chunks. See the package comment for how the stream ends.
+func TranslateChunk(in []byte) ([]byte, error) {
+	ci, err := xlate.ParseChunkInput(in)
+	if err != nil {
+		return nil, err
+	}
+	var st streamState
+	st.decode(ci.State)
+	if st.Model == "" {
+		st.Model = ci.Model
+	}
+	if st.Created == 0 {
+		st.Created = ci.Now
+	}
+	if st.ID == "" {
+		st.ID = "chatcmpl-" + ci.RequestID
+	}
+	out := xlate.NewStreamOut(256 + len(ci.Events.Raw())*2)
+	w := out.W
+	done := false
+	var errMsg, errType, errCode string
+	var buf []byte
+	for _, ev := range ci.Events.Elems() {
+		if done {
+			break
+		}
+		if xlate.IsEnd(ev) {
+			done = true
+			if st.Finish == "" {
+				errMsg, errType, errCode = "gemini: stream ended without a finishReason", "api_error", "stream_incomplete"
+				break
+			}
+			xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created}.UsageChunk(w, st.Usage)
+			break
+		}
+		data := ev.Get("data")
+		if e := data.Get("error"); e.IsObject() {
+			errMsg, errType, errCode = e.Get("message").Str(), "api_error", e.Get("status").Str()
+			if errMsg == "" {
+				errMsg = "gemini: stream error"
+			}
+			done = true
+			break
+		}
+		cands := data.Get("candidates")
+		if br := data.Get("promptFeedback", "blockReason"); br.IsString() && cands.Len() == 0 {
+			errMsg, errType, errCode = "gemini: prompt blocked by safety filters: "+br.Str(), "invalid_request_error", "content_filter"
+			done = true
+			break
+		}
+		if m := data.Get("modelVersion").Str(); m != "" && !st.Started {
+			st.Model = m
+		}
+		if id := data.Get("responseId").Str(); id != "" && !st.Started {
+			st.ID = id
+		}
+		readUsage(data.Get("usageMetadata"), &st.Usage)
+		for ci2, c := range cands.Elems() {
+			idx := int64(ci2)
+			if n, ok := c.Get("index").Int(); ok {
+				idx = n
+			}
+			ch := xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created, Index: idx}
+			if !st.Started {
+				st.Started = true
+				ch.Begin(w)
+				w.Key("role")
+				w.String("assistant")
+				w.Key("content")
+				w.String("")
+				ch.End(w, "")
+			}
+			for _, p := range c.Get("content", "parts").Elems() {
+				if fc := p.Get("functionCall"); fc.IsObject() {
+					args := []byte("{}")
+					if a := fc.Get("args"); a.IsObject() {
+						args = a.Raw()
+					}
+					ch.ToolCallDelta(w, st.Tools, toolCallID(ci.RequestID, idx, st.Tools), fc.Get("name").Str(), args)
+					st.Tools++
+					continue
+				}
+				key := "content"
+				if isTrue(p.Get("thought")) {
+					key = "reasoning_content"
+				}
+				if buf = p.Get("text").AppendStr(buf[:0]); len(buf) > 0 {
+					ch.TextDelta(w, key, buf)
+				}
+			}
+			if fr, blocked := finishReason(c.Get("finishReason")); fr != "" {
+				if fr == "stop" && st.Tools > 0 {
+					fr = "tool_calls"
+				}
+				st.Finish = fr
+				ch.Begin(w)
+				if blocked {
+					w.Key("refusal")
+					w.String("gemini: response blocked (finishReason " + c.Get("finishReason").Str() + ")")
+				}
+				ch.End(w, fr)
+			}
+		}
+	}
+	return out.Close(st.encode(), done, errMsg, errType, errCode), nil
+}
