@@ -81,6 +81,10 @@ func (r *Reader) Next() (Event, error) {
 	}
 }
 
+// Buffered reports how many bytes are read ahead, so a caller can batch events that have
+// already arrived without waiting on the network.
+func (r *Reader) Buffered() int { return r.r.Buffered() }
+
 func (r *Reader) readLine() ([]byte, error) {
 	line, err := r.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {

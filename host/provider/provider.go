@@ -1,0 +1,356 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/sluice-gw/sluice/host/config"
+	"github.com/sluice-gw/sluice/host/openai"
+)
+
+// Translator converts between the OpenAI wire format and a provider's. The envelopes are the
+// plugin ABI's translate_* hooks (sdk/ABI.md).
+type Translator interface {
+	Name() string
+	TranslateRequest(ctx context.Context, in []byte) ([]byte, error)
+	TranslateResponse(ctx context.Context, in []byte) ([]byte, error)
+	TranslateChunk(ctx context.Context, in []byte) ([]byte, error)
+}
+
+// Endpoint names an OpenAI API operation.
+const (
+	ChatCompletions = "chat.completions"
+	Completions     = "completions"
+	Embeddings      = "embeddings"
+)
+
+var endpointPath = map[string]string{
+	ChatCompletions: "/chat/completions",
+	Completions:     "/completions",
+	Embeddings:      "/embeddings",
+}
+
+// Provider is one upstream endpoint, ready to send.
+type Provider struct {
+	Name        string
+	Kind        string
+	BaseURL     string
+	Models      []string
+	Timeout     time.Duration
+	IdleTimeout time.Duration
+	BYOK        bool
+
+	auth        string
+	apiKey      string
+	headers     map[string]string
+	options     []byte // provider options as JSON, for the translator envelope
+	translator  Translator
+	client      *http.Client
+	unavailable string // why requests cannot be sent (missing credentials), or ""
+
+	region      string
+	creds       aws.Credentials
+	signer      *v4.Signer
+	apiVersion  string
+	deployments map[string]string
+}
+
+// Options are process-wide settings shared by every provider.
+type Options struct {
+	// Transport replaces the HTTP transport (tests, the demo provider).
+	Transport http.RoundTripper
+}
+
+// New builds a provider from its configuration. translator may be nil for providers that speak
+// the OpenAI wire format.
+func New(pc *config.Provider, translator Translator, opts Options) (*Provider, error) {
+	p := &Provider{
+		Name: pc.Name, Kind: pc.Kind, BaseURL: pc.BaseURL, Models: pc.Models,
+		Timeout: pc.Timeout.D(), IdleTimeout: pc.IdleTimeout.D(), BYOK: pc.BYOK,
+		auth: pc.Auth, apiKey: pc.APIKey, headers: pc.Headers, translator: translator,
+		region: pc.Region, apiVersion: pc.APIVersion, deployments: pc.Deployments,
+	}
+	if pc.Translator != "" && translator == nil {
+		return nil, fmt.Errorf("provider %s: translator %q is not loaded", pc.Name, pc.Translator)
+	}
+	opt, err := jsonOptions(pc.Options)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: options: %w", pc.Name, err)
+	}
+	p.options = opt
+	rt := opts.Transport
+	if rt == nil {
+		rt = newTransport(p.IdleTimeout)
+	}
+	p.client = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	switch {
+	case pc.Kind == "demo":
+	case p.BaseURL == "":
+		p.unavailable = fmt.Sprintf("provider %q has no base_url (set %s_BASE_URL)", p.Name, strings.ToUpper(p.Name))
+	case p.auth == "sigv4":
+		if pc.AccessKeyID == "" || pc.SecretAccessKey == "" {
+			p.unavailable = fmt.Sprintf("provider %q has no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", p.Name)
+		}
+		p.creds = aws.Credentials{AccessKeyID: pc.AccessKeyID, SecretAccessKey: pc.SecretAccessKey, SessionToken: pc.SessionToken}
+		p.signer = v4.NewSigner()
+	case p.auth != "none" && p.apiKey == "" && !p.BYOK && config.Kinds[pc.Kind].NeedsKey:
+		env := pc.KeyEnv
+		if env == "" {
+			env = "api_key in its [providers." + p.Name + "] table"
+		}
+		p.unavailable = fmt.Sprintf("provider %q has no API key (set %s)", p.Name, env)
+	}
+	return p, nil
+}
+
+// Unavailable says why the provider cannot serve, or "" when it can.
+func (p *Provider) Unavailable() string { return p.unavailable }
+
+// Translator returns the provider's translator, or nil.
+func (p *Provider) Translator() Translator { return p.translator }
+
+// CloseIdle drops pooled connections (on config reload).
+func (p *Provider) CloseIdle() { p.client.CloseIdleConnections() }
+
+func newTransport(headerTimeout time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          2048,
+		MaxIdleConnsPerHost:   512,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: headerTimeout,
+		ReadBufferSize:        32 << 10,
+		WriteBufferSize:       32 << 10,
+	}
+}
+
+// Request is one upstream attempt.
+type Request struct {
+	Endpoint  string
+	Model     string // upstream model, provider prefix stripped
+	Body      []byte // OpenAI-shaped, model already set to Model
+	Stream    bool
+	RequestID string
+	Header    http.Header // extra headers to send (trace context)
+	ClientKey string      // a client's own provider key (bring-your-own-key), when allowed
+}
+
+// Response is an upstream answer in OpenAI shape.
+type Response struct {
+	Status int
+	Header http.Header // upstream headers worth relaying
+	Body   []byte      // the whole body when not streaming (or on error)
+	Stream Stream      // chunk reader when streaming and Status is 2xx
+}
+
+// Stream yields OpenAI chat.completion.chunk JSON objects. Next returns io.EOF after the last
+// chunk (the upstream's [DONE] or the translator's end); any other error means the stream broke.
+type Stream interface {
+	Next() ([]byte, error)
+	Close() error
+}
+
+// FailKind classifies why an attempt failed, for failover and health.
+type FailKind int
+
+// Failure kinds.
+const (
+	FailConnect FailKind = iota + 1
+	FailTimeout
+	FailBroken
+	FailTranslate
+	FailUnavailable
+)
+
+// AttemptError is a failure before a usable response arrived.
+type AttemptError struct {
+	Provider string
+	Kind     FailKind
+	Err      error
+}
+
+func (e *AttemptError) Error() string { return fmt.Sprintf("provider %s: %v", e.Provider, e.Err) }
+func (e *AttemptError) Unwrap() error { return e.Err }
+
+// Retryable reports whether the next target should be tried.
+func (e *AttemptError) Retryable() bool {
+	return e.Kind == FailConnect || e.Kind == FailTimeout || e.Kind == FailBroken
+}
+
+func (p *Provider) fail(kind FailKind, format string, args ...any) *AttemptError {
+	return &AttemptError{Provider: p.Name, Kind: kind, Err: fmt.Errorf(format, args...)}
+}
+
+// Do sends one attempt. The context bounds the whole attempt including a stream; cancel it to
+// abandon the upstream call.
+func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
+	if p.unavailable != "" && r.ClientKey == "" {
+		return nil, p.fail(FailUnavailable, "%s", p.unavailable)
+	}
+	if p.translator != nil {
+		return p.doTranslated(ctx, r)
+	}
+	path, ok := endpointPath[r.Endpoint]
+	if !ok {
+		return nil, p.fail(FailTranslate, "endpoint %s is not supported", r.Endpoint)
+	}
+	u := p.BaseURL + path
+	body := r.Body
+	if p.Kind == "azure" {
+		dep := r.Model
+		if d, ok := p.deployments[r.Model]; ok {
+			dep = d
+		}
+		u = p.BaseURL + "/deployments/" + url.PathEscape(dep) + path + "?api-version=" + url.QueryEscape(p.apiVersion)
+	}
+	req, err := p.newRequest(ctx, http.MethodPost, u, body, r)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.send(req)
+	if err != nil {
+		return nil, err
+	}
+	out := &Response{Status: resp.StatusCode, Header: relayHeaders(resp.Header)}
+	if resp.StatusCode/100 == 2 && r.Stream && isEventStream(resp.Header) {
+		out.Stream = newOpenAIStream(p, resp.Body, p.IdleTimeout)
+		return out, nil
+	}
+	b, err := readAll(p, resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out.Body = b
+	if resp.StatusCode >= 400 && !looksLikeOpenAIError(b) {
+		out.Body = (&openai.Error{Status: resp.StatusCode, Type: openai.TypeFor(resp.StatusCode), Code: "upstream_error",
+			Message: fmt.Sprintf("provider %s answered %d: %s", p.Name, resp.StatusCode, snippet(b))}).Body()
+	}
+	return out, nil
+}
+
+func (p *Provider) newRequest(ctx context.Context, method, u string, body []byte, r *Request) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, p.fail(FailTranslate, "building request: %w", err)
+	}
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	if r.Stream {
+		h.Set("Accept", "text/event-stream")
+	} else {
+		h.Set("Accept", "application/json")
+	}
+	for k, v := range p.headers {
+		h.Set(k, v)
+	}
+	for k, vs := range r.Header {
+		h[k] = vs
+	}
+	key := p.apiKey
+	if r.ClientKey != "" {
+		key = r.ClientKey
+	}
+	switch p.auth {
+	case "bearer":
+		if key != "" {
+			h.Set("Authorization", "Bearer "+key)
+		}
+	case "x-api-key":
+		h.Set("x-api-key", key)
+	case "api-key":
+		h.Set("api-key", key)
+	case "x-goog-api-key":
+		h.Set("x-goog-api-key", key)
+	case "sigv4":
+		sum := sha256.Sum256(body)
+		hash := hex.EncodeToString(sum[:])
+		h.Set("X-Amz-Content-Sha256", hash)
+		if err := p.signer.SignHTTP(ctx, p.creds, req, hash, "bedrock", p.region, time.Now()); err != nil {
+			return nil, p.fail(FailTranslate, "signing request: %w", err)
+		}
+	}
+	return req, nil
+}
+
+func (p *Provider) send(req *http.Request) (*http.Response, error) {
+	resp, err := p.client.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			return nil, p.fail(FailTimeout, "no response: %w", err)
+		}
+		if errors.Is(err, context.Canceled) {
+			return nil, &AttemptError{Provider: p.Name, Kind: FailConnect, Err: err}
+		}
+		return nil, p.fail(FailConnect, "%w", err)
+	}
+	return resp, nil
+}
+
+// maxResponse bounds a non-streamed upstream body.
+const maxResponse = 64 << 20
+
+func readAll(p *Provider, body io.ReadCloser) ([]byte, error) {
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, maxResponse+1))
+	if err != nil {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			return nil, p.fail(FailTimeout, "reading response: %w", err)
+		}
+		return nil, p.fail(FailBroken, "reading response: %w", err)
+	}
+	if len(b) > maxResponse {
+		return nil, p.fail(FailBroken, "response larger than %d bytes", maxResponse)
+	}
+	return b, nil
+}
+
+func isEventStream(h http.Header) bool {
+	return strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
+}
+
+var relayed = []string{"X-Request-Id", "Openai-Processing-Ms", "Request-Id", "X-Amzn-Requestid", "Retry-After",
+	"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests",
+	"X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"}
+
+// relayHeaders keeps the upstream headers a client or the balancer may use.
+func relayHeaders(h http.Header) http.Header {
+	out := make(http.Header, 2)
+	for _, k := range relayed {
+		if v := h.Get(k); v != "" {
+			out.Set(k, v)
+		}
+	}
+	return out
+}
+
+func looksLikeOpenAIError(b []byte) bool {
+	t := bytes.TrimSpace(b)
+	return bytes.HasPrefix(t, []byte(`{`)) && bytes.Contains(t, []byte(`"error"`)) && bytes.Contains(t, []byte(`"message"`))
+}
+
+func snippet(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}

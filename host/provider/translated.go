@@ -1,0 +1,318 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+
+	"github.com/sluice-gw/sluice/host/sse"
+)
+
+// upstreamCall is a translator's translate_request output.
+type upstreamCall struct {
+	Method  string            `json:"method"`
+	Path    string            `json:"path"`
+	Query   string            `json:"query"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+type translatedResponse struct {
+	Status int             `json:"status"`
+	Body   json.RawMessage `json:"body"`
+}
+
+func appendEnvelopeHead(b []byte, endpoint, model, requestID string) []byte {
+	b = append(b, `{"endpoint":`...)
+	b = strconv.AppendQuote(b, endpoint)
+	b = append(b, `,"model":`...)
+	b = strconv.AppendQuote(b, model)
+	b = append(b, `,"request_id":`...)
+	b = strconv.AppendQuote(b, requestID)
+	b = append(b, `,"now":`...)
+	return strconv.AppendInt(b, time.Now().Unix(), 10)
+}
+
+func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, error) {
+	t := p.translator
+	in := make([]byte, 0, len(r.Body)+256)
+	in = appendEnvelopeHead(in, r.Endpoint, r.Model, r.RequestID)
+	in = append(in, `,"stream":`...)
+	in = strconv.AppendBool(in, r.Stream)
+	in = append(in, `,"provider":{"name":`...)
+	in = strconv.AppendQuote(in, p.Name)
+	in = append(in, `,"options":`...)
+	in = append(in, p.options...)
+	in = append(in, `},"body":`...)
+	in = append(in, r.Body...)
+	in = append(in, '}')
+	out, err := t.TranslateRequest(ctx, in)
+	if err != nil {
+		return nil, err // a plugin error: the caller turns it into a client error naming the plugin
+	}
+	var call upstreamCall
+	if err := json.Unmarshal(out, &call); err != nil {
+		return nil, p.fail(FailTranslate, "translator %s: translate_request returned invalid JSON: %w", t.Name(), err)
+	}
+	if call.Method == "" {
+		call.Method = http.MethodPost
+	}
+	u := p.BaseURL + call.Path
+	if call.Query != "" {
+		u += "?" + strings.TrimPrefix(call.Query, "?")
+	}
+	req, err := p.newRequest(ctx, call.Method, u, call.Body, &Request{Stream: r.Stream, Header: mergeHeaders(r.Header, call.Headers), ClientKey: r.ClientKey})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.send(req)
+	if err != nil {
+		return nil, err
+	}
+	ct := resp.Header.Get("Content-Type")
+	if resp.StatusCode/100 == 2 && r.Stream {
+		switch {
+		case strings.HasPrefix(ct, "application/vnd.amazon.eventstream"):
+			return &Response{Status: resp.StatusCode, Header: relayHeaders(resp.Header), Stream: newTranslatedStream(ctx, p, r, resp.Body, true)}, nil
+		case strings.HasPrefix(ct, "text/event-stream"):
+			return &Response{Status: resp.StatusCode, Header: relayHeaders(resp.Header), Stream: newTranslatedStream(ctx, p, r, resp.Body, false)}, nil
+		}
+	}
+	body, err := readAll(p, resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	env := make([]byte, 0, len(body)+160)
+	env = appendEnvelopeHead(env, r.Endpoint, r.Model, r.RequestID)
+	env = append(env, `,"status":`...)
+	env = strconv.AppendInt(env, int64(resp.StatusCode), 10)
+	env = append(env, `,"body":`...)
+	if json.Valid(body) && len(bytes.TrimSpace(body)) > 0 {
+		env = append(env, body...)
+	} else {
+		env = strconv.AppendQuote(env, string(body))
+	}
+	env = append(env, '}')
+	tout, err := t.TranslateResponse(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	var tr translatedResponse
+	if err := json.Unmarshal(tout, &tr); err != nil {
+		return nil, p.fail(FailTranslate, "translator %s: translate_response returned invalid JSON: %w", t.Name(), err)
+	}
+	if tr.Status == 0 {
+		tr.Status = resp.StatusCode
+	}
+	return &Response{Status: tr.Status, Header: relayHeaders(resp.Header), Body: tr.Body}, nil
+}
+
+func mergeHeaders(h http.Header, extra map[string]string) http.Header {
+	out := h.Clone()
+	if out == nil {
+		out = http.Header{}
+	}
+	for k, v := range extra {
+		out.Set(k, v)
+	}
+	return out
+}
+
+type chunkResult struct {
+	State  json.RawMessage   `json:"state"`
+	Chunks []json.RawMessage `json:"chunks"`
+	Done   bool              `json:"done"`
+	Error  *struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+		Code    string `json:"code"`
+	} `json:"error"`
+}
+
+// translatedStream reads provider events (SSE or AWS event-stream), hands them to the
+// translator in batches with the per-stream state, and yields the OpenAI chunks it returns.
+type translatedStream struct {
+	ctx     context.Context
+	p       *Provider
+	r       *Request
+	body    *idleReader
+	sse     *sse.Reader
+	es      *eventstream.Decoder
+	esBuf   []byte
+	state   json.RawMessage
+	pending [][]byte
+	ended   bool // upstream closed
+	done    bool // translator said done
+	env     []byte
+}
+
+func newTranslatedStream(ctx context.Context, p *Provider, r *Request, body io.ReadCloser, binary bool) *translatedStream {
+	ir := newIdleReader(body, p.IdleTimeout)
+	s := &translatedStream{ctx: ctx, p: p, r: r, body: ir, state: json.RawMessage("null")}
+	if binary {
+		s.es = eventstream.NewDecoder()
+	} else {
+		s.sse = sse.NewReader(ir)
+	}
+	return s
+}
+
+// readEvent returns the next upstream event as (name, JSON data).
+func (s *translatedStream) readEvent() (string, []byte, error) {
+	if s.es != nil {
+		msg, err := s.es.Decode(s.body, s.esBuf)
+		if err != nil {
+			return "", nil, err
+		}
+		s.esBuf = msg.Payload[:0]
+		name := ""
+		kind := ""
+		for _, h := range msg.Headers {
+			switch h.Name {
+			case ":event-type":
+				name = h.Value.String()
+			case ":exception-type":
+				name = h.Value.String()
+				kind = "exception"
+			case ":message-type":
+				if v := h.Value.String(); v == "exception" || v == "error" {
+					kind = "exception"
+				}
+			}
+		}
+		if kind == "exception" && name == "" {
+			name = "exception"
+		}
+		return name, msg.Payload, nil
+	}
+	ev, err := s.sse.Next()
+	if err != nil {
+		return "", nil, err
+	}
+	return ev.Name, ev.Data, nil
+}
+
+const maxBatch = 16
+
+func (s *translatedStream) Next() ([]byte, error) {
+	for len(s.pending) == 0 {
+		if s.done {
+			return nil, io.EOF
+		}
+		if s.ended {
+			return nil, s.p.fail(FailBroken, "stream ended before the provider finished its answer")
+		}
+		if err := s.fill(); err != nil {
+			return nil, err
+		}
+	}
+	c := s.pending[0]
+	s.pending = s.pending[1:]
+	return c, nil
+}
+
+// fill reads one event (and any more already buffered, up to maxBatch) and translates them in
+// one call, so a burst of small events costs one plugin call.
+func (s *translatedStream) fill() error {
+	env := s.env[:0]
+	env = appendEnvelopeHead(env, s.r.Endpoint, s.r.Model, s.r.RequestID)
+	env = append(env, `,"state":`...)
+	env = append(env, s.state...)
+	env = append(env, `,"events":[`...)
+	n := 0
+	for n < maxBatch {
+		name, data, err := s.readEvent()
+		if err == io.EOF && n == 0 {
+			// The upstream closed cleanly: tell the translator (Gemini has no terminal event).
+			s.ended = true
+			env = append(env, `{"event":"__end__","data":null}`...)
+			n++
+			break
+		}
+		if err != nil {
+			if err == io.EOF {
+				break
+			}
+			return s.p.streamErr(err)
+		}
+		if len(bytes.TrimSpace(data)) == 0 || bytes.Equal(data, doneData) {
+			if n == 0 {
+				continue
+			}
+			break
+		}
+		if n > 0 {
+			env = append(env, ',')
+		}
+		env = append(env, `{"event":`...)
+		env = strconv.AppendQuote(env, name)
+		env = append(env, `,"data":`...)
+		if json.Valid(data) {
+			env = append(env, data...)
+		} else {
+			env = strconv.AppendQuote(env, string(data))
+		}
+		env = append(env, '}')
+		n++
+		if !s.buffered() {
+			break
+		}
+	}
+	env = append(env, "]}"...)
+	s.env = env
+	out, err := s.p.translator.TranslateChunk(s.ctx, env)
+	if err != nil {
+		return err
+	}
+	var res chunkResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		return s.p.fail(FailTranslate, "translator %s: translate_chunk returned invalid JSON: %w", s.p.translator.Name(), err)
+	}
+	if res.Error != nil {
+		return &StreamError{Provider: s.p.Name, Type: res.Error.Type, Code: res.Error.Code, Message: res.Error.Message}
+	}
+	if len(res.State) > 0 {
+		s.state = append(s.state[:0:0], res.State...)
+	}
+	for _, c := range res.Chunks {
+		s.pending = append(s.pending, []byte(c))
+	}
+	if res.Done {
+		s.done = true
+	}
+	return nil
+}
+
+// buffered reports whether another event may be read without waiting on the network.
+func (s *translatedStream) buffered() bool {
+	if s.sse != nil {
+		return s.sse.Buffered() > 0
+	}
+	return false
+}
+
+func (s *translatedStream) Close() error { return s.body.Close() }
+
+// StreamError is an error event inside a provider's stream, translated to OpenAI's shape.
+type StreamError struct {
+	Provider, Type, Code, Message string
+}
+
+func (e *StreamError) Error() string {
+	return fmt.Sprintf("provider %s stream error: %s", e.Provider, e.Message)
+}
+
+func jsonOptions(m map[string]any) ([]byte, error) {
+	if len(m) == 0 {
+		return []byte("{}"), nil
+	}
+	return json.Marshal(m)
+}
