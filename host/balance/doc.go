@@ -16,4 +16,17 @@
 // Target state is shared through a Registry: routers built with the same
 // Registry and the same health/latency tuning share the state of a
 // provider/model pair, so failures learned by one router steer the others.
+//
+// Choices worth knowing:
+//   - Failover to a target the request has not tried goes at once; only a
+//     repeat of a tried target waits (full jitter). A different upstream is
+//     an independent failure domain, so waiting would only add latency; the
+//     retry budget, not the backoff, is what protects upstreams in an outage.
+//   - A 4xx counts as a healthy answer (the request was at fault); a 429
+//     counts as neither, it cools the target for its Retry-After instead.
+//   - The PeakEWMA estimate decays toward zero while a target gets no
+//     samples, so a target that was slow once is retried now and then and
+//     can show it recovered.
+//   - Panic mode: when no candidate is healthy every candidate is planned,
+//     and a success there closes that target's circuit at once.
 package balance

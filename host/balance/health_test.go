@@ -633,3 +633,17 @@ func TestLostTrialIsReplaced(t *testing.T) {
 		t.Fatalf("after replacement trial: %v", s.State)
 	}
 }
+
+func TestPanicWhenPlannedTargetsFailBeforeFirstAttempt(t *testing.T) {
+	clk := newClock()
+	r := healthRouter(t, clk, nil)
+	p := mustPlan(t, r, Request{Pin: "pa"}) // a healthy at plan time
+	for range 5 {
+		run(t, mustPlan(t, r, Request{Pin: "pa"}), failA) // others eject it meanwhile
+	}
+	tg, ok := p.Next()
+	if !ok || tg.ID != "a" || !p.Result().Panic {
+		t.Fatalf("Next = %v %v, panic %v; want a best-effort attempt on a", tg.ID, ok, p.Result().Panic)
+	}
+	p.Report(Outcome{Kind: KindOK})
+}

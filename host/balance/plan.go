@@ -118,6 +118,13 @@ func (p *Plan) Next() (Target, bool) {
 	if charged {
 		p.r.budget.refund(now)
 	}
+	if p.attempts == 0 && !p.panic {
+		// Everything planned went unhealthy before the first attempt: the
+		// request still deserves a best-effort try.
+		p.panic = true
+		p.r.panics.Add(1)
+		return p.Next()
+	}
 	p.done = true
 	return Target{}, false
 }

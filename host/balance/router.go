@@ -202,8 +202,8 @@ func (r *Router) jitter(n int) time.Duration {
 // Plan orders the targets for one request. Healthy targets come first in the
 // strategy's order; unhealthy ones are left out unless no candidate is
 // healthy, in which case all are planned anyway (panic mode) so a total
-// outage degrades to best effort. The error is ErrNoTarget (wrapped) when
-// req's pin and exclusions leave nothing.
+// outage degrades to best effort. ctx is used only by the Orderer. The error
+// is ErrNoTarget (wrapped) when req's pin and exclusions leave nothing.
 func (r *Router) Plan(ctx context.Context, req Request) (*Plan, error) {
 	now := r.now()
 	var cbuf, hbuf [maxTargets]*member
