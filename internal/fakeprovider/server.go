@@ -1,7 +1,6 @@
 package fakeprovider
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -291,6 +290,8 @@ func Start(addr string, opts ...Option) (*Server, error) {
 		h = http.HandlerFunc(s.serveAnthropic)
 	case FormatGemini:
 		h = http.HandlerFunc(s.serveGemini)
+	case FormatBedrock:
+		h = http.HandlerFunc(s.serveBedrock)
 	default:
 		ln.Close()
 		return nil, fmt.Errorf("fakeprovider: unknown format %d", int(cfg.format))
@@ -767,6 +768,3 @@ func mustJSON(v any) []byte {
 
 // errNotJSON is reported for bodies that do not parse.
 var errNotJSON = errors.New("request body is not valid JSON")
-
-// ctxDone reports whether ctx ended; a helper for handlers that loop.
-func ctxDone(ctx context.Context) bool { return ctx.Err() != nil }
