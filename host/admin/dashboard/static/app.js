@@ -11,8 +11,11 @@
   var failures = 0;
 
   // Theme: stored choice, else the system preference.
-  var stored = null;
-  try { stored = localStorage.getItem("sluice-theme"); } catch (e) { /* storage may be off */ }
+  // ?theme=dark|light in the URL wins (handy for links and screenshots).
+  var stored = (location.search.match(/[?&]theme=(dark|light)\b/) || [])[1] || null;
+  if (!stored) {
+    try { stored = localStorage.getItem("sluice-theme"); } catch (e) { /* storage may be off */ }
+  }
   if (stored === "light" || stored === "dark") {
     root.setAttribute("data-theme", stored);
   } else if (window.matchMedia && window.matchMedia("(prefers-color-scheme: light)").matches) {
@@ -32,6 +35,7 @@
   function int(n) { return Math.round(n).toLocaleString("en-US"); }
   function num(n) {
     if (!isFinite(n)) { return "–"; }
+    if (n === 0) { return "0"; }
     var a = Math.abs(n);
     if (a >= 1e9) { return (n / 1e9).toFixed(2) + "G"; }
     if (a >= 1e6) { return (n / 1e6).toFixed(2) + "M"; }
