@@ -61,10 +61,10 @@ type instance struct {
 
 // newVersion compiles, validates and handshakes bin off the serving path. The returned version
 // holds one reference and one warm instance that has passed init.
-func newVersion(ctx context.Context, p *Plugin, bin []byte) (v *version, err error) {
+func newVersion(ctx context.Context, p *Plugin, bin []byte) (_ *version, err error) {
 	spec := &p.spec
 	sum := sha256.Sum256(bin)
-	v = &version{
+	v := &version{
 		p:       p,
 		sum:     hex.EncodeToString(sum[:6]),
 		timeout: spec.Timeout,
