@@ -1,0 +1,364 @@
+// Package bedrock translates OpenAI chat.completions to and from the AWS Bedrock Converse API
+// (POST /model/{modelId}/converse and /converse-stream). The host signs requests (SigV4) and
+// decodes the binary event stream; this package sees each event's :event-type and JSON payload.
+// It is a plain Go package with native tests; wasm/main.go registers it as a wasip1 plugin.
+//
+// Bedrock has no "none" tool choice: with tool_choice "none" the tools are left out, unless the
+// conversation already holds tool calls (Converse then requires toolConfig), in which case the
+// tools are sent without a toolChoice. Images must be base64 data URIs; Converse cannot fetch
+// URLs, so those are a 400.
+package bedrock
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/sluice-gw/sluice/plugins/internal/xlate"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
+
+// modelPath escapes a model id or ARN for the path; ':' and '/' must be escaped, as the AWS SDKs do.
+func modelPath(model string) string {
+	return strings.ReplaceAll(url.PathEscape(model), ":", "%3A")
+}
+
+// TranslateRequest turns a translate_request envelope with an OpenAI chat request into a
+// Converse (or ConverseStream) request envelope.
+func TranslateRequest(in []byte) ([]byte, error) {
+	req, err := xlate.ParseRequest(in)
+	if err != nil {
+		return nil, err
+	}
+	body := req.Body
+	messages := body.Get("messages")
+	if !messages.IsArray() {
+		return nil, xlate.BadRequest("invalid_request", "bedrock: messages must be an array")
+	}
+	if req.Model == "" {
+		return nil, xlate.BadRequest("invalid_request", "bedrock: model is missing")
+	}
+	if n, ok := body.Get("n").Int(); ok && n > 1 {
+		return nil, xlate.BadRequest("unsupported_parameter", "bedrock: n > 1 is not supported")
+	}
+	path := "/model/" + modelPath(req.Model) + "/converse"
+	if req.Stream {
+		path += "-stream"
+	}
+	w := jsonx.NewWriter(make([]byte, 0, len(body.Raw())+256))
+	w.ObjectStart()
+	w.Key("method")
+	w.String("POST")
+	w.Key("path")
+	w.String(path)
+	w.Key("query")
+	w.String("")
+	w.Key("headers")
+	w.ObjectStart()
+	w.ObjectEnd()
+	w.Key("body")
+	w.ObjectStart()
+	if err := writeSystem(w, messages); err != nil {
+		return nil, err
+	}
+	hasToolHistory, err := writeMessages(w, messages)
+	if err != nil {
+		return nil, err
+	}
+	writeInference(w, body)
+	if err := writeToolConfig(w, body.Get("tools"), body.Get("tool_choice"), hasToolHistory); err != nil {
+		return nil, err
+	}
+	w.ObjectEnd()
+	w.ObjectEnd()
+	return w.Bytes(), nil
+}
+
+func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
+	open := false
+	var buf []byte
+	for _, m := range messages.Elems() {
+		if r := m.Get("role"); !r.Is("system") && !r.Is("developer") {
+			continue
+		}
+		var ok bool
+		if buf, ok = xlate.ContentText(buf[:0], m.Get("content")); !ok {
+			return xlate.BadRequest("invalid_request", "bedrock: system message content must be text")
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		if !open {
+			w.Key("system")
+			w.ArrayStart()
+			open = true
+		}
+		w.ObjectStart()
+		w.Key("text")
+		w.StringBytes(buf)
+		w.ObjectEnd()
+	}
+	if open {
+		w.ArrayEnd()
+	}
+	return nil
+}
+
+func textBlock(w *jsonx.Writer, text []byte) {
+	w.ObjectStart()
+	w.Key("text")
+	w.StringBytes(text)
+	w.ObjectEnd()
+}
+
+// writeMessages writes the turns, merging consecutive same-role messages (tool results are
+// user turns) because Converse requires alternating roles. It reports whether any tool calls or
+// results were present.
+func writeMessages(w *jsonx.Writer, messages jsonx.Value) (bool, error) {
+	w.Key("messages")
+	w.ArrayStart()
+	cur := ""
+	tools := false
+	turn := func(role string) {
+		if cur == role {
+			return
+		}
+		if cur != "" {
+			w.ArrayEnd()
+			w.ObjectEnd()
+		}
+		cur = role
+		w.ObjectStart()
+		w.Key("role")
+		w.String(role)
+		w.Key("content")
+		w.ArrayStart()
+	}
+	var buf []byte
+	for i, m := range messages.Elems() {
+		role := m.Get("role")
+		content := m.Get("content")
+		switch {
+		case role.Is("system"), role.Is("developer"):
+		case role.Is("user"):
+			turn("user")
+			if err := writeUserContent(w, content, i); err != nil {
+				return false, err
+			}
+		case role.Is("assistant"):
+			turn("assistant")
+			var ok bool
+			if buf, ok = xlate.ContentText(buf[:0], content); !ok {
+				return false, xlate.BadRequest("invalid_request", "bedrock: messages[%d]: assistant content must be text", i)
+			}
+			if len(buf) > 0 {
+				textBlock(w, buf)
+			}
+			for _, tc := range m.Get("tool_calls").Elems() {
+				tools = true
+				args, ok := xlate.ToolArgs(tc.Get("function", "arguments"))
+				if !ok {
+					return false, xlate.BadRequest("invalid_request", "bedrock: messages[%d]: tool call arguments must be a JSON object", i)
+				}
+				w.ObjectStart()
+				w.Key("toolUse")
+				w.ObjectStart()
+				w.Key("toolUseId")
+				w.Value(tc.Get("id"))
+				w.Key("name")
+				w.Value(tc.Get("function", "name"))
+				w.Key("input")
+				w.Value(args)
+				w.ObjectEnd()
+				w.ObjectEnd()
+			}
+		case role.Is("tool"):
+			tools = true
+			turn("user")
+			buf, _ = xlate.ContentText(buf[:0], content)
+			w.ObjectStart()
+			w.Key("toolResult")
+			w.ObjectStart()
+			w.Key("toolUseId")
+			w.Value(m.Get("tool_call_id"))
+			w.Key("content")
+			w.ArrayStart()
+			// A JSON object result goes as a json block so the model sees structure.
+			if v, err := jsonx.Parse(buf); err == nil && v.IsObject() {
+				w.ObjectStart()
+				w.Key("json")
+				w.Value(v)
+				w.ObjectEnd()
+			} else {
+				textBlock(w, buf)
+			}
+			w.ArrayEnd()
+			w.ObjectEnd()
+			w.ObjectEnd()
+		default:
+			return false, xlate.BadRequest("invalid_request", "bedrock: messages[%d]: unsupported role %s", i, role.Raw())
+		}
+	}
+	if cur != "" {
+		w.ArrayEnd()
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
+	return tools, nil
+}
+
+var imageFormats = map[string]string{"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg",
+	"image/gif": "gif", "image/webp": "webp"}
+
+func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
+	switch content.Kind() {
+	case jsonx.String:
+		textBlock(w, content.AppendStr(nil))
+		return nil
+	case jsonx.Array:
+		for _, p := range content.Elems() {
+			t := p.Get("type")
+			switch {
+			case t.Is("text"):
+				textBlock(w, p.Get("text").AppendStr(nil))
+			case t.Is("image_url"):
+				u := p.Get("image_url", "url").Str()
+				d, ok := xlate.ParseDataURI(u)
+				if !ok {
+					return xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: image URLs are not supported; send a base64 data URI", i)
+				}
+				format, ok := imageFormats[d.MediaType]
+				if !ok {
+					return xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: image type %q is not supported", i, d.MediaType)
+				}
+				w.ObjectStart()
+				w.Key("image")
+				w.ObjectStart()
+				w.Key("format")
+				w.String(format)
+				w.Key("source")
+				w.ObjectStart()
+				w.Key("bytes")
+				w.String(d.Data)
+				w.ObjectEnd()
+				w.ObjectEnd()
+				w.ObjectEnd()
+			default:
+				return xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: content part type %s is not supported", i, t.Raw())
+			}
+		}
+		return nil
+	}
+	return xlate.BadRequest("invalid_request", "bedrock: messages[%d]: content must be a string or an array", i)
+}
+
+func writeInference(w *jsonx.Writer, body jsonx.Value) {
+	open := false
+	key := func(k string) {
+		if !open {
+			w.Key("inferenceConfig")
+			w.ObjectStart()
+			open = true
+		}
+		w.Key(k)
+	}
+	if n, ok := xlate.MaxTokens(body); ok {
+		key("maxTokens")
+		w.Int(n)
+	}
+	if v := body.Get("temperature"); v.IsNumber() {
+		key("temperature")
+		w.Value(v)
+	}
+	if v := body.Get("top_p"); v.IsNumber() {
+		key("topP")
+		w.Value(v)
+	}
+	switch stop := body.Get("stop"); stop.Kind() {
+	case jsonx.String:
+		key("stopSequences")
+		w.ArrayStart()
+		w.Value(stop)
+		w.ArrayEnd()
+	case jsonx.Array:
+		if stop.Len() > 0 {
+			key("stopSequences")
+			w.Value(stop)
+		}
+	}
+	if open {
+		w.ObjectEnd()
+	}
+}
+
+func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history bool) error {
+	choice, name := "", ""
+	switch {
+	case !tc.Exists() || tc.IsNull():
+	case tc.Is("auto"):
+		choice = "auto"
+	case tc.Is("required"):
+		choice = "any"
+	case tc.Is("none"):
+		if !history {
+			return nil
+		}
+	case tc.IsObject() && tc.Get("type").Is("function"):
+		choice, name = "tool", tc.Get("function", "name").Str()
+		if name == "" {
+			return xlate.BadRequest("invalid_request", "bedrock: tool_choice.function.name is missing")
+		}
+	default:
+		return xlate.BadRequest("invalid_request", "bedrock: unsupported tool_choice %s", tc.Raw())
+	}
+	if tools.Len() == 0 {
+		return nil
+	}
+	w.Key("toolConfig")
+	w.ObjectStart()
+	w.Key("tools")
+	w.ArrayStart()
+	for i, t := range tools.Elems() {
+		if !t.Get("type").Is("function") {
+			return xlate.BadRequest("unsupported_tool", "bedrock: tools[%d]: only function tools are supported", i)
+		}
+		fn := t.Get("function")
+		if !fn.Get("name").IsString() {
+			return xlate.BadRequest("invalid_request", "bedrock: tools[%d]: function.name is missing", i)
+		}
+		w.ObjectStart()
+		w.Key("toolSpec")
+		w.ObjectStart()
+		w.Key("name")
+		w.Value(fn.Get("name"))
+		if d := fn.Get("description"); d.IsString() {
+			w.Key("description")
+			w.Value(d)
+		}
+		w.Key("inputSchema")
+		w.ObjectStart()
+		w.Key("json")
+		if p := fn.Get("parameters"); p.IsObject() {
+			w.Value(p)
+		} else {
+			w.Raw([]byte(`{"type":"object","properties":{}}`))
+		}
+		w.ObjectEnd()
+		w.ObjectEnd()
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
+	if choice != "" {
+		w.Key("toolChoice")
+		w.ObjectStart()
+		w.Key(choice)
+		w.ObjectStart()
+		if name != "" {
+			w.Key("name")
+			w.String(name)
+		}
+		w.ObjectEnd()
+		w.ObjectEnd()
+	}
+	w.ObjectEnd()
+	return nil
+}

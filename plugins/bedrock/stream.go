@@ -1,0 +1,151 @@
+package bedrock
+
+import (
+	"strings"
+
+	"github.com/sluice-gw/sluice/plugins/internal/xlate"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
+
+// streamState is kept by the host between translate_chunk calls.
+type streamState struct {
+	Created int64
+	Blocks  []int64 // contentBlockIndex of each tool call, in tool-call order
+	Finish  string
+	Usage   xlate.Usage
+}
+
+func (s *streamState) decode(v jsonx.Value) {
+	for k, f := range v.Members() {
+		switch {
+		case k.Is("created"):
+			s.Created, _ = f.Int()
+		case k.Is("blocks"):
+			for _, b := range f.Elems() {
+				n, _ := b.Int()
+				s.Blocks = append(s.Blocks, n)
+			}
+		case k.Is("finish"):
+			s.Finish = f.Str()
+		}
+	}
+}
+
+func (s *streamState) encode() []byte {
+	w := jsonx.NewWriter(make([]byte, 0, 64))
+	w.ObjectStart()
+	w.Key("created")
+	w.Int(s.Created)
+	w.Key("blocks")
+	w.ArrayStart()
+	for _, b := range s.Blocks {
+		w.Int(b)
+	}
+	w.ArrayEnd()
+	w.Key("finish")
+	w.String(s.Finish)
+	w.ObjectEnd()
+	return w.Bytes()
+}
+
+func (s *streamState) toolIndex(block int64) int64 {
+	for i, b := range s.Blocks {
+		if b == block {
+			return int64(i)
+		}
+	}
+	return -1
+}
+
+// TranslateChunk turns a batch of ConverseStream events into OpenAI chunks. The metadata event
+// (after messageStop) carries usage and ends the stream; if the upstream closes after
+// messageStop without it, the stream ends at the host's {"event":"__end__"} with zero usage.
+// Exception events (throttlingException, modelStreamErrorException, ...) end it with an error.
+func TranslateChunk(in []byte) ([]byte, error) {
+	ci, err := xlate.ParseChunkInput(in)
+	if err != nil {
+		return nil, err
+	}
+	var st streamState
+	st.decode(ci.State)
+	if st.Created == 0 {
+		st.Created = ci.Now
+	}
+	ch := xlate.Chunk{ID: "chatcmpl-" + ci.RequestID, Model: ci.Model, Created: st.Created}
+	out := xlate.NewStreamOut(256 + len(ci.Events.Raw())*2)
+	w := out.W
+	done := false
+	var errMsg, errType, errCode string
+	var buf []byte
+	for _, ev := range ci.Events.Elems() {
+		if done {
+			break
+		}
+		name, data := ev.Get("event"), ev.Get("data")
+		switch {
+		case name.Is("messageStart"):
+			ch.Begin(w)
+			w.Key("role")
+			w.String("assistant")
+			w.Key("content")
+			w.String("")
+			ch.End(w, "")
+		case name.Is("contentBlockStart"):
+			if tu := data.Get("start", "toolUse"); tu.IsObject() {
+				idx, _ := data.Get("contentBlockIndex").Int()
+				st.Blocks = append(st.Blocks, idx)
+				ch.ToolCallDelta(w, int64(len(st.Blocks)-1), tu.Get("toolUseId").Str(), tu.Get("name").Str(), nil)
+			}
+		case name.Is("contentBlockDelta"):
+			d := data.Get("delta")
+			switch {
+			case d.Get("text").IsString():
+				ch.TextDelta(w, "content", d.Get("text").AppendStr(buf[:0]))
+			case d.Get("toolUse").IsObject():
+				idx, _ := data.Get("contentBlockIndex").Int()
+				ti := st.toolIndex(idx)
+				if ti < 0 {
+					errMsg, errType, errCode = "bedrock: toolUse delta for an unknown content block", "api_error", "bad_upstream_response"
+					done = true
+					break
+				}
+				ch.ToolCallDelta(w, ti, "", "", d.Get("toolUse", "input").AppendStr(buf[:0]))
+			case d.Get("reasoningContent", "text").IsString():
+				ch.TextDelta(w, "reasoning_content", d.Get("reasoningContent", "text").AppendStr(buf[:0]))
+			}
+		case name.Is("messageStop"):
+			st.Finish = finishReason(data.Get("stopReason"))
+			if st.Finish == "" {
+				st.Finish = "stop"
+			}
+			ch.Begin(w)
+			ch.End(w, st.Finish)
+		case name.Is("metadata"):
+			readUsage(data.Get("usage"), &st.Usage)
+			ch.UsageChunk(w, st.Usage)
+			done = true
+		case name.Is("__end__"):
+			done = true
+			if st.Finish == "" {
+				errMsg, errType, errCode = "bedrock: stream ended before messageStop", "api_error", "stream_incomplete"
+				break
+			}
+			ch.UsageChunk(w, st.Usage)
+		case strings.HasSuffix(name.Str(), "Exception"):
+			errCode = name.Str()
+			errMsg = data.Get("message").Str()
+			if errMsg == "" {
+				errMsg = "bedrock: " + errCode
+			}
+			errType = "api_error"
+			switch errCode {
+			case "throttlingException", "serviceUnavailableException":
+				errType = "rate_limit_error"
+			case "validationException":
+				errType = "invalid_request_error"
+			}
+			done = true
+		}
+	}
+	return out.Close(st.encode(), done, errMsg, errType, errCode), nil
+}
