@@ -63,7 +63,10 @@ func NewRedisStore(o RedisOptions) (*RedisStore, error) {
 		o.Logger = slog.Default()
 	}
 	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.PoolTimeout = o.Timeout, o.Timeout, o.Timeout, o.Timeout
-	ro.MaxRetries = -1 // a retry would double the worst-case latency of a bypass
+	// Retries would multiply the worst-case latency of a bypass; the cooldown
+	// is the retry policy.
+	ro.MaxRetries = -1
+	ro.DialerRetries = 1
 	ro.ContextTimeoutEnabled = true
 	ro.DisableIdentity = true
 	return &RedisStore{c: redis.NewClient(ro), prefix: o.Prefix, timeout: o.Timeout,
