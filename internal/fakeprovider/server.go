@@ -430,8 +430,13 @@ func (s *Server) record(rec *Received) Reply {
 	}
 	if rec.Invalid != "" {
 		s.nRejected.Add(1)
-		if s.cfg.logf != nil {
-			s.cfg.logf("fakeprovider: %s %s %s rejected: %s", s.cfg.format, rec.Method, rec.Path, rec.Invalid)
+		select {
+		case <-s.done:
+			// Closed: the test that owns logf may have ended.
+		default:
+			if s.cfg.logf != nil {
+				s.cfg.logf("fakeprovider: %s %s %s rejected: %s", s.cfg.format, rec.Method, rec.Path, rec.Invalid)
+			}
 		}
 	}
 	s.mu.Lock()
