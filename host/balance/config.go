@@ -32,6 +32,14 @@ const (
 	StrategyPlugin Strategy = "plugin"
 )
 
+// ParseStrategy checks a configured strategy name.
+func ParseStrategy(name string) (Strategy, error) {
+	if s := Strategy(name); s.valid() {
+		return s, nil
+	}
+	return "", fmt.Errorf("balance: unknown strategy %q (want latency, weighted, round_robin, least_busy, priority, cost or plugin)", name)
+}
+
 func (s Strategy) valid() bool {
 	switch s {
 	case StrategyLatency, StrategyWeighted, StrategyRoundRobin, StrategyLeastBusy,

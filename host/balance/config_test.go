@@ -61,3 +61,14 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatalf("strategies %q %q", r.strategy, r.fallback)
 	}
 }
+
+func TestParseStrategy(t *testing.T) {
+	for _, name := range []string{"latency", "weighted", "round_robin", "least_busy", "priority", "cost", "plugin"} {
+		if s, err := ParseStrategy(name); err != nil || string(s) != name {
+			t.Fatalf("ParseStrategy(%q) = %q, %v", name, s, err)
+		}
+	}
+	if _, err := ParseStrategy("random"); err == nil || !strings.Contains(err.Error(), `"random"`) {
+		t.Fatalf("ParseStrategy(random) = %v", err)
+	}
+}

@@ -26,6 +26,7 @@ type Plan struct {
 	buf                     [8]*member
 	timeout, attemptTimeout time.Duration
 
+	at       int64 // planning time
 	panic    bool
 	pos      int
 	attempts int
@@ -67,7 +68,10 @@ func (p *Plan) Next() (Target, bool) {
 		p.done = true
 		return Target{}, false
 	}
-	now := p.r.now()
+	now := p.at // the first attempt follows planning at once: save a clock read
+	if p.attempts > 0 {
+		now = p.r.now()
+	}
 	charged := false
 	n := len(p.order)
 	for i := range n {

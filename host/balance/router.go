@@ -223,7 +223,7 @@ func (r *Router) Plan(ctx context.Context, req Request) (*Plan, error) {
 			healthy = append(healthy, m)
 		}
 	}
-	p := &Plan{r: r, timeout: r.timeout, attemptTimeout: r.attemptTimeout}
+	p := &Plan{r: r, at: now, timeout: r.timeout, attemptTimeout: r.attemptTimeout}
 	if len(healthy) == 0 {
 		p.panic = true
 		healthy = cands
