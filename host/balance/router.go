@@ -217,9 +217,12 @@ func (r *Router) Plan(ctx context.Context, req Request) (*Plan, error) {
 		return nil, fmt.Errorf("balance: router %q: pin %q, exclude [%s]: %w",
 			r.name, req.Pin, strings.Join(req.Exclude, ","), ErrNoTarget)
 	}
+	var lat [maxTargets]float64
 	healthy := hbuf[:0]
 	for _, m := range cands {
-		if m.st.availability(now) != availNo {
+		a, l := m.st.availLatency(now)
+		lat[m.idx] = l
+		if a != availNo {
 			healthy = append(healthy, m)
 		}
 	}
@@ -233,9 +236,9 @@ func (r *Router) Plan(ctx context.Context, req Request) (*Plan, error) {
 		out = make([]*member, 0, len(cands))
 	}
 	if r.strategy == StrategyPlugin {
-		p.order = r.orderPlugin(ctx, &req, now, cands, healthy, out, &p.panic)
+		p.order = r.orderPlugin(ctx, &req, now, lat[:], cands, healthy, out, &p.panic)
 	} else {
-		p.order = r.orderBy(r.strategy, &req, now, healthy, out)
+		p.order = r.orderBy(r.strategy, &req, lat[:], healthy, out)
 	}
 	r.plans.Add(1)
 	if p.panic {

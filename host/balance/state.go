@@ -275,6 +275,14 @@ func (s *state) observeLocked(now int64, rtt time.Duration) {
 	s.sampled = true
 }
 
+// availLatency reads availability and latency estimate under one lock.
+func (s *state) availLatency(now int64) (avail, float64) {
+	s.mu.Lock()
+	a, l := s.availLocked(now), s.latencyLocked(now)
+	s.mu.Unlock()
+	return a, l
+}
+
 // latency is the estimate the latency strategy uses at now. Without samples
 // it is the default RTT. Otherwise it decays toward zero while no sample
 // arrives, so a target that was slow once is retried eventually and can

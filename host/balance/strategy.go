@@ -6,8 +6,9 @@ import (
 )
 
 // orderBy writes in's members into out in the order of strategy s and
-// returns out. in is in declaration order.
-func (r *Router) orderBy(s Strategy, req *Request, now int64, in, out []*member) []*member {
+// returns out. in is in declaration order; lat holds each member's latency
+// estimate at now, by member index.
+func (r *Router) orderBy(s Strategy, req *Request, lat []float64, in, out []*member) []*member {
 	out = append(out[:0], in...)
 	n := len(out)
 	if n < 2 {
@@ -44,17 +45,17 @@ func (r *Router) orderBy(s Strategy, req *Request, now int64, in, out []*member)
 	case StrategyWeighted:
 		r.orderWeighted(out, keys)
 	default: // StrategyLatency
-		r.orderLatency(now, out, keys)
+		r.orderLatency(lat, out, keys)
 	}
 	return out
 }
 
 // orderLatency puts the power-of-two-choices pick first and the rest in
 // ascending score (PeakEWMA x (in-flight+1)).
-func (r *Router) orderLatency(now int64, out []*member, keys []float64) {
+func (r *Router) orderLatency(lat []float64, out []*member, keys []float64) {
 	n := len(out)
 	for i, m := range out {
-		keys[i] = m.st.latency(now) * float64(m.st.inFlight.Load()+1)
+		keys[i] = lat[m.idx] * float64(m.st.inFlight.Load()+1)
 	}
 	a := r.randN(n)
 	b := r.randN(n - 1)
@@ -108,7 +109,7 @@ func (r *Router) orderWeighted(out []*member, keys []float64) {
 // plugin's rule outranks health. An error, or an order naming no known
 // candidate, falls back to the fallback strategy and is counted; an empty
 // order keeps the fallback strategy's order uncounted.
-func (r *Router) orderPlugin(ctx context.Context, req *Request, now int64, cands, healthy, out []*member, panicked *bool) []*member {
+func (r *Router) orderPlugin(ctx context.Context, req *Request, now int64, lat []float64, cands, healthy, out []*member, panicked *bool) []*member {
 	stats := make([]CandidateStats, len(cands))
 	var okBits uint64
 	for _, m := range healthy {
@@ -136,10 +137,10 @@ func (r *Router) orderPlugin(ctx context.Context, req *Request, now int64, cands
 	ids, err := r.orderer(ctx, req.Meta, stats)
 	if err != nil {
 		r.pluginErrors.Add(1)
-		return r.orderBy(r.fallback, req, now, healthy, out)
+		return r.orderBy(r.fallback, req, lat, healthy, out)
 	}
 	if len(ids) == 0 {
-		return r.orderBy(r.fallback, req, now, healthy, out)
+		return r.orderBy(r.fallback, req, lat, healthy, out)
 	}
 	var named, seen uint64
 	out = out[:0]
@@ -161,7 +162,7 @@ func (r *Router) orderPlugin(ctx context.Context, req *Request, now int64, cands
 	}
 	if named == 0 {
 		r.pluginErrors.Add(1)
-		return r.orderBy(r.fallback, req, now, healthy, out)
+		return r.orderBy(r.fallback, req, lat, healthy, out)
 	}
 	*panicked = true
 	for _, id := range ids {
