@@ -81,7 +81,9 @@ func (p *Plan) Next() (Target, bool) {
 		if p.cooled&bit != 0 {
 			continue
 		}
-		if !p.panic && m.st.availability(now) == availNo {
+		// Peek before spending retry budget; a first attempt spends none, so
+		// admit alone decides.
+		if !p.panic && p.attempts > 0 && m.st.availability(now) == availNo {
 			continue
 		}
 		if p.attempts > 0 && !charged {
