@@ -153,7 +153,8 @@ func (r *Router) Timeout() time.Duration { return r.timeout }
 func (r *Router) AttemptTimeout() time.Duration { return r.attemptTimeout }
 
 // Close stops probing and releases the router's share of the registry. The
-// router must not be used afterwards.
+// router must not be used afterwards. On a config reload build the new
+// routers before closing the old ones, so shared state carries over.
 func (r *Router) Close() {
 	r.closeOnce.Do(func() {
 		if r.stopProbes != nil {

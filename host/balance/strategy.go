@@ -33,7 +33,7 @@ func (r *Router) orderBy(s Strategy, req *Request, lat []float64, in, out []*mem
 		}
 		sortByKey2(out, keys, func(m *member) int { return m.t.Priority })
 	case StrategyRoundRobin:
-		start := int(r.rr.Add(1)-1) % n
+		start := int((r.rr.Add(1) - 1) % uint64(n))
 		rotate(out, start)
 	case StrategyLeastBusy:
 		// Rotate randomly first so ties do not all land on the first target.
