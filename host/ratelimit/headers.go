@@ -7,7 +7,7 @@ import (
 )
 
 // WriteHeaders sets OpenAI's rate-limit headers from the tiers of an admitted request.
-func (r *Reservation) WriteHeaders(h http.Header) { writeHeaders(h, r.decisions) }
+func (r *Reservation) WriteHeaders(h http.Header) { writeHeaders(h, r.Decisions()) }
 
 // WriteHeaders sets OpenAI's rate-limit headers and retry-after on a denial.
 func (e *DeniedError) WriteHeaders(h http.Header) {

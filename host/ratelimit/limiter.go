@@ -82,6 +82,7 @@ type Stats struct {
 // Limiter applies rules to requests. It is safe for concurrent use.
 type Limiter struct {
 	rules    []Rule
+	prefixes []string // cell key prefix per rule
 	store    Store
 	failOpen bool
 	clock    func() time.Time
@@ -115,6 +116,7 @@ func New(cfg Config) (*Limiter, error) {
 		}
 		seen[r.Name] = true
 		l.rules = append(l.rules, r)
+		l.prefixes = append(l.prefixes, cellPrefix(&r))
 	}
 	return l, nil
 }
@@ -136,16 +138,25 @@ func (l *Limiter) Stats() Stats {
 // tier is one rule applied to one subject.
 type tier struct {
 	rule   *Rule
-	key    string // scope key
+	prefix string // cell key prefix: rule name and scope
+	value  string // the subject's router, team, user or key ("" for global)
 	demand int64
 	start  int64 // window start, for budgets
 }
 
-func scopeKey(r *Rule, s *Subject) (string, bool) {
+// key is the scope key reported in decisions, e.g. "team:acme".
+func (t *tier) key() string {
+	if t.rule.Scope == Global {
+		return "global"
+	}
+	return t.rule.Scope.String() + ":" + t.value
+}
+
+func subjectValue(r *Rule, s *Subject) (string, bool) {
 	var v string
 	switch r.Scope {
 	case Global:
-		return "global", true
+		return "", true
 	case Router:
 		v = s.Router
 	case Team:
@@ -158,8 +169,10 @@ func scopeKey(r *Rule, s *Subject) (string, bool) {
 	if v == "" || (r.Match != "" && r.Match != v) {
 		return "", false
 	}
-	return r.Scope.String() + ":" + v, true
+	return v, true
 }
+
+func cellPrefix(r *Rule) string { return r.Name + ":" + r.Scope.String() + ":" }
 
 func amountOf(u Unit, d Demand) int64 {
 	switch u {
@@ -171,16 +184,20 @@ func amountOf(u Unit, d Demand) int64 {
 	return d.CostMicros
 }
 
+// inline is how many tiers a Reservation holds without further allocation.
+const inline = 4
+
 // Check admits or denies a request at every tier that applies to s. When all pass, d is
 // consumed at all of them; when any denies, none is consumed and the error is a *DeniedError.
 // A store failure yields ErrUnavailable, or an admitted Reservation marked Degraded when
 // the limiter fails open.
 func (l *Limiter) Check(ctx context.Context, s Subject, d Demand) (*Reservation, error) {
 	now := l.clock().UnixNano()
-	tiers := make([]tier, 0, len(l.rules)+len(s.KeyRules))
+	res := &Reservation{l: l, now: now}
+	res.tiers = res.tierBuf[:0]
 	for i := range l.rules {
-		if k, ok := scopeKey(&l.rules[i], &s); ok {
-			tiers = append(tiers, tier{rule: &l.rules[i], key: k})
+		if v, ok := subjectValue(&l.rules[i], &s); ok {
+			res.tiers = append(res.tiers, tier{rule: &l.rules[i], prefix: l.prefixes[i], value: v})
 		}
 	}
 	if s.Key != "" {
@@ -191,34 +208,34 @@ func (l *Limiter) Check(ctx context.Context, s Subject, d Demand) (*Reservation,
 			if err := r.validate(); err != nil {
 				return nil, fmt.Errorf("ratelimit: key %s: %w", s.Key, err)
 			}
-			tiers = append(tiers, tier{rule: &r, key: "key:" + s.Key})
+			res.tiers = append(res.tiers, tier{rule: &r, prefix: cellPrefix(&r), value: s.Key})
 		}
 	}
-	res := &Reservation{l: l, tiers: tiers}
-	if len(tiers) == 0 {
+	n := len(res.tiers)
+	if n == 0 {
 		l.allowed.Add(1)
 		return res, nil
 	}
-	ops := make([]op, len(tiers))
-	for i := range tiers {
-		t := &tiers[i]
-		t.demand = max(amountOf(t.rule.Unit, d), 0)
-		ops[i] = t.op(now, t.demand)
+	res.ops, res.vals = res.opBuf[:0], res.valBuf[:0]
+	if n > inline {
+		res.ops, res.vals = make([]op, 0, n), make([]int64, 0, n)
 	}
-	vals, denied, err := l.store.check(ctx, now, ops)
+	for i := range res.tiers {
+		t := &res.tiers[i]
+		t.demand = max(amountOf(t.rule.Unit, d), 0)
+		res.ops = append(res.ops, t.op(now, t.demand))
+		res.vals = append(res.vals, 0)
+	}
+	denied, err := l.store.check(ctx, now, res.ops, res.vals)
 	if err != nil {
 		return l.storeFailed(err, res)
 	}
-	decs := make([]Decision, len(tiers))
-	for i := range tiers {
-		decs[i] = tiers[i].decision(now, vals[i], denied < 0 || i != denied, &ops[i])
-	}
 	if denied >= 0 {
 		l.denied.Add(1)
+		decs := res.decide(denied)
 		return nil, &DeniedError{Decision: decs[denied], all: decs}
 	}
 	l.allowed.Add(1)
-	res.decisions = decs
 	return res, nil
 }
 
@@ -230,7 +247,7 @@ func (l *Limiter) storeFailed(err error, res *Reservation) (*Reservation, error)
 	if l.failOpen {
 		l.failedOpen.Add(1)
 		res.Degraded = true
-		res.tiers = nil
+		res.tiers, res.ops, res.vals = nil, nil, nil
 		return res, nil
 	}
 	return nil, fmt.Errorf("ratelimit: %w: %w", ErrUnavailable, err)
@@ -245,19 +262,19 @@ func (t *tier) op(now, n int64) op {
 			t.start, _ = r.Window.bounds(now)
 		}
 		_, end := r.Window.bounds(t.start)
-		return op{key: r.Name + ":" + t.key + ":" + strconv.FormatInt(t.start/1e9, 10),
+		return op{key: cellKey{t.prefix, t.value + ":" + strconv.FormatInt(t.start/1e9, 10)},
 			kind: opWindow, n: n, lim: r.Budget, exp: end}
 	}
 	ns := r.cost(n)
 	if n < 0 {
 		ns = -r.cost(-n)
 	}
-	return op{key: r.Name + ":" + t.key, kind: opGCRA, n: ns, lim: r.tau()}
+	return op{key: cellKey{t.prefix, t.value}, kind: opGCRA, n: ns, lim: r.tau()}
 }
 
 func (t *tier) decision(now, val int64, allowed bool, o *op) Decision {
 	r := t.rule
-	d := Decision{Rule: r.Name, Scope: r.Scope, Key: t.key, Unit: r.Unit, Allowed: allowed}
+	d := Decision{Rule: r.Name, Scope: r.Scope, Key: t.key(), Unit: r.Unit, Allowed: allowed}
 	if r.Budget > 0 {
 		d.Budget = true
 		d.Limit = r.Budget
@@ -287,13 +304,35 @@ type Reservation struct {
 	Degraded bool
 
 	l         *Limiter
+	now       int64
 	tiers     []tier
+	ops       []op
+	vals      []int64
 	decisions []Decision
 	settled   atomic.Bool
+
+	tierBuf [inline]tier
+	opBuf   [inline]op
+	valBuf  [inline]int64
 }
 
-// Decisions returns the outcome at each tier that applied.
-func (r *Reservation) Decisions() []Decision { return r.decisions }
+// decide computes the per-tier decisions (denied is the refusing tier, or -1).
+func (r *Reservation) decide(denied int) []Decision {
+	decs := make([]Decision, len(r.tiers))
+	for i := range r.tiers {
+		decs[i] = r.tiers[i].decision(r.now, r.vals[i], i != denied, &r.ops[i])
+	}
+	return decs
+}
+
+// Decisions returns the outcome at each tier that applied. They are computed on first use,
+// keeping Check itself cheap. Not safe to call concurrently with itself.
+func (r *Reservation) Decisions() []Decision {
+	if r.decisions == nil && len(r.tiers) > 0 {
+		r.decisions = r.decide(-1)
+	}
+	return r.decisions
+}
 
 // Settle corrects the token and cost reservations with the real usage: the difference is
 // refunded or charged (a charge may put a tier into debt, delaying the next request). Only the
@@ -303,7 +342,8 @@ func (r *Reservation) Settle(ctx context.Context, a Actual) error {
 		return nil
 	}
 	now := r.l.clock().UnixNano()
-	var ops []op
+	var buf [inline]op
+	ops := buf[:0]
 	for i := range r.tiers {
 		t := &r.tiers[i]
 		var actual int64

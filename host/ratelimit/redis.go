@@ -87,7 +87,8 @@ func (s *RedisStore) Close() error { return s.c.Close() }
 //
 // KEYS: one cell per tier. ARGV[1]: now (unix ns, decimal). ARGV[2]: "c" check or "s" settle.
 // Then four per key: kind ("g" GCRA or "w" window), n, lim, ttl (of a window cell, ms).
-// Expiry is relative (PX) so that Redis's own clock never meets the caller's.
+// Expiry is relative (PX) so that Redis's own clock never meets the caller's; every cell lives
+// a minute past the moment it goes idle, to absorb clock skew between replicas.
 // Returns {denied index (1-based, 0 for none), value per key...}.
 var script = redis.NewScript(`
 local function split(v)
@@ -107,7 +108,7 @@ local function settat(key, off)
   local s = nows + math.floor(off / 1000000000)
   local ns = nowns + off % 1000000000
   if ns >= 1000000000 then s = s + 1; ns = ns - 1000000000 end
-  redis.call('SET', key, string.format('%d%09d', s, ns), 'PX', math.floor(off / 1000000) + 1)
+  redis.call('SET', key, string.format('%d%09d', s, ns), 'PX', math.floor(off / 1000000) + 60001)
 end
 local cap = 2 * 4503599627370496
 local n = #KEYS
@@ -170,7 +171,7 @@ func (s *RedisStore) run(ctx context.Context, now int64, mode string, ops []op) 
 	args = append(args, strconv.FormatInt(now, 10), mode)
 	for i := range ops {
 		o := &ops[i]
-		keys[i] = s.prefix + o.key
+		keys[i] = s.prefix + o.key.String()
 		// Window cells outlive their window by a minute to absorb clock skew between replicas.
 		ttl := (o.exp-now+int64(time.Minute))/int64(time.Millisecond) + 1
 		args = append(args, string(rune(o.kind)), o.n, o.lim, ttl)
@@ -189,21 +190,20 @@ func (s *RedisStore) run(ctx context.Context, now int64, mode string, ops []op) 
 	return res, nil
 }
 
-func (s *RedisStore) check(ctx context.Context, now int64, ops []op) ([]int64, int, error) {
+func (s *RedisStore) check(ctx context.Context, now int64, ops []op, vals []int64) (int, error) {
 	res, err := s.run(ctx, now, "c", ops)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
-	vals := make([]int64, len(ops))
 	for i := range ops {
 		v, ok := res[i+1].(int64)
 		if !ok {
-			return nil, 0, fmt.Errorf("redis: script value %d has type %T", i, res[i+1])
+			return 0, fmt.Errorf("redis: script value %d has type %T", i, res[i+1])
 		}
 		vals[i] = v
 	}
 	d, _ := res[0].(int64)
-	return vals, int(d) - 1, nil
+	return int(d) - 1, nil
 }
 
 func (s *RedisStore) settle(ctx context.Context, now int64, ops []op) error {

@@ -2,7 +2,7 @@ package ratelimit
 
 import (
 	"context"
-	"sort"
+	"slices"
 	"sync"
 )
 
@@ -15,10 +15,17 @@ type Store interface {
 	// check evaluates every op against the state at now (unix ns) and, only if all pass,
 	// commits them all. It returns per op the state after the commit (or the current state
 	// when denied) and the index of the first denied op, or -1.
-	check(ctx context.Context, now int64, ops []op) (vals []int64, denied int, err error)
+	// vals has one slot per op.
+	check(ctx context.Context, now int64, ops []op, vals []int64) (denied int, err error)
 	// settle applies each op's signed delta unconditionally.
 	settle(ctx context.Context, now int64, ops []op) error
 }
+
+// cellKey names a cell in two parts (the rule's prefix and the subject) so that the memory
+// store needs no string concatenation per request.
+type cellKey struct{ rule, subject string }
+
+func (k cellKey) String() string { return k.rule + k.subject }
 
 type opKind uint8
 
@@ -36,7 +43,7 @@ const (
 // Window cells store the units used in the window. n is the demand (a signed delta when
 // settling), lim the budget, exp the window's end (unix ns); the value reported is units used.
 type op struct {
-	key  string
+	key  cellKey
 	kind opKind
 	n    int64
 	lim  int64
@@ -84,7 +91,7 @@ type MemoryStore struct {
 
 type memShard struct {
 	mu     sync.Mutex
-	cells  map[string]memCell
+	cells  map[cellKey]memCell
 	writes uint32
 }
 
@@ -100,7 +107,7 @@ const sweepEvery = 4096
 func NewMemoryStore() *MemoryStore {
 	s := &MemoryStore{}
 	for i := range s.shards {
-		s.shards[i].cells = make(map[string]memCell)
+		s.shards[i].cells = make(map[cellKey]memCell)
 	}
 	return s
 }
@@ -119,25 +126,29 @@ func (s *MemoryStore) Len() int {
 	return n
 }
 
-func shardOf(key string) int {
+func shardOf(k cellKey) int {
 	h := uint32(2166136261)
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
+	for i := 0; i < len(k.rule); i++ {
+		h ^= uint32(k.rule[i])
+		h *= 16777619
+	}
+	for i := 0; i < len(k.subject); i++ {
+		h ^= uint32(k.subject[i])
 		h *= 16777619
 	}
 	return int(h % shardCount)
 }
 
-// lock takes the shards of ops in ascending order (so concurrent checks cannot deadlock) and
-// returns the shard index of each op and the unlock function.
-func (s *MemoryStore) lock(ops []op, idx []int) func() {
-	var held [8]int
-	order := held[:0]
+// lock takes the shards of ops in ascending order (so concurrent checks cannot deadlock),
+// filling idx with each op's shard; order (capacity >= len(ops)) receives the shards held,
+// for unlock.
+func (s *MemoryStore) lock(ops []op, idx, order []int) []int {
+	order = order[:0]
 	for i := range ops {
 		idx[i] = shardOf(ops[i].key)
 		order = append(order, idx[i])
 	}
-	sort.Ints(order)
+	slices.Sort(order)
 	j := 0
 	for i, v := range order {
 		if i == 0 || v != order[i-1] {
@@ -149,24 +160,28 @@ func (s *MemoryStore) lock(ops []op, idx []int) func() {
 	for _, v := range order {
 		s.shards[v].mu.Lock()
 	}
-	return func() {
-		for _, v := range order {
-			s.shards[v].mu.Unlock()
-		}
+	return order
+}
+
+func (s *MemoryStore) unlock(order []int) {
+	for _, v := range order {
+		s.shards[v].mu.Unlock()
 	}
 }
 
-func (s *MemoryStore) check(_ context.Context, now int64, ops []op) ([]int64, int, error) {
-	var idxBuf [8]int
-	idx := idxBuf[:0]
-	if len(ops) > len(idxBuf) {
-		idx = make([]int, len(ops))
-	} else {
-		idx = idxBuf[:len(ops)]
+// scratch returns idx and order buffers, on the stack for the usual few tiers.
+func scratch(n int, a, b *[8]int) (idx, order []int) {
+	if n > len(a) {
+		return make([]int, n), make([]int, 0, n)
 	}
-	vals := make([]int64, len(ops))
-	unlock := s.lock(ops, idx)
-	defer unlock()
+	return a[:n], b[:0]
+}
+
+func (s *MemoryStore) check(_ context.Context, now int64, ops []op, vals []int64) (int, error) {
+	var a, b [8]int
+	idx, order := scratch(len(ops), &a, &b)
+	order = s.lock(ops, idx, order)
+	defer s.unlock(order)
 	denied := -1
 	for i := range ops {
 		cur := s.shards[idx[i]].cells[ops[i].key].v
@@ -185,7 +200,7 @@ func (s *MemoryStore) check(_ context.Context, now int64, ops []op) ([]int64, in
 				vals[i] = s.shards[idx[i]].cells[ops[i].key].v
 			}
 		}
-		return vals, denied, nil
+		return denied, nil
 	}
 	for i := range ops {
 		if ops[i].n == 0 {
@@ -197,19 +212,14 @@ func (s *MemoryStore) check(_ context.Context, now int64, ops []op) ([]int64, in
 		}
 		s.put(idx[i], now, ops[i].key, c)
 	}
-	return vals, -1, nil
+	return -1, nil
 }
 
 func (s *MemoryStore) settle(_ context.Context, now int64, ops []op) error {
-	var idxBuf [8]int
-	idx := idxBuf[:0]
-	if len(ops) > len(idxBuf) {
-		idx = make([]int, len(ops))
-	} else {
-		idx = idxBuf[:len(ops)]
-	}
-	unlock := s.lock(ops, idx)
-	defer unlock()
+	var a, b [8]int
+	idx, order := scratch(len(ops), &a, &b)
+	order = s.lock(ops, idx, order)
+	defer s.unlock(order)
 	for i := range ops {
 		o := &ops[i]
 		sh := &s.shards[idx[i]]
@@ -231,7 +241,7 @@ func (s *MemoryStore) settle(_ context.Context, now int64, ops []op) error {
 }
 
 // put stores a cell (shard locked) and now and then sweeps the shard's idle cells.
-func (s *MemoryStore) put(shard int, now int64, key string, c memCell) {
+func (s *MemoryStore) put(shard int, now int64, key cellKey, c memCell) {
 	sh := &s.shards[shard]
 	sh.cells[key] = c
 	sh.writes++
