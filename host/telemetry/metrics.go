@@ -218,22 +218,22 @@ type metrics struct {
 	teams  *capper
 	live   *Live
 
-	requests, tokensIn, tokensOut, cost          *prometheus.CounterVec
-	duration, ttft                               *prometheus.HistogramVec
-	cacheHits, cacheMisses, cacheEvictions       prometheus.Counter
-	cacheBytes                                   prometheus.Gauge
-	rateLimited                                  *prometheus.CounterVec
-	attempts, failovers                          *prometheus.CounterVec
-	attemptDur                                   *prometheus.HistogramVec
-	targetHealthy, targetEWMA                    *prometheus.GaugeVec
-	pluginCalls, pluginErrors, pluginTraps       *prometheus.CounterVec
-	pluginReloads                                *prometheus.CounterVec
-	pluginDur                                    *prometheus.HistogramVec
-	inFlight, streams                            prometheus.Gauge
-	requestDone, streamDone                      func()
-	handlesMu                                    sync.RWMutex
-	handles                                      map[reqKey]*reqHandles
-	names                                        []string
+	requests, tokensIn, tokensOut, cost    *prometheus.CounterVec
+	duration, ttft                         *prometheus.HistogramVec
+	cacheHits, cacheMisses, cacheEvictions prometheus.Counter
+	cacheBytes                             prometheus.Gauge
+	rateLimited                            *prometheus.CounterVec
+	attempts, failovers                    *prometheus.CounterVec
+	attemptDur                             *prometheus.HistogramVec
+	targetHealthy, targetEWMA              *prometheus.GaugeVec
+	pluginCalls, pluginErrors, pluginTraps *prometheus.CounterVec
+	pluginReloads                          *prometheus.CounterVec
+	pluginDur                              *prometheus.HistogramVec
+	inFlight, streams                      prometheus.Gauge
+	requestDone, streamDone                func()
+	handlesMu                              sync.RWMutex
+	handles                                map[reqKey]*reqHandles
+	names                                  []string
 }
 
 type reqKey struct {
