@@ -74,17 +74,18 @@ type Options struct {
 	Transport http.RoundTripper
 }
 
-// New builds a provider from its configuration. translator may be nil for providers that speak
-// the OpenAI wire format.
-func New(pc *config.Provider, translator Translator, opts Options) (*Provider, error) {
+// LoadTranslator returns the named translator plugin.
+type LoadTranslator func(name string) (Translator, error)
+
+// New builds a provider from its configuration. The provider's translator, if it has one, is
+// loaded only when the provider has what it needs to serve: an unconfigured provider costs no
+// plugin compile at start.
+func New(pc *config.Provider, load LoadTranslator, opts Options) (*Provider, error) {
 	p := &Provider{
 		Name: pc.Name, Kind: pc.Kind, BaseURL: pc.BaseURL, Models: pc.Models,
 		Timeout: pc.Timeout.D(), IdleTimeout: pc.IdleTimeout.D(), BYOK: pc.BYOK,
-		auth: pc.Auth, apiKey: pc.APIKey, headers: pc.Headers, translator: translator,
+		auth: pc.Auth, apiKey: pc.APIKey, headers: pc.Headers,
 		region: pc.Region, apiVersion: pc.APIVersion, deployments: pc.Deployments,
-	}
-	if pc.Translator != "" && translator == nil {
-		return nil, fmt.Errorf("provider %s: translator %q is not loaded", pc.Name, pc.Translator)
 	}
 	opt, err := jsonOptions(pc.Options)
 	if err != nil {
@@ -99,10 +100,10 @@ func New(pc *config.Provider, translator Translator, opts Options) (*Provider, e
 	switch {
 	case pc.Kind == "demo":
 	case p.BaseURL == "":
-		p.unavailable = fmt.Sprintf("provider %q has no base_url (set %s_BASE_URL)", p.Name, strings.ToUpper(p.Name))
+		p.unavailable = fmt.Sprintf("no base_url (set %s_BASE_URL)", strings.ToUpper(p.Name))
 	case p.auth == "sigv4":
 		if pc.AccessKeyID == "" || pc.SecretAccessKey == "" {
-			p.unavailable = fmt.Sprintf("provider %q has no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", p.Name)
+			p.unavailable = "no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
 		}
 		p.creds = aws.Credentials{AccessKeyID: pc.AccessKeyID, SecretAccessKey: pc.SecretAccessKey, SessionToken: pc.SessionToken}
 		p.signer = v4.NewSigner()
@@ -111,7 +112,17 @@ func New(pc *config.Provider, translator Translator, opts Options) (*Provider, e
 		if env == "" {
 			env = "api_key in its [providers." + p.Name + "] table"
 		}
-		p.unavailable = fmt.Sprintf("provider %q has no API key (set %s)", p.Name, env)
+		p.unavailable = fmt.Sprintf("no API key (set %s)", env)
+	}
+	if pc.Translator != "" && p.unavailable == "" {
+		if load == nil {
+			return nil, fmt.Errorf("provider %s: translator %q: no plugin loader", pc.Name, pc.Translator)
+		}
+		t, err := load(pc.Translator)
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: translator: %w", pc.Name, err)
+		}
+		p.translator = t
 	}
 	return p, nil
 }
@@ -354,3 +365,38 @@ func snippet(b []byte) string {
 	}
 	return s
 }
+
+// Authorize sets the provider's credentials on a raw request (passthrough). SigV4 signs the
+// body as it is.
+func (p *Provider) Authorize(r *http.Request) {
+	switch p.auth {
+	case "bearer":
+		if p.apiKey != "" {
+			r.Header.Set("Authorization", "Bearer "+p.apiKey)
+		}
+	case "x-api-key":
+		r.Header.Set("x-api-key", p.apiKey)
+	case "api-key":
+		r.Header.Set("api-key", p.apiKey)
+	case "x-goog-api-key":
+		r.Header.Set("x-goog-api-key", p.apiKey)
+	case "sigv4":
+		var body []byte
+		if r.Body != nil && r.GetBody != nil {
+			if rc, err := r.GetBody(); err == nil {
+				body, _ = io.ReadAll(rc)
+				rc.Close()
+			}
+		}
+		sum := sha256.Sum256(body)
+		hash := hex.EncodeToString(sum[:])
+		r.Header.Set("X-Amz-Content-Sha256", hash)
+		_ = p.signer.SignHTTP(r.Context(), p.creds, r, hash, "bedrock", p.region, time.Now())
+	}
+	for k, v := range p.headers {
+		r.Header.Set(k, v)
+	}
+}
+
+// Transport is the provider's HTTP transport, for passthrough.
+func (p *Provider) Transport() http.RoundTripper { return p.client.Transport }

@@ -1,0 +1,204 @@
+// Package app owns the running `sluice serve` process: it builds every stage from a
+// configuration, serves the client and admin listeners, swaps in a new configuration on
+// SIGHUP or from the admin API (a bad one is refused whole and the old keeps serving), and
+// drains in-flight requests and streams on shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/config"
+	"github.com/sluice-gw/sluice/host/plugin"
+)
+
+// Options start a server.
+type Options struct {
+	// ConfigPath is the TOML file; empty serves the embedded default.
+	ConfigPath string
+	// Listen overrides server.listen (the --listen flag).
+	Listen string
+	Stdout io.Writer
+	Stderr io.Writer
+	// Ready, when set, is called with the client and admin addresses once both listen.
+	Ready func(addr, admin string)
+	// PluginCacheDir overrides the compiled-plugin cache directory.
+	PluginCacheDir string
+}
+
+// App is a running server.
+type App struct {
+	opts     Options
+	log      *slog.Logger
+	access   *slog.Logger
+	engine   *plugin.Engine
+	plugins  *plugin.Registry
+	registry *balance.Registry
+	state    atomic.Pointer[state]
+	reloadMu sync.Mutex
+	started  time.Time
+	specs    map[string]plugin.Spec
+}
+
+// Run serves until ctx is cancelled, then drains and returns.
+func Run(ctx context.Context, opts Options) error {
+	started := time.Now()
+	cfg, err := loadConfig(opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if opts.Listen != "" {
+		cfg.Server.Listen = opts.Listen
+	}
+	log, access, closeLogs, err := newLoggers(cfg, opts.Stdout, opts.Stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLogs()
+	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started}
+	a.engine, err = plugin.NewEngine(plugin.EngineOptions{CacheDir: opts.PluginCacheDir, Logger: log})
+	if err != nil {
+		return fmt.Errorf("serve: plugins: %w", err)
+	}
+	defer a.engine.Close()
+	a.plugins = plugin.NewRegistry(a.engine)
+	defer a.plugins.Close()
+
+	st, err := a.build(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	a.state.Store(st)
+	for _, w := range cfg.Warnings {
+		log.Warn(w.String())
+	}
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: listen %s: %w", cfg.Server.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(a.serveClient),
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
+		IdleTimeout:       cfg.Server.IdleTimeout.D(),
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+
+	var admin *http.Server
+	adminAddr := ""
+	if al := cfg.Server.AdminListen; al != "" && al != "off" {
+		aln, err := net.Listen("tcp", al)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("serve: admin listen %s: %w", al, err)
+		}
+		adminAddr = aln.Addr().String()
+		admin = &http.Server{Handler: a.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- admin.Serve(aln) }()
+	}
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		if err := a.plugins.Watch(watchCtx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn("plugin file watch stopped", "err", err)
+		}
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	log.Info("sluice listening", "addr", "http://"+ln.Addr().String(), "admin", adminAddr, "config", cfg.Source,
+		"providers", len(st.providers), "routers", len(cfg.Routers), "plugins", len(cfg.Plugins),
+		"startup_ms", time.Since(started).Milliseconds())
+	if opts.Ready != nil {
+		opts.Ready(ln.Addr().String(), adminAddr)
+	}
+
+	for {
+		select {
+		case <-hup:
+			if err := a.Reload(ctx); err != nil {
+				log.Error("reload refused; the running configuration keeps serving", "err", err)
+			}
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		case <-ctx.Done():
+			return a.shutdown(srv, admin)
+		}
+	}
+}
+
+func (a *App) serveClient(w http.ResponseWriter, r *http.Request) {
+	a.state.Load().gw.ServeHTTP(w, r)
+}
+
+// shutdown stops accepting, lets in-flight requests and streams finish within the configured
+// drain time, then closes what is left.
+func (a *App) shutdown(srv, admin *http.Server) error {
+	st := a.state.Load()
+	st.gw.SetReady(false)
+	d := st.cfg.Server.ShutdownTimeout.D()
+	a.log.Info("shutting down; draining in-flight requests", "timeout", d.String())
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if admin != nil {
+		_ = admin.Shutdown(ctx)
+	}
+	st.close()
+	if err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("serve: drain: %w", err)
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// Reload re-reads the configuration and plugins and swaps them in only if everything builds.
+func (a *App) Reload(ctx context.Context) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	cfg, err := loadConfig(a.opts.ConfigPath)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	old := a.state.Load()
+	if a.opts.Listen != "" {
+		cfg.Server.Listen = a.opts.Listen
+	}
+	if cfg.Server.Listen != old.cfg.Server.Listen || cfg.Server.AdminListen != old.cfg.Server.AdminListen {
+		a.log.Warn("reload: listen addresses changed; they take effect at the next restart")
+	}
+	st, err := a.build(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	a.state.Store(st)
+	// Requests already routed keep the old state; give them time before closing its routers.
+	time.AfterFunc(old.cfg.Server.ShutdownTimeout.D(), old.close)
+	a.log.Info("configuration reloaded", "config", cfg.Source)
+	return nil
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.LoadDefault()
+	}
+	return config.Load(path)
+}

@@ -1,0 +1,179 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/builtin"
+	"github.com/sluice-gw/sluice/host/config"
+	"github.com/sluice-gw/sluice/host/gateway"
+	"github.com/sluice-gw/sluice/host/plugin"
+	"github.com/sluice-gw/sluice/host/provider"
+	"github.com/sluice-gw/sluice/host/provider/demo"
+)
+
+// state is everything built from one configuration; a reload builds a new one and swaps.
+type state struct {
+	cfg       *config.Config
+	gw        *gateway.Gateway
+	providers map[string]*provider.Provider
+	routers   map[string]*balance.Router
+}
+
+func (s *state) close() {
+	s.gw.Close()
+	for _, r := range s.routers {
+		r.Close()
+	}
+	for _, p := range s.providers {
+		p.CloseIdle()
+	}
+}
+
+// build makes a state from cfg. Nothing is published until all of it succeeds.
+func (a *App) build(ctx context.Context, cfg *config.Config) (*state, error) {
+	st := &state{cfg: cfg, providers: map[string]*provider.Provider{}, routers: map[string]*balance.Router{}}
+	for name, pc := range cfg.Plugins {
+		if err := a.loadPlugin(ctx, name, pc); err != nil {
+			return nil, err
+		}
+	}
+	for name, pc := range cfg.Providers {
+		var opts provider.Options
+		if pc.Kind == "demo" {
+			opts.Transport = &demo.Transport{ChunkDelay: pc.ChunkDelay.D()}
+		}
+		p, err := provider.New(pc, a.translatorLoader(ctx, cfg), opts)
+		if err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+		st.providers[name] = p
+	}
+	for name, rc := range cfg.Routers {
+		r, err := a.newRouter(cfg, rc)
+		if err != nil {
+			st.closeRouters()
+			return nil, fmt.Errorf("serve: router %s: %w", name, err)
+		}
+		st.routers[name] = r
+	}
+	gw, err := gateway.New(gateway.Deps{
+		Config: cfg, Providers: st.providers, Routers: st.routers, Registry: a.registry,
+		Log: a.log, Access: a.access, Plugins: a.plugins,
+	})
+	if err != nil {
+		st.closeRouters()
+		return nil, err
+	}
+	st.gw = gw
+	return st, nil
+}
+
+func (s *state) closeRouters() {
+	for _, r := range s.routers {
+		r.Close()
+	}
+}
+
+// loadPlugin loads a declared plugin, or keeps the loaded one when its file and settings are
+// unchanged (a config reload must not recompile what did not change).
+func (a *App) loadPlugin(ctx context.Context, name string, pc *config.Plugin) error {
+	spec := plugin.Spec{
+		Name: name, Path: pc.Path, Config: pc.Config, Timeout: pc.Timeout.D(),
+		MemoryPages: uint32(int64(pc.Memory) / 65536), Pool: pc.Pool, Sandbox: plugin.Sandbox(pc.Sandbox),
+	}
+	if old, ok := a.plugins.Get(name); ok && old.Path() == pc.Path && a.sameSpec(name, spec) {
+		return nil
+	}
+	if _, err := a.plugins.Load(ctx, spec); err != nil {
+		return fmt.Errorf("serve: plugin %s: %w", name, err)
+	}
+	a.rememberSpec(name, spec)
+	return nil
+}
+
+// translatorLoader loads a translator: a declared plugin by name, else the embedded one.
+func (a *App) translatorLoader(ctx context.Context, cfg *config.Config) provider.LoadTranslator {
+	return func(name string) (provider.Translator, error) {
+		if _, declared := cfg.Plugins[name]; !declared {
+			if _, ok := a.plugins.Get(name); !ok {
+				bin, err := builtin.Plugin(name)
+				if err != nil {
+					return nil, err
+				}
+				if _, err := a.plugins.Load(ctx, plugin.Spec{Name: name, Bytes: bin, FirstParty: true}); err != nil {
+					return nil, fmt.Errorf("plugin %s: %w", name, err)
+				}
+			}
+		}
+		p, ok := a.plugins.Get(name)
+		if !ok {
+			return nil, fmt.Errorf("plugin %q is not loaded", name)
+		}
+		for _, h := range []string{"translate_request", "translate_response", "translate_chunk"} {
+			if !p.Has(h) {
+				return nil, fmt.Errorf("plugin %q has no %s hook, so it cannot translate", name, h)
+			}
+		}
+		return pluginTranslator{p: p}, nil
+	}
+}
+
+// pluginTranslator adapts a plugin to provider.Translator.
+type pluginTranslator struct{ p *plugin.Plugin }
+
+func (t pluginTranslator) Name() string { return t.p.Name() }
+func (t pluginTranslator) TranslateRequest(ctx context.Context, in []byte) ([]byte, error) {
+	return t.p.Call(ctx, "translate_request", in)
+}
+func (t pluginTranslator) TranslateResponse(ctx context.Context, in []byte) ([]byte, error) {
+	return t.p.Call(ctx, "translate_response", in)
+}
+func (t pluginTranslator) TranslateChunk(ctx context.Context, in []byte) ([]byte, error) {
+	return t.p.Call(ctx, "translate_chunk", in)
+}
+
+func (a *App) newRouter(cfg *config.Config, rc *config.Router) (*balance.Router, error) {
+	targets := make([]balance.Target, len(rc.Targets))
+	scale := weightScale(rc.Targets)
+	for i, t := range rc.Targets {
+		prov, model, _ := strings.Cut(t.Model, "/")
+		targets[i] = balance.Target{
+			ID: fmt.Sprintf("%s#%d", t.Model, i), Provider: prov, Model: model,
+			Weight: int(math.Round(t.Weight * scale)), Priority: t.Priority,
+		}
+	}
+	bc := balance.Config{
+		Name: rc.Name, Strategy: balance.Strategy(rc.Strategy), Targets: targets,
+		Retries: balance.Retries{Attempts: rc.Retries.Attempts, Backoff: rc.Retries.Backoff.D(), MaxBackoff: rc.Retries.MaxBackoff.D(), Budget: rc.Retries.Budget},
+		Health: balance.Health{Window: rc.Health.Window.D(), Threshold: rc.Health.Threshold, MinRequests: rc.Health.MinRequests,
+			Cooldown: rc.Health.Cooldown.D(), MaxCooldown: rc.Health.MaxCooldown.D()},
+		DefaultRTT: rc.DefaultRTT.D(), Decay: rc.Decay.D(), Timeout: rc.Timeout.D(), AttemptTimeout: rc.AttemptTimeout.D(),
+		FallbackStrategy: balance.Strategy(rc.FallbackStrategy), Registry: a.registry,
+	}
+	if rc.Strategy == "plugin" {
+		p, ok := a.plugins.Get(rc.Plugin)
+		if !ok || !p.Has("route") {
+			return nil, fmt.Errorf("plugin %q has no route hook", rc.Plugin)
+		}
+		bc.Orderer = routeOrderer(p)
+	}
+	if rc.Health.Probe > 0 {
+		bc.Probe = balance.Probe{Interval: rc.Health.Probe.D(), Timeout: 5 * time.Second}
+	}
+	return balance.NewRouter(bc)
+}
+
+// weightScale turns fractional weights (0.7/0.3) into integers without losing their ratio.
+func weightScale(ts []config.Target) float64 {
+	for _, t := range ts {
+		if t.Weight != math.Trunc(t.Weight) {
+			return 1000
+		}
+	}
+	return 1
+}

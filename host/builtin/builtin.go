@@ -1,0 +1,21 @@
+// Package builtin holds the first-party plugins embedded in the binary: the provider
+// translators that `make plugins` compiles into wasm/ before the binary is built.
+package builtin
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+)
+
+//go:embed wasm
+var files embed.FS
+
+// Plugin returns the embedded module of a built-in plugin.
+func Plugin(name string) ([]byte, error) {
+	b, err := fs.ReadFile(files, "wasm/"+name+".wasm")
+	if err != nil {
+		return nil, fmt.Errorf("builtin: plugin %q is not embedded in this binary (build with `make build`, which runs `make plugins` first)", name)
+	}
+	return b, nil
+}

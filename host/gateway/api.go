@@ -1,0 +1,397 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/openai"
+	"github.com/sluice-gw/sluice/host/plugin"
+	"github.com/sluice-gw/sluice/host/provider"
+	"github.com/sluice-gw/sluice/host/sse"
+)
+
+// call is one client request on its way through the pipeline.
+type call struct {
+	id       string
+	start    time.Time
+	endpoint string
+	r        *http.Request
+	req      *openai.Request
+	router   string
+	plan     *balance.Plan
+
+	// outcome, for headers, the access log and settlement
+	status    int
+	provider  string
+	model     string
+	target    string
+	attempts  int
+	usage     *openai.Usage
+	finish    string
+	ttft      time.Duration
+	errMsg    string
+	stream    bool
+	injected  bool // stream_options.include_usage was added by sluice
+	cacheNote string
+	// lastUp is the last upstream error answer; when no attempt succeeds it is relayed as is.
+	lastUp    *provider.Response
+	lastUpErr *openai.Error
+}
+
+func (g *Gateway) api(endpoint string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: endpoint, r: r}
+		defer g.logAccess(c)
+		if err := g.serveAPI(w, c); err != nil {
+			c.fail(w, err)
+		}
+	})
+}
+
+func (c *call) fail(w http.ResponseWriter, e *openai.Error) {
+	c.status = e.Status
+	c.errMsg = e.Message
+	e.Write(w)
+}
+
+func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
+	body, err := io.ReadAll(c.r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return openai.Errorf(413, "request_too_large", fmt.Sprintf("request body is larger than the %d-byte limit", mbe.Limit))
+		}
+		return openai.Errorf(400, "bad_request", "reading request body: "+err.Error())
+	}
+	req, err := openai.ParseRequest(body)
+	if err != nil {
+		return openai.Errorf(400, "invalid_json", "request body: "+err.Error())
+	}
+	c.req = req
+	c.stream = req.Stream && c.endpoint != provider.Embeddings
+	name, router, oerr := g.resolve(mux.Vars(c.r)["router"], req.Model)
+	if oerr != nil {
+		return oerr
+	}
+	c.router = name
+	plan, err := router.Plan(c.r.Context(), balance.Request{
+		EstTokensIn: int(req.TokenEstimate), EstTokensOut: int(req.MaxTokens),
+		Pin: c.r.Header.Get("X-Sluice-Provider"), Exclude: balance.ParseProviderList(c.r.Header.Get("X-Sluice-Exclude")),
+	})
+	if err != nil {
+		return openai.Errorf(503, "no_target", fmt.Sprintf("router %s: %v", routerLabel(c), err))
+	}
+	defer plan.Close()
+	c.plan = plan
+	return g.dispatch(w, c)
+}
+
+func routerLabel(c *call) string {
+	if c.router != "" {
+		return c.router
+	}
+	return c.req.Model
+}
+
+// dispatch runs the attempts of the plan until one answers, then relays the answer.
+func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
+	ctx := c.r.Context()
+	if t := c.plan.Timeout(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	var last *openai.Error
+	for t, ok := c.plan.Next(); ok; t, ok = c.plan.Next() {
+		if d := c.plan.Backoff(); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				_ = c.plan.Report(balance.Outcome{Kind: balance.KindCanceled})
+				return openai.Errorf(504, "timeout", "request deadline passed while backing off")
+			}
+		}
+		c.attempts++
+		done, oerr := g.attempt(ctx, w, c, t)
+		if done {
+			return oerr
+		}
+		last = oerr
+	}
+	if last == nil {
+		last = openai.Errorf(503, "no_target", fmt.Sprintf("router %s has no usable target", routerLabel(c)))
+	}
+	if c.lastUp != nil && last == c.lastUpErr {
+		c.status, c.errMsg = c.lastUp.Status, last.Message
+		g.writeHeaders(w, c, c.lastUp.Header)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(c.lastUp.Status)
+		_, _ = w.Write(c.lastUp.Body)
+		return nil
+	}
+	res := c.plan.Result()
+	if res.Attempts > 1 {
+		last.Message = fmt.Sprintf("%s (after %d attempts)", last.Message, res.Attempts)
+	}
+	return last
+}
+
+// attempt sends the request to one target. It returns done=true when the request is finished
+// (answered, or failed in a way no other target can fix), with the error to send if any.
+func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target) (bool, *openai.Error) {
+	p := g.providers[t.Provider]
+	c.provider, c.model, c.target = t.Provider, t.Model, t.ID
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if d := c.plan.AttemptTimeout(); d > 0 && !c.stream {
+		actx, cancel = context.WithTimeout(ctx, d)
+	}
+	defer cancel()
+	start := time.Now()
+	preq := &provider.Request{
+		Endpoint: c.endpoint, Model: t.Model, Stream: c.stream, RequestID: c.id,
+		Body: g.upstreamBody(c, t.Model),
+	}
+	if p.BYOK {
+		preq.ClientKey = c.r.Header.Get("X-Sluice-Provider-Key")
+	}
+	resp, err := p.Do(actx, preq)
+	if err != nil {
+		return g.attemptFailed(ctx, c, t, start, err)
+	}
+	if resp.Status/100 != 2 {
+		o := balance.Outcome{Target: t, Latency: time.Since(start)}
+		switch {
+		case resp.Status == 429:
+			o.Kind = balance.KindStatus429
+			o.RetryAfter, _ = balance.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		case resp.Status >= 500:
+			o.Kind = balance.KindStatus5xx
+		default:
+			o.Kind = balance.KindStatus4xx
+		}
+		_ = c.plan.Report(o)
+		if o.Retryable() {
+			e := openai.Errorf(resp.Status, "upstream_error", fmt.Sprintf("provider %s answered %d", t.Provider, resp.Status))
+			if ue := upstreamMessage(resp.Body); ue != "" {
+				e.Message += ": " + ue
+			}
+			if ra := resp.Header.Get("Retry-After"); ra != "" {
+				e.Header = http.Header{"Retry-After": {ra}}
+			}
+			c.lastUp, c.lastUpErr = resp, e
+			return false, e
+		}
+		c.status = resp.Status
+		g.writeHeaders(w, c, resp.Header)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.Status)
+		_, _ = w.Write(resp.Body)
+		c.errMsg = upstreamMessage(resp.Body)
+		return true, nil
+	}
+	if resp.Stream != nil {
+		return g.relayStream(ctx, w, c, t, start, resp)
+	}
+	sum := openai.Summarize(resp.Body, true)
+	c.usage, c.finish = sum.Usage, sum.FinishReason
+	_ = c.plan.Report(balance.Outcome{Target: t, Kind: balance.KindOK, Latency: time.Since(start)})
+	c.status = resp.Status
+	g.writeHeaders(w, c, resp.Header)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	w.WriteHeader(resp.Status)
+	_, _ = w.Write(resp.Body)
+	return true, nil
+}
+
+// attemptFailed reports a failure before any response and decides whether to move on.
+func (g *Gateway) attemptFailed(ctx context.Context, c *call, t balance.Target, start time.Time, err error) (bool, *openai.Error) {
+	var ae *provider.AttemptError
+	o := balance.Outcome{Target: t, Latency: time.Since(start)}
+	switch {
+	case ctx.Err() != nil && c.r.Context().Err() != nil:
+		o.Kind = balance.KindCanceled
+		_ = c.plan.Report(o)
+		return true, openai.Errorf(499, "client_closed", "the client went away")
+	case ctx.Err() != nil:
+		o.Kind = balance.KindCanceled
+		_ = c.plan.Report(o)
+		return true, openai.Errorf(504, "timeout", fmt.Sprintf("router %s: request timed out after %s", routerLabel(c), c.plan.Timeout()))
+	case errors.As(err, &ae):
+		switch ae.Kind {
+		case provider.FailTimeout:
+			o.Kind = balance.KindTimeout
+		case provider.FailUnavailable:
+			o.Kind = balance.KindStatus4xx // a configuration gap, not upstream health
+			_ = c.plan.Report(o)
+			return false, openai.Errorf(503, "provider_not_configured", ae.Error())
+		case provider.FailTranslate:
+			o.Kind = balance.KindStatus4xx
+			_ = c.plan.Report(o)
+			return true, openai.Errorf(502, "translation_failed", ae.Error())
+		default:
+			o.Kind = balance.KindConnect
+		}
+		_ = c.plan.Report(o)
+		return false, openai.Errorf(502, "upstream_unreachable", ae.Error())
+	default:
+		// A plugin error (translator): the request is at fault or the plugin is broken.
+		o.Kind = balance.KindStatus4xx
+		_ = c.plan.Report(o)
+		return true, pluginError(err)
+	}
+}
+
+// upstreamBody sets the upstream model and asks for stream usage when the client did not.
+func (g *Gateway) upstreamBody(c *call, model string) []byte {
+	body := c.req.Set("model", openai.Quote(model))
+	if c.stream && !c.req.IncludeUsage && *g.cfg.Server.IncludeUsage {
+		r2, err := openai.ParseRequest(body)
+		if err == nil {
+			if so, ok := r2.Field("stream_options"); ok && bytes.HasPrefix(bytes.TrimSpace(so), []byte("{")) && !bytes.Equal(bytes.TrimSpace(so), []byte("{}")) {
+				so = bytes.TrimSpace(so)
+				body = r2.Set("stream_options", append([]byte(`{"include_usage":true,`), so[1:]...))
+			} else {
+				body = r2.Set("stream_options", []byte(`{"include_usage":true}`))
+			}
+			c.injected = true
+		}
+	}
+	return body
+}
+
+func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
+	h := w.Header()
+	h.Set("X-Sluice-Provider", c.provider)
+	h.Set("X-Sluice-Model", c.provider+"/"+c.model)
+	h.Set("X-Sluice-Target", c.target)
+	h.Set("X-Sluice-Attempts", strconv.Itoa(c.attempts))
+	if c.router != "" {
+		h.Set("X-Sluice-Router", c.router)
+	}
+	if v := up.Get("X-Request-Id"); v != "" {
+		h.Set("X-Sluice-Upstream-Request-Id", v)
+	}
+	if v := up.Get("Retry-After"); v != "" {
+		h.Set("Retry-After", v)
+	}
+}
+
+// relayStream sends an upstream stream to the client event by event. Before the first chunk
+// arrives the attempt may still fail over; after it, a break is reported in-stream.
+func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response) (bool, *openai.Error) {
+	s := resp.Stream
+	defer s.Close()
+	first, err := s.Next()
+	if err != nil && err != io.EOF {
+		return g.attemptFailed(ctx, c, t, start, err)
+	}
+	c.ttft = time.Since(start)
+	c.status = 200
+	g.writeHeaders(w, c, resp.Header)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(200)
+	sw := sse.NewWriter(w)
+	chunk := first
+	for err == nil {
+		sum := openai.Summarize(chunk, false)
+		if sum.Usage != nil {
+			c.usage = sum.Usage
+		}
+		if sum.FinishReason != "" {
+			c.finish = sum.FinishReason
+		}
+		if !(c.injected && openai.IsUsageOnlyChunk(chunk)) {
+			if werr := sw.Data(chunk); werr != nil {
+				_ = c.plan.Report(balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
+				c.status, c.errMsg = 499, "client went away mid-stream"
+				return true, nil
+			}
+		}
+		chunk, err = s.Next()
+	}
+	if err == io.EOF {
+		_ = sw.Done()
+		_ = c.plan.Report(balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
+		return true, nil
+	}
+	kind := balance.KindBrokenStream
+	if ctx.Err() != nil {
+		kind = balance.KindCanceled
+	}
+	_ = c.plan.Report(balance.Outcome{Target: t, Kind: kind, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
+	e := streamError(err)
+	c.errMsg = e.Message
+	c.status = 502
+	_ = sw.Data(bytes.TrimRight(e.Body(), "\n"))
+	return true, nil
+}
+
+func streamError(err error) *openai.Error {
+	var se *provider.StreamError
+	if errors.As(err, &se) {
+		e := openai.Errorf(502, se.Code, se.Message)
+		if se.Type != "" {
+			e.Type = se.Type
+		}
+		return e
+	}
+	var ae *provider.AttemptError
+	if errors.As(err, &ae) {
+		return openai.Errorf(502, "stream_broken", ae.Error())
+	}
+	return pluginError(err)
+}
+
+// upstreamMessage pulls error.message out of an OpenAI-shaped error body.
+func upstreamMessage(b []byte) string {
+	i := bytes.Index(b, []byte(`"message"`))
+	if i < 0 {
+		return ""
+	}
+	rest := bytes.TrimLeft(b[i+len(`"message"`):], " :")
+	if len(rest) == 0 || rest[0] != '"' {
+		return ""
+	}
+	if s, err := strconv.QuotedPrefix(string(rest)); err == nil {
+		if u, err := strconv.Unquote(s); err == nil {
+			return u
+		}
+	}
+	end := bytes.IndexByte(rest[1:], '"')
+	if end < 0 {
+		return ""
+	}
+	return strings.TrimSpace(string(rest[1 : end+1]))
+}
+
+// pluginError turns an error from a plugin into the client's error. Plugins give their name
+// and hook in the message; the status is the plugin's own for a deliberate error, 502 for a
+// trap or timeout.
+func pluginError(err error) *openai.Error {
+	var pe *plugin.Error
+	if errors.As(err, &pe) {
+		e := openai.Errorf(pe.Status, pe.Code, pe.Error())
+		if pe.Type != "" {
+			e.Type = pe.Type
+		}
+		if e.Status == 0 {
+			e.Status = 502
+		}
+		return e
+	}
+	return openai.Errorf(502, "plugin_error", err.Error())
+}

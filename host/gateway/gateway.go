@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/config"
+	"github.com/sluice-gw/sluice/host/openai"
+	"github.com/sluice-gw/sluice/host/plugin"
+	"github.com/sluice-gw/sluice/host/provider"
+)
+
+// Deps are the stages a Gateway connects. Optional stages are nil when off.
+type Deps struct {
+	Config    *config.Config
+	Providers map[string]*provider.Provider
+	Routers   map[string]*balance.Router
+	// Registry shares target health between routers, including the implicit single-target
+	// routers made for plain provider/model requests.
+	Registry *balance.Registry
+	Log      *slog.Logger
+	Access   *slog.Logger
+	// Plugins resolves policy, route and cache-key plugins by name.
+	Plugins *plugin.Registry
+}
+
+// Gateway is the http.Handler clients talk to.
+type Gateway struct {
+	cfg       *config.Config
+	providers map[string]*provider.Provider
+	routers   map[string]*balance.Router
+	registry  *balance.Registry
+	log       *slog.Logger
+	access    *slog.Logger
+	plugins   *plugin.Registry
+	handler   http.Handler
+
+	implicitMu sync.Mutex
+	implicit   map[string]*balance.Router
+
+	idPrefix string
+	idSeq    atomic.Uint64
+	ready    atomic.Bool
+}
+
+// New connects the stages.
+func New(d Deps) (*Gateway, error) {
+	g := &Gateway{
+		cfg: d.Config, providers: d.Providers, routers: d.Routers, registry: d.Registry,
+		log: d.Log, access: d.Access, plugins: d.Plugins, implicit: map[string]*balance.Router{},
+	}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	if g.registry == nil {
+		g.registry = balance.NewRegistry()
+	}
+	var p [6]byte
+	if _, err := rand.Read(p[:]); err != nil {
+		return nil, fmt.Errorf("gateway: request id prefix: %w", err)
+	}
+	g.idPrefix = hex.EncodeToString(p[:])
+	g.handler = g.routes()
+	g.ready.Store(true)
+	return g, nil
+}
+
+// SetReady flips /ready, e.g. to drain before shutdown.
+func (g *Gateway) SetReady(v bool) { g.ready.Store(v) }
+
+// Close stops background work of the gateway's own routers.
+func (g *Gateway) Close() {
+	g.implicitMu.Lock()
+	defer g.implicitMu.Unlock()
+	for _, r := range g.implicit {
+		r.Close()
+	}
+}
+
+func (g *Gateway) routes() http.Handler {
+	m := mux.NewRouter()
+	m.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		openai.Errorf(404, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)).Write(w)
+	})
+	m.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		openai.Errorf(405, "method_not_allowed", fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)).Write(w)
+	})
+	m.HandleFunc("/health", g.health).Methods(http.MethodGet, http.MethodHead)
+	m.HandleFunc("/ready", g.readyz).Methods(http.MethodGet, http.MethodHead)
+	for _, prefix := range []string{"/v1", "/router/{router}/v1"} {
+		m.Handle(prefix+"/chat/completions", g.api(provider.ChatCompletions)).Methods(http.MethodPost)
+		m.Handle(prefix+"/completions", g.api(provider.Completions)).Methods(http.MethodPost)
+		m.Handle(prefix+"/embeddings", g.api(provider.Embeddings)).Methods(http.MethodPost)
+		m.HandleFunc(prefix+"/models", g.models).Methods(http.MethodGet)
+	}
+	m.PathPrefix("/passthrough/{provider}/").HandlerFunc(g.passthrough)
+	return m
+}
+
+// ServeHTTP adds the request id, recovers panics and bounds the body before routing.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 128 {
+		id = g.idPrefix + strconv.FormatUint(g.idSeq.Add(1), 36)
+	}
+	w.Header().Set("X-Request-Id", id)
+	r.Header.Set("X-Request-Id", id)
+	r.Body = http.MaxBytesReader(w, r.Body, int64(g.cfg.Server.MaxBodySize))
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			g.log.Error("panic serving request", "request_id", id, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			openai.Errorf(500, "internal_error", "sluice hit an internal error serving request "+id).Write(w)
+		}
+	}()
+	g.handler.ServeHTTP(w, r)
+}
+
+func (g *Gateway) health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if !g.ready.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"draining"}` + "\n"))
+		return
+	}
+	b := []byte(`{"status":"ready","providers":{`)
+	first := true
+	for _, name := range sortedNames(g.providers) {
+		p := g.providers[name]
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = strconv.AppendQuote(b, name)
+		b = append(b, ':')
+		if u := p.Unavailable(); u != "" {
+			b = strconv.AppendQuote(b, "unconfigured: "+u)
+		} else {
+			b = append(b, `"ok"`...)
+		}
+	}
+	b = append(b, "}}\n"...)
+	_, _ = w.Write(b)
+}
+
+func since(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
