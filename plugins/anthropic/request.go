@@ -209,13 +209,14 @@ func TranslateRequest(in []byte) ([]byte, error) {
 func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
 	open := false
 	var buf []byte
+	var f [2]jsonx.Value
 	for _, m := range messages.Elems() {
-		role := m.Get("role")
-		if !role.Is("system") && !role.Is("developer") {
+		m.Fields(f[:], "role", "content")
+		if !f[0].Is("system") && !f[0].Is("developer") {
 			continue
 		}
 		var ok bool
-		buf, ok = xlate.ContentText(buf[:0], m.Get("content"))
+		buf, ok = xlate.ContentText(buf[:0], f[1])
 		if !ok {
 			return xlate.BadRequest("invalid_request", "anthropic: system message content must be text")
 		}
@@ -261,23 +262,25 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value) error {
 		w.Key("content")
 		w.ArrayStart()
 	}
+	var f [4]jsonx.Value
 	for i, m := range messages.Elems() {
-		role := m.Get("role")
+		m.Fields(f[:], "role", "content", "tool_calls", "tool_call_id")
+		role := f[0]
 		switch {
 		case role.Is("system"), role.Is("developer"):
 		case role.Is("user"):
 			turn("user")
-			if err := writeUserContent(w, m.Get("content"), i); err != nil {
+			if err := writeUserContent(w, f[1], i); err != nil {
 				return err
 			}
 		case role.Is("assistant"):
 			turn("assistant")
-			if err := writeAssistant(w, m, i); err != nil {
+			if err := writeAssistant(w, f[1], f[2], i); err != nil {
 				return err
 			}
 		case role.Is("tool"):
 			turn("user")
-			writeToolResult(w, m)
+			writeToolResult(w, f[3], f[1])
 		default:
 			return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: unsupported role %s", i, role.Raw())
 		}
@@ -358,8 +361,7 @@ func writeImage(w *jsonx.Writer, url jsonx.Value, i int) error {
 	return nil
 }
 
-func writeAssistant(w *jsonx.Writer, m jsonx.Value, i int) error {
-	content := m.Get("content")
+func writeAssistant(w *jsonx.Writer, content, toolCalls jsonx.Value, i int) error {
 	switch content.Kind() {
 	case jsonx.String:
 		if !content.Is("") {
@@ -382,7 +384,7 @@ func writeAssistant(w *jsonx.Writer, m jsonx.Value, i int) error {
 			}
 		}
 	}
-	for _, tc := range m.Get("tool_calls").Elems() {
+	for _, tc := range toolCalls.Elems() {
 		fn := tc.Get("function")
 		w.ObjectStart()
 		w.Key("type")
@@ -407,13 +409,12 @@ func writeAssistant(w *jsonx.Writer, m jsonx.Value, i int) error {
 	return nil
 }
 
-func writeToolResult(w *jsonx.Writer, m jsonx.Value) {
+func writeToolResult(w *jsonx.Writer, id, content jsonx.Value) {
 	w.ObjectStart()
 	w.Key("type")
 	w.String("tool_result")
 	w.Key("tool_use_id")
-	w.Value(m.Get("tool_call_id"))
-	content := m.Get("content")
+	w.Value(id)
 	w.Key("content")
 	if content.IsArray() {
 		w.ArrayStart()

@@ -47,21 +47,23 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	if !body.IsObject() {
 		return nil, xlate.UpstreamError("anthropic: response body is not an object")
 	}
-	content := body.Get("content")
+	var top [5]jsonx.Value
+	body.Fields(top[:], "id", "model", "content", "stop_reason", "usage")
 	var text, thinking []byte
-	tools := 0
-	for _, b := range content.Elems() {
-		t := b.Get("type")
-		switch {
+	var tools [][3]jsonx.Value // id, name, input
+	var f [6]jsonx.Value
+	for _, b := range top[2].Elems() {
+		b.Fields(f[:], "type", "text", "thinking", "id", "name", "input")
+		switch t := f[0]; {
 		case t.Is("text"):
-			text = b.Get("text").AppendStr(text)
+			text = f[1].AppendStr(text)
 		case t.Is("thinking"):
-			thinking = b.Get("thinking").AppendStr(thinking)
+			thinking = f[2].AppendStr(thinking)
 		case t.Is("tool_use"):
-			tools++
+			tools = append(tools, [3]jsonx.Value{f[3], f[4], f[5]})
 		}
 	}
-	model := body.Get("model").Str()
+	model := top[1].Str()
 	if model == "" {
 		model = resp.Model
 	}
@@ -72,7 +74,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	w.Key("body")
 	w.ObjectStart()
 	w.Key("id")
-	w.Value(body.Get("id"))
+	w.Value(top[0])
 	w.Key("object")
 	w.String("chat.completion")
 	w.Key("created")
@@ -89,7 +91,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	w.Key("role")
 	w.String("assistant")
 	w.Key("content")
-	if len(text) == 0 && tools > 0 {
+	if len(text) == 0 && len(tools) > 0 {
 		w.Null()
 	} else {
 		w.StringBytes(text)
@@ -98,24 +100,21 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		w.Key("reasoning_content")
 		w.StringBytes(thinking)
 	}
-	if tools > 0 {
+	if len(tools) > 0 {
 		w.Key("tool_calls")
 		w.ArrayStart()
-		for _, b := range content.Elems() {
-			if !b.Get("type").Is("tool_use") {
-				continue
-			}
+		for _, tu := range tools {
 			w.ObjectStart()
 			w.Key("id")
-			w.Value(b.Get("id"))
+			w.Value(tu[0])
 			w.Key("type")
 			w.String("function")
 			w.Key("function")
 			w.ObjectStart()
 			w.Key("name")
-			w.Value(b.Get("name"))
+			w.Value(tu[1])
 			w.Key("arguments")
-			if input := b.Get("input"); input.Exists() {
+			if input := tu[2]; input.Exists() {
 				w.StringBytes(input.Raw())
 			} else {
 				w.String("{}")
@@ -129,7 +128,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	w.Key("logprobs")
 	w.Null()
 	w.Key("finish_reason")
-	if fr := finishReason(body.Get("stop_reason")); fr != "" {
+	if fr := finishReason(top[3]); fr != "" {
 		w.String(fr)
 	} else {
 		w.Null()
@@ -137,7 +136,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	w.ObjectEnd()
 	w.ArrayEnd()
 	var u xlate.Usage
-	readUsage(body.Get("usage"), &u)
+	readUsage(top[4], &u)
 	w.Key("usage")
 	u.Write(w)
 	w.ObjectEnd()

@@ -17,8 +17,6 @@ func FuzzTranslate(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		xlatetest.CheckNoPanic(t, TranslateRequest, in)
-		xlatetest.CheckNoPanic(t, TranslateResponse, in)
-		xlatetest.CheckNoPanic(t, TranslateChunk, in)
+		xlatetest.Fuzz(t, funcs, in)
 	})
 }

@@ -303,3 +303,12 @@ func BenchmarkJSONXCopy(b *testing.B) {
 		w.Copy(v)
 	}
 }
+
+func TestFields(t *testing.T) {
+	v, _ := Parse([]byte(`{"a":1,"b":"x","a":3,"c\u0064":true}`))
+	var f [4]Value
+	v.Fields(f[:], "a", "b", "cd", "zz")
+	if f[0].String() != "3" || f[1].Str() != "x" || f[2].String() != "true" || f[3].Exists() {
+		t.Errorf("Fields = %v", f)
+	}
+}

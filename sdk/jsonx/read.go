@@ -14,10 +14,12 @@
 package jsonx
 
 import (
+	"bytes"
 	"errors"
 	"iter"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -165,8 +167,13 @@ func (v Value) Is(s string) bool {
 		return false
 	}
 	body := v.raw[1 : len(v.raw)-1]
-	if !hasEscape(body) {
-		return string(body) == s
+	if string(body) == s {
+		return !hasEscape(body)
+	}
+	// Unequal bytes can still decode equal only through an escape or through invalid UTF-8
+	// decoding to U+FFFD.
+	if bytes.IndexByte(body, '\\') < 0 && !strings.Contains(s, "\uFFFD") {
+		return false
 	}
 	return string(unescape(make([]byte, 0, len(body)), body)) == s
 }
@@ -232,6 +239,23 @@ func (v Value) Get(path ...string) Value {
 		}
 	}
 	return v
+}
+
+// Fields looks up several members of an object in one pass: out[i] becomes the value of
+// keys[i] (last occurrence wins; Invalid when absent). Use it instead of repeated Get calls,
+// each of which walks the whole object. len(out) must be at least len(keys).
+func (v Value) Fields(out []Value, keys ...string) {
+	for i := range keys {
+		out[i] = Value{}
+	}
+	for k, val := range v.Members() {
+		for i, key := range keys {
+			if k.Is(key) {
+				out[i] = val
+				break
+			}
+		}
+	}
 }
 
 func (v Value) member(name string) Value {
@@ -596,14 +620,20 @@ func skipValid(d []byte, i int) int {
 func skipStr(d []byte, i int) int {
 	i++
 	for i < len(d) {
-		switch d[i] {
-		case '"':
-			return i + 1
-		case '\\':
-			i += 2
-		default:
-			i++
+		j := bytes.IndexByte(d[i:], '"')
+		if j < 0 {
+			return len(d)
 		}
+		i += j
+		// The quote is escaped when an odd number of backslashes precede it.
+		n := 0
+		for k := i - 1; k >= 0 && d[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return i + 1
+		}
+		i++
 	}
 	return len(d)
 }

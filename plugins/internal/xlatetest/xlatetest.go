@@ -195,3 +195,82 @@ func StreamSplitAll(t *testing.T, fn func([]byte) ([]byte, error), dir string) {
 		t.Run(filepath.Base(in), func(t *testing.T) { StreamSplit(t, fn, in) })
 	}
 }
+
+// Fuzz calls each translate function on in as is and, when in is valid JSON, wrapped as the
+// body of a request and response envelope and as a stream event, so the fuzzer reaches the
+// translation code past envelope parsing. See CheckNoPanic for what must hold.
+func Fuzz(t *testing.T, f Funcs, in []byte) {
+	t.Helper()
+	CheckNoPanic(t, f.Request, in)
+	CheckNoPanic(t, f.Response, in)
+	CheckNoPanic(t, f.Chunk, in)
+	if !json.Valid(in) {
+		return
+	}
+	wrap := func(pre, post string) []byte {
+		return append(append([]byte(pre), in...), post...)
+	}
+	CheckNoPanic(t, f.Request, wrap(`{"endpoint":"chat.completions","model":"m","stream":true,"provider":{"name":"p","options":{}},"request_id":"r","now":1,"body":`, `}`))
+	CheckNoPanic(t, f.Request, wrap(`{"endpoint":"chat.completions","model":"m","provider":{"name":"p","options":{}},"body":{"messages":[{"role":"user","content":`, `}]}}`))
+	CheckNoPanic(t, f.Response, wrap(`{"model":"m","request_id":"r","now":1,"status":200,"body":`, `}`))
+	CheckNoPanic(t, f.Response, wrap(`{"model":"m","request_id":"r","now":1,"status":500,"body":`, `}`))
+	CheckNoPanic(t, f.Chunk, wrap(`{"model":"m","request_id":"r","now":1,"state":null,"events":`, `}`))
+	CheckNoPanic(t, f.Chunk, wrap(`{"model":"m","request_id":"r","now":1,"state":`, `,"events":[{"event":"__end__"}]}`))
+	for _, name := range []string{"message_start", "content_block_start", "content_block_delta", "message_delta",
+		"contentBlockStart", "contentBlockDelta", "messageStop", "metadata", "error", ""} {
+		CheckNoPanic(t, f.Chunk, wrap(`{"model":"m","now":1,"state":null,"events":[{"event":"`+name+`","data":`, `}]}`))
+	}
+}
+
+// BenchRequest is a translate_request envelope of about 2 KB: a multi-turn chat with a system
+// prompt, a tool and a tool round trip.
+func BenchRequest() []byte {
+	long := strings.Repeat("Please keep the answer short and precise; cite the source when you can. ", 8)
+	return []byte(`{"endpoint":"chat.completions","model":"bench-model","stream":false,
+"provider":{"name":"p","options":{}},"request_id":"req-bench","now":1700000000,
+"body":{"model":"bench-model","temperature":0.3,"max_tokens":800,"user":"user-1",
+"messages":[{"role":"system","content":"You are a careful assistant. ` + long + `"},
+{"role":"user","content":"What's the weather in Paris and in Rome today? ` + long + `"},
+{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\",\"unit\":\"c\"}"}}]},
+{"role":"tool","tool_call_id":"call_1","content":"{\"temp\":18,\"sky\":\"cloudy\"}"},
+{"role":"user","content":"Thanks. And tomorrow? Answer in one sentence, please."}],
+"tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather for a city",
+"parameters":{"type":"object","properties":{"city":{"type":"string","description":"City name"},"unit":{"type":"string","enum":["c","f"]}},"required":["city"],"additionalProperties":false}}}],
+"tool_choice":"auto","stop":["\n\nUser:"]}}`)
+}
+
+// LongText is about 1.6 KB of prose with escapes, for response benchmarks.
+var LongText = strings.Repeat(`Paris will be cloudy with a high of 18\u00b0C; Rome \"sunny\", 24\u00b0C.\n`, 24)
+
+// Bench runs fn on in per iteration.
+func Bench(b *testing.B, fn func([]byte) ([]byte, error), in []byte) {
+	b.Helper()
+	if _, err := fn(in); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := fn(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchEncodingJSON is the reference point for Bench: decoding in into generic values with
+// encoding/json and encoding them again, which is what a reflection-based translator costs at
+// least.
+func BenchEncodingJSON(b *testing.B, in []byte) {
+	b.Helper()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		var v any
+		if err := json.Unmarshal(in, &v); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.Marshal(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
