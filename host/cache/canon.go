@@ -449,13 +449,23 @@ func (c *canon) strSlow(start int) error {
 				return c.errorf("invalid escape")
 			}
 			c.dst = appendRune(c.dst, r)
-		case b < utf8.RuneSelf:
-			c.dst = append(c.dst, b)
-			i++
 		default:
-			r, n := utf8.DecodeRune(s[i:])
-			c.dst = utf8.AppendRune(c.dst, r)
-			i += n
+			// Copy the run up to the next special byte in one go.
+			j := i + 1
+			for j < len(s) && s[j] != '"' && s[j] != '\\' && s[j] >= 0x20 {
+				j++
+			}
+			run := s[i:j]
+			if utf8.Valid(run) {
+				c.dst = append(c.dst, run...)
+			} else {
+				for len(run) > 0 {
+					r, n := utf8.DecodeRune(run)
+					c.dst = utf8.AppendRune(c.dst, r)
+					run = run[n:]
+				}
+			}
+			i = j
 		}
 	}
 }

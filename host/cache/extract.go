@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -27,18 +28,23 @@ func skipValue(b []byte, i int) int {
 	}
 	switch b[i] {
 	case '"':
+		// A quote ends the string unless an odd run of backslashes precedes it.
 		i++
-		for i < len(b) {
-			switch b[i] {
-			case '\\':
-				i += 2
-			case '"':
-				return i + 1
-			default:
-				i++
+		for {
+			q := bytes.IndexByte(b[i:], '"')
+			if q < 0 {
+				return len(b)
+			}
+			j := i + q
+			n := 0
+			for k := j - 1; k >= i && b[k] == '\\'; k-- {
+				n++
+			}
+			i = j + 1
+			if n%2 == 0 {
+				return i
 			}
 		}
-		return i
 	case '{', '[':
 		depth := 0
 		for i < len(b) {
@@ -179,16 +185,31 @@ func textOf(v []byte) string {
 }
 
 func extractMessages(msgs []byte, ex *Extract) {
-	var system []string
+	// Only spans are collected while walking; text is decoded once at the end,
+	// so earlier user turns cost a scan but no allocation.
+	var lastUser []byte
+	var sysArr [4][]byte
+	system := sysArr[:0]
 	eachElem(msgs, func(m []byte) {
 		switch unquoteRole(field(m, "role")) {
 		case "system", "developer":
-			system = append(system, textOf(field(m, "content")))
+			system = append(system, field(m, "content"))
 		case "user":
-			ex.LastUser = textOf(field(m, "content"))
+			lastUser = field(m, "content")
 		}
 	})
-	ex.System = strings.Join(system, "\n")
+	ex.LastUser = textOf(lastUser)
+	switch len(system) {
+	case 0:
+	case 1:
+		ex.System = textOf(system[0])
+	default:
+		parts := make([]string, len(system))
+		for i, s := range system {
+			parts[i] = textOf(s)
+		}
+		ex.System = strings.Join(parts, "\n")
+	}
 }
 
 // unquoteRole avoids an allocation for the common role names.
