@@ -69,11 +69,7 @@ func ParseControl(h http.Header, p Policy) Control {
 	if !p.Enabled {
 		return Control{}
 	}
-	maxB := p.MaxBuckets
-	if maxB <= 0 {
-		maxB = DefaultMaxBuckets
-	}
-	c := Control{Lookup: true, Store: true, TTL: p.TTL, Buckets: clamp(p.Buckets, 1, maxB)}
+	c := Control{Lookup: true, Store: true, TTL: p.TTL, Buckets: p.BoundBuckets(p.Buckets)}
 	for _, line := range h.Values(HeaderCacheControl) {
 		for _, d := range strings.Split(line, ",") {
 			name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
@@ -101,7 +97,7 @@ func ParseControl(h http.Header, p Policy) Control {
 	}
 	if v := strings.TrimSpace(h.Get(HeaderBuckets)); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
-			c.Buckets = clamp(n, 1, maxB)
+			c.Buckets = p.BoundBuckets(n)
 		}
 	}
 	c.Seed = h.Get(HeaderSeed)
@@ -109,6 +105,16 @@ func ParseControl(h http.Header, p Policy) Control {
 		return Control{Buckets: c.Buckets, Seed: c.Seed}
 	}
 	return c
+}
+
+// BoundBuckets clamps a bucket count from elsewhere (e.g. a cache_key plugin's
+// "buckets") to 1..MaxBuckets, as ParseControl does for the header.
+func (p Policy) BoundBuckets(n int) int {
+	maxB := p.MaxBuckets
+	if maxB <= 0 {
+		maxB = DefaultMaxBuckets
+	}
+	return clamp(n, 1, maxB)
 }
 
 func clamp(n, lo, hi int) int {

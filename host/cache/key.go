@@ -57,6 +57,17 @@ var defaults = map[string]map[string]string{
 
 var canonPool = sync.Pool{New: func() any { return new(canon) }}
 
+// maxPooled keeps one huge body from pinning its buffers in the pool.
+const maxPooled = 1 << 20
+
+func putCanon(c *canon) {
+	if cap(c.dst) > maxPooled || cap(c.tmp) > maxPooled {
+		return
+	}
+	c.src = nil
+	canonPool.Put(c)
+}
+
 // ErrNoModel is returned by KeyFor when KeyParts.Model is empty: without it,
 // different models would share entries.
 var ErrNoModel = errors.New("cache: key: model is required")
@@ -73,7 +84,7 @@ func KeyFor(body []byte, parts KeyParts) (Key, Extract, error) {
 		return "", Extract{}, ErrNoModel
 	}
 	c := canonPool.Get().(*canon)
-	defer canonPool.Put(c)
+	defer putCanon(c)
 	c.reset(body)
 	c.top, c.defaults, c.ignore, c.extract = true, defaults[parts.Endpoint], parts.Ignore, true
 	if err := c.run(); err != nil {
@@ -89,7 +100,7 @@ func KeyFor(body []byte, parts KeyParts) (Key, Extract, error) {
 // unused), so a plugin can never reach another tenant's entries.
 func KeyFromPlugin(pluginKey string, parts KeyParts) Key {
 	c := canonPool.Get().(*canon)
-	defer canonPool.Put(c)
+	defer putCanon(c)
 	c.reset(nil)
 	return frameKey(c, framePlugin, parts, []byte(pluginKey))
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -55,7 +56,7 @@ func writeFlush(w http.ResponseWriter, rc *http.ResponseController, b []byte) er
 		return fmt.Errorf("cache: replay: %w", err)
 	}
 	// A writer that cannot flush still gets the bytes; only real I/O errors count.
-	if err := rc.Flush(); err != nil && err != http.ErrNotSupported {
+	if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return fmt.Errorf("cache: replay: flush: %w", err)
 	}
 	return nil
