@@ -35,7 +35,8 @@ type Subject struct {
 	// Key is the virtual key's ID (never the secret).
 	Key string
 	// KeyRules are the limits that come with the caller's key; they apply at the key scope
-	// whatever their Scope and Match say. Give them names unique within the key.
+	// whatever their Scope and Match say, and are ignored when Key is empty. Give them names
+	// unique within the key.
 	KeyRules []Rule
 }
 
