@@ -170,10 +170,9 @@ func (c *Cache) Lookup(ctx context.Context, key Key, ctl Control) Result {
 		c.misses.Add(1)
 		return Result{Status: Miss, Bucket: c.intN(n)}
 	}
-	var keyArr [DefaultMaxBuckets]string
-	keys := keyArr[:0]
-	for i := range n {
-		keys = append(keys, bucketKey(key, i))
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = bucketKey(key, i)
 	}
 	entries, err := c.store.Get(ctx, keys)
 	now := c.now()

@@ -264,3 +264,40 @@ func TestRedisRecovers(t *testing.T) {
 		t.Fatal("bad URL accepted")
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	c := newCache(t, NewTieredStore(newMemory(t, 1<<20), newRedis(t, srv.URL, nil)), enabled)
+	ctl := c.Control(http.Header{"X-Sluice-Cache-Buckets": {"2"}})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				key := Key("k" + string(rune('a'+(g+i)%5)))
+				r := c.Lookup(ctx, key, ctl)
+				switch r.Status {
+				case Miss:
+					if err := c.Store(ctx, key, r.Bucket, textEntry(string(key)), ctl); err != nil {
+						t.Error(err)
+						return
+					}
+				case Hit:
+					if string(r.Entry.Body) != string(key) {
+						t.Errorf("key %s served %q", key, r.Entry.Body)
+						return
+					}
+				default:
+					t.Errorf("unexpected %v", r.Status)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if st := c.Stats(); st.Hits == 0 || st.Stored < 10 {
+		t.Fatalf("stats: %+v", st)
+	}
+}
