@@ -89,7 +89,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if addr == "" {
 		addr = os.Getenv("SLUICE_LISTEN")
 	}
-	return app.Run(ctx, app.Options{ConfigPath: *cfgPath, Listen: addr, Stdout: stdout, Stderr: stderr})
+	return app.Run(ctx, app.Options{ConfigPath: *cfgPath, Listen: addr, Stdout: stdout, Stderr: stderr, PluginCacheDir: os.Getenv("SLUICE_PLUGIN_CACHE")})
 }
 
 func check(args []string, stdout, stderr io.Writer) error {

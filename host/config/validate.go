@@ -106,6 +106,9 @@ func (c *Config) applyDefaults(v *validator) {
 		if p.KeyEnv == "" {
 			p.KeyEnv = v.envOf("providers." + name + ".api_key")
 		}
+		if p.Kind == "demo" && len(p.Models) == 0 {
+			p.Models = []string{"echo", "lorem"}
+		}
 		setDur(&p.Timeout, 10*time.Minute)
 		setDur(&p.IdleTimeout, 60*time.Second)
 	}

@@ -328,6 +328,11 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 		_ = c.plan.Report(balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		return true, nil
 	}
+	if c.r.Context().Err() != nil {
+		_ = c.plan.Report(balance.Outcome{Target: t, Kind: balance.KindCanceled, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
+		c.status, c.errMsg = 499, "client went away mid-stream"
+		return true, nil
+	}
 	kind := balance.KindBrokenStream
 	if ctx.Err() != nil {
 		kind = balance.KindCanceled

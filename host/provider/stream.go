@@ -53,7 +53,7 @@ func (p *Provider) streamErr(err error) error {
 		return p.fail(FailTimeout, "%w", err)
 	}
 	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		return p.fail(FailBroken, "stream ended without [DONE]")
+		return p.fail(FailBroken, "stream ended before its end marker")
 	}
 	return p.fail(FailBroken, "stream broke: %w", err)
 }

@@ -1,0 +1,64 @@
+# sluice: `make run` serves on the embedded default config; `make test` installs what the
+# tests need and runs them all.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+TRANSLATORS := anthropic gemini bedrock
+WASM_DIR  := host/builtin/wasm
+NODE_DIR  := internal/e2e/node
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all build plugins run test test-deps check bench clean fuzz
+
+all: build
+
+# First-party translator plugins, embedded into the binary.
+plugins: $(TRANSLATORS:%=$(WASM_DIR)/%.wasm)
+
+$(WASM_DIR)/%.wasm: $(shell find plugins sdk -name '*.go' 2>/dev/null)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags='-s -w' -o $@ ./plugins/$*/wasm
+
+build: plugins
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/sluice ./cmd/sluice
+
+run: build
+	bin/sluice serve
+
+# What the tests need that Go does not fetch: redis-server for multi-replica tests, chromium
+# for the dashboard test, and the official Node SDKs for end-to-end tests.
+test-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+test: test-deps build
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./sdk/... $(TRANSLATORS:%=./plugins/%/...)
+	$(GO) run $(STATICCHECK) ./...
+
+# Short fuzzing passes over the parsers.
+fuzz:
+	$(GO) test -run x -fuzz FuzzParseRequest -fuzztime 20s ./host/openai
+	$(GO) test -run x -fuzz FuzzReader -fuzztime 20s ./host/sse
+	$(GO) test -run x -fuzz FuzzParse -fuzztime 20s ./host/config
+
+bench: build
+	$(GO) build -o bin/fakeupstream ./cmd/fakeupstream
+	$(GO) build -o bin/sluicebench ./cmd/sluicebench
+	bin/sluicebench -sluice bin/sluice -upstream bin/fakeupstream
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./host/openai ./host/sse ./host/balance ./host/ratelimit ./host/cache ./host/plugin ./host/telemetry
+
+clean:
+	rm -rf bin $(WASM_DIR)/*.wasm
