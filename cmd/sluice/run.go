@@ -14,7 +14,7 @@ import (
 
 	"github.com/sluice-gw/sluice/host/app"
 	"github.com/sluice-gw/sluice/host/config"
-
+	"github.com/sluice-gw/sluice/host/plugintool"
 )
 
 // errSilent ends the process with status 1 after the command has already said why.
@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "check":
 		return check(args[1:], stdout, stderr)
 	case "plugin":
-		return fmt.Errorf("plugin: not built")
+		return plugintool.Run(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "sluice %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return nil
