@@ -214,7 +214,10 @@ func FuzzReadWrite(f *testing.F) {
 			return
 		}
 		for k, m := range v.Members() {
-			_, _ = k.Str(), m.Len()
+			if ks := k.Str(); !k.Is(ks) || k.Is(ks+"x") || !v.Get(ks).Exists() {
+				t.Fatalf("key %s: Is/Get disagree with Str %q", k.Raw(), ks)
+			}
+			_ = m.Len()
 			_, _ = m.Int()
 			_, _ = m.Float()
 		}

@@ -19,7 +19,6 @@ import (
 	"iter"
 	"math"
 	"strconv"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -170,12 +169,23 @@ func (v Value) Is(s string) bool {
 	if string(body) == s {
 		return !hasEscape(body)
 	}
-	// Unequal bytes can still decode equal only through an escape or through invalid UTF-8
-	// decoding to U+FFFD.
-	if bytes.IndexByte(body, '\\') < 0 && !strings.Contains(s, "\uFFFD") {
+	// Different bytes decode equal only through escapes (which make the raw form longer) or
+	// through invalid UTF-8 decoding to U+FFFD (only possible when s contains U+FFFD).
+	if !hasByte(s, 0xEF) && (len(body) <= len(s) || !hasByte(body, '\\')) {
 		return false
 	}
 	return string(unescape(make([]byte, 0, len(body)), body)) == s
+}
+
+// hasByte is a plain loop: keys and short strings are where it runs, and there a call to
+// bytes.IndexByte costs more than it saves.
+func hasByte[S string | []byte](s S, c byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return true
+		}
+	}
+	return false
 }
 
 // Int returns the value as an int64 when it is a number with an exact integer value in range
@@ -619,6 +629,18 @@ func skipValid(d []byte, i int) int {
 
 func skipStr(d []byte, i int) int {
 	i++
+	// Short strings (keys, enum values) are the common case: a plain loop finds their end
+	// faster than bytes.IndexByte; long ones switch to it.
+	for n := 0; i < len(d) && n < 32; n++ {
+		switch d[i] {
+		case '"':
+			return i + 1
+		case '\\':
+			i += 2
+		default:
+			i++
+		}
+	}
 	for i < len(d) {
 		j := bytes.IndexByte(d[i:], '"')
 		if j < 0 {
