@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -79,12 +80,21 @@ func Parse(name string, data []byte, lookup func(string) (string, bool)) (*Confi
 		if errors.As(derr, &perr) {
 			return nil, &Error{Problems: []Problem{{File: name, Line: perr.Position.Line, Msg: perr.Message}}}
 		}
-		return nil, &Error{Problems: []Problem{{File: name, Line: decodeLine(derr, loc), Msg: cleanDecodeError(derr)}}}
+		return nil, &Error{Problems: []Problem{{File: name, Line: decodeLine(derr, loc), Key: decodeKey(derr), Msg: cleanDecodeError(derr)}}}
 	}
 	v := &validator{file: name, loc: loc, unset: unset}
+	var unknown []string
 	for _, k := range md.Undecoded() {
-		v.errAt(k.String(), "unknown key")
+		ks := k.String()
+		// Everything under an unknown table is unknown too; naming the table is enough.
+		if slices.ContainsFunc(unknown, func(u string) bool { return strings.HasPrefix(ks, u+".") }) {
+			continue
+		}
+		unknown = append(unknown, ks)
+		// The locator knows keys unquoted: pricing.openai/gpt-4o, not pricing."openai/gpt-4o".
+		v.errs = append(v.errs, Problem{File: name, Line: loc.line(strings.Join(k, ".")), Key: ks, Msg: "unknown key"})
 	}
+	checkTables(v, &md)
 	c.Source = name
 	c.applyDefaults(v)
 	c.validate(v)
@@ -107,6 +117,45 @@ func decodeLine(err error, _ *locator) int {
 	n := 0
 	fmt.Sscan(m[1], &n)
 	return n
+}
+
+var lastKeyRE = regexp.MustCompile(`\(last key "([^"]*)"\)`)
+
+// decodeKey finds the key of a type error, so that the problem names what to fix.
+func decodeKey(err error) string {
+	if m := lastKeyRE.FindStringSubmatch(err.Error()); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// tableKeys are the keys decoded into Go maps. The TOML decoder silently skips a scalar given
+// where such a table belongs (providers = "openai"), so they are checked here.
+var tableKeys = []string{
+	"aliases", "providers", "plugins", "routers", "pricing", "telemetry.headers",
+	"providers.*.headers", "providers.*.options", "providers.*.deployments",
+	"plugins.*.config", "routers.*.aliases",
+}
+
+func checkTables(v *validator, md *toml.MetaData) {
+	for _, k := range md.Keys() {
+		for _, pat := range tableKeys {
+			p := strings.Split(pat, ".")
+			if len(p) != len(k) {
+				continue
+			}
+			match := true
+			for i := range p {
+				if p[i] != "*" && p[i] != k[i] {
+					match = false
+					break
+				}
+			}
+			if match && md.Type(k...) != "Hash" {
+				v.errAt(k.String(), "must be a table, not %s", strings.ToLower(md.Type(k...)))
+			}
+		}
+	}
 }
 
 func cleanDecodeError(err error) string {
@@ -151,11 +200,35 @@ func expand(data []byte, lookup func(string) (string, bool)) ([]byte, map[int][]
 					unset[i+1] = append(unset[i+1], sub[1])
 				}
 			}
-			r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`, "\t", `\t`)
-			return r.Replace(val)
+			return escapeBasic(val)
 		})
 	}
 	return []byte(strings.Join(lines, "\n")), unset, nil
+}
+
+// escapeBasic escapes s for the inside of a TOML basic string. Control characters other than
+// tab are not allowed there unescaped.
+func escapeBasic(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // locator maps dotted key paths to the line where they are written, so that every problem can
@@ -183,7 +256,9 @@ func splitKey(s string) []string {
 func locate(data []byte) *locator {
 	l := &locator{lines: map[string]int{}, raw: map[string]string{}}
 	var table []string
-	depth := 0 // open brackets of a multi-line value
+	itable := ""              // table with array-of-tables indexes: "auth.keys[1].limits[0]"
+	elems := map[string]int{} // indexed path of an array of tables -> elements seen
+	depth := 0                // open brackets of a multi-line value
 	for i, line := range strings.Split(string(data), "\n") {
 		n := i + 1
 		if depth > 0 {
@@ -196,6 +271,10 @@ func locate(data []byte) *locator {
 			if _, ok := l.lines[p]; !ok {
 				l.lines[p] = n
 			}
+			itable = indexPath(table, strings.HasPrefix(strings.TrimSpace(line), "[["), elems)
+			if _, ok := l.lines[itable]; !ok {
+				l.lines[itable] = n
+			}
 			continue
 		}
 		if m := keyRE.FindStringSubmatch(line); m != nil {
@@ -203,6 +282,12 @@ func locate(data []byte) *locator {
 			if _, ok := l.lines[full]; !ok {
 				l.lines[full] = n
 				l.raw[full] = m[2]
+			}
+			if itable != "" {
+				ifull := itable + "." + strings.Join(splitKey(m[1]), ".")
+				if _, ok := l.lines[ifull]; !ok {
+					l.lines[ifull] = n
+				}
 			}
 			val := stripComment(m[2])
 			depth = strings.Count(val, "[") + strings.Count(val, "{") - strings.Count(val, "]") - strings.Count(val, "}")
@@ -212,6 +297,26 @@ func locate(data []byte) *locator {
 		}
 	}
 	return l
+}
+
+// indexPath writes a table header's path with the current element index of every array of
+// tables in it, counting a new element when the header itself is [[...]].
+func indexPath(parts []string, isArray bool, elems map[string]int) string {
+	p := ""
+	for i, part := range parts {
+		if p != "" {
+			p += "."
+		}
+		p += part
+		if i == len(parts)-1 && isArray {
+			elems[p]++
+			return fmt.Sprintf("%s[%d]", p, elems[p]-1)
+		}
+		if n := elems[p]; n > 0 {
+			p = fmt.Sprintf("%s[%d]", p, n-1)
+		}
+	}
+	return p
 }
 
 func stripComment(v string) string {
@@ -239,6 +344,13 @@ func (l *locator) line(key string) int {
 	for k := key; k != ""; {
 		if n, ok := l.lines[k]; ok {
 			return n
+		}
+		if strings.HasSuffix(k, "]") {
+			// targets[2] falls back to targets.
+			if i := strings.LastIndex(k, "["); i > 0 {
+				k = k[:i]
+				continue
+			}
 		}
 		i := strings.LastIndex(k, ".")
 		if i < 0 {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -158,8 +159,16 @@ func (c *Config) applyDefaults(v *validator) {
 		setDur(&h.MaxCooldown, 2*time.Minute)
 	}
 	cacheDefaults(&c.Cache)
-	for _, r := range c.Routers {
+	for _, name := range sortedKeys(c.Routers) {
+		r := c.Routers[name]
 		if r.Cache != nil {
+			// All routers share the one store, so its kind and size are set under [cache] only.
+			if r.Cache.Store != "" && r.Cache.Store != c.Cache.Store {
+				v.errAt("routers."+name+".cache.store", "routers share the [cache] store; set store there")
+			}
+			if r.Cache.MaxBytes != 0 && r.Cache.MaxBytes != c.Cache.MaxBytes {
+				v.errAt("routers."+name+".cache.max_bytes", "routers share the [cache] store; set max_bytes there")
+			}
 			merged := c.Cache
 			if r.Cache.Enabled != nil {
 				merged.Enabled = r.Cache.Enabled
@@ -169,6 +178,12 @@ func (c *Config) applyDefaults(v *validator) {
 			}
 			if r.Cache.Buckets != 0 {
 				merged.Buckets = r.Cache.Buckets
+			}
+			if r.Cache.MaxBuckets != 0 {
+				merged.MaxBuckets = r.Cache.MaxBuckets
+			}
+			if r.Cache.SharedAcross {
+				merged.SharedAcross = true
 			}
 			if r.Cache.MaxEntrySize != 0 {
 				merged.MaxEntrySize = r.Cache.MaxEntrySize
@@ -360,7 +375,7 @@ func (c *Config) validate(v *validator) {
 	}
 	c.validateCache(v, "cache", &c.Cache)
 	for i := range c.Limits {
-		validateLimit(v, fmt.Sprintf("limits[%d]", i), "limits", &c.Limits[i])
+		validateLimit(v, fmt.Sprintf("limits[%d]", i), &c.Limits[i])
 	}
 	if c.Auth.Required && len(c.Auth.Keys) == 0 && c.Auth.KeysFile == "" {
 		v.errAt("auth.required", "auth is required but no keys or keys_file are given")
@@ -368,27 +383,30 @@ func (c *Config) validate(v *validator) {
 	for i, k := range c.Auth.Keys {
 		key := fmt.Sprintf("auth.keys[%d]", i)
 		if k.ID == "" {
-			v.errAt("auth.keys", "%s: id is required", key)
+			v.errAt(key+".id", "is required")
 		}
 		if (k.Key == "") == (k.KeyHash == "") {
-			v.errAt("auth.keys", "%s: exactly one of key or key_hash is required", key)
+			v.errAt(key+".key", "exactly one of key or key_hash is required")
 		}
 		for j := range k.Limits {
-			validateLimit(v, fmt.Sprintf("%s.limits[%d]", key, j), "auth.keys.limits", &c.Auth.Keys[i].Limits[j])
+			validateLimit(v, fmt.Sprintf("%s.limits[%d]", key, j), &c.Auth.Keys[i].Limits[j])
 		}
 	}
 	if !slices.Contains([]string{"none", "otlp-grpc", "otlp-http", "stdout"}, c.Telemetry.Traces) {
 		v.errAt("telemetry.traces", "%q is not one of none, otlp-grpc, otlp-http, stdout", c.Telemetry.Traces)
 	}
-	if r := c.Telemetry.SampleRatio; r != nil && (*r < 0 || *r > 1) {
+	if r := c.Telemetry.SampleRatio; r != nil && !(*r >= 0 && *r <= 1) { // NaN fails too
 		v.errAt("telemetry.sample_ratio", "%v is not between 0 and 1", *r)
 	}
-	for m, p := range c.Pricing {
-		if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 {
-			v.errAt("pricing."+m, "prices must not be negative")
+	for _, m := range sortedKeys(c.Pricing) {
+		p := c.Pricing[m]
+		if !validPrice(p.Input) || !validPrice(p.Output) || !validPrice(p.CachedInput) {
+			v.errAt("pricing."+m, "prices must be finite and not negative")
 		}
 	}
 }
+
+func validPrice(f float64) bool { return f >= 0 && !math.IsInf(f, 1) }
 
 func kindList() string {
 	return strings.Join(sortedKeys(Kinds), ", ")
@@ -434,21 +452,21 @@ func (c *Config) validateRouter(v *validator, name string, r *Router) {
 	}
 	for i, t := range r.Targets {
 		c.checkModel(v, fmt.Sprintf("%s.targets", key), t.Model, false)
-		if t.Weight < 0 {
-			v.errAt(key+".targets", "target %d: weight must not be negative", i+1)
+		if !(t.Weight >= 0) || math.IsInf(t.Weight, 1) {
+			v.errAt(key+".targets", "target %d: weight must be finite and not negative", i+1)
 		}
 	}
 	if r.Retries.Attempts < 1 {
 		v.errAt(key+".retries", "attempts must be at least 1")
 	}
-	if r.Retries.Budget < 0 || r.Retries.Budget > 1 {
+	if !(r.Retries.Budget >= 0 && r.Retries.Budget <= 1) {
 		v.errAt(key+".retries", "budget %v is not a ratio between 0 and 1", r.Retries.Budget)
 	}
-	if r.Health.Threshold <= 0 || r.Health.Threshold > 1 {
+	if !(r.Health.Threshold > 0 && r.Health.Threshold <= 1) {
 		v.errAt(key+".health", "threshold %v is not a ratio in (0, 1]", r.Health.Threshold)
 	}
-	for alias, target := range r.Aliases {
-		c.checkModel(v, key+".aliases."+alias, target, false)
+	for _, alias := range sortedKeys(r.Aliases) {
+		c.checkModel(v, key+".aliases."+alias, r.Aliases[alias], false)
 	}
 	if r.Cache != nil {
 		c.validateCache(v, key+".cache", r.Cache)
@@ -471,27 +489,29 @@ func (c *Config) validateCache(v *validator, key string, cc *Cache) {
 	}
 }
 
-func validateLimit(v *validator, label, key string, l *Limit) {
+// validateLimit checks one limit; key is its indexed path ("limits[2]"), which both names it
+// and finds its line.
+func validateLimit(v *validator, key string, l *Limit) {
 	if !slices.Contains([]string{"global", "router", "team", "user", "key"}, l.Scope) {
-		v.errAt(key+".scope", "%s: scope %q is not one of global, router, team, user, key", label, l.Scope)
+		v.errAt(key+".scope", "%q is not one of global, router, team, user, key", l.Scope)
 	}
 	if l.Unit == "" {
 		l.Unit = "requests"
 	}
 	if !slices.Contains([]string{"requests", "tokens", "cost"}, l.Unit) {
-		v.errAt(key+".unit", "%s: unit %q is not one of requests, tokens, cost", label, l.Unit)
+		v.errAt(key+".unit", "%q is not one of requests, tokens, cost", l.Unit)
 	}
 	switch {
 	case l.Rate == "" && l.Budget == "":
-		v.errAt(key+".rate", "%s: one of rate (e.g. \"100/min\") or budget (e.g. \"50/day\") is required", label)
+		v.errAt(key, "one of rate (e.g. \"100/min\") or budget (e.g. \"50/day\") is required")
 	case l.Rate != "" && l.Budget != "":
-		v.errAt(key+".rate", "%s: give rate or budget, not both", label)
+		v.errAt(key+".budget", "give rate or budget, not both")
 	case l.Rate != "" && !rateRE.MatchString(l.Rate):
-		v.errAt(key+".rate", "%s: %q is not a rate like \"100/min\", \"10/s\", \"5000/day\"", label, l.Rate)
+		v.errAt(key+".rate", "%q is not a rate like \"100/min\", \"10/s\", \"5000/day\"", l.Rate)
 	case l.Budget != "" && !budgetRE.MatchString(l.Budget):
-		v.errAt(key+".budget", "%s: %q is not a budget like \"50/day\", \"1000000/month\"", label, l.Budget)
+		v.errAt(key+".budget", "%q is not a budget like \"50/day\", \"1000000/month\"", l.Budget)
 	}
 	if l.Burst < 0 {
-		v.errAt(key+".burst", "%s: burst must not be negative", label)
+		v.errAt(key+".burst", "must not be negative")
 	}
 }
