@@ -22,10 +22,12 @@ type state struct {
 	gw        *gateway.Gateway
 	providers map[string]*provider.Provider
 	routers   map[string]*balance.Router
+	stages    *stages
 }
 
 func (s *state) close() {
 	s.gw.Close()
+	s.stages.close()
 	for _, r := range s.routers {
 		r.Close()
 	}
@@ -61,12 +63,20 @@ func (a *App) build(ctx context.Context, cfg *config.Config) (*state, error) {
 		}
 		st.routers[name] = r
 	}
+	stg, err := a.buildStages(cfg)
+	if err != nil {
+		st.closeRouters()
+		return nil, err
+	}
+	st.stages = stg
 	gw, err := gateway.New(gateway.Deps{
 		Config: cfg, Providers: st.providers, Routers: st.routers, Registry: a.registry,
 		Log: a.log, Access: a.access, Plugins: a.plugins,
+		Auth: stg.auth, Overrides: stg.overrides, Limiter: stg.limiter, Prices: stg.prices, Caches: stg.caches,
 	})
 	if err != nil {
 		st.closeRouters()
+		stg.close()
 		return nil, err
 	}
 	st.gw = gw

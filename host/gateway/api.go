@@ -13,10 +13,13 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/sluice-gw/sluice/host/auth"
 	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/cache"
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/plugin"
 	"github.com/sluice-gw/sluice/host/provider"
+	"github.com/sluice-gw/sluice/host/ratelimit"
 	"github.com/sluice-gw/sluice/host/sse"
 )
 
@@ -46,6 +49,19 @@ type call struct {
 	// lastUp is the last upstream error answer; when no attempt succeeds it is relayed as is.
 	lastUp    *provider.Response
 	lastUpErr *openai.Error
+
+	ident      auth.Identity
+	resv       *ratelimit.Reservation
+	limitTier  string
+	costMicros int64
+
+	cache       *cache.Cache
+	cacheKey    cache.Key
+	cacheCtl    cache.Control
+	cacheBucket int
+	cacheHit    bool
+	collect     bool
+	chunks      [][]byte
 }
 
 func (g *Gateway) api(endpoint string) http.Handler {
@@ -61,6 +77,9 @@ func (g *Gateway) api(endpoint string) http.Handler {
 func (c *call) fail(w http.ResponseWriter, e *openai.Error) {
 	c.status = e.Status
 	c.errMsg = e.Message
+	if c.resv != nil {
+		c.resv.WriteHeaders(w.Header())
+	}
 	e.Write(w)
 }
 
@@ -79,12 +98,28 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 	}
 	c.req = req
 	c.stream = req.Stream && c.endpoint != provider.Embeddings
-	name, router, oerr := g.resolve(mux.Vars(c.r)["router"], req.Model)
+	if e := g.identify(c); e != nil {
+		return e
+	}
+	c.router = mux.Vars(c.r)["router"]
+	if e := g.requestPolicies(c); e != nil {
+		return e
+	}
+	req = c.req
+	name, router, oerr := g.resolve(c.router, req.Model)
 	if oerr != nil {
 		return oerr
 	}
 	c.router = name
+	if e := g.authorize(c, req.Model); e != nil {
+		return e
+	}
+	var meta []byte
+	if rc, ok := g.cfg.Routers[name]; ok && rc.Strategy == "plugin" {
+		meta = g.metaJSON(c)
+	}
 	plan, err := router.Plan(c.r.Context(), balance.Request{
+		Meta:        meta,
 		EstTokensIn: int(req.TokenEstimate), EstTokensOut: int(req.MaxTokens),
 		Pin: c.r.Header.Get("X-Sluice-Provider"), Exclude: balance.ParseProviderList(c.r.Header.Get("X-Sluice-Exclude")),
 	})
@@ -93,6 +128,13 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 	}
 	defer plan.Close()
 	c.plan = plan
+	if e := g.admit(c); e != nil {
+		return e
+	}
+	defer g.settle(c)
+	if hit, e := g.serveFromCache(w, c); hit || e != nil {
+		return e
+	}
 	return g.dispatch(w, c)
 }
 
@@ -205,12 +247,17 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	sum := openai.Summarize(resp.Body, true)
 	c.usage, c.finish = sum.Usage, sum.FinishReason
 	_ = c.plan.Report(balance.Outcome{Target: t, Kind: balance.KindOK, Latency: time.Since(start)})
+	body, perr := g.responsePolicies(c, resp.Status, resp.Body)
+	if perr != nil {
+		return true, perr
+	}
 	c.status = resp.Status
 	g.writeHeaders(w, c, resp.Header)
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(resp.Status)
-	_, _ = w.Write(resp.Body)
+	_, _ = w.Write(body)
+	g.cacheStore(c, body, nil)
 	return true, nil
 }
 
@@ -248,6 +295,7 @@ func (g *Gateway) attemptFailed(ctx context.Context, c *call, t balance.Target, 
 		// A plugin error (translator): the request is at fault or the plugin is broken.
 		o.Kind = balance.KindStatus4xx
 		_ = c.plan.Report(o)
+		g.logPluginError(c, err)
 		return true, pluginError(err)
 	}
 }
@@ -271,6 +319,7 @@ func (g *Gateway) upstreamBody(c *call, model string) []byte {
 }
 
 func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
+	g.limitHeaders(w, c)
 	h := w.Header()
 	h.Set("X-Sluice-Provider", c.provider)
 	h.Set("X-Sluice-Model", c.provider+"/"+c.model)
@@ -307,6 +356,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	sw := sse.NewWriter(w)
 	chunk := first
 	for err == nil {
+		c.record(chunk)
 		sum := openai.Summarize(chunk, false)
 		if sum.Usage != nil {
 			c.usage = sum.Usage
@@ -325,6 +375,9 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	}
 	if err == io.EOF {
 		_ = sw.Done()
+		if c.finish != "" {
+			g.cacheStore(c, nil, c.chunks)
+		}
 		_ = c.plan.Report(balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		return true, nil
 	}
@@ -400,3 +453,12 @@ func pluginError(err error) *openai.Error {
 	}
 	return openai.Errorf(502, "plugin_error", err.Error())
 }
+
+// limitHeaders sends the rate-limit headers of the request's reservation.
+func (g *Gateway) limitHeaders(w http.ResponseWriter, c *call) {
+	if c.resv != nil {
+		c.resv.WriteHeaders(w.Header())
+	}
+}
+
+func asPluginError(err error, target **plugin.Error) bool { return errors.As(err, target) }

@@ -14,11 +14,15 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/sluice-gw/sluice/host/auth"
 	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/cache"
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/plugin"
+	"github.com/sluice-gw/sluice/host/pricing"
 	"github.com/sluice-gw/sluice/host/provider"
+	"github.com/sluice-gw/sluice/host/ratelimit"
 )
 
 // Deps are the stages a Gateway connects. Optional stages are nil when off.
@@ -33,6 +37,14 @@ type Deps struct {
 	Access   *slog.Logger
 	// Plugins resolves policy, route and cache-key plugins by name.
 	Plugins *plugin.Registry
+	// Auth identifies callers; nil serves everyone anonymously.
+	Auth *auth.Authenticator
+	// Overrides lists the virtual key ids allowed to pin or exclude providers.
+	Overrides map[string]bool
+	Limiter   *ratelimit.Limiter
+	Prices    *pricing.Table
+	// Caches maps a router name to its cache; "" is the global cache.
+	Caches map[string]*cache.Cache
 }
 
 // Gateway is the http.Handler clients talk to.
@@ -44,6 +56,13 @@ type Gateway struct {
 	log       *slog.Logger
 	access    *slog.Logger
 	plugins   *plugin.Registry
+	auth      *auth.Authenticator
+	overrides map[string]bool
+	limiter   *ratelimit.Limiter
+	prices    *pricing.Table
+	caches    map[string]*cache.Cache
+	policies  []*plugin.Plugin
+	keyPlugin map[string]*plugin.Plugin // cache key plugin per router ("" global)
 	handler   http.Handler
 
 	implicitMu sync.Mutex
@@ -59,6 +78,39 @@ func New(d Deps) (*Gateway, error) {
 	g := &Gateway{
 		cfg: d.Config, providers: d.Providers, routers: d.Routers, registry: d.Registry,
 		log: d.Log, access: d.Access, plugins: d.Plugins, implicit: map[string]*balance.Router{},
+		auth: d.Auth, overrides: d.Overrides, limiter: d.Limiter, prices: d.Prices, caches: d.Caches,
+		keyPlugin: map[string]*plugin.Plugin{},
+	}
+	for _, name := range g.cfg.Policies {
+		p, ok := d.Plugins.Get(name)
+		if !ok {
+			return nil, fmt.Errorf("gateway: policy plugin %q is not loaded", name)
+		}
+		if !p.Has("on_request") && !p.Has("on_response") {
+			return nil, fmt.Errorf("gateway: plugin %q has neither on_request nor on_response, so it cannot be a policy", name)
+		}
+		g.policies = append(g.policies, p)
+	}
+	addKeyPlugin := func(router, name string) error {
+		if name == "" {
+			return nil
+		}
+		p, ok := d.Plugins.Get(name)
+		if !ok || !p.Has("cache_key") {
+			return fmt.Errorf("gateway: cache key plugin %q is not loaded or has no cache_key hook", name)
+		}
+		g.keyPlugin[router] = p
+		return nil
+	}
+	if err := addKeyPlugin("", g.cfg.Cache.KeyPlugin); err != nil {
+		return nil, err
+	}
+	for name, rc := range g.cfg.Routers {
+		if rc.Cache != nil {
+			if err := addKeyPlugin(name, rc.Cache.KeyPlugin); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if g.log == nil {
 		g.log = slog.Default()

@@ -19,6 +19,15 @@ import (
 func (g *Gateway) passthrough(w http.ResponseWriter, r *http.Request) {
 	c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: "passthrough", r: r}
 	defer g.logAccess(c)
+	if e := g.identify(c); e != nil {
+		c.fail(w, e)
+		return
+	}
+	if e := g.admitRaw(c); e != nil {
+		c.fail(w, e)
+		return
+	}
+	defer g.settle(c)
 	name := mux.Vars(r)["provider"]
 	p, ok := g.providers[name]
 	c.provider = name
@@ -59,6 +68,7 @@ func (g *Gateway) passthrough(w http.ResponseWriter, r *http.Request) {
 			openai.Errorf(502, "upstream_unreachable", fmt.Sprintf("provider %s: %v", name, err)).Write(w)
 		},
 	}
+	g.limitHeaders(w, c)
 	proxy.ServeHTTP(rec, r)
 	c.status = rec.status
 }

@@ -1,0 +1,174 @@
+package app
+
+import (
+	"fmt"
+
+	"github.com/sluice-gw/sluice/host/auth"
+	"github.com/sluice-gw/sluice/host/cache"
+	"github.com/sluice-gw/sluice/host/config"
+	"github.com/sluice-gw/sluice/host/pricing"
+	"github.com/sluice-gw/sluice/host/ratelimit"
+)
+
+// stages are the optional pipeline stages built from one configuration.
+type stages struct {
+	auth      *auth.Authenticator
+	overrides map[string]bool
+	limiter   *ratelimit.Limiter
+	prices    *pricing.Table
+	caches    map[string]*cache.Cache
+	closers   []func() error
+}
+
+func (s *stages) close() {
+	for _, c := range s.closers {
+		_ = c()
+	}
+}
+
+func limitSpec(l config.Limit) ratelimit.Spec {
+	return ratelimit.Spec{Name: l.Name, Scope: l.Scope, Match: l.Match, Unit: l.Unit, Rate: l.Rate, Burst: float64(l.Burst), Budget: l.Budget}
+}
+
+func (a *App) buildStages(cfg *config.Config) (*stages, error) {
+	s := &stages{overrides: map[string]bool{}, caches: map[string]*cache.Cache{}}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+	s.prices = pricing.Default()
+	if len(cfg.Pricing) > 0 {
+		over := make(map[string]pricing.Price, len(cfg.Pricing))
+		for m, p := range cfg.Pricing {
+			over[m] = pricing.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}
+		}
+		s.prices.Override(over)
+	}
+
+	keys := make([]auth.KeySpec, 0, len(cfg.Auth.Keys))
+	for _, k := range cfg.Auth.Keys {
+		ks := auth.KeySpec{ID: k.ID, Key: k.Key, KeyHash: k.KeyHash, User: k.User, Team: k.Team, Models: k.Models, Routers: k.Routers, BYOK: k.BYOK}
+		for i, l := range k.Limits {
+			sp := limitSpec(l)
+			if sp.Name == "" {
+				sp.Name = fmt.Sprintf("%s-%d", k.ID, i)
+			}
+			ks.Limits = append(ks.Limits, sp)
+		}
+		keys = append(keys, ks)
+		if k.Overrides {
+			s.overrides[k.ID] = true
+		}
+	}
+	if cfg.Auth.KeysFile != "" {
+		more, err := auth.LoadKeysFile(cfg.Auth.KeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("serve: auth: %w", err)
+		}
+		keys = append(keys, more...)
+	}
+	var err error
+	s.auth, err = auth.New(auth.Options{Required: cfg.Auth.Required, Keys: keys, UserHeader: cfg.Auth.UserHeader, TeamHeader: cfg.Auth.TeamHeader})
+	if err != nil {
+		return nil, fmt.Errorf("serve: auth: %w", err)
+	}
+
+	hasKeyLimits := false
+	for _, k := range keys {
+		hasKeyLimits = hasKeyLimits || len(k.Limits) > 0
+	}
+	if len(cfg.Limits) > 0 || hasKeyLimits {
+		rules := make([]ratelimit.Rule, 0, len(cfg.Limits))
+		for i, l := range cfg.Limits {
+			sp := limitSpec(l)
+			if sp.Name == "" {
+				sp.Name = fmt.Sprintf("%s-%s-%d", l.Scope, l.Unit, i+1)
+			}
+			r, err := sp.Rule()
+			if err != nil {
+				return nil, fmt.Errorf("serve: limits[%d]: %w", i, err)
+			}
+			rules = append(rules, r)
+		}
+		var store ratelimit.Store
+		if cfg.Redis.URL != "" {
+			rs, err := ratelimit.NewRedisStore(ratelimit.RedisOptions{URL: cfg.Redis.URL, Timeout: cfg.Redis.Timeout.D()})
+			if err != nil {
+				return nil, fmt.Errorf("serve: limits: %w", err)
+			}
+			store = rs
+			s.closers = append(s.closers, rs.Close)
+		}
+		s.limiter, err = ratelimit.New(ratelimit.Config{Rules: rules, Store: store, FailOpen: *cfg.Redis.FailOpen, Logger: a.log})
+		if err != nil {
+			return nil, fmt.Errorf("serve: limits: %w", err)
+		}
+	}
+
+	var store cache.Store
+	newStore := func() (cache.Store, error) {
+		if store != nil {
+			return store, nil
+		}
+		var local, remote cache.Store
+		if cfg.Cache.Store == "memory" || cfg.Cache.Store == "tiered" {
+			ms, err := cache.NewMemoryStore(cache.MemoryOptions{MaxBytes: int64(cfg.Cache.MaxBytes)})
+			if err != nil {
+				return nil, err
+			}
+			local = ms
+		}
+		if cfg.Cache.Store == "redis" || cfg.Cache.Store == "tiered" {
+			rs, err := cache.NewRedisStore(cache.RedisOptions{URL: cfg.Redis.URL, Timeout: cfg.Redis.Timeout.D(), Logger: a.log})
+			if err != nil {
+				return nil, err
+			}
+			remote = rs
+		}
+		switch {
+		case local != nil && remote != nil:
+			store = cache.NewTieredStore(local, remote)
+		case local != nil:
+			store = local
+		default:
+			store = remote
+		}
+		s.closers = append(s.closers, store.Close)
+		return store, nil
+	}
+	mk := func(cc *config.Cache) (*cache.Cache, error) {
+		st, err := newStore()
+		if err != nil {
+			return nil, err
+		}
+		return cache.New(cache.Options{Store: st, Logger: a.log, Policy: cache.Policy{
+			Enabled: true, TTL: cc.TTL.D(), Buckets: cc.Buckets, MaxBuckets: cc.MaxBuckets,
+			MaxEntryBytes: int(cc.MaxEntrySize), Ignore: cc.Ignore,
+		}})
+	}
+	if cfg.Cache.On() {
+		c, err := mk(&cfg.Cache)
+		if err != nil {
+			return nil, fmt.Errorf("serve: cache: %w", err)
+		}
+		s.caches[""] = c
+	}
+	for name, rc := range cfg.Routers {
+		if rc.Cache == nil {
+			continue
+		}
+		if !rc.Cache.On() {
+			s.caches[name] = nil // the router turns the global cache off
+			continue
+		}
+		c, err := mk(rc.Cache)
+		if err != nil {
+			return nil, fmt.Errorf("serve: router %s: cache: %w", name, err)
+		}
+		s.caches[name] = c
+	}
+	ok = true
+	return s, nil
+}
