@@ -49,7 +49,18 @@ func (c *Config) Redacted() *Config {
 
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
+		// Unparsable, yet it may still hold a password: hide everything before the host.
+		if i := strings.LastIndex(s, "@"); i >= 0 {
+			pre := ""
+			if j := strings.Index(s, "://"); j >= 0 && j < i {
+				pre = s[:j+3]
+			}
+			return pre + "[redacted]" + s[i:]
+		}
+		return s
+	}
+	if u.User == nil {
 		return s
 	}
 	if _, has := u.User.Password(); has {

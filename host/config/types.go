@@ -285,7 +285,8 @@ func ParseByteSize(str string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n < 0 {
+	// NaN, infinities and sizes past int64 would convert to nonsense (a negative size).
+	if err != nil || !(n >= 0) || n*float64(mult) >= 1<<63 {
 		return 0, fmt.Errorf("invalid size %q (want e.g. \"10MiB\", \"512KB\", \"4096\")", str)
 	}
 	return int64(n * float64(mult)), nil
