@@ -156,6 +156,8 @@ func (g *Gateway) routes() http.Handler {
 		m.Handle(prefix+"/embeddings", g.api(provider.Embeddings)).Methods(http.MethodPost)
 		m.HandleFunc(prefix+"/models", g.models).Methods(http.MethodGet)
 	}
+	m.Handle("/v1/messages", g.messages()).Methods(http.MethodPost)
+	m.Handle("/router/{router}/v1/messages", g.messages()).Methods(http.MethodPost)
 	m.PathPrefix("/passthrough/{provider}/").HandlerFunc(g.passthrough)
 	return m
 }

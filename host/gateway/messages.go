@@ -1,0 +1,163 @@
+package gateway
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/sluice-gw/sluice/host/messagesapi"
+	"github.com/sluice-gw/sluice/host/provider"
+)
+
+// messages serves POST /v1/messages, the Anthropic Messages API shape, so clients built on
+// the Anthropic SDK can use any provider: the request is converted to OpenAI's shape, runs
+// the ordinary pipeline, and the answer (or stream) is converted back.
+func (g *Gateway) messages() http.Handler {
+	chat := g.api(provider.ChatCompletions)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			writeAnthropicError(w, 413, "request_too_large", "request body: "+err.Error())
+			return
+		}
+		oreq, model, stream, err := messagesapi.ToOpenAI(body)
+		if err != nil {
+			writeAnthropicError(w, 400, "invalid_request_error", err.Error())
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(oreq))
+		r.ContentLength = int64(len(oreq))
+		aw := &anthropicWriter{w: w, stream: stream, conv: messagesapi.NewStreamConverter(model)}
+		chat.ServeHTTP(aw, r)
+		aw.finish()
+	})
+}
+
+func writeAnthropicError(w http.ResponseWriter, status int, typ, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(messagesapi.ErrorBody(status, typ, msg))
+}
+
+// anthropicWriter converts what the OpenAI pipeline writes into the Anthropic shape: a whole
+// body for non-streamed answers and errors, SSE events one by one for streams.
+type anthropicWriter struct {
+	w      http.ResponseWriter
+	stream bool
+	conv   *messagesapi.StreamConverter
+	status int
+	buf    []byte
+	sse    bool
+	failed bool
+}
+
+func (a *anthropicWriter) Header() http.Header { return a.w.Header() }
+
+func (a *anthropicWriter) WriteHeader(status int) {
+	a.status = status
+	a.sse = status == 200 && a.w.Header().Get("Content-Type") == "text/event-stream"
+	if a.sse {
+		a.w.WriteHeader(status)
+	}
+}
+
+func (a *anthropicWriter) Write(b []byte) (int, error) {
+	if a.status == 0 {
+		a.WriteHeader(200)
+	}
+	a.buf = append(a.buf, b...)
+	if a.sse {
+		return len(b), a.drain()
+	}
+	return len(b), nil
+}
+
+// Flush forwards flushes so streamed events leave at once.
+func (a *anthropicWriter) Flush() {
+	if f, ok := a.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// drain converts each complete SSE event in the buffer.
+func (a *anthropicWriter) drain() error {
+	for {
+		i := bytes.Index(a.buf, []byte("\n\n"))
+		if i < 0 {
+			return nil
+		}
+		ev := a.buf[:i]
+		a.buf = a.buf[i+2:]
+		data, ok := bytes.CutPrefix(ev, []byte("data: "))
+		if !ok {
+			continue
+		}
+		var out [][2]string
+		switch {
+		case bytes.Equal(data, []byte("[DONE]")):
+			out = a.conv.Finish()
+		case bytes.HasPrefix(data, []byte(`{"error":`)):
+			a.failed = true
+			msg := upstreamMessage(data)
+			out = [][2]string{{"error", string(messagesapi.ErrorBody(502, "api_error", msg))}}
+		default:
+			evs, err := a.conv.Chunk(data)
+			if err != nil {
+				return err
+			}
+			out = evs
+		}
+		for _, e := range out {
+			if _, err := io.WriteString(a.w, "event: "+e[0]+"\ndata: "+e[1]+"\n\n"); err != nil {
+				return err
+			}
+		}
+		a.Flush()
+	}
+}
+
+// finish writes a buffered (non-streamed) answer once the pipeline is done.
+func (a *anthropicWriter) finish() {
+	if a.sse || a.status == 0 {
+		return
+	}
+	h := a.w.Header()
+	h.Del("Content-Length")
+	if a.status == 200 {
+		out, err := messagesapi.FromOpenAI(a.buf)
+		if err != nil {
+			writeAnthropicError(a.w, 502, "api_error", "converting the answer: "+err.Error())
+			return
+		}
+		h.Set("Content-Length", strconv.Itoa(len(out)))
+		a.w.WriteHeader(200)
+		_, _ = a.w.Write(out)
+		return
+	}
+	msg := upstreamMessage(a.buf)
+	if msg == "" {
+		msg = http.StatusText(a.status)
+	}
+	writeAnthropicError(a.w, a.status, anthropicType(a.status), msg)
+}
+
+func anthropicType(status int) string {
+	switch {
+	case status == 401:
+		return "authentication_error"
+	case status == 403:
+		return "permission_error"
+	case status == 404:
+		return "not_found_error"
+	case status == 413:
+		return "request_too_large"
+	case status == 429:
+		return "rate_limit_error"
+	case status == 529:
+		return "overloaded_error"
+	case status >= 500:
+		return "api_error"
+	}
+	return "invalid_request_error"
+}
