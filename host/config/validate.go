@@ -77,6 +77,10 @@ func (c *Config) applyDefaults(v *validator) {
 	if c.Providers == nil {
 		c.Providers = map[string]*Provider{}
 	}
+	if _, ok := c.Providers["demo"]; !ok {
+		// The local demo model is always there, so any config can be tried without a key.
+		c.Providers["demo"] = &Provider{Kind: "demo"}
+	}
 	for name, p := range c.Providers {
 		p.Name = name
 		if p.Kind == "" {
