@@ -71,7 +71,7 @@ type pluginStats struct {
 	lat                           [latBuckets]atomic.Uint32
 }
 
-func newLive(int) *Live {
+func newLive() *Live {
 	return &Live{
 		start:    time.Now(),
 		now:      time.Now,

@@ -2,8 +2,11 @@ package telemetry
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,6 +110,27 @@ func TestLiveRatesPercentilesAndModels(t *testing.T) {
 	}
 	if inWindow != 1 || s.Totals.Requests != 221 || len(s.Models) != 1 || s.Models[0].Requests != 1 || s.Totals.CacheHitRate != -1 {
 		t.Errorf("after window: in window %v totals %+v models %+v", inWindow, s.Totals, s.Models)
+	}
+}
+
+// TestLiveFeedsDashboard wires the aggregator into the dashboard handler
+// on a real socket, as the admin listener does.
+func TestLiveFeedsDashboard(t *testing.T) {
+	tel, _ := newLiveTel(t)
+	tel.RecordRequest(RequestRecord{Route: "/c", Provider: "openai", Model: "gpt", Status: 200, Duration: 3 * time.Millisecond, InputTokens: 7, CostUSD: 0.5})
+	srv := httptest.NewServer(dashboard.Handler(tel.Live().Snapshot))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/dashboard/data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s dashboard.Snapshot
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Totals.Requests != 1 || s.Totals.TokensIn != 7 || s.Totals.CostUSD != 0.5 || len(s.Models) != 1 || s.Models[0].Model != "gpt" || len(s.Series.Requests) != liveWindow {
+		t.Errorf("feed over HTTP: %+v models %+v", s.Totals, s.Models)
 	}
 }
 

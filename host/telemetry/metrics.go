@@ -233,7 +233,6 @@ type metrics struct {
 	requestDone, streamDone                func()
 	handlesMu                              sync.RWMutex
 	handles                                map[reqKey]*reqHandles
-	names                                  []string
 }
 
 type reqKey struct {
@@ -298,35 +297,30 @@ func newMetrics(maxModels int, runtime bool, live *Live) *metrics {
 func (m *metrics) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	m.reg.MustRegister(v)
-	m.names = append(m.names, name)
 	return v
 }
 
 func (m *metrics) counter(name, help string) prometheus.Counter {
 	v := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	m.reg.MustRegister(v)
-	m.names = append(m.names, name)
 	return v
 }
 
 func (m *metrics) gauge(name, help string) prometheus.Gauge {
 	v := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
 	m.reg.MustRegister(v)
-	m.names = append(m.names, name)
 	return v
 }
 
 func (m *metrics) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
 	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 	m.reg.MustRegister(v)
-	m.names = append(m.names, name)
 	return v
 }
 
 func (m *metrics) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
 	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
 	m.reg.MustRegister(v)
-	m.names = append(m.names, name)
 	return v
 }
 

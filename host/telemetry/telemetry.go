@@ -60,8 +60,10 @@ type Traces struct {
 	// Headers are sent with every export (e.g. an auth token).
 	Headers map[string]string
 	// SampleRatio in (0,1] is the parent-based ratio sampler's argument.
-	// Zero means OTEL_TRACES_SAMPLER_ARG, then 1. Use Exporter "none" to
-	// switch tracing off rather than a ratio of zero.
+	// Zero means OTEL_TRACES_SAMPLER (always_on, always_off, traceidratio
+	// and their parentbased_ forms) with OTEL_TRACES_SAMPLER_ARG, then
+	// parent-based 1.0. Use Exporter "none" to switch tracing off rather
+	// than a ratio of zero.
 	SampleRatio float64
 	// Recorder, when set, receives every span in memory (tests) and turns
 	// tracing on even if Exporter is "none".
@@ -106,7 +108,7 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if maxModels <= 0 {
 		maxModels = 200
 	}
-	t.live = newLive(maxModels)
+	t.live = newLive()
 	t.metrics = newMetrics(maxModels, !cfg.Metrics.DisableRuntime, t.live)
 
 	sdkDisabled := envBool("OTEL_SDK_DISABLED")
@@ -154,6 +156,14 @@ func (t *Telemetry) setupTraces(ctx context.Context, cfg Traces, res *resource.R
 	if kind == "" {
 		kind = exporterFromEnv(sdkDisabled)
 	}
+	if kind == ExporterNone && cfg.Recorder == nil {
+		return nil
+	}
+	// Decided before any exporter exists, so a bad setting leaks nothing.
+	sampler, err := samplerFor(cfg.SampleRatio)
+	if err != nil {
+		return err
+	}
 	var opts []sdktrace.TracerProviderOption
 	switch kind {
 	case ExporterNone:
@@ -172,24 +182,47 @@ func (t *Telemetry) setupTraces(ctx context.Context, cfg Traces, res *resource.R
 	if len(opts) == 0 {
 		return nil
 	}
-	ratio := cfg.SampleRatio
-	if ratio <= 0 {
-		ratio = 1
-		if v, err := strconv.ParseFloat(os.Getenv("OTEL_TRACES_SAMPLER_ARG"), 64); err == nil && v >= 0 && v <= 1 {
-			ratio = v
-		}
-	}
-	if ratio > 1 {
-		return fmt.Errorf("telemetry: traces: sample ratio %v outside (0,1]", ratio)
-	}
-	opts = append(opts,
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
-	)
+	opts = append(opts, sdktrace.WithResource(res), sdktrace.WithSampler(sampler))
 	t.tp = sdktrace.NewTracerProvider(opts...)
 	t.tracer = t.tp.Tracer("github.com/sluice-gw/sluice/host/telemetry")
 	t.shutdowns = append(t.shutdowns, t.tp.Shutdown)
 	return nil
+}
+
+// samplerFor picks the sampler: a configured ratio (parent-based), else
+// OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, else parent-based 1.0.
+// Parent-based means a caller's sampled flag in traceparent is obeyed.
+func samplerFor(ratio float64) (sdktrace.Sampler, error) {
+	if ratio > 1 {
+		return nil, fmt.Errorf("telemetry: traces: sample ratio %v outside (0,1]", ratio)
+	}
+	if ratio > 0 {
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)), nil
+	}
+	arg := 1.0
+	if raw := strings.TrimSpace(os.Getenv("OTEL_TRACES_SAMPLER_ARG")); raw != "" {
+		v, err := strconv.ParseFloat(raw, 64)
+		if err != nil || v < 0 || v > 1 {
+			return nil, fmt.Errorf("telemetry: traces: OTEL_TRACES_SAMPLER_ARG %q is not a ratio in [0,1]", raw)
+		}
+		arg = v
+	}
+	switch name := strings.ToLower(strings.TrimSpace(os.Getenv("OTEL_TRACES_SAMPLER"))); name {
+	case "", "parentbased_traceidratio":
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(arg)), nil
+	case "traceidratio":
+		return sdktrace.TraceIDRatioBased(arg), nil
+	case "always_on":
+		return sdktrace.AlwaysSample(), nil
+	case "always_off":
+		return sdktrace.NeverSample(), nil
+	case "parentbased_always_on":
+		return sdktrace.ParentBased(sdktrace.AlwaysSample()), nil
+	case "parentbased_always_off":
+		return sdktrace.ParentBased(sdktrace.NeverSample()), nil
+	default:
+		return nil, fmt.Errorf("telemetry: traces: OTEL_TRACES_SAMPLER %q not supported", name)
+	}
 }
 
 // exporterFromEnv maps the standard variables onto an exporter name when

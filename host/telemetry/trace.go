@@ -58,7 +58,10 @@ func (t *Telemetry) StartRequest(ctx context.Context, r *http.Request, route str
 		return ctx, nil
 	}
 	ctx = t.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
-	name := r.Method + " " + route
+	name := r.Method
+	if route != "" {
+		name += " " + route
+	}
 	ctx, s := t.tracer.Start(ctx, name,
 		trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(

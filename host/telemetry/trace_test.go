@@ -276,6 +276,50 @@ func TestOTLPHTTPExportAndEnv(t *testing.T) {
 	_ = tel.Shutdown(context.Background())
 }
 
+func TestSamplerFromEnv(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/v1/models", nil)
+	for _, c := range []struct {
+		sampler, arg string
+		parent       string // traceparent flags from the caller, "" for none
+		want         int
+	}{
+		{"always_off", "", "", 0},
+		{"always_on", "", "00", 1}, // not parent-based: overrides the caller
+		{"parentbased_always_on", "", "00", 0},
+		{"traceidratio", "0", "", 0},
+		{"", "0", "01", 1}, // default is parent-based: a sampled caller wins
+		{"", "", "", 1},
+	} {
+		t.Run(c.sampler+"/"+c.arg+"/"+c.parent, func(t *testing.T) {
+			t.Setenv("OTEL_TRACES_SAMPLER", c.sampler)
+			t.Setenv("OTEL_TRACES_SAMPLER_ARG", c.arg)
+			rec := NewRecorder()
+			tel, err := New(context.Background(), Config{Traces: Traces{Exporter: ExporterNone, Recorder: rec}, Metrics: Metrics{DisableRuntime: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tel.Shutdown(context.Background())
+			r.Header.Del("traceparent")
+			if c.parent != "" {
+				r.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-"+c.parent)
+			}
+			_, s := tel.StartRequest(r.Context(), r, "")
+			s.End()
+			spans := rec.Spans()
+			if len(spans) != c.want {
+				t.Fatalf("%d spans, want %d", len(spans), c.want)
+			}
+			if c.want == 1 && spans[0].Name != "GET" {
+				t.Errorf("span name %q for an empty route", spans[0].Name)
+			}
+		})
+	}
+	t.Setenv("OTEL_TRACES_SAMPLER", "jaeger_remote")
+	if _, err := New(context.Background(), Config{Traces: Traces{Exporter: ExporterStdout}}); err == nil {
+		t.Error("unsupported sampler accepted")
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	for _, c := range []Config{
 		{Traces: Traces{Exporter: "zipkin"}},
