@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/gateway"
 	"github.com/sluice-gw/sluice/host/plugin"
+	"github.com/sluice-gw/sluice/host/pricing"
 	"github.com/sluice-gw/sluice/host/provider"
 	"github.com/sluice-gw/sluice/host/provider/demo"
 )
@@ -55,8 +56,9 @@ func (a *App) build(ctx context.Context, cfg *config.Config) (*state, error) {
 		}
 		st.providers[name] = p
 	}
+	prices := routerPrices(cfg)
 	for name, rc := range cfg.Routers {
-		r, err := a.newRouter(cfg, rc)
+		r, err := a.newRouter(rc, st.providers, prices)
 		if err != nil {
 			st.closeRouters()
 			return nil, fmt.Errorf("serve: router %s: %w", name, err)
@@ -147,14 +149,16 @@ func (t pluginTranslator) TranslateChunk(ctx context.Context, in []byte) ([]byte
 	return t.p.Call(ctx, "translate_chunk", in)
 }
 
-func (a *App) newRouter(cfg *config.Config, rc *config.Router) (*balance.Router, error) {
+func (a *App) newRouter(rc *config.Router, providers map[string]*provider.Provider, prices *pricing.Table) (*balance.Router, error) {
 	targets := make([]balance.Target, len(rc.Targets))
 	scale := weightScale(rc.Targets)
 	for i, t := range rc.Targets {
 		prov, model, _ := strings.Cut(t.Model, "/")
+		pr, _ := prices.Lookup(t.Model)
 		targets[i] = balance.Target{
 			ID: fmt.Sprintf("%s#%d", t.Model, i), Provider: prov, Model: model,
 			Weight: int(math.Round(t.Weight * scale)), Priority: t.Priority,
+			PriceIn: pr.Input, PriceOut: pr.Output,
 		}
 	}
 	bc := balance.Config{
@@ -173,9 +177,39 @@ func (a *App) newRouter(cfg *config.Config, rc *config.Router) (*balance.Router,
 		bc.Orderer = routeOrderer(p)
 	}
 	if rc.Health.Probe > 0 {
-		bc.Probe = balance.Probe{Interval: rc.Health.Probe.D(), Timeout: 5 * time.Second}
+		timeout := 5 * time.Second
+		if d := rc.Health.Probe.D(); d < timeout {
+			timeout = d
+		}
+		bc.Probe = balance.Probe{Func: probeTargets(providers), Interval: rc.Health.Probe.D(), Timeout: timeout}
 	}
 	return balance.NewRouter(bc)
+}
+
+// probeTargets checks a target through its provider's cheap model-list request. The check is
+// per provider, not per model: it answers "is this upstream up", which is what ejection is about.
+func probeTargets(providers map[string]*provider.Provider) balance.Prober {
+	return func(ctx context.Context, t balance.Target) error {
+		p := providers[t.Provider]
+		if p == nil {
+			return fmt.Errorf("probe: provider %q is not configured", t.Provider)
+		}
+		return p.Probe(ctx)
+	}
+}
+
+// routerPrices is the price table the cost strategy and route plugins see: the shipped prices
+// with the config's [pricing] overrides on top.
+func routerPrices(cfg *config.Config) *pricing.Table {
+	t := pricing.Default()
+	if len(cfg.Pricing) > 0 {
+		over := make(map[string]pricing.Price, len(cfg.Pricing))
+		for m, p := range cfg.Pricing {
+			over[m] = pricing.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}
+		}
+		t.Override(over)
+	}
+	return t
 }
 
 // weightScale turns fractional weights (0.7/0.3) into integers without losing their ratio.

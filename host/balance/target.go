@@ -65,6 +65,9 @@ func (s State) String() string {
 	return "unknown"
 }
 
+// MarshalText writes the state's name, so JSON views (the admin API) read "ejected", not 1.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // TargetStatus is a point-in-time view of one target of a router, for metrics
 // and the admin API.
 type TargetStatus struct {

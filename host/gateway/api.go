@@ -46,6 +46,8 @@ type call struct {
 	stream    bool
 	injected  bool // stream_options.include_usage was added by sluice
 	cacheNote string
+	// firstByte bounds the current streamed attempt until its first chunk (nil otherwise).
+	firstByte *firstByteTimer
 	// lastUp is the last upstream error answer; when no attempt succeeds it is relayed as is.
 	lastUp    *provider.Response
 	lastUpErr *openai.Error
@@ -118,10 +120,15 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 	if rc, ok := g.cfg.Routers[name]; ok && rc.Strategy == "plugin" {
 		meta = g.metaJSON(c)
 	}
+	// An explicit pin header (permission-checked in authorize) wins over a router alias.
+	pin := c.r.Header.Get("X-Sluice-Provider")
+	if pin == "" {
+		pin = g.aliasPin(name, req.Model)
+	}
 	plan, err := router.Plan(c.r.Context(), balance.Request{
 		Meta:        meta,
 		EstTokensIn: int(req.TokenEstimate), EstTokensOut: int(req.MaxTokens),
-		Pin: c.r.Header.Get("X-Sluice-Provider"), Exclude: balance.ParseProviderList(c.r.Header.Get("X-Sluice-Exclude")),
+		Pin: pin, Exclude: balance.ParseProviderList(c.r.Header.Get("X-Sluice-Exclude")),
 	})
 	if err != nil {
 		return openai.Errorf(503, "no_target", fmt.Sprintf("router %s: %v", routerLabel(c), err))
@@ -194,8 +201,11 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	p := g.providers[t.Provider]
 	c.provider, c.model, c.target = t.Provider, t.Model, t.ID
 	actx, cancel := ctx, context.CancelFunc(func() {})
+	c.firstByte = nil
 	if d := c.plan.AttemptTimeout(); d > 0 && !c.stream {
 		actx, cancel = context.WithTimeout(ctx, d)
+	} else if d > 0 {
+		actx, c.firstByte, cancel = startFirstByteTimer(ctx, d)
 	}
 	defer cancel()
 	start := time.Now()
@@ -274,6 +284,10 @@ func (g *Gateway) attemptFailed(ctx context.Context, c *call, t balance.Target, 
 		o.Kind = balance.KindCanceled
 		_ = c.plan.Report(o)
 		return true, openai.Errorf(504, "timeout", fmt.Sprintf("router %s: request timed out after %s", routerLabel(c), c.plan.Timeout()))
+	case c.firstByte.expired():
+		o.Kind = balance.KindTimeout
+		_ = c.plan.Report(o)
+		return false, openai.Errorf(504, "upstream_timeout", fmt.Sprintf("provider %s: no first chunk within %s", t.Provider, c.plan.AttemptTimeout()))
 	case errors.As(err, &ae):
 		switch ae.Kind {
 		case provider.FailTimeout:
@@ -345,6 +359,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	if err != nil && err != io.EOF {
 		return g.attemptFailed(ctx, c, t, start, err)
 	}
+	c.firstByte.stop()
 	c.ttft = time.Since(start)
 	c.status = 200
 	g.writeHeaders(w, c, resp.Header)

@@ -15,7 +15,8 @@ import (
 const maxImplicit = 4096
 
 // resolve picks the router for a request: a named router from the path, a router or alias
-// named by the model, a provider/model pair, or the configured defaults for a bare name.
+// named by the model (a global alias, or a router's own alias of one of its targets), a
+// provider/model pair, or the configured defaults for a bare name.
 func (g *Gateway) resolve(pathRouter, model string) (name string, r *balance.Router, err *openai.Error) {
 	if pathRouter != "" {
 		r, ok := g.routers[pathRouter]
@@ -41,6 +42,9 @@ func (g *Gateway) resolve(pathRouter, model string) (name string, r *balance.Rou
 		}
 		model = a
 	}
+	if name := g.aliasRouter(model); name != "" {
+		return name, g.routers[name], nil
+	}
 	prov, _, hasSlash := strings.Cut(model, "/")
 	if !hasSlash || g.providers[prov] == nil {
 		switch {
@@ -59,6 +63,27 @@ func (g *Gateway) resolve(pathRouter, model string) (name string, r *balance.Rou
 		return "", nil, openai.Errorf(400, "invalid_model", e.Error())
 	}
 	return "", r, nil
+}
+
+// aliasRouter names the router that declares model as one of its aliases, or "". Should two
+// routers declare the same alias, the first by name wins, so the choice is stable.
+func (g *Gateway) aliasRouter(model string) string {
+	best := ""
+	for name, rc := range g.cfg.Routers {
+		if _, ok := rc.Aliases[model]; ok && (best == "" || name < best) && g.routers[name] != nil {
+			best = name
+		}
+	}
+	return best
+}
+
+// aliasPin is the target a router's alias names for this model ("provider/model"), or "":
+// an alias pins the request to that target, so failover stays within it.
+func (g *Gateway) aliasPin(router, model string) string {
+	if rc, ok := g.cfg.Routers[router]; ok {
+		return rc.Aliases[model]
+	}
+	return ""
 }
 
 // implicitRouter is a one-target router for a provider/model pair, so plain requests get the
