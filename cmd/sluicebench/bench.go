@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluice-gw/sluice/internal/loadgen"
@@ -88,13 +89,25 @@ func measureProcess(ctx context.Context, o *Options) (*Process, error) {
 		p.BinaryMB = float64(fi.Size()) / (1 << 20)
 	}
 	out := filepath.Join(dir, "sluice-stripped")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/sluice")
-	cmd.Dir = o.Src
 	p.StrippedBuild = "go build -trimpath -ldflags='-s -w' ./cmd/sluice"
-	if b, err := cmd.CombinedOutput(); err != nil {
-		p.StrippedFailed = fmt.Sprintf("%v: %s", err, b)
-	} else if fi, err := os.Stat(out); err == nil {
-		p.StrippedMB = float64(fi.Size()) / (1 << 20)
+	// A tree others are editing can fail to build for a moment; one retry covers that.
+	for try := range 2 {
+		if try > 0 {
+			time.Sleep(10 * time.Second)
+		}
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/sluice")
+		cmd.Dir = o.Src
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			p.StrippedFailed = strings.TrimSpace(fmt.Sprintf("%v: %s", err, b))
+			continue
+		}
+		fi, err := os.Stat(out)
+		if err != nil {
+			return nil, fmt.Errorf("stripped build: %w", err)
+		}
+		p.StrippedFailed, p.StrippedMB = "", float64(fi.Size())/(1<<20)
+		break
 	}
 	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
@@ -157,14 +158,18 @@ func (r *Report) printText(w io.Writer) {
 			if s.AddedTTFTP50 != 0 || s.AddedTTFTP99 != 0 {
 				t50, t99 = signedMS(s.AddedTTFTP50), signedMS(s.AddedTTFTP99)
 			}
-			fmt.Fprintf(tw, "%s\t%s\tadded\t%+.0f\t%s\t\t%s\t\t\t%s\t%s\t\t\t\n", s.Name, s.Load, s.Through.RPS-s.Direct.RPS,
+			fmt.Fprintf(tw, "%s\t%s\tadded\t%+d\t%s\t\t%s\t\t\t%s\t%s\t\t\t\n", s.Name, s.Load, int(math.Round(s.Through.RPS-s.Direct.RPS)),
 				signedMS(s.AddedP50), signedMS(s.AddedP99), t50, t99)
 		}
 	}
 	tw.Flush()
 	if p := r.Process; p != nil {
-		fmt.Fprintf(w, "\nsluice process: ready %.1f ms (median of %d: %v), idle RSS %.1f MB, RSS under load %.1f MB, binary %.1f MB, stripped %.1f MB\n",
-			p.ReadyMS, len(p.ReadyAllMS), roundAll(p.ReadyAllMS), p.IdleRSSMB, p.LoadRSSMB, p.BinaryMB, p.StrippedMB)
+		stripped := fmt.Sprintf("%.1f MB", p.StrippedMB)
+		if p.StrippedFailed != "" {
+			stripped = "not built"
+		}
+		fmt.Fprintf(w, "\nsluice process: ready %.1f ms (median of %d: %v), idle RSS %.1f MB, RSS under load %.1f MB, binary %.1f MB, stripped %s\n",
+			p.ReadyMS, len(p.ReadyAllMS), roundAll(p.ReadyAllMS), p.IdleRSSMB, p.LoadRSSMB, p.BinaryMB, stripped)
 	}
 	for _, s := range r.Scenarios {
 		if s.Through != nil {
