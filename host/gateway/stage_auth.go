@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/sluice-gw/sluice/host/auth"
 	"github.com/sluice-gw/sluice/host/openai"
@@ -35,6 +36,11 @@ func (g *Gateway) authorize(c *call, model string) *openai.Error {
 		if err := c.ident.CheckModel(model); err != nil {
 			return authError(err)
 		}
+	}
+	// A provider's byok flag says it accepts client credentials; a virtual key must also be
+	// allowed to bring them, so a key holder cannot bypass the gateway's provider accounts.
+	if c.r.Header.Get("X-Sluice-Provider-Key") != "" && !c.ident.Anonymous && !c.ident.BYOK {
+		return openai.Errorf(403, "byok_not_allowed", fmt.Sprintf("key %q may not send its own provider key (x-sluice-provider-key); set byok = true on the key", c.ident.KeyID))
 	}
 	if g.cfg.Auth.Required && (c.r.Header.Get("X-Sluice-Provider") != "" || c.r.Header.Get("X-Sluice-Exclude") != "") && !g.overrides[c.ident.KeyID] {
 		return openai.Errorf(403, "overrides_not_allowed", "this key may not pin or exclude providers (x-sluice-provider, x-sluice-exclude); set overrides = true on the key")
