@@ -158,6 +158,24 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 }
 
+// TestDashboardEmptyFeedInChromium checks the page copes with a process
+// that has seen no traffic (and with a zero Snapshot's null slices).
+func TestDashboardEmptyFeedInChromium(t *testing.T) {
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium not installed (apt-get install -y chromium); skipping the browser test")
+	}
+	srv := httptest.NewServer(Handler(func() Snapshot { return Snapshot{} }))
+	defer srv.Close()
+	dom := runChromium(t, bin, "--dump-dom", srv.URL+"/dashboard")
+	for _, want := range []string{"No requests in the last 5 minutes", "No targets reported", "No plugin calls yet", "No rejections",
+		`id="total-requests">0<`, `class="pill pill-ok"`} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("DOM lacks %q", want)
+		}
+	}
+}
+
 func dumpTotal(t *testing.T, bin, url string, f *changingFeed) int64 {
 	t.Helper()
 	dom := runChromium(t, bin, "--dump-dom", url)

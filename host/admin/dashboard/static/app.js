@@ -204,10 +204,25 @@
     tb.replaceChildren(frag);
   }
 
+  var SERIES = ["requests", "errors", "p50_ms", "p90_ms", "p99_ms", "tokens_in", "tokens_out", "cost_usd", "cache_hits", "cache_misses", "rate_limited"];
+
+  // normalize fills what an empty or partial feed leaves out.
+  function normalize(s) {
+    s.totals = s.totals || {};
+    s.series = s.series || {};
+    SERIES.forEach(function (k) { if (!Array.isArray(s.series[k])) { s.series[k] = []; } });
+    ["requests", "errors", "requests_per_sec", "errors_per_sec", "p50_ms", "p90_ms", "p99_ms", "tokens_in", "tokens_out",
+      "cost_usd", "rate_limited", "in_flight", "streams"].forEach(function (k) { s.totals[k] = +s.totals[k] || 0; });
+    if (typeof s.totals.cache_hit_rate !== "number") { s.totals.cache_hit_rate = -1; }
+    s.uptime_seconds = +s.uptime_seconds || 0;
+    return s;
+  }
+
   function render(s) {
     var t = s.totals, se = s.series;
     setText("uptime", dur(s.uptime_seconds));
-    setText("updated", new Date(s.generated_at).toLocaleTimeString("en-GB"));
+    var at = new Date(s.generated_at);
+    setText("updated", isNaN(at) ? "–" : at.toLocaleTimeString("en-GB"));
     setText("kpi-rps", num(t.requests_per_sec));
     setText("total-requests", int(t.requests));
     setText("kpi-eps", num(t.errors_per_sec));
@@ -278,7 +293,7 @@
       return r.json();
     }).then(function (s) {
       failures = 0;
-      last = s;
+      last = s = normalize(s);
       inflightHistory.push(s.totals.in_flight);
       if (inflightHistory.length > 300) { inflightHistory.shift(); }
       render(s);
