@@ -20,6 +20,10 @@ func (g *Gateway) cacheFor(c *call) *cache.Cache {
 	return g.caches[""]
 }
 
+// maxMetadata bounds the metadata object passed to a cache_key plugin (OpenAI allows 16 pairs
+// of at most 64 + 512 characters).
+const maxMetadata = 16 << 10
+
 type cacheKeyOut struct {
 	Key     string `json:"key"`
 	Skip    bool   `json:"skip"`
@@ -68,6 +72,12 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		in = strconv.AppendQuote(in, ext.LastUser)
 		in = append(in, `,"system":`...)
 		in = strconv.AppendQuote(in, ext.System)
+		// The request's metadata (OpenAI: string pairs) lets a plugin key by what the caller
+		// declares, e.g. a template id, without the whole body crossing the ABI.
+		if md, ok := c.req.Field("metadata"); ok && len(md) > 0 && md[0] == '{' && len(md) <= maxMetadata {
+			in = append(in, `,"metadata":`...)
+			in = append(in, md...)
+		}
 		in = append(in, '}')
 		out, err := kp.Call(c.r.Context(), "cache_key", in)
 		if err != nil {
