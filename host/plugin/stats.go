@@ -39,7 +39,7 @@ type LatencyBucket struct {
 
 type counters struct {
 	calls, errors, traps, timeouts, reloads, reloadFailures atomic.Uint64
-	buckets                                                [len(latencyBounds) + 1]atomic.Uint64
+	buckets                                                 [len(latencyBounds) + 1]atomic.Uint64
 }
 
 func (c *counters) observe(d time.Duration) {

@@ -43,6 +43,7 @@ type Result struct {
 // Run runs the conformance suite against hosts made by newHost (one per subtest).
 func Run(t *testing.T, newHost func(t *testing.T) Host) {
 	ctx := context.Background()
+	var refuseCfg func(t *testing.T, h Host, wasm []byte, cfg map[string]any, want string)
 	load := func(t *testing.T, h Host, wasm []byte, cfg map[string]any) Guest {
 		t.Helper()
 		g, err := h.Load(ctx, "conf", wasm, cfg)
@@ -54,7 +55,11 @@ func Run(t *testing.T, newHost func(t *testing.T) Host) {
 	}
 	refuse := func(t *testing.T, h Host, wasm []byte, want string) {
 		t.Helper()
-		g, err := h.Load(ctx, "conf", wasm, nil)
+		refuseCfg(t, h, wasm, nil, want)
+	}
+	refuseCfg = func(t *testing.T, h Host, wasm []byte, cfg map[string]any, want string) {
+		t.Helper()
+		g, err := h.Load(ctx, "conf", wasm, cfg)
 		if err == nil {
 			g.Close()
 			t.Fatalf("load succeeded, want refusal mentioning %q", want)
@@ -151,9 +156,7 @@ func Run(t *testing.T, newHost func(t *testing.T) Host) {
 		}
 		wasm := readFile(t, path)
 		h := newHost(t)
-		refuse(t, h, wasm, "refused by config")
-		_ = h
-		h = newHost(t)
+		refuseCfg(t, h, wasm, map[string]any{"refuse": true}, "refused by config")
 		g := load(t, h, wasm, map[string]any{"k": "v"})
 		if got := g.Hooks(); !slices.Equal(got, []string{"init", "route", "on_request"}) {
 			t.Fatalf("hooks %v", got)

@@ -112,7 +112,9 @@ func (m *Module) Memory(min, max uint32) {
 }
 
 // ExportFunc exports function idx as name.
-func (m *Module) ExportFunc(name string, idx uint32) { m.exports = append(m.exports, export{name, 0, idx}) }
+func (m *Module) ExportFunc(name string, idx uint32) {
+	m.exports = append(m.exports, export{name, 0, idx})
+}
 
 // ExportMemory exports memory 0 as name.
 func (m *Module) ExportMemory(name string) { m.exports = append(m.exports, export{name, 2, 0}) }
