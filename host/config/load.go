@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -59,7 +60,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, data, os.LookupEnv)
+	return parse(path, data, os.LookupEnv, filepath.Dir(path))
 }
 
 // LoadDefault returns the embedded default configuration, expanded from the environment.
@@ -68,6 +69,12 @@ func LoadDefault() (*Config, error) { return Parse(DefaultName, defaultTOML, os.
 // Parse decodes and validates TOML text; name is used in error messages and lookup resolves
 // ${ENV} references.
 func Parse(name string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	return parse(name, data, lookup, "")
+}
+
+// parse is Parse with relative file paths in the config (plugins, keys file, access log)
+// resolved against baseDir, the config file's folder, so a config works from any directory.
+func parse(name string, data []byte, lookup func(string) (string, bool), baseDir string) (*Config, error) {
 	loc := locate(data)
 	expanded, unset, err := expand(data, lookup)
 	if err != nil {
@@ -96,6 +103,9 @@ func Parse(name string, data []byte, lookup func(string) (string, bool)) (*Confi
 	}
 	checkTables(v, &md)
 	c.Source = name
+	if baseDir != "" {
+		c.resolvePaths(baseDir)
+	}
 	c.applyDefaults(v)
 	c.validate(v)
 	if len(v.errs) > 0 {
@@ -359,4 +369,24 @@ func (l *locator) line(key string) int {
 		k = k[:i]
 	}
 	return 0
+}
+
+func (c *Config) resolvePaths(base string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(base, p)
+	}
+	for _, p := range c.Plugins {
+		if p != nil {
+			p.Path = abs(p.Path)
+		}
+	}
+	c.Auth.KeysFile = abs(c.Auth.KeysFile)
+	switch c.Log.Access {
+	case "", "stderr", "stdout", "off":
+	default:
+		c.Log.Access = abs(c.Log.Access)
+	}
 }

@@ -29,10 +29,6 @@ func (v *validator) errAt(key, format string, args ...any) {
 	v.errs = append(v.errs, Problem{File: v.file, Line: v.loc.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
-func (v *validator) warnAt(key, format string, args ...any) {
-	v.warns = append(v.warns, Problem{File: v.file, Line: v.loc.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
-}
-
 // envOf names the environment variable a key's value came from, if it came from one.
 func (v *validator) envOf(key string) string {
 	if m := regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`).FindStringSubmatch(v.loc.raw[key]); m != nil {

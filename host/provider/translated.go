@@ -234,7 +234,6 @@ func (s *translatedStream) fill() error {
 			// The upstream closed cleanly: tell the translator (Gemini has no terminal event).
 			s.ended = true
 			env = append(env, `{"event":"__end__","data":null}`...)
-			n++
 			break
 		}
 		if err != nil {
