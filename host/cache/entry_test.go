@@ -200,6 +200,40 @@ func TestWriteSSEByteForByte(t *testing.T) {
 	}
 }
 
+func TestWriteSSEUnpacedIsOneWrite(t *testing.T) {
+	chunks := readChunks(t, "testdata/convert/stream_tools.chunks")
+	rec := &countingWriter{ResponseRecorder: httptest.NewRecorder()}
+	if err := WriteSSE(context.Background(), rec, chunks, 0); err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	for _, c := range chunks {
+		want.WriteString("data: " + string(c) + "\n\n")
+	}
+	want.WriteString("data: [DONE]\n\n")
+	if rec.Body.String() != want.String() {
+		t.Fatalf("unpaced replay:\n%s\nwant:\n%s", rec.Body, want.String())
+	}
+	if rec.writes != 1 || !rec.Flushed {
+		t.Fatalf("%d writes, flushed %v; want one flushed write", rec.writes, rec.Flushed)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := WriteSSE(ctx, httptest.NewRecorder(), chunks, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("gone client: %v", err)
+	}
+}
+
+type countingWriter struct {
+	*httptest.ResponseRecorder
+	writes int
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	c.writes++
+	return c.ResponseRecorder.Write(b)
+}
+
 func TestWriteSSEStopsWhenClientLeaves(t *testing.T) {
 	chunks := make([][]byte, 50)
 	for i := range chunks {

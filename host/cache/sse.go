@@ -10,7 +10,8 @@ import (
 
 // WriteSSE replays chunks as a server-sent event stream: one
 // "data: <chunk>\n\n" event per chunk, flushed at once, then "data: [DONE]\n\n".
-// With pace > 0 it waits that long between chunks (never before the first).
+// With pace > 0 it waits that long between chunks (never before the first) and
+// flushes each; without, the whole stream goes out in one write.
 // It sets Content-Type and Cache-Control unless already set and the status to
 // 200 unless already written. It stops early with ctx's error when the client
 // goes away.
@@ -23,6 +24,24 @@ func WriteSSE(ctx context.Context, w http.ResponseWriter, chunks [][]byte, pace 
 		h.Set("Cache-Control", "no-cache")
 	}
 	rc := http.NewResponseController(w)
+	if pace <= 0 {
+		// Unpaced, the whole answer is at hand: one write and one flush instead of one per
+		// chunk (a 20-chunk replay was 21 syscalls and as many TCP segments).
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("cache: replay: %w", err)
+		}
+		n := len(done)
+		for _, c := range chunks {
+			n += len("data: ") + len(c) + 2
+		}
+		buf := make([]byte, 0, n)
+		for _, c := range chunks {
+			buf = append(buf, "data: "...)
+			buf = append(buf, c...)
+			buf = append(buf, '\n', '\n')
+		}
+		return writeFlush(w, rc, append(buf, done...))
+	}
 	var timer *time.Timer
 	if pace > 0 {
 		timer = time.NewTimer(pace)
@@ -48,8 +67,10 @@ func WriteSSE(ctx context.Context, w http.ResponseWriter, chunks [][]byte, pace 
 			return err
 		}
 	}
-	return writeFlush(w, rc, []byte("data: [DONE]\n\n"))
+	return writeFlush(w, rc, []byte(done))
 }
+
+const done = "data: [DONE]\n\n"
 
 func writeFlush(w http.ResponseWriter, rc *http.ResponseController, b []byte) error {
 	if _, err := w.Write(b); err != nil {
