@@ -246,9 +246,11 @@ func TestNilTelemetryIsSafe(t *testing.T) {
 
 func TestOTLPMetricPush(t *testing.T) {
 	sink := newOTLPSink(t, true)
+	// Switched on by the standard variable; endpoint from config.
+	t.Setenv("OTEL_METRICS_EXPORTER", "otlp")
 	tel, err := New(context.Background(), Config{
 		Traces:  Traces{Exporter: ExporterNone},
-		Metrics: Metrics{OTLP: true, Endpoint: sink.srv.URL, Interval: 50 * time.Millisecond, DisableRuntime: true},
+		Metrics: Metrics{Endpoint: sink.srv.URL, Interval: 50 * time.Millisecond, DisableRuntime: true},
 	})
 	if err != nil {
 		t.Fatal(err)

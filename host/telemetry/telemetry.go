@@ -73,7 +73,8 @@ type Traces struct {
 // Metrics configures the metric registry and optional OTLP push.
 type Metrics struct {
 	// OTLP pushes the Prometheus registry's contents over OTLP every
-	// Interval. /metrics is served either way.
+	// Interval; OTEL_METRICS_EXPORTER=otlp turns it on too and
+	// OTEL_SDK_DISABLED=true off. /metrics is served either way.
 	OTLP bool
 	// Protocol is "grpc" or "http"; empty reads OTEL_EXPORTER_OTLP_PROTOCOL
 	// (default http).
@@ -119,7 +120,8 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if err := t.setupTraces(ctx, cfg.Traces, res, sdkDisabled); err != nil {
 		return nil, err
 	}
-	if cfg.Metrics.OTLP && !sdkDisabled {
+	pushMetrics := cfg.Metrics.OTLP || strings.EqualFold(strings.TrimSpace(os.Getenv("OTEL_METRICS_EXPORTER")), "otlp")
+	if pushMetrics && !sdkDisabled {
 		stop, err := startMetricPush(ctx, cfg.Metrics, res, t.metrics.reg)
 		if err != nil {
 			_ = t.Shutdown(ctx)
