@@ -30,14 +30,15 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	body := req.Body
-	messages := body.Get("messages")
+	chat := xlate.ReadChat(body)
+	messages := chat.Messages
 	if !messages.IsArray() {
 		return nil, xlate.BadRequest("invalid_request", "bedrock: messages must be an array")
 	}
 	if req.Model == "" {
 		return nil, xlate.BadRequest("invalid_request", "bedrock: model is missing")
 	}
-	if n, ok := body.Get("n").Int(); ok && n > 1 {
+	if n, ok := chat.N.Int(); ok && n > 1 {
 		return nil, xlate.BadRequest("unsupported_parameter", "bedrock: n > 1 is not supported")
 	}
 	path := "/model/" + modelPath(req.Model) + "/converse"
@@ -64,8 +65,8 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	writeInference(w, body)
-	if err := writeToolConfig(w, body.Get("tools"), body.Get("tool_choice"), hasToolHistory); err != nil {
+	writeInference(w, &chat)
+	if err := writeToolConfig(w, chat.Tools, chat.ToolChoice, hasToolHistory); err != nil {
 		return nil, err
 	}
 	w.ObjectEnd()
@@ -251,7 +252,7 @@ func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
 	return xlate.BadRequest("invalid_request", "bedrock: messages[%d]: content must be a string or an array", i)
 }
 
-func writeInference(w *jsonx.Writer, body jsonx.Value) {
+func writeInference(w *jsonx.Writer, chat *xlate.Chat) {
 	open := false
 	key := func(k string) {
 		if !open {
@@ -261,19 +262,19 @@ func writeInference(w *jsonx.Writer, body jsonx.Value) {
 		}
 		w.Key(k)
 	}
-	if n, ok := xlate.MaxTokens(body); ok {
+	if n, ok := chat.MaxTokens(); ok {
 		key("maxTokens")
 		w.Int(n)
 	}
-	if v := body.Get("temperature"); v.IsNumber() {
+	if v := chat.Temperature; v.IsNumber() {
 		key("temperature")
 		w.Value(v)
 	}
-	if v := body.Get("top_p"); v.IsNumber() {
+	if v := chat.TopP; v.IsNumber() {
 		key("topP")
 		w.Value(v)
 	}
-	switch stop := body.Get("stop"); stop.Kind() {
+	switch stop := chat.Stop; stop.Kind() {
 	case jsonx.String:
 		key("stopSequences")
 		w.ArrayStart()

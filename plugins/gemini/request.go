@@ -23,7 +23,8 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	body := req.Body
-	messages := body.Get("messages")
+	chat := xlate.ReadChat(body)
+	messages := chat.Messages
 	if !messages.IsArray() {
 		return nil, xlate.BadRequest("invalid_request", "gemini: messages must be an array")
 	}
@@ -55,15 +56,15 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if err := writeContents(w, messages); err != nil {
 		return nil, err
 	}
-	if tools := body.Get("tools"); tools.Len() > 0 {
+	if tools := chat.Tools; tools.Len() > 0 {
 		if err := writeTools(w, tools); err != nil {
 			return nil, err
 		}
 	}
-	if err := writeToolConfig(w, body.Get("tool_choice")); err != nil {
+	if err := writeToolConfig(w, chat.ToolChoice); err != nil {
 		return nil, err
 	}
-	if err := writeGenerationConfig(w, body); err != nil {
+	if err := writeGenerationConfig(w, &chat); err != nil {
 		return nil, err
 	}
 	w.ObjectEnd()
@@ -389,7 +390,7 @@ func writeToolConfig(w *jsonx.Writer, tc jsonx.Value) error {
 	return nil
 }
 
-func writeGenerationConfig(w *jsonx.Writer, body jsonx.Value) error {
+func writeGenerationConfig(w *jsonx.Writer, chat *xlate.Chat) error {
 	open := false
 	key := func(k string) {
 		if !open {
@@ -399,18 +400,21 @@ func writeGenerationConfig(w *jsonx.Writer, body jsonx.Value) error {
 		}
 		w.Key(k)
 	}
-	for _, p := range [...]struct{ from, to string }{{"temperature", "temperature"}, {"top_p", "topP"},
-		{"presence_penalty", "presencePenalty"}, {"frequency_penalty", "frequencyPenalty"}, {"seed", "seed"}} {
-		if v := body.Get(p.from); v.IsNumber() {
+	for _, p := range [...]struct {
+		from jsonx.Value
+		to   string
+	}{{chat.Temperature, "temperature"}, {chat.TopP, "topP"},
+		{chat.PresencePenalty, "presencePenalty"}, {chat.FrequencyPenalty, "frequencyPenalty"}, {chat.Seed, "seed"}} {
+		if v := p.from; v.IsNumber() {
 			key(p.to)
 			w.Value(v)
 		}
 	}
-	if n, ok := xlate.MaxTokens(body); ok {
+	if n, ok := chat.MaxTokens(); ok {
 		key("maxOutputTokens")
 		w.Int(n)
 	}
-	switch stop := body.Get("stop"); stop.Kind() {
+	switch stop := chat.Stop; stop.Kind() {
 	case jsonx.String:
 		key("stopSequences")
 		w.ArrayStart()
@@ -422,11 +426,11 @@ func writeGenerationConfig(w *jsonx.Writer, body jsonx.Value) error {
 			w.Value(stop)
 		}
 	}
-	if n, ok := body.Get("n").Int(); ok && n > 1 {
+	if n, ok := chat.N.Int(); ok && n > 1 {
 		key("candidateCount")
 		w.Int(n)
 	}
-	rf := body.Get("response_format")
+	rf := chat.ResponseFormat
 	switch t := rf.Get("type"); {
 	case t.Is("json_object"):
 		key("responseMimeType")

@@ -515,3 +515,30 @@ func MaxTokens(body jsonx.Value) (int64, bool) {
 	}
 	return body.Get("max_tokens").Int()
 }
+
+// Chat holds the members of an OpenAI chat request body that translators read, found in one
+// pass over the body: each Get on the body walks it from the start, skipping the messages.
+type Chat struct {
+	Messages, Tools, ToolChoice, Stop, N, ResponseFormat       jsonx.Value
+	Temperature, TopP, PresencePenalty, FrequencyPenalty, Seed jsonx.Value
+	MaxTokensField, MaxCompletionTokens                        jsonx.Value
+}
+
+// ReadChat reads the members of Chat from body.
+func ReadChat(body jsonx.Value) Chat {
+	var f [13]jsonx.Value
+	body.Fields(f[:], "messages", "tools", "tool_choice", "stop", "n", "response_format",
+		"temperature", "top_p", "presence_penalty", "frequency_penalty", "seed",
+		"max_tokens", "max_completion_tokens")
+	return Chat{Messages: f[0], Tools: f[1], ToolChoice: f[2], Stop: f[3], N: f[4], ResponseFormat: f[5],
+		Temperature: f[6], TopP: f[7], PresencePenalty: f[8], FrequencyPenalty: f[9], Seed: f[10],
+		MaxTokensField: f[11], MaxCompletionTokens: f[12]}
+}
+
+// MaxTokens is max_completion_tokens, or else max_tokens, as MaxTokens reads them.
+func (c Chat) MaxTokens() (int64, bool) {
+	if n, ok := c.MaxCompletionTokens.Int(); ok {
+		return n, true
+	}
+	return c.MaxTokensField.Int()
+}
