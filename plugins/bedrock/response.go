@@ -50,14 +50,16 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	content := body.Get("output", "message", "content")
 	var text, reasoning []byte
 	tools := 0
+	var bf [3]jsonx.Value
 	for _, b := range content.Elems() {
+		b.Fields(bf[:], "text", "toolUse", "reasoningContent")
 		switch {
-		case b.Get("text").IsString():
-			text = b.Get("text").AppendStr(text)
-		case b.Get("toolUse").IsObject():
+		case bf[0].IsString():
+			text = bf[0].AppendStr(text)
+		case bf[1].IsObject():
 			tools++
-		case b.Get("reasoningContent").IsObject():
-			reasoning = b.Get("reasoningContent", "reasoningText", "text").AppendStr(reasoning)
+		case bf[2].IsObject():
+			reasoning = bf[2].Get("reasoningText", "text").AppendStr(reasoning)
 		}
 	}
 	w := jsonx.NewWriter(make([]byte, 0, len(body.Raw())+256))

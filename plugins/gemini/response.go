@@ -55,21 +55,24 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	body := resp.Body
-	if resp.Status >= 400 || body.Get("error").IsObject() || body.Get("0", "error").IsObject() {
+	// One pass over the body: each Get walks it from the start, skipping the candidates.
+	var f [6]jsonx.Value
+	body.Fields(f[:], "error", "candidates", "promptFeedback", "modelVersion", "responseId", "usageMetadata")
+	if resp.Status >= 400 || f[0].IsObject() || body.IsArray() && body.Index(0).Get("error").IsObject() {
 		return errorResponse(resp.Status, body), nil
 	}
 	if !body.IsObject() {
 		return nil, xlate.UpstreamError("gemini: response body is not an object")
 	}
-	cands := body.Get("candidates")
-	if br := body.Get("promptFeedback", "blockReason"); br.IsString() && cands.Len() == 0 {
+	cands := f[1]
+	if br := f[2].Get("blockReason"); br.IsString() && cands.Len() == 0 {
 		return blockedError(br.Str()), nil
 	}
-	model := body.Get("modelVersion").Str()
+	model := f[3].Str()
 	if model == "" {
 		model = resp.Model
 	}
-	id := body.Get("responseId").Str()
+	id := f[4].Str()
 	if id == "" {
 		id = "chatcmpl-" + resp.RequestID
 	}
@@ -92,23 +95,27 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	var text, thought []byte
 	for ci, c := range cands.Elems() {
 		idx := int64(ci)
-		if n, ok := c.Get("index").Int(); ok {
+		var cf [3]jsonx.Value
+		c.Fields(cf[:], "index", "content", "finishReason")
+		if n, ok := cf[0].Int(); ok {
 			idx = n
 		}
-		parts := c.Get("content", "parts")
+		parts := cf[1].Get("parts")
 		text, thought = text[:0], thought[:0]
 		calls := 0
+		var pf [3]jsonx.Value
 		for _, p := range parts.Elems() {
+			p.Fields(pf[:], "functionCall", "thought", "text")
 			switch {
-			case p.Get("functionCall").IsObject():
+			case pf[0].IsObject():
 				calls++
-			case p.Get("thought").Raw() != nil && isTrue(p.Get("thought")):
-				thought = p.Get("text").AppendStr(thought)
+			case pf[1].Raw() != nil && isTrue(pf[1]):
+				thought = pf[2].AppendStr(thought)
 			default:
-				text = p.Get("text").AppendStr(text)
+				text = pf[2].AppendStr(text)
 			}
 		}
-		fr, blocked := finishReason(c.Get("finishReason"))
+		fr, blocked := finishReason(cf[2])
 		if calls > 0 && fr == "stop" {
 			fr = "tool_calls"
 		}
@@ -127,7 +134,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		}
 		if blocked {
 			w.Key("refusal")
-			w.String("gemini: response blocked (finishReason " + c.Get("finishReason").Str() + ")")
+			w.String("gemini: response blocked (finishReason " + cf[2].Str() + ")")
 		}
 		if len(thought) > 0 {
 			w.Key("reasoning_content")
@@ -160,7 +167,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	}
 	w.ArrayEnd()
 	var u xlate.Usage
-	readUsage(body.Get("usageMetadata"), &u)
+	readUsage(f[5], &u)
 	w.Key("usage")
 	u.Write(w)
 	w.ObjectEnd()

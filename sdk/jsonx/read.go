@@ -258,24 +258,57 @@ func (v Value) Fields(out []Value, keys ...string) {
 	for i := range keys {
 		out[i] = Value{}
 	}
-	for k, val := range v.Members() {
-		for i, key := range keys {
-			if k.Is(key) {
-				out[i] = val
+	if v.Kind() != Object {
+		return
+	}
+	// A plain loop rather than Members: in a wasm guest the iterator's indirect calls cost
+	// more than the matching.
+	d := v.raw
+	for i := skipWS(d, 1); i < len(d) && d[i] == '"'; {
+		key, val, next := nextMember(d, i)
+		k := Value{raw: key}
+		for j, name := range keys {
+			if k.Is(name) {
+				out[j] = Value{raw: val}
 				break
 			}
 		}
+		i = next
 	}
 }
 
 func (v Value) member(name string) Value {
+	if v.Kind() != Object {
+		return Value{}
+	}
 	var found Value
-	for k, val := range v.Members() {
-		if k.Is(name) {
-			found = val
+	d := v.raw
+	for i := skipWS(d, 1); i < len(d) && d[i] == '"'; {
+		key, val, next := nextMember(d, i)
+		if (Value{raw: key}).Is(name) {
+			found = Value{raw: val}
 		}
+		i = next
 	}
 	return found
+}
+
+// nextMember reads the member whose key starts at d[i] and returns its key and value and
+// the index of the next key (or of the closing brace).
+func nextMember(d []byte, i int) (key, val []byte, next int) {
+	kend := skipStr(d, i)
+	key = d[i:kend]
+	i = skipWS(d, kend)
+	if i < len(d) && d[i] == ':' {
+		i = skipWS(d, i+1)
+	}
+	end := skipValid(d, i)
+	val = d[i:end]
+	i = skipWS(d, end)
+	if i < len(d) && d[i] == ',' {
+		i = skipWS(d, i+1)
+	}
+	return key, val, i
 }
 
 // Index returns the i-th element of an array, or Invalid.
@@ -336,22 +369,12 @@ func (v Value) Members() iter.Seq2[Value, Value] {
 			return
 		}
 		d := v.raw
-		i := skipWS(d, 1)
-		for i < len(d) && d[i] == '"' {
-			kend := skipValid(d, i)
-			key := Value{raw: d[i:kend]}
-			i = skipWS(d, kend)
-			if i < len(d) && d[i] == ':' {
-				i = skipWS(d, i+1)
-			}
-			end := skipValid(d, i)
-			if !yield(key, Value{raw: d[i:end]}) {
+		for i := skipWS(d, 1); i < len(d) && d[i] == '"'; {
+			key, val, next := nextMember(d, i)
+			if !yield(Value{raw: key}, Value{raw: val}) {
 				return
 			}
-			i = skipWS(d, end)
-			if i < len(d) && d[i] == ',' {
-				i = skipWS(d, i+1)
-			}
+			i = next
 		}
 	}
 }
