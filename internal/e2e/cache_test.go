@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -531,4 +532,54 @@ func TestCacheNodeSDK(t *testing.T) {
 		t.Fatalf("expected 2 passing node tests:\n%s", out)
 	}
 	wantCount(t, up, 2)
+}
+
+// TestCacheHitRatioWorkload replays 1,000 requests drawn from 200 prompts, each sent in one of
+// six case/whitespace spellings, with and without the normalising cache_key plugin. Without it
+// only a repeated spelling hits; with it every repeat of a prompt does. The figures go to
+// BENCHMARKS.md (go test ./internal/e2e/ -run CacheHitRatio -v).
+func TestCacheHitRatioWorkload(t *testing.T) {
+	const prompts, requests = 200, 1000
+	spell := []func(string) string{
+		func(s string) string { return s },
+		strings.ToLower,
+		strings.ToUpper,
+		func(s string) string { return strings.ReplaceAll(s, " ", "  ") },
+		func(s string) string { return " " + s + "\n" },
+		func(s string) string { return strings.ReplaceAll(strings.ToLower(s), " ", "\t") },
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	bodies := make([]string, requests)
+	exact, norm := map[string]bool{}, map[int]bool{}
+	for i := range bodies {
+		p, v := rng.IntN(prompts), rng.IntN(len(spell))
+		text := spell[v](fmt.Sprintf("What is the Capital of Country number %d in the Atlas", p))
+		bodies[i] = chatBody("up/gpt-test", text)
+		exact[bodies[i]], norm[p] = true, true
+	}
+	plugin := buildPlugin(t, "cache-key-normalize")
+	for _, tc := range []struct {
+		name, cache, extra string
+		misses             int
+	}{
+		{"canonical key", "", "", len(exact)},
+		{"normalize plugin", `key_plugin = "norm"`, fmt.Sprintf("[plugins.norm]\npath = %q\n", plugin), len(norm)},
+	} {
+		up := fakeprovider.NewOpenAI(t, fakeprovider.WithoutRecording())
+		s := startSluice(t, cacheConfig(up.URL, tc.cache, tc.extra))
+		hits := 0
+		for _, b := range bodies {
+			code, h, out := post(t, s.URL+"/v1/chat/completions", b)
+			if code != 200 {
+				t.Fatalf("%s: %d %s", tc.name, code, out)
+			}
+			if h.Get("X-Sluice-Cache") == "HIT" {
+				hits++
+			}
+		}
+		t.Logf("%s: %d requests, %d hits, hit ratio %.1f%%, upstream calls %d", tc.name, requests, hits, 100*float64(hits)/requests, up.Count())
+		if hits != requests-tc.misses || up.Count() != tc.misses {
+			t.Fatalf("%s: %d hits and %d upstream calls, want %d misses", tc.name, hits, up.Count(), tc.misses)
+		}
+	}
 }
