@@ -59,7 +59,7 @@ fuzz:
 bench: build
 	$(GO) build -o bin/fakeupstream ./cmd/fakeupstream
 	$(GO) build -o bin/sluicebench ./cmd/sluicebench
-	bin/sluicebench -sluice bin/sluice -upstream bin/fakeupstream
+	bin/sluicebench -sluice bin/sluice -upstream bin/fakeupstream -json bin/bench.json -markdown bin/bench.md
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./host/openai ./host/sse ./host/balance ./host/ratelimit ./host/cache ./host/plugin ./host/telemetry
 
 clean:
