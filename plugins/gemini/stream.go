@@ -111,7 +111,10 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			break
 		}
 		data := ev.Get("data")
-		if e := data.Get("error"); e.IsObject() {
+		// One pass over each object: each Get walks it from the start.
+		var df [6]jsonx.Value
+		data.Fields(df[:], "error", "candidates", "promptFeedback", "modelVersion", "responseId", "usageMetadata")
+		if e := df[0]; e.IsObject() {
 			errMsg, errType, errCode = e.Get("message").Str(), "api_error", e.Get("status").Str()
 			if errMsg == "" {
 				errMsg = "gemini: stream error"
@@ -119,22 +122,24 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			done = true
 			break
 		}
-		cands := data.Get("candidates")
-		if br := data.Get("promptFeedback", "blockReason"); br.IsString() && cands.Len() == 0 {
+		cands := df[1]
+		if br := df[2].Get("blockReason"); br.IsString() && cands.Len() == 0 {
 			errMsg, errType, errCode = "gemini: prompt blocked by safety filters: "+br.Str(), "invalid_request_error", "content_filter"
 			done = true
 			break
 		}
-		if m := data.Get("modelVersion").Str(); m != "" && !st.Started {
+		if m := df[3].Str(); m != "" && !st.Started {
 			st.Model = m
 		}
-		if id := data.Get("responseId").Str(); id != "" && !st.Started {
+		if id := df[4].Str(); id != "" && !st.Started {
 			st.ID = id
 		}
-		readUsage(data.Get("usageMetadata"), &st.Usage)
+		readUsage(df[5], &st.Usage)
 		for ci2, c := range cands.Elems() {
 			idx := int64(ci2)
-			if n, ok := c.Get("index").Int(); ok {
+			var cf [3]jsonx.Value
+			c.Fields(cf[:], "index", "content", "finishReason")
+			if n, ok := cf[0].Int(); ok {
 				idx = n
 			}
 			ch := xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created, Index: idx}
@@ -147,8 +152,10 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				w.String("")
 				ch.End(w, "")
 			}
-			for _, p := range c.Get("content", "parts").Elems() {
-				if fc := p.Get("functionCall"); fc.IsObject() {
+			var pf [3]jsonx.Value
+			for _, p := range cf[1].Get("parts").Elems() {
+				p.Fields(pf[:], "functionCall", "thought", "text")
+				if fc := pf[0]; fc.IsObject() {
 					args := []byte("{}")
 					if a := fc.Get("args"); a.IsObject() {
 						args = a.Raw()
@@ -158,14 +165,14 @@ func TranslateChunk(in []byte) ([]byte, error) {
 					continue
 				}
 				key := "content"
-				if isTrue(p.Get("thought")) {
+				if isTrue(pf[1]) {
 					key = "reasoning_content"
 				}
-				if buf = p.Get("text").AppendStr(buf[:0]); len(buf) > 0 {
+				if buf = pf[2].AppendStr(buf[:0]); len(buf) > 0 {
 					ch.TextDelta(w, key, buf)
 				}
 			}
-			if fr, blocked := finishReason(c.Get("finishReason")); fr != "" {
+			if fr, blocked := finishReason(cf[2]); fr != "" {
 				if fr == "stop" && st.Tools > 0 {
 					fr = "tool_calls"
 				}
@@ -173,7 +180,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				ch.Begin(w)
 				if blocked {
 					w.Key("refusal")
-					w.String("gemini: response blocked (finishReason " + c.Get("finishReason").Str() + ")")
+					w.String("gemini: response blocked (finishReason " + cf[2].Str() + ")")
 				}
 				ch.End(w, fr)
 			}
