@@ -316,6 +316,15 @@ func (s *scanner) lit(w string) error {
 func (s *scanner) skipStr() error {
 	s.i++
 	for s.i < len(s.b) {
+		// Jump over plain text to the next quote or backslash.
+		if j := bytes.IndexAny(s.b[s.i:], "\"\\"); j > 0 {
+			for _, c := range s.b[s.i : s.i+j] {
+				if c < 0x20 {
+					return s.errf("control character in string")
+				}
+			}
+			s.i += j
+		}
 		switch c := s.b[s.i]; {
 		case c == '"':
 			s.i++

@@ -2,6 +2,7 @@ package openai
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -83,4 +84,45 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSummarizeShapes(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		full   bool
+		model  string
+		total  int64
+		finish string
+	}{
+		{`{"choices":[{"delta":{"content":"x"},"finish_reason":null}]}`, false, "", 0, ""},
+		{`{"model":"m\u00e9","choices":[{"index":0,"finish_reason":"length"}],"usage":null}`, true, "mé", 0, "length"},
+		{`{"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":5}}`, false, "", 7, ""},
+		{`not json`, true, "", 0, ""},
+	} {
+		s := Summarize([]byte(tc.in), tc.full)
+		var total int64
+		if s.Usage != nil {
+			total = s.Usage.TotalTokens
+		}
+		if s.Model != tc.model || total != tc.total || s.FinishReason != tc.finish {
+			t.Errorf("%s: got %+v total %d", tc.in, s, total)
+		}
+	}
+}
+
+func BenchmarkSummarize1K(b *testing.B) {
+	body := []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"` + strings.Repeat("lorem ipsum ", 70) + `"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":140,"total_tokens":150}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		Summarize(body, true)
+	}
+}
+
+func BenchmarkParseRequest1K(b *testing.B) {
+	body := []byte(`{"model":"openai/gpt-4o-mini","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"` + strings.Repeat("lorem ipsum ", 75) + `"}],"temperature":0.2,"max_tokens":100}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		r, _ := ParseRequest(body)
+		_ = r.Set("model", Quote("gpt-4o-mini"))
+	}
 }

@@ -13,17 +13,11 @@ type Usage struct {
 	CachedTokens     int64 `json:"-"`
 }
 
-type usageEnvelope struct {
-	Model string `json:"model"`
-	Usage *struct {
-		Usage
-		Details *struct {
-			CachedTokens int64 `json:"cached_tokens"`
-		} `json:"prompt_tokens_details"`
-	} `json:"usage"`
-	Choices []struct {
-		FinishReason *string `json:"finish_reason"`
-	} `json:"choices"`
+type usageObject struct {
+	Usage
+	Details *struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
 }
 
 // Summary is what the gateway records from a response or a stream chunk.
@@ -33,36 +27,78 @@ type Summary struct {
 	FinishReason string
 }
 
-var usageKey = []byte(`"usage":`)
+var (
+	usageKey  = []byte(`"usage":`)
+	finishKey = []byte(`"finish_reason":"`)
+)
 
-// Summarize extracts model, usage and the first finish reason from a response or chunk. A
-// chunk without usage or finish reason is recognised cheaply and skipped.
+// Summarize extracts model, usage and the first finish reason from a response or chunk. It
+// scans the top level once and decodes only the small usage object, so a large answer costs a
+// scan, not a decode. A chunk without usage or finish reason is recognised and skipped cheaply.
 func Summarize(body []byte, full bool) Summary {
-	if !full && !bytes.Contains(body, usageKey) && !bytes.Contains(body, []byte(`"finish_reason":"`)) {
+	if !full && !bytes.Contains(body, usageKey) && !bytes.Contains(body, finishKey) {
 		return Summary{}
 	}
-	var env usageEnvelope
-	if json.Unmarshal(body, &env) != nil {
+	var model, usage, choices []byte
+	s := scanner{b: body}
+	s.ws()
+	if s.peek() != '{' {
 		return Summary{}
 	}
-	s := Summary{Model: env.Model}
-	if env.Usage != nil {
-		u := env.Usage.Usage
-		if env.Usage.Details != nil {
-			u.CachedTokens = env.Usage.Details.CachedTokens
-		}
-		if u.TotalTokens == 0 {
-			u.TotalTokens = u.PromptTokens + u.CompletionTokens
-		}
-		s.Usage = &u
-	}
-	for _, c := range env.Choices {
-		if c.FinishReason != nil && *c.FinishReason != "" {
-			s.FinishReason = *c.FinishReason
+	s.i++
+	for first := true; ; first = false {
+		s.ws()
+		if s.peek() == '}' && first {
 			break
 		}
+		ks := s.i
+		if s.peek() != '"' || s.skipStr() != nil {
+			return Summary{}
+		}
+		key := string(body[ks+1 : s.i-1]) // no allocation: only compared
+		s.ws()
+		if s.peek() != ':' {
+			return Summary{}
+		}
+		s.i++
+		s.ws()
+		vs := s.i
+		if err := s.skip(0); err != nil {
+			return Summary{}
+		}
+		switch key {
+		case "model":
+			model = body[vs:s.i]
+		case "usage":
+			usage = body[vs:s.i]
+		case "choices":
+			choices = body[vs:s.i]
+		}
+		s.ws()
+		if s.peek() != ',' {
+			break
+		}
+		s.i++
 	}
-	return s
+	var out Summary
+	out.Model, _ = unquote(model)
+	if len(usage) > 0 && usage[0] == '{' {
+		var u usageObject
+		if json.Unmarshal(usage, &u) == nil {
+			if u.Details != nil {
+				u.CachedTokens = u.Details.CachedTokens
+			}
+			if u.TotalTokens == 0 {
+				u.TotalTokens = u.PromptTokens + u.CompletionTokens
+			}
+			out.Usage = &u.Usage
+		}
+	}
+	if i := bytes.Index(choices, finishKey); i >= 0 {
+		fs := scanner{b: choices, i: i + len(finishKey) - 1}
+		out.FinishReason, _ = fs.str()
+	}
+	return out
 }
 
 // IsUsageOnlyChunk reports a stream chunk with no choices that carries usage: the chunk that
