@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -68,10 +69,19 @@ func (t *Telemetry) StartRequest(ctx context.Context, r *http.Request, route str
 			attribute.String(AttrHTTPMethod, r.Method),
 			attribute.String(AttrHTTPRoute, route),
 			attribute.String(AttrURLPath, r.URL.Path),
-			attribute.String(AttrClientAddress, r.RemoteAddr),
+			attribute.String(AttrClientAddress, hostOnly(r.RemoteAddr)),
 			attribute.String(AttrUserAgent, r.UserAgent()),
 		))
 	return ctx, &Span{s: s}
+}
+
+// hostOnly strips the port from a RemoteAddr: semconv's client.address is
+// the address alone.
+func hostOnly(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // StartStage starts an internal child span (auth, policy, ratelimit, cache,

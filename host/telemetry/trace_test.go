@@ -111,6 +111,7 @@ func TestSpanTreeOverRealSockets(t *testing.T) {
 		AttrGenAIMaxTokens: int64(64), AttrGenAITemperature: 0.2, AttrGenAIResponseModel: "gpt-4o-mini-2024-07-18",
 		AttrGenAIInputTokens: int64(12), AttrGenAIOutputTokens: int64(34), AttrRouter: "prod",
 		AttrTarget: "openai/gpt-4o-mini#0", AttrAttempt: int64(2), AttrHTTPStatus: int64(502), AttrHTTPRoute: "/v1/chat/completions",
+		AttrClientAddress: "127.0.0.1", AttrHTTPMethod: "POST", AttrURLPath: "/v1/chat/completions",
 	}
 	for k, v := range wantAttrs {
 		if r.Attributes[k] != v {
