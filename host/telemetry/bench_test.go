@@ -20,7 +20,7 @@ func benchTel(b *testing.B, on bool) *Telemetry {
 	cfg := Config{Traces: Traces{Exporter: ExporterNone}, Metrics: Metrics{DisableRuntime: true}}
 	if on {
 		sink := newOTLPSink(b, false)
-		cfg.Traces = Traces{Exporter: ExporterOTLPHTTP, Endpoint: sink.srv.URL, SampleRatio: 1}
+		cfg.Traces = Traces{Exporter: ExporterOTLPHTTP, Endpoint: sink.srv.URL, SampleRatio: Ratio(1)}
 	}
 	tel, err := New(context.Background(), cfg)
 	if err != nil {

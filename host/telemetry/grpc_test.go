@@ -66,7 +66,7 @@ func TestOTLPGRPCExport(t *testing.T) {
 	defer srv.Stop()
 
 	tel, err := New(context.Background(), Config{
-		Traces:  Traces{Exporter: ExporterOTLPGRPC, Endpoint: lis.Addr().String(), Insecure: true, SampleRatio: 1},
+		Traces:  Traces{Exporter: ExporterOTLPGRPC, Endpoint: lis.Addr().String(), Insecure: true, SampleRatio: Ratio(1)},
 		Metrics: Metrics{OTLP: true, Protocol: "grpc", Endpoint: "http://" + lis.Addr().String(), Interval: time.Hour, DisableRuntime: true},
 	})
 	if err != nil {

@@ -59,12 +59,12 @@ type Traces struct {
 	Insecure bool
 	// Headers are sent with every export (e.g. an auth token).
 	Headers map[string]string
-	// SampleRatio in (0,1] is the parent-based ratio sampler's argument.
-	// Zero means OTEL_TRACES_SAMPLER (always_on, always_off, traceidratio
-	// and their parentbased_ forms) with OTEL_TRACES_SAMPLER_ARG, then
-	// parent-based 1.0. Use Exporter "none" to switch tracing off rather
-	// than a ratio of zero.
-	SampleRatio float64
+	// SampleRatio in [0,1] is the parent-based ratio sampler's argument:
+	// a caller's sampled traceparent is always followed, so 0 traces only
+	// what callers ask for. Nil means OTEL_TRACES_SAMPLER (always_on,
+	// always_off, traceidratio and their parentbased_ forms) with
+	// OTEL_TRACES_SAMPLER_ARG, then parent-based 1.0.
+	SampleRatio *float64
 	// Recorder, when set, receives every span in memory (tests) and turns
 	// tracing on even if Exporter is "none".
 	Recorder *Recorder
@@ -150,6 +150,9 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// Ratio returns a pointer to r, for Traces.SampleRatio.
+func Ratio(r float64) *float64 { return &r }
+
 // TracingEnabled reports whether spans are being produced.
 func (t *Telemetry) TracingEnabled() bool { return t != nil && t.tracer != nil }
 
@@ -194,12 +197,12 @@ func (t *Telemetry) setupTraces(ctx context.Context, cfg Traces, res *resource.R
 // samplerFor picks the sampler: a configured ratio (parent-based), else
 // OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, else parent-based 1.0.
 // Parent-based means a caller's sampled flag in traceparent is obeyed.
-func samplerFor(ratio float64) (sdktrace.Sampler, error) {
-	if ratio > 1 {
-		return nil, fmt.Errorf("telemetry: traces: sample ratio %v outside (0,1]", ratio)
-	}
-	if ratio > 0 {
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)), nil
+func samplerFor(ratio *float64) (sdktrace.Sampler, error) {
+	if ratio != nil {
+		if !(*ratio >= 0 && *ratio <= 1) { // NaN fails too
+			return nil, fmt.Errorf("telemetry: traces: sample ratio %v outside [0,1]", *ratio)
+		}
+		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(*ratio)), nil
 	}
 	arg := 1.0
 	if raw := strings.TrimSpace(os.Getenv("OTEL_TRACES_SAMPLER_ARG")); raw != "" {

@@ -250,7 +250,7 @@ func TestOTLPHTTPExportAndEnv(t *testing.T) {
 
 	// Explicit config beats the environment.
 	sink2 := newOTLPSink(t, true)
-	tel, err = New(context.Background(), Config{ServiceName: "sluice-cfg", Traces: Traces{Exporter: ExporterOTLPHTTP, Endpoint: sink2.srv.URL, SampleRatio: 1}, Metrics: Metrics{DisableRuntime: true}})
+	tel, err = New(context.Background(), Config{ServiceName: "sluice-cfg", Traces: Traces{Exporter: ExporterOTLPHTTP, Endpoint: sink2.srv.URL, SampleRatio: Ratio(1)}, Metrics: Metrics{DisableRuntime: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,11 +321,29 @@ func TestSamplerFromEnv(t *testing.T) {
 	}
 }
 
+func TestSampleRatioZeroFollowsCallers(t *testing.T) {
+	rec := NewRecorder()
+	tel, err := New(context.Background(), Config{Traces: Traces{Exporter: ExporterNone, Recorder: rec, SampleRatio: Ratio(0)}, Metrics: Metrics{DisableRuntime: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	r := httptest.NewRequest(http.MethodGet, "/v1/models", nil)
+	_, s := tel.StartRequest(r.Context(), r, "/v1/models")
+	s.End()
+	r.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	_, s = tel.StartRequest(r.Context(), r, "/v1/models")
+	s.End()
+	if spans := rec.Spans(); len(spans) != 1 || spans[0].TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("ratio 0 recorded %+v, want only the caller-sampled request", spans)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	for _, c := range []Config{
 		{Traces: Traces{Exporter: "zipkin"}},
-		{Traces: Traces{Exporter: ExporterOTLPHTTP, Endpoint: "http://", SampleRatio: 1}},
-		{Traces: Traces{Exporter: ExporterStdout, SampleRatio: 2}},
+		{Traces: Traces{Exporter: ExporterOTLPHTTP, Endpoint: "http://", SampleRatio: Ratio(1)}},
+		{Traces: Traces{Exporter: ExporterStdout, SampleRatio: Ratio(2)}},
 	} {
 		tel, err := New(context.Background(), c)
 		if err == nil {
