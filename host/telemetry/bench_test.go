@@ -218,3 +218,21 @@ func benchServer(b *testing.B, on bool) {
 
 func BenchmarkServerTelemetryOff(b *testing.B) { benchServer(b, false) }
 func BenchmarkServerTelemetryOn(b *testing.B)  { benchServer(b, true) }
+
+func BenchmarkRecordAttempt(b *testing.B) {
+	tel := benchTel(b, false)
+	a := AttemptRecord{Provider: "openai", Target: "openai/gpt-4o-mini#0", Outcome: "ok", Duration: 300 * time.Millisecond}
+	b.ReportAllocs()
+	for b.Loop() {
+		tel.RecordAttempt(a)
+	}
+}
+
+func BenchmarkRecordPlugin(b *testing.B) {
+	tel := benchTel(b, false)
+	p := PluginRecord{Plugin: "anthropic", Hook: "translate_request", Duration: 20 * time.Microsecond}
+	b.ReportAllocs()
+	for b.Loop() {
+		tel.RecordPlugin(p)
+	}
+}

@@ -245,19 +245,20 @@ func (l *Live) recordRateLimit(tier, unit string) {
 	c.Add(1)
 }
 
-func (l *Live) recordPlugin(p PluginRecord) {
-	k := [2]string{p.Plugin, p.Hook}
-	l.pluginsMu.RLock()
+// pluginStats returns the row for a plugin hook, creating it on first use.
+func (l *Live) pluginStats(plugin, hook string) *pluginStats {
+	k := [2]string{plugin, hook}
+	l.pluginsMu.Lock()
+	defer l.pluginsMu.Unlock()
 	ps := l.plugins[k]
-	l.pluginsMu.RUnlock()
 	if ps == nil {
-		l.pluginsMu.Lock()
-		if ps = l.plugins[k]; ps == nil {
-			ps = new(pluginStats)
-			l.plugins[k] = ps
-		}
-		l.pluginsMu.Unlock()
+		ps = new(pluginStats)
+		l.plugins[k] = ps
 	}
+	return ps
+}
+
+func (l *Live) recordPlugin(ps *pluginStats, p PluginRecord) {
 	ps.calls.Add(1)
 	ps.totalNs.Add(p.Duration.Nanoseconds())
 	ps.lat[latIndex(p.Duration)].Add(1)

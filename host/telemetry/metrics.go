@@ -124,16 +124,16 @@ func (t *Telemetry) RecordPlugin(p PluginRecord) {
 	if t == nil {
 		return
 	}
-	m := t.metrics
-	m.pluginCalls.WithLabelValues(p.Plugin, p.Hook).Inc()
-	m.pluginDur.WithLabelValues(p.Plugin, p.Hook).Observe(p.Duration.Seconds())
+	h := t.metrics.pluginHandles(p.Plugin, p.Hook)
+	h.calls.Inc()
+	h.duration.Observe(p.Duration.Seconds())
 	if p.Err {
-		m.pluginErrors.WithLabelValues(p.Plugin, p.Hook).Inc()
+		h.errors.Inc()
 	}
 	if p.Trap {
-		m.pluginTraps.WithLabelValues(p.Plugin, p.Hook).Inc()
+		h.traps.Inc()
 	}
-	t.live.recordPlugin(p)
+	t.live.recordPlugin(h.live, p)
 }
 
 // RecordPluginReload counts a hot reload attempt; ok=false means the new
@@ -233,6 +233,40 @@ type metrics struct {
 	requestDone, streamDone                func()
 	handlesMu                              sync.RWMutex
 	handles                                map[reqKey]*reqHandles
+	pluginsMu                              sync.RWMutex
+	plugins                                map[[2]string]*pluginHandles
+}
+
+// pluginHandles are one plugin hook's resolved children: several hooks run
+// per request, so they skip the label hashing too.
+type pluginHandles struct {
+	calls, errors, traps prometheus.Counter
+	duration             prometheus.Observer
+	live                 *pluginStats
+}
+
+func (m *metrics) pluginHandles(plugin, hook string) *pluginHandles {
+	k := [2]string{plugin, hook}
+	m.pluginsMu.RLock()
+	h := m.plugins[k]
+	m.pluginsMu.RUnlock()
+	if h != nil {
+		return h
+	}
+	m.pluginsMu.Lock()
+	defer m.pluginsMu.Unlock()
+	if h = m.plugins[k]; h != nil {
+		return h
+	}
+	h = &pluginHandles{
+		calls:    m.pluginCalls.WithLabelValues(plugin, hook),
+		errors:   m.pluginErrors.WithLabelValues(plugin, hook),
+		traps:    m.pluginTraps.WithLabelValues(plugin, hook),
+		duration: m.pluginDur.WithLabelValues(plugin, hook),
+		live:     m.live.pluginStats(plugin, hook),
+	}
+	m.plugins[k] = h
+	return h
 }
 
 type reqKey struct {
@@ -261,6 +295,7 @@ func newMetrics(maxModels int, runtime bool, live *Live) *metrics {
 		teams:   newCapper(maxModels),
 		live:    live,
 		handles: make(map[reqKey]*reqHandles),
+		plugins: make(map[[2]string]*pluginHandles),
 	}
 	m.requests = m.counterVec("sluice_requests_total", "Client requests finished, by route, provider, model and HTTP status.", "route", "provider", "model", "status")
 	m.duration = m.histogramVec("sluice_request_duration_seconds", "Client request latency from first byte in to last byte out.", durationBuckets, "route", "provider", "model", "status")
