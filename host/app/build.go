@@ -126,7 +126,9 @@ func (a *App) translatorLoader(ctx context.Context, cfg *config.Config) provider
 		if !ok {
 			return nil, fmt.Errorf("plugin %q is not loaded", name)
 		}
-		for _, h := range []string{"translate_request", "translate_response", "translate_chunk"} {
+		// translate_chunk is optional: without it the provider serves only non-streamed calls
+		// (a streamed call gets a clear error naming the missing hook).
+		for _, h := range []string{"translate_request", "translate_response"} {
 			if !p.Has(h) {
 				return nil, fmt.Errorf("plugin %q has no %s hook, so it cannot translate", name, h)
 			}

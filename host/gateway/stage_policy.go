@@ -118,6 +118,11 @@ func (g *Gateway) applyPolicy(p *plugin.Plugin, hook string, out []byte) ([]byte
 func (g *Gateway) logPluginError(c *call, err error) {
 	var pe *plugin.Error
 	if ok := asPluginError(err, &pe); ok {
+		if !pe.Trap && pe.Status > 0 && pe.Status < 500 {
+			// The plugin refused the request on purpose: the client's error, not the plugin's.
+			g.log.Info("plugin refused the request", "request_id", c.id, "plugin", pe.Plugin, "hook", pe.Hook, "status", pe.Status, "err", pe.Message)
+			return
+		}
 		g.log.Error("plugin call failed", "request_id", c.id, "plugin", pe.Plugin, "hook", pe.Hook, "trap", pe.Trap, "err", pe.Message, "stderr", pe.Stderr)
 		return
 	}
