@@ -11,8 +11,9 @@ import (
 // inBuf is the reusable input buffer handed out by sluice_alloc; outPin keeps the last output
 // reachable until the host has copied it (the next call replaces it).
 var (
-	inBuf  []byte
-	outPin []byte
+	inBuf       []byte
+	outPin      []byte
+	emptyObject = []byte("{}")
 )
 
 func addr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
@@ -51,47 +52,47 @@ func sluiceHooks() uint64 {
 	return abi.Pack(addr(outPin), uint32(len(outPin)), false)
 }
 
-func call(hook string, ptr, n uint32) uint64 {
+func call(id int, ptr, n uint32) uint64 {
 	var out []byte
 	var err error
 	if inBuf == nil || ptr != addr(inBuf) || int(n) > len(inBuf) {
 		err = Errorf(500, "abi_violation", "input at %d+%d is outside the sluice_alloc buffer", ptr, n)
 	} else {
-		out, err = dispatch(hook, inBuf[:n])
+		out, err = dispatchID(id, inBuf[:n])
 	}
 	if err != nil {
 		outPin = ErrorJSON(err)
 		return abi.Pack(addr(outPin), uint32(len(outPin)), true)
 	}
 	if len(out) == 0 {
-		out = []byte("{}")
+		out = emptyObject
 	}
 	outPin = out
 	return abi.Pack(addr(outPin), uint32(len(outPin)), false)
 }
 
 //go:wasmexport sluice_init
-func sluiceInit(ptr, n uint32) uint64 { return call(abi.HookInit, ptr, n) }
+func sluiceInit(ptr, n uint32) uint64 { return call(idInit, ptr, n) }
 
 //go:wasmexport sluice_route
-func sluiceRoute(ptr, n uint32) uint64 { return call(abi.HookRoute, ptr, n) }
+func sluiceRoute(ptr, n uint32) uint64 { return call(idRoute, ptr, n) }
 
 //go:wasmexport sluice_cache_key
-func sluiceCacheKey(ptr, n uint32) uint64 { return call(abi.HookCacheKey, ptr, n) }
+func sluiceCacheKey(ptr, n uint32) uint64 { return call(idCacheKey, ptr, n) }
 
 //go:wasmexport sluice_translate_request
-func sluiceTranslateRequest(ptr, n uint32) uint64 { return call(abi.HookTranslateRequest, ptr, n) }
+func sluiceTranslateRequest(ptr, n uint32) uint64 { return call(idTranslateRequest, ptr, n) }
 
 //go:wasmexport sluice_translate_response
 func sluiceTranslateResponse(ptr, n uint32) uint64 {
-	return call(abi.HookTranslateResponse, ptr, n)
+	return call(idTranslateResponse, ptr, n)
 }
 
 //go:wasmexport sluice_translate_chunk
-func sluiceTranslateChunk(ptr, n uint32) uint64 { return call(abi.HookTranslateChunk, ptr, n) }
+func sluiceTranslateChunk(ptr, n uint32) uint64 { return call(idTranslateChunk, ptr, n) }
 
 //go:wasmexport sluice_on_request
-func sluiceOnRequest(ptr, n uint32) uint64 { return call(abi.HookOnRequest, ptr, n) }
+func sluiceOnRequest(ptr, n uint32) uint64 { return call(idOnRequest, ptr, n) }
 
 //go:wasmexport sluice_on_response
-func sluiceOnResponse(ptr, n uint32) uint64 { return call(abi.HookOnResponse, ptr, n) }
+func sluiceOnResponse(ptr, n uint32) uint64 { return call(idOnResponse, ptr, n) }

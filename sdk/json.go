@@ -5,19 +5,111 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file is a small single-pass JSON scanner and writer. Typed hook views are decoded with
 // it instead of encoding/json, whose reflection-driven struct decoding costs about ten times
-// more inside a wasm guest (sdk/ABI.md, "Performance").
+// more inside a wasm guest (sdk/ABI.md, "Performance"). The hot paths (typed views, skip, raw,
+// Field, SetField) iterate with open/next instead of callbacks: a closure per object made the
+// scanner escape to the heap and cost most of a route hook inside wasm.
 
 var errSyntax = errors.New("sdk: invalid JSON")
+
+// maxDepth matches encoding/json's nesting limit.
+const maxDepth = 10000
 
 type scanner struct {
 	b   []byte
 	i   int
 	err error
+	// src, when set, holds the same bytes as b as a string: strings without escapes are then
+	// returned as substrings of it, without allocating, and stay valid after the call.
+	src string
 }
+
+// next advances to the next member (after open('{')) or element (after open('[')) of the
+// current container, consuming the separator. n counts the items seen; start it at 0.
+func (s *scanner) next(n *int, end byte) bool {
+	c := s.peek()
+	if c == end {
+		s.i++
+		return false
+	}
+	if *n > 0 {
+		if c != ',' {
+			s.fail()
+			return false
+		}
+		s.i++
+	}
+	*n++
+	return s.err == nil
+}
+
+// open consumes the container opener c ('{' or '[').
+func (s *scanner) open(c byte) bool {
+	if s.peek() != c {
+		s.fail()
+		return false
+	}
+	s.i++
+	return true
+}
+
+// key reads an object key and the colon after it. The bytes alias the input unless the key
+// has escapes.
+func (s *scanner) key() []byte {
+	k, _ := s.strBytes()
+	if s.peek() != ':' {
+		s.fail()
+		return nil
+	}
+	s.i++
+	return k
+}
+
+// keyStr is key as a string (a substring of src when possible).
+func (s *scanner) keyStr() string {
+	start := s.i
+	if s.peek() == '"' {
+		start = s.i + 1
+	}
+	k, esc := s.strBytes()
+	if s.peek() != ':' {
+		s.fail()
+		return ""
+	}
+	s.i++
+	if !esc && s.src != "" {
+		return s.src[start : start+len(k)]
+	}
+	return string(k)
+}
+
+// skipStr consumes a string without decoding it.
+func (s *scanner) skipStr() {
+	if s.peek() != '"' {
+		s.fail()
+		return
+	}
+	for i := s.i + 1; i < len(s.b); i++ {
+		switch c := s.b[i]; {
+		case c == '"':
+			s.i = i + 1
+			return
+		case c == '\\':
+			i++
+		case c < 0x20:
+			s.fail()
+			return
+		}
+	}
+	s.fail()
+}
+
+// bstr is an allocation-free string view of b for parsing calls that do not keep it.
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (s *scanner) fail() {
 	if s.err == nil {
@@ -45,61 +137,24 @@ func (s *scanner) peek() byte {
 	return 0
 }
 
-// object calls fn for each key; fn must consume exactly one value.
+// object calls fn for each key; fn must consume exactly one value. Only the cold paths (config
+// decoding) use it.
 func (s *scanner) object(fn func(key []byte)) {
-	if s.peek() != '{' {
-		s.fail()
+	if !s.open('{') {
 		return
 	}
-	s.i++
-	if s.peek() == '}' {
-		s.i++
-		return
-	}
-	for s.err == nil {
-		key, _ := s.strBytes()
-		if s.peek() != ':' {
-			s.fail()
-			return
-		}
-		s.i++
-		fn(key)
-		switch s.peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return
-		default:
-			s.fail()
-			return
-		}
+	for n := 0; s.next(&n, '}'); {
+		fn(s.key())
 	}
 }
 
 // array calls fn for each element; fn must consume exactly one value.
 func (s *scanner) array(fn func()) {
-	if s.peek() != '[' {
-		s.fail()
+	if !s.open('[') {
 		return
 	}
-	s.i++
-	if s.peek() == ']' {
-		s.i++
-		return
-	}
-	for s.err == nil {
+	for n := 0; s.next(&n, ']'); {
 		fn()
-		switch s.peek() {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return
-		default:
-			s.fail()
-			return
-		}
 	}
 }
 
@@ -205,7 +260,11 @@ func (s *scanner) str() string {
 	if s.null() {
 		return ""
 	}
-	b, _ := s.strBytes()
+	start := s.i + 1
+	b, esc := s.strBytes()
+	if !esc && s.src != "" && s.err == nil {
+		return s.src[start : start+len(b)]
+	}
 	return string(b)
 }
 
@@ -239,11 +298,115 @@ func (s *scanner) float() float64 {
 	if s.null() {
 		return 0
 	}
-	f, err := strconv.ParseFloat(string(s.numBytes()), 64)
+	nb := s.numBytes()
+	if v, ok := simpleFloat(nb); ok {
+		return v
+	}
+	f, err := strconv.ParseFloat(bstr(nb), 64)
 	if err != nil {
 		s.fail()
 	}
 	return f
+}
+
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+	1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// simpleFloat parses numbers with at most 15 significant digits and a small exponent exactly
+// (an exact integer times or divided by an exact power of ten is correctly rounded), which is
+// every stat and price the host sends. strconv.ParseFloat costs about 250 ns a call inside a
+// wasm guest; this costs a tenth of that. Anything else reports false and goes to strconv.
+func simpleFloat(b []byte) (float64, bool) {
+	i := 0
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		i++
+	}
+	var m int64
+	digits, frac := 0, 0
+	start := i
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		m = m*10 + int64(b[i]-'0')
+		if m != 0 {
+			digits++
+		}
+	}
+	if i == start {
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i == len(b) || b[i] < '0' || b[i] > '9' {
+			return 0, false
+		}
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			m = m*10 + int64(b[i]-'0')
+			if m != 0 {
+				digits++
+			}
+			frac++
+		}
+	}
+	exp := 0
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
+			i++
+		}
+		es := i
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9' && i-es < 4; i++ {
+			exp = exp*10 + int(b[i]-'0')
+		}
+		if i == es {
+			return 0, false
+		}
+		if eneg {
+			exp = -exp
+		}
+	}
+	if i != len(b) || digits > 15 {
+		return 0, false
+	}
+	exp -= frac
+	f := float64(m)
+	switch {
+	case exp == 0:
+	case exp > 0 && exp < len(pow10):
+		f *= pow10[exp]
+	case exp < 0 && -exp < len(pow10):
+		f /= pow10[-exp]
+	default:
+		return 0, false
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+// simpleInt parses the common -?digits form without allocating.
+func simpleInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // int reads an integer (a fractional number is truncated); null reads as 0.
@@ -252,10 +415,10 @@ func (s *scanner) int() int64 {
 		return 0
 	}
 	nb := s.numBytes()
-	if v, err := strconv.ParseInt(string(nb), 10, 64); err == nil {
+	if v, ok := simpleInt(nb); ok {
 		return v
 	}
-	f, err := strconv.ParseFloat(string(nb), 64)
+	f, err := strconv.ParseFloat(bstr(nb), 64)
 	if err != nil {
 		s.fail()
 	}
@@ -284,14 +447,32 @@ func (s *scanner) boolean() bool {
 }
 
 // skip consumes one value of any kind.
-func (s *scanner) skip() {
+func (s *scanner) skip() { s.skipDepth(0) }
+
+func (s *scanner) skipDepth(d int) {
+	if d > maxDepth {
+		s.fail()
+		return
+	}
 	switch s.peek() {
 	case '{':
-		s.object(func([]byte) { s.skip() })
+		s.i++
+		for n := 0; s.next(&n, '}'); {
+			s.skipStr()
+			if s.peek() != ':' {
+				s.fail()
+				return
+			}
+			s.i++
+			s.skipDepth(d + 1)
+		}
 	case '[':
-		s.array(s.skip)
+		s.i++
+		for n := 0; s.next(&n, ']'); {
+			s.skipDepth(d + 1)
+		}
 	case '"':
-		s.strBytes()
+		s.skipStr()
 	case 't', 'f':
 		s.boolean()
 	case 'n':
@@ -351,15 +532,19 @@ func (s *scanner) end() error {
 // Field returns the raw JSON value of the top-level key in the object obj.
 func Field(obj []byte, key string) ([]byte, bool) {
 	s := scanner{b: obj}
+	if !s.open('{') {
+		return nil, false
+	}
 	var out []byte
 	found := false
-	s.object(func(k []byte) {
+	for n := 0; s.next(&n, '}'); {
+		k := s.key()
 		if !found && string(k) == key {
 			out, found = s.raw(), true
-			return
+			continue
 		}
 		s.skip()
-	})
+	}
 	if s.err != nil {
 		return nil, false
 	}
@@ -369,45 +554,51 @@ func Field(obj []byte, key string) ([]byte, bool) {
 // SetField returns a copy of the object obj with the top-level key set to the raw JSON value
 // val (replacing it in place when present, appending it otherwise). A nil val deletes the key.
 func SetField(obj []byte, key string, val []byte) ([]byte, error) {
+	return AppendSetField(make([]byte, 0, len(obj)+len(key)+len(val)+4), obj, key, val)
+}
+
+// AppendSetField is SetField appending to dst (pass a reused buffer to avoid allocating).
+func AppendSetField(dst, obj []byte, key string, val []byte) ([]byte, error) {
 	s := scanner{b: obj}
-	if s.peek() != '{' {
+	if !s.open('{') {
 		return nil, errSyntax
 	}
-	out := make([]byte, 0, len(obj)+len(key)+len(val)+4)
-	out = append(out, '{')
-	n := 0
+	out := append(dst, '{')
+	w := 0
 	done := false
-	s.object(func(k []byte) {
+	for n := 0; s.next(&n, '}'); {
+		ks := s.i
+		k := s.key()
 		s.ws()
 		start := s.i
 		s.skip()
 		if string(k) == key {
 			if done || val == nil {
-				return
+				continue
 			}
 			done = true
-			if n > 0 {
+			if w > 0 {
 				out = append(out, ',')
 			}
 			out = AppendString(out, key)
 			out = append(out, ':')
 			out = append(out, val...)
-			n++
-			return
+			w++
+			continue
 		}
-		if n > 0 {
+		if w > 0 {
 			out = append(out, ',')
 		}
-		out = AppendString(out, string(k))
-		out = append(out, ':')
+		// The key's original bytes (already valid JSON), then the colon and the value.
+		out = append(out, trimWS(obj[ks:start])...)
 		out = append(out, s.b[start:s.i]...)
-		n++
-	})
+		w++
+	}
 	if err := s.end(); err != nil {
 		return nil, err
 	}
 	if !done && val != nil {
-		if n > 0 {
+		if w > 0 {
 			out = append(out, ',')
 		}
 		out = AppendString(out, key)
@@ -415,6 +606,17 @@ func SetField(obj []byte, key string, val []byte) ([]byte, error) {
 		out = append(out, val...)
 	}
 	return append(out, '}'), nil
+}
+
+// trimWS drops JSON whitespace around b.
+func trimWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // String decodes a raw JSON string value.

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 )
 
@@ -76,4 +77,92 @@ func TestInvokeAndErrors(t *testing.T) {
 	if _, err := Invoke(HookRoute, nil); err == nil {
 		t.Fatal("unregistered hook ran")
 	}
+}
+
+// The exports reuse one view per hook: a second call must not see the first call's headers or
+// candidates, and strings kept from the first call must not change.
+func TestTypedViewReuse(t *testing.T) {
+	Reset()
+	defer Reset()
+	var kept []string
+	var last RouteInput
+	HandleRoute(func(in RouteInput) (RouteOutput, error) {
+		kept = append(kept, in.Meta.Model, in.Candidates[0].ID)
+		last = in
+		return RouteOutput{Order: []string{in.Candidates[len(in.Candidates)-1].ID}}, nil
+	})
+	out, err := Invoke(HookRoute, []byte(benchRoute))
+	if err != nil || string(out) != `{"order":["anthropic/claude-haiku-4-5#1"]}` {
+		t.Fatalf("%s %v", out, err)
+	}
+	out, err = Invoke(HookRoute, []byte(`{"meta":{"model":"second","headers":{"x-tier":"gold"}},"candidates":[{"id":"only"}]}`))
+	if err != nil || string(out) != `{"order":["only"]}` {
+		t.Fatalf("%s %v", out, err)
+	}
+	if len(last.Candidates) != 1 || last.Meta.Header("x-tenant") != "" || last.Meta.Header("x-tier") != "gold" ||
+		last.Meta.Temperature != nil || last.Meta.RequestID != "" || last.Candidates[0].Healthy {
+		t.Fatalf("stale view: %+v", last)
+	}
+	if kept[0] != "gpt-4o-mini" || kept[1] != "openai/gpt-4o-mini#0" || kept[2] != "second" {
+		t.Fatalf("kept strings changed: %q", kept)
+	}
+	// Escaped strings and keys decode correctly through the substring path.
+	v, err := DecodeRouteInput([]byte(`{"meta":{"model":"a\"b","headers":{"x-\u0061":"v\n"}},"candidates":[]}`))
+	if err != nil || v.Meta.Model != `a"b` || v.Meta.Header("x-a") != "v\n" || len(v.Candidates) != 0 {
+		t.Fatalf("%+v %v", v, err)
+	}
+	for _, bad := range []string{`{"meta":{"model":"x"},}`, `{"candidates":[{"id":"a"},]}`, `{"meta":{"model" "x"}}`, `{"body":[1,2}`, `{"meta":{"a":tru}}`} {
+		if _, err := DecodeRouteInput([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestRequestViewBodyAndMeta(t *testing.T) {
+	in, err := DecodeRequestInput([]byte(`{"meta":{"model":"m","temperature":0.5},"body":{"a":[1,{"b":"\"}"}]}}`))
+	if err != nil || in.Meta.Model != "m" || *in.Meta.Temperature != 0.5 || string(in.Body) != `{"a":[1,{"b":"\"}"}]}` {
+		t.Fatalf("%+v %s %v", in, in.Body, err)
+	}
+	r, err := DecodeResponseInput([]byte(`{"status":201,"meta":null,"body":null}`))
+	if err != nil || r.Status != 201 || string(r.Body) != "null" {
+		t.Fatalf("%+v %v", r, err)
+	}
+}
+
+func TestSimpleFloatMatchesStrconv(t *testing.T) {
+	for _, s := range []string{"0", "-0", "12.5", "0.01", "0.15", "0.6", "1e3", "1.5E-7", "123456789012345", "0.000123",
+		"-42.125", "3.14159265358979", "1e22", "1e-22", "0.1", "0.2", "0.3", "1700000000000.5", "5e+2", "00.5"} {
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := simpleFloat([]byte(s))
+		if ok && got != want {
+			t.Errorf("%s: %v, strconv %v", s, got, want)
+		}
+		sc := scanner{b: []byte(s)}
+		if f := sc.float(); f != want || sc.end() != nil {
+			t.Errorf("scanner %s: %v, want %v", s, f, want)
+		}
+	}
+	for _, s := range []string{"1234567890123456789", "1e400", "1.", "1e", "-", "1x"} {
+		if _, ok := simpleFloat([]byte(s)); ok {
+			t.Errorf("%s accepted by the fast path", s)
+		}
+	}
+}
+
+func FuzzSimpleFloat(f *testing.F) {
+	f.Add("12.5")
+	f.Add("-0.001e3")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := simpleFloat([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil || got != want {
+			t.Fatalf("%q: fast %v, strconv %v (%v)", s, got, want, err)
+		}
+	})
 }

@@ -30,96 +30,103 @@ const (
 // The input is only valid during the call (the SDK reuses the buffer); copy what you keep.
 type HandlerFunc func(in []byte) ([]byte, error)
 
-type typedHandler func(in []byte, out []byte) ([]byte, error)
-
-var (
-	raw    = map[string]HandlerFunc{}
-	typed  = map[string]typedHandler{}
-	onInit func(Config) error
-	outBuf []byte
+// Hook indexes into abi.Hooks. Dispatch goes through arrays and a switch on these, not maps of
+// closures: the hot path of a typed hook is decode, handler, append, with no allocation of its
+// own beyond one string copy of the input's strings.
+const (
+	idInit = iota
+	idRoute
+	idCacheKey
+	idTranslateRequest
+	idTranslateResponse
+	idTranslateChunk
+	idOnRequest
+	idOnResponse
+	numHooks
 )
 
-func register(hook string) {
-	if !abi.IsHook(hook) {
+var (
+	raw       [numHooks]HandlerFunc
+	routeH    func(RouteInput) (RouteOutput, error)
+	cacheKeyH func(CacheKeyInput) (CacheKeyOutput, error)
+	requestH  func(RequestInput) (Decision, error)
+	responseH func(ResponseInput) (Decision, error)
+	onInit    func(Config) error
+	outBuf    []byte
+)
+
+// views are the typed inputs reused from call to call (one call runs at a time per instance):
+// their Candidates array, Headers map and Temperature pointer are refilled by the next call of
+// the same hook. Strings are copies and safe to keep; copy the slices, the map or the
+// temperature if a handler keeps them past its return.
+var views struct {
+	route    RouteInput
+	cacheKey CacheKeyInput
+	request  RequestInput
+	response ResponseInput
+	temp     float64
+}
+
+func hookID(hook string) int {
+	for i, h := range abi.Hooks {
+		if h == hook {
+			return i
+		}
+	}
+	return -1
+}
+
+func registered(id int) bool {
+	switch id {
+	case idRoute:
+		return raw[id] != nil || routeH != nil
+	case idCacheKey:
+		return raw[id] != nil || cacheKeyH != nil
+	case idOnRequest:
+		return raw[id] != nil || requestH != nil
+	case idOnResponse:
+		return raw[id] != nil || responseH != nil
+	}
+	return raw[id] != nil
+}
+
+func register(hook string) int {
+	id := hookID(hook)
+	if id < 0 || !abi.IsHook(hook) {
 		panic("sdk: unknown hook " + strconv.Quote(hook))
 	}
-	if _, dup := raw[hook]; dup {
+	if registered(id) {
 		panic("sdk: hook " + hook + " registered twice")
 	}
-	if _, dup := typed[hook]; dup {
-		panic("sdk: hook " + hook + " registered twice")
-	}
+	return id
 }
 
 // Handle registers a raw handler for hook (one of the Hook constants). Translator plugins use
 // this level. Registering init here replaces the SDK's config handling.
-func Handle(hook string, h HandlerFunc) {
-	register(hook)
-	raw[hook] = h
-}
+func Handle(hook string, h HandlerFunc) { raw[register(hook)] = h }
 
 // HandleRoute registers the route hook.
 func HandleRoute(h func(RouteInput) (RouteOutput, error)) {
 	register(HookRoute)
-	typed[HookRoute] = func(in, out []byte) ([]byte, error) {
-		v, err := DecodeRouteInput(in)
-		if err != nil {
-			return nil, Errorf(400, "invalid_hook_input", "route: %v", err)
-		}
-		o, err := h(v)
-		if err != nil {
-			return nil, err
-		}
-		return o.AppendJSON(out), nil
-	}
+	routeH = h
 }
 
 // HandleCacheKey registers the cache_key hook.
 func HandleCacheKey(h func(CacheKeyInput) (CacheKeyOutput, error)) {
 	register(HookCacheKey)
-	typed[HookCacheKey] = func(in, out []byte) ([]byte, error) {
-		v, err := DecodeCacheKeyInput(in)
-		if err != nil {
-			return nil, Errorf(400, "invalid_hook_input", "cache_key: %v", err)
-		}
-		o, err := h(v)
-		if err != nil {
-			return nil, err
-		}
-		return o.AppendJSON(out), nil
-	}
+	cacheKeyH = h
 }
 
 // HandleRequest registers the on_request policy hook.
 func HandleRequest(h func(RequestInput) (Decision, error)) {
 	register(HookOnRequest)
-	typed[HookOnRequest] = func(in, out []byte) ([]byte, error) {
-		v, err := DecodeRequestInput(in)
-		if err != nil {
-			return nil, Errorf(400, "invalid_hook_input", "on_request: %v", err)
-		}
-		d, err := h(v)
-		if err != nil {
-			return nil, err
-		}
-		return d.AppendJSON(out), nil
-	}
+	requestH = h
 }
 
 // HandleResponse registers the on_response policy hook.
 func HandleResponse(h func(ResponseInput) (Decision, error)) {
 	register(HookOnResponse)
-	typed[HookOnResponse] = func(in, out []byte) ([]byte, error) {
-		v, err := DecodeResponseInput(in)
-		if err != nil {
-			return nil, Errorf(400, "invalid_hook_input", "on_response: %v", err)
-		}
-		d, err := h(v)
-		if err != nil {
-			return nil, err
-		}
-		return d.AppendJSON(out), nil
-	}
+	responseH = h
 }
 
 // OnInit registers a function run once per instance after the host passes the plugin's config.
@@ -130,9 +137,9 @@ func OnInit(f func(Config) error) { onInit = f }
 // stores the config).
 func Hooks() []string {
 	out := []string{HookInit}
-	for _, h := range abi.Hooks[1:] {
-		if raw[h] != nil || typed[h] != nil {
-			out = append(out, h)
+	for id := idRoute; id < numHooks; id++ {
+		if registered(id) {
+			out = append(out, abi.Hooks[id])
 		}
 	}
 	return out
@@ -140,20 +147,85 @@ func Hooks() []string {
 
 // dispatch runs hook on in. The returned slice may alias an SDK buffer reused by the next call.
 func dispatch(hook string, in []byte) ([]byte, error) {
-	if h := raw[hook]; h != nil {
+	id := hookID(hook)
+	if id < 0 {
+		return nil, Errorf(500, "hook_not_registered", "hook %q is not registered", hook)
+	}
+	return dispatchID(id, in)
+}
+
+func dispatchID(id int, in []byte) ([]byte, error) {
+	if h := raw[id]; h != nil {
 		return h(in)
 	}
-	if h := typed[hook]; h != nil {
-		out, err := h(in, outBuf[:0])
-		if err == nil && cap(out) <= 1<<20 {
-			outBuf = out // keep the grown buffer for the next call
-		}
-		return out, err
-	}
-	if hook == HookInit {
+	var out []byte
+	var err error
+	switch {
+	case id == idRoute && routeH != nil:
+		out, err = runRoute(in)
+	case id == idCacheKey && cacheKeyH != nil:
+		out, err = runCacheKey(in)
+	case id == idOnRequest && requestH != nil:
+		out, err = runRequest(in)
+	case id == idOnResponse && responseH != nil:
+		out, err = runResponse(in)
+	case id == idInit:
 		return initHook(in)
+	default:
+		return nil, Errorf(500, "hook_not_registered", "hook %q is not registered", abi.Hooks[id])
 	}
-	return nil, Errorf(500, "hook_not_registered", "hook %q is not registered", hook)
+	if err == nil && cap(out) <= 1<<20 {
+		outBuf = out // keep the grown buffer for the next call
+	}
+	return out, err
+}
+
+func runRoute(in []byte) ([]byte, error) {
+	v := &views.route
+	if err := decodeRoute(in, v, true, &views.temp); err != nil {
+		return nil, Errorf(400, "invalid_hook_input", "route: %v", err)
+	}
+	o, err := routeH(*v)
+	if err != nil {
+		return nil, err
+	}
+	return o.AppendJSON(outBuf[:0]), nil
+}
+
+func runCacheKey(in []byte) ([]byte, error) {
+	v := &views.cacheKey
+	if err := decodeCacheKey(in, v, true, &views.temp); err != nil {
+		return nil, Errorf(400, "invalid_hook_input", "cache_key: %v", err)
+	}
+	o, err := cacheKeyH(*v)
+	if err != nil {
+		return nil, err
+	}
+	return o.AppendJSON(outBuf[:0]), nil
+}
+
+func runRequest(in []byte) ([]byte, error) {
+	v := &views.request
+	if err := decodeRequest(in, v, true, &views.temp); err != nil {
+		return nil, Errorf(400, "invalid_hook_input", "on_request: %v", err)
+	}
+	d, err := requestH(*v)
+	if err != nil {
+		return nil, err
+	}
+	return d.AppendJSON(outBuf[:0]), nil
+}
+
+func runResponse(in []byte) ([]byte, error) {
+	v := &views.response
+	if err := decodeResponse(in, v, true, &views.temp); err != nil {
+		return nil, Errorf(400, "invalid_hook_input", "on_response: %v", err)
+	}
+	d, err := responseH(*v)
+	if err != nil {
+		return nil, err
+	}
+	return d.AppendJSON(outBuf[:0]), nil
 }
 
 // Invoke runs the registered handler for hook on in and returns a copy of its output. Plugin
@@ -169,8 +241,8 @@ func Invoke(hook string, in []byte) ([]byte, error) {
 // Reset drops every registered handler and the stored config (for native tests that register
 // handlers more than once).
 func Reset() {
-	raw = map[string]HandlerFunc{}
-	typed = map[string]typedHandler{}
+	raw = [numHooks]HandlerFunc{}
+	routeH, cacheKeyH, requestH, responseH = nil, nil, nil, nil
 	onInit = nil
 	cfg = Config{}
 }

@@ -105,171 +105,319 @@ func Reject(status int, code, message string) Decision {
 // Rewrite replaces the body with body (raw JSON).
 func Rewrite(body []byte) Decision { return Decision{Action: ActionRewrite, Body: body} }
 
-func decodeMeta(s *scanner, m *Meta) {
+// decodeMeta reads META at the scanner's position. Without s.src (policy inputs, whose body
+// should not be copied) the meta object is copied to a string once so that its strings are
+// substrings of it: one allocation for all of them. With reuse, the Headers map is cleared and
+// refilled instead of allocated.
+func decodeMeta(s *scanner, m *Meta, temp *float64) {
 	if s.null() {
 		return
 	}
-	s.object(func(k []byte) {
-		switch string(k) {
-		case "request_id":
-			m.RequestID = s.str()
-		case "endpoint":
-			m.Endpoint = s.str()
-		case "model":
-			m.Model = s.str()
-		case "router":
-			m.Router = s.str()
-		case "user":
-			m.User = s.str()
-		case "team":
-			m.Team = s.str()
-		case "key_id":
-			m.KeyID = s.str()
-		case "stream":
+	if s.src == "" {
+		s.ws()
+		start := s.i
+		s.skip()
+		if s.err != nil {
+			return
+		}
+		sub := scanner{b: s.b[start:s.i]}
+		sub.src = string(sub.b)
+		sub.meta(m, temp)
+		if sub.err != nil {
+			s.fail()
+		}
+		return
+	}
+	s.meta(m, temp)
+}
+
+// Keys of META and CAND in the order the host writes them. keyIndex tries the expected position
+// first, so a member costs one comparison; other orders and unknown keys still work.
+var (
+	metaKeys = [...]string{"request_id", "endpoint", "model", "router", "user", "team", "key_id", "stream",
+		"token_estimate", "max_tokens", "temperature", "headers", "now_ms"}
+	candKeys = [...]string{"id", "provider", "model", "weight", "priority", "healthy", "ewma_ms", "in_flight",
+		"error_rate", "price_in", "price_out"}
+)
+
+func keyIndex(k []byte, keys []string, guess int) int {
+	if guess < len(keys) && string(k) == keys[guess] {
+		return guess
+	}
+	for i, kk := range keys {
+		if string(k) == kk {
+			return i
+		}
+	}
+	return -1
+}
+
+// resetMeta zeroes m, keeping (cleared) its Headers map when reused.
+func resetMeta(m *Meta, reuse bool) {
+	h := m.Headers
+	*m = Meta{}
+	if reuse && h != nil {
+		clear(h)
+		m.Headers = h
+	}
+}
+
+func (s *scanner) meta(m *Meta, temp *float64) {
+	if !s.open('{') {
+		return
+	}
+	for n := 0; ; {
+		k, ok := s.member(&n)
+		if !ok {
+			break
+		}
+		idx := keyIndex(k, metaKeys[:], n-1)
+		switch idx {
+		case 0: // request_id
+			m.RequestID = s.strVal()
+		case 1: // endpoint
+			m.Endpoint = s.strVal()
+		case 2: // model
+			m.Model = s.strVal()
+		case 3: // router
+			m.Router = s.strVal()
+		case 4: // user
+			m.User = s.strVal()
+		case 5: // team
+			m.Team = s.strVal()
+		case 6: // key_id
+			m.KeyID = s.strVal()
+		case 7: // stream
 			m.Stream = s.boolean()
-		case "token_estimate":
-			m.TokenEstimate = int(s.int())
-		case "max_tokens":
-			m.MaxTokens = int(s.int())
-		case "temperature":
+		case 8: // token_estimate
+			m.TokenEstimate = int(s.intVal())
+		case 9: // max_tokens
+			m.MaxTokens = int(s.intVal())
+		case 10: // temperature
 			if s.null() {
 				m.Temperature = nil
-				return
+				continue
 			}
-			t := s.float()
-			m.Temperature = &t
-		case "headers":
-			if s.null() {
-				return
+			t := s.floatVal()
+			if temp == nil {
+				temp = new(float64)
 			}
-			m.Headers = make(map[string]string, 4)
-			s.object(func(hk []byte) { m.Headers[string(hk)] = s.str() })
-		case "now_ms":
-			m.NowMs = s.int()
+			*temp = t
+			m.Temperature = temp
+		case 11: // headers
+			if s.null() || !s.open('{') {
+				continue
+			}
+			for hn := 0; s.next(&hn, '}'); {
+				k := s.keyStr()
+				v := s.strVal()
+				if m.Headers == nil {
+					m.Headers = make(map[string]string, 4)
+				}
+				m.Headers[k] = v
+			}
+		case 12: // now_ms
+			m.NowMs = s.intVal()
 		default:
 			s.skip()
 		}
-	})
+	}
 }
 
-func decodeCandidate(s *scanner, c *Candidate) {
-	s.object(func(k []byte) {
-		switch string(k) {
-		case "id":
-			c.ID = s.str()
-		case "provider":
-			c.Provider = s.str()
-		case "model":
-			c.Model = s.str()
-		case "weight":
-			c.Weight = s.float()
-		case "priority":
-			c.Priority = int(s.int())
-		case "healthy":
+func (s *scanner) candidate(c *Candidate) {
+	*c = Candidate{}
+	if !s.open('{') {
+		return
+	}
+	for n := 0; ; {
+		k, ok := s.member(&n)
+		if !ok {
+			break
+		}
+		idx := keyIndex(k, candKeys[:], n-1)
+		switch idx {
+		case 0: // id
+			c.ID = s.strVal()
+		case 1: // provider
+			c.Provider = s.strVal()
+		case 2: // model
+			c.Model = s.strVal()
+		case 3: // weight
+			c.Weight = s.floatVal()
+		case 4: // priority
+			c.Priority = int(s.intVal())
+		case 5: // healthy
 			c.Healthy = s.boolean()
-		case "ewma_ms":
-			c.EwmaMs = s.float()
-		case "in_flight":
-			c.InFlight = int(s.int())
-		case "error_rate":
-			c.ErrorRate = s.float()
-		case "price_in":
-			c.PriceIn = s.float()
-		case "price_out":
-			c.PriceOut = s.float()
+		case 6: // ewma_ms
+			c.EwmaMs = s.floatVal()
+		case 7: // in_flight
+			c.InFlight = int(s.intVal())
+		case 8: // error_rate
+			c.ErrorRate = s.floatVal()
+		case 9: // price_in
+			c.PriceIn = s.floatVal()
+		case 10: // price_out
+			c.PriceOut = s.floatVal()
 		default:
 			s.skip()
 		}
-	})
+	}
 }
 
-// DecodeRouteInput parses a route hook input.
+// DecodeRouteInput parses a route hook input into fresh values.
 func DecodeRouteInput(b []byte) (RouteInput, error) {
 	var in RouteInput
-	s := scanner{b: b}
-	s.object(func(k []byte) {
-		switch string(k) {
-		case "meta":
-			decodeMeta(&s, &in.Meta)
-		case "candidates":
-			in.Candidates = make([]Candidate, 0, 4)
-			s.array(func() {
-				in.Candidates = append(in.Candidates, Candidate{})
-				decodeCandidate(&s, &in.Candidates[len(in.Candidates)-1])
-			})
-		default:
-			s.skip()
-		}
-	})
-	return in, s.end()
+	err := decodeRoute(b, &in, false, nil)
+	return in, err
 }
 
-// DecodeCacheKeyInput parses a cache_key hook input.
+// decodeRoute parses a route input into in. The input is copied to a string once, so every
+// string field is a substring of it. With reuse, in's Candidates array and Headers map are
+// refilled rather than allocated (the exports reuse one RouteInput across calls).
+func decodeRoute(b []byte, in *RouteInput, reuse bool, temp *float64) error {
+	cands := in.Candidates[:0]
+	if !reuse {
+		cands = nil
+	}
+	s := scanner{b: b, src: string(b)}
+	resetMeta(&in.Meta, reuse)
+	in.Candidates = nil
+	if s.open('{') {
+		for n := 0; ; {
+			k, ok := s.member(&n)
+			if !ok {
+				break
+			}
+			switch string(k) {
+			case "meta":
+				decodeMeta(&s, &in.Meta, temp)
+			case "candidates":
+				if s.null() || !s.open('[') {
+					continue
+				}
+				if cands == nil {
+					cands = make([]Candidate, 0, 4)
+				}
+				for cn := 0; s.next(&cn, ']'); {
+					cands = append(cands, Candidate{})
+					s.candidate(&cands[len(cands)-1])
+				}
+			default:
+				s.skip()
+			}
+		}
+	}
+	in.Candidates = cands
+	return s.end()
+}
+
+// DecodeCacheKeyInput parses a cache_key hook input into fresh values.
 func DecodeCacheKeyInput(b []byte) (CacheKeyInput, error) {
 	var in CacheKeyInput
-	s := scanner{b: b}
-	s.object(func(k []byte) {
-		switch string(k) {
-		case "meta":
-			decodeMeta(&s, &in.Meta)
-		case "key":
-			in.Key = s.str()
-		case "last_user":
-			in.LastUser = s.str()
-		case "system":
-			in.System = s.str()
-		default:
-			s.skip()
-		}
-	})
-	return in, s.end()
+	err := decodeCacheKey(b, &in, false, nil)
+	return in, err
 }
 
-// DecodeRequestInput parses an on_request hook input.
+func decodeCacheKey(b []byte, in *CacheKeyInput, reuse bool, temp *float64) error {
+	s := scanner{b: b, src: string(b)}
+	resetMeta(&in.Meta, reuse)
+	in.Key, in.LastUser, in.System = "", "", ""
+	if s.open('{') {
+		for n := 0; ; {
+			k, ok := s.member(&n)
+			if !ok {
+				break
+			}
+			switch string(k) {
+			case "meta":
+				decodeMeta(&s, &in.Meta, temp)
+			case "key":
+				in.Key = s.strVal()
+			case "last_user":
+				in.LastUser = s.strVal()
+			case "system":
+				in.System = s.strVal()
+			default:
+				s.skip()
+			}
+		}
+	}
+	return s.end()
+}
+
+// DecodeRequestInput parses an on_request hook input. Body aliases b.
 func DecodeRequestInput(b []byte) (RequestInput, error) {
 	var in RequestInput
-	s := scanner{b: b}
-	s.object(func(k []byte) {
-		switch string(k) {
-		case "meta":
-			decodeMeta(&s, &in.Meta)
-		case "body":
-			in.Body = s.raw()
-		default:
-			s.skip()
-		}
-	})
-	return in, s.end()
+	err := decodeRequest(b, &in, false, nil)
+	return in, err
 }
 
-// DecodeResponseInput parses an on_response hook input.
+// decodeRequest reads the body as a raw span of b (no copy); only the meta object is copied.
+func decodeRequest(b []byte, in *RequestInput, reuse bool, temp *float64) error {
+	s := scanner{b: b}
+	resetMeta(&in.Meta, reuse)
+	in.Body = nil
+	if s.open('{') {
+		for n := 0; ; {
+			k, ok := s.member(&n)
+			if !ok {
+				break
+			}
+			switch string(k) {
+			case "meta":
+				decodeMeta(&s, &in.Meta, temp)
+			case "body":
+				in.Body = s.raw()
+			default:
+				s.skip()
+			}
+		}
+	}
+	return s.end()
+}
+
+// DecodeResponseInput parses an on_response hook input. Body aliases b.
 func DecodeResponseInput(b []byte) (ResponseInput, error) {
 	var in ResponseInput
+	err := decodeResponse(b, &in, false, nil)
+	return in, err
+}
+
+func decodeResponse(b []byte, in *ResponseInput, reuse bool, temp *float64) error {
 	s := scanner{b: b}
-	s.object(func(k []byte) {
-		switch string(k) {
-		case "meta":
-			decodeMeta(&s, &in.Meta)
-		case "status":
-			in.Status = int(s.int())
-		case "body":
-			in.Body = s.raw()
-		default:
-			s.skip()
+	resetMeta(&in.Meta, reuse)
+	in.Body, in.Status = nil, 0
+	if s.open('{') {
+		for n := 0; ; {
+			k, ok := s.member(&n)
+			if !ok {
+				break
+			}
+			switch string(k) {
+			case "meta":
+				decodeMeta(&s, &in.Meta, temp)
+			case "status":
+				in.Status = int(s.intVal())
+			case "body":
+				in.Body = s.raw()
+			default:
+				s.skip()
+			}
 		}
-	})
-	return in, s.end()
+	}
+	return s.end()
 }
 
 // AppendJSON appends the route output's JSON envelope.
 func (o RouteOutput) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"order":`...)
-	if o.Order == nil {
-		dst = append(dst, "[]"...)
-	} else {
-		dst = AppendValue(dst, o.Order)
+	dst = append(dst, `{"order":[`...)
+	for i, id := range o.Order {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, id)
 	}
-	return append(dst, '}')
+	return append(dst, "]}"...)
 }
 
 // AppendJSON appends the cache_key output's JSON envelope.
