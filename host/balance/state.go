@@ -77,7 +77,18 @@ type state struct {
 	trialAt   int64
 	// 429 cooling.
 	coolUntil int64
+	// failure accrual: a per-outcome EWMA of failures (0..1), read with a time decay, that
+	// makes a failing target look slower to the latency strategy long before the health
+	// window ejects it (a target that fails fast would otherwise look like the fastest).
+	failEWMA float64
+	failAt   int64
 }
+
+const (
+	failAlpha   = 0.2             // weight of one outcome in failEWMA
+	failDecay   = 2 * time.Second // how fast the penalty fades without outcomes
+	failPenalty = 20.0            // a target failing every request looks 21x slower
+)
 
 func newState(t tuning) *state {
 	return &state{
@@ -234,6 +245,13 @@ func (s *state) epochSlot(now int64) (int64, *slot) {
 }
 
 func (s *state) recordLocked(now int64, fail bool) {
+	f := s.failLocked(now)
+	if fail {
+		f += failAlpha * (1 - f)
+	} else {
+		f -= failAlpha * f
+	}
+	s.failEWMA, s.failAt = f, now
 	e, sl := s.epochSlot(now)
 	if sl.epoch != e {
 		*sl = slot{epoch: e}
@@ -278,9 +296,22 @@ func (s *state) observeLocked(now int64, rtt time.Duration) {
 // availLatency reads availability and latency estimate under one lock.
 func (s *state) availLatency(now int64) (avail, float64) {
 	s.mu.Lock()
-	a, l := s.availLocked(now), s.latencyLocked(now)
+	a, l := s.availLocked(now), s.latencyLocked(now)*(1+failPenalty*s.failLocked(now))
 	s.mu.Unlock()
 	return a, l
+}
+
+// failLocked is the failure EWMA faded by the time since the last outcome, so a penalised
+// target is tried again after a few seconds and can show it recovered.
+func (s *state) failLocked(now int64) float64 {
+	if s.failEWMA == 0 {
+		return 0
+	}
+	idle := now - s.failAt
+	if idle <= 0 {
+		return s.failEWMA
+	}
+	return s.failEWMA * math.Exp(-float64(idle)/float64(failDecay))
 }
 
 // latency is the estimate the latency strategy uses at now. Without samples

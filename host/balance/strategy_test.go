@@ -288,3 +288,41 @@ func TestLatencyCountsInFlight(t *testing.T) {
 		t.Fatalf("order after release %v", got)
 	}
 }
+
+// A target that fails fast must not win the latency strategy because its failures are quick:
+// failure accrual moves traffic to the healthy target well before the health window ejects
+// the failing one, and the penalty fades so the failing target is tried again later.
+func TestLatencyPenalisesFastFailures(t *testing.T) {
+	clk := newClock()
+	r := mustRouter(t, Config{
+		Strategy: StrategyLatency, Targets: []Target{tgt("flaky", "a"), tgt("good", "b")},
+		Retries: Retries{Attempts: 1},
+		Health:  Health{MinRequests: 1000}, // keep ejection out of the picture
+		Rand:    seeded(), Clock: clk.Now,
+	})
+	first := map[string]int{}
+	for i := 0; i < 400; i++ {
+		p := mustPlan(t, r, Request{})
+		tried := run(t, p, func(tg Target) Outcome {
+			if tg.ID == "flaky" {
+				return Outcome{Kind: KindStatus5xx, Latency: time.Millisecond}
+			}
+			return Outcome{Kind: KindOK, Latency: 5 * time.Millisecond}
+		})
+		p.Close()
+		if i >= 100 {
+			first[tried[0]]++
+		}
+		clk.Advance(5 * time.Millisecond)
+	}
+	if first["good"] < 280 {
+		t.Fatalf("after warm-up the healthy target got %d of 300 first picks, want >= 280 (%v)", first["good"], first)
+	}
+	clk.Advance(20 * time.Second)
+	p := mustPlan(t, r, Request{})
+	defer p.Close()
+	_, l := r.members[0].st.availLatency(clk.Now().UnixNano())
+	if lat := r.members[0].st.latency(clk.Now().UnixNano()); l > lat*1.01 {
+		t.Fatalf("the failure penalty did not fade: %v vs %v", l, lat)
+	}
+}

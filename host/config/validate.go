@@ -97,7 +97,7 @@ func (c *Config) applyDefaults(v *validator) {
 		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
 		if p.Auth == "" {
 			p.Auth = k.Auth
-			if p.Kind == "openai" && p.APIKey == "" && p.KeyEnv == "" && isLoopbackURL(p.BaseURL) {
+			if p.Kind == "openai" && p.APIKey == "" && p.KeyEnv == "" && !p.BYOK && isLoopbackURL(p.BaseURL) {
 				p.Auth = "none"
 			}
 		}
@@ -253,7 +253,7 @@ func isLoopbackURL(s string) bool {
 }
 
 var (
-	rateRE   = regexp.MustCompile(`^\s*\d+(\.\d+)?\s*/\s*(\d+\s*)?(s|sec|second|m|min|minute|h|hour|d|day|w|week|month)\s*$`)
+	rateRE   = regexp.MustCompile(`^\s*\$?\d+(\.\d+)?\s*/\s*(\d+\s*)?(s|sec|second|m|min|minute|h|hour|d|day|w|week|month)\s*$`)
 	budgetRE = regexp.MustCompile(`^\s*\$?\d+(\.\d+)?\s*/\s*(day|week|month)\s*$`)
 	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 )
@@ -389,6 +389,9 @@ func (c *Config) validate(v *validator) {
 			v.errAt(key+".key", "exactly one of key or key_hash is required")
 		}
 		for j := range k.Limits {
+			if l := &c.Auth.Keys[i].Limits[j]; l.Scope == "" {
+				l.Scope = "key" // a key's own limits are per key whatever they say
+			}
 			validateLimit(v, fmt.Sprintf("%s.limits[%d]", key, j), &c.Auth.Keys[i].Limits[j])
 		}
 	}

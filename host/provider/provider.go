@@ -215,6 +215,9 @@ func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
 	if p.unavailable != "" && r.ClientKey == "" {
 		return nil, p.fail(FailUnavailable, "%s", p.unavailable)
 	}
+	if p.BYOK && p.apiKey == "" && r.ClientKey == "" && p.auth != "none" && p.auth != "sigv4" {
+		return nil, p.fail(FailUnavailable, "this provider takes the caller's own key: send it in x-sluice-provider-key")
+	}
 	if p.translator != nil {
 		return p.doTranslated(ctx, r)
 	}
