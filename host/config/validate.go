@@ -208,12 +208,8 @@ func (c *Config) applyDefaults(v *validator) {
 		t := true
 		c.Redis.FailOpen = &t
 	}
-	if c.Telemetry.ServiceName == "" {
-		c.Telemetry.ServiceName = "sluice"
-	}
-	if c.Telemetry.Traces == "" {
-		c.Telemetry.Traces = "none"
-	}
+	// Telemetry defaults stay empty on purpose: empty means "decide from the standard OTEL_*
+	// environment variables" (OTEL_SERVICE_NAME, OTEL_TRACES_EXPORTER, ...).
 }
 
 func cacheDefaults(c *Cache) {
@@ -395,7 +391,7 @@ func (c *Config) validate(v *validator) {
 			validateLimit(v, fmt.Sprintf("%s.limits[%d]", key, j), &c.Auth.Keys[i].Limits[j])
 		}
 	}
-	if !slices.Contains([]string{"none", "otlp-grpc", "otlp-http", "stdout"}, c.Telemetry.Traces) {
+	if !slices.Contains([]string{"", "none", "otlp-grpc", "otlp-http", "stdout"}, c.Telemetry.Traces) {
 		v.errAt("telemetry.traces", "%q is not one of none, otlp-grpc, otlp-http, stdout", c.Telemetry.Traces)
 	}
 	if r := c.Telemetry.SampleRatio; r != nil && !(*r >= 0 && *r <= 1) { // NaN fails too
