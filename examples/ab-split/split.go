@@ -2,11 +2,7 @@
 // deterministic per request id, so retries of one request land on the same arm.
 package main
 
-import (
-	"hash/fnv"
-
-	"github.com/sluice-gw/sluice/sdk"
-)
+import "github.com/sluice-gw/sluice/sdk"
 
 // Split is the config: arm targets as "provider/model" and the percentage sent to B.
 type Split struct {
@@ -19,11 +15,15 @@ func SplitFrom(c sdk.Config) Split {
 	return Split{A: c.String("a", ""), B: c.String("b", ""), PercentB: c.Int("percent_b", 50)}
 }
 
-// Arm returns the target for a request id: B when fnv1a(id) % 100 < PercentB.
+// Arm returns the target for a request id: B when fnv1a(id) % 100 < PercentB. The hash is
+// written out (not hash/fnv) so the hot path allocates nothing.
 func (s Split) Arm(requestID string) string {
-	h := fnv.New32a()
-	h.Write([]byte(requestID))
-	if int(h.Sum32()%100) < s.PercentB {
+	h := uint32(2166136261)
+	for i := 0; i < len(requestID); i++ {
+		h ^= uint32(requestID[i])
+		h *= 16777619
+	}
+	if int(h%100) < s.PercentB {
 		return s.B
 	}
 	return s.A
@@ -36,16 +36,21 @@ func Route(s Split, in sdk.RouteInput) sdk.RouteOutput {
 	if chosen == s.A {
 		other = s.B
 	}
-	var first, second, rest []string
-	for _, c := range in.Candidates {
-		switch c.Provider + "/" + c.Model {
-		case chosen:
-			first = append(first, c.ID)
-		case other:
-			second = append(second, c.ID)
-		default:
-			rest = append(rest, c.ID)
+	order := make([]string, 0, len(in.Candidates))
+	for pass := 0; pass < 3; pass++ {
+		for i := range in.Candidates {
+			c := &in.Candidates[i]
+			isChosen, isOther := is(c, chosen), is(c, other)
+			if (pass == 0 && isChosen) || (pass == 1 && isOther && !isChosen) || (pass == 2 && !isChosen && !isOther) {
+				order = append(order, c.ID)
+			}
 		}
 	}
-	return sdk.RouteOutput{Order: append(append(first, second...), rest...)}
+	return sdk.RouteOutput{Order: order}
+}
+
+// is reports whether c is the target "provider/model" without building the string.
+func is(c *sdk.Candidate, target string) bool {
+	p := len(c.Provider)
+	return len(target) == p+1+len(c.Model) && target[p] == '/' && target[:p] == c.Provider && target[p+1:] == c.Model
 }

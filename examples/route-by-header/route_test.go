@@ -37,3 +37,15 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("rules %+v", rules)
 	}
 }
+
+func TestConfigList(t *testing.T) {
+	sdk.Reset()
+	var rules Rules
+	sdk.OnInit(func(c sdk.Config) error { rules = RulesFrom(c); return nil })
+	if _, err := sdk.Invoke(sdk.HookInit, []byte(`{"name":"x","config":{"targets":["gold=openai/gpt-4o","x"]}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if rules.Header != "x-tenant" || len(rules.Targets) != 1 || rules.Targets["gold"] != "openai/gpt-4o" {
+		t.Fatalf("rules %+v", rules)
+	}
+}

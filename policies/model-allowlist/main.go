@@ -1,4 +1,7 @@
-//go:build wasip1
+// This file builds on every platform. Under GOOS=wasip1 (`sluice plugin build`) it is the
+// plugin: a c-shared build never runs main, so the hooks are registered from init. Natively it
+// is an empty command, so that `go build ./...` and `go vet ./...` pass, and the tests can call
+// the registered hooks through sdk.Invoke.
 
 package main
 
