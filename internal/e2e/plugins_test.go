@@ -156,7 +156,7 @@ func TestPolicyMaxTokens(t *testing.T) {
 	wasm := buildRepoPlugin(t, "policies/max-tokens")
 	up := twoModelUpstream(t)
 	cfg := func(mode string) string {
-		return `policies = ["max-tokens"]`+upstreamConfig(up.URL, fmt.Sprintf(`
+		return `policies = ["max-tokens"]` + upstreamConfig(up.URL, fmt.Sprintf(`
 
 [plugins.max-tokens]
 path = %q
@@ -241,10 +241,10 @@ timeout = "100ms"
 
 	code, body = get(t, s.Admin+"/admin/plugins")
 	var stats []struct {
-		Plugin                        string
+		Plugin                         string
 		Calls, Errors, Traps, Timeouts uint64
-		Latency                       []struct{ UpperBound, Count int64 }
-		P50, P99                      int64
+		Latency                        []struct{ UpperBound, Count int64 }
+		P50, P99                       int64
 	}
 	if err := json.Unmarshal([]byte(body), &stats); code != 200 || err != nil {
 		t.Fatalf("/admin/plugins: %d %v %s", code, err, body)
