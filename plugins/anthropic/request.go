@@ -121,7 +121,7 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	}
 	sampling := version < noSamplingSince && budget == 0
 
-	w := jsonx.NewWriter(make([]byte, 0, len(req.Body.Raw())+256))
+	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(req.Body.Raw())+256))
 	w.ObjectStart()
 	w.Key("method")
 	w.String("POST")
@@ -202,13 +202,15 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	}
 	w.ObjectEnd()
 	w.ObjectEnd()
+	xlate.Keep(xlate.SlotOut, w.Bytes())
 	return w.Bytes(), nil
 }
 
 // writeSystem collects system and developer messages into the top-level system blocks.
 func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
 	open := false
-	var buf []byte
+	buf := xlate.Scratch(xlate.SlotText, 0)
+	defer func() { xlate.Keep(xlate.SlotText, buf) }()
 	var f [2]jsonx.Value
 	for _, m := range messages.Elems() {
 		m.Fields(f[:], "role", "content")
@@ -216,7 +218,7 @@ func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
 			continue
 		}
 		var ok bool
-		buf, ok = xlate.ContentText(buf[:0], f[1])
+		buf, ok = xlate.ContentRaw(buf[:0], f[1])
 		if !ok {
 			return xlate.BadRequest("invalid_request", "anthropic: system message content must be text")
 		}
@@ -232,7 +234,7 @@ func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
 		w.Key("type")
 		w.String("text")
 		w.Key("text")
-		w.StringBytes(buf)
+		w.StringRaw(buf)
 		w.ObjectEnd()
 	}
 	if open {

@@ -49,16 +49,17 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	}
 	var top [5]jsonx.Value
 	body.Fields(top[:], "id", "model", "content", "stop_reason", "usage")
-	var text, thinking []byte
+	text, thinking := xlate.Scratch(xlate.SlotText, 0), xlate.Scratch(xlate.SlotText2, 0)
+	defer func() { xlate.Keep(xlate.SlotText, text); xlate.Keep(xlate.SlotText2, thinking) }()
 	var tools [][3]jsonx.Value // id, name, input
 	var f [6]jsonx.Value
 	for _, b := range top[2].Elems() {
 		b.Fields(f[:], "type", "text", "thinking", "id", "name", "input")
 		switch t := f[0]; {
 		case t.Is("text"):
-			text = f[1].AppendStr(text)
+			text = f[1].AppendRawStr(text)
 		case t.Is("thinking"):
-			thinking = f[2].AppendStr(thinking)
+			thinking = f[2].AppendRawStr(thinking)
 		case t.Is("tool_use"):
 			tools = append(tools, [3]jsonx.Value{f[3], f[4], f[5]})
 		}
@@ -67,7 +68,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	if model == "" {
 		model = resp.Model
 	}
-	w := jsonx.NewWriter(make([]byte, 0, len(body.Raw())+256))
+	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(body.Raw())+256))
 	w.ObjectStart()
 	w.Key("status")
 	w.Int(200)
@@ -94,11 +95,11 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	if len(text) == 0 && len(tools) > 0 {
 		w.Null()
 	} else {
-		w.StringBytes(text)
+		w.StringRaw(text)
 	}
 	if len(thinking) > 0 {
 		w.Key("reasoning_content")
-		w.StringBytes(thinking)
+		w.StringRaw(thinking)
 	}
 	if len(tools) > 0 {
 		w.Key("tool_calls")
@@ -141,6 +142,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	u.Write(w)
 	w.ObjectEnd()
 	w.ObjectEnd()
+	xlate.Keep(xlate.SlotOut, w.Bytes())
 	return w.Bytes(), nil
 }
 

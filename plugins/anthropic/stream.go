@@ -46,7 +46,7 @@ func (s *streamState) decode(v jsonx.Value) {
 }
 
 func (s *streamState) encode() []byte {
-	w := jsonx.NewWriter(make([]byte, 0, 128))
+	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotState, 128))
 	w.ObjectStart()
 	w.Key("id")
 	w.String(s.ID)
@@ -73,6 +73,7 @@ func (s *streamState) encode() []byte {
 	w.Key("started")
 	w.Bool(s.Started)
 	w.ObjectEnd()
+	xlate.Keep(xlate.SlotState, w.Bytes())
 	return w.Bytes()
 }
 
@@ -104,14 +105,19 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	w := out.W
 	done := false
 	var errMsg, errType, errCode string
-	var buf []byte
+	buf := xlate.Scratch(xlate.SlotText, 0)
+	var ef [2]jsonx.Value
+	var df [4]jsonx.Value // type, index, delta, content_block
+	var f [4]jsonx.Value  // type, text, thinking, partial_json
 	for _, ev := range ci.Events.Elems() {
 		if done {
 			break
 		}
-		name, data := ev.Get("event"), ev.Get("data")
+		ev.Fields(ef[:], "event", "data")
+		name, data := ef[0], ef[1]
+		data.Fields(df[:], "type", "index", "delta", "content_block")
 		if !name.Exists() {
-			name = data.Get("type")
+			name = df[0]
 		}
 		ch := xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created}
 		switch {
@@ -133,33 +139,36 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			w.String("")
 			ch.End(w, "")
 		case name.Is("content_block_start"):
-			idx, _ := data.Get("index").Int()
-			cb := data.Get("content_block")
+			idx, _ := df[1].Int()
+			cb := df[3]
 			switch t := cb.Get("type"); {
 			case t.Is("tool_use"):
 				st.Blocks = append(st.Blocks, idx)
 				ch.ToolCallDelta(w, int64(len(st.Blocks)-1), cb.Get("id").Str(), cb.Get("name").Str(), nil)
 			case t.Is("text"):
-				if buf = cb.Get("text").AppendStr(buf[:0]); len(buf) > 0 {
-					ch.TextDelta(w, "content", buf)
+				if buf = cb.Get("text").AppendRawStr(buf[:0]); len(buf) > 0 {
+					ch.TextDeltaRaw(w, "content", buf)
 				}
 			}
 		case name.Is("content_block_delta"):
-			d := data.Get("delta")
-			switch t := d.Get("type"); {
+			df[2].Fields(f[:], "type", "text", "thinking", "partial_json")
+			switch t := f[0]; {
 			case t.Is("text_delta"):
-				ch.TextDelta(w, "content", d.Get("text").AppendStr(buf[:0]))
+				buf = f[1].AppendRawStr(buf[:0])
+				ch.TextDeltaRaw(w, "content", buf)
 			case t.Is("thinking_delta"):
-				ch.TextDelta(w, "reasoning_content", d.Get("thinking").AppendStr(buf[:0]))
+				buf = f[2].AppendRawStr(buf[:0])
+				ch.TextDeltaRaw(w, "reasoning_content", buf)
 			case t.Is("input_json_delta"):
-				idx, _ := data.Get("index").Int()
+				idx, _ := df[1].Int()
 				ti := st.toolIndex(idx)
 				if ti < 0 {
 					errMsg, errType, errCode = "anthropic: input_json_delta for an unknown content block", "api_error", "bad_upstream_response"
 					done = true
 					break
 				}
-				ch.ToolCallDelta(w, ti, "", "", d.Get("partial_json").AppendStr(buf[:0]))
+				buf = f[3].AppendStr(buf[:0])
+				ch.ToolCallDelta(w, ti, "", "", buf)
 			}
 		case name.Is("message_delta"):
 			if out, ok := data.Get("usage", "output_tokens").Int(); ok {
@@ -193,5 +202,6 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			}
 		}
 	}
+	xlate.Keep(xlate.SlotText, buf)
 	return out.Close(st.encode(), done, errMsg, errType, errCode), nil
 }

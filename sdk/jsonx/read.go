@@ -159,6 +159,17 @@ func (v Value) AppendStr(dst []byte) []byte {
 	return unescape(dst, v.raw[1:len(v.raw)-1])
 }
 
+// AppendRawStr appends the contents of a string value as they appear in the document, still
+// JSON-escaped (nothing for other kinds). Concatenated raw contents, between quotes, form a
+// valid JSON string equal to the concatenation of the decoded contents: use it with
+// Writer.StringRaw to copy text without decoding and re-escaping it.
+func (v Value) AppendRawStr(dst []byte) []byte {
+	if v.Kind() != String {
+		return dst
+	}
+	return append(dst, v.raw[1:len(v.raw)-1]...)
+}
+
 // Is reports whether v is a string whose unescaped contents equal s, without allocating in the
 // common case of no escapes.
 func (v Value) Is(s string) bool {

@@ -62,6 +62,41 @@ func (w *Writer) StringBytes(b []byte) {
 	w.comma = true
 }
 
+// StringRaw writes a JSON string whose contents are already escaped, as Value.AppendRawStr
+// returns them. The caller vouches for the escaping; the bytes are copied as they are.
+func (w *Writer) StringRaw(escaped []byte) {
+	w.sep()
+	w.buf = append(w.buf, '"')
+	w.buf = append(w.buf, escaped...)
+	w.buf = append(w.buf, '"')
+	w.comma = true
+}
+
+// Fragment appends a constant piece of JSON text, such as `,"object":"chat.completion",
+// "choices":[{"index":`, in one copy instead of one call per token: fixed parts of an output
+// cost a memmove rather than a dozen writer calls. A separator is written first when one is
+// due and frag does not itself start with ',', '}' or ']'; after it, a separator is due unless
+// frag ends with '{', '[', ':' or ','. The caller vouches that the result stays valid JSON.
+func (w *Writer) Fragment(frag string) {
+	if frag == "" {
+		return
+	}
+	if w.comma {
+		switch frag[0] {
+		case ',', '}', ']':
+		default:
+			w.buf = append(w.buf, ',')
+		}
+	}
+	w.buf = append(w.buf, frag...)
+	switch frag[len(frag)-1] {
+	case '{', '[', ':', ',':
+		w.comma = false
+	default:
+		w.comma = true
+	}
+}
+
 // Int writes an integer.
 func (w *Writer) Int(n int64) { w.sep(); w.buf = strconv.AppendInt(w.buf, n, 10); w.comma = true }
 

@@ -234,6 +234,31 @@ func ContentText(dst []byte, content jsonx.Value) ([]byte, bool) {
 	return dst, false
 }
 
+// ContentRaw is ContentText with the text left JSON-escaped as it is in the document (see
+// jsonx.Value.AppendRawStr): write the result with Writer.StringRaw. It skips decoding and
+// re-escaping, the largest cost of copying text inside a wasm guest.
+func ContentRaw(dst []byte, content jsonx.Value) ([]byte, bool) {
+	switch content.Kind() {
+	case jsonx.String:
+		return content.AppendRawStr(dst), true
+	case jsonx.Null, jsonx.Invalid:
+		return dst, true
+	case jsonx.Array:
+		var f [3]jsonx.Value
+		for _, p := range content.Elems() {
+			p.Fields(f[:], "type", "text", "refusal")
+			switch {
+			case f[0].Is("text"):
+				dst = f[1].AppendRawStr(dst)
+			case f[0].Is("refusal"):
+				dst = f[2].AppendRawStr(dst)
+			}
+		}
+		return dst, true
+	}
+	return dst, false
+}
+
 // ErrorType maps an HTTP status to the OpenAI error type clients expect for it.
 func ErrorType(status int) string {
 	switch {
@@ -352,52 +377,41 @@ type Chunk struct {
 // delta members and then calls End.
 func (c Chunk) Begin(w *jsonx.Writer) {
 	c.header(w)
-	w.ArrayStart()
-	w.ObjectStart()
-	w.Key("index")
+	w.Fragment(`[{"index":`)
 	w.Int(c.Index)
-	w.Key("delta")
-	w.ObjectStart()
+	w.Fragment(`,"delta":{`)
 }
 
 // End closes the delta, writes finish_reason (null when empty) and closes the chunk.
 func (c Chunk) End(w *jsonx.Writer, finish string) {
-	w.ObjectEnd()
-	w.Key("logprobs")
-	w.Null()
-	w.Key("finish_reason")
 	if finish == "" {
-		w.Null()
-	} else {
-		w.String(finish)
+		w.Fragment(`},"logprobs":null,"finish_reason":null}]}`)
+		return
 	}
-	w.ObjectEnd()
-	w.ArrayEnd()
-	w.ObjectEnd()
+	w.Fragment(`},"logprobs":null,"finish_reason":`)
+	w.String(finish)
+	w.Fragment(`}]}`)
 }
 
 // UsageChunk writes the final chunk with empty choices and the usage, as OpenAI does with
 // stream_options.include_usage.
 func (c Chunk) UsageChunk(w *jsonx.Writer, u Usage) {
 	c.header(w)
-	w.ArrayStart()
-	w.ArrayEnd()
-	w.Key("usage")
+	w.Fragment(`[],"usage":`)
 	u.Write(w)
 	w.ObjectEnd()
 }
 
+// header writes the members before choices' value; the constant parts are fragments, as
+// every stream event writes them.
 func (c Chunk) header(w *jsonx.Writer) {
-	w.ObjectStart()
-	w.Key("id")
+	w.Fragment(`{"id":`)
 	w.String(c.ID)
-	w.Key("object")
-	w.String("chat.completion.chunk")
-	w.Key("created")
+	w.Fragment(`,"object":"chat.completion.chunk","created":`)
 	w.Int(c.Created)
-	w.Key("model")
+	w.Fragment(`,"model":`)
 	w.String(c.Model)
-	w.Key("choices")
+	w.Fragment(`,"choices":`)
 }
 
 // TextDelta writes a whole chunk whose delta has one string member (content, reasoning_content).
@@ -405,6 +419,14 @@ func (c Chunk) TextDelta(w *jsonx.Writer, key string, text []byte) {
 	c.Begin(w)
 	w.Key(key)
 	w.StringBytes(text)
+	c.End(w, "")
+}
+
+// TextDeltaRaw is TextDelta for text still JSON-escaped (jsonx.Value.AppendRawStr).
+func (c Chunk) TextDeltaRaw(w *jsonx.Writer, key string, escaped []byte) {
+	c.Begin(w)
+	w.Key(key)
+	w.StringRaw(escaped)
 	c.End(w, "")
 }
 
@@ -442,12 +464,10 @@ type StreamOut struct {
 	W *jsonx.Writer
 }
 
-// NewStreamOut starts the output and opens the chunks array.
+// NewStreamOut starts the output (in the SlotOut buffer) and opens the chunks array.
 func NewStreamOut(sizeHint int) StreamOut {
-	w := jsonx.NewWriter(make([]byte, 0, sizeHint))
-	w.ObjectStart()
-	w.Key("chunks")
-	w.ArrayStart()
+	w := jsonx.NewWriter(Scratch(SlotOut, sizeHint))
+	w.Fragment(`{"chunks":[`)
 	return StreamOut{W: w}
 }
 
@@ -467,6 +487,7 @@ func (o StreamOut) Close(state []byte, done bool, errMsg, errType, errCode strin
 		WriteError(w, errMsg, errType, errCode)
 	}
 	w.ObjectEnd()
+	Keep(SlotOut, w.Bytes())
 	return w.Bytes()
 }
 
