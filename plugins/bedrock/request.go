@@ -45,7 +45,7 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if req.Stream {
 		path += "-stream"
 	}
-	w := jsonx.NewWriter(make([]byte, 0, len(body.Raw())+256))
+	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(body.Raw())+256))
 	w.ObjectStart()
 	w.Key("method")
 	w.String("POST")
@@ -71,18 +71,21 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	}
 	w.ObjectEnd()
 	w.ObjectEnd()
+	xlate.Keep(xlate.SlotOut, w.Bytes())
 	return w.Bytes(), nil
 }
 
 func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
 	open := false
-	var buf []byte
+	buf := xlate.Scratch(xlate.SlotText, 0)
+	var f [2]jsonx.Value
 	for _, m := range messages.Elems() {
-		if r := m.Get("role"); !r.Is("system") && !r.Is("developer") {
+		m.Fields(f[:], "role", "content")
+		if r := f[0]; !r.Is("system") && !r.Is("developer") {
 			continue
 		}
 		var ok bool
-		if buf, ok = xlate.ContentText(buf[:0], m.Get("content")); !ok {
+		if buf, ok = xlate.ContentRaw(buf[:0], f[1]); !ok {
 			return xlate.BadRequest("invalid_request", "bedrock: system message content must be text")
 		}
 		if len(buf) == 0 {
@@ -95,9 +98,10 @@ func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
 		}
 		w.ObjectStart()
 		w.Key("text")
-		w.StringBytes(buf)
+		w.StringRaw(buf)
 		w.ObjectEnd()
 	}
+	xlate.Keep(xlate.SlotText, buf)
 	if open {
 		w.ArrayEnd()
 	}
@@ -108,6 +112,26 @@ func textBlock(w *jsonx.Writer, text []byte) {
 	w.ObjectStart()
 	w.Key("text")
 	w.StringBytes(text)
+	w.ObjectEnd()
+}
+
+// textBlockRaw is textBlock for text still JSON-escaped (jsonx.Value.AppendRawStr).
+func textBlockRaw(w *jsonx.Writer, escaped []byte) {
+	w.ObjectStart()
+	w.Key("text")
+	w.StringRaw(escaped)
+	w.ObjectEnd()
+}
+
+// textBlockValue is textBlock for a string value, copied as it is ("" for other kinds).
+func textBlockValue(w *jsonx.Writer, text jsonx.Value) {
+	w.ObjectStart()
+	w.Key("text")
+	if text.IsString() {
+		w.Value(text)
+	} else {
+		w.String("")
+	}
 	w.ObjectEnd()
 }
 
@@ -148,11 +172,11 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value) (bool, error) {
 		case role.Is("assistant"):
 			turn("assistant")
 			var ok bool
-			if buf, ok = xlate.ContentText(buf[:0], content); !ok {
+			if buf, ok = xlate.ContentRaw(buf[:0], content); !ok {
 				return false, xlate.BadRequest("invalid_request", "bedrock: messages[%d]: assistant content must be text", i)
 			}
 			if len(buf) > 0 {
-				textBlock(w, buf)
+				textBlockRaw(w, buf)
 			}
 			for _, tc := range m.Get("tool_calls").Elems() {
 				tools = true
@@ -213,14 +237,14 @@ var imageFormats = map[string]string{"image/png": "png", "image/jpeg": "jpeg", "
 func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
 	switch content.Kind() {
 	case jsonx.String:
-		textBlock(w, content.AppendStr(nil))
+		textBlockValue(w, content)
 		return nil
 	case jsonx.Array:
 		for _, p := range content.Elems() {
 			t := p.Get("type")
 			switch {
 			case t.Is("text"):
-				textBlock(w, p.Get("text").AppendStr(nil))
+				textBlockValue(w, p.Get("text"))
 			case t.Is("image_url"):
 				u := p.Get("image_url", "url").Str()
 				d, ok := xlate.ParseDataURI(u)

@@ -48,21 +48,21 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		return nil, xlate.UpstreamError("bedrock: response body is not an object")
 	}
 	content := body.Get("output", "message", "content")
-	var text, reasoning []byte
+	text, reasoning := xlate.Scratch(xlate.SlotText, 0), xlate.Scratch(xlate.SlotText2, 0)
 	tools := 0
 	var bf [3]jsonx.Value
 	for _, b := range content.Elems() {
 		b.Fields(bf[:], "text", "toolUse", "reasoningContent")
 		switch {
 		case bf[0].IsString():
-			text = bf[0].AppendStr(text)
+			text = bf[0].AppendRawStr(text)
 		case bf[1].IsObject():
 			tools++
 		case bf[2].IsObject():
-			reasoning = bf[2].Get("reasoningText", "text").AppendStr(reasoning)
+			reasoning = bf[2].Get("reasoningText", "text").AppendRawStr(reasoning)
 		}
 	}
-	w := jsonx.NewWriter(make([]byte, 0, len(body.Raw())+256))
+	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(body.Raw())+256))
 	w.ObjectStart()
 	w.Key("status")
 	w.Int(200)
@@ -89,11 +89,11 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	if len(text) == 0 && tools > 0 {
 		w.Null()
 	} else {
-		w.StringBytes(text)
+		w.StringRaw(text)
 	}
 	if len(reasoning) > 0 {
 		w.Key("reasoning_content")
-		w.StringBytes(reasoning)
+		w.StringRaw(reasoning)
 	}
 	if tools > 0 {
 		w.Key("tool_calls")
@@ -140,6 +140,9 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	u.Write(w)
 	w.ObjectEnd()
 	w.ObjectEnd()
+	xlate.Keep(xlate.SlotText, text)
+	xlate.Keep(xlate.SlotText2, reasoning)
+	xlate.Keep(xlate.SlotOut, w.Bytes())
 	return w.Bytes(), nil
 }
 

@@ -32,7 +32,7 @@ func (s *streamState) decode(v jsonx.Value) {
 }
 
 func (s *streamState) encode() []byte {
-	w := jsonx.NewWriter(make([]byte, 0, 64))
+	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotState, 64))
 	w.ObjectStart()
 	w.Key("created")
 	w.Int(s.Created)
@@ -45,6 +45,7 @@ func (s *streamState) encode() []byte {
 	w.Key("finish")
 	w.String(s.Finish)
 	w.ObjectEnd()
+	xlate.Keep(xlate.SlotState, w.Bytes())
 	return w.Bytes()
 }
 
@@ -76,12 +77,15 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	w := out.W
 	done := false
 	var errMsg, errType, errCode string
-	var buf []byte
+	buf := xlate.Scratch(xlate.SlotText, 0)
+	var ef [2]jsonx.Value
+	var f [3]jsonx.Value // text, toolUse, reasoningContent
 	for _, ev := range ci.Events.Elems() {
 		if done {
 			break
 		}
-		name, data := ev.Get("event"), ev.Get("data")
+		ev.Fields(ef[:], "event", "data")
+		name, data := ef[0], ef[1]
 		switch {
 		case name.Is("messageStart"):
 			ch.Begin(w)
@@ -97,11 +101,12 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				ch.ToolCallDelta(w, int64(len(st.Blocks)-1), tu.Get("toolUseId").Str(), tu.Get("name").Str(), nil)
 			}
 		case name.Is("contentBlockDelta"):
-			d := data.Get("delta")
+			data.Get("delta").Fields(f[:], "text", "toolUse", "reasoningContent")
 			switch {
-			case d.Get("text").IsString():
-				ch.TextDelta(w, "content", d.Get("text").AppendStr(buf[:0]))
-			case d.Get("toolUse").IsObject():
+			case f[0].IsString():
+				buf = f[0].AppendRawStr(buf[:0])
+				ch.TextDeltaRaw(w, "content", buf)
+			case f[1].IsObject():
 				idx, _ := data.Get("contentBlockIndex").Int()
 				ti := st.toolIndex(idx)
 				if ti < 0 {
@@ -109,9 +114,11 @@ func TranslateChunk(in []byte) ([]byte, error) {
 					done = true
 					break
 				}
-				ch.ToolCallDelta(w, ti, "", "", d.Get("toolUse", "input").AppendStr(buf[:0]))
-			case d.Get("reasoningContent", "text").IsString():
-				ch.TextDelta(w, "reasoning_content", d.Get("reasoningContent", "text").AppendStr(buf[:0]))
+				buf = f[1].Get("input").AppendStr(buf[:0])
+				ch.ToolCallDelta(w, ti, "", "", buf)
+			case f[2].Get("text").IsString():
+				buf = f[2].Get("text").AppendRawStr(buf[:0])
+				ch.TextDeltaRaw(w, "reasoning_content", buf)
 			}
 		case name.Is("messageStop"):
 			st.Finish = finishReason(data.Get("stopReason"))
@@ -147,5 +154,6 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			done = true
 		}
 	}
+	xlate.Keep(xlate.SlotText, buf)
 	return out.Close(st.encode(), done, errMsg, errType, errCode), nil
 }

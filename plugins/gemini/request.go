@@ -37,7 +37,7 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		path = "/models/" + url.PathEscape(req.Model) + ":streamGenerateContent"
 		query = "alt=sse"
 	}
-	w := jsonx.NewWriter(make([]byte, 0, len(body.Raw())+256))
+	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(body.Raw())+256))
 	w.ObjectStart()
 	w.Key("method")
 	w.String("POST")
@@ -69,18 +69,21 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	}
 	w.ObjectEnd()
 	w.ObjectEnd()
+	xlate.Keep(xlate.SlotOut, w.Bytes())
 	return w.Bytes(), nil
 }
 
 func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
 	open := false
-	var buf []byte
+	buf := xlate.Scratch(xlate.SlotText, 0)
+	var f [2]jsonx.Value
 	for _, m := range messages.Elems() {
-		if r := m.Get("role"); !r.Is("system") && !r.Is("developer") {
+		m.Fields(f[:], "role", "content")
+		if r := f[0]; !r.Is("system") && !r.Is("developer") {
 			continue
 		}
 		var ok bool
-		if buf, ok = xlate.ContentText(buf[:0], m.Get("content")); !ok {
+		if buf, ok = xlate.ContentRaw(buf[:0], f[1]); !ok {
 			return xlate.BadRequest("invalid_request", "gemini: system message content must be text")
 		}
 		if len(buf) == 0 {
@@ -95,9 +98,10 @@ func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
 		}
 		w.ObjectStart()
 		w.Key("text")
-		w.StringBytes(buf)
+		w.StringRaw(buf)
 		w.ObjectEnd()
 	}
+	xlate.Keep(xlate.SlotText, buf)
 	if open {
 		w.ArrayEnd()
 		w.ObjectEnd()
@@ -250,14 +254,14 @@ func writeImage(w *jsonx.Writer, u string, i int) error {
 }
 
 func writeAssistantParts(w *jsonx.Writer, m jsonx.Value, i int) error {
-	text, ok := xlate.ContentText(nil, m.Get("content"))
+	text, ok := xlate.ContentRaw(nil, m.Get("content"))
 	if !ok {
 		return xlate.BadRequest("invalid_request", "gemini: messages[%d]: assistant content must be text", i)
 	}
 	if len(text) > 0 {
 		w.ObjectStart()
 		w.Key("text")
-		w.StringBytes(text)
+		w.StringRaw(text)
 		w.ObjectEnd()
 	}
 	for _, tc := range m.Get("tool_calls").Elems() {

@@ -76,7 +76,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	if id == "" {
 		id = "chatcmpl-" + resp.RequestID
 	}
-	w := jsonx.NewWriter(make([]byte, 0, len(body.Raw())+256))
+	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(body.Raw())+256))
 	w.ObjectStart()
 	w.Key("status")
 	w.Int(200)
@@ -92,7 +92,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	w.String(model)
 	w.Key("choices")
 	w.ArrayStart()
-	var text, thought []byte
+	text, thought := xlate.Scratch(xlate.SlotText, 0), xlate.Scratch(xlate.SlotText2, 0)
 	for ci, c := range cands.Elems() {
 		idx := int64(ci)
 		var cf [3]jsonx.Value
@@ -110,9 +110,9 @@ func TranslateResponse(in []byte) ([]byte, error) {
 			case pf[0].IsObject():
 				calls++
 			case pf[1].Raw() != nil && isTrue(pf[1]):
-				thought = pf[2].AppendStr(thought)
+				thought = pf[2].AppendRawStr(thought)
 			default:
-				text = pf[2].AppendStr(text)
+				text = pf[2].AppendRawStr(text)
 			}
 		}
 		fr, blocked := finishReason(cf[2])
@@ -130,7 +130,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		if len(text) == 0 && (calls > 0 || blocked) {
 			w.Null()
 		} else {
-			w.StringBytes(text)
+			w.StringRaw(text)
 		}
 		if blocked {
 			w.Key("refusal")
@@ -138,7 +138,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		}
 		if len(thought) > 0 {
 			w.Key("reasoning_content")
-			w.StringBytes(thought)
+			w.StringRaw(thought)
 		}
 		if calls > 0 {
 			w.Key("tool_calls")
@@ -172,6 +172,9 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	u.Write(w)
 	w.ObjectEnd()
 	w.ObjectEnd()
+	xlate.Keep(xlate.SlotText, text)
+	xlate.Keep(xlate.SlotText2, thought)
+	xlate.Keep(xlate.SlotOut, w.Bytes())
 	return w.Bytes(), nil
 }
 

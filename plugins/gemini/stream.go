@@ -41,7 +41,7 @@ func (s *streamState) decode(v jsonx.Value) {
 }
 
 func (s *streamState) encode() []byte {
-	w := jsonx.NewWriter(make([]byte, 0, 160))
+	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotState, 160))
 	w.ObjectStart()
 	w.Key("id")
 	w.String(s.ID)
@@ -71,6 +71,7 @@ func (s *streamState) encode() []byte {
 	}
 	w.ObjectEnd()
 	w.ObjectEnd()
+	xlate.Keep(xlate.SlotState, w.Bytes())
 	return w.Bytes()
 }
 
@@ -96,12 +97,14 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	w := out.W
 	done := false
 	var errMsg, errType, errCode string
-	var buf []byte
+	buf := xlate.Scratch(xlate.SlotText, 0)
+	var ef [2]jsonx.Value
 	for _, ev := range ci.Events.Elems() {
 		if done {
 			break
 		}
-		if xlate.IsEnd(ev) {
+		ev.Fields(ef[:], "event", "data")
+		if ef[0].Is("__end__") {
 			done = true
 			if st.Finish == "" {
 				errMsg, errType, errCode = "gemini: stream ended without a finishReason", "api_error", "stream_incomplete"
@@ -110,7 +113,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created}.UsageChunk(w, st.Usage)
 			break
 		}
-		data := ev.Get("data")
+		data := ef[1]
 		// One pass over each object: each Get walks it from the start.
 		var df [6]jsonx.Value
 		data.Fields(df[:], "error", "candidates", "promptFeedback", "modelVersion", "responseId", "usageMetadata")
@@ -168,8 +171,8 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				if isTrue(pf[1]) {
 					key = "reasoning_content"
 				}
-				if buf = pf[2].AppendStr(buf[:0]); len(buf) > 0 {
-					ch.TextDelta(w, key, buf)
+				if buf = pf[2].AppendRawStr(buf[:0]); len(buf) > 0 {
+					ch.TextDeltaRaw(w, key, buf)
 				}
 			}
 			if fr, blocked := finishReason(cf[2]); fr != "" {
@@ -186,5 +189,6 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			}
 		}
 	}
+	xlate.Keep(xlate.SlotText, buf)
 	return out.Close(st.encode(), done, errMsg, errType, errCode), nil
 }
