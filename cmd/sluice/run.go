@@ -91,7 +91,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if addr == "" {
 		addr = os.Getenv("SLUICE_LISTEN")
 	}
-	return app.Run(ctx, app.Options{ConfigPath: *cfgPath, Listen: addr, Stdout: stdout, Stderr: stderr, PluginCacheDir: os.Getenv("SLUICE_PLUGIN_CACHE")})
+	return app.Run(ctx, app.Options{ConfigPath: *cfgPath, Listen: addr, Stdout: stdout, Stderr: stderr, PluginCacheDir: os.Getenv("SLUICE_PLUGIN_CACHE"), Version: buildVersion()})
 }
 
 func check(args []string, stdout, stderr io.Writer) error {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/sluice-gw/sluice/host/admin/dashboard"
 )
 
 // adminHandler serves the admin listener (loopback by default): health, reloads, the
@@ -45,6 +47,9 @@ func (a *App) adminHandler() http.Handler {
 	m.HandleFunc("/admin/config", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, 200, a.state.Load().cfg.Redacted())
 	}).Methods(http.MethodGet)
+	m.Handle("/metrics", a.tel.MetricsHandler()).Methods(http.MethodGet)
+	dash := dashboard.Handler(a.tel.Live().Snapshot)
+	m.PathPrefix("/dashboard").Handler(dash)
 	return m
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-gw/sluice/host/balance"
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/plugin"
+	"github.com/sluice-gw/sluice/host/telemetry"
 )
 
 // Options start a server.
@@ -36,6 +37,10 @@ type Options struct {
 	Ready func(addr, admin string)
 	// PluginCacheDir overrides the compiled-plugin cache directory.
 	PluginCacheDir string
+	// Version is reported in telemetry resources.
+	Version string
+	// SpanRecorder, when set, receives every span in memory (tests).
+	SpanRecorder *telemetry.Recorder
 }
 
 // App is a running server.
@@ -50,6 +55,7 @@ type App struct {
 	reloadMu sync.Mutex
 	started  time.Time
 	specs    map[string]plugin.Spec
+	tel      *telemetry.Telemetry
 }
 
 // Run serves until ctx is cancelled, then drains and returns.
@@ -67,7 +73,19 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer closeLogs()
-	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started}
+	tel, err := newTelemetry(ctx, cfg, opts.Version, opts.SpanRecorder)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx)
+	}()
+	if access != nil {
+		access = slog.New(telemetry.LogHandler(access.Handler()))
+	}
+	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started, tel: tel}
 	a.engine, err = plugin.NewEngine(plugin.EngineOptions{CacheDir: opts.PluginCacheDir, Logger: log})
 	if err != nil {
 		return fmt.Errorf("serve: plugins: %w", err)
@@ -114,6 +132,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
+	go a.watchTargets(watchCtx, 2*time.Second)
 	go func() {
 		if err := a.plugins.Watch(watchCtx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Warn("plugin file watch stopped", "err", err)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/sluice-gw/sluice/host/pricing"
 	"github.com/sluice-gw/sluice/host/provider"
 	"github.com/sluice-gw/sluice/host/provider/demo"
+	"github.com/sluice-gw/sluice/host/telemetry"
 )
 
 // state is everything built from one configuration; a reload builds a new one and swaps.
@@ -75,6 +77,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config) (*state, error) {
 		Config: cfg, Providers: st.providers, Routers: st.routers, Registry: a.registry,
 		Log: a.log, Access: a.access, Plugins: a.plugins,
 		Auth: stg.auth, Overrides: stg.overrides, Limiter: stg.limiter, Prices: stg.prices, Caches: stg.caches,
+		Telemetry: a.tel,
 	})
 	if err != nil {
 		st.closeRouters()
@@ -133,22 +136,34 @@ func (a *App) translatorLoader(ctx context.Context, cfg *config.Config) provider
 				return nil, fmt.Errorf("plugin %q has no %s hook, so it cannot translate", name, h)
 			}
 		}
-		return pluginTranslator{p: p}, nil
+		return pluginTranslator{p: p, tel: a.tel}, nil
 	}
 }
 
-// pluginTranslator adapts a plugin to provider.Translator.
-type pluginTranslator struct{ p *plugin.Plugin }
+// pluginTranslator adapts a plugin to provider.Translator, recording each call's latency.
+type pluginTranslator struct {
+	p   *plugin.Plugin
+	tel *telemetry.Telemetry
+}
 
 func (t pluginTranslator) Name() string { return t.p.Name() }
 func (t pluginTranslator) TranslateRequest(ctx context.Context, in []byte) ([]byte, error) {
-	return t.p.Call(ctx, "translate_request", in)
+	return t.call(ctx, "translate_request", in)
 }
 func (t pluginTranslator) TranslateResponse(ctx context.Context, in []byte) ([]byte, error) {
-	return t.p.Call(ctx, "translate_response", in)
+	return t.call(ctx, "translate_response", in)
 }
 func (t pluginTranslator) TranslateChunk(ctx context.Context, in []byte) ([]byte, error) {
-	return t.p.Call(ctx, "translate_chunk", in)
+	return t.call(ctx, "translate_chunk", in)
+}
+
+func (t pluginTranslator) call(ctx context.Context, hook string, in []byte) ([]byte, error) {
+	start := time.Now()
+	out, err := t.p.Call(ctx, hook, in)
+	var pe *plugin.Error
+	trap := err != nil && errors.As(err, &pe) && pe.Trap
+	t.tel.RecordPlugin(telemetry.PluginRecord{Plugin: t.p.Name(), Hook: hook, Duration: time.Since(start), Err: err != nil, Trap: trap})
+	return out, err
 }
 
 func (a *App) newRouter(rc *config.Router, providers map[string]*provider.Provider, prices *pricing.Table) (*balance.Router, error) {

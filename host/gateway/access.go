@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"log/slog"
 )
 
@@ -47,5 +46,5 @@ func (g *Gateway) logAccess(c *call) {
 	if c.status >= 500 {
 		level = slog.LevelWarn
 	}
-	g.access.LogAttrs(context.Background(), level, "request", attrs...)
+	g.access.LogAttrs(c.r.Context(), level, "request", attrs...)
 }

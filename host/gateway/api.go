@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-gw/sluice/host/provider"
 	"github.com/sluice-gw/sluice/host/ratelimit"
 	"github.com/sluice-gw/sluice/host/sse"
+	"github.com/sluice-gw/sluice/host/telemetry"
 )
 
 // call is one client request on its way through the pipeline.
@@ -64,11 +65,23 @@ type call struct {
 	cacheHit    bool
 	collect     bool
 	chunks      [][]byte
+
+	span         *telemetry.Span
+	attemptSpan  *telemetry.Span
+	attemptStart time.Time
 }
 
 func (g *Gateway) api(endpoint string) http.Handler {
+	route := "/v1/" + strings.ReplaceAll(endpoint, ".", "/")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: endpoint, r: r}
+		if g.tel != nil {
+			var ctx context.Context
+			ctx, c.span = g.tel.StartRequest(r.Context(), r, route)
+			c.r = r.WithContext(ctx)
+			defer g.tel.RequestStarted()()
+		}
+		defer g.finishTelemetry(c, route)
 		defer g.logAccess(c)
 		if err := g.serveAPI(w, c); err != nil {
 			c.fail(w, err)
@@ -100,12 +113,14 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 	}
 	c.req = req
 	c.stream = req.Stream && c.endpoint != provider.Embeddings
-	if e := g.identify(c); e != nil {
+	if e := g.staged(c, "auth", g.identify); e != nil {
 		return e
 	}
 	c.router = mux.Vars(c.r)["router"]
-	if e := g.requestPolicies(c); e != nil {
-		return e
+	if len(g.policies) > 0 {
+		if e := g.staged(c, "policy", g.requestPolicies); e != nil {
+			return e
+		}
 	}
 	req = c.req
 	name, router, oerr := g.resolve(c.router, req.Model)
@@ -135,12 +150,20 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 	}
 	defer plan.Close()
 	c.plan = plan
-	if e := g.admit(c); e != nil {
-		return e
+	if g.limiter != nil {
+		if e := g.staged(c, "ratelimit", g.admit); e != nil {
+			return e
+		}
+		defer g.settle(c)
 	}
-	defer g.settle(c)
-	if hit, e := g.serveFromCache(w, c); hit || e != nil {
-		return e
+	if g.cacheFor(c) != nil {
+		sp := g.stage(c, "cache")
+		hit, e := g.serveFromCache(w, c)
+		sp.SetCacheStatus(c.cacheNote)
+		sp.End()
+		if hit || e != nil {
+			return e
+		}
 	}
 	return g.dispatch(w, c)
 }
@@ -166,7 +189,7 @@ func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
 			select {
 			case <-time.After(d):
 			case <-ctx.Done():
-				_ = c.plan.Report(balance.Outcome{Kind: balance.KindCanceled})
+				_ = g.report(c, balance.Outcome{Kind: balance.KindCanceled})
 				return openai.Errorf(504, "timeout", "request deadline passed while backing off")
 			}
 		}
@@ -209,9 +232,10 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	}
 	defer cancel()
 	start := time.Now()
+	actx, trace := g.startAttempt(actx, c)
 	preq := &provider.Request{
 		Endpoint: c.endpoint, Model: t.Model, Stream: c.stream, RequestID: c.id,
-		Body: g.upstreamBody(c, t.Model),
+		Body: g.upstreamBody(c, t.Model), Header: trace,
 	}
 	if p.BYOK {
 		preq.ClientKey = c.r.Header.Get("X-Sluice-Provider-Key")
@@ -231,7 +255,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 		default:
 			o.Kind = balance.KindStatus4xx
 		}
-		_ = c.plan.Report(o)
+		_ = g.report(c, o)
 		if o.Retryable() {
 			e := openai.Errorf(resp.Status, "upstream_error", fmt.Sprintf("provider %s answered %d", t.Provider, resp.Status))
 			if ue := upstreamMessage(resp.Body); ue != "" {
@@ -256,7 +280,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	}
 	sum := openai.Summarize(resp.Body, true)
 	c.usage, c.finish = sum.Usage, sum.FinishReason
-	_ = c.plan.Report(balance.Outcome{Target: t, Kind: balance.KindOK, Latency: time.Since(start)})
+	_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, Latency: time.Since(start)})
 	body, perr := g.responsePolicies(c, resp.Status, resp.Body)
 	if perr != nil {
 		return true, perr
@@ -278,37 +302,41 @@ func (g *Gateway) attemptFailed(ctx context.Context, c *call, t balance.Target, 
 	switch {
 	case ctx.Err() != nil && c.r.Context().Err() != nil:
 		o.Kind = balance.KindCanceled
-		_ = c.plan.Report(o)
+		_ = g.report(c, o)
 		return true, openai.Errorf(499, "client_closed", "the client went away")
 	case ctx.Err() != nil:
 		o.Kind = balance.KindCanceled
-		_ = c.plan.Report(o)
+		_ = g.report(c, o)
 		return true, openai.Errorf(504, "timeout", fmt.Sprintf("router %s: request timed out after %s", routerLabel(c), c.plan.Timeout()))
 	case c.firstByte.expired():
 		o.Kind = balance.KindTimeout
-		_ = c.plan.Report(o)
+		_ = g.report(c, o)
 		return false, openai.Errorf(504, "upstream_timeout", fmt.Sprintf("provider %s: no first chunk within %s", t.Provider, c.plan.AttemptTimeout()))
 	case errors.As(err, &ae):
 		switch ae.Kind {
 		case provider.FailTimeout:
 			o.Kind = balance.KindTimeout
+		case provider.FailCredentials:
+			o.Kind = balance.KindStatus4xx
+			_ = g.report(c, o)
+			return true, openai.Errorf(401, "provider_key_required", ae.Error())
 		case provider.FailUnavailable:
 			o.Kind = balance.KindStatus4xx // a configuration gap, not upstream health
-			_ = c.plan.Report(o)
+			_ = g.report(c, o)
 			return false, openai.Errorf(503, "provider_not_configured", ae.Error())
 		case provider.FailTranslate:
 			o.Kind = balance.KindStatus4xx
-			_ = c.plan.Report(o)
+			_ = g.report(c, o)
 			return true, openai.Errorf(502, "translation_failed", ae.Error())
 		default:
 			o.Kind = balance.KindConnect
 		}
-		_ = c.plan.Report(o)
+		_ = g.report(c, o)
 		return false, openai.Errorf(502, "upstream_unreachable", ae.Error())
 	default:
 		// A plugin error (translator): the request is at fault or the plugin is broken.
 		o.Kind = balance.KindStatus4xx
-		_ = c.plan.Report(o)
+		_ = g.report(c, o)
 		g.logPluginError(c, err)
 		return true, pluginError(err)
 	}
@@ -368,6 +396,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(200)
+	defer g.tel.StreamStarted()()
 	sw := sse.NewWriter(w)
 	chunk := first
 	for err == nil {
@@ -381,7 +410,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 		}
 		if !(c.injected && openai.IsUsageOnlyChunk(chunk)) {
 			if werr := sw.Data(chunk); werr != nil {
-				_ = c.plan.Report(balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
+				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
 				c.status, c.errMsg = 499, "client went away mid-stream"
 				return true, nil
 			}
@@ -393,11 +422,11 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 		if c.finish != "" {
 			g.cacheStore(c, nil, c.chunks)
 		}
-		_ = c.plan.Report(balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
+		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		return true, nil
 	}
 	if c.r.Context().Err() != nil {
-		_ = c.plan.Report(balance.Outcome{Target: t, Kind: balance.KindCanceled, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
+		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		c.status, c.errMsg = 499, "client went away mid-stream"
 		return true, nil
 	}
@@ -405,7 +434,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	if ctx.Err() != nil {
 		kind = balance.KindCanceled
 	}
-	_ = c.plan.Report(balance.Outcome{Target: t, Kind: kind, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
+	_ = g.report(c, balance.Outcome{Target: t, Kind: kind, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 	e := streamError(err)
 	c.errMsg = e.Message
 	c.status = 502
@@ -477,3 +506,17 @@ func (g *Gateway) limitHeaders(w http.ResponseWriter, c *call) {
 }
 
 func asPluginError(err error, target **plugin.Error) bool { return errors.As(err, target) }
+
+// staged runs one pipeline stage inside its own span.
+func (g *Gateway) staged(c *call, name string, fn func(*call) *openai.Error) *openai.Error {
+	if g.tel == nil {
+		return fn(c)
+	}
+	sp := g.stage(c, name)
+	e := fn(c)
+	if e != nil {
+		sp.SetHTTPStatus(e.Status)
+	}
+	sp.End()
+	return e
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-gw/sluice/host/pricing"
 	"github.com/sluice-gw/sluice/host/provider"
 	"github.com/sluice-gw/sluice/host/ratelimit"
+	"github.com/sluice-gw/sluice/host/telemetry"
 )
 
 // Deps are the stages a Gateway connects. Optional stages are nil when off.
@@ -45,6 +46,8 @@ type Deps struct {
 	Prices    *pricing.Table
 	// Caches maps a router name to its cache; "" is the global cache.
 	Caches map[string]*cache.Cache
+	// Telemetry records spans and metrics; nil turns both off.
+	Telemetry *telemetry.Telemetry
 }
 
 // Gateway is the http.Handler clients talk to.
@@ -63,6 +66,7 @@ type Gateway struct {
 	caches    map[string]*cache.Cache
 	policies  []*plugin.Plugin
 	keyPlugin map[string]*plugin.Plugin // cache key plugin per router ("" global)
+	tel       *telemetry.Telemetry
 	handler   http.Handler
 
 	implicitMu sync.Mutex
@@ -79,7 +83,7 @@ func New(d Deps) (*Gateway, error) {
 		cfg: d.Config, providers: d.Providers, routers: d.Routers, registry: d.Registry,
 		log: d.Log, access: d.Access, plugins: d.Plugins, implicit: map[string]*balance.Router{},
 		auth: d.Auth, overrides: d.Overrides, limiter: d.Limiter, prices: d.Prices, caches: d.Caches,
-		keyPlugin: map[string]*plugin.Plugin{},
+		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry,
 	}
 	for _, name := range g.cfg.Policies {
 		p, ok := d.Plugins.Get(name)

@@ -79,7 +79,7 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 			in = append(in, md...)
 		}
 		in = append(in, '}')
-		out, err := kp.Call(c.r.Context(), "cache_key", in)
+		out, err := g.callPlugin(c, kp, "cache_key", in)
 		if err != nil {
 			g.logPluginError(c, err)
 			return false, pluginError(err)
@@ -102,6 +102,9 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 	}
 	res := cc.Lookup(c.r.Context(), key, ctl)
 	c.cacheNote = res.Status.String()
+	if res.Status != cache.Bypass {
+		g.tel.RecordCache(res.Status == cache.Hit)
+	}
 	if res.Status != cache.Hit {
 		c.cacheKey, c.cacheCtl, c.cacheBucket, c.cache = key, ctl, res.Bucket, cc
 		res.SetHeaders(w.Header())

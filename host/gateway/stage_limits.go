@@ -43,6 +43,7 @@ func (g *Gateway) check(c *call, d ratelimit.Demand) *openai.Error {
 			e.Header = make(map[string][]string)
 			de.WriteHeaders(e.Header)
 			c.limitTier = de.Scope.String()
+			g.tel.RecordRateLimit(c.limitTier, de.Unit.String())
 			return e
 		}
 		if errors.Is(err, ratelimit.ErrUnavailable) {

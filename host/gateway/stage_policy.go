@@ -29,7 +29,7 @@ func (g *Gateway) requestPolicies(c *call) *openai.Error {
 		in = append(in, `,"body":`...)
 		in = append(in, c.req.Raw...)
 		in = append(in, '}')
-		out, err := p.Call(c.r.Context(), "on_request", in)
+		out, err := g.callPlugin(c, p, "on_request", in)
 		if err != nil {
 			g.logPluginError(c, err)
 			return pluginError(err)
@@ -64,7 +64,7 @@ func (g *Gateway) responsePolicies(c *call, status int, body []byte) ([]byte, *o
 		in = append(in, `,"body":`...)
 		in = append(in, body...)
 		in = append(in, '}')
-		out, err := p.Call(c.r.Context(), "on_response", in)
+		out, err := g.callPlugin(c, p, "on_response", in)
 		if err != nil {
 			g.logPluginError(c, err)
 			return nil, pluginError(err)

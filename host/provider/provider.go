@@ -188,6 +188,8 @@ const (
 	FailBroken
 	FailTranslate
 	FailUnavailable
+	// FailCredentials: the provider takes the caller's own key and none was sent.
+	FailCredentials
 )
 
 // AttemptError is a failure before a usable response arrived.
@@ -216,7 +218,7 @@ func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
 		return nil, p.fail(FailUnavailable, "%s", p.unavailable)
 	}
 	if p.BYOK && p.apiKey == "" && r.ClientKey == "" && p.auth != "none" && p.auth != "sigv4" {
-		return nil, p.fail(FailUnavailable, "this provider takes the caller's own key: send it in x-sluice-provider-key")
+		return nil, p.fail(FailCredentials, "this provider takes the caller's own key: send it in x-sluice-provider-key")
 	}
 	if p.translator != nil {
 		return p.doTranslated(ctx, r)

@@ -1,0 +1,68 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluice-gw/sluice/host/admin/dashboard"
+	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/config"
+	"github.com/sluice-gw/sluice/host/telemetry"
+)
+
+// newTelemetry builds traces and metrics once per process: a config reload keeps them, so
+// counters never reset and exporters are not restarted.
+func newTelemetry(ctx context.Context, cfg *config.Config, version string, rec *telemetry.Recorder) (*telemetry.Telemetry, error) {
+	tc := cfg.Telemetry
+	t, err := telemetry.New(ctx, telemetry.Config{
+		ServiceName: tc.ServiceName,
+		Version:     version,
+		Traces: telemetry.Traces{
+			Exporter: tc.Traces, Endpoint: tc.Endpoint, Insecure: tc.Insecure, Headers: tc.Headers,
+			SampleRatio: tc.SampleRatio, Recorder: rec,
+		},
+		Metrics: telemetry.Metrics{OTLP: tc.OTLPMetrics, Endpoint: tc.Endpoint, Insecure: tc.Insecure, Headers: tc.Headers},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve: telemetry: %w", err)
+	}
+	return t, nil
+}
+
+// watchTargets publishes router target health to metrics every interval and gives the
+// dashboard a live view of it.
+func (a *App) watchTargets(ctx context.Context, every time.Duration) {
+	a.tel.Live().SetTargetSource(a.dashboardTargets)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			for _, r := range a.state.Load().routers {
+				for _, ts := range r.Snapshot() {
+					a.tel.SetTargetHealth(telemetry.TargetHealth{
+						Provider: ts.Target.Provider, Target: ts.Target.ID,
+						Healthy: ts.State == balance.StateHealthy, EWMA: ts.EWMA,
+					})
+				}
+			}
+		}
+	}
+}
+
+func (a *App) dashboardTargets() []dashboard.Target {
+	var out []dashboard.Target
+	for name, r := range a.state.Load().routers {
+		for _, ts := range r.Snapshot() {
+			out = append(out, dashboard.Target{
+				Router: name, Target: ts.Target.ID, Provider: ts.Target.Provider,
+				Healthy: ts.State == balance.StateHealthy, EWMAMs: float64(ts.EWMA) / float64(time.Millisecond),
+				InFlight: ts.InFlight, ErrorRate: ts.ErrorRate,
+			})
+		}
+	}
+	return out
+}
