@@ -42,6 +42,7 @@ func (g *Gateway) logAccess(c *call) {
 	if c.errMsg != "" {
 		attrs = append(attrs, slog.String("error", c.errMsg))
 	}
+	attrs = g.captured(c, attrs)
 	level := slog.LevelInfo
 	if c.status >= 500 {
 		level = slog.LevelWarn

@@ -66,6 +66,7 @@ type call struct {
 	collect     bool
 	chunks      [][]byte
 
+	capture      *captureWriter
 	span         *telemetry.Span
 	attemptSpan  *telemetry.Span
 	attemptStart time.Time
@@ -83,6 +84,10 @@ func (g *Gateway) api(endpoint string) http.Handler {
 		}
 		defer g.finishTelemetry(c, route)
 		defer g.logAccess(c)
+		if g.redact != nil {
+			c.capture = &captureWriter{ResponseWriter: w, max: int(g.cfg.Log.MaxBodyBytes)}
+			w = c.capture
+		}
 		if err := g.serveAPI(w, c); err != nil {
 			c.fail(w, err)
 		}

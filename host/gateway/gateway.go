@@ -67,6 +67,7 @@ type Gateway struct {
 	policies  []*plugin.Plugin
 	keyPlugin map[string]*plugin.Plugin // cache key plugin per router ("" global)
 	tel       *telemetry.Telemetry
+	redact    *telemetry.Redactor // non-nil when the access log captures bodies
 	handler   http.Handler
 
 	implicitMu sync.Mutex
@@ -84,6 +85,9 @@ func New(d Deps) (*Gateway, error) {
 		log: d.Log, access: d.Access, plugins: d.Plugins, implicit: map[string]*balance.Router{},
 		auth: d.Auth, overrides: d.Overrides, limiter: d.Limiter, prices: d.Prices, caches: d.Caches,
 		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry,
+	}
+	if lc := d.Config.Log; lc.CaptureBodies && d.Access != nil {
+		g.redact = telemetry.NewRedactor(telemetry.RedactConfig{Headers: []string{"X-Sluice-Provider-Key"}, Fields: lc.RedactFields, MaxBytes: int(lc.MaxBodyBytes)})
 	}
 	for _, name := range g.cfg.Policies {
 		p, ok := d.Plugins.Get(name)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -200,5 +202,35 @@ func TestRequestLimitsAndPassthrough(t *testing.T) {
 	}
 	if code, body := get(t, s.URL+"/ready"); code != 200 || !strings.Contains(body, `"up":"ok"`) {
 		t.Fatalf("/ready: %d %s", code, body)
+	}
+}
+
+func TestAccessLogBodyCapture(t *testing.T) {
+	up := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-upstream-secret-123"))
+	logFile := filepath.Join(t.TempDir(), "access.jsonl")
+	// The [log] table is already in the base config: capture is switched on there.
+	cfg := strings.Replace(upstreamConfig(up.URL, ""), "[log]\n", fmt.Sprintf("[log]\naccess = %q\ncapture_bodies = true\nmax_body_bytes = \"2KiB\"\nredact_fields = [\"ssn\"]\n", logFile), 1)
+	s2 := startSluice(t, cfg)
+	code, _, body := post(t, s2.URL+"/v1/chat/completions",
+		`{"model":"up/gpt-test","messages":[{"role":"user","content":"visible words"}],"metadata":{"ssn":"123-45-6789","password":"hunter2"}}`,
+		"Authorization", "Bearer client-secret-abc")
+	if code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	s2.Stop(t)
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := string(b)
+	for _, want := range []string{`"request_body"`, "visible words", `"response_body"`, "chatcmpl-fake"} {
+		if !strings.Contains(line, want) && !strings.Contains(line, strings.ToLower(want)) {
+			t.Errorf("access line lacks %q:\n%s", want, line)
+		}
+	}
+	for _, secret := range []string{"123-45-6789", "hunter2", "client-secret-abc", "sk-upstream-secret-123"} {
+		if strings.Contains(line, secret) {
+			t.Errorf("access line leaks %q:\n%s", secret, line)
+		}
 	}
 }
