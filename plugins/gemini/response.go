@@ -29,13 +29,16 @@ func readUsage(um jsonx.Value, u *xlate.Usage) {
 	if !um.IsObject() {
 		return
 	}
-	u.Prompt, _ = um.Get("promptTokenCount").Int()
-	cand, _ := um.Get("candidatesTokenCount").Int()
-	thoughts, hasThoughts := um.Get("thoughtsTokenCount").Int()
+	// One pass: every stream event carries usageMetadata.
+	var f [4]jsonx.Value
+	um.Fields(f[:], "promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount", "cachedContentTokenCount")
+	u.Prompt, _ = f[0].Int()
+	cand, _ := f[1].Int()
+	thoughts, hasThoughts := f[2].Int()
 	// OpenAI counts reasoning inside completion_tokens; Gemini reports it separately.
 	u.Completion = cand + thoughts
 	u.Reasoning, u.HasReasoning = thoughts, hasThoughts
-	u.Cached, u.HasCached = um.Get("cachedContentTokenCount").Int()
+	u.Cached, u.HasCached = f[3].Int()
 }
 
 // toolCallID is deterministic so a retried translation and the stream produce the same ids.

@@ -315,3 +315,45 @@ func TestFields(t *testing.T) {
 		t.Errorf("Fields = %v", f)
 	}
 }
+
+func TestRawStringCopy(t *testing.T) {
+	doc := []byte(`["plain","esc \"q\" \\ \n \u00e9 \ud83d\ude00","bad ` + "\xff" + ` utf8", "", 3]`)
+	v, err := Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []byte
+	var want string
+	for _, e := range v.Elems() {
+		all = e.AppendRawStr(all)
+		want += e.Str()
+		w := NewWriter(nil)
+		w.StringRaw(e.AppendRawStr(nil))
+		var got string
+		if err := json.Unmarshal(w.Bytes(), &got); err != nil || got != e.Str() {
+			t.Fatalf("StringRaw(%s) = %s (%v), want %q", e.Raw(), w.Bytes(), err, e.Str())
+		}
+	}
+	w := NewWriter(nil)
+	w.StringRaw(all)
+	var got string
+	if err := json.Unmarshal(w.Bytes(), &got); err != nil || got != want {
+		t.Fatalf("concatenated raw contents decode to %q (%v), want %q", got, err, want)
+	}
+}
+
+func TestFragment(t *testing.T) {
+	w := NewWriter(nil)
+	w.ArrayStart()
+	w.Int(1)
+	w.Fragment(`{"a":`)
+	w.Int(2)
+	w.Fragment(`,"b":[`)
+	w.String("x")
+	w.Fragment(`]}`)
+	w.Fragment(`null`)
+	w.ArrayEnd()
+	if got, want := string(w.Bytes()), `[1,{"a":2,"b":["x"]},null]`; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
