@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -48,6 +49,13 @@ func (a *App) adminHandler() http.Handler {
 		writeJSON(w, 200, a.state.Load().cfg.Redacted())
 	}).Methods(http.MethodGet)
 	m.Handle("/metrics", a.tel.MetricsHandler()).Methods(http.MethodGet)
+	// Profiling, for operators on the (loopback by default) admin listener.
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
 	dash := dashboard.Handler(a.tel.Live().Snapshot)
 	m.PathPrefix("/dashboard").Handler(dash)
 	return m
