@@ -29,6 +29,7 @@ Usage:
   sluice serve [-c sluice.toml] [--listen ADDR]   serve (no -c: the embedded default config)
   sluice check [-c sluice.toml]                   validate a config and print what would run
   sluice plugin new|build|test ...                write, build and try plugins
+  sluice keys new [--id ID]                       mint a virtual API key and its hash
   sluice version                                  print the version
 
 Environment: SLUICE_LISTEN sets the listen address; <PROVIDER>_API_KEY and <PROVIDER>_BASE_URL
