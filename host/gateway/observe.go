@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -21,7 +22,8 @@ func (g *Gateway) report(c *call, o balance.Outcome) error {
 	outcome := outcomeWord(o.Kind)
 	c.attemptSpan.SetString("sluice.outcome", outcome)
 	if o.Kind != balance.KindOK && o.Kind != balance.KindStatus4xx {
-		c.attemptSpan.Fail(nil, outcome)
+		// Fail ignores a nil error, so name the outcome as the span's error.
+		c.attemptSpan.Fail(attemptError(c.target, outcome), outcome)
 	}
 	c.attemptSpan.End()
 	c.attemptSpan = nil
@@ -34,6 +36,10 @@ func (g *Gateway) report(c *call, o balance.Outcome) error {
 		Failover: o.Retryable(),
 	})
 	return err
+}
+
+func attemptError(target, outcome string) error {
+	return fmt.Errorf("gateway: upstream %s: attempt failed: %s", target, outcome)
 }
 
 func outcomeWord(k balance.Kind) string {
@@ -144,6 +150,10 @@ func (g *Gateway) finishTelemetry(c *call, route string) {
 		s.SetRateLimitTier(c.limitTier)
 	}
 	s.SetHTTPStatus(c.status)
+	s.SetString(telemetry.AttrRequestID, c.id)
+	if c.stream {
+		s.SetBool(telemetry.AttrStream, true)
+	}
 	if c.errMsg != "" && c.status >= 400 {
 		s.SetString("error.message", c.errMsg)
 	}
