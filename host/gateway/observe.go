@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-gw/sluice/host/balance"
 	"github.com/sluice-gw/sluice/host/plugin"
+	"github.com/sluice-gw/sluice/host/pricing"
 	"github.com/sluice-gw/sluice/host/telemetry"
 )
 
@@ -120,6 +121,12 @@ func (g *Gateway) finishTelemetry(c *call, route string) {
 	}
 	if c.usage != nil {
 		rec.InputTokens, rec.OutputTokens = int(c.usage.PromptTokens), int(c.usage.CompletionTokens)
+		// Settlement prices the call only when limits are configured; price it here otherwise.
+		if c.costMicros == 0 && !c.cacheHit && g.prices != nil && c.provider != "" && c.provider != "cache" {
+			rec.CostUSD = float64(g.prices.CostMicros(c.provider+"/"+c.model, pricing.Usage{
+				InputTokens: c.usage.PromptTokens, OutputTokens: c.usage.CompletionTokens, CachedInputTokens: c.usage.CachedTokens,
+			})) / 1e6
+		}
 	}
 	g.tel.RecordRequest(rec)
 	s := c.span
