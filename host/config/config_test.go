@@ -2,6 +2,9 @@ package config_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -277,5 +280,33 @@ func TestParseByteSize(t *testing.T) {
 	}
 	if b, _ := s.MarshalText(); string(b) != "67108864" {
 		t.Errorf("MarshalText = %s", b)
+	}
+}
+
+// A plugin's config and a provider's options are free-form: nested tables are the plugin's
+// business, not unknown keys.
+func TestFreeFormTablesNest(t *testing.T) {
+	dir := t.TempDir()
+	wasm := filepath.Join(dir, "p.wasm")
+	if err := os.WriteFile(wasm, []byte("\x00asm"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := fmt.Sprintf(`
+[plugins.p]
+path = %q
+config = { targets = { acme = "x/y" }, n = 3 }
+[plugins.p.config.deep]
+a = { b = 1 }
+[providers.anthropic]
+api_key = "k"
+options = { beta = { tools = true } }
+`, wasm)
+	c, err := config.Parse("nest.toml", []byte(src), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, _ := c.Plugins["p"].Config["targets"].(map[string]any)
+	if targets["acme"] != "x/y" {
+		t.Fatalf("nested config lost: %#v", c.Plugins["p"].Config)
 	}
 }

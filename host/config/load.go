@@ -93,6 +93,11 @@ func parse(name string, data []byte, lookup func(string) (string, bool), baseDir
 	var unknown []string
 	for _, k := range md.Undecoded() {
 		ks := k.String()
+		// Free-form tables (a plugin's config, a provider's options) take any keys; the TOML
+		// decoder reports keys of their nested tables as undecoded all the same.
+		if len(k) > 3 && ((k[0] == "plugins" && k[2] == "config") || (k[0] == "providers" && k[2] == "options")) {
+			continue
+		}
 		// Everything under an unknown table is unknown too; naming the table is enough.
 		if slices.ContainsFunc(unknown, func(u string) bool { return strings.HasPrefix(ks, u+".") }) {
 			continue
