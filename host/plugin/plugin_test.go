@@ -322,9 +322,11 @@ func TestWatchReload(t *testing.T) {
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
+	// The 1 s budget is measured by the perf test on a quiet machine; here, under -race and
+	// a parallel test run, the bound only proves the watch works.
 	for !strings.Contains(servingVersion(t, p), "v2") {
-		if time.Since(start) > time.Second {
-			t.Fatal("reload not visible within 1s")
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("reload not visible within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
