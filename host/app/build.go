@@ -158,11 +158,18 @@ func (t pluginTranslator) TranslateChunk(ctx context.Context, in []byte) ([]byte
 }
 
 func (t pluginTranslator) call(ctx context.Context, hook string, in []byte) ([]byte, error) {
+	// The span is a child of the upstream attempt that asked for the translation.
+	ctx, span := t.tel.StartStage(ctx, "plugin "+t.p.Name()+" "+hook)
+	span.SetPlugin(t.p.Name(), hook)
 	start := time.Now()
 	out, err := t.p.Call(ctx, hook, in)
 	var pe *plugin.Error
 	trap := err != nil && errors.As(err, &pe) && pe.Trap
 	t.tel.RecordPlugin(telemetry.PluginRecord{Plugin: t.p.Name(), Hook: hook, Duration: time.Since(start), Err: err != nil, Trap: trap})
+	if err != nil {
+		span.Fail(err, "plugin_error")
+	}
+	span.End()
 	return out, err
 }
 

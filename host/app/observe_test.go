@@ -175,7 +175,7 @@ func attr(t *testing.T, sp telemetry.RecordedSpan, key string, want any) {
 	}
 }
 
-func observeConfig(a, b string) string {
+func observeConfig(a, b, ant string) string {
 	return fmt.Sprintf(`
 [server]
 listen = "127.0.0.1:0"
@@ -196,6 +196,10 @@ base_url = %q
 api_key = "sk-b"
 models = ["gpt-test"]
 
+[providers.anthropic]
+base_url = %q
+api_key = "sk-ant"
+
 [routers.fo]
 strategy = "priority"
 targets = [{ model = "a/gpt-test", priority = 0 }, { model = "b/gpt-test", priority = 1 }]
@@ -215,7 +219,7 @@ match = "limited"
 unit = "requests"
 rate = "1/min"
 burst = 1
-`, a, b)
+`, a, b, ant)
 }
 
 const (
@@ -229,7 +233,8 @@ const (
 func TestSpanTrees(t *testing.T) {
 	upA := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-a"))
 	upB := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-b"))
-	s := serve(t, observeConfig(upA.URL, upB.URL))
+	ant := fakeprovider.NewAnthropic(t, fakeprovider.WithKey("sk-ant"))
+	s := serve(t, observeConfig(upA.URL, upB.URL, ant.URL))
 
 	t.Run("streamed with client traceparent", func(t *testing.T) {
 		upA.ClearRequests()
@@ -376,5 +381,27 @@ func TestSpanTrees(t *testing.T) {
 		if len(named(all, "upstream")) != 0 {
 			t.Errorf("a rejected request reached upstream: %v", names(all))
 		}
+	})
+
+	t.Run("translator plugin spans", func(t *testing.T) {
+		n := len(s.rec.Spans())
+		code, _, b := s.post(t, `{"model":"anthropic/claude-haiku-4-5","messages":[{"role":"user","content":"hello there"}]}`)
+		if code != 200 {
+			t.Fatalf("anthropic: %d %s", code, b)
+		}
+		root, all := s.trace(t, s.lastTrace(t, n))
+		attr(t, root, telemetry.AttrGenAISystem, "anthropic")
+		ups := named(children(all, root), "upstream")
+		if len(ups) != 1 {
+			t.Fatalf("upstream spans: %v", names(all))
+		}
+		got := strings.Join(names(children(all, ups[0])), ",")
+		if got != "plugin anthropic translate_request,plugin anthropic translate_response" {
+			t.Fatalf("children of the attempt: %s", got)
+		}
+		for _, sp := range children(all, ups[0]) {
+			attr(t, sp, telemetry.AttrPluginName, "anthropic")
+		}
+		attr(t, children(all, ups[0])[0], telemetry.AttrPluginHook, "translate_request")
 	})
 }
