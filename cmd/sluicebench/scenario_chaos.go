@@ -1,7 +1,5 @@
 package main
 
-import "fmt"
-
 // The routing chaos scenario: a latency router over three upstreams, one always failing with
 // 500, one flapping between healthy and 500 every -flap-period, one healthy. The direct side
 // goes to the healthy one, so the added latency includes the failover sluice does.
@@ -16,7 +14,7 @@ func init() {
 		},
 		Config: func(ups []string) string {
 			return openAIProvider("good", ups[0]) + openAIProvider("bad", ups[1]) + openAIProvider("flaky", ups[2]) +
-				fmt.Sprintf("[routers.chaos]\nstrategy = \"latency\"\ntargets = [\n  { model = \"good/bench-model\" },\n  { model = \"bad/bench-model\" },\n  { model = \"flaky/bench-model\" },\n]\n")
+				"[routers.chaos]\nstrategy = \"latency\"\ntargets = [\n  { model = \"good/bench-model\" },\n  { model = \"bad/bench-model\" },\n  { model = \"flaky/bench-model\" },\n]\n"
 		},
 		Direct:  0,
 		Request: func(through bool) Req { return chatReq(through, "chaos", false) },

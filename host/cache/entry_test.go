@@ -23,11 +23,7 @@ func readChunks(t testing.TB, path string) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out [][]byte
-	for _, l := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
-		out = append(out, l)
-	}
-	return out
+	return bytes.Split(bytes.TrimSpace(b), []byte("\n"))
 }
 
 func checkGolden(t *testing.T, path string, got []byte) {
