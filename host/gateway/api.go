@@ -118,7 +118,11 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 	}
 	c.req = req
 	c.stream = req.Stream && c.endpoint != provider.Embeddings
-	if e := g.staged(c, "auth", g.identify); e != nil {
+	if g.authOn {
+		if e := g.staged(c, "auth", g.identify); e != nil {
+			return e
+		}
+	} else if e := g.identify(c); e != nil {
 		return e
 	}
 	c.router = mux.Vars(c.r)["router"]

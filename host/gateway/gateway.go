@@ -68,6 +68,7 @@ type Gateway struct {
 	keyPlugin map[string]*plugin.Plugin // cache key plugin per router ("" global)
 	tel       *telemetry.Telemetry
 	redact    *telemetry.Redactor // non-nil when the access log captures bodies
+	authOn    bool                // virtual keys are configured: auth is a stage worth a span
 	handler   http.Handler
 
 	implicitMu sync.Mutex
@@ -86,6 +87,7 @@ func New(d Deps) (*Gateway, error) {
 		auth: d.Auth, overrides: d.Overrides, limiter: d.Limiter, prices: d.Prices, caches: d.Caches,
 		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry,
 	}
+	g.authOn = d.Config.Auth.Required || len(d.Config.Auth.Keys) > 0 || d.Config.Auth.KeysFile != ""
 	if lc := d.Config.Log; lc.CaptureBodies && d.Access != nil {
 		g.redact = telemetry.NewRedactor(telemetry.RedactConfig{Headers: []string{"X-Sluice-Provider-Key"}, Fields: lc.RedactFields, MaxBytes: int(lc.MaxBodyBytes)})
 	}
