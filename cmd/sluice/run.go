@@ -92,6 +92,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if addr == "" {
 		addr = os.Getenv("SLUICE_LISTEN")
 	}
+	if os.Getenv("GOGC") == "" {
+		// A proxy's live heap is small and its garbage is per request: collecting at 5x the
+		// live heap instead of 2x trades a few MB for ~10% more throughput. GOGC overrides.
+		debug.SetGCPercent(400)
+	}
 	return app.Run(ctx, app.Options{ConfigPath: *cfgPath, Listen: addr, Stdout: stdout, Stderr: stderr, PluginCacheDir: os.Getenv("SLUICE_PLUGIN_CACHE"), Version: buildVersion()})
 }
 

@@ -79,7 +79,9 @@ func (g *Gateway) api(endpoint string) http.Handler {
 		if g.tel != nil {
 			var ctx context.Context
 			ctx, c.span = g.tel.StartRequest(r.Context(), r, route)
-			c.r = r.WithContext(ctx)
+			if ctx != r.Context() {
+				c.r = r.WithContext(ctx)
+			}
 			defer g.tel.RequestStarted()()
 		}
 		defer g.finishTelemetry(c, route)
@@ -104,7 +106,7 @@ func (c *call) fail(w http.ResponseWriter, e *openai.Error) {
 }
 
 func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
-	body, err := io.ReadAll(c.r.Body)
+	body, err := openai.ReadBody(c.r.Body, c.r.ContentLength, int64(g.cfg.Server.MaxBodySize))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -249,7 +249,7 @@ func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
 		out.Stream = newOpenAIStream(p, resp.Body, p.IdleTimeout)
 		return out, nil
 	}
-	b, err := readAll(p, resp.Body)
+	b, err := readAll(p, resp.Body, resp.ContentLength)
 	if err != nil {
 		return nil, err
 	}
@@ -323,9 +323,9 @@ func (p *Provider) send(req *http.Request) (*http.Response, error) {
 // maxResponse bounds a non-streamed upstream body.
 const maxResponse = 64 << 20
 
-func readAll(p *Provider, body io.ReadCloser) ([]byte, error) {
+func readAll(p *Provider, body io.ReadCloser, size int64) ([]byte, error) {
 	defer body.Close()
-	b, err := io.ReadAll(io.LimitReader(body, maxResponse+1))
+	b, err := openai.ReadBody(body, size, maxResponse)
 	if err != nil {
 		var ne net.Error
 		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {

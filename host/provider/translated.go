@@ -86,7 +86,7 @@ func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, err
 			return &Response{Status: resp.StatusCode, Header: relayHeaders(resp.Header), Stream: newTranslatedStream(ctx, p, r, resp.Body, false)}, nil
 		}
 	}
-	body, err := readAll(p, resp.Body)
+	body, err := readAll(p, resp.Body, resp.ContentLength)
 	if err != nil {
 		return nil, err
 	}
