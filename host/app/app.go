@@ -56,6 +56,7 @@ type App struct {
 	started  time.Time
 	specs    map[string]plugin.Spec
 	tel      *telemetry.Telemetry
+	stores   stores
 }
 
 // Run serves until ctx is cancelled, then drains and returns.
@@ -93,6 +94,7 @@ func Run(ctx context.Context, opts Options) error {
 	defer a.engine.Close()
 	a.plugins = plugin.NewRegistry(a.engine)
 	defer a.plugins.Close()
+	defer a.closeStores()
 
 	st, err := a.build(ctx, cfg)
 	if err != nil {
@@ -133,6 +135,9 @@ func Run(ctx context.Context, opts Options) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go a.watchTargets(watchCtx, 2*time.Second)
+	if opts.ConfigPath != "" {
+		go a.watchConfig(watchCtx, opts.ConfigPath)
+	}
 	go func() {
 		if err := a.plugins.Watch(watchCtx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Warn("plugin file watch stopped", "err", err)

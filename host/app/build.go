@@ -40,7 +40,9 @@ func (s *state) close() {
 }
 
 // build makes a state from cfg. Nothing is published until all of it succeeds.
-func (a *App) build(ctx context.Context, cfg *config.Config) (*state, error) {
+func (a *App) build(ctx context.Context, cfg *config.Config) (_ *state, err error) {
+	prev := a.stores
+	defer func() { a.settleStores(prev, err == nil, cfg.Server.ShutdownTimeout.D()) }()
 	st := &state{cfg: cfg, providers: map[string]*provider.Provider{}, routers: map[string]*balance.Router{}}
 	for name, pc := range cfg.Plugins {
 		if err := a.loadPlugin(ctx, name, pc); err != nil {

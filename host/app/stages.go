@@ -20,6 +20,16 @@ type stages struct {
 	closers   []func() error
 }
 
+// anyCache returns one of the configuration's caches (they share one store), or nil.
+func (s *stages) anyCache() *cache.Cache {
+	for _, c := range s.caches {
+		if c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
 func (s *stages) close() {
 	for _, c := range s.closers {
 		_ = c()
@@ -92,14 +102,9 @@ func (a *App) buildStages(cfg *config.Config) (*stages, error) {
 			}
 			rules = append(rules, r)
 		}
-		var store ratelimit.Store
-		if cfg.Redis.URL != "" {
-			rs, err := ratelimit.NewRedisStore(ratelimit.RedisOptions{URL: cfg.Redis.URL, Timeout: cfg.Redis.Timeout.D()})
-			if err != nil {
-				return nil, fmt.Errorf("serve: limits: %w", err)
-			}
-			store = rs
-			s.closers = append(s.closers, rs.Close)
+		store, err := a.limitStore(cfg)
+		if err != nil {
+			return nil, err
 		}
 		s.limiter, err = ratelimit.New(ratelimit.Config{Rules: rules, Store: store, FailOpen: *cfg.Redis.FailOpen, Logger: a.log})
 		if err != nil {
@@ -107,37 +112,7 @@ func (a *App) buildStages(cfg *config.Config) (*stages, error) {
 		}
 	}
 
-	var store cache.Store
-	newStore := func() (cache.Store, error) {
-		if store != nil {
-			return store, nil
-		}
-		var local, remote cache.Store
-		if cfg.Cache.Store == "memory" || cfg.Cache.Store == "tiered" {
-			ms, err := cache.NewMemoryStore(cache.MemoryOptions{MaxBytes: int64(cfg.Cache.MaxBytes)})
-			if err != nil {
-				return nil, err
-			}
-			local = ms
-		}
-		if cfg.Cache.Store == "redis" || cfg.Cache.Store == "tiered" {
-			rs, err := cache.NewRedisStore(cache.RedisOptions{URL: cfg.Redis.URL, Timeout: cfg.Redis.Timeout.D(), Logger: a.log})
-			if err != nil {
-				return nil, err
-			}
-			remote = rs
-		}
-		switch {
-		case local != nil && remote != nil:
-			store = cache.NewTieredStore(local, remote)
-		case local != nil:
-			store = local
-		default:
-			store = remote
-		}
-		s.closers = append(s.closers, store.Close)
-		return store, nil
-	}
+	newStore := func() (cache.Store, error) { return a.cacheStore(cfg) }
 	mk := func(cc *config.Cache) (*cache.Cache, error) {
 		st, err := newStore()
 		if err != nil {

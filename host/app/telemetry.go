@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluice-gw/sluice/host/admin/dashboard"
 	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/cache"
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/telemetry"
 )
@@ -36,11 +37,36 @@ func (a *App) watchTargets(ctx context.Context, every time.Duration) {
 	a.tel.Live().SetTargetSource(a.dashboardTargets)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	reloads := map[string][2]uint64{} // plugin -> reloads, failures already recorded
+	var lastStore *cache.Cache
+	var lastEvictions uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			for _, ps := range a.plugins.Stats() {
+				seen := reloads[ps.Plugin]
+				for i := seen[0]; i < ps.Reloads; i++ {
+					a.tel.RecordPluginReload(ps.Plugin, true)
+				}
+				for i := seen[1]; i < ps.ReloadFailures; i++ {
+					a.tel.RecordPluginReload(ps.Plugin, false)
+				}
+				reloads[ps.Plugin] = [2]uint64{ps.Reloads, ps.ReloadFailures}
+			}
+			// Every cache of one configuration shares one store: read it once.
+			if c := a.state.Load().stages.anyCache(); c != nil {
+				st := c.Stats().Store
+				if c != lastStore {
+					lastStore, lastEvictions = c, 0
+				}
+				if st.Evictions > lastEvictions {
+					a.tel.RecordCacheEvictions(int(st.Evictions - lastEvictions))
+					lastEvictions = st.Evictions
+				}
+				a.tel.SetCacheBytes(st.Bytes)
+			}
 			for _, r := range a.state.Load().routers {
 				for _, ts := range r.Snapshot() {
 					a.tel.SetTargetHealth(telemetry.TargetHealth{

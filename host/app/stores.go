@@ -1,0 +1,113 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sluice-gw/sluice/host/cache"
+	"github.com/sluice-gw/sluice/host/config"
+	"github.com/sluice-gw/sluice/host/ratelimit"
+)
+
+// stores are the stateful backends of limits and the cache. They belong to the App, not to
+// one configuration: a reload that leaves their settings alone keeps them, so rate-limit
+// state and cached answers survive it. A store whose settings changed is replaced, and the
+// old one closed once requests that started before the reload are done.
+type stores struct {
+	limitKey string
+	limit    ratelimit.Store
+	cacheKey string
+	cache    cache.Store
+}
+
+func (a *App) limitStore(cfg *config.Config) (ratelimit.Store, error) {
+	key := fmt.Sprintf("%s|%s", cfg.Redis.URL, cfg.Redis.Timeout.D())
+	if a.stores.limit != nil && a.stores.limitKey == key {
+		return a.stores.limit, nil
+	}
+	var st ratelimit.Store
+	if cfg.Redis.URL != "" {
+		rs, err := ratelimit.NewRedisStore(ratelimit.RedisOptions{URL: cfg.Redis.URL, Timeout: cfg.Redis.Timeout.D()})
+		if err != nil {
+			return nil, fmt.Errorf("serve: limits: %w", err)
+		}
+		st = rs
+	} else {
+		st = ratelimit.NewMemoryStore()
+	}
+	a.stores.limit, a.stores.limitKey = st, key
+	return st, nil
+}
+
+func (a *App) cacheStore(cfg *config.Config) (cache.Store, error) {
+	cc := cfg.Cache
+	key := fmt.Sprintf("%s|%d|%s|%s", cc.Store, cc.MaxBytes, cfg.Redis.URL, cfg.Redis.Timeout.D())
+	if a.stores.cache != nil && a.stores.cacheKey == key {
+		return a.stores.cache, nil
+	}
+	var local, remote cache.Store
+	if cc.Store == "memory" || cc.Store == "tiered" {
+		ms, err := cache.NewMemoryStore(cache.MemoryOptions{MaxBytes: int64(cc.MaxBytes)})
+		if err != nil {
+			return nil, err
+		}
+		local = ms
+	}
+	if cc.Store == "redis" || cc.Store == "tiered" {
+		rs, err := cache.NewRedisStore(cache.RedisOptions{URL: cfg.Redis.URL, Timeout: cfg.Redis.Timeout.D(), Logger: a.log})
+		if err != nil {
+			if local != nil {
+				_ = local.Close()
+			}
+			return nil, err
+		}
+		remote = rs
+	}
+	var st cache.Store
+	switch {
+	case local != nil && remote != nil:
+		st = cache.NewTieredStore(local, remote)
+	case local != nil:
+		st = local
+	default:
+		st = remote
+	}
+	a.stores.cache, a.stores.cacheKey = st, key
+	return st, nil
+}
+
+// settleStores ends a build: on success a replaced store is closed after the drain time, when
+// no request can still use it; on failure the stores the build made are closed and the
+// previous ones stay.
+func (a *App) settleStores(prev stores, ok bool, drain time.Duration) {
+	cur := a.stores
+	type closer interface{ Close() error }
+	pairs := [][2]closer{}
+	if prev.limit != cur.limit {
+		pairs = append(pairs, [2]closer{prev.limit, cur.limit})
+	}
+	if prev.cache != cur.cache {
+		pairs = append(pairs, [2]closer{prev.cache, cur.cache})
+	}
+	for _, p := range pairs {
+		old, made := p[0], p[1]
+		if ok && old != nil {
+			time.AfterFunc(drain, func() { _ = old.Close() })
+		}
+		if !ok && made != nil {
+			_ = made.Close()
+		}
+	}
+	if !ok {
+		a.stores = prev
+	}
+}
+
+func (a *App) closeStores() {
+	if a.stores.limit != nil {
+		_ = a.stores.limit.Close()
+	}
+	if a.stores.cache != nil {
+		_ = a.stores.cache.Close()
+	}
+}
