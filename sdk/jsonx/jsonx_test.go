@@ -210,9 +210,24 @@ func FuzzReadWrite(f *testing.F) {
 		}
 		// Lazy access must never panic, valid or not.
 		_ = Get(data, "a", "0", "b").Str()
+		// The tape must not change what is read; the document sits in a larger buffer so that
+		// offsets computed from capacities are exercised.
+		buf := make([]byte, len(data), len(data)+7)
+		copy(buf, data)
+		var tp Tape
+		tv, terr := ParseTape(buf, &tp)
+		if (terr == nil) != (err == nil) || !bytes.Equal(tv.Raw(), v.Raw()) {
+			t.Fatalf("ParseTape = %q, %v; Parse = %q, %v", tv.Raw(), terr, v.Raw(), err)
+		}
 		if err != nil {
 			return
 		}
+		sameWalk(t, v, tv)
+		// Reusing the tape for another document leaves the old Values wrong but harmless.
+		if _, err := ParseTape([]byte(`{"x":[{"y":"zz"},"w"],"v":{}}`), &tp); err != nil {
+			t.Fatal(err)
+		}
+		walk(tv)
 		for k, m := range v.Members() {
 			if ks := k.Str(); !k.Is(ks) || k.Is(ks+"x") || !v.Get(ks).Exists() {
 				t.Fatalf("key %s: Is/Get disagree with Str %q", k.Raw(), ks)
@@ -241,6 +256,84 @@ func FuzzReadWrite(f *testing.F) {
 			t.Fatalf("round trip changed the value:\n in %q\nout %q", data, out)
 		}
 	})
+}
+
+// sameWalk fails unless a (from Parse) and b (from ParseTape) read the same at every level.
+func sameWalk(t *testing.T, a, b Value) {
+	t.Helper()
+	if !bytes.Equal(a.Raw(), b.Raw()) || a.Len() != b.Len() {
+		t.Fatalf("tape read %q (len %d), scan read %q (len %d)", b.Raw(), b.Len(), a.Raw(), a.Len())
+	}
+	switch a.Kind() {
+	case Object:
+		var keys []string
+		var bk []Value
+		var bv []Value
+		for k, v := range b.Members() {
+			bk, bv = append(bk, k), append(bv, v)
+		}
+		n := 0
+		for k, v := range a.Members() {
+			if !bytes.Equal(k.Raw(), bk[n].Raw()) {
+				t.Fatalf("key %q vs %q", k.Raw(), bk[n].Raw())
+			}
+			sameWalk(t, v, bv[n])
+			keys = append(keys, k.Str())
+			n++
+		}
+		if len(keys) > 3 {
+			keys = keys[:3]
+		}
+		keys = append(keys, "missing")
+		fa, fb := make([]Value, len(keys)), make([]Value, len(keys))
+		a.Fields(fa, keys...)
+		b.Fields(fb, keys...)
+		for i, k := range keys {
+			if !bytes.Equal(fa[i].Raw(), fb[i].Raw()) || !bytes.Equal(a.Get(k).Raw(), b.Get(k).Raw()) {
+				t.Fatalf("member %q: tape %q, scan %q", k, fb[i].Raw(), fa[i].Raw())
+			}
+		}
+	case Array:
+		for i, e := range a.Elems() {
+			sameWalk(t, e, b.Index(i))
+		}
+	}
+}
+
+// walk reads everything under v, for panics only.
+func walk(v Value) {
+	_ = v.Str()
+	_ = v.Len()
+	_ = v.Get("x", "0", "y")
+	var f [2]Value
+	v.Fields(f[:], "x", "v")
+	for _, m := range v.Members() {
+		walk(m)
+	}
+	for _, e := range v.Elems() {
+		walk(e)
+	}
+}
+
+func TestTapeReuse(t *testing.T) {
+	var tp Tape
+	for _, doc := range []string{`{"a":[1,"x",{"b":"c\"d"}],"e":{}}`, `["p",{"q":[[]]},"r"]`, `"s"`, `[1,`, `{"a":[1,"x",{"b":"c\"d"}],"e":{}}`} {
+		v, err := ParseTape([]byte(doc), &tp)
+		p, perr := Parse([]byte(doc))
+		if (err == nil) != (perr == nil) {
+			t.Fatalf("%s: ParseTape err %v, Parse err %v", doc, err, perr)
+		}
+		if err == nil {
+			sameWalk(t, p, v)
+		}
+	}
+	v, _ := ParseTape([]byte(`{"a":{"b":[1,2]},"c":"d"}`), &tp)
+	if got := string(v.Get("a", "b", "1").Raw()); got != "2" {
+		t.Fatalf("Get = %q", got)
+	}
+	if got := v.Get("c").Str(); got != "d" {
+		t.Fatalf("Get c = %q", got)
+	}
 }
 
 var benchDoc = []byte(`{"model":"gpt-4o-mini","stream":false,"temperature":0.7,"max_tokens":512,"user":"u-123",
@@ -293,6 +386,37 @@ func BenchmarkEncodingJSONReadWrite(b *testing.B) {
 		if _, err := json.Marshal(out); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func BenchmarkJSONXReadTape(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchDoc)))
+	var tp Tape
+	for b.Loop() {
+		v, err := ParseTape(benchDoc, &tp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range v.Get("messages").Elems() {
+			_ = m.Get("content")
+		}
+		_ = v.Get("tool_choice")
+	}
+}
+
+func BenchmarkJSONXReadScan(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchDoc)))
+	for b.Loop() {
+		v, err := Parse(benchDoc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range v.Get("messages").Elems() {
+			_ = m.Get("content")
+		}
+		_ = v.Get("tool_choice")
 	}
 }
 

@@ -61,9 +61,27 @@ func (e *SyntaxError) Error() string {
 
 // Value is one validated JSON value: a slice of the document it came from, without surrounding
 // whitespace. The zero Value is Invalid and reads as missing.
+//
+// A Value from ParseTape also points at the document's Tape, which turns skipping a string or
+// container into a lookup. Every Value the package hands out is a sub-slice of its document that
+// keeps the document's capacity, so cap(doc)-cap(raw) is raw's offset in the document.
 type Value struct {
 	raw []byte
+	t   *Tape
 }
+
+// Tape is the side table ParseTape fills while validating: for each string, object and array,
+// indexed by the offset where it starts, the length of its text. Later reads use it to step over
+// a value without scanning it again. A Tape can be reused for the next document once the Values
+// of the previous one are no longer used; its table grows to the largest document seen (4 bytes
+// per input byte). The zero Tape is ready to use.
+type Tape struct {
+	lens []int32
+	n    int // cap of the document, for offsets from capacities
+}
+
+// maxTaped bounds the documents a Tape records (offsets are int32); larger ones parse without it.
+const maxTaped = math.MaxInt32
 
 // Valid reports whether data is exactly one JSON value, optionally surrounded by whitespace.
 func Valid(data []byte) bool {
@@ -73,15 +91,55 @@ func Valid(data []byte) bool {
 
 // Parse validates data and returns its root value.
 func Parse(data []byte) (Value, error) {
+	return parse(data, nil, nil)
+}
+
+// ParseTape is Parse that also records, in t, where each string and container of data ends, so
+// that every later walk of the returned Value (Get, Fields, Members, Elems, Len) steps over
+// nested values without re-reading them. The Values stay correct only until t is reused for
+// another document; after that they read as if parsed by Parse or, misused, may return
+// arbitrary sub-values of their document (never panic). A nil t means Parse.
+func ParseTape(data []byte, t *Tape) (Value, error) {
+	if t == nil || len(data) > maxTaped {
+		return Parse(data)
+	}
+	if cap(t.lens) < len(data) {
+		t.lens = make([]int32, len(data), len(data)+len(data)/4)
+	}
+	t.lens = t.lens[:len(data)]
+	t.n = cap(data)
+	v, err := parse(data, t.lens, t)
+	if err != nil {
+		// A failed parse leaves the table partly written; nothing may use it.
+		t.n = -1
+	}
+	return v, err
+}
+
+func parse(data []byte, lens []int32, t *Tape) (Value, error) {
 	i := skipWS(data, 0)
-	end, err := scanValue(data, i, 0)
+	end, err := scanValue(data, lens, i, 0)
 	if err != nil {
 		return Value{}, err
 	}
 	if j := skipWS(data, end); j != len(data) {
 		return Value{}, &SyntaxError{Offset: j, Msg: "unexpected data after top-level value"}
 	}
-	return Value{raw: data[i:end]}, nil
+	return Value{raw: data[i:end], t: t}, nil
+}
+
+// end returns the end, in v.raw, of the string or container starting at v.raw[i], from the tape
+// when there is one and its entry is plausible, else by scanning.
+func (v Value) end(i int) int {
+	if t := v.t; t != nil {
+		p := t.n - cap(v.raw) + i
+		if uint(p) < uint(len(t.lens)) {
+			if e := i + int(t.lens[p]); e > i+1 && e <= len(v.raw) {
+				return e
+			}
+		}
+	}
+	return skipValid(v.raw, i)
 }
 
 // Get validates data and returns the value at path (see Value.Get); Invalid when data is not
@@ -276,11 +334,11 @@ func (v Value) Fields(out []Value, keys ...string) {
 	// more than the matching.
 	d := v.raw
 	for i := skipWS(d, 1); i < len(d) && d[i] == '"'; {
-		key, val, next := nextMember(d, i)
+		key, val, next := v.nextMember(i)
 		k := Value{raw: key}
 		for j, name := range keys {
 			if k.Is(name) {
-				out[j] = Value{raw: val}
+				out[j] = val
 				break
 			}
 		}
@@ -295,31 +353,44 @@ func (v Value) member(name string) Value {
 	var found Value
 	d := v.raw
 	for i := skipWS(d, 1); i < len(d) && d[i] == '"'; {
-		key, val, next := nextMember(d, i)
+		key, val, next := v.nextMember(i)
 		if (Value{raw: key}).Is(name) {
-			found = Value{raw: val}
+			found = val
 		}
 		i = next
 	}
 	return found
 }
 
-// nextMember reads the member whose key starts at d[i] and returns its key and value and
-// the index of the next key (or of the closing brace).
-func nextMember(d []byte, i int) (key, val []byte, next int) {
-	kend := skipStr(d, i)
+// nextMember reads the member of object v whose key starts at v.raw[i] and returns its key and
+// value and the index of the next key (or of the closing brace).
+func (v Value) nextMember(i int) (key []byte, val Value, next int) {
+	d := v.raw
+	kend := v.end(i)
 	key = d[i:kend]
 	i = skipWS(d, kend)
 	if i < len(d) && d[i] == ':' {
 		i = skipWS(d, i+1)
 	}
-	end := skipValid(d, i)
-	val = d[i:end]
+	end := v.skip(i)
+	val = Value{raw: d[i:end], t: v.t}
 	i = skipWS(d, end)
 	if i < len(d) && d[i] == ',' {
 		i = skipWS(d, i+1)
 	}
 	return key, val, i
+}
+
+// skip returns the end of the value starting at v.raw[i]: a tape lookup for strings and
+// containers, a short scan for numbers and literals.
+func (v Value) skip(i int) int {
+	if i < len(v.raw) {
+		switch v.raw[i] {
+		case '"', '{', '[':
+			return v.end(i)
+		}
+	}
+	return skipValid(v.raw, i)
 }
 
 // Index returns the i-th element of an array, or Invalid.
@@ -360,8 +431,8 @@ func (v Value) Elems() iter.Seq2[int, Value] {
 		d := v.raw
 		i := skipWS(d, 1)
 		for n := 0; i < len(d) && d[i] != ']'; n++ {
-			end := skipValid(d, i)
-			if !yield(n, Value{raw: d[i:end]}) {
+			end := v.skip(i)
+			if !yield(n, Value{raw: d[i:end], t: v.t}) {
 				return
 			}
 			i = skipWS(d, end)
@@ -381,8 +452,8 @@ func (v Value) Members() iter.Seq2[Value, Value] {
 		}
 		d := v.raw
 		for i := skipWS(d, 1); i < len(d) && d[i] == '"'; {
-			key, val, next := nextMember(d, i)
-			if !yield(Value{raw: key}, Value{raw: val}) {
+			key, val, next := v.nextMember(i)
+			if !yield(Value{raw: key}, val) {
 				return
 			}
 			i = next
@@ -442,17 +513,22 @@ var errDepth = errors.New("exceeded max depth")
 func synErr(i int, msg string) error { return &SyntaxError{Offset: i, Msg: msg} }
 
 // scanValue validates the value starting at d[i] and returns the offset just past it.
-func scanValue(d []byte, i, depth int) (int, error) {
+// With a non-nil lens (len(lens) == len(d)) it records the length of each string and container
+// at its start offset.
+func scanValue(d []byte, lens []int32, i, depth int) (int, error) {
 	if i >= len(d) {
 		return i, synErr(i, "unexpected end of input")
 	}
 	switch c := d[i]; {
 	case c == '{':
-		return scanObject(d, i, depth+1)
+		return scanObject(d, lens, i, depth+1)
 	case c == '[':
-		return scanArray(d, i, depth+1)
+		return scanArray(d, lens, i, depth+1)
 	case c == '"':
 		end, _, err := scanString(d, i)
+		if lens != nil && err == nil {
+			lens[i] = int32(end - i)
+		}
 		return end, err
 	case c == '-' || (c >= '0' && c <= '9'):
 		return scanNumber(d, i)
@@ -474,12 +550,16 @@ func scanLiteral(d []byte, i int, lit string) (int, error) {
 	return i + len(lit), nil
 }
 
-func scanObject(d []byte, i, depth int) (int, error) {
+func scanObject(d []byte, lens []int32, i, depth int) (int, error) {
 	if depth > maxDepth {
 		return i, &SyntaxError{Offset: i, Msg: errDepth.Error()}
 	}
+	start := i
 	i = skipWS(d, i+1)
 	if i < len(d) && d[i] == '}' {
+		if lens != nil {
+			lens[start] = int32(i + 1 - start)
+		}
 		return i + 1, nil
 	}
 	for {
@@ -490,12 +570,15 @@ func scanObject(d []byte, i, depth int) (int, error) {
 		if err != nil {
 			return end, err
 		}
+		if lens != nil {
+			lens[i] = int32(end - i)
+		}
 		i = skipWS(d, end)
 		if i >= len(d) || d[i] != ':' {
 			return i, synErr(i, "expected ':' after object key")
 		}
 		i = skipWS(d, i+1)
-		if i, err = scanValue(d, i, depth); err != nil {
+		if i, err = scanValue(d, lens, i, depth); err != nil {
 			return i, err
 		}
 		i = skipWS(d, i)
@@ -506,6 +589,9 @@ func scanObject(d []byte, i, depth int) (int, error) {
 		case ',':
 			i = skipWS(d, i+1)
 		case '}':
+			if lens != nil {
+				lens[start] = int32(i + 1 - start)
+			}
 			return i + 1, nil
 		default:
 			return i, synErr(i, "expected ',' or '}' in object")
@@ -513,17 +599,21 @@ func scanObject(d []byte, i, depth int) (int, error) {
 	}
 }
 
-func scanArray(d []byte, i, depth int) (int, error) {
+func scanArray(d []byte, lens []int32, i, depth int) (int, error) {
 	if depth > maxDepth {
 		return i, &SyntaxError{Offset: i, Msg: errDepth.Error()}
 	}
+	start := i
 	i = skipWS(d, i+1)
 	if i < len(d) && d[i] == ']' {
+		if lens != nil {
+			lens[start] = int32(i + 1 - start)
+		}
 		return i + 1, nil
 	}
 	for {
 		var err error
-		if i, err = scanValue(d, i, depth); err != nil {
+		if i, err = scanValue(d, lens, i, depth); err != nil {
 			return i, err
 		}
 		i = skipWS(d, i)
@@ -534,6 +624,9 @@ func scanArray(d []byte, i, depth int) (int, error) {
 		case ',':
 			i = skipWS(d, i+1)
 		case ']':
+			if lens != nil {
+				lens[start] = int32(i + 1 - start)
+			}
 			return i + 1, nil
 		default:
 			return i, synErr(i, "expected ',' or ']' in array")

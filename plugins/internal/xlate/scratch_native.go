@@ -2,6 +2,8 @@
 
 package xlate
 
+import "github.com/sluice-gw/sluice/sdk/jsonx"
+
 // Natively the translators run only in tests and benchmarks, possibly in parallel, so each
 // call gets fresh buffers.
 
@@ -10,3 +12,6 @@ func Scratch(_ Slot, n int) []byte { return make([]byte, 0, n) }
 
 // Keep does nothing natively.
 func Keep(Slot, []byte) {}
+
+// tape returns a fresh tape for parsing a hook's envelope.
+func tape() *jsonx.Tape { return new(jsonx.Tape) }

@@ -51,7 +51,9 @@ func BadRequest(code, format string, args ...any) *sdk.Error {
 }
 
 func parseEnvelope(in []byte, hook string) (jsonx.Value, error) {
-	v, err := jsonx.Parse(in)
+	// The tape makes every later walk of the envelope (the messages array is read several
+	// times) step over nested values by lookup instead of re-scanning them.
+	v, err := jsonx.ParseTape(in, tape())
 	if err != nil {
 		return v, sdk.Errorf(400, "invalid_hook_input", "%s: envelope: %v", hook, err)
 	}
