@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -21,17 +22,26 @@ import (
 type Server struct {
 	// Addr is host:port on 127.0.0.1.
 	Addr string
-	// URL is redis://Addr/0, ready for a Redis client.
+	// URL is redis://Addr/0 (redis://:password@Addr/0 with Password), ready for a Redis client.
 	URL string
 
+	bin, dir string
+	port     int
+	password string
 	cmd      *exec.Cmd
 	stopOnce sync.Once
 	exited   chan struct{}
 }
 
+// Option changes how Start runs the server.
+type Option func(*Server)
+
+// Password makes the server require AUTH with pw (--requirepass).
+func Password(pw string) Option { return func(s *Server) { s.password = pw } }
+
 // Start launches redis-server and waits until it answers PING. It fails the test if the
 // server cannot be started and skips it if the binary is absent.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -41,24 +51,48 @@ func Start(tb testing.TB) *Server {
 	var lastErr error
 	// The free-port probe can race with other processes; a few attempts absorb that.
 	for attempt := 0; attempt < 5; attempt++ {
-		s, err := launch(bin, dir)
-		if err == nil {
+		port, err := freePort()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		s := &Server{bin: bin, dir: dir, port: port}
+		for _, o := range opts {
+			o(s)
+		}
+		if err := s.launch(); err == nil {
 			tb.Cleanup(s.Stop)
 			return s
+		} else {
+			lastErr = err
 		}
-		lastErr = err
 	}
 	tb.Fatalf("redistest: starting redis-server: %v", lastErr)
 	return nil
 }
 
-func launch(bin, dir string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+// Restart starts a stopped server again on the same port, with an empty dataset, as after a
+// crash. It fails the test if the server does not come back.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	s.Stop()
+	s.stopOnce = sync.Once{}
+	var err error
+	// The port was just released; another process could take it, but on loopback that is rare
+	// enough that a few attempts suffice.
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = s.launch(); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+	tb.Fatalf("redistest: restarting redis-server: %v", err)
+}
+
+func (s *Server) launch() error {
+	bin, dir, port := s.bin, s.dir, s.port
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin,
+	args := []string{
 		"--bind", "127.0.0.1",
 		"--port", strconv.Itoa(port),
 		"--dir", dir,
@@ -67,29 +101,36 @@ func launch(bin, dir string) (*Server, error) {
 		"--daemonize", "no",
 		"--protected-mode", "no",
 		"--loglevel", "warning",
-		"--logfile", dir+"/redis-"+strconv.Itoa(port)+".log",
-	)
+		"--logfile", dir + "/redis-" + strconv.Itoa(port) + ".log",
+	}
+	s.Addr, s.URL = addr, "redis://"+addr+"/0"
+	if s.password != "" {
+		args = append(args, "--requirepass", s.password)
+		s.URL = (&url.URL{Scheme: "redis", User: url.UserPassword("", s.password), Host: addr, Path: "/0"}).String()
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("exec: %w", err)
+		return fmt.Errorf("exec: %w", err)
 	}
-	s := &Server{Addr: addr, URL: "redis://" + addr + "/0", cmd: cmd, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(s.exited) }()
+	exited := make(chan struct{})
+	s.cmd, s.exited = cmd, exited
+	go func() { _ = cmd.Wait(); close(exited) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.exited:
+		case <-exited:
 			log, _ := os.ReadFile(dir + "/redis-" + strconv.Itoa(port) + ".log")
-			return nil, fmt.Errorf("redis-server exited early: %s", strings.TrimSpace(string(log)))
+			return fmt.Errorf("redis-server exited early: %s", strings.TrimSpace(string(log)))
 		default:
 		}
-		if ping(addr) == nil {
-			return s, nil
+		if ping(addr, s.password) == nil {
+			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	s.Stop()
-	return nil, fmt.Errorf("redis-server on %s did not answer PING within 5s", addr)
+	return fmt.Errorf("redis-server on %s did not answer PING within 5s", addr)
 }
 
 // Stop terminates the server and waits for it to exit. It is safe to call more than once;
@@ -114,19 +155,32 @@ func freePort() (int, error) {
 }
 
 // ping speaks just enough RESP to confirm the server is serving.
-func ping(addr string) error {
+func ping(addr, password string) error {
 	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+	cmd := "PING\r\n"
+	if password != "" {
+		cmd = fmt.Sprintf("*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(password), password) + cmd
+	}
+	if _, err := c.Write([]byte(cmd)); err != nil {
 		return err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
 	if err != nil {
 		return err
+	}
+	if password != "" {
+		if !strings.HasPrefix(line, "+OK") {
+			return fmt.Errorf("AUTH: unexpected reply %q", line)
+		}
+		if line, err = r.ReadString('\n'); err != nil {
+			return err
+		}
 	}
 	if !strings.HasPrefix(line, "+PONG") {
 		return fmt.Errorf("unexpected reply %q", line)
