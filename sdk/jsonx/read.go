@@ -239,11 +239,27 @@ func (v Value) Is(s string) bool {
 		return !hasEscape(body)
 	}
 	// Different bytes decode equal only through escapes (which make the raw form longer) or
-	// through invalid UTF-8 decoding to U+FFFD (only possible when s contains U+FFFD).
+	// through invalid UTF-8 decoding to U+FFFD (which makes it shorter, and needs U+FFFD in s).
+	// Without a backslash the decoded form is at least as long as the raw one, so it cannot
+	// equal a shorter or same-length s that differs; the common mismatch stops at lengths.
+	if len(body) >= len(s) && !hasByte(body, '\\') {
+		return false
+	}
 	if !hasByte(s, 0xEF) && (len(body) <= len(s) || !hasByte(body, '\\')) {
 		return false
 	}
 	return string(unescape(make([]byte, 0, len(body)), body)) == s
+}
+
+// plain reports whether a string body is printable ASCII without escapes, so that it decodes to
+// itself.
+func plain(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // hasByte is a plain loop: keys and short strings are where it runs, and there a call to
@@ -335,11 +351,21 @@ func (v Value) Fields(out []Value, keys ...string) {
 	d := v.raw
 	for i := skipWS(d, 1); i < len(d) && d[i] == '"'; {
 		key, val, next := v.nextMember(i)
-		k := Value{raw: key}
-		for j, name := range keys {
-			if k.Is(name) {
-				out[j] = val
-				break
+		if body := key[1 : len(key)-1]; plain(body) {
+			// The key reads as its bytes: a byte comparison per name, most failing on length.
+			for j, name := range keys {
+				if string(body) == name {
+					out[j] = val
+					break
+				}
+			}
+		} else {
+			k := Value{raw: key}
+			for j, name := range keys {
+				if k.Is(name) {
+					out[j] = val
+					break
+				}
 			}
 		}
 		i = next
