@@ -54,25 +54,66 @@ const purgeBatch = 500
 // while it runs may survive.
 func (r *RedisStore) Purge(ctx context.Context) (int, error) {
 	match := globEscape(r.prefix) + "*"
-	var cursor uint64
+	cursor := "0"
 	n := 0
 	for {
-		keys, next, err := r.c.Scan(ctx, cursor, match, purgeBatch).Result()
+		next, keys, err := r.scan(ctx, cursor, match)
 		if err != nil {
 			return n, fmt.Errorf("cache: redis purge: scan: %w", err)
 		}
 		if len(keys) > 0 {
-			del, err := r.c.Unlink(ctx, keys...).Result()
+			v, err := r.c.Do(ctx, keys...)
+			var del int64
+			if err == nil {
+				del, err = v.Int()
+			}
 			if err != nil {
 				return n, fmt.Errorf("cache: redis purge: unlink: %w", err)
 			}
 			n += int(del)
 		}
 		cursor = next
-		if cursor == 0 {
+		if cursor == "0" {
 			return n, nil
 		}
 	}
+}
+
+// scan runs one SCAN step. It returns the next cursor and an UNLINK command
+// for the keys found (nil when there are none).
+func (r *RedisStore) scan(ctx context.Context, cursor, match string) (string, []any, error) {
+	v, err := r.c.Do(ctx, "SCAN", cursor, "MATCH", match, "COUNT", purgeBatch)
+	if err != nil {
+		return "", nil, err
+	}
+	a, err := v.Array()
+	if err != nil {
+		return "", nil, err
+	}
+	if len(a) != 2 {
+		return "", nil, fmt.Errorf("reply has %d elements, want 2", len(a))
+	}
+	next, err := a[0].Str()
+	if err != nil {
+		return "", nil, err
+	}
+	found, err := a[1].Array()
+	if err != nil {
+		return "", nil, err
+	}
+	if len(found) == 0 {
+		return next, nil, nil
+	}
+	unlink := make([]any, 1, 1+len(found))
+	unlink[0] = "UNLINK"
+	for _, k := range found {
+		b, err := k.Bytes()
+		if err != nil {
+			return "", nil, err
+		}
+		unlink = append(unlink, b)
+	}
+	return next, unlink, nil
 }
 
 // globEscape quotes the characters SCAN MATCH treats as pattern syntax.

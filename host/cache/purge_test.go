@@ -6,8 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/sluice-gw/sluice/host/redisclient"
 	"github.com/sluice-gw/sluice/internal/redistest"
 )
 
@@ -66,14 +65,16 @@ func TestRedisAndTieredPurge(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
 	rs := newRedis(t, srv.URL, nil)
-	cl := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	defer cl.Close()
-	// A key outside the prefix, and one that only globs would confuse with it, survive.
-	if err := cl.Set(ctx, "other:keep", "1", 0).Err(); err != nil {
+	cl, err := redisclient.New(redisclient.Options{URL: srv.URL})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.Set(ctx, "testX", "1", 0).Err(); err != nil {
-		t.Fatal(err)
+	defer cl.Close()
+	// A key outside the prefix, and one that only globs would confuse with it, survive.
+	for _, k := range []string{"other:keep", "testX"} {
+		if _, err := cl.Do(ctx, "SET", k, "1"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	keys := fill(t, rs, 1200) // more than one SCAN batch
 	n, err := rs.Purge(ctx)
@@ -83,7 +84,7 @@ func TestRedisAndTieredPurge(t *testing.T) {
 	if left := present(t, rs, keys); left != 0 {
 		t.Fatalf("%d redis entries remain", left)
 	}
-	if v, _ := cl.Exists(ctx, "other:keep", "testX").Result(); v != 2 {
+	if v, _ := cl.Do(ctx, "EXISTS", "other:keep", "testX"); v.String() != "2" {
 		t.Fatalf("purge removed keys outside the prefix (%d of 2 left)", v)
 	}
 

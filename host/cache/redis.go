@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/sluice-gw/sluice/host/redisclient"
 )
 
 // RedisOptions configure a Redis-backed store.
@@ -30,7 +30,7 @@ type RedisOptions struct {
 // several gateway replicas share them. When Redis is unreachable every call
 // returns ErrUnavailable quickly and is counted; nothing blocks past Timeout.
 type RedisStore struct {
-	c        *redis.Client
+	c        *redisclient.Client
 	prefix   string
 	timeout  time.Duration
 	cooldown time.Duration
@@ -46,10 +46,6 @@ var _ Store = (*RedisStore)(nil)
 // NewRedisStore returns a store on the Redis at o.URL. It does not connect
 // eagerly: an unreachable Redis shows up as bypasses, not as a startup error.
 func NewRedisStore(o RedisOptions) (*RedisStore, error) {
-	ro, err := redis.ParseURL(o.URL)
-	if err != nil {
-		return nil, fmt.Errorf("cache: redis: %w", err)
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = 100 * time.Millisecond
 	}
@@ -62,14 +58,13 @@ func NewRedisStore(o RedisOptions) (*RedisStore, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout, ro.PoolTimeout = o.Timeout, o.Timeout, o.Timeout, o.Timeout
-	// Retries would multiply the worst-case latency of a bypass; the cooldown
-	// is the retry policy.
-	ro.MaxRetries = -1
-	ro.DialerRetries = 1
-	ro.ContextTimeoutEnabled = true
-	ro.DisableIdentity = true
-	return &RedisStore{c: redis.NewClient(ro), prefix: o.Prefix, timeout: o.Timeout,
+	// Calls are never retried: retries would multiply the worst-case latency
+	// of a bypass; the cooldown is the retry policy.
+	c, err := redisclient.New(redisclient.Options{URL: o.URL, DialTimeout: o.Timeout, Timeout: o.Timeout})
+	if err != nil {
+		return nil, fmt.Errorf("cache: redis: %w", err)
+	}
+	return &RedisStore{c: c, prefix: o.Prefix, timeout: o.Timeout,
 		cooldown: o.Cooldown, log: o.Logger}, nil
 }
 
@@ -103,13 +98,21 @@ func (r *RedisStore) Get(ctx context.Context, keys []string) ([]*Entry, error) {
 		r.unavailable.Add(1)
 		return nil, ErrUnavailable
 	}
-	full := make([]string, len(keys))
+	args := make([]any, 1+len(keys))
+	args[0] = "MGET"
 	for i, k := range keys {
-		full[i] = r.prefix + k
+		args[1+i] = r.prefix + k
 	}
 	tctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	vals, err := r.c.MGet(tctx, full...).Result()
+	v, err := r.c.Do(tctx, args...)
+	var vals []redisclient.Value
+	if err == nil {
+		vals, err = v.Array()
+	}
+	if err == nil && len(vals) != len(keys) {
+		err = fmt.Errorf("MGET returned %d values for %d keys", len(vals), len(keys))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			// The caller gave up; that says nothing about Redis.
@@ -121,13 +124,13 @@ func (r *RedisStore) Get(ctx context.Context, keys []string) ([]*Entry, error) {
 	out := make([]*Entry, len(keys))
 	now := time.Now()
 	for i, v := range vals {
-		s, isStr := v.(string)
-		if !isStr {
+		b, err := v.Bytes()
+		if err != nil {
 			r.misses.Add(1)
 			continue
 		}
 		e := new(Entry)
-		if e.UnmarshalBinary([]byte(s)) != nil || (!e.expires.IsZero() && !now.Before(e.expires)) {
+		if e.UnmarshalBinary(b) != nil || (!e.expires.IsZero() && !now.Before(e.expires)) {
 			r.misses.Add(1)
 			continue
 		}
@@ -152,7 +155,12 @@ func (r *RedisStore) Set(ctx context.Context, key string, e *Entry, ttl time.Dur
 	}
 	tctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	if err := r.c.Set(tctx, r.prefix+key, b, ttl).Err(); err != nil {
+	args := []any{"SET", r.prefix + key, b}
+	if ttl > 0 {
+		// Whole milliseconds, at least one: a shorter TTL still expires.
+		args = append(args, "PX", max(ttl.Milliseconds(), 1))
+	}
+	if _, err := r.c.Do(tctx, args...); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("cache: redis set: %w", err)
 		}

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/sluice-gw/sluice/host/redisclient"
 )
 
 // RedisOptions configures a RedisStore.
@@ -23,7 +23,7 @@ type RedisOptions struct {
 	Cooldown time.Duration
 	// Prefix of every key. Default "sluice:rl:".
 	Prefix string
-	// PoolSize is the number of connections; default go-redis's (10 per CPU).
+	// PoolSize bounds the number of connections; default 10 per CPU.
 	PoolSize int
 }
 
@@ -35,7 +35,7 @@ type RedisOptions struct {
 // Keys of one request are touched in one script, so on Redis Cluster they must share a slot;
 // use a single primary (with replicas for failover).
 type RedisStore struct {
-	c         *redis.Client
+	c         *redisclient.Client
 	prefix    string
 	timeout   time.Duration
 	cooldown  time.Duration
@@ -46,10 +46,6 @@ var errCircuitOpen = errors.New("redis: unavailable (cooling down after a failur
 
 // NewRedisStore parses the options; it does not connect until first use (see Ping).
 func NewRedisStore(o RedisOptions) (*RedisStore, error) {
-	opt, err := redis.ParseURL(o.URL)
-	if err != nil {
-		return nil, fmt.Errorf("ratelimit: redis: %w", err)
-	}
 	if o.Timeout <= 0 {
 		o.Timeout = 250 * time.Millisecond
 	}
@@ -59,20 +55,21 @@ func NewRedisStore(o RedisOptions) (*RedisStore, error) {
 	if o.Prefix == "" {
 		o.Prefix = "sluice:rl:"
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = o.Timeout, o.Timeout, o.Timeout, o.Timeout
-	// A retry would double the worst-case delay; the limiter's fail-open/closed policy decides.
-	opt.MaxRetries = -1
-	if o.PoolSize > 0 {
-		opt.PoolSize = o.PoolSize
+	// Calls are never retried: a retry would double the worst-case delay, and the limiter's
+	// fail-open/closed policy decides.
+	c, err := redisclient.New(redisclient.Options{URL: o.URL, PoolSize: o.PoolSize,
+		DialTimeout: o.Timeout, Timeout: o.Timeout})
+	if err != nil {
+		return nil, fmt.Errorf("ratelimit: redis: %w", err)
 	}
-	return &RedisStore{c: redis.NewClient(opt), prefix: o.Prefix, timeout: o.Timeout, cooldown: o.Cooldown}, nil
+	return &RedisStore{c: c, prefix: o.Prefix, timeout: o.Timeout, cooldown: o.Cooldown}, nil
 }
 
 // Ping checks that Redis answers.
 func (s *RedisStore) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.c.Ping(ctx).Err(); err != nil {
+	if _, err := s.c.Do(ctx, "PING"); err != nil {
 		return fmt.Errorf("ratelimit: redis: %w", err)
 	}
 	return nil
@@ -90,7 +87,7 @@ func (s *RedisStore) Close() error { return s.c.Close() }
 // Expiry is relative (PX) so that Redis's own clock never meets the caller's; every cell lives
 // a minute past the moment it goes idle, to absorb clock skew between replicas.
 // Returns {denied index (1-based, 0 for none), value per key...}.
-var script = redis.NewScript(`
+var script = redisclient.NewScript(`
 local function split(v)
   local l = #v
   if l <= 9 then return 0, tonumber(v) end
@@ -162,7 +159,7 @@ end
 return out
 `)
 
-func (s *RedisStore) run(ctx context.Context, now int64, mode string, ops []op) ([]any, error) {
+func (s *RedisStore) run(ctx context.Context, now int64, mode string, ops []op) ([]redisclient.Value, error) {
 	if until := s.downUntil.Load(); until != 0 && time.Now().UnixNano() < until {
 		return nil, errCircuitOpen
 	}
@@ -178,7 +175,11 @@ func (s *RedisStore) run(ctx context.Context, now int64, mode string, ops []op) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	res, err := script.Run(ctx, s.c, keys, args...).Slice()
+	v, err := script.Run(ctx, s.c, keys, args...)
+	var res []redisclient.Value
+	if err == nil {
+		res, err = v.Array()
+	}
 	if err != nil {
 		s.downUntil.Store(time.Now().Add(s.cooldown).UnixNano())
 		return nil, fmt.Errorf("redis: %w", err)
@@ -196,13 +197,13 @@ func (s *RedisStore) check(ctx context.Context, now int64, ops []op, vals []int6
 		return 0, err
 	}
 	for i := range ops {
-		v, ok := res[i+1].(int64)
-		if !ok {
-			return 0, fmt.Errorf("redis: script value %d has type %T", i, res[i+1])
+		v, err := res[i+1].Int()
+		if err != nil {
+			return 0, fmt.Errorf("redis: script value %d: %w", i, err)
 		}
 		vals[i] = v
 	}
-	d, _ := res[0].(int64)
+	d, _ := res[0].Int()
 	return int(d) - 1, nil
 }
 

@@ -20,8 +20,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/sluice-gw/sluice/host/redisclient"
 	"github.com/sluice-gw/sluice/internal/fakeprovider"
 	"github.com/sluice-gw/sluice/internal/redistest"
 )
@@ -390,15 +390,25 @@ store = "redis"
 [redis]
 url = %q
 `, srv.URL))
-	cl := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	cl, err := redisclient.New(redisclient.Options{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer cl.Close()
 	ctx := context.Background()
-	if err := cl.Set(ctx, "unrelated:key", "1", 0).Err(); err != nil {
+	redisKeys := func(pattern string) ([]redisclient.Value, error) {
+		v, err := cl.Do(ctx, "KEYS", pattern)
+		if err != nil {
+			return nil, err
+		}
+		return v.Array()
+	}
+	if _, err := cl.Do(ctx, "SET", "unrelated:key", "1"); err != nil {
 		t.Fatal(err)
 	}
 	post(t, s.URL+"/v1/chat/completions", ochat("cached", "one", false))
 	post(t, s.URL+"/v1/chat/completions", ochat("cached", "two", false))
-	keys, err := cl.Keys(ctx, "sluice:cache:*").Result()
+	keys, err := redisKeys("sluice:cache:*")
 	if err != nil || len(keys) < 2 {
 		t.Fatalf("cache keys in redis before purge: %v %v", keys, err)
 	}
@@ -408,13 +418,13 @@ url = %q
 	if code := adminJSON(t, http.MethodPost, s.Admin+"/admin/cache/purge", &purged); code != 200 || purged.Removed < 1 {
 		t.Fatalf("second purge: %d %+v", code, purged)
 	}
-	if keys, _ := cl.Keys(ctx, "sluice:cache:*").Result(); len(keys) != 0 {
+	if keys, _ := redisKeys("sluice:cache:*"); len(keys) != 0 {
 		t.Fatalf("cache keys left in redis: %v", keys)
 	}
-	if n, _ := cl.Exists(ctx, "unrelated:key").Result(); n != 1 {
+	if v, _ := cl.Do(ctx, "EXISTS", "unrelated:key"); v.String() != "1" {
 		t.Fatal("the purge deleted a key outside the cache prefix")
 	}
-	if keys, _ := cl.Keys(ctx, "sluice:rl:*").Result(); len(keys) == 0 {
+	if keys, _ := redisKeys("sluice:rl:*"); len(keys) == 0 {
 		t.Fatal("no rate-limit state in redis: the peek did not read the shared store")
 	}
 }
