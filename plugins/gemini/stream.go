@@ -99,10 +99,9 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	var errMsg, errType, errCode string
 	buf := xlate.Scratch(xlate.SlotText, 0)
 	var ef [2]jsonx.Value
-	for _, ev := range ci.Events.Elems() {
-		if done {
-			break
-		}
+	// Cursor loops (NextElem) rather than Elems: three nested iterators per event cost more
+	// than the walking in a wasm guest.
+	for ev, evi := ci.Events.NextElem(0); ev.Exists() && !done; ev, evi = ci.Events.NextElem(evi) {
 		ev.Fields(ef[:], "event", "data")
 		if ef[0].Is("__end__") {
 			done = true
@@ -138,8 +137,10 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			st.ID = id
 		}
 		readUsage(df[5], &st.Usage)
-		for ci2, c := range cands.Elems() {
+		ci2 := 0
+		for c, cpos := cands.NextElem(0); c.Exists(); c, cpos = cands.NextElem(cpos) {
 			idx := int64(ci2)
+			ci2++
 			var cf [3]jsonx.Value
 			c.Fields(cf[:], "index", "content", "finishReason")
 			if n, ok := cf[0].Int(); ok {
@@ -156,7 +157,8 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				ch.End(w, "")
 			}
 			var pf [3]jsonx.Value
-			for _, p := range cf[1].Get("parts").Elems() {
+			parts := cf[1].Get("parts")
+			for p, ppos := parts.NextElem(0); p.Exists(); p, ppos = parts.NextElem(ppos) {
 				p.Fields(pf[:], "functionCall", "thought", "text")
 				if fc := pf[0]; fc.IsObject() {
 					args := []byte("{}")

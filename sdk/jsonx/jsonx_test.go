@@ -297,6 +297,14 @@ func sameWalk(t *testing.T, a, b Value) {
 		for i, e := range a.Elems() {
 			sameWalk(t, e, b.Index(i))
 		}
+		k := 0
+		for e, i := b.NextElem(0); e.Exists(); e, i = b.NextElem(i) {
+			sameWalk(t, a.Index(k), e)
+			k++
+		}
+		if k != a.Len() {
+			t.Fatalf("NextElem stepped over %d elements of %d in %q", k, a.Len(), a.Raw())
+		}
 	}
 }
 
