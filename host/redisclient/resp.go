@@ -2,6 +2,7 @@ package redisclient
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,9 @@ func (e *Error) Code() string {
 
 // HasCode reports whether err is (or wraps) an error reply with the given code.
 func HasCode(err error, code string) bool {
+	if err == nil {
+		return false
+	}
 	var e *Error
 	return errors.As(err, &e) && e.Code() == code
 }
@@ -176,9 +180,9 @@ func readValue(r *bufio.Reader, depth int) (Value, error) {
 	body := line[1:]
 	switch line[0] {
 	case '+':
-		return Value{kind: SimpleString, b: []byte(string(body))}, nil
+		return Value{kind: SimpleString, b: bytes.Clone(body)}, nil
 	case '-':
-		return Value{kind: ErrorReply, b: []byte(string(body))}, nil
+		return Value{kind: ErrorReply, b: bytes.Clone(body)}, nil
 	case ':':
 		n, err := parseInt(body)
 		if err != nil {
@@ -357,9 +361,11 @@ func writeCommand(w *bufio.Writer, scratch []byte, args []any) []byte {
 				scratch = append(scratch, '0')
 			}
 		}
-		n := len(s) + len(raw) + len(scratch)
-		var hdr [24]byte
-		h := append(hdr[:0], '$')
+		// The header is built after the value in the same reused buffer, so nothing escapes
+		// per argument.
+		num := scratch
+		n := len(s) + len(raw) + len(num)
+		h := append(scratch[len(num):], '$')
 		h = strconv.AppendInt(h, int64(n), 10)
 		h = append(h, '\r', '\n')
 		w.Write(h)
@@ -369,9 +375,12 @@ func writeCommand(w *bufio.Writer, scratch []byte, args []any) []byte {
 		case raw != nil:
 			w.Write(raw)
 		default:
-			w.Write(scratch)
+			w.Write(num)
 		}
 		w.WriteString("\r\n")
+		if cap(h) > cap(scratch) {
+			scratch = h[:0]
+		}
 	}
 	return scratch
 }
