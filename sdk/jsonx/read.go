@@ -97,8 +97,8 @@ func Parse(data []byte) (Value, error) {
 // ParseTape is Parse that also records, in t, where each string and container of data ends, so
 // that every later walk of the returned Value (Get, Fields, Members, Elems, Len) steps over
 // nested values without re-reading them. The Values stay correct only until t is reused for
-// another document; after that they read as if parsed by Parse or, misused, may return
-// arbitrary sub-values of their document (never panic). A nil t means Parse.
+// another document; used after that they may read wrong sub-values of their own document, but
+// never panic. A nil t means Parse.
 func ParseTape(data []byte, t *Tape) (Value, error) {
 	if t == nil || len(data) > maxTaped {
 		return Parse(data)
