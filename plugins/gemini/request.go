@@ -119,7 +119,8 @@ func textPart(w *jsonx.Writer, text jsonx.Value) {
 // writeContents writes contents, merging consecutive messages of the same Gemini role (user,
 // model; tool results are user turns).
 func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
-	names := xlate.ToolNames(messages)
+	var calls []toolCall // collected when the first tool message needs them
+	collected := false
 	w.Key("contents")
 	w.ArrayStart()
 	cur := ""
@@ -138,9 +139,11 @@ func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
 		w.Key("parts")
 		w.ArrayStart()
 	}
+	// One Fields pass per message: each Get would compare every key before the one it wants.
+	var f [4]jsonx.Value
 	for i, m := range messages.Elems() {
-		role := m.Get("role")
-		content := m.Get("content")
+		m.Fields(f[:], "role", "content", "tool_calls", "tool_call_id")
+		role, content := f[0], f[1]
 		switch {
 		case role.Is("system"), role.Is("developer"):
 		case role.Is("user"):
@@ -150,13 +153,16 @@ func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
 			}
 		case role.Is("assistant"):
 			turn("model")
-			if err := writeAssistantParts(w, m, i); err != nil {
+			if err := writeAssistantParts(w, content, f[2], i); err != nil {
 				return err
 			}
 		case role.Is("tool"):
 			turn("user")
-			id := m.Get("tool_call_id").Str()
-			name, ok := names[id]
+			if !collected {
+				calls, collected = collectToolCalls(messages), true
+			}
+			id := f[3].Str()
+			name, ok := lookupToolCall(calls, id)
 			if !ok {
 				return xlate.BadRequest("invalid_request", "gemini: messages[%d]: tool_call_id %q matches no earlier tool call", i, id)
 			}
@@ -164,9 +170,14 @@ func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
 			w.Key("functionResponse")
 			w.ObjectStart()
 			w.Key("name")
-			w.String(name)
+			if name.IsString() {
+				w.Value(name)
+			} else {
+				w.String("")
+			}
 			w.Key("response")
-			text, _ := xlate.ContentText(nil, content)
+			text, _ := xlate.ContentText(xlate.Scratch(xlate.SlotText2, 0), content)
+			xlate.Keep(xlate.SlotText2, text)
 			// Gemini wants an object: a JSON object result goes as is, anything else is wrapped.
 			if v, err := jsonx.Parse(text); err == nil && v.IsObject() {
 				w.Value(v)
@@ -190,23 +201,52 @@ func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
 	return nil
 }
 
+// toolCall is an assistant tool call's id and function name, for matching tool results.
+type toolCall struct{ id, name jsonx.Value }
+
+// collectToolCalls lists every tool call in messages (later ones included, as a tool result may
+// name any of them).
+func collectToolCalls(messages jsonx.Value) []toolCall {
+	var calls []toolCall
+	var tf [2]jsonx.Value
+	for _, m := range messages.Elems() {
+		for _, tc := range m.Get("tool_calls").Elems() {
+			tc.Fields(tf[:], "id", "function")
+			calls = append(calls, toolCall{id: tf[0], name: tf[1].Get("name")})
+		}
+	}
+	return calls
+}
+
+// lookupToolCall finds the name of the tool call with this id; the last one wins when ids repeat.
+func lookupToolCall(calls []toolCall, id string) (jsonx.Value, bool) {
+	for k := len(calls) - 1; k >= 0; k-- {
+		c := calls[k]
+		if c.id.Is(id) || id == "" && !c.id.IsString() {
+			return c.name, true
+		}
+	}
+	return jsonx.Value{}, false
+}
+
 func writeUserParts(w *jsonx.Writer, content jsonx.Value, i int) error {
 	switch content.Kind() {
 	case jsonx.String:
 		textPart(w, content)
 		return nil
 	case jsonx.Array:
+		var f [3]jsonx.Value
 		for _, p := range content.Elems() {
-			t := p.Get("type")
-			switch {
+			p.Fields(f[:], "type", "text", "image_url")
+			switch t := f[0]; {
 			case t.Is("text"):
-				textPart(w, p.Get("text"))
+				textPart(w, f[1])
 			case t.Is("image_url"):
-				if err := writeImage(w, p.Get("image_url", "url").Str(), i); err != nil {
+				if err := writeImage(w, f[2].Get("url").Str(), i); err != nil {
 					return err
 				}
 			default:
-				return xlate.BadRequest("unsupported_content", "gemini: messages[%d]: content part type %s is not supported", i, t.Raw())
+				return xlate.BadRequest("unsupported_content", "gemini: messages[%d]: content part type %s is not supported", i, f[0].Raw())
 			}
 		}
 		return nil
@@ -253,8 +293,9 @@ func writeImage(w *jsonx.Writer, u string, i int) error {
 	return nil
 }
 
-func writeAssistantParts(w *jsonx.Writer, m jsonx.Value, i int) error {
-	text, ok := xlate.ContentRaw(nil, m.Get("content"))
+func writeAssistantParts(w *jsonx.Writer, content, toolCalls jsonx.Value, i int) error {
+	text, ok := xlate.ContentRaw(xlate.Scratch(xlate.SlotText, 0), content)
+	xlate.Keep(xlate.SlotText, text)
 	if !ok {
 		return xlate.BadRequest("invalid_request", "gemini: messages[%d]: assistant content must be text", i)
 	}
@@ -264,8 +305,10 @@ func writeAssistantParts(w *jsonx.Writer, m jsonx.Value, i int) error {
 		w.StringRaw(text)
 		w.ObjectEnd()
 	}
-	for _, tc := range m.Get("tool_calls").Elems() {
-		args, ok := xlate.ToolArgs(tc.Get("function", "arguments"))
+	var f [2]jsonx.Value
+	for _, tc := range toolCalls.Elems() {
+		tc.Get("function").Fields(f[:], "name", "arguments")
+		args, ok := xlate.ToolArgs(f[1])
 		if !ok {
 			return xlate.BadRequest("invalid_request", "gemini: messages[%d]: tool call arguments must be a JSON object", i)
 		}
@@ -273,7 +316,7 @@ func writeAssistantParts(w *jsonx.Writer, m jsonx.Value, i int) error {
 		w.Key("functionCall")
 		w.ObjectStart()
 		w.Key("name")
-		w.Value(tc.Get("function", "name"))
+		w.Value(f[0])
 		w.Key("args")
 		w.Value(args)
 		w.ObjectEnd()
@@ -288,22 +331,25 @@ func writeTools(w *jsonx.Writer, tools jsonx.Value) error {
 	w.ObjectStart()
 	w.Key("functionDeclarations")
 	w.ArrayStart()
+	var tf [2]jsonx.Value
+	var ff [3]jsonx.Value
 	for i, t := range tools.Elems() {
-		if !t.Get("type").Is("function") {
+		t.Fields(tf[:], "type", "function")
+		if !tf[0].Is("function") {
 			return xlate.BadRequest("unsupported_tool", "gemini: tools[%d]: only function tools are supported", i)
 		}
-		fn := t.Get("function")
-		if !fn.Get("name").IsString() {
+		tf[1].Fields(ff[:], "name", "description", "parameters")
+		if !ff[0].IsString() {
 			return xlate.BadRequest("invalid_request", "gemini: tools[%d]: function.name is missing", i)
 		}
 		w.ObjectStart()
 		w.Key("name")
-		w.Value(fn.Get("name"))
-		if d := fn.Get("description"); d.IsString() {
+		w.Value(ff[0])
+		if d := ff[1]; d.IsString() {
 			w.Key("description")
 			w.Value(d)
 		}
-		if p := fn.Get("parameters"); p.IsObject() {
+		if p := ff[2]; p.IsObject() {
 			w.Key("parameters")
 			writeSchema(w, p)
 		}
