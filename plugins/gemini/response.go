@@ -103,7 +103,9 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		if n, ok := cf[0].Int(); ok {
 			idx = n
 		}
-		parts := cf[1].Get("parts")
+		var af [1]jsonx.Value
+		cf[1].Fields(af[:], "parts")
+		parts := af[0]
 		text, thought = text[:0], thought[:0]
 		calls := 0
 		var pf [3]jsonx.Value
@@ -148,7 +150,8 @@ func TranslateResponse(in []byte) ([]byte, error) {
 			w.ArrayStart()
 			n := int64(0)
 			for _, p := range parts.Elems() {
-				fc := p.Get("functionCall")
+				p.Fields(af[:], "functionCall")
+				fc := af[0]
 				if !fc.IsObject() {
 					continue
 				}
@@ -194,10 +197,12 @@ func writeToolCall(w *jsonx.Writer, fc jsonx.Value, id string) {
 	w.String("function")
 	w.Key("function")
 	w.ObjectStart()
+	var f [2]jsonx.Value
+	fc.Fields(f[:], "name", "args")
 	w.Key("name")
-	w.Value(fc.Get("name"))
+	w.Value(f[0])
 	w.Key("arguments")
-	if args := fc.Get("args"); args.IsObject() {
+	if args := f[1]; args.IsObject() {
 		w.StringBytes(args.Raw())
 	} else {
 		w.String("{}")

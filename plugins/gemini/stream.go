@@ -17,27 +17,21 @@ type streamState struct {
 }
 
 func (s *streamState) decode(v jsonx.Value) {
-	for k, f := range v.Members() {
-		switch {
-		case k.Is("id"):
-			s.ID = f.Str()
-		case k.Is("model"):
-			s.Model = f.Str()
-		case k.Is("created"):
-			s.Created, _ = f.Int()
-		case k.Is("started"):
-			s.Started, _ = f.Bool()
-		case k.Is("tools"):
-			s.Tools, _ = f.Int()
-		case k.Is("finish"):
-			s.Finish = f.Str()
-		case k.Is("usage"):
-			s.Usage.Prompt, _ = f.Get("p").Int()
-			s.Usage.Completion, _ = f.Get("c").Int()
-			s.Usage.Reasoning, s.Usage.HasReasoning = f.Get("r").Int()
-			s.Usage.Cached, s.Usage.HasCached = f.Get("k").Int()
-		}
-	}
+	// One Fields pass per object rather than a chain of key comparisons per member.
+	var f [7]jsonx.Value
+	v.Fields(f[:], "id", "model", "created", "started", "tools", "finish", "usage")
+	s.ID = f[0].Str()
+	s.Model = f[1].Str()
+	s.Created, _ = f[2].Int()
+	s.Started, _ = f[3].Bool()
+	s.Tools, _ = f[4].Int()
+	s.Finish = f[5].Str()
+	var u [4]jsonx.Value
+	f[6].Fields(u[:], "p", "c", "r", "k")
+	s.Usage.Prompt, _ = u[0].Int()
+	s.Usage.Completion, _ = u[1].Int()
+	s.Usage.Reasoning, s.Usage.HasReasoning = u[2].Int()
+	s.Usage.Cached, s.Usage.HasCached = u[3].Int()
 }
 
 func (s *streamState) encode() []byte {
@@ -97,7 +91,6 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	w := out.W
 	done := false
 	var errMsg, errType, errCode string
-	buf := xlate.Scratch(xlate.SlotText, 0)
 	var ef [2]jsonx.Value
 	// Cursor loops (NextElem) rather than Elems: three nested iterators per event cost more
 	// than the walking in a wasm guest.
@@ -157,15 +150,18 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				ch.End(w, "")
 			}
 			var pf [3]jsonx.Value
-			parts := cf[1].Get("parts")
+			var af [2]jsonx.Value
+			cf[1].Fields(af[:1], "parts")
+			parts := af[0]
 			for p, ppos := parts.NextElem(0); p.Exists(); p, ppos = parts.NextElem(ppos) {
 				p.Fields(pf[:], "functionCall", "thought", "text")
 				if fc := pf[0]; fc.IsObject() {
+					fc.Fields(af[:], "name", "args")
 					args := []byte("{}")
-					if a := fc.Get("args"); a.IsObject() {
+					if a := af[1]; a.IsObject() {
 						args = a.Raw()
 					}
-					ch.ToolCallDelta(w, st.Tools, toolCallID(ci.RequestID, idx, st.Tools), fc.Get("name").Str(), args)
+					ch.ToolCallDelta(w, st.Tools, toolCallID(ci.RequestID, idx, st.Tools), af[0].Str(), args)
 					st.Tools++
 					continue
 				}
@@ -173,8 +169,10 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				if isTrue(pf[1]) {
 					key = "reasoning_content"
 				}
-				if buf = pf[2].AppendRawStr(buf[:0]); len(buf) > 0 {
-					ch.TextDeltaRaw(w, key, buf)
+				// The escaped text goes straight from the input to the output, without a copy
+				// in between.
+				if t := pf[2]; t.IsString() && len(t.Raw()) > 2 {
+					ch.TextDeltaRaw(w, key, t.Raw()[1:len(t.Raw())-1])
 				}
 			}
 			if fr, blocked := finishReason(cf[2]); fr != "" {
@@ -191,6 +189,5 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			}
 		}
 	}
-	xlate.Keep(xlate.SlotText, buf)
 	return out.Close(st.encode(), done, errMsg, errType, errCode), nil
 }
