@@ -49,7 +49,7 @@ func (a *App) adminHandler() http.Handler {
 	m.HandleFunc("/admin/routers", func(w http.ResponseWriter, _ *http.Request) {
 		st := a.state.Load()
 		out := map[string]any{}
-		for name, r := range st.routers {
+		for name, r := range st.gw.Routers() {
 			out[name] = r.Snapshot()
 		}
 		writeJSON(w, 200, out)

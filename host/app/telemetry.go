@@ -67,7 +67,7 @@ func (a *App) watchTargets(ctx context.Context, every time.Duration) {
 				}
 				a.tel.SetCacheBytes(st.Bytes)
 			}
-			for _, r := range a.state.Load().routers {
+			for _, r := range a.state.Load().gw.Routers() {
 				for _, ts := range r.Snapshot() {
 					a.tel.SetTargetHealth(telemetry.TargetHealth{
 						Provider: ts.Target.Provider, Target: ts.Target.ID,
@@ -81,7 +81,7 @@ func (a *App) watchTargets(ctx context.Context, every time.Duration) {
 
 func (a *App) dashboardTargets() []dashboard.Target {
 	var out []dashboard.Target
-	for name, r := range a.state.Load().routers {
+	for name, r := range a.state.Load().gw.Routers() {
 		for _, ts := range r.Snapshot() {
 			out = append(out, dashboard.Target{
 				Router: name, Target: ts.Target.ID, Provider: ts.Target.Provider,

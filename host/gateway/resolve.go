@@ -120,3 +120,19 @@ func sortedNames[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Routers returns every router the gateway serves through: the configured ones and the
+// implicit single-target routers made for plain provider/model requests (for health metrics
+// and the dashboard).
+func (g *Gateway) Routers() map[string]*balance.Router {
+	out := make(map[string]*balance.Router, len(g.routers))
+	for name, r := range g.routers {
+		out[name] = r
+	}
+	g.implicitMu.Lock()
+	for name, r := range g.implicit {
+		out[name] = r
+	}
+	g.implicitMu.Unlock()
+	return out
+}

@@ -37,6 +37,7 @@
     if (!isFinite(n)) { return "–"; }
     if (n === 0) { return "0"; }
     var a = Math.abs(n);
+    if (a < 1e4 && n === Math.round(n)) { return int(n); } // counts stay whole numbers
     if (a >= 1e9) { return (n / 1e9).toFixed(2) + "G"; }
     if (a >= 1e6) { return (n / 1e6).toFixed(2) + "M"; }
     if (a >= 1e4) { return (n / 1e3).toFixed(1) + "k"; }
