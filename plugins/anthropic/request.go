@@ -121,30 +121,19 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	}
 	sampling := version < noSamplingSince && budget == 0
 
-	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(req.Body.Raw())+256))
-	w.ObjectStart()
-	w.Key("method")
-	w.String("POST")
-	w.Key("path")
-	w.String("/v1/messages")
-	w.Key("query")
-	w.String("")
-	w.Key("headers")
-	w.ObjectStart()
+	w := xlate.StartRequestOut(len(req.Body.Raw())+256, "/v1/messages", "")
 	w.Key("anthropic-version")
 	w.String(version)
 	if beta != "" {
 		w.Key("anthropic-beta")
 		w.String(beta)
 	}
-	w.ObjectEnd()
-	w.Key("body")
-	w.ObjectStart()
+	xlate.StartBody(w)
 	w.Key("model")
 	w.String(req.Model)
 	w.Key("max_tokens")
 	w.Int(max)
-	if err := writeSystem(w, messages); err != nil {
+	if err := system.Write(w, messages); err != nil {
 		return nil, err
 	}
 	if err := writeMessages(w, messages); err != nil {
@@ -158,17 +147,9 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if err := writeToolChoice(w, toolChoice, parallel, tools.Len() > 0); err != nil {
 		return nil, err
 	}
-	switch stop.Kind() {
-	case jsonx.String:
+	if xlate.HasStop(stop) {
 		w.Key("stop_sequences")
-		w.ArrayStart()
-		w.Value(stop)
-		w.ArrayEnd()
-	case jsonx.Array:
-		if stop.Len() > 0 {
-			w.Key("stop_sequences")
-			w.Value(stop)
-		}
+		xlate.WriteStop(w, stop)
 	}
 	if sampling {
 		if temperature.IsNumber() {
@@ -200,70 +181,16 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		w.Key("stream")
 		w.Bool(true)
 	}
-	w.ObjectEnd()
-	w.ObjectEnd()
-	xlate.Keep(xlate.SlotOut, w.Bytes())
-	return w.Bytes(), nil
+	return xlate.FinishOut(w), nil
 }
 
-// writeSystem collects system and developer messages into the top-level system blocks.
-func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
-	open := false
-	buf := xlate.Scratch(xlate.SlotText, 0)
-	defer func() { xlate.Keep(xlate.SlotText, buf) }()
-	var f [2]jsonx.Value
-	for _, m := range messages.Elems() {
-		m.Fields(f[:], "role", "content")
-		if !f[0].Is("system") && !f[0].Is("developer") {
-			continue
-		}
-		var ok bool
-		buf, ok = xlate.ContentRaw(buf[:0], f[1])
-		if !ok {
-			return xlate.BadRequest("invalid_request", "anthropic: system message content must be text")
-		}
-		if len(buf) == 0 {
-			continue
-		}
-		if !open {
-			w.Key("system")
-			w.ArrayStart()
-			open = true
-		}
-		w.ObjectStart()
-		w.Key("type")
-		w.String("text")
-		w.Key("text")
-		w.StringRaw(buf)
-		w.ObjectEnd()
-	}
-	if open {
-		w.ArrayEnd()
-	}
-	return nil
-}
+// system collects system and developer messages into the top-level system blocks.
+var system = xlate.System{Provider: "anthropic", Key: "system", Typed: true}
 
 // writeMessages writes the turns, merging consecutive messages that map to the same Anthropic
 // role (tool results become user turns) into one turn, as the API requires alternation.
 func writeMessages(w *jsonx.Writer, messages jsonx.Value) error {
-	w.Key("messages")
-	w.ArrayStart()
-	cur := ""
-	turn := func(role string) {
-		if cur == role {
-			return
-		}
-		if cur != "" {
-			w.ArrayEnd()
-			w.ObjectEnd()
-		}
-		cur = role
-		w.ObjectStart()
-		w.Key("role")
-		w.String(role)
-		w.Key("content")
-		w.ArrayStart()
-	}
+	turns := xlate.OpenTurns(w, "messages", "content")
 	var f [4]jsonx.Value
 	for i, m := range messages.Elems() {
 		m.Fields(f[:], "role", "content", "tool_calls", "tool_call_id")
@@ -271,27 +198,23 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value) error {
 		switch {
 		case role.Is("system"), role.Is("developer"):
 		case role.Is("user"):
-			turn("user")
+			turns.Start("user")
 			if err := writeUserContent(w, f[1], i); err != nil {
 				return err
 			}
 		case role.Is("assistant"):
-			turn("assistant")
+			turns.Start("assistant")
 			if err := writeAssistant(w, f[1], f[2], i); err != nil {
 				return err
 			}
 		case role.Is("tool"):
-			turn("user")
+			turns.Start("user")
 			writeToolResult(w, f[3], f[1])
 		default:
 			return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: unsupported role %s", i, role.Raw())
 		}
 	}
-	if cur != "" {
-		w.ArrayEnd()
-		w.ObjectEnd()
-	}
-	w.ArrayEnd()
+	turns.Close()
 	return nil
 }
 
@@ -396,16 +319,11 @@ func writeAssistant(w *jsonx.Writer, content, toolCalls jsonx.Value, i int) erro
 		w.Key("name")
 		w.Value(fn.Get("name"))
 		w.Key("input")
-		args := fn.Get("arguments").Str()
-		if args == "" {
-			w.Raw([]byte("{}"))
-		} else {
-			v, err := jsonx.Parse([]byte(args))
-			if err != nil || !v.IsObject() {
-				return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: tool call arguments must be a JSON object", i)
-			}
-			w.Value(v)
+		args, ok := xlate.ToolArgs(fn.Get("arguments"))
+		if !ok {
+			return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: tool call arguments must be a JSON object", i)
 		}
+		w.Value(args)
 		w.ObjectEnd()
 	}
 	return nil
@@ -438,26 +356,19 @@ func writeTools(w *jsonx.Writer, tools jsonx.Value) error {
 	w.Key("tools")
 	w.ArrayStart()
 	for i, t := range tools.Elems() {
-		if !t.Get("type").Is("function") {
-			return xlate.BadRequest("unsupported_tool", "anthropic: tools[%d]: only function tools are supported", i)
-		}
-		fn := t.Get("function")
-		if !fn.Get("name").IsString() {
-			return xlate.BadRequest("invalid_request", "anthropic: tools[%d]: function.name is missing", i)
+		fn, err := xlate.ReadTool(t, i, "anthropic")
+		if err != nil {
+			return err
 		}
 		w.ObjectStart()
 		w.Key("name")
-		w.Value(fn.Get("name"))
-		if d := fn.Get("description"); d.IsString() {
+		w.Value(fn.Name)
+		if d := fn.Description; d.IsString() {
 			w.Key("description")
 			w.Value(d)
 		}
 		w.Key("input_schema")
-		if p := fn.Get("parameters"); p.IsObject() {
-			w.Value(p)
-		} else {
-			w.Raw([]byte(`{"type":"object","properties":{}}`))
-		}
+		fn.WriteParameters(w)
 		w.ObjectEnd()
 	}
 	w.ArrayEnd()
@@ -465,26 +376,25 @@ func writeTools(w *jsonx.Writer, tools jsonx.Value) error {
 }
 
 func writeToolChoice(w *jsonx.Writer, tc jsonx.Value, parallel, haveTools bool) error {
-	typ, name := "", ""
-	switch {
-	case !tc.Exists() || tc.IsNull():
+	kind, name, err := xlate.ReadToolChoice(tc, "anthropic")
+	if err != nil {
+		return err
+	}
+	typ := ""
+	switch kind {
+	case xlate.ChoiceUnset:
 		if parallel || !haveTools {
 			return nil
 		}
 		typ = "auto"
-	case tc.Is("auto"):
+	case xlate.ChoiceAuto:
 		typ = "auto"
-	case tc.Is("none"):
+	case xlate.ChoiceNone:
 		typ = "none"
-	case tc.Is("required"):
+	case xlate.ChoiceRequired:
 		typ = "any"
-	case tc.IsObject() && tc.Get("type").Is("function"):
-		typ, name = "tool", tc.Get("function", "name").Str()
-		if name == "" {
-			return xlate.BadRequest("invalid_request", "anthropic: tool_choice.function.name is missing")
-		}
-	default:
-		return xlate.BadRequest("invalid_request", "anthropic: unsupported tool_choice %s", tc.Raw())
+	case xlate.ChoiceFunction:
+		typ = "tool"
 	}
 	w.Key("tool_choice")
 	w.ObjectStart()

@@ -45,20 +45,9 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if req.Stream {
 		path += "-stream"
 	}
-	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(body.Raw())+256))
-	w.ObjectStart()
-	w.Key("method")
-	w.String("POST")
-	w.Key("path")
-	w.String(path)
-	w.Key("query")
-	w.String("")
-	w.Key("headers")
-	w.ObjectStart()
-	w.ObjectEnd()
-	w.Key("body")
-	w.ObjectStart()
-	if err := writeSystem(w, messages); err != nil {
+	w := xlate.StartRequestOut(len(body.Raw())+256, path, "")
+	xlate.StartBody(w)
+	if err := system.Write(w, messages); err != nil {
 		return nil, err
 	}
 	hasToolHistory, err := writeMessages(w, messages)
@@ -69,44 +58,10 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if err := writeToolConfig(w, chat.Tools, chat.ToolChoice, hasToolHistory); err != nil {
 		return nil, err
 	}
-	w.ObjectEnd()
-	w.ObjectEnd()
-	xlate.Keep(xlate.SlotOut, w.Bytes())
-	return w.Bytes(), nil
+	return xlate.FinishOut(w), nil
 }
 
-func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
-	open := false
-	buf := xlate.Scratch(xlate.SlotText, 0)
-	var f [2]jsonx.Value
-	for _, m := range messages.Elems() {
-		m.Fields(f[:], "role", "content")
-		if r := f[0]; !r.Is("system") && !r.Is("developer") {
-			continue
-		}
-		var ok bool
-		if buf, ok = xlate.ContentRaw(buf[:0], f[1]); !ok {
-			return xlate.BadRequest("invalid_request", "bedrock: system message content must be text")
-		}
-		if len(buf) == 0 {
-			continue
-		}
-		if !open {
-			w.Key("system")
-			w.ArrayStart()
-			open = true
-		}
-		w.ObjectStart()
-		w.Key("text")
-		w.StringRaw(buf)
-		w.ObjectEnd()
-	}
-	xlate.Keep(xlate.SlotText, buf)
-	if open {
-		w.ArrayEnd()
-	}
-	return nil
-}
+var system = xlate.System{Provider: "bedrock", Key: "system"}
 
 func textBlock(w *jsonx.Writer, text []byte) {
 	w.ObjectStart()
@@ -139,25 +94,8 @@ func textBlockValue(w *jsonx.Writer, text jsonx.Value) {
 // user turns) because Converse requires alternating roles. It reports whether any tool calls or
 // results were present.
 func writeMessages(w *jsonx.Writer, messages jsonx.Value) (bool, error) {
-	w.Key("messages")
-	w.ArrayStart()
-	cur := ""
+	turns := xlate.OpenTurns(w, "messages", "content")
 	tools := false
-	turn := func(role string) {
-		if cur == role {
-			return
-		}
-		if cur != "" {
-			w.ArrayEnd()
-			w.ObjectEnd()
-		}
-		cur = role
-		w.ObjectStart()
-		w.Key("role")
-		w.String(role)
-		w.Key("content")
-		w.ArrayStart()
-	}
 	var buf []byte
 	for i, m := range messages.Elems() {
 		role := m.Get("role")
@@ -165,12 +103,12 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value) (bool, error) {
 		switch {
 		case role.Is("system"), role.Is("developer"):
 		case role.Is("user"):
-			turn("user")
+			turns.Start("user")
 			if err := writeUserContent(w, content, i); err != nil {
 				return false, err
 			}
 		case role.Is("assistant"):
-			turn("assistant")
+			turns.Start("assistant")
 			var ok bool
 			if buf, ok = xlate.ContentRaw(buf[:0], content); !ok {
 				return false, xlate.BadRequest("invalid_request", "bedrock: messages[%d]: assistant content must be text", i)
@@ -198,7 +136,7 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value) (bool, error) {
 			}
 		case role.Is("tool"):
 			tools = true
-			turn("user")
+			turns.Start("user")
 			buf, _ = xlate.ContentText(buf[:0], content)
 			w.ObjectStart()
 			w.Key("toolResult")
@@ -223,11 +161,7 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value) (bool, error) {
 			return false, xlate.BadRequest("invalid_request", "bedrock: messages[%d]: unsupported role %s", i, role.Raw())
 		}
 	}
-	if cur != "" {
-		w.ArrayEnd()
-		w.ObjectEnd()
-	}
-	w.ArrayEnd()
+	turns.Close()
 	return tools, nil
 }
 
@@ -298,17 +232,9 @@ func writeInference(w *jsonx.Writer, chat *xlate.Chat) {
 		key("topP")
 		w.Value(v)
 	}
-	switch stop := chat.Stop; stop.Kind() {
-	case jsonx.String:
+	if xlate.HasStop(chat.Stop) {
 		key("stopSequences")
-		w.ArrayStart()
-		w.Value(stop)
-		w.ArrayEnd()
-	case jsonx.Array:
-		if stop.Len() > 0 {
-			key("stopSequences")
-			w.Value(stop)
-		}
+		xlate.WriteStop(w, chat.Stop)
 	}
 	if open {
 		w.ObjectEnd()
@@ -316,24 +242,22 @@ func writeInference(w *jsonx.Writer, chat *xlate.Chat) {
 }
 
 func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history bool) error {
-	choice, name := "", ""
-	switch {
-	case !tc.Exists() || tc.IsNull():
-	case tc.Is("auto"):
+	kind, name, err := xlate.ReadToolChoice(tc, "bedrock")
+	if err != nil {
+		return err
+	}
+	choice := ""
+	switch kind {
+	case xlate.ChoiceAuto:
 		choice = "auto"
-	case tc.Is("required"):
+	case xlate.ChoiceRequired:
 		choice = "any"
-	case tc.Is("none"):
+	case xlate.ChoiceNone:
 		if !history {
 			return nil
 		}
-	case tc.IsObject() && tc.Get("type").Is("function"):
-		choice, name = "tool", tc.Get("function", "name").Str()
-		if name == "" {
-			return xlate.BadRequest("invalid_request", "bedrock: tool_choice.function.name is missing")
-		}
-	default:
-		return xlate.BadRequest("invalid_request", "bedrock: unsupported tool_choice %s", tc.Raw())
+	case xlate.ChoiceFunction:
+		choice = "tool"
 	}
 	if tools.Len() == 0 {
 		return nil
@@ -343,30 +267,23 @@ func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history bool) error
 	w.Key("tools")
 	w.ArrayStart()
 	for i, t := range tools.Elems() {
-		if !t.Get("type").Is("function") {
-			return xlate.BadRequest("unsupported_tool", "bedrock: tools[%d]: only function tools are supported", i)
-		}
-		fn := t.Get("function")
-		if !fn.Get("name").IsString() {
-			return xlate.BadRequest("invalid_request", "bedrock: tools[%d]: function.name is missing", i)
+		fn, err := xlate.ReadTool(t, i, "bedrock")
+		if err != nil {
+			return err
 		}
 		w.ObjectStart()
 		w.Key("toolSpec")
 		w.ObjectStart()
 		w.Key("name")
-		w.Value(fn.Get("name"))
-		if d := fn.Get("description"); d.IsString() {
+		w.Value(fn.Name)
+		if d := fn.Description; d.IsString() {
 			w.Key("description")
 			w.Value(d)
 		}
 		w.Key("inputSchema")
 		w.ObjectStart()
 		w.Key("json")
-		if p := fn.Get("parameters"); p.IsObject() {
-			w.Value(p)
-		} else {
-			w.Raw([]byte(`{"type":"object","properties":{}}`))
-		}
+		fn.WriteParameters(w)
 		w.ObjectEnd()
 		w.ObjectEnd()
 		w.ObjectEnd()

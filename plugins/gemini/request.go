@@ -37,20 +37,9 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		path = "/models/" + url.PathEscape(req.Model) + ":streamGenerateContent"
 		query = "alt=sse"
 	}
-	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(body.Raw())+256))
-	w.ObjectStart()
-	w.Key("method")
-	w.String("POST")
-	w.Key("path")
-	w.String(path)
-	w.Key("query")
-	w.String(query)
-	w.Key("headers")
-	w.ObjectStart()
-	w.ObjectEnd()
-	w.Key("body")
-	w.ObjectStart()
-	if err := writeSystem(w, messages); err != nil {
+	w := xlate.StartRequestOut(len(body.Raw())+256, path, query)
+	xlate.StartBody(w)
+	if err := system.Write(w, messages); err != nil {
 		return nil, err
 	}
 	if err := writeContents(w, messages); err != nil {
@@ -67,47 +56,10 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if err := writeGenerationConfig(w, &chat); err != nil {
 		return nil, err
 	}
-	w.ObjectEnd()
-	w.ObjectEnd()
-	xlate.Keep(xlate.SlotOut, w.Bytes())
-	return w.Bytes(), nil
+	return xlate.FinishOut(w), nil
 }
 
-func writeSystem(w *jsonx.Writer, messages jsonx.Value) error {
-	open := false
-	buf := xlate.Scratch(xlate.SlotText, 0)
-	var f [2]jsonx.Value
-	for _, m := range messages.Elems() {
-		m.Fields(f[:], "role", "content")
-		if r := f[0]; !r.Is("system") && !r.Is("developer") {
-			continue
-		}
-		var ok bool
-		if buf, ok = xlate.ContentRaw(buf[:0], f[1]); !ok {
-			return xlate.BadRequest("invalid_request", "gemini: system message content must be text")
-		}
-		if len(buf) == 0 {
-			continue
-		}
-		if !open {
-			w.Key("systemInstruction")
-			w.ObjectStart()
-			w.Key("parts")
-			w.ArrayStart()
-			open = true
-		}
-		w.ObjectStart()
-		w.Key("text")
-		w.StringRaw(buf)
-		w.ObjectEnd()
-	}
-	xlate.Keep(xlate.SlotText, buf)
-	if open {
-		w.ArrayEnd()
-		w.ObjectEnd()
-	}
-	return nil
-}
+var system = xlate.System{Provider: "gemini", Wrap: "systemInstruction", Key: "parts"}
 
 func textPart(w *jsonx.Writer, text jsonx.Value) {
 	w.ObjectStart()
@@ -121,24 +73,7 @@ func textPart(w *jsonx.Writer, text jsonx.Value) {
 func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
 	var calls []toolCall // collected when the first tool message needs them
 	collected := false
-	w.Key("contents")
-	w.ArrayStart()
-	cur := ""
-	turn := func(role string) {
-		if cur == role {
-			return
-		}
-		if cur != "" {
-			w.ArrayEnd()
-			w.ObjectEnd()
-		}
-		cur = role
-		w.ObjectStart()
-		w.Key("role")
-		w.String(role)
-		w.Key("parts")
-		w.ArrayStart()
-	}
+	turns := xlate.OpenTurns(w, "contents", "parts")
 	// One Fields pass per message: each Get would compare every key before the one it wants.
 	var f [4]jsonx.Value
 	for i, m := range messages.Elems() {
@@ -147,17 +82,17 @@ func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
 		switch {
 		case role.Is("system"), role.Is("developer"):
 		case role.Is("user"):
-			turn("user")
+			turns.Start("user")
 			if err := writeUserParts(w, content, i); err != nil {
 				return err
 			}
 		case role.Is("assistant"):
-			turn("model")
+			turns.Start("model")
 			if err := writeAssistantParts(w, content, f[2], i); err != nil {
 				return err
 			}
 		case role.Is("tool"):
-			turn("user")
+			turns.Start("user")
 			if !collected {
 				calls, collected = collectToolCalls(messages), true
 			}
@@ -193,11 +128,7 @@ func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
 			return xlate.BadRequest("invalid_request", "gemini: messages[%d]: unsupported role %s", i, role.Raw())
 		}
 	}
-	if cur != "" {
-		w.ArrayEnd()
-		w.ObjectEnd()
-	}
-	w.ArrayEnd()
+	turns.Close()
 	return nil
 }
 
@@ -331,25 +262,19 @@ func writeTools(w *jsonx.Writer, tools jsonx.Value) error {
 	w.ObjectStart()
 	w.Key("functionDeclarations")
 	w.ArrayStart()
-	var tf [2]jsonx.Value
-	var ff [3]jsonx.Value
 	for i, t := range tools.Elems() {
-		t.Fields(tf[:], "type", "function")
-		if !tf[0].Is("function") {
-			return xlate.BadRequest("unsupported_tool", "gemini: tools[%d]: only function tools are supported", i)
-		}
-		tf[1].Fields(ff[:], "name", "description", "parameters")
-		if !ff[0].IsString() {
-			return xlate.BadRequest("invalid_request", "gemini: tools[%d]: function.name is missing", i)
+		fn, err := xlate.ReadTool(t, i, "gemini")
+		if err != nil {
+			return err
 		}
 		w.ObjectStart()
 		w.Key("name")
-		w.Value(ff[0])
-		if d := ff[1]; d.IsString() {
+		w.Value(fn.Name)
+		if d := fn.Description; d.IsString() {
 			w.Key("description")
 			w.Value(d)
 		}
-		if p := ff[2]; p.IsObject() {
+		if p := fn.Parameters; p.IsObject() {
 			w.Key("parameters")
 			writeSchema(w, p)
 		}
@@ -405,23 +330,20 @@ func writeSchema(w *jsonx.Writer, s jsonx.Value) {
 }
 
 func writeToolConfig(w *jsonx.Writer, tc jsonx.Value) error {
-	mode, name := "", ""
-	switch {
-	case !tc.Exists() || tc.IsNull():
+	kind, name, err := xlate.ReadToolChoice(tc, "gemini")
+	if err != nil {
+		return err
+	}
+	mode := ""
+	switch kind {
+	case xlate.ChoiceUnset:
 		return nil
-	case tc.Is("auto"):
+	case xlate.ChoiceAuto:
 		mode = "AUTO"
-	case tc.Is("none"):
+	case xlate.ChoiceNone:
 		mode = "NONE"
-	case tc.Is("required"):
+	case xlate.ChoiceRequired, xlate.ChoiceFunction:
 		mode = "ANY"
-	case tc.IsObject() && tc.Get("type").Is("function"):
-		mode, name = "ANY", tc.Get("function", "name").Str()
-		if name == "" {
-			return xlate.BadRequest("invalid_request", "gemini: tool_choice.function.name is missing")
-		}
-	default:
-		return xlate.BadRequest("invalid_request", "gemini: unsupported tool_choice %s", tc.Raw())
 	}
 	w.Key("toolConfig")
 	w.ObjectStart()
@@ -464,17 +386,9 @@ func writeGenerationConfig(w *jsonx.Writer, chat *xlate.Chat) error {
 		key("maxOutputTokens")
 		w.Int(n)
 	}
-	switch stop := chat.Stop; stop.Kind() {
-	case jsonx.String:
+	if xlate.HasStop(chat.Stop) {
 		key("stopSequences")
-		w.ArrayStart()
-		w.Value(stop)
-		w.ArrayEnd()
-	case jsonx.Array:
-		if stop.Len() > 0 {
-			key("stopSequences")
-			w.Value(stop)
-		}
+		xlate.WriteStop(w, chat.Stop)
 	}
 	if n, ok := chat.N.Int(); ok && n > 1 {
 		key("candidateCount")

@@ -1,0 +1,217 @@
+package xlate
+
+import "github.com/sluice-gw/sluice/sdk/jsonx"
+
+// StartRequestOut starts a translate_request output in the SlotOut buffer: method POST, path and
+// query, then opens the headers object for the caller's headers (close it with StartBody).
+func StartRequestOut(sizeHint int, path, query string) *jsonx.Writer {
+	w := jsonx.NewWriter(Scratch(SlotOut, sizeHint))
+	w.ObjectStart()
+	w.Key("method")
+	w.String("POST")
+	w.Key("path")
+	w.String(path)
+	w.Key("query")
+	w.String(query)
+	w.Key("headers")
+	w.ObjectStart()
+	return w
+}
+
+// StartBody closes the headers object and opens the provider request body.
+func StartBody(w *jsonx.Writer) {
+	w.ObjectEnd()
+	w.Key("body")
+	w.ObjectStart()
+}
+
+// FinishOut closes the body and the envelope of a translate_request or translate_response
+// output and keeps the SlotOut buffer for the next call.
+func FinishOut(w *jsonx.Writer) []byte {
+	w.ObjectEnd()
+	w.ObjectEnd()
+	Keep(SlotOut, w.Bytes())
+	return w.Bytes()
+}
+
+// System says how a provider wants the system and developer messages: an array of text blocks
+// under Key, nested in an object under Wrap when Wrap is set (Gemini's systemInstruction.parts),
+// each block {"type":"text","text":...} when Typed, else {"text":...}.
+type System struct {
+	Provider string // error prefix
+	Wrap     string
+	Key      string
+	Typed    bool
+}
+
+// Write writes the system text blocks, one per non-empty system or developer message; nothing
+// when there is no system text.
+func (s System) Write(w *jsonx.Writer, messages jsonx.Value) error {
+	open := false
+	buf := Scratch(SlotText, 0)
+	var f [2]jsonx.Value
+	for _, m := range messages.Elems() {
+		m.Fields(f[:], "role", "content")
+		if r := f[0]; !r.Is("system") && !r.Is("developer") {
+			continue
+		}
+		var ok bool
+		if buf, ok = ContentRaw(buf[:0], f[1]); !ok {
+			Keep(SlotText, buf)
+			return BadRequest("invalid_request", "%s: system message content must be text", s.Provider)
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		if !open {
+			if s.Wrap != "" {
+				w.Key(s.Wrap)
+				w.ObjectStart()
+			}
+			w.Key(s.Key)
+			w.ArrayStart()
+			open = true
+		}
+		w.ObjectStart()
+		if s.Typed {
+			w.Key("type")
+			w.String("text")
+		}
+		w.Key("text")
+		w.StringRaw(buf)
+		w.ObjectEnd()
+	}
+	Keep(SlotText, buf)
+	if open {
+		w.ArrayEnd()
+		if s.Wrap != "" {
+			w.ObjectEnd()
+		}
+	}
+	return nil
+}
+
+// Turns writes an array of conversation turns, merging consecutive messages that map to the
+// same provider role into one turn, as the providers require alternating roles.
+type Turns struct {
+	w    *jsonx.Writer
+	key  string // the member holding a turn's blocks
+	role string // the open turn's role, "" before the first
+}
+
+// OpenTurns opens the turns array under key; each turn is {"role":...,blocksKey:[...]}.
+func OpenTurns(w *jsonx.Writer, key, blocksKey string) Turns {
+	w.Key(key)
+	w.ArrayStart()
+	return Turns{w: w, key: blocksKey}
+}
+
+// Start makes role the open turn, opening a new one unless it already is; the caller then
+// writes blocks.
+func (t *Turns) Start(role string) {
+	if t.role == role {
+		return
+	}
+	w := t.w
+	if t.role != "" {
+		w.ArrayEnd()
+		w.ObjectEnd()
+	}
+	t.role = role
+	w.ObjectStart()
+	w.Key("role")
+	w.String(role)
+	w.Key(t.key)
+	w.ArrayStart()
+}
+
+// Close closes the open turn, if any, and the turns array.
+func (t *Turns) Close() {
+	if t.role != "" {
+		t.w.ArrayEnd()
+		t.w.ObjectEnd()
+	}
+	t.w.ArrayEnd()
+}
+
+// ToolChoice is an OpenAI tool_choice, read by ReadToolChoice.
+type ToolChoice int
+
+// The tool_choice forms.
+const (
+	ChoiceUnset    ToolChoice = iota // absent or null
+	ChoiceAuto                       // "auto"
+	ChoiceNone                       // "none"
+	ChoiceRequired                   // "required"
+	ChoiceFunction                   // {"type":"function","function":{"name":...}}
+)
+
+// ReadToolChoice reads tool_choice; name is the function's for ChoiceFunction. Other forms,
+// and a function choice without a name, are a 400 prefixed with provider.
+func ReadToolChoice(tc jsonx.Value, provider string) (choice ToolChoice, name string, err error) {
+	switch {
+	case !tc.Exists() || tc.IsNull():
+		return ChoiceUnset, "", nil
+	case tc.Is("auto"):
+		return ChoiceAuto, "", nil
+	case tc.Is("none"):
+		return ChoiceNone, "", nil
+	case tc.Is("required"):
+		return ChoiceRequired, "", nil
+	case tc.IsObject() && tc.Get("type").Is("function"):
+		name = tc.Get("function", "name").Str()
+		if name == "" {
+			return 0, "", BadRequest("invalid_request", "%s: tool_choice.function.name is missing", provider)
+		}
+		return ChoiceFunction, name, nil
+	}
+	return 0, "", BadRequest("invalid_request", "%s: unsupported tool_choice %s", provider, tc.Raw())
+}
+
+// ToolFunc is the function of an OpenAI function tool.
+type ToolFunc struct {
+	Name, Description, Parameters jsonx.Value
+}
+
+// ReadTool reads tools[i]: a 400 prefixed with provider unless it is a function tool with a
+// string name.
+func ReadTool(t jsonx.Value, i int, provider string) (ToolFunc, error) {
+	var tf [2]jsonx.Value
+	t.Fields(tf[:], "type", "function")
+	if !tf[0].Is("function") {
+		return ToolFunc{}, BadRequest("unsupported_tool", "%s: tools[%d]: only function tools are supported", provider, i)
+	}
+	var ff [3]jsonx.Value
+	tf[1].Fields(ff[:], "name", "description", "parameters")
+	if !ff[0].IsString() {
+		return ToolFunc{}, BadRequest("invalid_request", "%s: tools[%d]: function.name is missing", provider, i)
+	}
+	return ToolFunc{Name: ff[0], Description: ff[1], Parameters: ff[2]}, nil
+}
+
+// WriteParameters writes the tool's parameters schema, or an empty object schema when it has
+// none (the providers require one).
+func (f ToolFunc) WriteParameters(w *jsonx.Writer) {
+	if p := f.Parameters; p.IsObject() {
+		w.Value(p)
+	} else {
+		w.Raw([]byte(`{"type":"object","properties":{}}`))
+	}
+}
+
+// HasStop reports whether an OpenAI stop member holds any stop sequence to write with
+// WriteStop: a string, or a non-empty array.
+func HasStop(stop jsonx.Value) bool {
+	return stop.IsString() || stop.IsArray() && stop.Len() > 0
+}
+
+// WriteStop writes stop as an array of stop sequences (a string becomes a one-element array).
+func WriteStop(w *jsonx.Writer, stop jsonx.Value) {
+	if stop.IsString() {
+		w.ArrayStart()
+		w.Value(stop)
+		w.ArrayEnd()
+		return
+	}
+	w.Value(stop)
+}
