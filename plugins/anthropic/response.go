@@ -68,82 +68,23 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	if model == "" {
 		model = resp.Model
 	}
-	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(body.Raw())+256))
-	w.ObjectStart()
-	w.Key("status")
-	w.Int(200)
-	w.Key("body")
-	w.ObjectStart()
-	w.Key("id")
+	w := xlate.StartCompletion(len(body.Raw()) + 256)
 	w.Value(top[0])
-	w.Key("object")
-	w.String("chat.completion")
-	w.Key("created")
-	w.Int(resp.Now)
-	w.Key("model")
-	w.String(model)
-	w.Key("choices")
-	w.ArrayStart()
-	w.ObjectStart()
-	w.Key("index")
-	w.Int(0)
-	w.Key("message")
-	w.ObjectStart()
-	w.Key("role")
-	w.String("assistant")
-	w.Key("content")
-	if len(text) == 0 && len(tools) > 0 {
-		w.Null()
-	} else {
-		w.StringRaw(text)
-	}
-	if len(thinking) > 0 {
-		w.Key("reasoning_content")
-		w.StringRaw(thinking)
-	}
+	xlate.OpenChoices(w, resp.Now, model)
+	xlate.BeginChoice(w, 0, text, len(tools) > 0)
+	xlate.WriteReasoning(w, thinking)
 	if len(tools) > 0 {
 		w.Key("tool_calls")
 		w.ArrayStart()
 		for _, tu := range tools {
-			w.ObjectStart()
-			w.Key("id")
-			w.Value(tu[0])
-			w.Key("type")
-			w.String("function")
-			w.Key("function")
-			w.ObjectStart()
-			w.Key("name")
-			w.Value(tu[1])
-			w.Key("arguments")
-			if input := tu[2]; input.Exists() {
-				w.StringBytes(input.Raw())
-			} else {
-				w.String("{}")
-			}
-			w.ObjectEnd()
-			w.ObjectEnd()
+			xlate.WriteToolCall(w, tu[0], tu[1], tu[2])
 		}
 		w.ArrayEnd()
 	}
-	w.ObjectEnd()
-	w.Key("logprobs")
-	w.Null()
-	w.Key("finish_reason")
-	if fr := finishReason(top[3]); fr != "" {
-		w.String(fr)
-	} else {
-		w.Null()
-	}
-	w.ObjectEnd()
-	w.ArrayEnd()
+	xlate.EndChoice(w, finishReason(top[3]))
 	var u xlate.Usage
 	readUsage(top[4], &u)
-	w.Key("usage")
-	u.Write(w)
-	w.ObjectEnd()
-	w.ObjectEnd()
-	xlate.Keep(xlate.SlotOut, w.Bytes())
-	return w.Bytes(), nil
+	return xlate.FinishCompletion(w, u), nil
 }
 
 // errorResponse maps {"type":"error","error":{"type","message"}} to an OpenAI error under the
@@ -155,9 +96,7 @@ func errorResponse(status int, body jsonx.Value) []byte {
 	}
 	e := body.Get("error")
 	typ, msg := e.Get("type").Str(), e.Get("message").Str()
-	if msg == "" {
-		msg = xlate.ErrorMessageFromBody(body, status)
-	}
+	msg = xlate.ErrorMessage(msg, body, status)
 	code := typ
 	switch typ {
 	case "", "overloaded_error":

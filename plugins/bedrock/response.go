@@ -62,88 +62,31 @@ func TranslateResponse(in []byte) ([]byte, error) {
 			reasoning = bf[2].Get("reasoningText", "text").AppendRawStr(reasoning)
 		}
 	}
-	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(body.Raw())+256))
-	w.ObjectStart()
-	w.Key("status")
-	w.Int(200)
-	w.Key("body")
-	w.ObjectStart()
-	w.Key("id")
+	w := xlate.StartCompletion(len(body.Raw()) + 256)
 	w.String("chatcmpl-" + resp.RequestID)
-	w.Key("object")
-	w.String("chat.completion")
-	w.Key("created")
-	w.Int(resp.Now)
-	w.Key("model")
-	w.String(resp.Model)
-	w.Key("choices")
-	w.ArrayStart()
-	w.ObjectStart()
-	w.Key("index")
-	w.Int(0)
-	w.Key("message")
-	w.ObjectStart()
-	w.Key("role")
-	w.String("assistant")
-	w.Key("content")
-	if len(text) == 0 && tools > 0 {
-		w.Null()
-	} else {
-		w.StringRaw(text)
-	}
-	if len(reasoning) > 0 {
-		w.Key("reasoning_content")
-		w.StringRaw(reasoning)
-	}
+	xlate.OpenChoices(w, resp.Now, resp.Model)
+	xlate.BeginChoice(w, 0, text, tools > 0)
+	xlate.WriteReasoning(w, reasoning)
 	if tools > 0 {
 		w.Key("tool_calls")
 		w.ArrayStart()
+		var tf [3]jsonx.Value
 		for _, b := range content.Elems() {
 			tu := b.Get("toolUse")
 			if !tu.IsObject() {
 				continue
 			}
-			w.ObjectStart()
-			w.Key("id")
-			w.Value(tu.Get("toolUseId"))
-			w.Key("type")
-			w.String("function")
-			w.Key("function")
-			w.ObjectStart()
-			w.Key("name")
-			w.Value(tu.Get("name"))
-			w.Key("arguments")
-			if input := tu.Get("input"); input.Exists() {
-				w.StringBytes(input.Raw())
-			} else {
-				w.String("{}")
-			}
-			w.ObjectEnd()
-			w.ObjectEnd()
+			tu.Fields(tf[:], "toolUseId", "name", "input")
+			xlate.WriteToolCall(w, tf[0], tf[1], tf[2])
 		}
 		w.ArrayEnd()
 	}
-	w.ObjectEnd()
-	w.Key("logprobs")
-	w.Null()
-	w.Key("finish_reason")
-	if fr := finishReason(body.Get("stopReason")); fr != "" {
-		w.String(fr)
-	} else {
-		w.Null()
-	}
-	w.ObjectEnd()
-	w.ArrayEnd()
+	xlate.EndChoice(w, finishReason(body.Get("stopReason")))
 	var u xlate.Usage
 	readUsage(body.Get("usage"), &u)
-	w.Key("usage")
-	u.Write(w)
-	w.ObjectEnd()
-	w.ObjectEnd()
 	xlate.Keep(xlate.SlotText, text)
 	xlate.Keep(xlate.SlotText2, reasoning)
-	xlate.Keep(xlate.SlotOut, w.Bytes())
-	return w.Bytes(), nil
+	return xlate.FinishCompletion(w, u), nil
 }
 
 // errorResponse maps a Bedrock error body {"message":"..."} (the exception name, when the body
@@ -153,9 +96,7 @@ func errorResponse(status int, body jsonx.Value) []byte {
 	if msg == "" {
 		msg = body.Get("Message").Str()
 	}
-	if msg == "" {
-		msg = xlate.ErrorMessageFromBody(body, status)
-	}
+	msg = xlate.ErrorMessage(msg, body, status)
 	code := body.Get("__type").Str()
 	if i := strings.LastIndexByte(code, '#'); i >= 0 {
 		code = code[i+1:]

@@ -79,22 +79,9 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	if id == "" {
 		id = "chatcmpl-" + resp.RequestID
 	}
-	w := jsonx.NewWriter(xlate.Scratch(xlate.SlotOut, len(body.Raw())+256))
-	w.ObjectStart()
-	w.Key("status")
-	w.Int(200)
-	w.Key("body")
-	w.ObjectStart()
-	w.Key("id")
+	w := xlate.StartCompletion(len(body.Raw()) + 256)
 	w.String(id)
-	w.Key("object")
-	w.String("chat.completion")
-	w.Key("created")
-	w.Int(resp.Now)
-	w.Key("model")
-	w.String(model)
-	w.Key("choices")
-	w.ArrayStart()
+	xlate.OpenChoices(w, resp.Now, model)
 	text, thought := xlate.Scratch(xlate.SlotText, 0), xlate.Scratch(xlate.SlotText2, 0)
 	for ci, c := range cands.Elems() {
 		idx := int64(ci)
@@ -124,27 +111,12 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		if calls > 0 && fr == "stop" {
 			fr = "tool_calls"
 		}
-		w.ObjectStart()
-		w.Key("index")
-		w.Int(idx)
-		w.Key("message")
-		w.ObjectStart()
-		w.Key("role")
-		w.String("assistant")
-		w.Key("content")
-		if len(text) == 0 && (calls > 0 || blocked) {
-			w.Null()
-		} else {
-			w.StringRaw(text)
-		}
+		xlate.BeginChoice(w, idx, text, calls > 0 || blocked)
 		if blocked {
 			w.Key("refusal")
 			w.String("gemini: response blocked (finishReason " + cf[2].Str() + ")")
 		}
-		if len(thought) > 0 {
-			w.Key("reasoning_content")
-			w.StringRaw(thought)
-		}
+		xlate.WriteReasoning(w, thought)
 		if calls > 0 {
 			w.Key("tool_calls")
 			w.ArrayStart()
@@ -160,28 +132,13 @@ func TranslateResponse(in []byte) ([]byte, error) {
 			}
 			w.ArrayEnd()
 		}
-		w.ObjectEnd()
-		w.Key("logprobs")
-		w.Null()
-		w.Key("finish_reason")
-		if fr == "" {
-			w.Null()
-		} else {
-			w.String(fr)
-		}
-		w.ObjectEnd()
+		xlate.EndChoice(w, fr)
 	}
-	w.ArrayEnd()
 	var u xlate.Usage
 	readUsage(f[5], &u)
-	w.Key("usage")
-	u.Write(w)
-	w.ObjectEnd()
-	w.ObjectEnd()
 	xlate.Keep(xlate.SlotText, text)
 	xlate.Keep(xlate.SlotText2, thought)
-	xlate.Keep(xlate.SlotOut, w.Bytes())
-	return w.Bytes(), nil
+	return xlate.FinishCompletion(w, u), nil
 }
 
 func isTrue(v jsonx.Value) bool {
@@ -225,8 +182,6 @@ func errorResponse(status int, body jsonx.Value) []byte {
 		}
 	}
 	msg := e.Get("message").Str()
-	if msg == "" {
-		msg = xlate.ErrorMessageFromBody(body, status)
-	}
+	msg = xlate.ErrorMessage(msg, body, status)
 	return xlate.ErrorResponse(status, msg, xlate.ErrorType(status), e.Get("status").Str())
 }
