@@ -130,7 +130,9 @@ func (g *Gateway) finishTelemetry(c *call, route string) {
 	}
 	g.tel.RecordRequest(rec)
 	s := c.span
-	if s == nil {
+	if !s.Recording() {
+		// An unsampled span drops attributes; skip building them.
+		s.End()
 		return
 	}
 	if c.req != nil {
@@ -143,10 +145,8 @@ func (g *Gateway) finishTelemetry(c *call, route string) {
 	if c.usage != nil {
 		resp.InputTokens, resp.OutputTokens = int(c.usage.PromptTokens), int(c.usage.CompletionTokens)
 	}
-	if c.finish != "" {
-		resp.FinishReasons = []string{c.finish}
-	}
 	s.SetResponse(resp)
+	s.SetFinishReason(c.finish)
 	if c.router != "" || c.target != "" {
 		s.SetRoute(c.router, c.target, c.attempts)
 	}

@@ -362,9 +362,10 @@ func TestStdoutExporterWritesJSONLines(t *testing.T) {
 	tel := &Telemetry{tracer: tp.Tracer("t"), prop: nil}
 	ctx, s := tel.tracer.Start(context.Background(), "root")
 	_, st := tel.StartStage(ctx, "auth")
-	(&Span{s: s}).SetRoute("prod", "", 0)
+	sp := &Span{s: s}
+	sp.SetRoute("prod", "", 0)
 	st.End()
-	s.End()
+	sp.End()
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("want 2 lines, got %q", buf.String())
