@@ -11,8 +11,8 @@ type streamState struct {
 	Model   string
 	Created int64
 	Usage   xlate.Usage
-	In      int64   // input_tokens alone; output usage arrives later
-	Blocks  []int64 // content block index of each tool call, in tool-call order
+	In      int64 // input_tokens alone; output usage arrives later
+	Blocks  xlate.ToolBlocks
 	Finish  string
 	Started bool
 }
@@ -33,10 +33,7 @@ func (s *streamState) decode(v jsonx.Value) {
 		case k.Is("cached"):
 			s.Usage.Cached, s.Usage.HasCached = f.Int()
 		case k.Is("blocks"):
-			for _, b := range f.Elems() {
-				n, _ := b.Int()
-				s.Blocks = append(s.Blocks, n)
-			}
+			s.Blocks.Decode(f)
 		case k.Is("finish"):
 			s.Finish = f.Str()
 		case k.Is("started"):
@@ -63,11 +60,7 @@ func (s *streamState) encode() []byte {
 		w.Int(s.Usage.Cached)
 	}
 	w.Key("blocks")
-	w.ArrayStart()
-	for _, b := range s.Blocks {
-		w.Int(b)
-	}
-	w.ArrayEnd()
+	s.Blocks.Write(w)
 	w.Key("finish")
 	w.String(s.Finish)
 	w.Key("started")
@@ -75,15 +68,6 @@ func (s *streamState) encode() []byte {
 	w.ObjectEnd()
 	xlate.Keep(xlate.SlotState, w.Bytes())
 	return w.Bytes()
-}
-
-func (s *streamState) toolIndex(block int64) int64 {
-	for i, b := range s.Blocks {
-		if b == block {
-			return int64(i)
-		}
-	}
-	return -1
 }
 
 // TranslateChunk turns a batch of Anthropic SSE events into OpenAI chunks. message_stop ends
@@ -132,19 +116,13 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			readUsage(msg.Get("usage"), &st.Usage)
 			st.Started = true
 			ch = xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created}
-			ch.Begin(w)
-			w.Key("role")
-			w.String("assistant")
-			w.Key("content")
-			w.String("")
-			ch.End(w, "")
+			ch.Role(w)
 		case name.Is("content_block_start"):
 			idx, _ := df[1].Int()
 			cb := df[3]
 			switch t := cb.Get("type"); {
 			case t.Is("tool_use"):
-				st.Blocks = append(st.Blocks, idx)
-				ch.ToolCallDelta(w, int64(len(st.Blocks)-1), cb.Get("id").Str(), cb.Get("name").Str(), nil)
+				ch.ToolCallDelta(w, st.Blocks.Add(idx), cb.Get("id").Str(), cb.Get("name").Str(), nil)
 			case t.Is("text"):
 				if buf = cb.Get("text").AppendRawStr(buf[:0]); len(buf) > 0 {
 					ch.TextDeltaRaw(w, "content", buf)
@@ -161,7 +139,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				ch.TextDeltaRaw(w, "reasoning_content", buf)
 			case t.Is("input_json_delta"):
 				idx, _ := df[1].Int()
-				ti := st.toolIndex(idx)
+				ti := st.Blocks.Index(idx)
 				if ti < 0 {
 					errMsg, errType, errCode = "anthropic: input_json_delta for an unknown content block", "api_error", "bad_upstream_response"
 					done = true
@@ -176,8 +154,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			}
 			if fr := finishReason(data.Get("delta", "stop_reason")); fr != "" {
 				st.Finish = fr
-				ch.Begin(w)
-				ch.End(w, fr)
+				ch.Finish(w, fr)
 			}
 		case name.Is("message_stop"):
 			ch.UsageChunk(w, st.Usage)

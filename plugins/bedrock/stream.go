@@ -10,7 +10,7 @@ import (
 // streamState is kept by the host between translate_chunk calls.
 type streamState struct {
 	Created int64
-	Blocks  []int64 // contentBlockIndex of each tool call, in tool-call order
+	Blocks  xlate.ToolBlocks
 	Finish  string
 	Usage   xlate.Usage
 }
@@ -21,10 +21,7 @@ func (s *streamState) decode(v jsonx.Value) {
 		case k.Is("created"):
 			s.Created, _ = f.Int()
 		case k.Is("blocks"):
-			for _, b := range f.Elems() {
-				n, _ := b.Int()
-				s.Blocks = append(s.Blocks, n)
-			}
+			s.Blocks.Decode(f)
 		case k.Is("finish"):
 			s.Finish = f.Str()
 		}
@@ -37,25 +34,12 @@ func (s *streamState) encode() []byte {
 	w.Key("created")
 	w.Int(s.Created)
 	w.Key("blocks")
-	w.ArrayStart()
-	for _, b := range s.Blocks {
-		w.Int(b)
-	}
-	w.ArrayEnd()
+	s.Blocks.Write(w)
 	w.Key("finish")
 	w.String(s.Finish)
 	w.ObjectEnd()
 	xlate.Keep(xlate.SlotState, w.Bytes())
 	return w.Bytes()
-}
-
-func (s *streamState) toolIndex(block int64) int64 {
-	for i, b := range s.Blocks {
-		if b == block {
-			return int64(i)
-		}
-	}
-	return -1
 }
 
 // TranslateChunk turns a batch of ConverseStream events into OpenAI chunks. The metadata event
@@ -88,17 +72,11 @@ func TranslateChunk(in []byte) ([]byte, error) {
 		name, data := ef[0], ef[1]
 		switch {
 		case name.Is("messageStart"):
-			ch.Begin(w)
-			w.Key("role")
-			w.String("assistant")
-			w.Key("content")
-			w.String("")
-			ch.End(w, "")
+			ch.Role(w)
 		case name.Is("contentBlockStart"):
 			if tu := data.Get("start", "toolUse"); tu.IsObject() {
 				idx, _ := data.Get("contentBlockIndex").Int()
-				st.Blocks = append(st.Blocks, idx)
-				ch.ToolCallDelta(w, int64(len(st.Blocks)-1), tu.Get("toolUseId").Str(), tu.Get("name").Str(), nil)
+				ch.ToolCallDelta(w, st.Blocks.Add(idx), tu.Get("toolUseId").Str(), tu.Get("name").Str(), nil)
 			}
 		case name.Is("contentBlockDelta"):
 			data.Get("delta").Fields(f[:], "text", "toolUse", "reasoningContent")
@@ -108,7 +86,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				ch.TextDeltaRaw(w, "content", buf)
 			case f[1].IsObject():
 				idx, _ := data.Get("contentBlockIndex").Int()
-				ti := st.toolIndex(idx)
+				ti := st.Blocks.Index(idx)
 				if ti < 0 {
 					errMsg, errType, errCode = "bedrock: toolUse delta for an unknown content block", "api_error", "bad_upstream_response"
 					done = true
@@ -125,8 +103,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			if st.Finish == "" {
 				st.Finish = "stop"
 			}
-			ch.Begin(w)
-			ch.End(w, st.Finish)
+			ch.Finish(w, st.Finish)
 		case name.Is("metadata"):
 			readUsage(data.Get("usage"), &st.Usage)
 			ch.UsageChunk(w, st.Usage)

@@ -142,12 +142,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			ch := xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created, Index: idx}
 			if !st.Started {
 				st.Started = true
-				ch.Begin(w)
-				w.Key("role")
-				w.String("assistant")
-				w.Key("content")
-				w.String("")
-				ch.End(w, "")
+				ch.Role(w)
 			}
 			var pf [3]jsonx.Value
 			var af [2]jsonx.Value
