@@ -87,14 +87,12 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	}
 	out := xlate.NewStreamOut(256 + len(ci.Events.Raw())*2)
 	w := out.W
-	done := false
-	var errMsg, errType, errCode string
 	buf := xlate.Scratch(xlate.SlotText, 0)
 	var ef [2]jsonx.Value
 	var df [4]jsonx.Value // type, index, delta, content_block
 	var f [4]jsonx.Value  // type, text, thinking, partial_json
 	for _, ev := range ci.Events.Elems() {
-		if done {
+		if out.Done {
 			break
 		}
 		ev.Fields(ef[:], "event", "data")
@@ -141,8 +139,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				idx, _ := df[1].Int()
 				ti := st.Blocks.Index(idx)
 				if ti < 0 {
-					errMsg, errType, errCode = "anthropic: input_json_delta for an unknown content block", "api_error", "bad_upstream_response"
-					done = true
+					out.BadEvent("anthropic: input_json_delta for an unknown content block")
 					break
 				}
 				buf = f[3].AppendStr(buf[:0])
@@ -158,27 +155,25 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			}
 		case name.Is("message_stop"):
 			ch.UsageChunk(w, st.Usage)
-			done = true
+			out.Done = true
 		case name.Is("error"):
 			e := data.Get("error")
-			errCode = e.Get("type").Str()
-			errMsg = e.Get("message").Str()
-			if errMsg == "" {
-				errMsg = "anthropic: stream error"
+			code, msg := e.Get("type").Str(), e.Get("message").Str()
+			if msg == "" {
+				msg = "anthropic: stream error"
 			}
-			errType = "api_error"
-			if errCode == "invalid_request_error" {
-				errType = errCode
+			typ := "api_error"
+			if code == "invalid_request_error" {
+				typ = code
 			}
-			done = true
+			out.Fail(msg, typ, code)
 		case name.Is("__end__"):
 			// The upstream closed without message_stop: a cut stream.
-			if !done {
-				errMsg, errType, errCode = "anthropic: stream ended before message_stop", "api_error", "stream_incomplete"
-				done = true
+			if !out.Done {
+				out.Incomplete("anthropic: stream ended before message_stop")
 			}
 		}
 	}
 	xlate.Keep(xlate.SlotText, buf)
-	return out.Close(st.encode(), done, errMsg, errType, errCode), nil
+	return out.Close(st.encode()), nil
 }

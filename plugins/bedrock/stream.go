@@ -59,13 +59,11 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	ch := xlate.Chunk{ID: "chatcmpl-" + ci.RequestID, Model: ci.Model, Created: st.Created}
 	out := xlate.NewStreamOut(256 + len(ci.Events.Raw())*2)
 	w := out.W
-	done := false
-	var errMsg, errType, errCode string
 	buf := xlate.Scratch(xlate.SlotText, 0)
 	var ef [2]jsonx.Value
 	var f [3]jsonx.Value // text, toolUse, reasoningContent
 	for _, ev := range ci.Events.Elems() {
-		if done {
+		if out.Done {
 			break
 		}
 		ev.Fields(ef[:], "event", "data")
@@ -88,8 +86,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				idx, _ := data.Get("contentBlockIndex").Int()
 				ti := st.Blocks.Index(idx)
 				if ti < 0 {
-					errMsg, errType, errCode = "bedrock: toolUse delta for an unknown content block", "api_error", "bad_upstream_response"
-					done = true
+					out.BadEvent("bedrock: toolUse delta for an unknown content block")
 					break
 				}
 				buf = f[1].Get("input").AppendStr(buf[:0])
@@ -107,30 +104,29 @@ func TranslateChunk(in []byte) ([]byte, error) {
 		case name.Is("metadata"):
 			readUsage(data.Get("usage"), &st.Usage)
 			ch.UsageChunk(w, st.Usage)
-			done = true
+			out.Done = true
 		case name.Is("__end__"):
-			done = true
+			out.Done = true
 			if st.Finish == "" {
-				errMsg, errType, errCode = "bedrock: stream ended before messageStop", "api_error", "stream_incomplete"
+				out.Incomplete("bedrock: stream ended before messageStop")
 				break
 			}
 			ch.UsageChunk(w, st.Usage)
 		case strings.HasSuffix(name.Str(), "Exception"):
-			errCode = name.Str()
-			errMsg = data.Get("message").Str()
-			if errMsg == "" {
-				errMsg = "bedrock: " + errCode
+			code, msg := name.Str(), data.Get("message").Str()
+			if msg == "" {
+				msg = "bedrock: " + code
 			}
-			errType = "api_error"
-			switch errCode {
+			typ := "api_error"
+			switch code {
 			case "throttlingException", "serviceUnavailableException":
-				errType = "rate_limit_error"
+				typ = "rate_limit_error"
 			case "validationException":
-				errType = "invalid_request_error"
+				typ = "invalid_request_error"
 			}
-			done = true
+			out.Fail(msg, typ, code)
 		}
 	}
 	xlate.Keep(xlate.SlotText, buf)
-	return out.Close(st.encode(), done, errMsg, errType, errCode), nil
+	return out.Close(st.encode()), nil
 }

@@ -89,17 +89,15 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	}
 	out := xlate.NewStreamOut(256 + len(ci.Events.Raw())*2)
 	w := out.W
-	done := false
-	var errMsg, errType, errCode string
 	var ef [2]jsonx.Value
 	// Cursor loops (NextElem) rather than Elems: three nested iterators per event cost more
 	// than the walking in a wasm guest.
-	for ev, evi := ci.Events.NextElem(0); ev.Exists() && !done; ev, evi = ci.Events.NextElem(evi) {
+	for ev, evi := ci.Events.NextElem(0); ev.Exists() && !out.Done; ev, evi = ci.Events.NextElem(evi) {
 		ev.Fields(ef[:], "event", "data")
 		if ef[0].Is("__end__") {
-			done = true
+			out.Done = true
 			if st.Finish == "" {
-				errMsg, errType, errCode = "gemini: stream ended without a finishReason", "api_error", "stream_incomplete"
+				out.Incomplete("gemini: stream ended without a finishReason")
 				break
 			}
 			xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created}.UsageChunk(w, st.Usage)
@@ -110,17 +108,16 @@ func TranslateChunk(in []byte) ([]byte, error) {
 		var df [6]jsonx.Value
 		data.Fields(df[:], "error", "candidates", "promptFeedback", "modelVersion", "responseId", "usageMetadata")
 		if e := df[0]; e.IsObject() {
-			errMsg, errType, errCode = e.Get("message").Str(), "api_error", e.Get("status").Str()
-			if errMsg == "" {
-				errMsg = "gemini: stream error"
+			msg := e.Get("message").Str()
+			if msg == "" {
+				msg = "gemini: stream error"
 			}
-			done = true
+			out.Fail(msg, "api_error", e.Get("status").Str())
 			break
 		}
 		cands := df[1]
 		if br := df[2].Get("blockReason"); br.IsString() && cands.Len() == 0 {
-			errMsg, errType, errCode = "gemini: prompt blocked by safety filters: "+br.Str(), "invalid_request_error", "content_filter"
-			done = true
+			out.Fail("gemini: prompt blocked by safety filters: "+br.Str(), "invalid_request_error", "content_filter")
 			break
 		}
 		if m := df[3].Str(); m != "" && !st.Started {
@@ -184,5 +181,5 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			}
 		}
 	}
-	return out.Close(st.encode(), done, errMsg, errType, errCode), nil
+	return out.Close(st.encode()), nil
 }

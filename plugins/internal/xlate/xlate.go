@@ -461,9 +461,13 @@ func (c Chunk) ToolCallDelta(w *jsonx.Writer, index int64, id, name string, args
 	c.End(w, "")
 }
 
-// StreamOut assembles a translate_chunk output: chunks are written between Open and Close.
+// StreamOut assembles a translate_chunk output: chunks are written to W between NewStreamOut
+// and Close.
 type StreamOut struct {
 	W *jsonx.Writer
+	// Done is set when the stream has ended; the translator reads no further events.
+	Done                     bool
+	errMsg, errType, errCode string
 }
 
 // NewStreamOut starts the output (in the SlotOut buffer) and opens the chunks array.
@@ -473,20 +477,34 @@ func NewStreamOut(sizeHint int) StreamOut {
 	return StreamOut{W: w}
 }
 
-// Close ends the chunks array and writes state (raw JSON), done and error (nil when errMsg is
-// empty).
-func (o StreamOut) Close(state []byte, done bool, errMsg, errType, errCode string) []byte {
+// Fail ends the stream with an error.
+func (o *StreamOut) Fail(msg, typ, code string) {
+	o.errMsg, o.errType, o.errCode = msg, typ, code
+	o.Done = true
+}
+
+// Incomplete ends the stream with a stream_incomplete error: the upstream closed before the
+// stream's end.
+func (o *StreamOut) Incomplete(msg string) { o.Fail(msg, "api_error", "stream_incomplete") }
+
+// BadEvent ends the stream with a bad_upstream_response error: an event that cannot be
+// translated.
+func (o *StreamOut) BadEvent(msg string) { o.Fail(msg, "api_error", "bad_upstream_response") }
+
+// Close ends the chunks array and writes state (raw JSON), done and error (null unless Fail
+// was called).
+func (o *StreamOut) Close(state []byte) []byte {
 	w := o.W
 	w.ArrayEnd()
 	w.Key("state")
 	w.Raw(state)
 	w.Key("done")
-	w.Bool(done)
+	w.Bool(o.Done)
 	w.Key("error")
-	if errMsg == "" {
+	if o.errMsg == "" {
 		w.Null()
 	} else {
-		WriteError(w, errMsg, errType, errCode)
+		WriteError(w, o.errMsg, o.errType, o.errCode)
 	}
 	w.ObjectEnd()
 	Keep(SlotOut, w.Bytes())
