@@ -43,50 +43,22 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	beta := xlate.OptString(req.Options, "anthropic_beta", "")
 	defMax := xlate.OptInt(req.Options, "default_max_tokens", defaultMaxTokens)
 
-	var (
-		messages, tools, toolChoice, stop jsonx.Value
-		temperature, topP, user, effort   jsonx.Value
-		maxTokens, maxCompletion          jsonx.Value
-		parallel                          = true
-	)
-	for k, v := range req.Body.Members() {
-		switch {
-		case k.Is("messages"):
-			messages = v
-		case k.Is("tools"):
-			tools = v
-		case k.Is("tool_choice"):
-			toolChoice = v
-		case k.Is("stop"):
-			stop = v
-		case k.Is("temperature"):
-			temperature = v
-		case k.Is("top_p"):
-			topP = v
-		case k.Is("user"):
-			user = v
-		case k.Is("reasoning_effort"):
-			effort = v
-		case k.Is("max_tokens"):
-			maxTokens = v
-		case k.Is("max_completion_tokens"):
-			maxCompletion = v
-		case k.Is("parallel_tool_calls"):
-			if b, ok := v.Bool(); ok {
-				parallel = b
-			}
-		case k.Is("n"):
-			if n, ok := v.Int(); ok && n > 1 {
-				return nil, xlate.BadRequest("unsupported_parameter", "anthropic: n > 1 is not supported")
-			}
-		}
+	chat := xlate.ReadChat(req.Body)
+	if n, ok := chat.N.Int(); ok && n > 1 {
+		return nil, xlate.BadRequest("unsupported_parameter", "anthropic: n > 1 is not supported")
+	}
+	messages, tools, toolChoice, stop := chat.Messages, chat.Tools, chat.ToolChoice, chat.Stop
+	temperature, topP, user, effort := chat.Temperature, chat.TopP, chat.User, chat.ReasoningEffort
+	parallel := true
+	if b, ok := chat.ParallelToolCalls.Bool(); ok {
+		parallel = b
 	}
 	if !messages.IsArray() {
 		return nil, xlate.BadRequest("invalid_request", "anthropic: messages must be an array")
 	}
 
 	var limit int64 = -1
-	for _, v := range []jsonx.Value{maxCompletion, maxTokens} {
+	for _, v := range []jsonx.Value{chat.MaxCompletionTokens, chat.MaxTokensField} {
 		if n, ok := v.Int(); ok {
 			if n < 0 {
 				return nil, xlate.BadRequest("invalid_request", "anthropic: max_tokens must not be negative")
@@ -361,12 +333,7 @@ func writeTools(w *jsonx.Writer, tools jsonx.Value) error {
 			return err
 		}
 		w.ObjectStart()
-		w.Key("name")
-		w.Value(fn.Name)
-		if d := fn.Description; d.IsString() {
-			w.Key("description")
-			w.Value(d)
-		}
+		fn.WriteName(w)
 		w.Key("input_schema")
 		fn.WriteParameters(w)
 		w.ObjectEnd()

@@ -73,7 +73,7 @@ func (s *streamState) encode() []byte {
 // TranslateChunk turns a batch of Anthropic SSE events into OpenAI chunks. message_stop ends
 // the stream with a usage-only chunk; an error event ends it with an error.
 func TranslateChunk(in []byte) ([]byte, error) {
-	ci, err := xlate.ParseChunkInput(in)
+	ci, out, err := xlate.OpenStream(in)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,6 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	if st.Created == 0 {
 		st.Created = ci.Now
 	}
-	out := xlate.NewStreamOut(256 + len(ci.Events.Raw())*2)
 	w := out.W
 	buf := xlate.Scratch(xlate.SlotText, 0)
 	var ef [2]jsonx.Value

@@ -274,12 +274,7 @@ func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history bool) error
 		w.ObjectStart()
 		w.Key("toolSpec")
 		w.ObjectStart()
-		w.Key("name")
-		w.Value(fn.Name)
-		if d := fn.Description; d.IsString() {
-			w.Key("description")
-			w.Value(d)
-		}
+		fn.WriteName(w)
 		w.Key("inputSchema")
 		w.ObjectStart()
 		w.Key("json")

@@ -47,7 +47,7 @@ func (s *streamState) encode() []byte {
 // messageStop without it, the stream ends at the host's {"event":"__end__"} with zero usage.
 // Exception events (throttlingException, modelStreamErrorException, ...) end it with an error.
 func TranslateChunk(in []byte) ([]byte, error) {
-	ci, err := xlate.ParseChunkInput(in)
+	ci, out, err := xlate.OpenStream(in)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,6 @@ func TranslateChunk(in []byte) ([]byte, error) {
 		st.Created = ci.Now
 	}
 	ch := xlate.Chunk{ID: "chatcmpl-" + ci.RequestID, Model: ci.Model, Created: st.Created}
-	out := xlate.NewStreamOut(256 + len(ci.Events.Raw())*2)
 	w := out.W
 	buf := xlate.Scratch(xlate.SlotText, 0)
 	var ef [2]jsonx.Value

@@ -268,12 +268,7 @@ func writeTools(w *jsonx.Writer, tools jsonx.Value) error {
 			return err
 		}
 		w.ObjectStart()
-		w.Key("name")
-		w.Value(fn.Name)
-		if d := fn.Description; d.IsString() {
-			w.Key("description")
-			w.Value(d)
-		}
+		fn.WriteName(w)
 		if p := fn.Parameters; p.IsObject() {
 			w.Key("parameters")
 			writeSchema(w, p)

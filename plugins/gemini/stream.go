@@ -72,7 +72,7 @@ func (s *streamState) encode() []byte {
 // TranslateChunk turns a batch of streamGenerateContent SSE events (each a
 // GenerateContentResponse) into OpenAI chunks. See the package comment for how the stream ends.
 func TranslateChunk(in []byte) ([]byte, error) {
-	ci, err := xlate.ParseChunkInput(in)
+	ci, out, err := xlate.OpenStream(in)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,6 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	if st.ID == "" {
 		st.ID = "chatcmpl-" + ci.RequestID
 	}
-	out := xlate.NewStreamOut(256 + len(ci.Events.Raw())*2)
 	w := out.W
 	var ef [2]jsonx.Value
 	// Cursor loops (NextElem) rather than Elems: three nested iterators per event cost more

@@ -189,6 +189,16 @@ func ReadTool(t jsonx.Value, i int, provider string) (ToolFunc, error) {
 	return ToolFunc{Name: ff[0], Description: ff[1], Parameters: ff[2]}, nil
 }
 
+// WriteName writes the name member, and the description member when there is one.
+func (f ToolFunc) WriteName(w *jsonx.Writer) {
+	w.Key("name")
+	w.Value(f.Name)
+	if d := f.Description; d.IsString() {
+		w.Key("description")
+		w.Value(d)
+	}
+}
+
 // WriteParameters writes the tool's parameters schema, or an empty object schema when it has
 // none (the providers require one).
 func (f ToolFunc) WriteParameters(w *jsonx.Writer) {

@@ -477,6 +477,15 @@ func NewStreamOut(sizeHint int) StreamOut {
 	return StreamOut{W: w}
 }
 
+// OpenStream reads a translate_chunk envelope and starts its output, sized for the events.
+func OpenStream(in []byte) (ChunkInput, StreamOut, error) {
+	ci, err := ParseChunkInput(in)
+	if err != nil {
+		return ci, StreamOut{}, err
+	}
+	return ci, NewStreamOut(256 + len(ci.Events.Raw())*2), nil
+}
+
 // Fail ends the stream with an error.
 func (o *StreamOut) Fail(msg, typ, code string) {
 	o.errMsg, o.errType, o.errCode = msg, typ, code
@@ -563,17 +572,19 @@ type Chat struct {
 	Messages, Tools, ToolChoice, Stop, N, ResponseFormat       jsonx.Value
 	Temperature, TopP, PresencePenalty, FrequencyPenalty, Seed jsonx.Value
 	MaxTokensField, MaxCompletionTokens                        jsonx.Value
+	User, ReasoningEffort, ParallelToolCalls                   jsonx.Value
 }
 
 // ReadChat reads the members of Chat from body.
 func ReadChat(body jsonx.Value) Chat {
-	var f [13]jsonx.Value
+	var f [16]jsonx.Value
 	body.Fields(f[:], "messages", "tools", "tool_choice", "stop", "n", "response_format",
 		"temperature", "top_p", "presence_penalty", "frequency_penalty", "seed",
-		"max_tokens", "max_completion_tokens")
+		"max_tokens", "max_completion_tokens", "user", "reasoning_effort", "parallel_tool_calls")
 	return Chat{Messages: f[0], Tools: f[1], ToolChoice: f[2], Stop: f[3], N: f[4], ResponseFormat: f[5],
 		Temperature: f[6], TopP: f[7], PresencePenalty: f[8], FrequencyPenalty: f[9], Seed: f[10],
-		MaxTokensField: f[11], MaxCompletionTokens: f[12]}
+		MaxTokensField: f[11], MaxCompletionTokens: f[12],
+		User: f[13], ReasoningEffort: f[14], ParallelToolCalls: f[15]}
 }
 
 // MaxTokens is max_completion_tokens, or else max_tokens, as MaxTokens reads them.
