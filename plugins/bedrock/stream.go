@@ -105,12 +105,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			ch.UsageChunk(w, st.Usage)
 			out.Done = true
 		case name.Is("__end__"):
-			out.Done = true
-			if st.Finish == "" {
-				out.Incomplete("bedrock: stream ended before messageStop")
-				break
-			}
-			ch.UsageChunk(w, st.Usage)
+			out.EndAtClose(ch, st.Finish, st.Usage, "bedrock: stream ended before messageStop")
 		case strings.HasSuffix(name.Str(), "Exception"):
 			code, msg := name.Str(), data.Get("message").Str()
 			if msg == "" {

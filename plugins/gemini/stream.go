@@ -94,12 +94,8 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	for ev, evi := ci.Events.NextElem(0); ev.Exists() && !out.Done; ev, evi = ci.Events.NextElem(evi) {
 		ev.Fields(ef[:], "event", "data")
 		if ef[0].Is("__end__") {
-			out.Done = true
-			if st.Finish == "" {
-				out.Incomplete("gemini: stream ended without a finishReason")
-				break
-			}
-			xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created}.UsageChunk(w, st.Usage)
+			out.EndAtClose(xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created}, st.Finish, st.Usage,
+				"gemini: stream ended without a finishReason")
 			break
 		}
 		data := ef[1]

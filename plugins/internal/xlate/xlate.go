@@ -500,6 +500,18 @@ func (o *StreamOut) Incomplete(msg string) { o.Fail(msg, "api_error", "stream_in
 // translated.
 func (o *StreamOut) BadEvent(msg string) { o.Fail(msg, "api_error", "bad_upstream_response") }
 
+// EndAtClose ends the stream at the host's end marker, for providers whose usage may still be
+// due then: with the usage chunk when the stream's finish reason was seen, else as incomplete
+// with msg.
+func (o *StreamOut) EndAtClose(ch Chunk, finish string, u Usage, msg string) {
+	if finish == "" {
+		o.Incomplete(msg)
+		return
+	}
+	ch.UsageChunk(o.W, u)
+	o.Done = true
+}
+
 // Close ends the chunks array and writes state (raw JSON), done and error (null unless Fail
 // was called).
 func (o *StreamOut) Close(state []byte) []byte {
