@@ -60,6 +60,36 @@ func requestSpans(tel *Telemetry, r *http.Request, h http.Header) {
 	s.End()
 }
 
+// plainRequestSpans is what the gateway does for a plain request (no keys,
+// no plugins, no cache): the server span and one upstream attempt with
+// propagation, then the attributes finishTelemetry sets.
+func plainRequestSpans(tel *Telemetry, r *http.Request) {
+	ctx, s := tel.StartRequest(r.Context(), r, "/v1/chat/completions")
+	actx, up := tel.StartUpstream(ctx, "openai/gpt-4o-mini#0", 1)
+	h := http.Header{}
+	tel.Inject(actx, h)
+	up.SetString("sluice.outcome", "ok")
+	up.End()
+	s.SetRequest(GenAIRequest{System: "openai", Operation: "chat", Model: "gpt-4o-mini", MaxTokens: 256})
+	s.SetResponse(GenAIResponse{Model: "gpt-4o-mini", InputTokens: 120, OutputTokens: 80})
+	s.SetFinishReason("stop")
+	s.SetRoute("prod", "openai/gpt-4o-mini#0", 1)
+	s.SetHTTPStatus(200)
+	s.SetString(AttrRequestID, "req-0123456789abcdef")
+	s.End()
+}
+
+func BenchmarkPlainRequestTraceOn(b *testing.B) {
+	tel := benchTel(b, true)
+	r := benchRequest()
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		plainRequestSpans(tel, r)
+	}
+	cpu.report(b)
+}
+
 func BenchmarkRequestSpanOff(b *testing.B) {
 	tel := benchTel(b, false)
 	r := benchRequest()

@@ -394,9 +394,24 @@ func (s *Span) SetHTTPStatus(code int) {
 	}
 	s.add(attribute.Int(AttrHTTPStatus, code))
 	if code >= 500 {
-		s.add(attribute.String(AttrErrorType, strconv.Itoa(code)))
+		s.add(attribute.String(AttrErrorType, statusCodeString(code)))
 		s.s.SetStatus(codes.Error, http.StatusText(code))
 	}
+}
+
+// status5xx holds "500".."599", so an error span does not format its code.
+var status5xx = func() (t [100]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(500 + i)
+	}
+	return t
+}()
+
+func statusCodeString(code int) string {
+	if code >= 500 && code < 600 {
+		return status5xx[code-500]
+	}
+	return strconv.Itoa(code)
 }
 
 // Fail marks the span as failed with err's message and records errType
