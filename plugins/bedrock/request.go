@@ -25,11 +25,19 @@ func modelPath(model string) string {
 // TranslateRequest turns a translate_request envelope with an OpenAI chat request into a
 // Converse (or ConverseStream) request envelope.
 func TranslateRequest(in []byte) ([]byte, error) {
-	req, chat, err := xlate.ParseModelChat(in, "bedrock")
+	req, err := xlate.ParseRequest(in)
 	if err != nil {
 		return nil, err
 	}
-	body, messages := req.Body, chat.Messages
+	body := req.Body
+	chat := xlate.ReadChat(body)
+	messages := chat.Messages
+	if !messages.IsArray() {
+		return nil, xlate.BadRequest("invalid_request", "bedrock: messages must be an array")
+	}
+	if req.Model == "" {
+		return nil, xlate.BadRequest("invalid_request", "bedrock: model is missing")
+	}
 	if n, ok := chat.N.Int(); ok && n > 1 {
 		return nil, xlate.BadRequest("unsupported_parameter", "bedrock: n > 1 is not supported")
 	}

@@ -18,11 +18,19 @@ import (
 // TranslateRequest turns a translate_request envelope with an OpenAI chat request into a Gemini
 // generateContent request envelope.
 func TranslateRequest(in []byte) ([]byte, error) {
-	req, chat, err := xlate.ParseModelChat(in, "gemini")
+	req, err := xlate.ParseRequest(in)
 	if err != nil {
 		return nil, err
 	}
-	body, messages := req.Body, chat.Messages
+	body := req.Body
+	chat := xlate.ReadChat(body)
+	messages := chat.Messages
+	if !messages.IsArray() {
+		return nil, xlate.BadRequest("invalid_request", "gemini: messages must be an array")
+	}
+	if req.Model == "" {
+		return nil, xlate.BadRequest("invalid_request", "gemini: model is missing")
+	}
 	path := "/models/" + url.PathEscape(req.Model) + ":generateContent"
 	query := ""
 	if req.Stream {

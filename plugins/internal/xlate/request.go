@@ -2,23 +2,6 @@ package xlate
 
 import "github.com/sluice-gw/sluice/sdk/jsonx"
 
-// ParseModelChat reads a translate_request envelope and its chat body for a provider whose
-// path names the model: a model and a messages array are required (400s prefixed with provider).
-func ParseModelChat(in []byte, provider string) (Request, Chat, error) {
-	req, err := ParseRequest(in)
-	if err != nil {
-		return req, Chat{}, err
-	}
-	chat := ReadChat(req.Body)
-	if !chat.Messages.IsArray() {
-		return req, chat, BadRequest("invalid_request", "%s: messages must be an array", provider)
-	}
-	if req.Model == "" {
-		return req, chat, BadRequest("invalid_request", "%s: model is missing", provider)
-	}
-	return req, chat, nil
-}
-
 // StartRequestOut starts a translate_request output in the SlotOut buffer: method POST, path and
 // query, then opens the headers object for the caller's headers (close it with StartBody).
 func StartRequestOut(sizeHint int, path, query string) *jsonx.Writer {
