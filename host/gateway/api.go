@@ -381,8 +381,11 @@ func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
 	if c.router != "" {
 		h.Set("X-Sluice-Router", c.router)
 	}
-	if v := up.Get("X-Request-Id"); v != "" {
-		h.Set("X-Sluice-Upstream-Request-Id", v)
+	for _, k := range []string{"X-Request-Id", "Request-Id", "X-Amzn-Requestid"} {
+		if v := up.Get(k); v != "" {
+			h.Set("X-Sluice-Upstream-Request-Id", v)
+			break
+		}
 	}
 	if v := up.Get("Retry-After"); v != "" {
 		h.Set("Retry-After", v)

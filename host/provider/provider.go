@@ -343,9 +343,10 @@ func isEventStream(h http.Header) bool {
 	return strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
 }
 
-var relayed = []string{"X-Request-Id", "Openai-Processing-Ms", "Request-Id", "X-Amzn-Requestid", "Retry-After",
-	"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests",
-	"X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"}
+// relayed are the upstream headers the gateway uses: the provider's request id (OpenAI,
+// Anthropic, Bedrock spell it differently) and Retry-After. The upstream's own x-ratelimit-*
+// headers are not relayed: the client sees sluice's limits, not one provider key's.
+var relayed = []string{"X-Request-Id", "Request-Id", "X-Amzn-Requestid", "Retry-After"}
 
 // relayHeaders keeps the upstream headers a client or the balancer may use.
 func relayHeaders(h http.Header) http.Header {
