@@ -14,35 +14,52 @@ import (
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
-// Request is a parsed translate_request envelope. Values alias the input buffer.
-type Request struct {
+// Head holds the members every translate_* envelope shares.
+type Head struct {
 	Endpoint  string
 	Model     string
-	Stream    bool
-	Provider  string
-	Options   jsonx.Value
 	RequestID string
 	Now       int64
-	Body      jsonx.Value
+}
+
+// read takes one envelope member if it is a shared one.
+func (h *Head) read(k, v jsonx.Value) bool {
+	switch {
+	case k.Is("endpoint"):
+		h.Endpoint = v.Str()
+	case k.Is("model"):
+		h.Model = v.Str()
+	case k.Is("request_id"):
+		h.RequestID = v.Str()
+	case k.Is("now"):
+		h.Now, _ = v.Int()
+	default:
+		return false
+	}
+	return true
+}
+
+// Request is a parsed translate_request envelope. Values alias the input buffer.
+type Request struct {
+	Head
+	Stream   bool
+	Provider string
+	Options  jsonx.Value
+	Body     jsonx.Value
 }
 
 // Response is a parsed translate_response envelope.
 type Response struct {
-	Endpoint  string
-	Model     string
-	RequestID string
-	Now       int64
-	Status    int
-	Body      jsonx.Value
+	Head
+	Status int
+	Body   jsonx.Value
 }
 
 // ChunkInput is a parsed translate_chunk envelope.
 type ChunkInput struct {
-	Model     string
-	RequestID string
-	Now       int64
-	State     jsonx.Value
-	Events    jsonx.Value
+	Head
+	State  jsonx.Value
+	Events jsonx.Value
 }
 
 // BadRequest is a 400 invalid_request_error with the given code.
@@ -73,19 +90,12 @@ func ParseRequest(in []byte) (Request, error) {
 	var r Request
 	for k, v := range env.Members() {
 		switch {
-		case k.Is("endpoint"):
-			r.Endpoint = v.Str()
-		case k.Is("model"):
-			r.Model = v.Str()
+		case r.Head.read(k, v):
 		case k.Is("stream"):
 			r.Stream, _ = v.Bool()
 		case k.Is("provider"):
 			r.Provider = v.Get("name").Str()
 			r.Options = v.Get("options")
-		case k.Is("request_id"):
-			r.RequestID = v.Str()
-		case k.Is("now"):
-			r.Now, _ = v.Int()
 		case k.Is("body"):
 			r.Body = v
 		}
@@ -108,14 +118,7 @@ func ParseResponse(in []byte) (Response, error) {
 	r := Response{Status: 200}
 	for k, v := range env.Members() {
 		switch {
-		case k.Is("endpoint"):
-			r.Endpoint = v.Str()
-		case k.Is("model"):
-			r.Model = v.Str()
-		case k.Is("request_id"):
-			r.RequestID = v.Str()
-		case k.Is("now"):
-			r.Now, _ = v.Int()
+		case r.Head.read(k, v):
 		case k.Is("status"):
 			if n, ok := v.Int(); ok {
 				r.Status = int(n)
@@ -136,12 +139,7 @@ func ParseChunkInput(in []byte) (ChunkInput, error) {
 	var c ChunkInput
 	for k, v := range env.Members() {
 		switch {
-		case k.Is("model"):
-			c.Model = v.Str()
-		case k.Is("request_id"):
-			c.RequestID = v.Str()
-		case k.Is("now"):
-			c.Now, _ = v.Int()
+		case c.Head.read(k, v):
 		case k.Is("state"):
 			c.State = v
 		case k.Is("events"):
