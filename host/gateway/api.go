@@ -35,18 +35,20 @@ type call struct {
 	plan     *balance.Plan
 
 	// outcome, for headers, the access log and settlement
-	status    int
-	provider  string
-	model     string
-	target    string
-	attempts  int
-	usage     *openai.Usage
-	finish    string
-	ttft      time.Duration
-	errMsg    string
-	stream    bool
-	injected  bool // stream_options.include_usage was added by sluice
-	cacheNote string
+	status   int
+	provider string
+	model    string
+	target   string
+	attempts int
+	usage    *openai.Usage
+	finish   string
+	ttft     time.Duration
+	errMsg   string
+	stream   bool
+	injected bool // stream_options.include_usage was added by sluice
+	// streamOpts is the stream_options value sent upstream when sluice adds include_usage.
+	streamOpts []byte
+	cacheNote  string
 	// firstByte bounds the current streamed attempt until its first chunk (nil otherwise).
 	firstByte *firstByteTimer
 	// lastUp is the last upstream error answer; when no attempt succeeds it is relayed as is.
@@ -161,6 +163,7 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 	}
 	defer plan.Close()
 	c.plan = plan
+	g.streamOptions(c)
 	if g.limiter != nil {
 		if e := g.staged(c, "ratelimit", g.admit); e != nil {
 			return e
@@ -236,10 +239,13 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	c.provider, c.model, c.target = t.Provider, t.Model, t.ID
 	actx, cancel := ctx, context.CancelFunc(func() {})
 	c.firstByte = nil
-	if d := c.plan.AttemptTimeout(); d > 0 && !c.stream {
-		actx, cancel = context.WithTimeout(ctx, d)
-	} else if d > 0 {
+	switch d, total := c.plan.AttemptTimeout(), c.plan.Timeout(); {
+	case d <= 0:
+	case c.stream:
 		actx, c.firstByte, cancel = startFirstByteTimer(ctx, d)
+	case total <= 0 || d < total:
+		// An attempt timeout equal to the request's adds nothing: dispatch already bounds it.
+		actx, cancel = context.WithTimeout(ctx, d)
 	}
 	defer cancel()
 	start := time.Now()
@@ -353,22 +359,29 @@ func (g *Gateway) attemptFailed(ctx context.Context, c *call, t balance.Target, 
 	}
 }
 
-// upstreamBody sets the upstream model and asks for stream usage when the client did not.
+// upstreamBody sets the upstream model and, for a stream whose client did not ask for usage,
+// asks for it (the stream_options value is worked out once per request, in streamOptions).
 func (g *Gateway) upstreamBody(c *call, model string) []byte {
-	body := c.req.Set("model", openai.Quote(model))
-	if c.stream && !c.req.IncludeUsage && *g.cfg.Server.IncludeUsage {
-		r2, err := openai.ParseRequest(body)
-		if err == nil {
-			if so, ok := r2.Field("stream_options"); ok && bytes.HasPrefix(bytes.TrimSpace(so), []byte("{")) && !bytes.Equal(bytes.TrimSpace(so), []byte("{}")) {
-				so = bytes.TrimSpace(so)
-				body = r2.Set("stream_options", append([]byte(`{"include_usage":true,`), so[1:]...))
-			} else {
-				body = r2.Set("stream_options", []byte(`{"include_usage":true}`))
-			}
-			c.injected = true
-		}
+	if c.streamOpts != nil {
+		return c.req.With(openai.Edit{Key: "model", Raw: openai.Quote(model)}, openai.Edit{Key: "stream_options", Raw: c.streamOpts})
 	}
-	return body
+	return c.req.Set("model", openai.Quote(model))
+}
+
+// streamOptions decides whether sluice adds stream_options.include_usage, keeping any other
+// stream options the client sent.
+func (g *Gateway) streamOptions(c *call) {
+	if !c.stream || c.req.IncludeUsage || !*g.cfg.Server.IncludeUsage {
+		return
+	}
+	so, _ := c.req.Field("stream_options")
+	so = bytes.TrimSpace(so)
+	if bytes.HasPrefix(so, []byte("{")) && !bytes.Equal(so, []byte("{}")) {
+		c.streamOpts = append([]byte(`{"include_usage":true,`), so[1:]...)
+	} else {
+		c.streamOpts = []byte(`{"include_usage":true}`)
+	}
+	c.injected = true
 }
 
 func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {

@@ -155,21 +155,55 @@ func includeUsageTrue(obj []byte) bool {
 
 // Set returns a copy of the body with a top-level key set to raw JSON (added if absent).
 func (r *Request) Set(key string, raw []byte) []byte {
-	if sp, ok := r.fields[key]; ok {
-		out := make([]byte, 0, len(r.Raw)-(sp.end-sp.start)+len(raw))
-		out = append(out, r.Raw[:sp.start]...)
-		out = append(out, raw...)
-		return append(out, r.Raw[sp.end:]...)
+	return r.With(Edit{Key: key, Raw: raw})
+}
+
+// Edit sets one top-level key to raw JSON.
+type Edit struct {
+	Key string
+	Raw []byte
+}
+
+// With returns a copy of the body with every edit applied in one pass over the original
+// bytes: present keys are replaced in place, absent ones appended. Keys must be distinct.
+func (r *Request) With(edits ...Edit) []byte {
+	size := len(r.Raw)
+	for _, e := range edits {
+		size += len(e.Key) + len(e.Raw) + 4
+	}
+	out := make([]byte, 0, size)
+	pos := 0
+	// Present keys, in the order they stand in the body.
+	for {
+		next, at := -1, len(r.Raw)
+		for i, e := range edits {
+			if sp, ok := r.fields[e.Key]; ok && sp.start >= pos && sp.start < at {
+				next, at = i, sp.start
+			}
+		}
+		if next < 0 {
+			break
+		}
+		sp := r.fields[edits[next].Key]
+		out = append(out, r.Raw[pos:sp.start]...)
+		out = append(out, edits[next].Raw...)
+		pos = sp.end
 	}
 	end := bytes.LastIndexByte(r.Raw, '}')
-	out := make([]byte, 0, len(r.Raw)+len(key)+len(raw)+4)
-	out = append(out, r.Raw[:end]...)
-	if len(r.fields) > 0 {
-		out = append(out, ',')
+	out = append(out, r.Raw[pos:end]...)
+	n := len(r.fields)
+	for _, e := range edits {
+		if _, ok := r.fields[e.Key]; ok {
+			continue
+		}
+		if n > 0 {
+			out = append(out, ',')
+		}
+		n++
+		out = strconv.AppendQuote(out, e.Key)
+		out = append(out, ':')
+		out = append(out, e.Raw...)
 	}
-	out = strconv.AppendQuote(out, key)
-	out = append(out, ':')
-	out = append(out, raw...)
 	return append(out, r.Raw[end:]...)
 }
 

@@ -78,7 +78,8 @@ func FuzzParseRequest(f *testing.F) {
 		if !json.Valid(in) {
 			t.Fatalf("accepted invalid JSON %q", in)
 		}
-		for _, out := range [][]byte{r.Set("model", Quote("x")), r.Delete("model"), r.Set("zz", []byte(`{"k":1}`))} {
+		for _, out := range [][]byte{r.Set("model", Quote("x")), r.Delete("model"), r.Set("zz", []byte(`{"k":1}`)),
+			r.With(Edit{"model", Quote("y")}, Edit{"stream_options", []byte(`{"include_usage":true}`)})} {
 			if !json.Valid(out) {
 				t.Fatalf("edit of %q produced invalid %q", in, out)
 			}
@@ -124,5 +125,20 @@ func BenchmarkParseRequest1K(b *testing.B) {
 	for b.Loop() {
 		r, _ := ParseRequest(body)
 		_ = r.Set("model", Quote("gpt-4o-mini"))
+	}
+}
+
+func TestWith(t *testing.T) {
+	r, err := ParseRequest([]byte(`{"stream_options":{"x":1},"model":"a/b","stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(r.With(Edit{"model", Quote("b")}, Edit{"stream_options", []byte(`{"include_usage":true}`)}, Edit{"seed", []byte("3")}))
+	if want := `{"stream_options":{"include_usage":true},"model":"b","stream":true,"seed":3}`; got != want {
+		t.Fatalf("got %s want %s", got, want)
+	}
+	empty, _ := ParseRequest([]byte(`{}`))
+	if got := string(empty.With(Edit{"a", []byte("1")}, Edit{"b", []byte("2")})); got != `{"a":1,"b":2}` {
+		t.Fatalf("empty: %s", got)
 	}
 }
