@@ -100,7 +100,7 @@ func (a *anthropicWriter) drain() error {
 		case bytes.HasPrefix(data, []byte(`{"error":`)):
 			a.failed = true
 			msg := upstreamMessage(data)
-			out = [][2]string{{"error", string(messagesapi.ErrorBody(502, "api_error", msg))}}
+			out = [][2]string{{"error", string(messagesapi.ErrorBody(502, "", msg))}}
 		default:
 			evs, err := a.conv.Chunk(data)
 			if err != nil {
@@ -139,25 +139,5 @@ func (a *anthropicWriter) finish() {
 	if msg == "" {
 		msg = http.StatusText(a.status)
 	}
-	writeAnthropicError(a.w, a.status, anthropicType(a.status), msg)
-}
-
-func anthropicType(status int) string {
-	switch {
-	case status == 401:
-		return "authentication_error"
-	case status == 403:
-		return "permission_error"
-	case status == 404:
-		return "not_found_error"
-	case status == 413:
-		return "request_too_large"
-	case status == 429:
-		return "rate_limit_error"
-	case status == 529:
-		return "overloaded_error"
-	case status >= 500:
-		return "api_error"
-	}
-	return "invalid_request_error"
+	writeAnthropicError(a.w, a.status, "", msg) // "": the type follows the status
 }

@@ -45,8 +45,10 @@ func ErrorBody(status int, typ, msg string) []byte {
 
 func errorType(status int) string {
 	switch status {
-	case 400, 413, 422:
+	case 400, 422:
 		return "invalid_request_error"
+	case 413:
+		return "request_too_large"
 	case 401:
 		return "authentication_error"
 	case 403:
