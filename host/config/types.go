@@ -87,6 +87,11 @@ type Provider struct {
 	APIVersion  string            `toml:"api_version"`
 	Deployments map[string]string `toml:"deployments"`
 
+	// Native lists the client dialects the upstream serves itself ("responses", "messages"):
+	// such requests pass through whole instead of being bridged through chat completions.
+	// Unset, it follows the kind: openai and azure speak responses, anthropic messages.
+	Native []string `toml:"native"`
+
 	// Demo.
 	ChunkDelay Duration `toml:"chunk_delay"`
 

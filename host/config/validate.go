@@ -110,6 +110,9 @@ func (c *Config) applyDefaults(v *validator) {
 		if p.Kind == "demo" && len(p.Models) == 0 {
 			p.Models = []string{"echo", "lorem"}
 		}
+		if p.Native == nil {
+			p.Native = defaultNative(name, p)
+		}
 		setDur(&p.Timeout, 10*time.Minute)
 		setDur(&p.IdleTimeout, 60*time.Second)
 	}
@@ -323,6 +326,16 @@ func (c *Config) validate(v *validator) {
 		if p.Kind == "azure" && p.APIVersion == "" {
 			v.errAt(key+".api_version", "azure needs an api_version, e.g. \"2024-10-21\"")
 		}
+		for _, d := range p.Native {
+			switch {
+			case d == "responses" && (p.Kind == "azure" || (k.Translator == "" && p.Kind != "demo")):
+			case d == "messages" && p.Kind == "anthropic":
+			case d == "responses" || d == "messages":
+				v.errAt(key+".native", "a %s provider cannot serve the %s API natively", p.Kind, d)
+			default:
+				v.errAt(key+".native", "unknown API %q (responses or messages)", d)
+			}
+		}
 	}
 	if len(missing) > 0 {
 		v.warns = append(v.warns, Problem{File: v.file, Msg: "providers not configured (requests to them answer 503 until they are): " + strings.Join(missing, ", ")})
@@ -513,4 +526,19 @@ func validateLimit(v *validator, key string, l *Limit) {
 	if l.Burst < 0 {
 		v.errAt(key+".burst", "must not be negative")
 	}
+}
+
+// defaultNative is what a provider speaks natively when its table does not say: OpenAI itself
+// and Azure serve the Responses API, Anthropic the Messages API. Other OpenAI-compatible servers
+// often serve only chat completions, so they declare native = ["responses"] when they can.
+func defaultNative(name string, p *Provider) []string {
+	switch {
+	case p.Kind == "azure":
+		return []string{"responses"}
+	case p.Kind == "anthropic":
+		return []string{"messages"}
+	case p.Kind == "openai" && (name == "openai" || strings.HasPrefix(p.BaseURL, "https://api.openai.com/")):
+		return []string{"responses"}
+	}
+	return []string{}
 }

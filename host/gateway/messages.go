@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-gw/sluice/host/messagesapi"
+	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/provider"
 )
 
@@ -21,14 +22,21 @@ func (g *Gateway) messages() http.Handler {
 			writeAnthropicError(w, 413, "request_too_large", "request body: "+err.Error())
 			return
 		}
+		raw, err := openai.ParseRequest(body)
+		if err != nil {
+			writeAnthropicError(w, 400, "invalid_request_error", "request body: "+err.Error())
+			return
+		}
 		oreq, model, stream, err := messagesapi.ToOpenAI(body)
 		if err != nil {
 			writeAnthropicError(w, 400, "invalid_request_error", err.Error())
 			return
 		}
+		d := &dialect{name: provider.Messages, body: raw, header: forwardHeaders(r)}
+		r = withDialect(r, d)
 		r.Body = io.NopCloser(bytes.NewReader(oreq))
 		r.ContentLength = int64(len(oreq))
-		aw := &anthropicWriter{w: w, stream: stream, conv: messagesapi.NewStreamConverter(model)}
+		aw := &anthropicWriter{w: w, d: d, stream: stream, conv: messagesapi.NewStreamConverter(model)}
 		chat.ServeHTTP(aw, r)
 		aw.finish()
 	})
@@ -44,6 +52,8 @@ func writeAnthropicError(w http.ResponseWriter, status int, typ, msg string) {
 // body for non-streamed answers and errors, SSE events one by one for streams.
 type anthropicWriter struct {
 	w      http.ResponseWriter
+	d      *dialect // d.native: the answer is already Anthropic's, passed through as is
+	pass   bool
 	stream bool
 	conv   *messagesapi.StreamConverter
 	status int
@@ -56,6 +66,11 @@ func (a *anthropicWriter) Header() http.Header { return a.w.Header() }
 
 func (a *anthropicWriter) WriteHeader(status int) {
 	a.status = status
+	if a.d.native {
+		a.pass = true
+		a.w.WriteHeader(status)
+		return
+	}
 	a.sse = status == 200 && a.w.Header().Get("Content-Type") == "text/event-stream"
 	if a.sse {
 		a.w.WriteHeader(status)
@@ -65,6 +80,9 @@ func (a *anthropicWriter) WriteHeader(status int) {
 func (a *anthropicWriter) Write(b []byte) (int, error) {
 	if a.status == 0 {
 		a.WriteHeader(200)
+	}
+	if a.pass {
+		return a.w.Write(b)
 	}
 	a.buf = append(a.buf, b...)
 	if a.sse {
@@ -119,7 +137,7 @@ func (a *anthropicWriter) drain() error {
 
 // finish writes a buffered (non-streamed) answer once the pipeline is done.
 func (a *anthropicWriter) finish() {
-	if a.sse || a.status == 0 {
+	if a.pass || a.sse || a.status == 0 {
 		return
 	}
 	h := a.w.Header()

@@ -272,11 +272,11 @@ func TestMessagesNodeAnthropicSDK(t *testing.T) {
 		}
 		return ""
 	})
-	// The Anthropic SDK's own version header must not reach the upstream: the translator
-	// chooses the version it speaks.
+	// /v1/messages to an Anthropic upstream is the native path: the SDK's own version header
+	// reaches the upstream, which then judges the body by that version, as Anthropic would.
 	for _, r := range f.ant.Requests() {
-		if v := r.Header.Get("anthropic-version"); v == fakeprovider.AnthropicStrictVersion {
-			t.Errorf("the client's anthropic-version %q reached the upstream", v)
+		if v := r.Header.Get("anthropic-version"); v != fakeprovider.AnthropicStrictVersion {
+			t.Errorf("the upstream got anthropic-version %q, want the client's %q", v, fakeprovider.AnthropicStrictVersion)
 		}
 	}
 }
