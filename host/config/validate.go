@@ -331,7 +331,7 @@ func (c *Config) validate(v *validator) {
 			case d == "responses" && (p.Kind == "azure" || (k.Translator == "" && p.Kind != "demo")):
 			case d == "messages" && p.Kind == "anthropic":
 			case d == "responses" || d == "messages":
-				v.errAt(key+".native", "a %s provider cannot serve the %s API natively", p.Kind, d)
+				v.errAt(key+".native", "kind %q cannot serve the %s API natively", p.Kind, d)
 			default:
 				v.errAt(key+".native", "unknown API %q (responses or messages)", d)
 			}
