@@ -206,6 +206,20 @@ func (c *Config) applyDefaults(v *validator) {
 	if c.Auth.TeamHeader == "" {
 		c.Auth.TeamHeader = "x-sluice-team"
 	}
+	rs := &c.Responses
+	if rs.Store == "" {
+		rs.Store = "memory"
+		if c.Redis.URL != "" {
+			rs.Store = "redis"
+		}
+	}
+	setDur(&rs.TTL, 24*time.Hour)
+	if rs.MaxBytes == 0 {
+		rs.MaxBytes = 128 << 20
+	}
+	if rs.MaxRecord == 0 {
+		rs.MaxRecord = 8 << 20
+	}
 	setDur(&c.Redis.Timeout, 250*time.Millisecond)
 	if c.Redis.FailOpen == nil {
 		t := true
@@ -274,6 +288,14 @@ func (c *Config) validate(v *validator) {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			v.errAt("server.admin_listen", "%q is not host:port (or \"off\")", a)
 		}
+	}
+	switch rs := c.Responses; {
+	case !slices.Contains([]string{"memory", "redis", "off"}, rs.Store):
+		v.errAt("responses.store", "%q is not one of memory, redis, off", rs.Store)
+	case rs.Store == "redis" && c.Redis.URL == "":
+		v.errAt("responses.store", "store \"redis\" needs [redis] url")
+	case rs.MaxRecord > rs.MaxBytes:
+		v.errAt("responses.max_record", "%d is larger than max_bytes (%d)", rs.MaxRecord, rs.MaxBytes)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		v.errAt("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)

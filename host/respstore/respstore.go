@@ -23,7 +23,10 @@ type Record struct {
 	Response []byte
 	// Items is the whole conversation up to and including this response: the history it
 	// continued, its input items and its output items.
-	Items     [][]byte
+	Items [][]byte
+	// Input is how many of Items were this response's own input (they come just before its
+	// output items), for GET /v1/responses/{id}/input_items.
+	Input     int
 	CreatedAt int64
 }
 
@@ -46,7 +49,7 @@ type Store interface {
 
 // Size is the number of bytes r takes in a store's accounting: its encoded length.
 func Size(r *Record) int64 {
-	n := 1 + 6*binary.MaxVarintLen64 + len(r.ID) + len(r.Tenant) + len(r.Model) + len(r.Provider) + len(r.Response) + 1
+	n := 1 + 7*binary.MaxVarintLen64 + len(r.ID) + len(r.Tenant) + len(r.Model) + len(r.Provider) + len(r.Response) + 1
 	for _, it := range r.Items {
 		n += binary.MaxVarintLen64 + len(it)
 	}
@@ -56,7 +59,7 @@ func Size(r *Record) int64 {
 const encVersion = 1
 
 // encode writes r as: version, then length-prefixed ID, Tenant, Model, Provider, the Native
-// byte, CreatedAt (varint), the length-prefixed Response, the item count and each
+// byte, CreatedAt (varint), Input (uvarint), the length-prefixed Response, the item count and each
 // length-prefixed item. It is several times smaller and faster than JSON for bodies that are
 // themselves JSON (no re-escaping).
 func encode(r *Record) []byte {
@@ -72,6 +75,7 @@ func encode(r *Record) []byte {
 		b = append(b, 0)
 	}
 	b = binary.AppendVarint(b, r.CreatedAt)
+	b = binary.AppendUvarint(b, uint64(r.Input))
 	b = binary.AppendUvarint(b, uint64(len(r.Response)))
 	b = append(b, r.Response...)
 	b = binary.AppendUvarint(b, uint64(len(r.Items)))
@@ -117,6 +121,12 @@ func decode(b []byte) (*Record, error) {
 		return nil, errCorrupt
 	}
 	r.CreatedAt = t
+	b = b[k:]
+	in, k := binary.Uvarint(b)
+	if k <= 0 || in > uint64(len(b)) {
+		return nil, errCorrupt
+	}
+	r.Input = int(in)
 	b = b[k:]
 	var ok bool
 	if r.Response, ok = bytesField(); !ok {

@@ -16,15 +16,15 @@ import (
 
 func rec(tenant, id string, body string) *Record {
 	return &Record{ID: id, Tenant: tenant, Model: "m", Provider: "p", Native: true,
-		Response:  []byte(`{"id":"` + id + `","body":"` + body + `"}`),
-		Items:     [][]byte{[]byte(`{"type":"message"}`), []byte(`{"type":"function_call"}`), {}},
-		CreatedAt: 1700000000}
+		Response: []byte(`{"id":"` + id + `","body":"` + body + `"}`),
+		Items:    [][]byte{[]byte(`{"type":"message"}`), []byte(`{"type":"function_call"}`), {}},
+		Input:    2, CreatedAt: 1700000000}
 }
 
 func same(t *testing.T, got, want *Record) {
 	t.Helper()
 	if got.ID != want.ID || got.Tenant != want.Tenant || got.Model != want.Model ||
-		got.Provider != want.Provider || got.Native != want.Native || got.CreatedAt != want.CreatedAt ||
+		got.Provider != want.Provider || got.Native != want.Native || got.CreatedAt != want.CreatedAt || got.Input != want.Input ||
 		!bytes.Equal(got.Response, want.Response) || len(got.Items) != len(want.Items) {
 		t.Fatalf("record differs:\n got %+v\nwant %+v", got, want)
 	}
