@@ -82,6 +82,10 @@ func (g *Gateway) api(endpoint string) http.Handler {
 	route := "/v1/" + strings.ReplaceAll(endpoint, ".", "/")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: endpoint, r: r, dialect: dialectOf(r)}
+		route := route
+		if c.dialect != nil {
+			route = "/v1/" + c.dialect.name
+		}
 		if g.tel != nil {
 			var ctx context.Context
 			ctx, c.span = g.tel.StartRequest(r.Context(), r, route)
@@ -307,6 +311,9 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	if native {
 		c.usage, c.finish = nativeSummary(c.dialect.name, resp.Body)
 		c.dialect.native, c.dialect.provider, c.dialect.answer = true, t.Provider, resp.Body
+		if c.dialect.beforeEnd != nil {
+			c.dialect.beforeEnd(resp.Body)
+		}
 	} else {
 		sum := openai.Summarize(resp.Body, true)
 		c.usage, c.finish = sum.Usage, sum.FinishReason

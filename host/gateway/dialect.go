@@ -32,6 +32,9 @@ type dialect struct {
 	// nativeBody rewrites the body for one native target (Responses: previous_response_id
 	// expanded when the target cannot resolve it); nil sends body with the model set.
 	nativeBody func(p *provider.Provider, model string) []byte
+	// beforeEnd sees the final answer (a Responses object) just before the client gets its
+	// end, so that a stored response exists by the time the client can name it.
+	beforeEnd func(answer []byte)
 
 	// native is set once an attempt answers natively: the dialect writer then passes the
 	// answer through as the upstream shaped it.
@@ -75,7 +78,7 @@ func forwardHeaders(r *http.Request) http.Header {
 // through the provider's chat-completions path.
 func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t balance.Target, trace http.Header) (*provider.Response, bool, error) {
 	d := c.dialect
-	if d == nil || !p.Speaks(d.name) {
+	if d == nil || !p.Speaks(d.name, t.Model) {
 		preq := &provider.Request{
 			Endpoint: c.endpoint, Model: t.Model, Stream: c.stream, RequestID: c.id,
 			Body: g.upstreamBody(c, t.Model), Header: trace,
@@ -102,7 +105,7 @@ func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t bal
 			h[k] = vs
 		}
 	}
-	nreq := &provider.NativeRequest{Dialect: d.name, Body: body, Stream: c.stream, RequestID: c.id, Header: h}
+	nreq := &provider.NativeRequest{Dialect: d.name, Body: body, Stream: c.stream, Model: t.Model, RequestID: c.id, Header: h}
 	if p.BYOK {
 		nreq.ClientKey = c.r.Header.Get("X-Sluice-Provider-Key")
 	}
@@ -113,7 +116,7 @@ func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t bal
 // bridgeRefusal says why a bridged target cannot take this request, or nil.
 func (c *call) bridgeRefusal(p *provider.Provider, t balance.Target) *openai.Error {
 	d := c.dialect
-	if d == nil || p.Speaks(d.name) || len(d.builtin) == 0 {
+	if d == nil || p.Speaks(d.name, t.Model) || len(d.builtin) == 0 {
 		return nil
 	}
 	e := openai.Errorf(400, "unsupported_tool", "tool type "+strconv.Quote(d.builtin[0])+" is a built-in tool that "+t.Provider+"/"+t.Model+" cannot run (only an upstream that serves the Responses API natively can)")
@@ -275,6 +278,9 @@ func (g *Gateway) noteNativeEvent(c *call, name string, data []byte) bool {
 		c.usage = responsesUsage(r.Get("usage"))
 		c.finish = responsesFinish(r)
 		d.answer = append([]byte(nil), r.Raw()...)
+		if d.beforeEnd != nil {
+			d.beforeEnd(d.answer)
+		}
 		return true
 	case "error":
 		return true

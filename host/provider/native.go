@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluice-gw/sluice/host/sse"
@@ -23,8 +24,13 @@ const (
 	CountTokens = "messages.count_tokens"
 )
 
-// Speaks reports whether the provider serves the dialect natively.
-func (p *Provider) Speaks(dialect string) bool {
+// Speaks reports whether the provider serves the dialect natively for this model. Bedrock
+// speaks the Messages API only for Anthropic's models (InvokeModel takes their Messages body)
+// and has no count_tokens of that shape.
+func (p *Provider) Speaks(dialect, model string) bool {
+	if p.Kind == "bedrock" {
+		return dialect == Messages && slices.Contains(p.native, Messages) && strings.Contains(model, "anthropic.claude")
+	}
 	if dialect == CountTokens {
 		dialect = Messages
 	}
@@ -38,6 +44,7 @@ type NativeRequest struct {
 	Path      string // below the dialect's root, e.g. "/resp_123/cancel" for Responses; "" for create
 	Body      []byte // the client's body, model already rewritten; nil for GET/DELETE
 	Stream    bool
+	Model     string // the upstream model (Bedrock puts it in the path)
 	RequestID string
 	// Header carries client headers that belong to the dialect (anthropic-version,
 	// anthropic-beta) and the trace context.
@@ -47,6 +54,13 @@ type NativeRequest struct {
 
 // nativeURL is where a dialect's operation lives on this provider.
 func (p *Provider) nativeURL(r *NativeRequest) string {
+	if p.Kind == "bedrock" {
+		op := "/invoke"
+		if r.Stream {
+			op = "/invoke-with-response-stream"
+		}
+		return p.BaseURL + "/model/" + url.PathEscape(r.Model) + op
+	}
 	switch r.Dialect {
 	case Messages:
 		return p.BaseURL + "/v1/messages" + r.Path
@@ -70,8 +84,11 @@ func (p *Provider) DoNative(ctx context.Context, r *NativeRequest) (*Response, e
 	if p.unavailable != "" && r.ClientKey == "" {
 		return nil, p.fail(FailUnavailable, "%s", p.unavailable)
 	}
-	if !p.Speaks(r.Dialect) {
-		return nil, p.fail(FailTranslate, "provider does not speak the %s API", r.Dialect)
+	if !p.Speaks(r.Dialect, r.Model) {
+		return nil, p.fail(FailTranslate, "provider does not speak the %s API for %s", r.Dialect, r.Model)
+	}
+	if p.Kind == "bedrock" {
+		return p.doBedrockMessages(ctx, r)
 	}
 	method := r.Method
 	if method == "" {

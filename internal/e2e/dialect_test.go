@@ -135,3 +135,33 @@ targets = [{ model = "anthropic/claude-haiku-4-5" }, { model = "up/gpt-test" }]
 		t.Errorf("the bridged target got %d requests, want 1", n)
 	}
 }
+
+func TestResponsesNodeOpenAISDK(t *testing.T) {
+	f := startTranslateFakes(t)
+	s := startSluice(t, translateConfig(f))
+	out := node(t, "responses.test.mjs", "SLUICE_URL="+s.URL)
+	if !strings.Contains(out, "pass 44") || !strings.Contains(out, "fail 0") {
+		t.Fatalf("expected 44 passing node tests:\n%s", out)
+	}
+	checkReceived(t, "anthropic", f.ant, 10, anthropicHeaders)
+	checkReceived(t, "gemini", f.gem, 10, geminiHeaders)
+	checkReceived(t, "bedrock", f.bed, 10, bedrockHeaders)
+	checkReceived(t, "chat", f.oai, 10, func(r fakeprovider.Received) string {
+		if r.Path != "/v1/chat/completions" {
+			return "a chat-only upstream got " + r.Path
+		}
+		return ""
+	})
+	// previous_response_id: the second turn reached every upstream with the first one in it.
+	for name, up := range map[string]*fakeprovider.Server{"chat": f.oai, "anthropic": f.ant, "gemini": f.gem, "bedrock": f.bed} {
+		if !bodyHas(up, "remember the word alpha", "what was the word") {
+			t.Errorf("%s: no request carried both turns of a previous_response_id conversation", name)
+		}
+		if !bodyHas(up, "get_weather", `{\"temp\":21}`) && !bodyHas(up, "get_weather", `"temp":21`) {
+			t.Errorf("%s: the function_call_output did not reach the upstream", name)
+		}
+	}
+	if !bodyHas(f.oai, `"response_format"`, `"json_schema"`) {
+		t.Error("chat: text.format did not become response_format")
+	}
+}

@@ -49,6 +49,10 @@ func scriptByMarker(up *fakeprovider.Server, f fakeprovider.Format) {
 	up.Script(func(r fakeprovider.Received) fakeprovider.Reply {
 		b := string(r.Body)
 		switch {
+		case strings.Contains(b, "marker-after-tool"):
+			// a tool loop's second turn still carries the first turn's marker-tool
+		case strings.Contains(b, "marker-json"):
+			return fakeprovider.Reply{Text: `{"city":"Paris"}`}
 		case strings.Contains(b, "marker-tool"):
 			return fakeprovider.Reply{ToolCalls: []fakeprovider.ToolCall{{Name: "get_weather", Arguments: `{"city":"Paris","unit":"c"}`}}}
 		case strings.Contains(b, "marker-length"):
