@@ -82,6 +82,9 @@ func (g *Gateway) api(endpoint string) http.Handler {
 	route := "/v1/" + strings.ReplaceAll(endpoint, ".", "/")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: endpoint, r: r, dialect: dialectOf(r)}
+		if c.dialect != nil && g.responseGuards {
+			c.dialect.bridged = true
+		}
 		route := route
 		if c.dialect != nil {
 			route = "/v1/" + c.dialect.name

@@ -36,6 +36,10 @@ type dialect struct {
 	// end, so that a stored response exists by the time the client can name it.
 	beforeEnd func(answer []byte)
 
+	// bridged forces every attempt through chat completions: a request policy rewrote the
+	// chat form (the client's own body no longer says what may be sent), or an on_response
+	// policy must read the answer, which it reads in chat's shape.
+	bridged bool
 	// native is set once an attempt answers natively: the dialect writer then passes the
 	// answer through as the upstream shaped it.
 	native bool
@@ -78,7 +82,7 @@ func forwardHeaders(r *http.Request) http.Header {
 // through the provider's chat-completions path.
 func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t balance.Target, trace http.Header) (*provider.Response, bool, error) {
 	d := c.dialect
-	if d == nil || !p.Speaks(d.name, t.Model) {
+	if d == nil || d.bridged || !p.Speaks(d.name, t.Model) {
 		preq := &provider.Request{
 			Endpoint: c.endpoint, Model: t.Model, Stream: c.stream, RequestID: c.id,
 			Body: g.upstreamBody(c, t.Model), Header: trace,
@@ -116,7 +120,7 @@ func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t bal
 // bridgeRefusal says why a bridged target cannot take this request, or nil.
 func (c *call) bridgeRefusal(p *provider.Provider, t balance.Target) *openai.Error {
 	d := c.dialect
-	if d == nil || p.Speaks(d.name, t.Model) || len(d.builtin) == 0 {
+	if d == nil || (!d.bridged && p.Speaks(d.name, t.Model)) || len(d.builtin) == 0 {
 		return nil
 	}
 	e := openai.Errorf(400, "unsupported_tool", "tool type "+strconv.Quote(d.builtin[0])+" is a built-in tool that "+t.Provider+"/"+t.Model+" cannot run (only an upstream that serves the Responses API natively can)")

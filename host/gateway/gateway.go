@@ -73,7 +73,10 @@ type Gateway struct {
 	stored    respstore.Store
 	redact    *telemetry.Redactor // non-nil when the access log captures bodies
 	authOn    bool                // virtual keys are configured: auth is a stage worth a span
-	handler   http.Handler
+	// responseGuards: some policy reads answers (on_response), so dialect requests go bridged
+	// and the policy sees every answer in chat's shape.
+	responseGuards bool
+	handler        http.Handler
 
 	implicitMu sync.Mutex
 	implicit   map[string]*balance.Router
@@ -104,6 +107,7 @@ func New(d Deps) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: plugin %q has neither on_request nor on_response, so it cannot be a policy", name)
 		}
 		g.policies = append(g.policies, p)
+		g.responseGuards = g.responseGuards || p.Has("on_response")
 	}
 	addKeyPlugin := func(router, name string) error {
 		if name == "" {

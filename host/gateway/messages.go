@@ -157,5 +157,11 @@ func (a *anthropicWriter) finish() {
 	if msg == "" {
 		msg = http.StatusText(a.status)
 	}
-	writeAnthropicError(a.w, a.status, "", msg) // "": the type follows the status
+	status := a.status
+	// Anthropic says 529 when it is overloaded, and clients back off on it; sluice's 503s
+	// mean the same (every target failed, cooling down or ejected) except a missing key.
+	if status == 503 && !bytes.Contains(a.buf, []byte(`"provider_not_configured"`)) {
+		status = 529
+	}
+	writeAnthropicError(a.w, status, "", msg) // "": the type follows the status
 }
