@@ -28,7 +28,7 @@ func checkEvents(t testing.TB, evs []Event) {
 	for i, e := range evs {
 		var d struct {
 			Type         string
-			Seq          *int64 `json:"sequence_number"`
+			Seq          *int64  `json:"sequence_number"`
 			ItemID       *string `json:"item_id"`
 			OutputIndex  *int    `json:"output_index"`
 			ContentIndex *int    `json:"content_index"`

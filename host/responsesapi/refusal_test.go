@@ -41,7 +41,7 @@ func TestRefusals(t *testing.T) {
 		{`{"model":"m","tools":{}}`, "parse", 400, "tools", "invalid_type"},
 		{`{"model":"m","tools":[{"name":"f"}]}`, "parse", 400, "tools[0].type", "invalid_type"},
 		{`{"model":"m","tools":[{"type":"function"}]}`, "parse", 400, "tools[0].name", "missing_required_parameter"},
-		{`{"model":"m","input":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}`, "parse", 400, "", "invalid_json"},
+		{`{"model":"m","input":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}`, "parse", 400, "", "invalid_json"},
 
 		{`{"model":"m","conversation":"conv_1"}`, "chat", 400, "conversation", "unsupported_parameter"},
 		{`{"model":"m","prompt":{"id":"pmpt_1"}}`, "chat", 400, "prompt", "unsupported_parameter"},
