@@ -7,7 +7,8 @@ import (
 )
 
 // Event is one Responses stream event: Data is the whole JSON payload, with "type" and
-// "sequence_number".
+// "sequence_number" (send it as the SSE data, Type as the event name). Data is shared with
+// Response and Output: do not modify it.
 type Event struct {
 	Type string
 	Data []byte
