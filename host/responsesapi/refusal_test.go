@@ -306,3 +306,42 @@ func FuzzStreamConverter(f *testing.F) {
 		_, _, _ = FromChat(stream, testMeta(nil))
 	})
 }
+
+// TestOwnOutputAsHistory: the items a bridged turn stores (its input and FromChat's output)
+// come back through ToChat as the same chat conversation, reasoning and call ids included.
+func TestOwnOutputAsHistory(t *testing.T) {
+	first, err := Parse([]byte(`{"model":"m","input":"weather in Paris and Rome?","tools":[{"type":"function","name":"weather"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, output, err := FromChat([]byte(`{"choices":[{"index":0,"message":{"role":"assistant","content":"Checking.",
+		"reasoning_content":"two calls","reasoning_signature":"sig\"1",
+		"tool_calls":[{"id":"call_1","type":"function","function":{"name":"weather","arguments":"{\"c\":\"Paris\"}"}},
+		{"id":"call_2","type":"function","function":{"name":"weather","arguments":"{\"c\":\"Rome\"}"}}]},"finish_reason":"tool_calls"}]}`),
+		testMeta(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	history := append(append([][]byte{}, first.Input...), output...)
+	next, err := Parse([]byte(`{"model":"m","previous_response_id":"resp_test","input":[
+		{"type":"function_call_output","call_id":"call_1","output":"20C"},{"type":"function_call_output","call_id":"call_2","output":"25C"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat, err := next.ToChat(history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Messages []map[string]any }
+	if err := json.Unmarshal(chat, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"content":"weather in Paris and Rome?","role":"user"},` +
+		`{"content":"Checking.","reasoning_content":"two calls","reasoning_signature":"sig\"1","role":"assistant","tool_calls":[` +
+		`{"function":{"arguments":"{\"c\":\"Paris\"}","name":"weather"},"id":"call_1","type":"function"},` +
+		`{"function":{"arguments":"{\"c\":\"Rome\"}","name":"weather"},"id":"call_2","type":"function"}]},` +
+		`{"content":"20C","role":"tool","tool_call_id":"call_1"},{"content":"25C","role":"tool","tool_call_id":"call_2"}]`
+	if b, _ := json.Marshal(got.Messages); string(b) != want {
+		t.Errorf("messages:\n got %s\nwant %s", b, want)
+	}
+}
