@@ -45,6 +45,7 @@ type Request struct {
 
 	builtinAt []int         // index in tools of each BuiltinTools entry
 	items     []jsonx.Value // Input, parsed
+	tape      jsonx.Tape    // makes every later walk of Raw skip values without rescanning them
 	hasInstr  bool
 	f         fields
 }
@@ -119,16 +120,13 @@ func unsupported(param, format string, args ...any) *Error {
 	return bad(param, "unsupported_parameter", format, args...)
 }
 
-// maxDepth bounds nesting in a request. jsonx already stops at encoding/json's limit (10000);
-// this tighter bound keeps recursive copies cheap and refuses nothing a real client sends
-// (JSON schemas nest a few dozen levels at most).
-const maxDepth = 256
-
 // Parse validates the shape of a Responses request and extracts what the gateway needs. It
 // returns an *Error for client mistakes. It refuses nothing a native upstream could serve:
 // ToChat does that for the bridged path. Input items alias body.
 func Parse(body []byte) (*Request, error) {
-	root, err := jsonx.Parse(body)
+	r := &Request{Raw: body, Store: true}
+	// Nesting is bounded by jsonx (encoding/json's limit), and nothing here recurses.
+	root, err := jsonx.ParseTape(body, &r.tape)
 	if err != nil {
 		return nil, &Error{Status: 400, Code: "invalid_json",
 			Message: "We could not parse the JSON body of your request: " + err.Error()}
@@ -136,15 +134,12 @@ func Parse(body []byte) (*Request, error) {
 	if !root.IsObject() {
 		return nil, &Error{Status: 400, Code: "invalid_json", Message: "The request body must be a JSON object."}
 	}
-	if depth(body) > maxDepth {
-		return nil, bad("", "invalid_json", "The request body nests deeper than %d levels.", maxDepth)
-	}
-	r := &Request{Raw: body, Store: true}
 	var input jsonx.Value
 	f := &r.f
 	for k, v := range root.Members() {
-		name := k.Str()
-		switch name {
+		// Comparing the key's bytes does not allocate; an escaped key is unknown, then named.
+		kr := k.Raw()
+		switch string(kr[1 : len(kr)-1]) {
 		case "model":
 			if !v.IsString() {
 				return nil, invalidType("model", "a string")
@@ -163,20 +158,19 @@ func Parse(body []byte) (*Request, error) {
 		case "stream", "store", "background":
 			b, ok := v.Bool()
 			if !ok && !v.IsNull() {
-				return nil, invalidType(name, "a boolean")
+				return nil, invalidType(k.Str(), "a boolean")
 			}
-			switch {
-			case !ok:
-			case name == "stream":
+			switch string(kr[1 : len(kr)-1]) {
+			case "stream":
 				r.Stream = b
-			case name == "store":
-				r.Store = b
+			case "store":
+				r.Store = b || !ok
 			default:
 				r.Background = b
 			}
 		case "previous_response_id":
 			if !v.IsString() && !v.IsNull() {
-				return nil, invalidType(name, "a string")
+				return nil, invalidType("previous_response_id", "a string")
 			}
 			r.PreviousResponseID = v.Str()
 		case "metadata":
@@ -188,7 +182,7 @@ func Parse(body []byte) (*Request, error) {
 				}
 				r.Metadata = v.Raw()
 			} else if !v.IsNull() {
-				return nil, invalidType(name, "an object")
+				return nil, invalidType("metadata", "an object")
 			}
 		case "tools":
 			if err := r.parseTools(v); err != nil {
@@ -231,11 +225,11 @@ func Parse(body []byte) (*Request, error) {
 			f.streamOptions = v
 		case "conversation", "prompt":
 			if !v.IsNull() && f.refused == "" {
-				f.refused = name
+				f.refused = k.Str()
 			}
 		default:
 			if f.unknown == "" {
-				f.unknown = name
+				f.unknown = k.Str()
 			}
 		}
 	}
@@ -249,7 +243,8 @@ func Parse(body []byte) (*Request, error) {
 		v, _ := jsonx.Parse(item)
 		r.Input, r.items = [][]byte{item}, []jsonx.Value{v}
 	case jsonx.Array:
-		r.Input, r.items = make([][]byte, 0, 8), make([]jsonx.Value, 0, 8)
+		n := input.Len()
+		r.Input, r.items = make([][]byte, 0, n), make([]jsonx.Value, 0, n)
 		for i, it := range input.Elems() {
 			if err := checkItem(it, i); err != nil {
 				return nil, err
@@ -333,32 +328,6 @@ func (r *Request) parseTools(v jsonx.Value) error {
 		r.builtinAt = append(r.builtinAt, i)
 	}
 	return nil
-}
-
-// depth returns the deepest nesting of b (already valid JSON), stopping early past maxDepth.
-func depth(b []byte) int {
-	d, deepest := 0, 0
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-		case '{', '[':
-			d++
-			if d > deepest {
-				deepest = d
-				if d > maxDepth {
-					return d
-				}
-			}
-		case '}', ']':
-			d--
-		}
-	}
-	return deepest
 }
 
 // NewID returns a fresh id: prefix, an underscore and 48 hex digits from crypto/rand

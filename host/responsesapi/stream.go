@@ -7,7 +7,8 @@ import (
 )
 
 // Event is one Responses stream event: Data is the whole JSON payload, with "type" and
-// "sequence_number".
+// "sequence_number" (send it as the SSE data, Type as the event name). Data is shared with
+// Response and Output: do not modify it.
 type Event struct {
 	Type string
 	Data []byte
@@ -139,7 +140,7 @@ func (s *StreamConverter) Chunk(chatChunk []byte) ([]Event, error) {
 			s.reasoningDelta(r)
 		}
 		if sig := df[1]; sig.IsString() {
-			it := s.openKind(kindReasoning)
+			it := s.ensure(kindReasoning)
 			it.sig, it.hasSig = sig.AppendRawStr(it.sig), true
 		}
 		if t := df[2]; t.IsString() && !t.Is("") {
@@ -160,11 +161,8 @@ func (s *StreamConverter) Chunk(chatChunk []byte) ([]Event, error) {
 	return s.take(), nil
 }
 
-// openKind returns the open item when it is of kind, else closes it and opens a new one.
+// openKind closes the open item and opens a new one of kind (without its added event).
 func (s *StreamConverter) openKind(kind int) *item {
-	if s.open != nil && s.open.kind == kind && kind != kindCall {
-		return s.open
-	}
 	s.closeOpen("completed")
 	prefix := [...]string{"rs", "msg", "fc"}[kind]
 	it := &item{kind: kind, id: s.m.newID(prefix), index: len(s.items), status: "completed"}
@@ -182,12 +180,18 @@ func (s *StreamConverter) added(it *item) {
 	s.emit("response.output_item.added", w)
 }
 
-func (s *StreamConverter) reasoningDelta(r jsonx.Value) {
-	it := s.open
-	if it == nil || it.kind != kindReasoning {
-		it = s.openKind(kindReasoning)
-		s.added(it)
+// ensure returns the open item if it is a reasoning item or message of kind, else opens one.
+func (s *StreamConverter) ensure(kind int) *item {
+	if it := s.open; it != nil && it.kind == kind {
+		return it
 	}
+	it := s.openKind(kind)
+	s.added(it)
+	return it
+}
+
+func (s *StreamConverter) reasoningDelta(r jsonx.Value) {
+	it := s.ensure(kindReasoning)
 	if !s.summaryOpen {
 		s.summaryOpen = true
 		w := s.begin("response.reasoning_summary_part.added", 96)
@@ -205,26 +209,8 @@ func (s *StreamConverter) reasoningDelta(r jsonx.Value) {
 }
 
 func (s *StreamConverter) textDelta(t, logprobs jsonx.Value, refusal bool) {
-	it := s.open
-	if it == nil || it.kind != kindMessage {
-		it = s.openKind(kindMessage)
-		s.added(it)
-	}
-	if s.partOpen && it.parts[len(it.parts)-1].refusal != refusal {
-		s.closePart(it)
-	}
-	if !s.partOpen {
-		s.partOpen = true
-		it.parts = append(it.parts, part{refusal: refusal})
-		w := s.begin("response.content_part.added", 96)
-		at(w, it, "content_index", len(it.parts)-1)
-		if refusal {
-			w.Fragment(`,"part":{"type":"refusal","refusal":""}`)
-		} else {
-			w.Fragment(`,"part":{"type":"output_text","annotations":[],"logprobs":[],"text":""}`)
-		}
-		s.emit("response.content_part.added", w)
-	}
+	it := s.ensure(kindMessage)
+	s.openPart(it, refusal)
 	p := &it.parts[len(it.parts)-1]
 	n := len(p.text)
 	p.text = t.AppendRawStr(p.text)
@@ -249,6 +235,25 @@ func (s *StreamConverter) textDelta(t, logprobs jsonx.Value, refusal bool) {
 		w.ArrayEnd()
 	}
 	s.emit(typ, w)
+}
+
+// openPart makes the open part of message it a text (or refusal) part.
+func (s *StreamConverter) openPart(it *item, refusal bool) {
+	if s.partOpen && it.parts[len(it.parts)-1].refusal != refusal {
+		s.closePart(it)
+	}
+	if !s.partOpen {
+		s.partOpen = true
+		it.parts = append(it.parts, part{refusal: refusal})
+		w := s.begin("response.content_part.added", 96)
+		at(w, it, "content_index", len(it.parts)-1)
+		if refusal {
+			w.Fragment(`,"part":{"type":"refusal","refusal":""}`)
+		} else {
+			w.Fragment(`,"part":{"type":"output_text","annotations":[],"logprobs":[],"text":""}`)
+		}
+		s.emit("response.content_part.added", w)
+	}
 }
 
 func (s *StreamConverter) toolDelta(tc jsonx.Value) error {
@@ -379,9 +384,7 @@ func (s *StreamConverter) Finish() []Event {
 	status, reason := finishStatus(s.finish)
 	if len(s.items) == 0 {
 		// An empty answer is still a message, as FromChat makes it.
-		it := s.openKind(kindMessage)
-		s.added(it)
-		s.textDelta(jsonx.Value{}, jsonx.Value{}, false)
+		s.openPart(s.ensure(kindMessage), false)
 	}
 	itemStatus := "completed"
 	if status == "incomplete" {
