@@ -3,9 +3,10 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluice-gw/sluice/host/balance"
@@ -27,8 +28,9 @@ type dialect struct {
 	// header holds the client headers that belong to the dialect (anthropic-version,
 	// anthropic-beta), sent on native attempts only.
 	header http.Header
-	// builtin are Responses tools only a native upstream can run (web_search, mcp, ...).
-	builtin []string
+	// bridgeErr is why a bridged target cannot take the request (a Responses built-in tool,
+	// a field chat completions cannot carry), or nil.
+	bridgeErr *openai.Error
 	// nativeBody rewrites the body for one native target (Responses: previous_response_id
 	// expanded when the target cannot resolve it); nil sends body with the model set.
 	nativeBody func(p *provider.Provider, model string) []byte
@@ -83,9 +85,13 @@ func forwardHeaders(r *http.Request) http.Header {
 func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t balance.Target, trace http.Header) (*provider.Response, bool, error) {
 	d := c.dialect
 	if d == nil || d.bridged || !p.Speaks(d.name, t.Model) {
+		body := g.upstreamBody(c, t.Model)
+		if d != nil && p.Translator() == nil {
+			body = stripReasoning(body)
+		}
 		preq := &provider.Request{
 			Endpoint: c.endpoint, Model: t.Model, Stream: c.stream, RequestID: c.id,
-			Body: g.upstreamBody(c, t.Model), Header: trace,
+			Body: body, Header: trace,
 		}
 		if p.BYOK {
 			preq.ClientKey = c.r.Header.Get("X-Sluice-Provider-Key")
@@ -120,12 +126,42 @@ func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t bal
 // bridgeRefusal says why a bridged target cannot take this request, or nil.
 func (c *call) bridgeRefusal(p *provider.Provider, t balance.Target) *openai.Error {
 	d := c.dialect
-	if d == nil || (!d.bridged && p.Speaks(d.name, t.Model)) || len(d.builtin) == 0 {
+	if d == nil || d.bridgeErr == nil || (!d.bridged && p.Speaks(d.name, t.Model)) {
 		return nil
 	}
-	e := openai.Errorf(400, "unsupported_tool", "tool type "+strconv.Quote(d.builtin[0])+" is a built-in tool that "+t.Provider+"/"+t.Model+" cannot run (only an upstream that serves the Responses API natively can)")
-	e.Param = "tools"
-	return e
+	e := *d.bridgeErr
+	e.Message = strings.TrimSuffix(e.Message, ".") + " (target " + t.Provider + "/" + t.Model + " is served through chat completions; only an upstream that speaks the " + d.name + " API natively could take it)"
+	return &e
+}
+
+// stripReasoning drops the reasoning a bridge carried on assistant turns (reasoning_content
+// and the opaque reasoning_signature) before a plain chat-completions server sees them: they are
+// sluice's extension for translators, and some servers refuse reasoning_content in input.
+func stripReasoning(body []byte) []byte {
+	if !bytes.Contains(body, []byte(`"reasoning_content"`)) && !bytes.Contains(body, []byte(`"reasoning_signature"`)) {
+		return body
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return body
+	}
+	var msgs []map[string]json.RawMessage
+	if json.Unmarshal(top["messages"], &msgs) != nil {
+		return body
+	}
+	for _, m := range msgs {
+		delete(m, "reasoning_content")
+		delete(m, "reasoning_signature")
+	}
+	b, err := json.Marshal(msgs)
+	if err != nil {
+		return body
+	}
+	top["messages"] = b
+	if out, err := json.Marshal(top); err == nil {
+		return out
+	}
+	return body
 }
 
 func jsonString(s string) []byte {

@@ -99,16 +99,20 @@ func (g *Gateway) responses() http.Handler {
 			history = prev.Items
 		}
 		chatBody, err := req.ToChat(history)
+		var bridgeErr *openai.Error
 		if err != nil {
 			var re *responsesapi.Error
-			if errors.As(err, &re) {
-				responsesError(re).Write(w)
+			if !errors.As(err, &re) || re.Param == "previous_response_id" {
+				openai.Errorf(400, "invalid_request", err.Error()).Write(w)
 				return
 			}
-			openai.Errorf(400, "invalid_request", err.Error()).Write(w)
-			return
+			// Only a native target can serve this request (a built-in tool, a field chat
+			// completions cannot carry): the pipeline gets a stand-in chat form for its
+			// estimates, and bridged targets refuse it.
+			bridgeErr = responsesError(re)
+			chatBody = standInChat(req, body)
 		}
-		d := &dialect{name: provider.Responses, body: raw, builtin: req.BuiltinTools}
+		d := &dialect{name: provider.Responses, body: raw, bridgeErr: bridgeErr}
 		d.nativeBody = func(p *provider.Provider, model string) []byte {
 			if prev == nil || (prev.Native && prev.Provider == p.Name) {
 				return raw.Set("model", jsonString(model)) // the upstream holds the conversation itself
@@ -134,6 +138,34 @@ func (g *Gateway) responses() http.Handler {
 		chat.ServeHTTP(rw, r)
 		rw.finish()
 	})
+}
+
+// standInChat is the chat form of a request that only a native target can serve: enough for
+// the pipeline's model, stream and token estimate (the input's bytes count as its text).
+func standInChat(req *responsesapi.Request, body []byte) []byte {
+	w := jsonx.NewWriter(make([]byte, 0, len(body)+96))
+	w.ObjectStart()
+	w.Key("model")
+	w.String(req.Model)
+	w.Key("messages")
+	w.ArrayStart()
+	w.ObjectStart()
+	w.Key("role")
+	w.String("user")
+	w.Key("content")
+	w.StringBytes(itemsArray(req.Input))
+	w.ObjectEnd()
+	w.ArrayEnd()
+	if req.Stream {
+		w.Key("stream")
+		w.Bool(true)
+	}
+	if n := jsonx.Get(body, "max_output_tokens"); n.IsNumber() {
+		w.Key("max_tokens")
+		w.Value(n)
+	}
+	w.ObjectEnd()
+	return w.Bytes()
 }
 
 // itemsArray joins conversation items into one JSON array.
