@@ -132,9 +132,15 @@ func TestMessagesBedrockInvokeWhole(t *testing.T) {
 			t.Errorf("streamed text %q", text)
 		}
 	}
-	logs := s.Logs()
-	if strings.Count(logs, "path=/v1/messages status=200") < 2 || !strings.Contains(logs, "completion_tokens=") {
-		t.Errorf("access log lacks the native answers' usage:\n%s", logs)
+	// The access line is written once the handler returns, which may be just after the client
+	// has read the last byte.
+	waitFor(t, func() bool {
+		return strings.Count(s.Logs(), "path=/v1/messages status=200") == 2
+	}, "two access log lines for /v1/messages")
+	for _, line := range strings.Split(s.Logs(), "\n") {
+		if strings.Contains(line, "path=/v1/messages status=200") && !strings.Contains(line, "completion_tokens=") {
+			t.Errorf("access log line lacks the native answer's usage: %s", line)
+		}
 	}
 }
 
