@@ -77,6 +77,34 @@ func TestBedrockEventsDecode(t *testing.T) {
 	}
 }
 
+// FuzzBedrockEvents: whatever bytes Bedrock sends, decoding ends in an event, an error or EOF,
+// never a panic, and every event carries its data.
+func FuzzBedrockEvents(f *testing.F) {
+	var buf bytes.Buffer
+	enc := eventstream.NewEncoder()
+	for _, ev := range []string{`{"type":"message_start"}`, `not json`, ``} {
+		m := eventstream.Message{Payload: []byte(`{"bytes":"` + base64.StdEncoding.EncodeToString([]byte(ev)) + `"}`)}
+		m.Headers.Set(":message-type", eventstream.StringValue("event"))
+		m.Headers.Set(":event-type", eventstream.StringValue("chunk"))
+		_ = enc.Encode(&buf, m)
+	}
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:buf.Len()/2])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := &bedrockEvents{p: &Provider{Name: "bedrock"}, body: newIdleReader(io.NopCloser(bytes.NewReader(b)), 0), dec: eventstream.NewDecoder()}
+		for i := 0; i < 1000; i++ {
+			name, data, err := s.NextEvent()
+			if err != nil {
+				return
+			}
+			if name == "error" && !json.Valid(data) {
+				t.Fatalf("error event is not JSON: %q", data)
+			}
+		}
+	})
+}
+
 func TestExceptionStatus(t *testing.T) {
 	for name, want := range map[string]int{
 		"validationException": 400, "ThrottlingException": 429, "serviceUnavailableException": 503,

@@ -148,7 +148,11 @@ func TestMessagesBedrockInvokeWhole(t *testing.T) {
 // or mid-stream, and a Bedrock model that is not Claude is still bridged through Converse.
 func TestMessagesBedrockInvokeErrors(t *testing.T) {
 	f := startTranslateFakes(t)
-	s := startSluice(t, translateConfig(f))
+	s := startSluice(t, translateConfig(f)+`
+[routers.claude-on-aws]
+strategy = "priority"
+targets = [{ model = "bedrock/`+bedrockClaude+`" }, { model = "anthropic/claude-haiku-4-5" }]
+`)
 	call := func(model, extra string) (int, []byte) {
 		body := `{"model":"bedrock/` + model + `","max_tokens":64` + extra + `,"messages":[{"role":"user","content":"hello there"}]}`
 		return messagesCall(t, s.URL, []byte(body), nil)
@@ -194,6 +198,28 @@ func TestMessagesBedrockInvokeErrors(t *testing.T) {
 	} else if e := jsonObject(t, []byte(data[1])); e["error"].(map[string]any)["type"] != "rate_limit_error" {
 		t.Errorf("stream exception error event %s", data[1])
 	}
+
+	// A throttled Claude on Bedrock fails over to the next target, whole or streamed (after the
+	// first 429 the balancer may skip Bedrock altogether).
+	f.bed.ClearRequests()
+	f.ant.ClearRequests()
+	f.bed.Script(func(fakeprovider.Received) fakeprovider.Reply {
+		return fakeprovider.Reply{Status: 429, Message: "Too many requests, please wait before trying again."}
+	})
+	for _, extra := range []string{"", `,"stream":true`} {
+		body := `{"model":"claude-on-aws","max_tokens":64` + extra + `,"messages":[{"role":"user","content":"fail over"}]}`
+		st, got = messagesCall(t, s.URL, []byte(body), nil)
+		if st != 200 || !strings.Contains(string(got), "over") || (extra != "" && !strings.Contains(string(got), "event: message_stop")) {
+			t.Errorf("failover%s: status %d body %s", extra, st, got)
+		}
+	}
+	if n := len(f.bed.Requests()); n < 1 {
+		t.Errorf("bedrock got %d requests, want at least 1", n)
+	}
+	if n := len(f.ant.Requests()); n != 2 {
+		t.Errorf("the fallback got %d requests, want 2", n)
+	}
+	f.bed.Script(nil)
 
 	// Not Claude: bridged through the Converse translator.
 	f.bed.ClearRequests()
