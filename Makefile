@@ -55,6 +55,7 @@ fuzz:
 	$(GO) test -run x -fuzz FuzzParseRequest -fuzztime 20s ./host/openai
 	$(GO) test -run x -fuzz FuzzReader -fuzztime 20s ./host/sse
 	$(GO) test -run x -fuzz FuzzParse -fuzztime 20s ./host/config
+	$(GO) test -run x -fuzz FuzzBedrockEvents -fuzztime 20s ./host/provider
 
 bench: build
 	$(GO) build -o bin/fakeupstream ./cmd/fakeupstream

@@ -68,12 +68,13 @@ func (p *Provider) doBedrockMessages(ctx context.Context, r *NativeRequest) (*Re
 	h := r.Header.Clone()
 	h.Del("Anthropic-Version")
 	h.Del("Anthropic-Beta")
+	if r.Stream {
+		// Set before signing: Accept is one of the signed headers.
+		h.Set("Accept", "application/vnd.amazon.eventstream")
+	}
 	req, err := p.newRequest(ctx, "POST", p.nativeURL(r), body, &Request{Stream: r.Stream, Header: h, ClientKey: r.ClientKey})
 	if err != nil {
 		return nil, err
-	}
-	if r.Stream {
-		req.Header.Set("Accept", "application/vnd.amazon.eventstream")
 	}
 	resp, err := p.send(req)
 	if err != nil {
@@ -91,7 +92,12 @@ func (p *Provider) doBedrockMessages(ctx context.Context, r *NativeRequest) (*Re
 	}
 	out.Body = b
 	if resp.StatusCode >= 400 {
-		out.Body = anthropicError(resp.StatusCode, jsonx.Get(b, "message").Str(), b)
+		// Bedrock spells it "message"; errors from AWS's own front (IAM) say "Message".
+		msg := jsonx.Get(b, "message").Str()
+		if msg == "" {
+			msg = jsonx.Get(b, "Message").Str()
+		}
+		out.Body = anthropicError(resp.StatusCode, msg, b)
 	}
 	return out, nil
 }
@@ -170,7 +176,7 @@ func (s *bedrockEvents) NextEvent() (string, []byte, error) {
 			if m == "" {
 				m = name
 			}
-			return "error", anthropicError(500, "bedrock: "+m, msg.Payload), nil
+			return "error", anthropicError(exceptionStatus(name), "bedrock: "+m, msg.Payload), nil
 		}
 		if name != "chunk" {
 			continue
@@ -195,3 +201,17 @@ func (s *bedrockEvents) NextEvent() (string, []byte, error) {
 }
 
 func (s *bedrockEvents) Close() error { return s.body.Close() }
+
+// exceptionStatus is the HTTP status Bedrock gives an exception outside a stream, so that an
+// in-stream one gets the Anthropic error type a client expects (throttling is a rate limit).
+func exceptionStatus(name string) int {
+	switch strings.TrimSuffix(strings.ToLower(name), "exception") {
+	case "validation":
+		return 400
+	case "throttling", "servicequotaexceeded":
+		return 429
+	case "serviceunavailable":
+		return 503
+	}
+	return 500
+}

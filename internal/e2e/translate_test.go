@@ -263,10 +263,20 @@ func TestMessagesNodeAnthropicSDK(t *testing.T) {
 	f := startTranslateFakes(t)
 	s := startSluice(t, translateConfig(f))
 	out := node(t, "messages.test.mjs", "SLUICE_URL="+s.URL)
-	if !strings.Contains(out, "pass 10") || !strings.Contains(out, "fail 0") {
-		t.Fatalf("expected 10 passing node tests:\n%s", out)
+	if !strings.Contains(out, "pass 14") || !strings.Contains(out, "fail 0") {
+		t.Fatalf("expected 14 passing node tests:\n%s", out)
 	}
 	checkReceived(t, "anthropic", f.ant, 3, anthropicHeaders)
+	// Claude on Bedrock is native too: InvokeModel with the SDK's body.
+	checkReceived(t, "bedrock", f.bed, 5, func(r fakeprovider.Received) string {
+		if msg := bedrockHeaders(r); msg != "" {
+			return msg
+		}
+		if !strings.HasSuffix(r.Path, "/invoke") && !strings.HasSuffix(r.Path, "/invoke-with-response-stream") {
+			return "path " + r.Path
+		}
+		return ""
+	})
 	checkReceived(t, "openai", f.oai, 3, func(r fakeprovider.Received) string {
 		if r.Header.Get("Authorization") != "Bearer sk-upstream-secret-123" {
 			return "Authorization " + r.Header.Get("Authorization")

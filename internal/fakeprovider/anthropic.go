@@ -57,6 +57,12 @@ func isNumber(v any) (float64, bool) {
 
 // validateAnthropic checks a Messages API request; it returns the error message or "".
 func validateAnthropic(version string, m map[string]any) string {
+	return validateMessagesBody(version, m, true)
+}
+
+// validateMessagesBody checks a Messages API body; the model is required only where the body
+// names it (Bedrock's InvokeModel takes it in the path).
+func validateMessagesBody(version string, m map[string]any, requireModel bool) string {
 	for k := range m {
 		if !anthropicTopLevel[k] {
 			return k + ": Extra inputs are not permitted"
@@ -69,7 +75,7 @@ func validateAnthropic(version string, m map[string]any) string {
 			}
 		}
 	}
-	if s, ok := m["model"].(string); !ok || s == "" {
+	if s, ok := m["model"].(string); requireModel && (!ok || s == "") {
 		return "model: Field required"
 	}
 	mt, ok := m["max_tokens"]
@@ -102,6 +108,20 @@ func validateAnthropic(version string, m map[string]any) string {
 		for _, s := range arr {
 			if _, ok := s.(string); !ok {
 				return "stop_sequences: Input should be a valid string"
+			}
+		}
+	}
+	if v, ok := m["metadata"]; ok {
+		md, ok := v.(map[string]any)
+		if !ok {
+			return "metadata: Input should be an object"
+		}
+		for k, mv := range md {
+			if k != "user_id" {
+				return "metadata." + k + ": Extra inputs are not permitted"
+			}
+			if _, ok := mv.(string); !ok && mv != nil {
+				return "metadata.user_id: Input should be a valid string"
 			}
 		}
 	}
@@ -476,7 +496,52 @@ func anthropicText(v any) string {
 }
 
 func (s *Server) anthropicReply(x *exchange, rec *Received, body map[string]any) {
-	reply := &x.reply
+	m := s.anthropicMessage(&x.reply, rec, body, rec.Model, "msg_fake_")
+	if !rec.Stream {
+		x.body(http.StatusOK, "application/json", m.json())
+		return
+	}
+	if !x.begin(http.StatusOK, "text/event-stream; charset=utf-8") {
+		return
+	}
+	event := func(payload []byte) bool {
+		var head struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(payload, &head)
+		b := make([]byte, 0, len(payload)+len(head.Type)+16)
+		b = append(b, "event: "...)
+		b = append(b, head.Type...)
+		b = append(b, "\ndata: "...)
+		b = append(b, payload...)
+		return x.chunk(append(b, '\n', '\n'))
+	}
+	if x.reply.Chunks != nil {
+		for _, c := range x.reply.Chunks {
+			if !event([]byte(c)) {
+				return
+			}
+		}
+		x.end(nil)
+		return
+	}
+	if m.events(true, nil, event) {
+		x.end(nil)
+	}
+}
+
+// anthropicMsg is a derived Messages API answer, rendered whole or as stream events.
+type anthropicMsg struct {
+	id, model, stop string
+	text, thinking  string
+	pieces          int
+	content         []any
+	usage           map[string]any
+}
+
+// anthropicMessage derives the answer to a Messages request from the scripted reply; id
+// prefixes the message id (Anthropic's msg_..., Bedrock's msg_bdrk_...).
+func (s *Server) anthropicMessage(reply *Reply, rec *Received, body map[string]any, model, id string) *anthropicMsg {
 	echo, promptWords := "", words(anthropicText(body["system"]))
 	msgs, _ := body["messages"].([]any)
 	for _, raw := range msgs {
@@ -495,7 +560,6 @@ func (s *Server) anthropicReply(x *exchange, rec *Received, body map[string]any)
 			stop = "tool_use"
 		}
 	}
-	id := "msg_fake_" + strconv.Itoa(rec.Seq)
 	seqStr := strconv.Itoa(rec.Seq)
 	var content []any
 	if reply.Thinking != "" {
@@ -518,73 +582,58 @@ func (s *Server) anthropicReply(x *exchange, rec *Received, body map[string]any)
 	if content == nil {
 		content = []any{}
 	}
-	usage := map[string]any{
-		"input_tokens":                pick(reply.Usage.Input, promptWords),
-		"output_tokens":               pick(reply.Usage.Output, outWords),
-		"cache_creation_input_tokens": reply.Usage.CacheWrite,
-		"cache_read_input_tokens":     reply.Usage.CacheRead,
+	return &anthropicMsg{
+		id: id + seqStr, model: model, stop: stop, text: text, thinking: reply.Thinking,
+		pieces: reply.Pieces, content: content,
+		usage: map[string]any{
+			"input_tokens":                pick(reply.Usage.Input, promptWords),
+			"output_tokens":               pick(reply.Usage.Output, outWords),
+			"cache_creation_input_tokens": reply.Usage.CacheWrite,
+			"cache_read_input_tokens":     reply.Usage.CacheRead,
+		},
 	}
-	model := rec.Model
-	if !rec.Stream {
-		x.body(http.StatusOK, "application/json", mustJSON(map[string]any{
-			"id": id, "type": "message", "role": "assistant", "model": model, "content": content,
-			"stop_reason": stop, "stop_sequence": nil, "usage": usage,
-		}))
-		return
-	}
-	if !x.begin(http.StatusOK, "text/event-stream; charset=utf-8") {
-		return
-	}
-	event := func(payload []byte) bool {
-		var head struct {
-			Type string `json:"type"`
-		}
-		_ = json.Unmarshal(payload, &head)
-		b := make([]byte, 0, len(payload)+len(head.Type)+16)
-		b = append(b, "event: "...)
-		b = append(b, head.Type...)
-		b = append(b, "\ndata: "...)
-		b = append(b, payload...)
-		return x.chunk(append(b, '\n', '\n'))
-	}
-	if reply.Chunks != nil {
-		for _, c := range reply.Chunks {
-			if !event([]byte(c)) {
-				return
-			}
-		}
-		x.end(nil)
-		return
-	}
-	ev := func(v map[string]any) bool { return event(mustJSON(v)) }
+}
+
+// json is the whole message, the non-streamed answer.
+func (m *anthropicMsg) json() []byte {
+	return mustJSON(map[string]any{
+		"id": m.id, "type": "message", "role": "assistant", "model": m.model, "content": m.content,
+		"stop_reason": m.stop, "stop_sequence": nil, "usage": m.usage,
+	})
+}
+
+// events emits the message as stream events (a ping after message_start when ping is set;
+// stopExtra merged into message_stop) and reports whether every emit succeeded.
+func (m *anthropicMsg) events(ping bool, stopExtra map[string]any, emit func([]byte) bool) bool {
+	ev := func(v map[string]any) bool { return emit(mustJSON(v)) }
 	startUsage := map[string]any{
-		"input_tokens": usage["input_tokens"], "output_tokens": 1,
-		"cache_creation_input_tokens": usage["cache_creation_input_tokens"],
-		"cache_read_input_tokens":     usage["cache_read_input_tokens"],
+		"input_tokens": m.usage["input_tokens"], "output_tokens": 1,
+		"cache_creation_input_tokens": m.usage["cache_creation_input_tokens"],
+		"cache_read_input_tokens":     m.usage["cache_read_input_tokens"],
 	}
 	if !ev(map[string]any{"type": "message_start", "message": map[string]any{
-		"id": id, "type": "message", "role": "assistant", "model": model, "content": []any{},
+		"id": m.id, "type": "message", "role": "assistant", "model": m.model, "content": []any{},
 		"stop_reason": nil, "stop_sequence": nil, "usage": startUsage,
 	}}) {
-		return
+		return false
 	}
-	if !ev(map[string]any{"type": "ping"}) {
-		return
+	if ping && !ev(map[string]any{"type": "ping"}) {
+		return false
 	}
-	for i, blk := range content {
+	for i, blk := range m.content {
 		b := blk.(map[string]any)
 		var start map[string]any
 		var deltas []map[string]any
 		switch b["type"] {
 		case "thinking":
 			start = map[string]any{"type": "thinking", "thinking": ""}
-			for _, p := range split(reply.Thinking, reply.Pieces) {
+			for _, p := range split(m.thinking, m.pieces) {
 				deltas = append(deltas, map[string]any{"type": "thinking_delta", "thinking": p})
 			}
 			deltas = append(deltas, map[string]any{"type": "signature_delta", "signature": b["signature"]})
 		case "text":
 			start = map[string]any{"type": "text", "text": ""}
-			for _, p := range split(text, reply.Pieces) {
+			for _, p := range split(m.text, m.pieces) {
 				deltas = append(deltas, map[string]any{"type": "text_delta", "text": p})
 			}
 		case "tool_use":
@@ -595,26 +644,27 @@ func (s *Server) anthropicReply(x *exchange, rec *Received, body map[string]any)
 			}
 		}
 		if !ev(map[string]any{"type": "content_block_start", "index": i, "content_block": start}) {
-			return
+			return false
 		}
 		for _, d := range deltas {
 			if !ev(map[string]any{"type": "content_block_delta", "index": i, "delta": d}) {
-				return
+				return false
 			}
 		}
 		if !ev(map[string]any{"type": "content_block_stop", "index": i}) {
-			return
+			return false
 		}
 	}
 	if !ev(map[string]any{"type": "message_delta",
-		"delta": map[string]any{"stop_reason": stop, "stop_sequence": nil},
-		"usage": map[string]any{"output_tokens": usage["output_tokens"]}}) {
-		return
+		"delta": map[string]any{"stop_reason": m.stop, "stop_sequence": nil},
+		"usage": map[string]any{"output_tokens": m.usage["output_tokens"]}}) {
+		return false
 	}
-	if !ev(map[string]any{"type": "message_stop"}) {
-		return
+	stop := map[string]any{"type": "message_stop"}
+	for k, v := range stopExtra {
+		stop[k] = v
 	}
-	x.end(nil)
+	return ev(stop)
 }
 
 // AnthropicErrorEvent is the JSON of a mid-stream Anthropic error event, for Reply.Chunks.

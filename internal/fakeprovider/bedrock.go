@@ -346,14 +346,22 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	seg, op, _ := strings.Cut(rest, "/")
 	model, _ := url.PathUnescape(seg)
 	rec.Model = model
-	rec.Stream = op == "converse-stream"
-	if !ok || model == "" || (op != "converse" && op != "converse-stream") || r.Method != http.MethodPost {
+	invoke := op == "invoke" || op == "invoke-with-response-stream"
+	rec.Stream = op == "converse-stream" || op == "invoke-with-response-stream"
+	if !ok || model == "" || (op != "converse" && op != "converse-stream" && !invoke) || r.Method != http.MethodPost {
 		exc, rec.Invalid = "UnknownOperationException", "Unknown operation"
 	} else if exc, rec.Invalid = s.bedrockAuth(r, rec.Body); exc == "" {
-		if body, err = decodeObject(rec.Body); err != nil {
+		switch body, err = decodeObject(rec.Body); {
+		case err != nil:
 			exc, rec.Invalid = "ValidationException", "Malformed input request, please reformat your input and try again."
-		} else if rec.Invalid = validateBedrock(body); rec.Invalid != "" {
-			exc = "ValidationException"
+		case invoke:
+			if rec.Invalid = validateInvoke(r, model, body); rec.Invalid != "" {
+				exc = "ValidationException"
+			}
+		default:
+			if rec.Invalid = validateBedrock(body); rec.Invalid != "" {
+				exc = "ValidationException"
+			}
 		}
 	}
 	reply := s.record(rec)
@@ -379,6 +387,10 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	}
 	if reply.Body != nil && (!rec.Stream || reply.Chunks == nil) {
 		x.body(http.StatusOK, "application/json", reply.Body)
+		return
+	}
+	if invoke {
+		s.invokeReply(x, rec, body)
 		return
 	}
 	s.bedrockReply(x, rec, body)
@@ -494,31 +506,44 @@ func (s *Server) bedrockReply(x *exchange, rec *Received, body map[string]any) {
 	if !x.begin(http.StatusOK, "application/vnd.amazon.eventstream") {
 		return
 	}
-	enc := eventstream.NewEncoder()
-	var buf bytes.Buffer
+	f := newFramer()
 	for _, c := range chunks {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(c), &m); err != nil || len(m) != 1 {
 			panic(fmt.Sprintf("fakeprovider: bedrock chunk %q is not a one-key object", c))
 		}
 		for typ, payload := range m {
-			msg := eventstream.Message{Payload: payload}
-			if strings.HasSuffix(typ, "Exception") {
-				msg.Headers.Set(":message-type", eventstream.StringValue("exception"))
-				msg.Headers.Set(":exception-type", eventstream.StringValue(typ))
-			} else {
-				msg.Headers.Set(":message-type", eventstream.StringValue("event"))
-				msg.Headers.Set(":event-type", eventstream.StringValue(typ))
+			if !x.chunk(f.frame(typ, payload)) {
+				return
 			}
-			msg.Headers.Set(":content-type", eventstream.StringValue("application/json"))
-			buf.Reset()
-			if err := enc.Encode(&buf, msg); err != nil {
-				panic(fmt.Sprintf("fakeprovider: encode event: %v", err))
-			}
-		}
-		if !x.chunk(buf.Bytes()) {
-			return
 		}
 	}
 	x.end(nil)
+}
+
+// framer encodes AWS event-stream messages.
+type framer struct {
+	enc *eventstream.Encoder
+	buf bytes.Buffer
+}
+
+func newFramer() *framer { return &framer{enc: eventstream.NewEncoder()} }
+
+// frame is one event-stream message: an exception when typ ends in "Exception", else an event
+// of that type. The bytes are valid until the next call.
+func (f *framer) frame(typ string, payload []byte) []byte {
+	msg := eventstream.Message{Payload: payload}
+	if strings.HasSuffix(typ, "Exception") {
+		msg.Headers.Set(":message-type", eventstream.StringValue("exception"))
+		msg.Headers.Set(":exception-type", eventstream.StringValue(typ))
+	} else {
+		msg.Headers.Set(":message-type", eventstream.StringValue("event"))
+		msg.Headers.Set(":event-type", eventstream.StringValue(typ))
+	}
+	msg.Headers.Set(":content-type", eventstream.StringValue("application/json"))
+	f.buf.Reset()
+	if err := f.enc.Encode(&f.buf, msg); err != nil {
+		panic(fmt.Sprintf("fakeprovider: encode event: %v", err))
+	}
+	return f.buf.Bytes()
 }

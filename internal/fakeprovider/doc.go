@@ -7,7 +7,10 @@
 //   - NewAnthropic: /v1/messages, validated against the Messages API schema.
 //   - NewGemini: /v1beta/models/{model}:generateContent and :streamGenerateContent.
 //   - NewBedrock: /model/{id}/converse and /model/{id}/converse-stream (AWS event stream),
-//     with the SigV4 Authorization header checked and, given credentials, fully verified.
+//     and, for Claude models, /model/{id}/invoke and /model/{id}/invoke-with-response-stream
+//     with Anthropic's Messages body (anthropic_version "bedrock-2023-05-31") and Anthropic's
+//     events base64-wrapped in chunk events; the SigV4 Authorization header checked and,
+//     given credentials, fully verified.
 //
 // Every server records what it received (method, path, query, headers, body) in order,
 // answers by default with a reply derived from the request (the last user text echoed back,

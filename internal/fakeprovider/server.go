@@ -134,7 +134,8 @@ func HangAfter(n int) Fault { return Fault{Kind: FaultHangAfter, After: n} }
 // for OpenAI and Gemini each chunk is the JSON of one `data:` line; for Anthropic each is
 // the JSON of one event (its "type" names the SSE event); for Bedrock each is a one-key
 // object {"<eventType>": payload}, and a key ending in "Exception" is sent as an exception
-// message. OpenAI streams end with `data: [DONE]` unless a Fault cuts them.
+// message (Bedrock InvokeModel streams take Anthropic event JSONs, each sent base64-wrapped
+// in a chunk event, and such one-key exception objects). OpenAI streams end with `data: [DONE]` unless a Fault cuts them.
 type Reply struct {
 	Status      int
 	Headers     http.Header
@@ -329,7 +330,8 @@ func NewAnthropic(t testing.TB, opts ...Option) *Server { return startT(t, Forma
 // NewGemini starts a Gemini API fake closed when the test ends.
 func NewGemini(t testing.TB, opts ...Option) *Server { return startT(t, FormatGemini, opts) }
 
-// NewBedrock starts a Bedrock Converse fake closed when the test ends.
+// NewBedrock starts a Bedrock fake (Converse, and InvokeModel for Claude) closed when the
+// test ends.
 func NewBedrock(t testing.TB, opts ...Option) *Server { return startT(t, FormatBedrock, opts) }
 
 // Format reports the wire format the server speaks.

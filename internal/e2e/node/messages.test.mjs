@@ -1,6 +1,7 @@
 // The official Anthropic Node SDK against sluice's POST /v1/messages, routed to the demo
-// provider, to a fake OpenAI upstream, and to a fake Anthropic upstream through the
-// WebAssembly translator (Anthropic shape in, OpenAI shape inside, Anthropic shape out).
+// provider, to a fake OpenAI upstream (Anthropic shape in, OpenAI shape inside, Anthropic shape
+// out), to a fake Anthropic upstream and to Claude on a fake Bedrock through InvokeModel (both
+// native: the Messages body passes whole).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
@@ -11,6 +12,7 @@ const targets = {
   demo: 'demo/echo',
   openai: 'up/gpt-test',
   anthropic: 'anthropic/claude-haiku-4-5',
+  bedrock: 'bedrock/anthropic.claude-3-5-haiku-20241022-v1:0',
 };
 
 const tools = [{
@@ -54,7 +56,7 @@ for (const [name, model] of Object.entries(targets)) {
   });
 }
 
-for (const name of ['openai', 'anthropic']) {
+for (const name of ['openai', 'anthropic', 'bedrock']) {
   const model = targets[name];
   test(`${name}: tool use`, async () => {
     const m = await client.messages.create({
