@@ -543,7 +543,8 @@ func checkWhole(t *testing.T, i int, client, upstream map[string]any, ch, uh htt
 		case !uok:
 			t.Errorf("request %d: %q was dropped on the way", i, k)
 		case mustMarshal(c) != mustMarshal(u):
-			t.Errorf("request %d: %q changed on the way:\n sent %s\n  got %s", i, k, tail(mustMarshal(c), 300), tail(mustMarshal(u), 300))
+			sent, got := firstDiff(mustMarshal(c), mustMarshal(u))
+			t.Errorf("request %d: %q changed on the way:\n sent %s\n  got %s", i, k, sent, got)
 		}
 	}
 	for k := range upstream {
@@ -551,6 +552,19 @@ func checkWhole(t *testing.T, i int, client, upstream map[string]any, ch, uh htt
 			t.Errorf("request %d: the upstream got %q, which the client did not send", i, k)
 		}
 	}
+}
+
+// firstDiff cuts a and b around the first byte where they differ.
+func firstDiff(a, b string) (string, string) {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	cut := func(s string) string {
+		lo, hi := max(0, i-80), min(len(s), i+120)
+		return fmt.Sprintf("@%d ...%s...", i, s[lo:hi])
+	}
+	return cut(a), cut(b)
 }
 
 func mustMarshal(v any) string {
