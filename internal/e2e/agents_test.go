@@ -165,7 +165,7 @@ func runClaude(t *testing.T, b agentBins, baseURL, model, dir, prompt string) (c
 		"DISABLE_TELEMETRY=1",
 		"DISABLE_AUTOUPDATER=1",
 		"DISABLE_ERROR_REPORTING=1",
-		"CLAUDE_CODE_MAX_RETRIES=1",
+		"CLAUDE_CODE_MAX_RETRIES=2",
 	)
 	run := runAgent(t, dir, env, b.claude, "-p", prompt, "--output-format", "json",
 		"--allowedTools", "Read", "--max-turns", "4")
@@ -264,7 +264,7 @@ func toolOutput(f fakeprovider.Format, r fakeprovider.Received, body map[string]
 
 // scriptToolLoop makes up answer the first turn with a call of tool (arguments args) and
 // every request that carries the tool's output with agentFinal.
-func scriptToolLoop(t *testing.T, up *fakeprovider.Server, tool, args string) {
+func scriptToolLoop(up *fakeprovider.Server, tool, args string) {
 	up.Script(func(r fakeprovider.Received) fakeprovider.Reply {
 		var body map[string]any
 		if json.Unmarshal(r.Body, &body) != nil {
@@ -328,7 +328,7 @@ func TestAgentCodexDirect(t *testing.T) {
 	b := findAgents(t)
 	up := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-codex-client"))
 	dir, note, marker := agentWorkdir(t)
-	scriptToolLoop(t, up, "exec_command", codexToolArgs(note))
+	scriptToolLoop(up, "exec_command", codexToolArgs(note))
 	checkCodex(t, runCodex(t, b, up.URL, "gpt-test", dir, codexPrompt(note)), note)
 	got := checkToolLoop(t, up, marker)
 	for _, r := range got {
@@ -342,7 +342,7 @@ func TestAgentCodexNativeResponses(t *testing.T) {
 	b := findAgents(t)
 	up := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-upstream-secret-123"))
 	dir, note, marker := agentWorkdir(t)
-	scriptToolLoop(t, up, "exec_command", codexToolArgs(note))
+	scriptToolLoop(up, "exec_command", codexToolArgs(note))
 	s := startSluice(t, baseConfig+fmt.Sprintf(`
 [providers.up]
 kind = "openai"
@@ -373,7 +373,7 @@ func TestAgentCodexBridgedChat(t *testing.T) {
 	b := findAgents(t)
 	up := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-upstream-secret-123"), fakeprovider.WithoutResponses())
 	dir, note, marker := agentWorkdir(t)
-	scriptToolLoop(t, up, "exec_command", codexToolArgs(note))
+	scriptToolLoop(up, "exec_command", codexToolArgs(note))
 	// DeepSeek has no Responses API: its kind is served through the chat bridge.
 	s := startSluice(t, baseConfig+fmt.Sprintf(`
 [providers.chatonly]
@@ -401,7 +401,7 @@ func TestAgentCodexBridgedAnthropic(t *testing.T) {
 	b := findAgents(t)
 	up := fakeprovider.NewAnthropic(t, fakeprovider.WithKey(antKey))
 	dir, note, marker := agentWorkdir(t)
-	scriptToolLoop(t, up, "exec_command", codexToolArgs(note))
+	scriptToolLoop(up, "exec_command", codexToolArgs(note))
 	s := startSluice(t, baseConfig+fmt.Sprintf(`
 [providers.anthropic]
 base_url = %q
@@ -475,22 +475,39 @@ func checkClaude(t *testing.T, res claudeResult, run agentRun) {
 	}
 }
 
-// TestAgentClaudeCodeDirect runs Claude Code against the Anthropic fake with no gateway between.
+// TestAgentClaudeCodeDirect runs Claude Code against the Anthropic fake with no gateway
+// between, with a model name it knows and one it does not (then it adds a system-role
+// message, adaptive thinking and output_config).
 func TestAgentClaudeCodeDirect(t *testing.T) {
 	b := findAgents(t)
-	up := fakeprovider.NewAnthropic(t, fakeprovider.WithKey("sk-ant-client"))
-	dir, note, marker := agentWorkdir(t)
-	scriptToolLoop(t, up, "Read", claudeToolArgs(note))
-	res, run := runClaude(t, b, up.URL, "claude-sonnet-4-5", dir, claudePrompt(note))
-	checkClaude(t, res, run)
-	checkToolLoop(t, up, marker)
+	for _, model := range []string{"claude-sonnet-4-5", "house-model"} {
+		t.Run(model, func(t *testing.T) {
+			up := fakeprovider.NewAnthropic(t, fakeprovider.WithKey("sk-ant-client"))
+			dir, note, marker := agentWorkdir(t)
+			scriptToolLoop(up, "Read", claudeToolArgs(note))
+			res, run := runClaude(t, b, up.URL, model, dir, claudePrompt(note))
+			checkClaude(t, res, run)
+			checkToolLoop(t, up, marker)
+			if model == "house-model" {
+				first := decodeJSON(t, up.Requests()[0].Body)
+				if msgs, _ := first["messages"].([]any); len(msgs) < 2 || lookupRole(msgs[1]) != "system" {
+					t.Errorf("Claude Code sent no system-role message for a model it does not know")
+				}
+			}
+		})
+	}
+}
+
+func lookupRole(v any) any {
+	m, _ := v.(map[string]any)
+	return m["role"]
 }
 
 func TestAgentClaudeCodeAnthropic(t *testing.T) {
 	b := findAgents(t)
 	up := fakeprovider.NewAnthropic(t, fakeprovider.WithKey(antKey))
 	dir, note, marker := agentWorkdir(t)
-	scriptToolLoop(t, up, "Read", claudeToolArgs(note))
+	scriptToolLoop(up, "Read", claudeToolArgs(note))
 	s := startSluice(t, baseConfig+fmt.Sprintf(`
 [providers.anthropic]
 base_url = %q
@@ -576,7 +593,7 @@ func TestAgentClaudeCodeOpenAI(t *testing.T) {
 	b := findAgents(t)
 	up := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-upstream-secret-123"))
 	dir, note, marker := agentWorkdir(t)
-	scriptToolLoop(t, up, "Read", claudeToolArgs(note))
+	scriptToolLoop(up, "Read", claudeToolArgs(note))
 	s := startSluice(t, baseConfig+fmt.Sprintf(`
 [providers.up]
 kind = "openai"
@@ -592,7 +609,7 @@ func TestAgentClaudeCodeGemini(t *testing.T) {
 	b := findAgents(t)
 	up := fakeprovider.NewGemini(t, fakeprovider.WithKey(gemKey))
 	dir, note, marker := agentWorkdir(t)
-	scriptToolLoop(t, up, "Read", claudeToolArgs(note))
+	scriptToolLoop(up, "Read", claudeToolArgs(note))
 	s := startSluice(t, baseConfig+fmt.Sprintf(`
 [providers.gemini]
 base_url = %q
