@@ -349,7 +349,8 @@ kind = "openai"
 base_url = %q
 api_key = "sk-upstream-secret-123"
 `, up.URL))
-	checkCodex(t, runCodex(t, b, s.URL+"/v1", "up/gpt-test", dir, codexPrompt(note)), note)
+	front := newRecorder(t, s.URL)
+	checkCodex(t, runCodex(t, b, front.URL+"/v1", "up/gpt-test", dir, codexPrompt(note)), note)
 	got := checkToolLoop(t, up, marker)
 	for _, r := range got {
 		if r.Path != "/v1/responses" {
@@ -360,10 +361,33 @@ api_key = "sk-upstream-secret-123"
 		if body["model"] != "gpt-test" || r.Header.Get("Authorization") != "Bearer sk-upstream-secret-123" {
 			t.Errorf("native path: model %v, Authorization %q", body["model"], r.Header.Get("Authorization"))
 		}
-		// Passed through whole: the fields Codex always sends.
 		for _, k := range []string{"input", "tools", "tool_choice", "parallel_tool_calls", "reasoning", "store", "include", "prompt_cache_key", "client_metadata", "stream"} {
 			if _, ok := body[k]; !ok {
 				t.Errorf("native path: %q did not reach the upstream", k)
+			}
+		}
+	}
+	// Passed through whole: every field as Codex sent it, only the model rewritten.
+	sent := front.requests()
+	if len(sent) != len(got) {
+		t.Errorf("codex sent %d requests, the upstream got %d", len(sent), len(got))
+	}
+	for i := 0; i < len(sent) && i < len(got); i++ {
+		client, upstream := decodeJSON(t, sent[i].body), decodeJSON(t, got[i].Body)
+		for k, c := range client {
+			u, ok := upstream[k]
+			switch {
+			case k == "model":
+			case !ok:
+				t.Errorf("request %d: %q was dropped on the way", i, k)
+			case mustMarshal(c) != mustMarshal(u):
+				a, b := firstDiff(mustMarshal(c), mustMarshal(u))
+				t.Errorf("request %d: %q changed on the way:\n sent %s\n  got %s", i, k, a, b)
+			}
+		}
+		for k := range upstream {
+			if _, ok := client[k]; !ok {
+				t.Errorf("request %d: the upstream got %q, which Codex did not send", i, k)
 			}
 		}
 	}
