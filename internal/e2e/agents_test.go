@@ -329,8 +329,14 @@ func TestAgentCodexDirect(t *testing.T) {
 	up := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-codex-client"))
 	dir, note, marker := agentWorkdir(t)
 	scriptToolLoop(up, "exec_command", codexToolArgs(note))
-	checkCodex(t, runCodex(t, b, up.URL, "gpt-test", dir, codexPrompt(note)), note)
+	// Through the recorder the other tests put in front of the gateway, to show it relays
+	// a stream unchanged.
+	front := newRecorder(t, up.Root)
+	checkCodex(t, runCodex(t, b, front.URL+"/v1", "gpt-test", dir, codexPrompt(note)), note)
 	got := checkToolLoop(t, up, marker)
+	if sent := front.requests(); len(sent) != len(got) || len(sent) == 0 || string(sent[0].body) != string(got[0].Body) {
+		t.Errorf("the recorder saw %d requests, the fake %d, or not the same bodies", len(sent), len(got))
+	}
 	for _, r := range got {
 		if r.Path != "/v1/responses" || !r.Stream {
 			t.Errorf("codex sent %s %s (stream %v)", r.Method, r.Path, r.Stream)
