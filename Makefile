@@ -8,6 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TRANSLATORS := anthropic gemini bedrock
 WASM_DIR  := host/builtin/wasm
 NODE_DIR  := internal/e2e/node
+AGENTS_DIR := internal/e2e/agents
 TEST_TIMEOUT ?= 20m
 
 .PHONY: all build plugins run test test-deps check bench clean fuzz
@@ -29,7 +30,9 @@ run: build
 	bin/sluice serve
 
 # What the tests need that Go does not fetch: redis-server for multi-replica tests, chromium
-# for the dashboard test, and the official Node SDKs for end-to-end tests.
+# for the dashboard test, the official Node SDKs for end-to-end tests, and the coding agents
+# (Codex CLI, Claude Code) with the Node 22 they run on, kept in their own folder and used by
+# path so the system node stays as it is.
 test-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
@@ -40,6 +43,7 @@ test-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(AGENTS_DIR) && npm ci --no-audit --no-fund --loglevel=error
 
 test: test-deps build
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

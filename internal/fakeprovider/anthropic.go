@@ -18,8 +18,15 @@ var anthropicTopLevel = map[string]bool{
 	"model": true, "messages": true, "max_tokens": true, "system": true, "metadata": true,
 	"stop_sequences": true, "stream": true, "temperature": true, "top_p": true, "top_k": true,
 	"tools": true, "tool_choice": true, "thinking": true, "service_tier": true,
-	"container": true, "mcp_servers": true, "context_management": true,
+	"container": true, "mcp_servers": true, "context_management": true, "output_config": true,
 }
+
+// BetaMidConversationSystem is the anthropic-beta value under which a message may have the
+// role "system" (Claude Code sends one for models it does not know).
+const BetaMidConversationSystem = "mid-conversation-tool-changes-2026-07-01"
+
+// maxCacheBreakpoints is how many cache_control markers one request may carry.
+const maxCacheBreakpoints = 4
 
 var toolNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
 
@@ -55,14 +62,27 @@ func isNumber(v any) (float64, bool) {
 	return f, err == nil
 }
 
+// hasBeta reports whether the comma-separated anthropic-beta header values contain beta.
+func hasBeta(h http.Header, beta string) bool {
+	for _, v := range h.Values("Anthropic-Beta") {
+		for _, b := range strings.Split(v, ",") {
+			if strings.TrimSpace(b) == beta {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // validateAnthropic checks a Messages API request; it returns the error message or "".
-func validateAnthropic(version string, m map[string]any) string {
-	return validateMessagesBody(version, m, true)
+func validateAnthropic(h http.Header, m map[string]any) string {
+	return validateMessagesBody(h, m, true)
 }
 
 // validateMessagesBody checks a Messages API body; the model is required only where the body
 // names it (Bedrock's InvokeModel takes it in the path).
-func validateMessagesBody(version string, m map[string]any, requireModel bool) string {
+func validateMessagesBody(h http.Header, m map[string]any, requireModel bool) string {
+	version := h.Get("Anthropic-Version")
 	for k := range m {
 		if !anthropicTopLevel[k] {
 			return k + ": Extra inputs are not permitted"
@@ -128,18 +148,36 @@ func validateMessagesBody(version string, m map[string]any, requireModel bool) s
 	if msg := validateAnthropicSystem(m["system"]); msg != "" {
 		return msg
 	}
-	if msg := validateAnthropicMessages(m["messages"]); msg != "" {
+	if msg := validateAnthropicMessages(m["messages"], hasBeta(h, BetaMidConversationSystem)); msg != "" {
 		return msg
 	}
 	if msg := validateAnthropicTools(m["tools"], m["tool_choice"]); msg != "" {
 		return msg
+	}
+	if msg := validateAnthropicExtras(m); msg != "" {
+		return msg
+	}
+	if n := countCacheControl(m); n > maxCacheBreakpoints {
+		return fmt.Sprintf("A maximum of %d blocks with cache_control may be provided. Found %d.", maxCacheBreakpoints, n)
 	}
 	if v, ok := m["thinking"]; ok {
 		th, ok := v.(map[string]any)
 		if !ok {
 			return "thinking: Input should be an object"
 		}
+		for k := range th {
+			if k != "type" && k != "budget_tokens" && k != "display" {
+				return "thinking." + k + ": Extra inputs are not permitted"
+			}
+		}
+		if d, ok := th["display"]; ok && d != "summarized" && d != "omitted" {
+			return "thinking.display: Input should be 'summarized' or 'omitted'"
+		}
 		switch th["type"] {
+		case "adaptive":
+			if _, ok := th["budget_tokens"]; ok {
+				return "thinking.adaptive.budget_tokens: Extra inputs are not permitted"
+			}
 		case "enabled":
 			b, ok := isInt(th["budget_tokens"])
 			if !ok || b < 1024 {
@@ -150,7 +188,7 @@ func validateMessagesBody(version string, m map[string]any, requireModel bool) s
 			}
 		case "disabled":
 		default:
-			return "thinking.type: Input tag does not match any of the expected tags: 'enabled', 'disabled'"
+			return "thinking.type: Input tag does not match any of the expected tags: 'enabled', 'disabled', 'adaptive'"
 		}
 	}
 	return ""
@@ -169,13 +207,16 @@ func validateAnthropicSystem(v any) string {
 			if _, ok := blk["text"].(string); !ok {
 				return fmt.Sprintf("system.%d.text: Field required", i)
 			}
+			if msg := validateCacheControl(blk); msg != "" {
+				return fmt.Sprintf("system.%d.%s", i, msg)
+			}
 		}
 		return ""
 	}
 	return "system: Input should be a valid string or a list of text blocks"
 }
 
-func validateAnthropicMessages(v any) string {
+func validateAnthropicMessages(v any, systemRole bool) string {
 	msgs, ok := v.([]any)
 	if !ok {
 		return "messages: Field required"
@@ -191,8 +232,21 @@ func validateAnthropicMessages(v any) string {
 			return fmt.Sprintf("messages.%d: Input should be an object", i)
 		}
 		role, _ := msg["role"].(string)
+		if role == "system" {
+			// A mid-conversation system message: text only, and it does not take a turn.
+			if !systemRole {
+				return fmt.Sprintf("messages.%d.role: role 'system' is not supported on this model; use the top-level `system` parameter", i)
+			}
+			if i == 0 {
+				return "messages: first message must use the \"user\" role"
+			}
+			if msg := validateAnthropicSystem(msg["content"]); msg != "" {
+				return fmt.Sprintf("messages.%d.content: %s", i, msg)
+			}
+			continue
+		}
 		if role != "user" && role != "assistant" {
-			return fmt.Sprintf("messages.%d.role: Input should be 'user' or 'assistant'", i)
+			return fmt.Sprintf("messages.%d.role: Input should be 'user', 'assistant' or 'system'", i)
 		}
 		if i == 0 && role != "user" {
 			return "messages: first message must use the \"user\" role"
@@ -245,6 +299,9 @@ var anthropicImageTypes = map[string]bool{"image/jpeg": true, "image/png": true,
 
 func validateAnthropicBlock(role string, blk map[string]any, toolUses, results map[string]bool) string {
 	typ, _ := blk["type"].(string)
+	if msg := validateCacheControl(blk); msg != "" {
+		return msg
+	}
 	switch typ {
 	case "text":
 		if _, ok := blk["text"].(string); !ok {
@@ -352,8 +409,22 @@ func validateAnthropicTools(tools, choice any) string {
 				return fmt.Sprintf("tools.%d.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'", i)
 			}
 			names[name] = true
+			if msg := validateCacheControl(tool); msg != "" {
+				return fmt.Sprintf("tools.%d.%s", i, msg)
+			}
 			if typ, ok := tool["type"].(string); ok && typ != "custom" {
 				continue // a server tool (web_search_..., bash_...) has no input_schema
+			}
+			for k, v := range tool {
+				switch k {
+				case "type", "name", "description", "input_schema", "cache_control", "strict", "input_examples":
+				case "defer_loading":
+					if _, ok := v.(bool); !ok {
+						return fmt.Sprintf("tools.%d.custom.defer_loading: Input should be a valid boolean", i)
+					}
+				default:
+					return fmt.Sprintf("tools.%d.custom.%s: Extra inputs are not permitted", i, k)
+				}
 			}
 			schema, ok := tool["input_schema"].(map[string]any)
 			if !ok {
@@ -383,6 +454,115 @@ func validateAnthropicTools(tools, choice any) string {
 		}
 	default:
 		return "tool_choice.type: Input tag does not match any of the expected tags: 'auto', 'any', 'tool', 'none'"
+	}
+	return ""
+}
+
+// validateCacheControl checks the cache_control marker of a block, tool or system entry.
+func validateCacheControl(blk map[string]any) string {
+	v, ok := blk["cache_control"]
+	if !ok || v == nil {
+		return ""
+	}
+	cc, ok := v.(map[string]any)
+	if !ok || cc["type"] != "ephemeral" {
+		return "cache_control.type: Input should be 'ephemeral'"
+	}
+	for k, x := range cc {
+		switch k {
+		case "type":
+		case "ttl":
+			if x != "5m" && x != "1h" {
+				return "cache_control.ttl: Input should be '5m' or '1h'"
+			}
+		default:
+			return "cache_control." + k + ": Extra inputs are not permitted"
+		}
+	}
+	return ""
+}
+
+// countCacheControl counts the cache_control markers in tools, system and messages.
+func countCacheControl(m map[string]any) int {
+	n := 0
+	count := func(v any) {
+		arr, _ := v.([]any)
+		for _, x := range arr {
+			if b, ok := x.(map[string]any); ok && b["cache_control"] != nil {
+				n++
+			}
+		}
+	}
+	count(m["tools"])
+	count(m["system"])
+	msgs, _ := m["messages"].([]any)
+	for _, raw := range msgs {
+		if msg, ok := raw.(map[string]any); ok {
+			count(msg["content"])
+		}
+	}
+	return n
+}
+
+// validateAnthropicExtras checks metadata, output_config and context_management.
+func validateAnthropicExtras(m map[string]any) string {
+	if v, ok := m["metadata"]; ok {
+		md, ok := v.(map[string]any)
+		if !ok {
+			return "metadata: Input should be an object"
+		}
+		for k, x := range md {
+			if k != "user_id" {
+				return "metadata." + k + ": Extra inputs are not permitted"
+			}
+			if _, ok := x.(string); !ok && x != nil {
+				return "metadata.user_id: Input should be a valid string"
+			}
+		}
+	}
+	if v, ok := m["output_config"]; ok {
+		oc, ok := v.(map[string]any)
+		if !ok {
+			return "output_config: Input should be an object"
+		}
+		for k, x := range oc {
+			switch k {
+			case "effort":
+				switch x {
+				case "low", "medium", "high", "xhigh", "max":
+				default:
+					return "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"
+				}
+			case "format":
+				if _, ok := x.(map[string]any); !ok {
+					return "output_config.format: Input should be an object"
+				}
+			default:
+				return "output_config." + k + ": Extra inputs are not permitted"
+			}
+		}
+	}
+	if v, ok := m["context_management"]; ok {
+		cm, ok := v.(map[string]any)
+		if !ok {
+			return "context_management: Input should be an object"
+		}
+		for k := range cm {
+			if k != "edits" {
+				return "context_management." + k + ": Extra inputs are not permitted"
+			}
+		}
+		edits, ok := cm["edits"].([]any)
+		if !ok && cm["edits"] != nil {
+			return "context_management.edits: Input should be a valid list"
+		}
+		for i, e := range edits {
+			ed, ok := e.(map[string]any)
+			typ, _ := ed["type"].(string)
+			if !ok || (!strings.HasPrefix(typ, "clear_thinking_") && !strings.HasPrefix(typ, "clear_tool_uses_")) {
+				return fmt.Sprintf("context_management.edits.%d.type: Input tag does not match any of the expected tags: 'clear_tool_uses_20250919', 'clear_thinking_20251015'", i)
+			}
+		}
 	}
 	return ""
 }
@@ -452,7 +632,7 @@ func (s *Server) serveAnthropic(w http.ResponseWriter, r *http.Request) {
 		}
 		rec.Model, _ = body["model"].(string)
 		rec.Stream, _ = body["stream"].(bool)
-		rec.Invalid = validateAnthropic(r.Header.Get("Anthropic-Version"), body)
+		rec.Invalid = validateAnthropic(r.Header, body)
 	}
 	reply := s.record(rec)
 	x := s.newExchange(w, r, reply)

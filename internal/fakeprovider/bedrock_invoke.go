@@ -42,11 +42,11 @@ func validateInvoke(r *http.Request, model string, m map[string]any) string {
 	if v, ok := m["anthropic_beta"]; ok {
 		arr, ok := v.([]any)
 		if !ok {
-			return malformed("#/anthropic_beta: expected type: JSONArray, found: " + jsonKind(v))
+			return malformed("#/anthropic_beta: expected type: JSONArray, found: " + bedrockJSONKind(v))
 		}
 		for i, b := range arr {
 			if s, ok := b.(string); !ok || s == "" {
-				return malformed("#/anthropic_beta/" + strconv.Itoa(i) + ": expected type: String, found: " + jsonKind(b))
+				return malformed("#/anthropic_beta/" + strconv.Itoa(i) + ": expected type: String, found: " + bedrockJSONKind(b))
 			}
 		}
 	}
@@ -59,7 +59,7 @@ func validateInvoke(r *http.Request, model string, m map[string]any) string {
 			rest[k] = v
 		}
 	}
-	return validateMessagesBody("", rest, false)
+	return validateMessagesBody(http.Header{}, rest, false)
 }
 
 func stringOf(v any) string {
@@ -69,7 +69,7 @@ func stringOf(v any) string {
 	return string(mustJSON(v))
 }
 
-func jsonKind(v any) string {
+func bedrockJSONKind(v any) string {
 	switch v.(type) {
 	case string:
 		return "String"

@@ -3,7 +3,10 @@
 // Each fake is a real HTTP server on 127.0.0.1 that speaks one provider's wire format:
 //
 //   - NewOpenAI: /v1/chat/completions (JSON and SSE), /v1/completions, /v1/embeddings,
-//     /v1/models, and a catch-all that echoes any other path (passthrough endpoints).
+//     /v1/models, the Responses API (POST /v1/responses as JSON or its SSE event sequence,
+//     GET and DELETE /v1/responses/{id}, /input_items, /cancel, with store semantics and
+//     previous_response_id; WithoutResponses turns it off), and a catch-all that echoes any
+//     other path (passthrough endpoints).
 //   - NewAnthropic: /v1/messages, validated against the Messages API schema.
 //   - NewGemini: /v1beta/models/{model}:generateContent and :streamGenerateContent.
 //   - NewBedrock: /model/{id}/converse and /model/{id}/converse-stream (AWS event stream),

@@ -70,11 +70,18 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusBadRequest
 	code := "invalid_request_error"
 	path := strings.TrimSuffix(r.URL.Path, "/")
+	if (path == "/v1/responses" || strings.HasPrefix(path, "/v1/responses/")) && !s.cfg.noResponses {
+		s.serveResponses(w, r, rec, path)
+		return
+	}
 	known := path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/embeddings"
 	switch {
 	case s.cfg.key != "" && r.Header.Get("Authorization") != "Bearer "+s.cfg.key:
 		status, code = http.StatusUnauthorized, "invalid_api_key"
 		rec.Invalid = "Incorrect API key provided."
+	case path == "/v1/responses" || strings.HasPrefix(path, "/v1/responses/"):
+		status, code = http.StatusNotFound, ""
+		rec.Invalid = "Invalid URL (" + r.Method + " " + path + ")"
 	case known && r.Method != http.MethodPost:
 		status, code = http.StatusMethodNotAllowed, "method_not_allowed"
 		rec.Invalid = "Method " + r.Method + " is not allowed for " + path + "."

@@ -190,6 +190,7 @@ type config struct {
 	chunkDelay  time.Duration
 	models      []string
 	noRecording bool
+	noResponses bool
 	logf        func(format string, args ...any)
 }
 
@@ -227,6 +228,10 @@ func WithChunkDelay(d time.Duration) Option { return func(c *config) { c.chunkDe
 // WithModels sets the list GET /v1/models returns (OpenAI).
 func WithModels(ids ...string) Option { return func(c *config) { c.models = ids } }
 
+// WithoutResponses makes the OpenAI fake a chat-only server: /v1/responses answers 404, as
+// OpenAI-compatible servers that lack the Responses API do.
+func WithoutResponses() Option { return func(c *config) { c.noResponses = true } }
+
 // WithoutRecording keeps only counters, for long benchmark runs.
 func WithoutRecording() Option { return func(c *config) { c.noRecording = true } }
 
@@ -259,6 +264,7 @@ type Server struct {
 	fault   Fault
 	records []Received
 	waiters []chan struct{}
+	stored  map[string]*storedResponse // Responses API objects kept under store semantics
 
 	nReq, nRejected, nStreams, nFaults, nConns atomic.Int64
 }
