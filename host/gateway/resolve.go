@@ -136,6 +136,8 @@ func (g *Gateway) implicitRouter(model string) (*balance.Router, *openai.Error) 
 		// A request still planning on it keeps its member state; only the registry's
 		// reference goes, so the state is freed once that request ends.
 		old.r.Close()
+		// Its metric series go too (target id and served model are the pair's name).
+		g.tel.ForgetLabels(old.model, old.model)
 	}
 	return r, nil
 }

@@ -155,6 +155,36 @@ func (t *Telemetry) PublishTargetHealth(hs []TargetHealth) {
 	m.published = now
 }
 
+// ForgetLabels drops a client-chosen model and target name that no longer has a router (the
+// gateway dropped its implicit router): their series are deleted and their places under the
+// cap freed, so the labels kept are those of recently used models. Configured (pinned) names
+// are never forgotten.
+func (t *Telemetry) ForgetLabels(model, target string) {
+	if t == nil {
+		return
+	}
+	m := t.metrics
+	if model != "" && m.models.forget(model) {
+		m.handlesMu.Lock()
+		for k := range m.handles {
+			if k.model == model {
+				delete(m.handles, k)
+			}
+		}
+		m.handlesMu.Unlock()
+		l := prometheus.Labels{"model": model}
+		for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.requests, m.duration, m.ttft, m.tokensIn, m.tokensOut, m.cost} {
+			v.DeletePartialMatch(l)
+		}
+	}
+	if target != "" && m.targets.forget(target) {
+		l := prometheus.Labels{"target": target}
+		for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.attempts, m.attemptDur, m.failovers, m.targetHealthy, m.targetEWMA} {
+			v.DeletePartialMatch(l)
+		}
+	}
+}
+
 // PinLabels admits configured model and target names as labels ahead of the cap: they are
 // always counted under their own name, however many other names clients send. A reload pins
 // the new configuration's names too (pinned names are never dropped: a configuration is small).
@@ -470,25 +500,35 @@ func statusLabel(code int) string {
 // values, and maps the rest, and any value longer than MaxLabelBytes, to OtherLabel.
 type capper struct {
 	mu     sync.RWMutex
-	seen   map[string]struct{} // pinned and admitted values
-	pinned int                 // how many of seen are pinned
+	seen   map[string]bool // admitted values: true when pinned
+	pinned int             // how many of seen are pinned
 	max    int
 }
 
-func newCapper(max int) *capper { return &capper{seen: make(map[string]struct{}), max: max} }
+func newCapper(max int) *capper { return &capper{seen: make(map[string]bool), max: max} }
 
 func (c *capper) pin(vs []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, v := range vs {
-		if v == "" || len(v) > MaxLabelBytes {
+		if v == "" || len(v) > MaxLabelBytes || c.seen[v] {
 			continue
 		}
-		if _, ok := c.seen[v]; !ok {
-			c.seen[v] = struct{}{}
-			c.pinned++
-		}
+		c.seen[v] = true
+		c.pinned++
 	}
+}
+
+// forget removes an admitted, unpinned value and reports whether it was one.
+func (c *capper) forget(v string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pinned, ok := c.seen[v]
+	if !ok || pinned {
+		return false
+	}
+	delete(c.seen, v)
+	return true
 }
 
 func (c *capper) label(v string) string {
@@ -516,6 +556,6 @@ func (c *capper) label(v string) string {
 	if len(c.seen)-c.pinned >= c.max {
 		return OtherLabel
 	}
-	c.seen[v] = struct{}{}
+	c.seen[v] = false
 	return v
 }
