@@ -2,11 +2,14 @@ package provider
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/sluice-gw/sluice/host/openai"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 func TestSnippet(t *testing.T) {
@@ -65,4 +68,24 @@ func FuzzEnvelopeHead(f *testing.F) {
 			t.Fatalf("model %q came back %q (%v)", model, v.Model, err)
 		}
 	})
+}
+
+func TestOpenAIStreamRefusesInvalidJSON(t *testing.T) {
+	p := &Provider{Name: "p"}
+	body := io.NopCloser(strings.NewReader("data: {\"a\":1}\n\ndata: {\"cut\n\ndata: [DONE]\n\n"))
+	s := newOpenAIStream(p, body, 0)
+	if b, err := s.Next(); err != nil || string(b) != `{"a":1}` {
+		t.Fatalf("first event: %q %v", b, err)
+	}
+	var ae *AttemptError
+	if _, err := s.Next(); !errors.As(err, &ae) || ae.Kind != FailBroken {
+		t.Fatalf("invalid event: %v", err)
+	}
+}
+
+func BenchmarkStreamEventCheck(b *testing.B) {
+	ev := []byte(`{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","system_fingerprint":"fp","choices":[{"index":0,"delta":{"content":"lorem "},"logprobs":null,"finish_reason":null}]}`)
+	for b.Loop() {
+		_ = jsonx.Valid(ev)
+	}
 }

@@ -276,8 +276,8 @@ func TestBoundsRequestShape(t *testing.T) {
 
 // TestBoundsUpstreamJSON: whatever an upstream sends, what sluice writes as JSON is valid: an
 // error body of control characters, invalid UTF-8 and a multi-byte rune across the 200-byte
-// snippet cut; and an SSE event of many short lines past the event bound ends the stream
-// with a valid in-stream error instead of growing.
+// snippet cut; an SSE event of many short lines past the event bound, or one that is not
+// JSON, ends the stream with a valid in-stream error instead of being relayed.
 func TestBoundsUpstreamJSON(t *testing.T) {
 	bad := strings.Repeat("a", 199) + "€ tail \x00\x01\"\\ \xff\xfe <html>"
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -295,6 +295,11 @@ func TestBoundsUpstreamJSON(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(400)
 			io.WriteString(w, `{"error":{"message":"cut`+"\x01")
+		case "bad-event":
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(200)
+			io.WriteString(w, `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"hi"}}]}`+"\n\n")
+			io.WriteString(w, "data: {\"cut\x01\n\ndata: [DONE]\n\n")
 		case "huge-event":
 			w.Header().Set("Content-Type", "text/event-stream")
 			w.WriteHeader(200)
@@ -322,21 +327,23 @@ func TestBoundsUpstreamJSON(t *testing.T) {
 			t.Errorf("%s: snippet %q", m, msg)
 		}
 	}
-	code, _, body := post(t, url, ochat("paid/huge-event", "x", true))
-	if code != 200 {
-		t.Fatalf("stream: %d %s", code, body)
-	}
-	var last string
-	for _, line := range strings.Split(body, "\n") {
-		if d, ok := strings.CutPrefix(line, "data: "); ok {
-			if !json.Valid([]byte(d)) {
-				t.Fatalf("invalid JSON event %.200q", d)
-			}
-			last = d
+	for m, want := range map[string]string{"huge-event": "event too long", "bad-event": "not valid JSON"} {
+		code, _, body := post(t, url, ochat("paid/"+m, "x", true))
+		if code != 200 {
+			t.Fatalf("%s: %d %s", m, code, body)
 		}
-	}
-	if !strings.Contains(last, `"error"`) || !strings.Contains(last, "event too long") {
-		t.Errorf("stream did not end with the event-size error: %.300s", last)
+		var last string
+		for _, line := range strings.Split(body, "\n") {
+			if d, ok := strings.CutPrefix(line, "data: "); ok {
+				if !json.Valid([]byte(d)) {
+					t.Fatalf("%s: invalid JSON event %.200q", m, d)
+				}
+				last = d
+			}
+		}
+		if !strings.Contains(last, `"error"`) || !strings.Contains(last, want) {
+			t.Errorf("%s: stream did not end with %q: %.300s", m, want, last)
+		}
 	}
 }
 
