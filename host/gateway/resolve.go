@@ -103,8 +103,16 @@ func (g *Gateway) aliasPin(router, model string) string {
 // server.max_implicit_routers are kept: past it the least recently used one is closed, which
 // releases its share of the registry, so a flood of distinct names holds a bounded set.
 func (g *Gateway) implicitRouter(model string) (*balance.Router, *openai.Error) {
+	var dropped []string
 	g.implicitMu.Lock()
-	defer g.implicitMu.Unlock()
+	defer func() {
+		g.implicitMu.Unlock()
+		// A dropped router's metric series go too (target id and served model are the
+		// pair's name), outside the lock: deleting series walks them.
+		for _, m := range dropped {
+			g.tel.ForgetLabels(m, m)
+		}
+	}()
 	if el, ok := g.implicit[model]; ok {
 		g.implicitLRU.MoveToFront(el)
 		return el.Value.(*implicitEntry).r, nil
@@ -136,8 +144,7 @@ func (g *Gateway) implicitRouter(model string) (*balance.Router, *openai.Error) 
 		// A request still planning on it keeps its member state; only the registry's
 		// reference goes, so the state is freed once that request ends.
 		old.r.Close()
-		// Its metric series go too (target id and served model are the pair's name).
-		g.tel.ForgetLabels(old.model, old.model)
+		dropped = append(dropped, old.model)
 	}
 	return r, nil
 }
