@@ -6,6 +6,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // This file is a small single-pass JSON scanner and writer. Typed hook views are decoded with
@@ -16,8 +18,8 @@ import (
 
 var errSyntax = errors.New("sdk: invalid JSON")
 
-// maxDepth matches encoding/json's nesting limit.
-const maxDepth = 10000
+// maxDepth is the nesting limit every JSON reader of sluice shares.
+const maxDepth = jsonx.MaxDepth
 
 type scanner struct {
 	b   []byte
@@ -450,7 +452,7 @@ func (s *scanner) boolean() bool {
 func (s *scanner) skip() { s.skipDepth(0) }
 
 func (s *scanner) skipDepth(d int) {
-	if d > maxDepth {
+	if c := s.peek(); d >= maxDepth && (c == '{' || c == '[') {
 		s.fail()
 		return
 	}

@@ -113,7 +113,7 @@ func Run(ctx context.Context, opts Options) error {
 		Handler:           http.HandlerFunc(a.serveClient),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
 		IdleTimeout:       cfg.Server.IdleTimeout.D(),
-		MaxHeaderBytes:    1 << 20,
+		MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 2)

@@ -93,6 +93,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config) (_ *state, err erro
 		return nil, err
 	}
 	st.gw = gw
+	pinLabels(a.tel, cfg, st.routers)
 	return st, nil
 }
 

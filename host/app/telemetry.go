@@ -67,14 +67,16 @@ func (a *App) watchTargets(ctx context.Context, every time.Duration) {
 				}
 				a.tel.SetCacheBytes(st.Bytes)
 			}
+			var hs []telemetry.TargetHealth
 			for _, r := range a.state.Load().gw.Routers() {
 				for _, ts := range r.Snapshot() {
-					a.tel.SetTargetHealth(telemetry.TargetHealth{
+					hs = append(hs, telemetry.TargetHealth{
 						Provider: ts.Target.Provider, Target: ts.Target.ID,
 						Healthy: ts.State == balance.StateHealthy, EWMA: ts.EWMA,
 					})
 				}
 			}
+			a.tel.PublishTargetHealth(hs)
 		}
 	}
 }
@@ -91,4 +93,28 @@ func (a *App) dashboardTargets() []dashboard.Target {
 		}
 	}
 	return out
+}
+
+// pinLabels admits the configuration's own model and target names as metric labels ahead of
+// the cap on client-chosen ones: routers, aliases, listed provider models and router targets.
+func pinLabels(tel *telemetry.Telemetry, cfg *config.Config, routers map[string]*balance.Router) {
+	var models, targets []string
+	for name := range cfg.Routers {
+		models = append(models, name)
+	}
+	for alias, to := range cfg.Aliases {
+		models = append(models, alias, to)
+	}
+	for name, pc := range cfg.Providers {
+		for _, m := range pc.Models {
+			models = append(models, name+"/"+m)
+		}
+	}
+	for _, r := range routers {
+		for _, ts := range r.Snapshot() {
+			models = append(models, ts.Target.Provider+"/"+ts.Target.Model)
+			targets = append(targets, ts.Target.ID)
+		}
+	}
+	tel.PinLabels(models, targets)
 }

@@ -7,10 +7,13 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
-// maxDepth bounds nesting so a hostile body cannot exhaust the stack.
-const maxDepth = 256
+// maxDepth bounds nesting so a hostile body cannot exhaust the stack; it is the limit every
+// JSON reader of sluice shares, so a body the gateway accepts is never unkeyable for depth.
+const maxDepth = jsonx.MaxDepth
 
 var errSyntax = errors.New("invalid JSON")
 

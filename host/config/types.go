@@ -45,6 +45,15 @@ type Server struct {
 	// IncludeUsage asks upstreams for usage on streams even when the client did not, so that
 	// token limits and metrics see real numbers; the extra chunk is stripped for such clients.
 	IncludeUsage *bool `toml:"include_usage"`
+	// MaxHeaderBytes bounds a request's header block (names, values and request line).
+	MaxHeaderBytes ByteSize `toml:"max_header_bytes"`
+	// MaxMessages and MaxTools cap the messages and tools arrays of a request (400 naming the
+	// parameter past them).
+	MaxMessages int `toml:"max_messages"`
+	MaxTools    int `toml:"max_tools"`
+	// MaxImplicitRouters bounds the single-target routers kept for plain provider/model
+	// requests; the least recently used one is dropped past it.
+	MaxImplicitRouters int `toml:"max_implicit_routers"`
 }
 
 // Log configures the process log and the access log.

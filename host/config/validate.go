@@ -51,6 +51,18 @@ func (c *Config) applyDefaults(v *validator) {
 	if s.MaxBodySize == 0 {
 		s.MaxBodySize = 16 << 20
 	}
+	if s.MaxHeaderBytes == 0 {
+		s.MaxHeaderBytes = 64 << 10
+	}
+	if s.MaxMessages == 0 {
+		s.MaxMessages = 10000
+	}
+	if s.MaxTools == 0 {
+		s.MaxTools = 512
+	}
+	if s.MaxImplicitRouters == 0 {
+		s.MaxImplicitRouters = 1024
+	}
 	setDur(&s.ReadHeaderTimeout, 10*time.Second)
 	setDur(&s.IdleTimeout, 120*time.Second)
 	setDur(&s.ShutdownTimeout, 30*time.Second)
@@ -281,6 +293,17 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 }
 
 func (c *Config) validate(v *validator) {
+	for _, f := range []struct {
+		key string
+		n   int
+	}{{"server.max_messages", c.Server.MaxMessages}, {"server.max_tools", c.Server.MaxTools}, {"server.max_implicit_routers", c.Server.MaxImplicitRouters}} {
+		if f.n < 0 {
+			v.errAt(f.key, "must be positive, got %d", f.n)
+		}
+	}
+	if c.Server.MaxHeaderBytes < 4<<10 {
+		v.errAt("server.max_header_bytes", "must be at least 4KiB, got %d bytes", c.Server.MaxHeaderBytes)
+	}
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		v.errAt("server.listen", "%q is not host:port", c.Server.Listen)
 	}

@@ -71,6 +71,10 @@ type call struct {
 	cacheHit    bool
 	collect     bool
 	chunks      [][]byte
+	// chunkBytes is the size the collected chunks add to a cache entry; past collectMax the
+	// stream is not collected any further (and not stored).
+	chunkBytes, collectMax int
+	collectOver            bool
 
 	capture      *captureWriter
 	span         *telemetry.Span
@@ -127,9 +131,12 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 		}
 		return openai.Errorf(400, "bad_request", "reading request body: "+err.Error())
 	}
-	req, err := openai.ParseRequest(body)
-	if err != nil {
-		return openai.Errorf(400, "invalid_json", "request body: "+err.Error())
+	req, oerr := parseRequest(body, &g.cfg.Server)
+	if oerr != nil {
+		return oerr
+	}
+	if oerr := checkSluiceHeaders(c.r.Header); oerr != nil {
+		return oerr
 	}
 	c.req = req
 	c.stream = req.Stream && c.endpoint != provider.Embeddings
@@ -147,13 +154,19 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 		}
 	}
 	req = c.req
-	name, router, oerr := g.resolve(c.router, req.Model)
+	name, router, implicit, oerr := g.resolve(c.router, req.Model)
 	if oerr != nil {
 		return oerr
 	}
 	c.router = name
 	if e := g.authorize(c, req.Model); e != nil {
 		return e
+	}
+	if implicit != "" {
+		// Built only once the caller may use it: a refused request leaves nothing behind.
+		if router, oerr = g.implicitRouter(implicit); oerr != nil {
+			return oerr
+		}
 	}
 	var meta []byte
 	if rc, ok := g.cfg.Routers[name]; ok && rc.Strategy == "plugin" {

@@ -40,7 +40,7 @@ func (g *Gateway) countTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.router = mux.Vars(r)["router"]
-	name, router, oe := g.resolve(c.router, raw.Model)
+	name, router, implicit, oe := g.resolve(c.router, raw.Model)
 	if oe != nil {
 		fail(oe)
 		return
@@ -49,6 +49,12 @@ func (g *Gateway) countTokens(w http.ResponseWriter, r *http.Request) {
 	if e := g.authorize(c, raw.Model); e != nil {
 		fail(e)
 		return
+	}
+	if implicit != "" {
+		if router, oe = g.implicitRouter(implicit); oe != nil {
+			fail(oe)
+			return
+		}
 	}
 	plan, err := router.Plan(r.Context(), balance.Request{Pin: r.Header.Get("X-Sluice-Provider")})
 	if err != nil {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"container/list"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/sluice-gw/sluice/host/ratelimit"
 	"github.com/sluice-gw/sluice/host/respstore"
 	"github.com/sluice-gw/sluice/host/telemetry"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // Deps are the stages a Gateway connects. Optional stages are nil when off.
@@ -78,8 +80,9 @@ type Gateway struct {
 	responseGuards bool
 	handler        http.Handler
 
-	implicitMu sync.Mutex
-	implicit   map[string]*balance.Router
+	implicitMu  sync.Mutex
+	implicit    map[string]*list.Element // of *implicitEntry, in implicitLRU
+	implicitLRU *list.List               // most recently used first
 
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -90,7 +93,7 @@ type Gateway struct {
 func New(d Deps) (*Gateway, error) {
 	g := &Gateway{
 		cfg: d.Config, providers: d.Providers, routers: d.Routers, registry: d.Registry,
-		log: d.Log, access: d.Access, plugins: d.Plugins, implicit: map[string]*balance.Router{},
+		log: d.Log, access: d.Access, plugins: d.Plugins, implicit: map[string]*list.Element{}, implicitLRU: list.New(),
 		auth: d.Auth, overrides: d.Overrides, limiter: d.Limiter, prices: d.Prices, caches: d.Caches,
 		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry, stored: d.Responses,
 	}
@@ -153,8 +156,8 @@ func (g *Gateway) SetReady(v bool) { g.ready.Store(v) }
 func (g *Gateway) Close() {
 	g.implicitMu.Lock()
 	defer g.implicitMu.Unlock()
-	for _, r := range g.implicit {
-		r.Close()
+	for _, el := range g.implicit {
+		el.Value.(*implicitEntry).r.Close()
 	}
 }
 
@@ -230,10 +233,10 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 			b = append(b, ',')
 		}
 		first = false
-		b = strconv.AppendQuote(b, name)
+		b = jsonx.AppendString(b, name)
 		b = append(b, ':')
 		if u := p.Unavailable(); u != "" {
-			b = strconv.AppendQuote(b, "unconfigured: "+u)
+			b = jsonx.AppendString(b, "unconfigured: "+u)
 		} else {
 			b = append(b, `"ok"`...)
 		}

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // metaJSON is the small pre-extracted request description route, cache-key and policy plugins
@@ -11,19 +13,19 @@ import (
 func (g *Gateway) metaJSON(c *call) []byte {
 	b := make([]byte, 0, 384)
 	b = append(b, `{"request_id":`...)
-	b = strconv.AppendQuote(b, c.id)
+	b = jsonx.AppendString(b, c.id)
 	b = append(b, `,"endpoint":`...)
-	b = strconv.AppendQuote(b, c.endpoint)
+	b = jsonx.AppendString(b, c.endpoint)
 	b = append(b, `,"model":`...)
-	b = strconv.AppendQuote(b, c.req.Model)
+	b = jsonx.AppendString(b, c.req.Model)
 	b = append(b, `,"router":`...)
-	b = strconv.AppendQuote(b, c.router)
+	b = jsonx.AppendString(b, c.router)
 	b = append(b, `,"user":`...)
-	b = strconv.AppendQuote(b, c.ident.User)
+	b = jsonx.AppendString(b, c.ident.User)
 	b = append(b, `,"team":`...)
-	b = strconv.AppendQuote(b, c.ident.Team)
+	b = jsonx.AppendString(b, c.ident.Team)
 	b = append(b, `,"key_id":`...)
-	b = strconv.AppendQuote(b, c.ident.KeyID)
+	b = jsonx.AppendString(b, c.ident.KeyID)
 	b = append(b, `,"stream":`...)
 	b = strconv.AppendBool(b, c.stream)
 	b = append(b, `,"token_estimate":`...)
@@ -47,9 +49,9 @@ func (g *Gateway) metaJSON(c *call) []byte {
 			b = append(b, ',')
 		}
 		n++
-		b = strconv.AppendQuote(b, lk)
+		b = jsonx.AppendString(b, lk)
 		b = append(b, ':')
-		b = strconv.AppendQuote(b, vs[0])
+		b = jsonx.AppendString(b, vs[0])
 	}
 	b = append(b, `},"now_ms":`...)
 	b = strconv.AppendInt(b, time.Now().UnixMilli(), 10)

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/sluice-gw/sluice/host/openai"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // models lists what a client may name as model: routers, aliases and each provider's
@@ -23,11 +24,11 @@ func (g *Gateway) models(w http.ResponseWriter, r *http.Request) {
 		}
 		n++
 		b = append(b, `{"id":`...)
-		b = strconv.AppendQuote(b, id)
+		b = jsonx.AppendString(b, id)
 		b = append(b, `,"object":"model","created":`...)
 		b = strconv.AppendInt(b, created, 10)
 		b = append(b, `,"owned_by":`...)
-		b = strconv.AppendQuote(b, owner)
+		b = jsonx.AppendString(b, owner)
 		b = append(b, '}')
 	}
 	if rn := mux.Vars(r)["router"]; rn != "" {

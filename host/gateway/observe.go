@@ -113,7 +113,9 @@ func (g *Gateway) finishTelemetry(c *call, route string) {
 	}
 	if c.provider != "" {
 		rec.Model = c.provider + "/" + c.model
-	} else if c.req != nil {
+	} else if c.req != nil && c.plan != nil {
+		// Only a model that resolved to a router labels a request: a refused name (unknown,
+		// unauthorized) is the client's string and would make a series of its own.
 		rec.Model = c.req.Model
 	}
 	if c.provider == "cache" {

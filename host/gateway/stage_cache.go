@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-gw/sluice/host/cache"
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/provider"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // cacheFor returns the cache that applies to the request's router, or nil.
@@ -73,11 +74,11 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		in = append(in, `{"meta":`...)
 		in = append(in, g.metaJSON(c)...)
 		in = append(in, `,"key":`...)
-		in = strconv.AppendQuote(in, string(key))
+		in = jsonx.AppendString(in, string(key))
 		in = append(in, `,"last_user":`...)
-		in = strconv.AppendQuote(in, ext.LastUser)
+		in = jsonx.AppendString(in, ext.LastUser)
 		in = append(in, `,"system":`...)
-		in = strconv.AppendQuote(in, ext.System)
+		in = jsonx.AppendString(in, ext.System)
 		// The request's metadata (OpenAI: string pairs) lets a plugin key by what the caller
 		// declares, e.g. a template id, without the whole body crossing the ABI.
 		if md, ok := c.req.Field("metadata"); ok && len(md) > 0 && md[0] == '{' && len(md) <= maxMetadata {
@@ -115,6 +116,10 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		c.cacheKey, c.cacheCtl, c.cacheBucket, c.cache = key, ctl, res.Bucket, cc
 		res.SetHeaders(w.Header())
 		c.collect = c.stream && ctl.Store
+		c.collectMax = cc.Policy().MaxEntryBytes
+		if c.collectMax <= 0 {
+			c.collectMax = maxCollect
+		}
 		return false, nil
 	}
 	var body []byte
@@ -167,6 +172,10 @@ func (g *Gateway) cacheStore(c *call, body []byte, chunks [][]byte) {
 	if c.cache == nil || !c.cacheCtl.Store {
 		return
 	}
+	if c.collectOver {
+		g.log.Debug("response not cached", "request_id", c.id, "reason", "stream larger than the cache's max entry size")
+		return
+	}
 	e := &cache.Entry{Created: time.Now(), Model: c.model, ContentType: "application/json", Body: body, Chunks: chunks}
 	if c.usage != nil {
 		e.Usage = cache.Usage{PromptTokens: c.usage.PromptTokens, CompletionTokens: c.usage.CompletionTokens, TotalTokens: c.usage.TotalTokens}
@@ -178,9 +187,22 @@ func (g *Gateway) cacheStore(c *call, body []byte, chunks [][]byte) {
 	}
 }
 
-// streamRecorder copies the chunks of a stream that may be cached.
+// maxCollect bounds the chunks kept for a stream's cache entry when the cache sets no
+// max_entry_size (the bound on a non-streamed upstream body).
+const maxCollect = 64 << 20
+
+// record copies a chunk of a stream that may be cached. The entry's size is checked as chunks
+// arrive: once it passes the cache's max entry size the copies are dropped at once, instead of
+// being held to the end of the stream only for Store to refuse them.
 func (c *call) record(chunk []byte) {
-	if c.collect {
-		c.chunks = append(c.chunks, append([]byte(nil), chunk...))
+	if !c.collect {
+		return
 	}
+	// The same accounting as cache.Entry.Size.
+	c.chunkBytes += 24 + len(chunk)
+	if 96+len(c.model)+len("application/json")+c.chunkBytes > c.collectMax {
+		c.collect, c.collectOver, c.chunks = false, true, nil
+		return
+	}
+	c.chunks = append(c.chunks, append([]byte(nil), chunk...))
 }

@@ -86,6 +86,9 @@ func ToOpenAI(anthropicReq []byte) (openaiReq []byte, model string, stream bool,
 	if !req.IsObject() {
 		return nil, "", false, invalid("body must be a JSON object")
 	}
+	if k, dup := duplicateKey(req); dup {
+		return nil, "", false, invalid("key %q appears more than once; send each top-level key once", k)
+	}
 	var f [12]jsonx.Value
 	req.Fields(f[:], "model", "messages", "system", "max_tokens", "stop_sequences", "temperature",
 		"top_p", "stream", "tools", "tool_choice", "metadata", "thinking")
@@ -159,6 +162,20 @@ func ToOpenAI(anthropicReq []byte) (openaiReq []byte, model string, stream bool,
 	}
 	w.ObjectEnd()
 	return w.Bytes(), model, stream, nil
+}
+
+// duplicateKey finds a top-level key given twice. Readers disagree on which occurrence wins,
+// so a policy could read one value while the upstream acts on the other: such a body is refused.
+func duplicateKey(obj jsonx.Value) (string, bool) {
+	seen := make(map[string]struct{}, 16)
+	for k := range obj.Members() {
+		name := k.Str()
+		if _, ok := seen[name]; ok {
+			return name, true
+		}
+		seen[name] = struct{}{}
+	}
+	return "", false
 }
 
 func writeSystem(w *jsonx.Writer, system jsonx.Value) error {

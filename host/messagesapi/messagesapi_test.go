@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 var update = flag.Bool("update", false, "rewrite golden .out.json files")
@@ -179,4 +181,31 @@ func FuzzConverters(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestToOpenAIRefusesDuplicateKeys(t *testing.T) {
+	for _, in := range []string{
+		`{"model":"a/b","max_tokens":5,"messages":[],"model":"c/d"}`,
+		`{"model":"a/b","max_tokens":5,"messages":[],"m\u006fdel":"c/d"}`,
+	} {
+		_, _, _, err := ToOpenAI([]byte(in))
+		if err == nil || !errors.Is(err, ErrInvalidRequest) || !strings.Contains(err.Error(), `"model"`) {
+			t.Errorf("%s: %v", in, err)
+		}
+	}
+	if _, _, _, err := ToOpenAI([]byte(`{"model":"a/b","max_tokens":5,"messages":[],"metadata":{"x":1,"x":2}}`)); err != nil {
+		t.Errorf("nested duplicate refused: %v", err)
+	}
+}
+
+func TestToOpenAIDepth(t *testing.T) {
+	deep := func(n int) []byte {
+		return []byte(`{"model":"a/b","max_tokens":5,"messages":[],"metadata":` + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + `}`)
+	}
+	if _, _, _, err := ToOpenAI(deep(jsonx.MaxDepth)); err != nil {
+		t.Errorf("%d levels refused: %v", jsonx.MaxDepth, err)
+	}
+	if _, _, _, err := ToOpenAI(deep(jsonx.MaxDepth + 1)); err == nil {
+		t.Errorf("%d levels accepted", jsonx.MaxDepth+1)
+	}
 }

@@ -2,7 +2,8 @@ package openai
 
 import (
 	"net/http"
-	"strconv"
+
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // Error types as OpenAI uses them.
@@ -54,24 +55,25 @@ func TypeFor(status int) string {
 	}
 }
 
-// Body renders the error object.
+// Body renders the error object. Every string is escaped for JSON (control characters, quotes,
+// invalid UTF-8), so the body is valid whatever the message quotes from a client or upstream.
 func (e *Error) Body() []byte {
 	b := make([]byte, 0, 96+len(e.Message))
 	b = append(b, `{"error":{"message":`...)
-	b = strconv.AppendQuote(b, e.Message)
+	b = jsonx.AppendString(b, e.Message)
 	b = append(b, `,"type":`...)
-	b = strconv.AppendQuote(b, e.Type)
+	b = jsonx.AppendString(b, e.Type)
 	b = append(b, `,"param":`...)
 	if e.Param == "" {
 		b = append(b, "null"...)
 	} else {
-		b = strconv.AppendQuote(b, e.Param)
+		b = jsonx.AppendString(b, e.Param)
 	}
 	b = append(b, `,"code":`...)
 	if e.Code == "" {
 		b = append(b, "null"...)
 	} else {
-		b = strconv.AppendQuote(b, e.Code)
+		b = jsonx.AppendString(b, e.Code)
 	}
 	return append(b, "}}\n"...)
 }

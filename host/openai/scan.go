@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // span is the byte range of one top-level value (key included from keyStart).
@@ -24,12 +26,25 @@ type Request struct {
 	// TokenEstimate approximates prompt tokens (about 4 bytes of text per token) so limits can
 	// reserve before the real usage is known.
 	TokenEstimate int64
+	// Messages and Tools count the elements of the messages and tools arrays (0 when absent or
+	// not an array), so the gateway can cap them before any later stage walks them.
+	Messages, Tools int
 
 	fields map[string]span
 }
 
 // ErrNotObject reports a body that is not a JSON object.
 var ErrNotObject = errors.New("request body must be a JSON object")
+
+// DuplicateKeyError reports a top-level key that appears twice. Readers disagree on which
+// occurrence wins (this scanner, encoding/json and upstream servers do not all take the same
+// one), so a policy could check one value while the upstream acts on the other: such a body
+// is refused.
+type DuplicateKeyError struct{ Key string }
+
+func (e *DuplicateKeyError) Error() string {
+	return fmt.Sprintf("key %q appears more than once; send each top-level key once", e.Key)
+}
 
 // ParseRequest scans body. Malformed JSON is an error that says where.
 func ParseRequest(body []byte) (*Request, error) {
@@ -57,8 +72,19 @@ func ParseRequest(body []byte) (*Request, error) {
 		}
 		s.i++
 		s.ws()
+		if _, dup := r.fields[key]; dup {
+			return nil, &DuplicateKeyError{Key: key}
+		}
 		vs := s.i
-		if err := s.skip(0); err != nil {
+		switch key {
+		case "messages":
+			r.Messages, err = s.skipCount()
+		case "tools":
+			r.Tools, err = s.skipCount()
+		default:
+			err = s.skip(1)
+		}
+		if err != nil {
 			return nil, err
 		}
 		r.fields[key] = span{keyStart: ks, start: vs, end: s.i}
@@ -200,7 +226,7 @@ func (r *Request) With(edits ...Edit) []byte {
 			out = append(out, ',')
 		}
 		n++
-		out = strconv.AppendQuote(out, e.Key)
+		out = jsonx.AppendString(out, e.Key)
 		out = append(out, ':')
 		out = append(out, e.Raw...)
 	}
@@ -235,8 +261,8 @@ func (r *Request) Delete(key string) []byte {
 	return append(out, r.Raw[end:]...)
 }
 
-// Quote returns s as a JSON string.
-func Quote(s string) []byte { return strconv.AppendQuote(nil, s) }
+// Quote returns s as a JSON string (control characters escaped, invalid UTF-8 as U+FFFD).
+func Quote(s string) []byte { return jsonx.AppendString(nil, s) }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
@@ -274,11 +300,11 @@ func (s *scanner) ws() {
 	}
 }
 
-const maxDepth = 512
-
+// skip consumes one value; depth counts the arrays and objects around it, the body's own
+// object included, and at most jsonx.MaxDepth may be open.
 func (s *scanner) skip(depth int) error {
-	if depth > maxDepth {
-		return s.errf("nesting too deep")
+	if c := s.peek(); depth >= jsonx.MaxDepth && (c == '{' || c == '[') {
+		return s.errf("nesting deeper than %d", jsonx.MaxDepth)
 	}
 	switch c := s.peek(); {
 	case c == '"':
@@ -336,6 +362,35 @@ func (s *scanner) skip(depth int) error {
 		return s.errf("unexpected end of input")
 	default:
 		return s.errf("unexpected character %q", c)
+	}
+}
+
+// skipCount consumes a top-level member's value and, when it is an array, counts its elements.
+func (s *scanner) skipCount() (int, error) {
+	if s.peek() != '[' {
+		return 0, s.skip(1)
+	}
+	s.i++
+	s.ws()
+	if s.peek() == ']' {
+		s.i++
+		return 0, nil
+	}
+	for n := 1; ; n++ {
+		s.ws()
+		if err := s.skip(2); err != nil {
+			return 0, err
+		}
+		s.ws()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return n, nil
+		default:
+			return 0, s.errf("expected ',' or ']'")
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseRequest(t *testing.T) {
@@ -77,6 +78,21 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		if !json.Valid(in) {
 			t.Fatalf("accepted invalid JSON %q", in)
+		}
+		// Round trip: encoding/json sees the same top-level keys (no duplicates slipped by)
+		// and the same model.
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(in, &m); err != nil {
+			t.Fatal(err)
+		}
+		if len(m) != len(r.fields) && !strings.Contains(string(in), `\u`) {
+			t.Fatalf("%q: %d keys here, %d for encoding/json", in, len(r.fields), len(m))
+		}
+		if raw, ok := m["model"]; ok && utf8.ValidString(r.Model) && !strings.Contains(string(raw), `\u`) {
+			var model string
+			if json.Unmarshal(raw, &model) == nil && model != r.Model {
+				t.Fatalf("%q: model %q here, %q for encoding/json", in, r.Model, model)
+			}
 		}
 		for _, out := range [][]byte{r.Set("model", Quote("x")), r.Delete("model"), r.Set("zz", []byte(`{"k":1}`)),
 			r.With(Edit{"model", Quote("y")}, Edit{"stream_options", []byte(`{"include_usage":true}`)})} {

@@ -13,12 +13,14 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/openai"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // Translator converts between the OpenAI wire format and a provider's. The envelopes are the
@@ -362,15 +364,32 @@ func relayHeaders(h http.Header) http.Header {
 	return out
 }
 
+// looksLikeOpenAIError reports an upstream error body that can be relayed as it is: valid JSON
+// with an error message. Anything else is wrapped, so a client never gets broken JSON.
 func looksLikeOpenAIError(b []byte) bool {
 	t := bytes.TrimSpace(b)
-	return bytes.HasPrefix(t, []byte(`{`)) && bytes.Contains(t, []byte(`"error"`)) && bytes.Contains(t, []byte(`"message"`))
+	return bytes.HasPrefix(t, []byte(`{`)) && bytes.Contains(t, []byte(`"error"`)) && bytes.Contains(t, []byte(`"message"`)) && jsonx.Valid(t)
 }
 
+// snippetMax bounds how much of an upstream body an error message quotes.
+const snippetMax = 200
+
+// snippet is the start of an upstream body for an error message: cut at a rune boundary and
+// with invalid UTF-8 replaced, so the message stays text (the error body escapes it for JSON).
 func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "..."
+	t := bytes.TrimSpace(b)
+	cut := len(t) > snippetMax
+	if cut {
+		n := snippetMax
+		// Step back over continuation bytes so a multi-byte rune is not split.
+		for n > 0 && n > snippetMax-utf8.UTFMax && !utf8.RuneStart(t[n]) {
+			n--
+		}
+		t = t[:n]
+	}
+	s := strings.ToValidUTF8(string(t), "\uFFFD")
+	if cut {
+		s += "..."
 	}
 	return s
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-gw/sluice/host/sse"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // idleReader closes the body when no byte arrives for d, so a stalled upstream stream ends
@@ -88,6 +89,10 @@ func (s *openAIStream) Next() ([]byte, error) {
 		}
 		if len(ev.Data) == 0 {
 			continue
+		}
+		// Relayed as is, so it must be what the client expects: one JSON value per event.
+		if !jsonx.Valid(ev.Data) {
+			return nil, s.p.fail(FailBroken, "stream event is not valid JSON")
 		}
 		return ev.Data, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
 	"github.com/sluice-gw/sluice/host/sse"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // upstreamCall is a translator's translate_request output.
@@ -32,11 +33,11 @@ type translatedResponse struct {
 
 func appendEnvelopeHead(b []byte, endpoint, model, requestID string) []byte {
 	b = append(b, `{"endpoint":`...)
-	b = strconv.AppendQuote(b, endpoint)
+	b = jsonx.AppendString(b, endpoint)
 	b = append(b, `,"model":`...)
-	b = strconv.AppendQuote(b, model)
+	b = jsonx.AppendString(b, model)
 	b = append(b, `,"request_id":`...)
-	b = strconv.AppendQuote(b, requestID)
+	b = jsonx.AppendString(b, requestID)
 	b = append(b, `,"now":`...)
 	return strconv.AppendInt(b, time.Now().Unix(), 10)
 }
@@ -48,7 +49,7 @@ func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, err
 	in = append(in, `,"stream":`...)
 	in = strconv.AppendBool(in, r.Stream)
 	in = append(in, `,"provider":{"name":`...)
-	in = strconv.AppendQuote(in, p.Name)
+	in = jsonx.AppendString(in, p.Name)
 	in = append(in, `,"options":`...)
 	in = append(in, p.options...)
 	in = append(in, `},"body":`...)
@@ -98,7 +99,7 @@ func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, err
 	if json.Valid(body) && len(bytes.TrimSpace(body)) > 0 {
 		env = append(env, body...)
 	} else {
-		env = strconv.AppendQuote(env, string(body))
+		env = jsonx.AppendString(env, string(body))
 	}
 	env = append(env, '}')
 	tout, err := t.TranslateResponse(ctx, env)
@@ -200,7 +201,12 @@ func (s *translatedStream) readEvent() (string, []byte, error) {
 	return ev.Name, ev.Data, nil
 }
 
-const maxBatch = 16
+// maxBatch and maxBatchBytes bound one translate_chunk call: events already buffered join the
+// batch until either is reached, so a fast upstream cannot grow one envelope without limit.
+const (
+	maxBatch      = 16
+	maxBatchBytes = 1 << 20
+)
 
 func (s *translatedStream) Next() ([]byte, error) {
 	for len(s.pending) == 0 {
@@ -228,7 +234,7 @@ func (s *translatedStream) fill() error {
 	env = append(env, s.state...)
 	env = append(env, `,"events":[`...)
 	n := 0
-	for n < maxBatch {
+	for n < maxBatch && len(env) < maxBatchBytes {
 		name, data, err := s.readEvent()
 		if err == io.EOF && n == 0 {
 			// The upstream closed cleanly: tell the translator (Gemini has no terminal event).
@@ -252,12 +258,12 @@ func (s *translatedStream) fill() error {
 			env = append(env, ',')
 		}
 		env = append(env, `{"event":`...)
-		env = strconv.AppendQuote(env, name)
+		env = jsonx.AppendString(env, name)
 		env = append(env, `,"data":`...)
 		if json.Valid(data) {
 			env = append(env, data...)
 		} else {
-			env = strconv.AppendQuote(env, string(data))
+			env = jsonx.AppendString(env, string(data))
 		}
 		env = append(env, '}')
 		n++

@@ -25,6 +25,13 @@ const MaxLine = 4 << 20
 // ErrLineTooLong reports a line over MaxLine.
 var ErrLineTooLong = errors.New("sse: line too long")
 
+// MaxEvent bounds one event's data, all its data lines together: an event of many short lines
+// would otherwise grow without limit while each line stays under MaxLine.
+const MaxEvent = 4 << 20
+
+// ErrEventTooLong reports an event whose data is over MaxEvent.
+var ErrEventTooLong = errors.New("sse: event too long")
+
 // Reader reads events from a stream.
 type Reader struct {
 	r    *bufio.Reader
@@ -64,6 +71,9 @@ func (r *Reader) Next() (Event, error) {
 		}
 		switch string(field) {
 		case "data":
+			if len(r.data)+1+len(value) > MaxEvent {
+				return Event{}, ErrEventTooLong
+			}
 			if seenData {
 				r.data = append(r.data, '\n')
 			}

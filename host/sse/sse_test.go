@@ -99,3 +99,17 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// An event of many short lines is bounded as a whole, not only line by line.
+func TestReaderEventTooLong(t *testing.T) {
+	lines := strings.Repeat("data: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", MaxEvent/50)
+	if _, err := NewReader(strings.NewReader(lines + "\n")).Next(); !errors.Is(err, ErrEventTooLong) {
+		t.Fatalf("many-line event: %v, want ErrEventTooLong", err)
+	}
+	// Just under the bound is one event.
+	ok := strings.Repeat("data: "+strings.Repeat("y", 1023)+"\n", MaxEvent/1024-1) + "\n"
+	ev, err := NewReader(strings.NewReader(ok)).Next()
+	if err != nil || len(ev.Data) != (MaxEvent/1024-1)*1024-1 {
+		t.Fatalf("event under the bound: %v, %d bytes", err, len(ev.Data))
+	}
+}

@@ -11,8 +11,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// OtherLabel replaces model and team names past the Metrics.MaxModels cap.
+// OtherLabel replaces model, team and target names past the Metrics.MaxModels cap, and any
+// such name longer than MaxLabelBytes.
 const OtherLabel = "other"
+
+// MaxLabelBytes bounds a model, team or target label value; a longer one is counted as
+// OtherLabel, so no client-chosen string can make one series large.
+const MaxLabelBytes = 256
 
 // RequestRecord describes one finished client request.
 type RequestRecord struct {
@@ -99,24 +104,96 @@ func (t *Telemetry) RecordAttempt(a AttemptRecord) {
 		return
 	}
 	m := t.metrics
-	m.attempts.WithLabelValues(a.Provider, a.Target, a.Outcome).Inc()
-	m.attemptDur.WithLabelValues(a.Provider, a.Target).Observe(a.Duration.Seconds())
+	target := m.targets.label(a.Target)
+	m.attempts.WithLabelValues(a.Provider, target, a.Outcome).Inc()
+	m.attemptDur.WithLabelValues(a.Provider, target).Observe(a.Duration.Seconds())
 	if a.Failover {
-		m.failovers.WithLabelValues(a.Provider, a.Target).Inc()
+		m.failovers.WithLabelValues(a.Provider, target).Inc()
 	}
 }
 
-// SetTargetHealth publishes a target's health and EWMA latency gauges.
+// SetTargetHealth publishes a target's health and EWMA latency gauges. A target past the
+// label cap is not published: one "other" gauge would only show whichever came last.
 func (t *Telemetry) SetTargetHealth(h TargetHealth) {
 	if t == nil {
+		return
+	}
+	m := t.metrics
+	target := m.targets.label(h.Target)
+	if target == OtherLabel && h.Target != OtherLabel {
 		return
 	}
 	v := 0.0
 	if h.Healthy {
 		v = 1
 	}
-	t.metrics.targetHealthy.WithLabelValues(h.Provider, h.Target).Set(v)
-	t.metrics.targetEWMA.WithLabelValues(h.Provider, h.Target).Set(h.EWMA.Seconds())
+	m.targetHealthy.WithLabelValues(h.Provider, target).Set(v)
+	m.targetEWMA.WithLabelValues(h.Provider, target).Set(h.EWMA.Seconds())
+}
+
+// PublishTargetHealth sets the health gauges of every target the balancer has now and
+// removes those of targets it no longer has (a router closed on reload, or an implicit router
+// dropped), so the gauges describe the present and do not pile up.
+func (t *Telemetry) PublishTargetHealth(hs []TargetHealth) {
+	if t == nil {
+		return
+	}
+	m := t.metrics
+	now := make(map[[2]string]struct{}, len(hs))
+	for _, h := range hs {
+		t.SetTargetHealth(h)
+		now[[2]string{h.Provider, m.targets.label(h.Target)}] = struct{}{}
+	}
+	m.publishedMu.Lock()
+	defer m.publishedMu.Unlock()
+	for k := range m.published {
+		if _, ok := now[k]; !ok {
+			m.targetHealthy.DeleteLabelValues(k[0], k[1])
+			m.targetEWMA.DeleteLabelValues(k[0], k[1])
+		}
+	}
+	m.published = now
+}
+
+// ForgetLabels drops a client-chosen model and target name that no longer has a router (the
+// gateway dropped its implicit router): their series are deleted and their places under the
+// cap freed, so the labels kept are those of recently used models. Configured (pinned) names
+// are never forgotten.
+func (t *Telemetry) ForgetLabels(model, target string) {
+	if t == nil {
+		return
+	}
+	m := t.metrics
+	if model != "" && m.models.forget(model) {
+		m.handlesMu.Lock()
+		for k := range m.handles {
+			if k.model == model {
+				delete(m.handles, k)
+			}
+		}
+		m.handlesMu.Unlock()
+		l := prometheus.Labels{"model": model}
+		for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.requests, m.duration, m.ttft, m.tokensIn, m.tokensOut, m.cost} {
+			v.DeletePartialMatch(l)
+		}
+	}
+	if target != "" && m.targets.forget(target) {
+		l := prometheus.Labels{"target": target}
+		for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.attempts, m.attemptDur, m.failovers, m.targetHealthy, m.targetEWMA} {
+			v.DeletePartialMatch(l)
+		}
+	}
+}
+
+// PinLabels admits configured model and target names as labels ahead of the cap: they are
+// always counted under their own name, however many other names clients send. A reload pins
+// the new configuration's names too (pinned names are never dropped: a configuration is small).
+func (t *Telemetry) PinLabels(models, targets []string) {
+	if t == nil {
+		return
+	}
+	t.metrics.models.pin(models)
+	t.metrics.targets.pin(targets)
 }
 
 // RecordPlugin counts one plugin hook call.
@@ -213,10 +290,14 @@ func nop() {}
 // metrics holds the registry and every instrument. Only client_golang is
 // on the hot path: see docs/decisions.md.
 type metrics struct {
-	reg    *prometheus.Registry
-	models *capper
-	teams  *capper
-	live   *Live
+	reg     *prometheus.Registry
+	models  *capper
+	teams   *capper
+	targets *capper
+	live    *Live
+
+	publishedMu sync.Mutex
+	published   map[[2]string]struct{} // provider, target of the health gauges set
 
 	requests, tokensIn, tokensOut, cost    *prometheus.CounterVec
 	duration, ttft                         *prometheus.HistogramVec
@@ -293,6 +374,7 @@ func newMetrics(maxModels int, runtime bool, live *Live) *metrics {
 		reg:     prometheus.NewRegistry(),
 		models:  newCapper(maxModels),
 		teams:   newCapper(maxModels),
+		targets: newCapper(maxModels),
 		live:    live,
 		handles: make(map[reqKey]*reqHandles),
 		plugins: make(map[[2]string]*pluginHandles),
@@ -414,23 +496,51 @@ func statusLabel(code int) string {
 	return strconv.Itoa(code)
 }
 
-// capper admits the first max distinct values of a label and maps the rest
-// to OtherLabel.
+// capper admits pinned (configured) values of a label and the first max other distinct
+// values, and maps the rest, and any value longer than MaxLabelBytes, to OtherLabel.
 type capper struct {
-	mu   sync.RWMutex
-	seen map[string]struct{}
-	max  int
+	mu     sync.RWMutex
+	seen   map[string]bool // admitted values: true when pinned
+	pinned int             // how many of seen are pinned
+	max    int
 }
 
-func newCapper(max int) *capper { return &capper{seen: make(map[string]struct{}), max: max} }
+func newCapper(max int) *capper { return &capper{seen: make(map[string]bool), max: max} }
+
+func (c *capper) pin(vs []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, v := range vs {
+		if v == "" || len(v) > MaxLabelBytes || c.seen[v] {
+			continue
+		}
+		c.seen[v] = true
+		c.pinned++
+	}
+}
+
+// forget removes an admitted, unpinned value and reports whether it was one.
+func (c *capper) forget(v string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pinned, ok := c.seen[v]
+	if !ok || pinned {
+		return false
+	}
+	delete(c.seen, v)
+	return true
+}
 
 func (c *capper) label(v string) string {
 	if v == "" || v == OtherLabel {
 		return v
 	}
+	if len(v) > MaxLabelBytes {
+		return OtherLabel
+	}
 	c.mu.RLock()
 	_, ok := c.seen[v]
-	full := len(c.seen) >= c.max
+	full := len(c.seen)-c.pinned >= c.max
 	c.mu.RUnlock()
 	if ok {
 		return v
@@ -443,9 +553,9 @@ func (c *capper) label(v string) string {
 	if _, ok := c.seen[v]; ok {
 		return v
 	}
-	if len(c.seen) >= c.max {
+	if len(c.seen)-c.pinned >= c.max {
 		return OtherLabel
 	}
-	c.seen[v] = struct{}{}
+	c.seen[v] = false
 	return v
 }

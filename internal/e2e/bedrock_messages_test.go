@@ -97,7 +97,7 @@ func TestMessagesBedrockInvokeWhole(t *testing.T) {
 		want["anthropic_version"] = "bedrock-2023-05-31"
 		want["anthropic_beta"] = []any{"interleaved-thinking-2025-05-14", "context-management-2025-06-27"}
 		if gotBody := jsonObject(t, up.Body); !reflect.DeepEqual(gotBody, want) {
-			t.Errorf("stream=%v: bedrock body differs from the client's:\n got %s\nwant %s", stream, up.Body, mustMarshal(want))
+			t.Errorf("stream=%v: bedrock body differs from the client's:\n got %s\nwant %s", stream, up.Body, mustMarshalBytes(want))
 		}
 		for _, h := range []string{"anthropic-beta", "anthropic-version", "x-api-key"} {
 			if v := up.Header.Get(h); v != "" {
@@ -232,7 +232,7 @@ targets = [{ model = "bedrock/`+bedrockClaude+`" }, { model = "anthropic/claude-
 	}
 }
 
-func mustMarshal(v any) []byte {
+func mustMarshalBytes(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }

@@ -3,8 +3,8 @@
 // kilobyte inside a Go wasm guest, which is most of a translator's budget; jsonx reads only what a
 // hook asks for and writes straight into one growing buffer. It imports only the standard library.
 //
-// Reading: Parse validates a document once (with encoding/json's rules, including its nesting
-// limit) and returns its root Value. A Value is a view of bytes that have already been validated,
+// Reading: Parse validates a document once (with encoding/json's rules, but nesting at most MaxDepth
+// deep) and returns its root Value. A Value is a view of bytes that have already been validated,
 // so Get, Index, Members and Elems walk it without re-checking and never panic. Duplicate object
 // keys resolve to the last occurrence, as in encoding/json.
 //
@@ -23,8 +23,12 @@ import (
 	"unicode/utf8"
 )
 
-// maxDepth matches encoding/json's nesting limit so both accept the same documents.
-const maxDepth = 10000
+// MaxDepth is the deepest nesting of arrays and objects (the root counts as one) that any JSON
+// reader of sluice accepts: this package, the plugin SDK, and the host's request scanner, cache
+// canonicaliser and Messages API reader all refuse deeper documents, so no reader accepts what
+// another refuses. It is far below encoding/json's 10000: no API body nests that deep, and
+// every level costs stack in a recursive reader (a wasm guest's stack is small).
+const MaxDepth = 512
 
 // Kind is the JSON type of a Value.
 type Kind uint8
@@ -604,7 +608,7 @@ func scanLiteral(d []byte, i int, lit string) (int, error) {
 }
 
 func scanObject(d []byte, lens []int32, i, depth int) (int, error) {
-	if depth > maxDepth {
+	if depth > MaxDepth {
 		return i, &SyntaxError{Offset: i, Msg: errDepth.Error()}
 	}
 	start := i
@@ -653,7 +657,7 @@ func scanObject(d []byte, lens []int32, i, depth int) (int, error) {
 }
 
 func scanArray(d []byte, lens []int32, i, depth int) (int, error) {
-	if depth > maxDepth {
+	if depth > MaxDepth {
 		return i, &SyntaxError{Offset: i, Msg: errDepth.Error()}
 	}
 	start := i

@@ -70,8 +70,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return reply(req, 200, completion(id, r.Model, text, prompt)), nil
 	case strings.HasSuffix(req.URL.Path, "/completions"):
 		text := answer(r.Model, rawText(r.Prompt), max(r.MaxTokens, r.MaxCompletion))
-		out := fmt.Sprintf(`{"id":%q,"object":"text_completion","created":%d,"model":%q,"choices":[{"index":0,"text":%s,"finish_reason":"stop","logprobs":null}],"usage":%s}`,
-			id, time.Now().Unix(), r.Model, quote(text), usage(words(rawText(r.Prompt)), words(text)))
+		out := fmt.Sprintf(`{"id":%q,"object":"text_completion","created":%d,"model":%s,"choices":[{"index":0,"text":%s,"finish_reason":"stop","logprobs":null}],"usage":%s}`,
+			id, time.Now().Unix(), quote(r.Model), quote(text), usage(words(rawText(r.Prompt)), words(text)))
 		return reply(req, 200, []byte(out)), nil
 	case strings.HasSuffix(req.URL.Path, "/embeddings"):
 		return reply(req, 200, embeddings(r)), nil
@@ -156,8 +156,8 @@ func usage(prompt, completion int) string {
 }
 
 func completion(id, model, text string, prompt int) []byte {
-	return []byte(fmt.Sprintf(`{"id":%q,"object":"chat.completion","created":%d,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":"stop","logprobs":null}],"usage":%s}`,
-		id, time.Now().Unix(), model, quote(text), usage(prompt, words(text))))
+	return []byte(fmt.Sprintf(`{"id":%q,"object":"chat.completion","created":%d,"model":%s,"choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":"stop","logprobs":null}],"usage":%s}`,
+		id, time.Now().Unix(), quote(model), quote(text), usage(prompt, words(text))))
 }
 
 func (t *Transport) stream(req *http.Request, id string, r request, text string, prompt int) *http.Response {
@@ -181,7 +181,7 @@ func (t *Transport) stream(req *http.Request, id string, r request, text string,
 					ub = `,"usage":` + u
 				}
 			}
-			_, err := fmt.Fprintf(pw, "data: {\"id\":%q,\"object\":\"chat.completion.chunk\",\"created\":%d,\"model\":%q,\"choices\":%s%s}\n\n", id, created, r.Model, choices, ub)
+			_, err := fmt.Fprintf(pw, "data: {\"id\":%q,\"object\":\"chat.completion.chunk\",\"created\":%d,\"model\":%s,\"choices\":%s%s}\n\n", id, created, quote(r.Model), choices, ub)
 			return err
 		}
 		fail := func(err error) { pw.CloseWithError(err) }
@@ -254,7 +254,7 @@ func embeddings(r request) []byte {
 		b.WriteString("]}")
 		total += words(in)
 	}
-	fmt.Fprintf(&b, `],"model":%q,"usage":{"prompt_tokens":%d,"total_tokens":%d}}`, r.Model, total, total)
+	fmt.Fprintf(&b, `],"model":%s,"usage":{"prompt_tokens":%d,"total_tokens":%d}}`, quote(r.Model), total, total)
 	return b.Bytes()
 }
 
