@@ -58,6 +58,9 @@ func (c *Config) applyDefaults(v *validator) {
 		t := true
 		s.IncludeUsage = &t
 	}
+	if s.PolicyBuffer == 0 {
+		s.PolicyBuffer = 4 << 20
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -235,6 +238,20 @@ func cacheDefaults(c *Cache) {
 	}
 }
 
+// IsLoopbackAddr reports whether a listen address (host:port) binds only loopback: an empty
+// host or 0.0.0.0 / [::] binds every interface and is not loopback.
+func IsLoopbackAddr(addr string) bool {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
 func isLoopbackURL(s string) bool {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -270,6 +287,16 @@ func (c *Config) validate(v *validator) {
 	if a := c.Server.AdminListen; a != "" && a != "off" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			v.errAt("server.admin_listen", "%q is not host:port (or \"off\")", a)
+		} else if !IsLoopbackAddr(a) && c.Server.AdminToken == "" {
+			v.errAt("server.admin_listen", "%q is not a loopback address, so server.admin_token is required (the admin API reloads config, purges caches and shows state)", a)
+		}
+	}
+	if t := c.Server.AdminToken; t != "" && len(t) < 16 {
+		v.errAt("server.admin_token", "is shorter than 16 characters; use a long random token (e.g. openssl rand -hex 32)")
+	}
+	if m := c.Server.MetricsListen; m != "" && m != "off" {
+		if _, _, err := net.SplitHostPort(m); err != nil {
+			v.errAt("server.metrics_listen", "%q is not host:port (or \"off\")", m)
 		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {

@@ -56,6 +56,7 @@ type call struct {
 	lastUpErr *openai.Error
 
 	ident      auth.Identity
+	az         authz
 	resv       *ratelimit.Reservation
 	limitTier  string
 	costMicros int64
@@ -141,7 +142,7 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 		return oerr
 	}
 	c.router = name
-	if e := g.authorize(c, req.Model); e != nil {
+	if e := g.authorize(c, router, req.Model); e != nil {
 		return e
 	}
 	var meta []byte
@@ -157,6 +158,7 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 		Meta:        meta,
 		EstTokensIn: int(req.TokenEstimate), EstTokensOut: int(req.MaxTokens),
 		Pin: pin, Exclude: balance.ParseProviderList(c.r.Header.Get("X-Sluice-Exclude")),
+		Allow: c.az.allow,
 	})
 	if err != nil {
 		return openai.Errorf(503, "no_target", fmt.Sprintf("router %s: %v", routerLabel(c), err))
@@ -254,8 +256,8 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 		Endpoint: c.endpoint, Model: t.Model, Stream: c.stream, RequestID: c.id,
 		Body: g.upstreamBody(c, t.Model), Header: trace,
 	}
-	if p.BYOK {
-		preq.ClientKey = c.r.Header.Get("X-Sluice-Provider-Key")
+	if p.BYOK && t.Provider == c.az.byok {
+		preq.ClientKey = c.az.byokKey // only ever to the provider it was given for
 	}
 	resp, err := p.Do(actx, preq)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluice-gw/sluice/host/cache"
@@ -47,11 +48,19 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 	if !g.cacheShared(c) {
 		ns = c.ident.Team + "\x00" + c.ident.KeyID
 	}
+	// A client's own provider key is part of the namespace even when the cache is shared
+	// across tenants: its answers were paid for by that client's account.
+	ns += c.byokNamespace()
 	model := c.router
 	if model == "" {
 		if ts := c.plan.Targets(); len(ts) > 0 {
 			model = ts[0].Provider + "/" + ts[0].Model
 		}
+	}
+	if c.az.filtered {
+		// The caller may use only some of the router's targets: never serve it an answer one
+		// of the others produced.
+		model += "\x00" + strings.Join(c.az.allowed, ",")
 	}
 	parts := cache.KeyParts{Endpoint: c.endpoint, Model: model, Namespace: ns, Seed: ctl.Seed, Ignore: cc.Policy().Ignore}
 	key, ext, err := cache.KeyFor(c.req.Raw, parts)
