@@ -1,12 +1,21 @@
 package gateway
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
+	"time"
 
+	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/cache"
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/plugin"
+	"github.com/sluice-gw/sluice/host/provider"
+	"github.com/sluice-gw/sluice/host/sse"
 )
 
 type policyOut struct {
@@ -50,7 +59,8 @@ func (g *Gateway) requestPolicies(c *call) *openai.Error {
 	return nil
 }
 
-// responsePolicies runs on_response over a complete (non-streamed) answer.
+// responsePolicies runs on_response over a complete answer: a non-streamed one, a held stream
+// assembled into one (streamPolicies) or a cache hit (servePolicies).
 func (g *Gateway) responsePolicies(c *call, status int, body []byte) ([]byte, *openai.Error) {
 	for _, p := range g.policies {
 		if !p.Has("on_response") {
@@ -127,4 +137,170 @@ func (g *Gateway) logPluginError(c *call, err error) {
 		return
 	}
 	g.log.Error("plugin call failed", "request_id", c.id, "err", err)
+}
+
+// holdsStreams reports whether streamed answers are held for on_response policies: when any
+// policy has that hook, no byte of a stream reaches the client before every policy passed
+// the whole answer (see docs/decisions.md, "Output policies on every path").
+func (g *Gateway) holdsStreams() bool {
+	for _, p := range g.policies {
+		if p.Has("on_response") {
+			return true
+		}
+	}
+	return false
+}
+
+// relayHeld reads a whole upstream stream (at most server.policy_buffer bytes), runs the
+// on_response policies over the assembled answer, and only then sends it as SSE: the
+// upstream's chunks as they came, or the policies' rewrite split into chunks. A rejection is
+// an ordinary error answer, since nothing was sent; a stream that breaks before its end may
+// still fail over, for the same reason.
+func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response) (bool, *openai.Error) {
+	s := resp.Stream
+	defer s.Close()
+	limit := int(g.cfg.Server.PolicyBuffer)
+	var chunks [][]byte
+	size := 0
+	for {
+		chunk, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if len(chunks) == 0 || c.r.Context().Err() != nil || ctx.Err() != nil {
+				return g.attemptFailed(ctx, c, t, start, err)
+			}
+			o := balance.Outcome{Target: t, Kind: balance.KindBrokenStream, TTFB: c.ttft, Latency: time.Since(start)}
+			_ = g.report(c, o)
+			c.usage, c.finish = nil, ""
+			return false, streamError(err) // nothing was sent: the next target may answer
+		}
+		if len(chunks) == 0 {
+			c.firstByte.stop()
+			c.ttft = time.Since(start)
+		}
+		if size += len(chunk); size > limit {
+			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start)})
+			return true, openai.Errorf(502, "policy_buffer_exceeded", fmt.Sprintf("the streamed answer is longer than server.policy_buffer (%d bytes), the most held for on_response policies; it was not sent", limit))
+		}
+		chunks = append(chunks, append([]byte(nil), chunk...))
+		sum := openai.Summarize(chunk, false)
+		if sum.Usage != nil {
+			c.usage = sum.Usage
+		}
+		if sum.FinishReason != "" {
+			c.finish = sum.FinishReason
+		}
+	}
+	_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start)})
+	out, perr := g.streamPolicies(c, t.Model, chunks)
+	if perr != nil {
+		return true, perr
+	}
+	c.status = 200
+	g.writeHeaders(w, c, resp.Header)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(200)
+	defer g.tel.StreamStarted()()
+	sw := sse.NewWriter(w)
+	for _, chunk := range out {
+		c.record(chunk)
+		if c.injected && openai.IsUsageOnlyChunk(chunk) {
+			continue
+		}
+		if err := sw.Data(chunk); err != nil {
+			c.status, c.errMsg = 499, "client went away mid-stream"
+			return true, nil
+		}
+	}
+	_ = sw.Done()
+	if c.finish != "" {
+		g.cacheStore(c, nil, c.chunks)
+	}
+	return true, nil
+}
+
+// streamPolicies runs on_response over a stream's chunks assembled into one answer (a
+// chat.completion, or a text_completion for /v1/completions), the shape policies see for
+// non-streamed answers; meta.stream tells them it was streamed. It returns the chunks to
+// send: the originals, or the rewritten answer split into chunks.
+func (g *Gateway) streamPolicies(c *call, model string, chunks [][]byte) ([][]byte, *openai.Error) {
+	e := &cache.Entry{Created: time.Now(), Model: model, Chunks: chunks}
+	if e.Chunks == nil {
+		e.Chunks = [][]byte{}
+	}
+	body, err := e.AsCompletion()
+	text := false
+	if err != nil {
+		body, err = assembleText(chunks)
+		text = true
+	}
+	if err != nil {
+		return nil, openai.Errorf(502, "policy_unsupported", "the streamed answer could not be assembled for on_response policies: "+err.Error())
+	}
+	nb, perr := g.responsePolicies(c, 200, body)
+	if perr != nil {
+		return nil, perr
+	}
+	if bytes.Equal(nb, body) {
+		return chunks, nil
+	}
+	if text {
+		return nil, openai.Errorf(502, "policy_unsupported", "an on_response policy rewrote a streamed text completion, which sluice cannot re-stream; the answer was not sent")
+	}
+	out, err := (&cache.Entry{Model: model, Body: nb}).AsChunks(true)
+	if err != nil {
+		return nil, openai.Errorf(502, "plugin_error", "an on_response policy rewrote the streamed answer into something that is not a chat.completion: "+err.Error())
+	}
+	return out, nil
+}
+
+// assembleText joins the chunks of a streamed /v1/completions answer into a text_completion.
+func assembleText(chunks [][]byte) ([]byte, error) {
+	type choice struct {
+		Index        int     `json:"index"`
+		Text         string  `json:"text"`
+		FinishReason *string `json:"finish_reason"`
+	}
+	var out struct {
+		ID      string          `json:"id"`
+		Object  string          `json:"object"`
+		Model   string          `json:"model"`
+		Choices []choice        `json:"choices"`
+		Usage   json.RawMessage `json:"usage,omitempty"`
+	}
+	for _, raw := range chunks {
+		var ch struct {
+			ID      string          `json:"id"`
+			Object  string          `json:"object"`
+			Model   string          `json:"model"`
+			Choices []choice        `json:"choices"`
+			Usage   json.RawMessage `json:"usage"`
+		}
+		if err := json.Unmarshal(raw, &ch); err != nil {
+			return nil, err
+		}
+		if ch.Object != "" && ch.Object != "text_completion" {
+			return nil, fmt.Errorf("chunk object %q", ch.Object)
+		}
+		out.ID, out.Model = ch.ID, ch.Model
+		if len(ch.Usage) > 0 && string(ch.Usage) != "null" {
+			out.Usage = ch.Usage
+		}
+		for _, x := range ch.Choices {
+			for len(out.Choices) <= x.Index {
+				out.Choices = append(out.Choices, choice{Index: len(out.Choices)})
+			}
+			out.Choices[x.Index].Text += x.Text
+			if x.FinishReason != nil {
+				out.Choices[x.Index].FinishReason = x.FinishReason
+			}
+		}
+	}
+	out.Object = "text_completion"
+	return json.Marshal(out)
 }
