@@ -159,7 +159,7 @@ headers = { authorization = "otlp-SECRET8" }
 	if r.Providers["openai"].APIKey != "[redacted]" || r.Auth.Keys[0].Key != "[redacted]" {
 		t.Errorf("secrets should show as present: %+v %+v", r.Providers["openai"], r.Auth.Keys[0])
 	}
-	if want := "redis://default:[redacted]@127.0.0.1:6379/0"; r.Redis.URL != want {
+	if want := "redis://default:***@127.0.0.1:6379/0"; r.Redis.URL != want {
 		t.Errorf("redis url = %q, want %q", r.Redis.URL, want)
 	}
 	// The original is untouched.
