@@ -87,6 +87,32 @@ routers = ["mixed"]
 			t.Fatalf("unrestricted: %d %s %s", code, h.Get("X-Sluice-Provider"), body)
 		}
 	})
+	t.Run("model list", func(t *testing.T) {
+		code, _ := get(t, s.URL+"/v1/models")
+		if code != 401 {
+			t.Fatalf("model list without a key: %d", code)
+		}
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/v1/models", nil)
+		req.Header.Set("Authorization", "Bearer sk-demo-only-key")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var list struct {
+			Data []struct{ ID string } `json:"data"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range list.Data {
+			got = append(got, m.ID)
+		}
+		if strings.Join(got, ",") != "mixed,demo/echo,demo/lorem" {
+			t.Fatalf("demo-only key lists %v", got)
+		}
+	})
 	t.Run("router globs on every way of naming a router", func(t *testing.T) {
 		nolab := []string{"Authorization", "Bearer sk-no-lab-key"}
 		code, _, body := post(t, s.URL+"/router/prod/v1/chat/completions", fmt.Sprintf(chatHi, "up/gpt-test"), nolab...)
