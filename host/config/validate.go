@@ -321,6 +321,11 @@ func (c *Config) validate(v *validator) {
 			}
 			continue
 		}
+		for _, g := range p.Passthrough {
+			if !strings.HasPrefix(g, "/") && g != "*" {
+				v.errAt(key+".passthrough", "%q is not a path glob starting with / (relative to base_url, e.g. \"/files*\")", g)
+			}
+		}
 		if !slices.Contains(AuthStyles, p.Auth) {
 			v.errAt(key+".auth", "%q is not one of %s", p.Auth, strings.Join(AuthStyles, ", "))
 		}
@@ -410,6 +415,11 @@ func (c *Config) validate(v *validator) {
 		}
 		if (k.Key == "") == (k.KeyHash == "") {
 			v.errAt(key+".key", "exactly one of key or key_hash is required")
+		}
+		for _, p := range k.Passthrough {
+			if prov, path, ok := strings.Cut(p, ":"); !ok || prov == "" || !strings.HasPrefix(path, "/") && path != "*" {
+				v.errAt(key+".passthrough", "%q is not provider:path-glob (e.g. \"openai:/files*\")", p)
+			}
 		}
 		for j := range k.Limits {
 			if l := &c.Auth.Keys[i].Limits[j]; l.Scope == "" {
