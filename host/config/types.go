@@ -123,6 +123,12 @@ type Plugin struct {
 	Pool    int            `toml:"pool"`
 	// Sandbox is "untrusted" (deadlines enforced inside loops, slower) or "trusted".
 	Sandbox string `toml:"sandbox"`
+	// Stream says how an on_response policy sees streamed answers: "hold" (default: the stream
+	// is held until the policy passed the whole answer) or "incremental" (chunks flow; the
+	// policy checks the answer so far every check_every bytes and at the end, and a rejection
+	// ends the stream with an in-stream error event).
+	Stream     string   `toml:"stream"`
+	CheckEvery ByteSize `toml:"check_every"`
 
 	Name string `toml:"-"`
 }

@@ -125,6 +125,12 @@ func (c *Config) applyDefaults(v *validator) {
 		if p.Sandbox == "" {
 			p.Sandbox = "untrusted"
 		}
+		if p.Stream == "" {
+			p.Stream = "hold"
+		}
+		if p.CheckEvery == 0 {
+			p.CheckEvery = 1 << 10
+		}
 	}
 	for name, r := range c.Routers {
 		r.Name = name
@@ -372,6 +378,9 @@ func (c *Config) validate(v *validator) {
 		}
 		if !slices.Contains([]string{"trusted", "untrusted"}, p.Sandbox) {
 			v.errAt(key+".sandbox", "%q is not one of trusted, untrusted", p.Sandbox)
+		}
+		if !slices.Contains([]string{"hold", "incremental"}, p.Stream) {
+			v.errAt(key+".stream", "%q is not one of hold, incremental", p.Stream)
 		}
 		if p.Memory < 4<<20 {
 			v.errAt(key+".memory", "%d bytes is below the 4MiB a plugin needs to start", p.Memory)

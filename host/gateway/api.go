@@ -410,8 +410,8 @@ func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
 // relayStream sends an upstream stream to the client event by event. Before the first chunk
 // arrives the attempt may still fail over; after it, a break is reported in-stream.
 func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response) (bool, *openai.Error) {
-	if g.holdsStreams() {
-		return g.relayHeld(ctx, w, c, t, start, resp)
+	if g.checksResponses() {
+		return g.relayChecked(ctx, w, c, t, start, resp)
 	}
 	s := resp.Stream
 	defer s.Close()

@@ -135,7 +135,7 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		return false, nil // e.g. a stored stream of a text completion: serve upstream instead
 	}
 	c.provider, c.model = "cache", res.Entry.Model
-	if g.holdsStreams() {
+	if g.checksResponses() {
 		// A cached answer is checked again before it is sent: policies may have changed since
 		// it was stored, or it was stored by a replica without them.
 		var e *openai.Error

@@ -60,8 +60,14 @@ func (g *Gateway) requestPolicies(c *call) *openai.Error {
 }
 
 // responsePolicies runs on_response over a complete answer: a non-streamed one, a held stream
-// assembled into one (streamPolicies) or a cache hit (servePolicies).
+// assembled into one (streamPolicies) or a cache hit (replayPolicies).
 func (g *Gateway) responsePolicies(c *call, status int, body []byte) ([]byte, *openai.Error) {
+	return g.runResponsePolicies(c, status, body, false)
+}
+
+// runResponsePolicies runs each on_response in order. partial marks an incremental check of a
+// stream that has not ended ("partial":true in the input).
+func (g *Gateway) runResponsePolicies(c *call, status int, body []byte, partial bool) ([]byte, *openai.Error) {
 	for _, p := range g.policies {
 		if !p.Has("on_response") {
 			continue
@@ -71,6 +77,9 @@ func (g *Gateway) responsePolicies(c *call, status int, body []byte) ([]byte, *o
 		in = append(in, g.metaJSON(c)...)
 		in = append(in, `,"status":`...)
 		in = strconv.AppendInt(in, int64(status), 10)
+		if partial {
+			in = append(in, `,"partial":true`...)
+		}
 		in = append(in, `,"body":`...)
 		in = append(in, body...)
 		in = append(in, '}')
@@ -139,16 +148,43 @@ func (g *Gateway) logPluginError(c *call, err error) {
 	g.log.Error("plugin call failed", "request_id", c.id, "err", err)
 }
 
-// holdsStreams reports whether streamed answers are held for on_response policies: when any
-// policy has that hook, no byte of a stream reaches the client before every policy passed
-// the whole answer (see docs/decisions.md, "Output policies on every path").
-func (g *Gateway) holdsStreams() bool {
+// checksResponses reports whether any policy has on_response: then streams and cache hits go
+// through it too (see docs/decisions.md, "Output policies on every path").
+func (g *Gateway) checksResponses() bool {
 	for _, p := range g.policies {
 		if p.Has("on_response") {
 			return true
 		}
 	}
 	return false
+}
+
+// incrementalEvery is the check interval when every on_response policy is configured with
+// stream = "incremental" (the smallest of their check_every), or 0 when a stream is held.
+func (g *Gateway) incrementalEvery() int {
+	every := 0
+	for _, p := range g.policies {
+		if !p.Has("on_response") {
+			continue
+		}
+		pc := g.cfg.Plugins[p.Name()]
+		if pc == nil || pc.Stream != "incremental" {
+			return 0
+		}
+		if n := int(pc.CheckEvery); every == 0 || n < every {
+			every = n
+		}
+	}
+	return max(every, 1)
+}
+
+// relayChecked relays a stream through the on_response policies: held whole, or checked
+// incrementally when every such policy asks for it.
+func (g *Gateway) relayChecked(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response) (bool, *openai.Error) {
+	if every := g.incrementalEvery(); every > 0 {
+		return g.relayIncremental(ctx, w, c, t, start, resp, every)
+	}
+	return g.relayHeld(ctx, w, c, t, start, resp)
 }
 
 // relayHeld reads a whole upstream stream (at most server.policy_buffer bytes), runs the
@@ -303,4 +339,140 @@ func assembleText(chunks [][]byte) ([]byte, error) {
 	}
 	out.Object = "text_completion"
 	return json.Marshal(out)
+}
+
+// relayIncremental relays a stream in windows: chunks are held until every check_every bytes
+// (and the end) the on_response policies pass the answer so far ("partial": true until the
+// end), then sent. What reaches the client has always been checked as a prefix; a rejection
+// before the first window is sent is an ordinary error answer, after it the stream ends with
+// an in-stream error event and no [DONE]. A rewrite cannot be applied to bytes already sent,
+// so an incremental policy's rewrite ends the stream the same way (fail closed).
+func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response, every int) (bool, *openai.Error) {
+	s := resp.Stream
+	defer s.Close()
+	first, err := s.Next()
+	if err != nil && err != io.EOF {
+		return g.attemptFailed(ctx, c, t, start, err)
+	}
+	c.firstByte.stop()
+	c.ttft = time.Since(start)
+	limit := int(g.cfg.Server.PolicyBuffer)
+	chunks := [][]byte{} // the whole answer so far, for the checks
+	sent, size, since := 0, 0, 0
+	var sw *sse.Writer
+	var stopStream func()
+	defer func() {
+		if stopStream != nil {
+			stopStream()
+		}
+	}()
+	// flush sends the chunks not sent yet; the first call writes the response head.
+	flush := func() bool {
+		if sw == nil {
+			c.status = 200
+			g.writeHeaders(w, c, resp.Header)
+			h := w.Header()
+			h.Set("Content-Type", "text/event-stream")
+			h.Set("Cache-Control", "no-cache")
+			h.Set("X-Accel-Buffering", "no")
+			w.WriteHeader(200)
+			stopStream = g.tel.StreamStarted()
+			sw = sse.NewWriter(w)
+		}
+		for ; sent < len(chunks); sent++ {
+			if c.injected && openai.IsUsageOnlyChunk(chunks[sent]) {
+				continue
+			}
+			if err := sw.Data(chunks[sent]); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	// refuse answers a failed check: a plain error before any byte, in-stream after.
+	refuse := func(e *openai.Error) (bool, *openai.Error) {
+		if sw == nil {
+			return true, e
+		}
+		c.status, c.errMsg = e.Status, e.Message
+		_ = sw.Data(bytes.TrimRight(e.Body(), "\n"))
+		return true, nil
+	}
+	check := func(partial bool) *openai.Error {
+		since = 0
+		e := &cache.Entry{Created: time.Now(), Model: t.Model, Chunks: chunks}
+		body, err := e.AsCompletion()
+		if err != nil {
+			body, err = assembleText(chunks)
+		}
+		if err != nil {
+			return openai.Errorf(502, "policy_unsupported", "the streamed answer could not be assembled for on_response policies: "+err.Error())
+		}
+		nb, perr := g.runResponsePolicies(c, 200, body, partial)
+		if perr != nil {
+			return perr
+		}
+		if !bytes.Equal(nb, body) {
+			return openai.Errorf(502, "policy_rewrite_unsupported", "an on_response policy with stream = \"incremental\" rewrote a streamed answer, which cannot be applied to bytes already sent; the stream was stopped")
+		}
+		return nil
+	}
+	chunk := first
+	for err == nil {
+		c.record(chunk)
+		sum := openai.Summarize(chunk, false)
+		if sum.Usage != nil {
+			c.usage = sum.Usage
+		}
+		if sum.FinishReason != "" {
+			c.finish = sum.FinishReason
+		}
+		if size += len(chunk); size > limit {
+			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: sw != nil})
+			return refuse(openai.Errorf(502, "policy_buffer_exceeded", fmt.Sprintf("the streamed answer is longer than server.policy_buffer (%d bytes), the most on_response policies check", limit)))
+		}
+		chunks = append(chunks, append([]byte(nil), chunk...))
+		if since += len(chunk); since >= every {
+			if e := check(true); e != nil {
+				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: sw != nil})
+				return refuse(e)
+			}
+			if !flush() {
+				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
+				c.status, c.errMsg = 499, "client went away mid-stream"
+				return true, nil
+			}
+		}
+		chunk, err = s.Next()
+	}
+	if err != io.EOF {
+		kind := balance.KindBrokenStream
+		if ctx.Err() != nil || c.r.Context().Err() != nil {
+			kind = balance.KindCanceled
+		}
+		_ = g.report(c, balance.Outcome{Target: t, Kind: kind, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: sw != nil})
+		if sw == nil && kind == balance.KindBrokenStream {
+			c.usage, c.finish = nil, ""
+			return false, streamError(err) // nothing was sent: the next target may answer
+		}
+		if c.r.Context().Err() != nil {
+			c.status, c.errMsg = 499, "client went away mid-stream"
+			return true, nil
+		}
+		e := streamError(err)
+		return refuse(e)
+	}
+	_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: sw != nil})
+	if e := check(false); e != nil {
+		return refuse(e)
+	}
+	if !flush() {
+		c.status, c.errMsg = 499, "client went away mid-stream"
+		return true, nil
+	}
+	_ = sw.Done()
+	if c.finish != "" {
+		g.cacheStore(c, nil, c.chunks)
+	}
+	return true, nil
 }

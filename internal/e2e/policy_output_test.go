@@ -113,3 +113,41 @@ config = { words = ["zebra"] }
 		t.Fatalf("the guarded replica went upstream (%d requests): the cache was not hit", up.Count()-before)
 	}
 }
+
+// TestPolicyOutputIncremental: a policy with stream = "incremental" lets checked windows of a
+// stream through; when it rejects after bytes were sent, the stream ends with an in-stream
+// error event and no [DONE], and the rejected words never leave.
+func TestPolicyOutputIncremental(t *testing.T) {
+	wasm := buildRepoPlugin(t, "policies/deny-words")
+	up := zebraUpstream(t)
+	s := startSluice(t, `policies = ["deny-words"]`+"\n"+upstreamConfig(up.URL, fmt.Sprintf(`
+[plugins.deny-words]
+path = %q
+config = { words = ["zebra"] }
+stream = "incremental"
+check_every = "1"
+`, wasm)))
+	chat := s.URL + "/v1/chat/completions"
+	code, h, body := post(t, chat, animals(true))
+	if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("%d %s %s", code, h.Get("Content-Type"), body)
+	}
+	if !strings.Contains(body, `"the`) || strings.Contains(body, "zebra") || strings.Contains(body, "[DONE]") {
+		t.Fatalf("want the checked prefix, no blocked word and no [DONE]: %s", body)
+	}
+	events := strings.Split(strings.TrimSpace(body), "\n\n")
+	last := strings.TrimPrefix(events[len(events)-1], "data: ")
+	if _, c, _ := openaiError(t, last); c != "content_blocked" {
+		t.Fatalf("last event %s", last)
+	}
+	// A clean answer streams whole.
+	code, _, body = post(t, chat, `{"model":"up/gpt-test","stream":true,"messages":[{"role":"user","content":"say horse please"}]}`)
+	if code != 200 || !strings.Contains(body, "horse") || !strings.HasSuffix(strings.TrimSpace(body), "data: [DONE]") {
+		t.Fatalf("%d %s", code, body)
+	}
+	// Non-streamed answers are checked whole as always.
+	code, _, body = post(t, chat, animals(false))
+	if _, c, _ := openaiError(t, body); code != 403 || c != "content_blocked" {
+		t.Fatalf("%d %s", code, body)
+	}
+}
