@@ -53,6 +53,12 @@ config = { words = ["zebra"] }
 			}
 		})
 	}
+	t.Run("messages api stream", func(t *testing.T) {
+		code, _, body := post(t, s.URL+"/v1/messages", `{"model":"up/gpt-test","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"tell me about animals"}]}`)
+		if code != 403 || !strings.Contains(body, `"type":"error"`) || strings.Contains(body, "zebra") || strings.Contains(body, "event:") {
+			t.Fatalf("%d %s", code, body)
+		}
+	})
 	t.Run("allowed stream intact", func(t *testing.T) {
 		code, h, body := post(t, chat, `{"model":"up/gpt-test","stream":true,"messages":[{"role":"user","content":"say horse please"}]}`)
 		if code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") || !strings.HasSuffix(strings.TrimSpace(body), "data: [DONE]") {
