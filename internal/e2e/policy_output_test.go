@@ -157,3 +157,24 @@ check_every = "1"
 		t.Fatalf("%d %s", code, body)
 	}
 }
+
+// TestPolicyOutputNodeSDK: the official OpenAI client raises on a blocked stream, held or
+// incremental.
+func TestPolicyOutputNodeSDK(t *testing.T) {
+	wasm := buildRepoPlugin(t, "policies/deny-words")
+	up := zebraUpstream(t)
+	cfg := func(extra string) string {
+		return `policies = ["deny-words"]` + "\n" + upstreamConfig(up.URL, fmt.Sprintf(`
+[plugins.deny-words]
+path = %q
+config = { words = ["zebra"] }
+%s
+`, wasm, extra))
+	}
+	held := startSluice(t, cfg(""))
+	inc := startSluice(t, cfg("stream = \"incremental\"\ncheck_every = \"1\""))
+	out := node(t, "policy.test.mjs", "SLUICE_URL="+held.URL, "SLUICE_INCREMENTAL_URL="+inc.URL)
+	if !strings.Contains(out, "pass 2") {
+		t.Fatalf("expected 2 passing node tests:\n%s", out)
+	}
+}
