@@ -345,37 +345,61 @@ burst = 1000
 			t.Fatalf("answer has no usage: %s", body)
 		}
 		// Settlement follows the answer: poll briefly.
-		found, used := false, int64(0)
-		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			resp, err := http.Get(s.Admin + "/admin/ratelimit?key=chatter")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var peek struct {
-				Rules []struct {
-					Rule      string `json:"rule"`
-					Remaining int64  `json:"remaining"`
-				} `json:"rules"`
-			}
-			err = json.NewDecoder(resp.Body).Decode(&peek)
-			resp.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range peek.Rules {
-				if r.Rule == "chatter-tokens" {
-					found, used = true, 1000-r.Remaining
+		waitUsed := func(want int64) int64 {
+			t.Helper()
+			used := int64(0)
+			for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				resp, err := http.Get(s.Admin + "/admin/ratelimit?key=chatter")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var peek struct {
+					Rules []struct {
+						Rule      string `json:"rule"`
+						Remaining int64  `json:"remaining"`
+					} `json:"rules"`
+				}
+				err = json.NewDecoder(resp.Body).Decode(&peek)
+				resp.Body.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range peek.Rules {
+					if r.Rule == "chatter-tokens" {
+						used = 1000 - r.Remaining
+					}
+				}
+				if used >= want {
+					break
 				}
 			}
-			if used >= ans.Usage.Total {
-				break
-			}
+			return used
 		}
+		used := waitUsed(ans.Usage.Total)
 		if used < ans.Usage.Total {
 			t.Fatalf("passthrough tokens not counted: %d used, answer had %d", used, ans.Usage.Total)
 		}
-		if !found {
-			t.Fatal("no chatter-tokens rule in the peek")
+		// A streamed answer's usage chunk is read on the way too.
+		code, body = pt("/chat/completions", `{"model":"gpt-test","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"count these words please"}]}`, "sk-chatter-key")
+		if code != 200 || !strings.Contains(body, "data: [DONE]") {
+			t.Fatalf("stream: %d %s", code, body)
+		}
+		var streamed int64
+		for _, ev := range strings.Split(body, "\n\n") {
+			var ch struct {
+				Usage *struct {
+					Total int64 `json:"total_tokens"`
+				} `json:"usage"`
+			}
+			if json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSpace(ev), "data: ")), &ch) == nil && ch.Usage != nil {
+				streamed = ch.Usage.Total
+			}
+		}
+		if streamed == 0 {
+			t.Fatalf("the stream has no usage chunk: %s", body)
+		}
+		if got := waitUsed(used + streamed); got < used+streamed {
+			t.Fatalf("streamed passthrough tokens not counted: %d used, want %d", got, used+streamed)
 		}
 	})
 }
