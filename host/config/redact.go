@@ -144,11 +144,16 @@ func ScrubURLs(s string) string {
 // shorter strings ("on", "us-east-1") would mangle text without hiding anything worth it.
 const minSecret = 6
 
-// Secrets lists the secret values the configuration holds: API keys, cloud credentials,
-// header values, virtual keys, the admin token, URL passwords and every string of plugin
-// configs and provider options; longest first, so that Scrub replaces a secret before any
-// shorter one inside it.
-func (c *Config) Secrets() []string {
+// Secrets lists the secret values the configuration holds: its Credentials and every string
+// of plugin configs and provider options (free-form, so any of them may be a token); longest
+// first, so that Scrub replaces a secret before any shorter one inside it.
+func (c *Config) Secrets() []string { return c.secrets(true) }
+
+// Credentials lists API keys, cloud credentials, header values, virtual keys, the admin token
+// and URL passwords, longest first: what must never appear in an answer to a client.
+func (c *Config) Credentials() []string { return c.secrets(false) }
+
+func (c *Config) secrets(freeForm bool) []string {
 	var out []string
 	add := func(s string) {
 		if len(s) >= minSecret {
@@ -192,10 +197,14 @@ func (c *Config) Secrets() []string {
 		for _, v := range p.Headers {
 			add(v)
 		}
-		tree(p.Options)
+		if freeForm {
+			tree(p.Options)
+		}
 	}
-	for _, p := range c.Plugins {
-		tree(p.Config)
+	if freeForm {
+		for _, p := range c.Plugins {
+			tree(p.Config)
+		}
 	}
 	for _, k := range c.Auth.Keys {
 		add(k.Key)
@@ -209,17 +218,22 @@ func (c *Config) Secrets() []string {
 	return out
 }
 
-// Scrub removes from a message (an error, a log line) the passwords of URLs and every secret
-// value this configuration holds. c may be nil.
-func (c *Config) Scrub(msg string) string {
+// ScrubWith removes the URL passwords and the given secret values from msg.
+func ScrubWith(msg string, secrets []string) string {
 	msg = ScrubURLs(msg)
-	if c == nil {
-		return msg
-	}
-	for _, s := range c.Secrets() {
+	for _, s := range secrets {
 		if strings.Contains(msg, s) {
 			msg = strings.ReplaceAll(msg, s, "***")
 		}
 	}
 	return msg
+}
+
+// Scrub removes from a message (an error, a log line) the passwords of URLs and every secret
+// value this configuration holds. c may be nil.
+func (c *Config) Scrub(msg string) string {
+	if c == nil {
+		return ScrubURLs(msg)
+	}
+	return ScrubWith(msg, c.Secrets())
 }

@@ -94,7 +94,7 @@ func (g *Gateway) api(endpoint string) http.Handler {
 			w = c.capture
 		}
 		if err := g.serveAPI(w, c); err != nil {
-			c.fail(w, err)
+			c.fail(w, g.scrubbed(err))
 		}
 	})
 }

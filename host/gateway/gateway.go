@@ -69,6 +69,7 @@ type Gateway struct {
 	tel       *telemetry.Telemetry
 	redact    *telemetry.Redactor // non-nil when the access log captures bodies
 	authOn    bool                // virtual keys are configured: auth is a stage worth a span
+	creds     []string            // credentials of the config, scrubbed from client errors
 	handler   http.Handler
 
 	implicitMu sync.Mutex
@@ -87,6 +88,7 @@ func New(d Deps) (*Gateway, error) {
 		auth: d.Auth, overrides: d.Overrides, limiter: d.Limiter, prices: d.Prices, caches: d.Caches,
 		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry,
 	}
+	g.creds = d.Config.Credentials()
 	g.authOn = d.Config.Auth.Required || len(d.Config.Auth.Keys) > 0 || d.Config.Auth.KeysFile != ""
 	if lc := d.Config.Log; lc.CaptureBodies && d.Access != nil {
 		g.redact = telemetry.NewRedactor(telemetry.RedactConfig{Headers: []string{"X-Sluice-Provider-Key"}, Fields: lc.RedactFields, MaxBytes: int(lc.MaxBodyBytes)})

@@ -162,8 +162,9 @@ func (g *Gateway) passthrough(w http.ResponseWriter, r *http.Request) {
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			c.errMsg = err.Error()
-			openai.Errorf(502, "upstream_unreachable", fmt.Sprintf("provider %s: %v", name, err)).Write(w)
+			e := g.scrubbed(openai.Errorf(502, "upstream_unreachable", fmt.Sprintf("provider %s: %v", name, err)))
+			c.errMsg = e.Message
+			e.Write(w)
 		},
 	}
 	g.limitHeaders(w, c)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-gw/sluice/host/auth"
 	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/openai"
 )
 
@@ -175,6 +176,13 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// scrubbed removes credentials and URL passwords from an error's message before a client sees
+// it (provider and plugin errors may quote a URL or a header).
+func (g *Gateway) scrubbed(e *openai.Error) *openai.Error {
+	e.Message = config.ScrubWith(e.Message, g.creds)
+	return e
 }
 
 func authError(err error) *openai.Error {
