@@ -62,8 +62,11 @@ func (g *Gateway) authorize(c *call, router *balance.Router, model string) *open
 			return openai.Errorf(403, "byok_not_allowed", fmt.Sprintf("key %q may not send its own provider key (x-sluice-provider-key); set byok = true on the key", c.ident.KeyID))
 		}
 		// Pinning and excluding steer a keyed caller's traffic: they need the key's permission
-		// whether or not keys are required.
-		if (c.r.Header.Get("X-Sluice-Provider") != "" || c.r.Header.Get("X-Sluice-Exclude") != "") && (keyed || g.cfg.Auth.Required) && !g.overrides[c.ident.KeyID] {
+		// whether or not keys are required. A request bringing its own provider key may name
+		// the provider that key is for: it pays for the answer, and the plan stays within the
+		// targets the key may use.
+		pinned := c.r.Header.Get("X-Sluice-Provider") != "" && byokKey == ""
+		if (pinned || c.r.Header.Get("X-Sluice-Exclude") != "") && (keyed || g.cfg.Auth.Required) && !g.overrides[c.ident.KeyID] {
 			return openai.Errorf(403, "overrides_not_allowed", "this key may not pin or exclude providers (x-sluice-provider, x-sluice-exclude); set overrides = true on the key")
 		}
 	}

@@ -196,6 +196,11 @@ targets = [{ model = "byo1/gpt-test" }, { model = "byo2/gpt-test" }]
 [cache]
 enabled = true
 share_across_tenants = true
+
+[[auth.keys]]
+id = "byok-key"
+key = "sk-byok-key"
+byok = true
 `, b1.URL, b2.URL)))
 	chat := s.URL + "/v1/chat/completions"
 	t.Run("no failover away from the key's provider", func(t *testing.T) {
@@ -220,6 +225,19 @@ share_across_tenants = true
 		if _, c, _ := openaiError(t, body); code != 400 || c != "byok_ambiguous" {
 			t.Fatalf("%d %s", code, body)
 		}
+		// Naming the provider the key is for resolves it, for a virtual key without overrides too.
+		b2.ClearRequests()
+		code, h, body := post(t, s.URL+"/router/two/v1/chat/completions", fmt.Sprintf(chatHi, "x"), "Authorization", "Bearer sk-byok-key", "X-Sluice-Provider-Key", "sk-client-one", "X-Sluice-Provider", "byo2", "X-Sluice-Cache", "no-store")
+		if code != 200 || h.Get("X-Sluice-Provider") != "byo2" {
+			t.Fatalf("pinned byok: %d %s %s", code, h.Get("X-Sluice-Provider"), body)
+		}
+		if r := b2.Requests(); len(r) != 1 || r[0].Header.Get("Authorization") != "Bearer sk-client-one" {
+			t.Fatalf("byo2 saw %+v", r)
+		}
+		code, _, body = post(t, s.URL+"/router/two/v1/chat/completions", fmt.Sprintf(chatHi, "x"), "Authorization", "Bearer sk-byok-key", "X-Sluice-Provider", "byo2")
+		if _, c, _ := openaiError(t, body); code != 403 || c != "overrides_not_allowed" {
+			t.Fatalf("a pin without a client key needs overrides: %d %s", code, body)
+		}
 		code, _, body = post(t, chat, fmt.Sprintf(chatHi, "up/gpt-test"), "X-Sluice-Provider-Key", "sk-client-one")
 		if _, c, _ := openaiError(t, body); code != 400 || c != "byok_not_supported" {
 			t.Fatalf("client key to a provider without byok: %d %s", code, body)
@@ -238,7 +256,7 @@ share_across_tenants = true
 		if _, h, _ = post(t, chat, req, "X-Sluice-Provider-Key", "sk-client-two"); h.Get("X-Sluice-Cache") != "MISS" {
 			t.Fatalf("another client's key got %s", h.Get("X-Sluice-Cache"))
 		}
-		if n := b2.Count(); n != 2 {
+		if n := len(b2.Requests()); n != 2 {
 			t.Fatalf("byo2 saw %d requests, want 2", n)
 		}
 	})
