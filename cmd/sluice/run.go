@@ -119,11 +119,11 @@ func check(args []string, stdout, stderr io.Writer) error {
 		if errors.As(err, &ce) {
 			fmt.Fprintf(stderr, "%d problem(s):\n", len(ce.Problems))
 			for _, p := range ce.Problems {
-				fmt.Fprintln(stderr, "  "+p.String())
+				fmt.Fprintln(stderr, "  "+config.ScrubURLs(p.String()))
 			}
 			return errSilent
 		}
-		return err
+		return errors.New(config.ScrubURLs(err.Error()))
 	}
 	printPlan(stdout, cfg)
 	return nil
@@ -140,7 +140,7 @@ func printPlan(w io.Writer, cfg *config.Config) {
 		if p.Translator != "" {
 			extra = ", translator " + p.Translator
 		}
-		fmt.Fprintf(w, "  %-11s %-7s %s (auth %s%s)\n", name, p.Kind, orDash(p.BaseURL), p.Auth, extra)
+		fmt.Fprintf(w, "  %-11s %-7s %s (auth %s%s)\n", name, p.Kind, orDash(config.ScrubURLs(p.BaseURL)), p.Auth, extra)
 	}
 	if len(cfg.Plugins) > 0 {
 		fmt.Fprintln(w, "plugins:")

@@ -29,7 +29,7 @@ func (a *App) adminHandler() http.Handler {
 	}).Methods(http.MethodGet)
 	m.HandleFunc("/admin/reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.Reload(r.Context()); err != nil {
-			writeJSON(w, 422, map[string]any{"error": map[string]any{"message": err.Error(), "type": "invalid_request_error", "code": "reload_refused"}})
+			writeJSON(w, 422, map[string]any{"error": map[string]any{"message": a.scrub(err), "type": "invalid_request_error", "code": "reload_refused"}})
 			return
 		}
 		writeJSON(w, 200, map[string]any{"status": "reloaded"})
@@ -37,7 +37,7 @@ func (a *App) adminHandler() http.Handler {
 	m.HandleFunc("/admin/plugins/{name}/reload", func(w http.ResponseWriter, r *http.Request) {
 		name := mux.Vars(r)["name"]
 		if err := a.plugins.ReloadOne(r.Context(), name); err != nil {
-			writeJSON(w, 422, map[string]any{"error": map[string]any{"message": err.Error(), "type": "invalid_request_error", "code": "reload_refused"}})
+			writeJSON(w, 422, map[string]any{"error": map[string]any{"message": a.scrub(err), "type": "invalid_request_error", "code": "reload_refused"}})
 			return
 		}
 		p, _ := a.plugins.Get(name)
@@ -60,16 +60,29 @@ func (a *App) adminHandler() http.Handler {
 	m.HandleFunc("/admin/cache/purge", a.purgeCache).Methods(http.MethodPost)
 	m.HandleFunc("/admin/ratelimit", a.peekLimits).Methods(http.MethodGet)
 	m.Handle("/metrics", a.tel.MetricsHandler()).Methods(http.MethodGet)
-	// Profiling, for operators on the (loopback by default) admin listener.
-	m.HandleFunc("/debug/pprof/", pprof.Index)
-	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	m.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
+	// Profiling only when asked for (server.admin_pprof): a CPU profile or trace is a cheap
+	// way to load the process, and the heap profile shows memory contents' shape.
+	if a.state.Load().cfg.Server.AdminPprof {
+		m.HandleFunc("/debug/pprof/", pprof.Index)
+		m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		m.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
+	}
 	dash := dashboard.Handler(a.tel.Live().Snapshot)
 	m.PathPrefix("/dashboard").Handler(dash)
 	return m
+}
+
+// scrub is an error's message without any secret of the running configuration or a URL
+// password, for answers and logs.
+func (a *App) scrub(err error) string {
+	var cfg *config.Config
+	if st := a.state.Load(); st != nil {
+		cfg = st.cfg
+	}
+	return cfg.Scrub(err.Error())
 }
 
 func adminError(w http.ResponseWriter, status int, code, msg string) {
@@ -97,8 +110,8 @@ func (a *App) purgeCache(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := errors.Join(errs...); err != nil {
-		a.log.Warn("admin: cache purge incomplete", "removed", removed, "err", err)
-		adminError(w, 502, "purge_failed", fmt.Sprintf("purged %d entries, then: %v", removed, err))
+		a.log.Warn("admin: cache purge incomplete", "removed", removed, "err", a.scrub(err))
+		adminError(w, 502, "purge_failed", fmt.Sprintf("purged %d entries, then: %s", removed, a.scrub(err)))
 		return
 	}
 	a.log.Info("admin: cache purged", "removed", removed, "stores", len(done))
@@ -133,7 +146,7 @@ func (a *App) peekLimits(w http.ResponseWriter, r *http.Request) {
 	if id := q.Get("key"); id != "" {
 		ks, ok, err := findKey(st.cfg, id)
 		if err != nil {
-			adminError(w, 500, "keys_unreadable", err.Error())
+			adminError(w, 500, "keys_unreadable", a.scrub(err))
 			return
 		}
 		if !ok {
@@ -154,7 +167,7 @@ func (a *App) peekLimits(w http.ResponseWriter, r *http.Request) {
 	}
 	decs, err := st.stages.limiter.Peek(r.Context(), subj)
 	if err != nil {
-		adminError(w, 503, "rate_limit_unavailable", err.Error())
+		adminError(w, 503, "rate_limit_unavailable", a.scrub(err))
 		return
 	}
 	out := make([]limitState, 0, len(decs))

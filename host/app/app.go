@@ -57,15 +57,45 @@ type App struct {
 	specs    map[string]plugin.Spec
 	tel      *telemetry.Telemetry
 	stores   stores
+	guard    atomic.Pointer[adminGuard]
+	// adminBound is the admin listener's address, "" when off.
+	adminBound string
 }
 
-// Run serves until ctx is cancelled, then drains and returns.
+// scrubbedError is an error whose message has had secrets removed; it still unwraps.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+func scrubbed(cfg *config.Config, err error) error {
+	if err == nil {
+		return nil
+	}
+	if msg := cfg.Scrub(err.Error()); msg != err.Error() {
+		return &scrubbedError{msg: msg, err: err}
+	}
+	return err
+}
+
+// Run serves until ctx is cancelled, then drains and returns. Its error never holds a
+// secret of the configuration or a URL password.
 func Run(ctx context.Context, opts Options) error {
+	var cfg *config.Config
+	err := run(ctx, opts, &cfg)
+	return scrubbed(cfg, err)
+}
+
+func run(ctx context.Context, opts Options, loaded **config.Config) error {
 	started := time.Now()
 	cfg, err := loadConfig(opts.ConfigPath)
 	if err != nil {
 		return err
 	}
+	*loaded = cfg
 	if opts.Listen != "" {
 		cfg.Server.Listen = opts.Listen
 	}
@@ -119,7 +149,7 @@ func Run(ctx context.Context, opts Options) error {
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 
-	var admin *http.Server
+	var admin, metrics *http.Server
 	adminAddr := ""
 	if al := cfg.Server.AdminListen; al != "" && al != "off" {
 		aln, err := net.Listen("tcp", al)
@@ -128,8 +158,30 @@ func Run(ctx context.Context, opts Options) error {
 			return fmt.Errorf("serve: admin listen %s: %w", al, err)
 		}
 		adminAddr = aln.Addr().String()
-		admin = &http.Server{Handler: a.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		a.adminBound = adminAddr
+		a.guard.Store(newAdminGuard(a.adminHandler(), cfg.Server, adminAddr))
+		admin = &http.Server{Handler: http.HandlerFunc(a.serveAdmin), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- admin.Serve(aln) }()
+		if !config.IsLoopbackAddr(al) {
+			log.Warn("the admin API listens beyond loopback; it requires server.admin_token, and only the Host names in server.admin_hosts (or the bound address) are answered", "admin_listen", al)
+		}
+	}
+	metricsAddr := ""
+	if ml := cfg.Server.MetricsListen; ml != "" && ml != "off" {
+		mln, err := net.Listen("tcp", ml)
+		if err != nil {
+			_ = srv.Close()
+			if admin != nil {
+				_ = admin.Close()
+			}
+			return fmt.Errorf("serve: metrics listen %s: %w", ml, err)
+		}
+		metricsAddr = mln.Addr().String()
+		metrics = &http.Server{Handler: metricsOnly(a.tel.MetricsHandler()), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- metrics.Serve(mln) }()
+		if !config.IsLoopbackAddr(ml) {
+			log.Warn("the metrics listener binds beyond loopback; it serves /metrics without a token", "metrics_listen", ml)
+		}
 	}
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -147,7 +199,7 @@ func Run(ctx context.Context, opts Options) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	log.Info("sluice listening", "addr", "http://"+ln.Addr().String(), "admin", adminAddr, "config", cfg.Source,
+	log.Info("sluice listening", "addr", "http://"+ln.Addr().String(), "admin", adminAddr, "metrics", metricsAddr, "config", cfg.Source,
 		"providers", len(st.providers), "routers", len(cfg.Routers), "plugins", len(cfg.Plugins),
 		"startup_ms", time.Since(started).Milliseconds())
 	if opts.Ready != nil {
@@ -158,14 +210,22 @@ func Run(ctx context.Context, opts Options) error {
 		select {
 		case <-hup:
 			if err := a.Reload(ctx); err != nil {
-				log.Error("reload refused; the running configuration keeps serving", "err", err)
+				log.Error("reload refused; the running configuration keeps serving", "err", a.scrub(err))
 			}
 		case err := <-errc:
 			return fmt.Errorf("serve: %w", err)
 		case <-ctx.Done():
+			if metrics != nil {
+				defer metrics.Close()
+			}
 			return a.shutdown(srv, admin)
 		}
 	}
+}
+
+// serveAdmin runs the admin API behind the current guard (a reload may rotate the token).
+func (a *App) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	a.guard.Load().ServeHTTP(w, r)
 }
 
 func (a *App) serveClient(w http.ResponseWriter, r *http.Request) {
@@ -203,17 +263,23 @@ func (a *App) Reload(ctx context.Context) error {
 		return fmt.Errorf("reload: %w", err)
 	}
 	old := a.state.Load()
+	if a.adminBound != "" && !config.IsLoopbackAddr(a.adminBound) && cfg.Server.AdminToken == "" {
+		return errors.New("reload: the admin listener is bound beyond loopback, so server.admin_token may not be removed")
+	}
 	if a.opts.Listen != "" {
 		cfg.Server.Listen = a.opts.Listen
 	}
-	if cfg.Server.Listen != old.cfg.Server.Listen || cfg.Server.AdminListen != old.cfg.Server.AdminListen {
-		a.log.Warn("reload: listen addresses changed; they take effect at the next restart")
+	if cfg.Server.Listen != old.cfg.Server.Listen || cfg.Server.AdminListen != old.cfg.Server.AdminListen || cfg.Server.MetricsListen != old.cfg.Server.MetricsListen || cfg.Server.AdminPprof != old.cfg.Server.AdminPprof {
+		a.log.Warn("reload: listen addresses or admin_pprof changed; they take effect at the next restart")
 	}
 	st, err := a.build(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("reload: %w", err)
+		return scrubbed(cfg, fmt.Errorf("reload: %w", err))
 	}
 	a.state.Store(st)
+	if g := a.guard.Load(); g != nil {
+		a.guard.Store(newAdminGuard(g.next, cfg.Server, a.adminBound))
+	}
 	// Requests already routed keep the old state; give them time before closing its routers.
 	time.AfterFunc(old.cfg.Server.ShutdownTimeout.D(), old.close)
 	a.log.Info("configuration reloaded", "config", cfg.Source)

@@ -59,7 +59,7 @@ func (a *App) buildStages(cfg *config.Config) (*stages, error) {
 
 	keys := make([]auth.KeySpec, 0, len(cfg.Auth.Keys))
 	for _, k := range cfg.Auth.Keys {
-		ks := auth.KeySpec{ID: k.ID, Key: k.Key, KeyHash: k.KeyHash, User: k.User, Team: k.Team, Models: k.Models, Routers: k.Routers, BYOK: k.BYOK}
+		ks := auth.KeySpec{ID: k.ID, Key: k.Key, KeyHash: k.KeyHash, User: k.User, Team: k.Team, Models: k.Models, Routers: k.Routers, BYOK: k.BYOK, Passthrough: k.Passthrough}
 		for i, l := range k.Limits {
 			sp := limitSpec(l)
 			if sp.Name == "" {
@@ -80,7 +80,7 @@ func (a *App) buildStages(cfg *config.Config) (*stages, error) {
 		keys = append(keys, more...)
 	}
 	var err error
-	s.auth, err = auth.New(auth.Options{Required: cfg.Auth.Required, Keys: keys, UserHeader: cfg.Auth.UserHeader, TeamHeader: cfg.Auth.TeamHeader})
+	s.auth, err = auth.New(auth.Options{Required: cfg.Auth.Required, Keys: keys, UserHeader: cfg.Auth.UserHeader, TeamHeader: cfg.Auth.TeamHeader, TrustIdentityHeaders: cfg.Auth.TrustIdentityHeaders})
 	if err != nil {
 		return nil, fmt.Errorf("serve: auth: %w", err)
 	}

@@ -53,7 +53,7 @@ func (a *App) watchConfig(ctx context.Context, path string) {
 			})
 		case <-fire:
 			if err := a.Reload(ctx); err != nil {
-				a.log.Error("config file changed but the reload was refused; the running configuration keeps serving", "err", err)
+				a.log.Error("config file changed but the reload was refused; the running configuration keeps serving", "err", a.scrub(err))
 			}
 		case err, ok := <-w.Errors:
 			if !ok {

@@ -34,6 +34,10 @@ type KeySpec struct {
 	Routers []string `toml:"routers" json:"routers,omitempty"`
 	// BYOK lets this key's requests bring their own provider credentials.
 	BYOK bool `toml:"byok" json:"byok,omitempty"`
+	// Passthrough lists "provider:path-glob" pairs this key may reach through
+	// /passthrough/PROVIDER/PATH (e.g. "openai:/files*"; "*:*" is everything the providers'
+	// own passthrough lists allow). Empty: no passthrough at all.
+	Passthrough []string `toml:"passthrough" json:"passthrough,omitempty"`
 	// Limits apply to this key alone (their scope is always "key"; an empty scope is fine).
 	Limits []ratelimit.Spec `toml:"limits" json:"limits,omitempty"`
 }
@@ -59,13 +63,35 @@ type Identity struct {
 	Anonymous bool
 	BYOK      bool
 	// Limits are the key's own rules, for ratelimit.Subject.KeyRules.
-	Limits  []ratelimit.Rule
-	models  []string
-	routers []string
+	Limits      []ratelimit.Rule
+	models      []string
+	routers     []string
+	passthrough []string
 }
 
-// AllowsModel reports whether the identity may call model (as requested, e.g.
-// "openai/gpt-4o-mini").
+// RestrictsModels reports whether the identity has a model allow-list (an empty one allows
+// every model).
+func (id Identity) RestrictsModels() bool { return len(id.models) > 0 }
+
+// AllowsPassthrough reports whether the identity may relay path (as sent after
+// /passthrough/PROVIDER) to provider. Anonymous callers (auth off or optional) may; a virtual
+// key needs a matching "provider:path-glob" entry.
+func (id Identity) AllowsPassthrough(provider, path string) bool {
+	if id.Anonymous {
+		return true
+	}
+	for _, p := range id.passthrough {
+		prov, glob, _ := strings.Cut(p, ":")
+		if Glob(prov, provider) && Glob(glob, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsModel reports whether the identity may be served by model, a "provider/model" target
+// (e.g. "openai/gpt-4o-mini"); the gateway checks every target a request may be sent to, not
+// the name the client asked for.
 func (id Identity) AllowsModel(model string) bool { return allowed(id.models, model) }
 
 // AllowsRouter reports whether the identity may use the named router.
@@ -165,11 +191,17 @@ type Options struct {
 	Keys     []KeySpec
 	// UserHeader and TeamHeader default to x-sluice-user and x-sluice-team.
 	UserHeader, TeamHeader string
+	// TrustIdentityHeaders reads UserHeader and TeamHeader for anonymous callers even though
+	// virtual keys are configured. Without keys the headers are always read (auth is off and
+	// the headers are the only identity there is); with keys they are ignored by default, so
+	// a caller without a key cannot spend another user's or team's limits or budget.
+	TrustIdentityHeaders bool
 }
 
 // Authenticator resolves requests to identities. It is immutable and safe for concurrent use.
 type Authenticator struct {
 	required               bool
+	trustHeaders           bool
 	userHeader, teamHeader string
 	byHash                 map[[sha256.Size]byte]*Identity
 }
@@ -203,6 +235,7 @@ func New(o Options) (*Authenticator, error) {
 	if o.Required && len(a.byHash) == 0 {
 		return nil, errors.New("auth: required but no keys are configured")
 	}
+	a.trustHeaders = len(a.byHash) == 0 || o.TrustIdentityHeaders
 	return a, nil
 }
 
@@ -226,15 +259,21 @@ func compile(k KeySpec) (*Identity, [sha256.Size]byte, error) {
 	default:
 		return nil, sum, fmt.Errorf("key %q: needs key or key_hash", k.ID)
 	}
-	for _, list := range [][]string{k.Models, k.Routers} {
+	for _, list := range [][]string{k.Models, k.Routers, k.Passthrough} {
 		for _, p := range list {
 			if p == "" {
 				return nil, sum, fmt.Errorf("key %q: empty pattern", k.ID)
 			}
 		}
 	}
+	for _, p := range k.Passthrough {
+		if prov, path, ok := strings.Cut(p, ":"); !ok || prov == "" || path == "" {
+			return nil, sum, fmt.Errorf("key %q: passthrough %q: want provider:path-glob, e.g. \"openai:/files*\"", k.ID, p)
+		}
+	}
 	id := &Identity{KeyID: k.ID, User: k.User, Team: k.Team, BYOK: k.BYOK,
-		models: append([]string(nil), k.Models...), routers: append([]string(nil), k.Routers...)}
+		models: append([]string(nil), k.Models...), routers: append([]string(nil), k.Routers...),
+		passthrough: append([]string(nil), k.Passthrough...)}
 	for j, s := range k.Limits {
 		if s.Scope == "" {
 			s.Scope = "key"
@@ -267,8 +306,14 @@ func (a *Authenticator) Identify(r *http.Request) (Identity, error) {
 	} else if a.required {
 		return Identity{}, ErrMissingKey
 	}
+	if !a.trustHeaders {
+		return Identity{Anonymous: true}, nil
+	}
 	return Identity{Anonymous: true, User: r.Header.Get(a.userHeader), Team: r.Header.Get(a.teamHeader)}, nil
 }
+
+// TrustsIdentityHeaders reports whether anonymous callers are named by the identity headers.
+func (a *Authenticator) TrustsIdentityHeaders() bool { return a.trustHeaders }
 
 // dummy is compared against when the hash is unknown, so hits and misses do the same work.
 var dummy [sha256.Size]byte

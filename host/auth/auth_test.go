@@ -77,9 +77,32 @@ func TestIdentifyOptional(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Keys are configured: a caller without one is anonymous, and its identity headers are
+	// ignored unless the operator trusts them.
 	id, err := a.Identify(req("x-user", "carol", "x-sluice-team", "t1"))
+	if err != nil || !id.Anonymous || id.User != "" || id.Team != "" {
+		t.Fatalf("anonymous with keys configured: %+v %v", id, err)
+	}
+	trusting, err := New(Options{Keys: []KeySpec{{ID: "k", Key: "sk-1", User: "u"}}, UserHeader: "x-user", TrustIdentityHeaders: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err = trusting.Identify(req("x-user", "carol", "x-sluice-team", "t1"))
 	if err != nil || !id.Anonymous || id.User != "carol" || id.Team != "t1" {
-		t.Fatalf("anonymous: %+v %v", id, err)
+		t.Fatalf("anonymous, headers trusted: %+v %v", id, err)
+	}
+	// Without keys the headers are the identity.
+	open, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := open.Identify(req("x-sluice-user", "dan")); id.User != "dan" {
+		t.Fatalf("auth off: %+v", id)
+	}
+	// A keyed caller is named by its key, never by the headers.
+	id, _ = trusting.Identify(req("Authorization", "Bearer sk-1", "x-user", "mallory"))
+	if id.User != "u" {
+		t.Fatalf("keyed caller renamed by header: %+v", id)
 	}
 	// A provider key passed through is not an error when auth is off.
 	id, err = a.Identify(req("Authorization", "Bearer sk-proj-openai"))
@@ -261,5 +284,38 @@ func BenchmarkIdentify(b *testing.B) {
 		if _, err := a.Identify(r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestPassthroughPermission(t *testing.T) {
+	a, err := New(Options{Keys: []KeySpec{
+		{ID: "files", Key: "sk-f", Passthrough: []string{"openai:/files*", "anth*:/messages/batches*"}},
+		{ID: "none", Key: "sk-n"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := a.Identify(req("Authorization", "Bearer sk-f"))
+	n, _ := a.Identify(req("Authorization", "Bearer sk-n"))
+	anon, _ := a.Identify(req())
+	for _, c := range []struct {
+		id         Identity
+		prov, path string
+		want       bool
+	}{
+		{f, "openai", "/files", true},
+		{f, "openai", "/files/abc/content", true},
+		{f, "openai", "/chat/completions", false},
+		{f, "azure", "/files", false},
+		{f, "anthropic", "/messages/batches/1", true},
+		{n, "openai", "/files", false},
+		{anon, "openai", "/anything", true},
+	} {
+		if got := c.id.AllowsPassthrough(c.prov, c.path); got != c.want {
+			t.Errorf("%s %s:%s = %v", c.id.KeyID, c.prov, c.path, got)
+		}
+	}
+	if _, err := New(Options{Keys: []KeySpec{{ID: "x", Key: "sk-x", Passthrough: []string{"/files*"}}}}); err == nil {
+		t.Fatal("a passthrough entry without a provider was accepted")
 	}
 }

@@ -71,9 +71,15 @@ type Request struct {
 	Pin string
 	// Exclude drops targets matching any entry (same forms as Pin).
 	Exclude []string
+	// Allow, when set, keeps only the targets it returns true for (the caller's permissions):
+	// a target it refuses is never a candidate, a route plugin never sees it.
+	Allow func(Target) bool
 }
 
 func (q *Request) allows(t Target) bool {
+	if q.Allow != nil && !q.Allow(t) {
+		return false
+	}
 	if q.Pin != "" && !t.matches(q.Pin) {
 		return false
 	}
@@ -247,6 +253,15 @@ func (r *Router) Plan(ctx context.Context, req Request) (*Plan, error) {
 	}
 	r.budget.request(now)
 	return p, nil
+}
+
+// Targets returns the router's targets in declaration order.
+func (r *Router) Targets() []Target {
+	out := make([]Target, len(r.members))
+	for i, m := range r.members {
+		out[i] = m.t
+	}
+	return out
 }
 
 // Stats returns the router's own counters.

@@ -159,7 +159,7 @@ headers = { authorization = "otlp-SECRET8" }
 	if r.Providers["openai"].APIKey != "[redacted]" || r.Auth.Keys[0].Key != "[redacted]" {
 		t.Errorf("secrets should show as present: %+v %+v", r.Providers["openai"], r.Auth.Keys[0])
 	}
-	if want := "redis://default:[redacted]@127.0.0.1:6379/0"; r.Redis.URL != want {
+	if want := "redis://default:***@127.0.0.1:6379/0"; r.Redis.URL != want {
 		t.Errorf("redis url = %q, want %q", r.Redis.URL, want)
 	}
 	// The original is untouched.
@@ -308,5 +308,66 @@ options = { beta = { tools = true } }
 	targets, _ := c.Plugins["p"].Config["targets"].(map[string]any)
 	if targets["acme"] != "x/y" {
 		t.Fatalf("nested config lost: %#v", c.Plugins["p"].Config)
+	}
+}
+
+func TestRedactedFreeFormAndScrub(t *testing.T) {
+	wasm := filepath.Join(t.TempDir(), "p.wasm")
+	if err := os.WriteFile(wasm, []byte("\x00asm"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := mustParse(t, strings.Replace(`[server]
+admin_token = "admin-SECRET-0123456789"
+[providers.up]
+kind = "openai"
+base_url = "https://svc:base-SECRET@llm.example.com/v1"
+api_key = "sk-up-SECRET"
+options = { org = "opt-SECRET", nested = { list = ["opt-list-SECRET"] }, retries = 3 }
+[plugins.p]
+path = "p.wasm"
+config = { token = "plugin-SECRET", words = ["a"], n = 2, on = true }
+[telemetry]
+endpoint = "https://otel:otlp-url-SECRET@collector:4318"
+`, "p.wasm", wasm, 1), nil)
+	b, err := json.Marshal(c.Redacted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "SECRET") {
+		t.Fatalf("redacted config shows a secret: %s", b)
+	}
+	for _, want := range []string{`"BaseURL":"https://svc:***@llm.example.com/v1"`, `"retries":3`, `"n":2`, `"on":true`, `"Endpoint":"https://otel:***@collector:4318"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("redacted config lacks %s: %s", want, b)
+		}
+	}
+	msg := c.Scrub(`dial https://svc:base-SECRET@llm.example.com/v1: token plugin-SECRET and sk-up-SECRET, redis://:pw-SECRET@r:6379, admin-SECRET-0123456789`)
+	if strings.Contains(msg, "SECRET") || !strings.Contains(msg, "redis://:***@r:6379") {
+		t.Fatalf("scrubbed: %s", msg)
+	}
+	var nilCfg *config.Config
+	if got := nilCfg.Scrub("x redis://u:p@h y"); got != "x redis://u:***@h y" {
+		t.Fatalf("nil config scrub: %s", got)
+	}
+}
+
+func TestAdminListenNeedsToken(t *testing.T) {
+	for _, tc := range []struct {
+		toml string
+		ok   bool
+	}{
+		{"[server]\nadmin_listen = \"127.0.0.1:9090\"\n", true},
+		{"[server]\nadmin_listen = \"[::1]:9090\"\n", true},
+		{"[server]\nadmin_listen = \"localhost:9090\"\n", true},
+		{"[server]\nadmin_listen = \"0.0.0.0:9090\"\n", false},
+		{"[server]\nadmin_listen = \":9090\"\n", false},
+		{"[server]\nadmin_listen = \"10.0.0.5:9090\"\n", false},
+		{"[server]\nadmin_listen = \"0.0.0.0:9090\"\nadmin_token = \"0123456789abcdef0123\"\n", true},
+		{"[server]\nadmin_token = \"short\"\n", false},
+	} {
+		_, err := config.Parse("t.toml", []byte(tc.toml), mapEnv(nil))
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: err %v", tc.toml, err)
+		}
 	}
 }

@@ -54,6 +54,20 @@ type Server struct {
 	// MaxImplicitRouters bounds the single-target routers kept for plain provider/model
 	// requests; the least recently used one is dropped past it.
 	MaxImplicitRouters int `toml:"max_implicit_routers"`
+	// AdminToken is the bearer token the admin listener requires ("Authorization: Bearer
+	// <token>"). Required when admin_listen is not a loopback address; optional on loopback.
+	AdminToken string `toml:"admin_token"`
+	// AdminHosts are the Host header names the admin listener answers besides loopback names
+	// and addresses (DNS rebinding defence).
+	AdminHosts []string `toml:"admin_hosts"`
+	// AdminPprof serves /debug/pprof on the admin listener.
+	AdminPprof bool `toml:"admin_pprof"`
+	// MetricsListen is a separate listener that serves only /metrics, for scrapers that must
+	// not reach the admin API.
+	MetricsListen string `toml:"metrics_listen"`
+	// PolicyBuffer bounds how much of a streamed answer is held for on_response policies
+	// before any byte is sent; a longer stream is refused (fail closed).
+	PolicyBuffer ByteSize `toml:"policy_buffer"`
 }
 
 // Log configures the process log and the access log.
@@ -84,6 +98,13 @@ type Provider struct {
 	Options     map[string]any `toml:"options"`
 	// BYOK lets a client send its own provider key in x-sluice-provider-key.
 	BYOK bool `toml:"byok"`
+	// Passthrough lists the path globs (relative to base_url, as sent after
+	// /passthrough/NAME) that /passthrough/NAME/... may reach. Unset: the kind's default list
+	// (OpenAI-style file, batch, audio, image and model endpoints); [] turns passthrough off.
+	Passthrough []string `toml:"passthrough"`
+	// PassthroughHeaders adds request headers relayed on passthrough besides the built-in
+	// allow-list (content negotiation, idempotency and API version/beta headers).
+	PassthroughHeaders []string `toml:"passthrough_headers"`
 	// KeyEnv names the environment variable api_key came from, for clear "missing key" errors.
 	KeyEnv string `toml:"key_env"`
 
@@ -117,6 +138,12 @@ type Plugin struct {
 	Pool    int            `toml:"pool"`
 	// Sandbox is "untrusted" (deadlines enforced inside loops, slower) or "trusted".
 	Sandbox string `toml:"sandbox"`
+	// Stream says how an on_response policy sees streamed answers: "hold" (default: the stream
+	// is held until the policy passed the whole answer) or "incremental" (chunks flow; the
+	// policy checks the answer so far every check_every bytes and at the end, and a rejection
+	// ends the stream with an in-stream error event).
+	Stream     string   `toml:"stream"`
+	CheckEvery ByteSize `toml:"check_every"`
 
 	Name string `toml:"-"`
 }
@@ -200,6 +227,9 @@ type Auth struct {
 	KeysFile   string    `toml:"keys_file"`
 	UserHeader string    `toml:"user_header"`
 	TeamHeader string    `toml:"team_header"`
+	// TrustIdentityHeaders names callers without a key by user_header and team_header even
+	// though keys are configured. Off, those headers are ignored whenever keys exist.
+	TrustIdentityHeaders bool `toml:"trust_identity_headers"`
 }
 
 // KeySpec declares one virtual key.
@@ -212,7 +242,9 @@ type KeySpec struct {
 	Models  []string `toml:"models"`
 	Routers []string `toml:"routers"`
 	BYOK    bool     `toml:"byok"`
-	Limits  []Limit  `toml:"limits"`
+	// Passthrough lists "provider:path-glob" pairs the key may reach through /passthrough.
+	Passthrough []string `toml:"passthrough"`
+	Limits      []Limit  `toml:"limits"`
 	// Overrides lets this key pin or exclude providers with request headers.
 	Overrides bool `toml:"overrides"`
 }

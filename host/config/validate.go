@@ -70,6 +70,9 @@ func (c *Config) applyDefaults(v *validator) {
 		t := true
 		s.IncludeUsage = &t
 	}
+	if s.PolicyBuffer == 0 {
+		s.PolicyBuffer = 4 << 20
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -136,6 +139,12 @@ func (c *Config) applyDefaults(v *validator) {
 		}
 		if p.Sandbox == "" {
 			p.Sandbox = "untrusted"
+		}
+		if p.Stream == "" {
+			p.Stream = "hold"
+		}
+		if p.CheckEvery == 0 {
+			p.CheckEvery = 1 << 10
 		}
 	}
 	for name, r := range c.Routers {
@@ -264,6 +273,20 @@ func cacheDefaults(c *Cache) {
 	}
 }
 
+// IsLoopbackAddr reports whether a listen address (host:port) binds only loopback: an empty
+// host or 0.0.0.0 / [::] binds every interface and is not loopback.
+func IsLoopbackAddr(addr string) bool {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
 func isLoopbackURL(s string) bool {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -310,6 +333,16 @@ func (c *Config) validate(v *validator) {
 	if a := c.Server.AdminListen; a != "" && a != "off" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			v.errAt("server.admin_listen", "%q is not host:port (or \"off\")", a)
+		} else if !IsLoopbackAddr(a) && c.Server.AdminToken == "" {
+			v.errAt("server.admin_listen", "%q is not a loopback address, so server.admin_token is required (the admin API reloads config, purges caches and shows state)", a)
+		}
+	}
+	if t := c.Server.AdminToken; t != "" && len(t) < 16 {
+		v.errAt("server.admin_token", "is shorter than 16 characters; use a long random token (e.g. openssl rand -hex 32)")
+	}
+	if m := c.Server.MetricsListen; m != "" && m != "off" {
+		if _, _, err := net.SplitHostPort(m); err != nil {
+			v.errAt("server.metrics_listen", "%q is not host:port (or \"off\")", m)
 		}
 	}
 	switch rs := c.Responses; {
@@ -341,6 +374,11 @@ func (c *Config) validate(v *validator) {
 				v.errAt(key+".kind", "unknown kind %q (one of %s)", p.Kind, kindList())
 			}
 			continue
+		}
+		for _, g := range p.Passthrough {
+			if !strings.HasPrefix(g, "/") && g != "*" {
+				v.errAt(key+".passthrough", "%q is not a path glob starting with / (relative to base_url, e.g. \"/files*\")", g)
+			}
 		}
 		if !slices.Contains(AuthStyles, p.Auth) {
 			v.errAt(key+".auth", "%q is not one of %s", p.Auth, strings.Join(AuthStyles, ", "))
@@ -399,6 +437,9 @@ func (c *Config) validate(v *validator) {
 		if !slices.Contains([]string{"trusted", "untrusted"}, p.Sandbox) {
 			v.errAt(key+".sandbox", "%q is not one of trusted, untrusted", p.Sandbox)
 		}
+		if !slices.Contains([]string{"hold", "incremental"}, p.Stream) {
+			v.errAt(key+".stream", "%q is not one of hold, incremental", p.Stream)
+		}
 		if p.Memory < 4<<20 {
 			v.errAt(key+".memory", "%d bytes is below the 4MiB a plugin needs to start", p.Memory)
 		}
@@ -441,6 +482,11 @@ func (c *Config) validate(v *validator) {
 		}
 		if (k.Key == "") == (k.KeyHash == "") {
 			v.errAt(key+".key", "exactly one of key or key_hash is required")
+		}
+		for _, p := range k.Passthrough {
+			if prov, path, ok := strings.Cut(p, ":"); !ok || prov == "" || !strings.HasPrefix(path, "/") && path != "*" {
+				v.errAt(key+".passthrough", "%q is not provider:path-glob (e.g. \"openai:/files*\")", p)
+			}
 		}
 		for j := range k.Limits {
 			if l := &c.Auth.Keys[i].Limits[j]; l.Scope == "" {

@@ -60,6 +60,7 @@ type call struct {
 	lastUpNative bool
 
 	ident      auth.Identity
+	az         authz
 	resv       *ratelimit.Reservation
 	limitTier  string
 	costMicros int64
@@ -108,7 +109,7 @@ func (g *Gateway) api(endpoint string) http.Handler {
 			w = c.capture
 		}
 		if err := g.serveAPI(w, c); err != nil {
-			c.fail(w, err)
+			c.fail(w, g.scrubbed(err))
 		}
 	})
 }
@@ -159,7 +160,7 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 		return oerr
 	}
 	c.router = name
-	if e := g.authorize(c, req.Model); e != nil {
+	if e := g.authorize(c, routeTargets(router, implicit), req.Model); e != nil {
 		return e
 	}
 	if implicit != "" {
@@ -181,6 +182,7 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 		Meta:        meta,
 		EstTokensIn: int(req.TokenEstimate), EstTokensOut: int(req.MaxTokens),
 		Pin: pin, Exclude: balance.ParseProviderList(c.r.Header.Get("X-Sluice-Exclude")),
+		Allow: c.az.allow,
 	})
 	if err != nil {
 		return openai.Errorf(503, "no_target", fmt.Sprintf("router %s: %v", routerLabel(c), err))
@@ -447,6 +449,9 @@ func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
 // relayStream sends an upstream stream to the client event by event. Before the first chunk
 // arrives the attempt may still fail over; after it, a break is reported in-stream.
 func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response) (bool, *openai.Error) {
+	if g.checksResponses() {
+		return g.relayChecked(ctx, w, c, t, start, resp)
+	}
 	s := resp.Stream
 	defer s.Close()
 	first, err := s.Next()

@@ -46,7 +46,7 @@ func (g *Gateway) countTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.router = name
-	if e := g.authorize(c, raw.Model); e != nil {
+	if e := g.authorize(c, routeTargets(router, implicit), raw.Model); e != nil {
 		fail(e)
 		return
 	}
@@ -56,7 +56,7 @@ func (g *Gateway) countTokens(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	plan, err := router.Plan(r.Context(), balance.Request{Pin: r.Header.Get("X-Sluice-Provider")})
+	plan, err := router.Plan(r.Context(), balance.Request{Pin: r.Header.Get("X-Sluice-Provider"), Allow: c.az.allow})
 	if err != nil {
 		writeAnthropicError(w, 503, "", "router "+routerLabel(c)+": "+err.Error())
 		return

@@ -93,8 +93,8 @@ func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t bal
 			Endpoint: c.endpoint, Model: t.Model, Stream: c.stream, RequestID: c.id,
 			Body: body, Header: trace,
 		}
-		if p.BYOK {
-			preq.ClientKey = c.r.Header.Get("X-Sluice-Provider-Key")
+		if p.BYOK && t.Provider == c.az.byok {
+			preq.ClientKey = c.az.byokKey // only ever to the provider it was given for
 		}
 		resp, err := p.Do(ctx, preq)
 		return resp, false, err
@@ -116,8 +116,8 @@ func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t bal
 		}
 	}
 	nreq := &provider.NativeRequest{Dialect: d.name, Body: body, Stream: c.stream, Model: t.Model, RequestID: c.id, Header: h}
-	if p.BYOK {
-		nreq.ClientKey = c.r.Header.Get("X-Sluice-Provider-Key")
+	if p.BYOK && t.Provider == c.az.byok {
+		nreq.ClientKey = c.az.byokKey
 	}
 	resp, err := p.DoNative(ctx, nreq)
 	return resp, true, err

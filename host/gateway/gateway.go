@@ -78,6 +78,7 @@ type Gateway struct {
 	// responseGuards: some policy reads answers (on_response), so dialect requests go bridged
 	// and the policy sees every answer in chat's shape.
 	responseGuards bool
+	creds          []string // credentials of the config, scrubbed from client errors
 	handler        http.Handler
 
 	implicitMu  sync.Mutex
@@ -97,6 +98,7 @@ func New(d Deps) (*Gateway, error) {
 		auth: d.Auth, overrides: d.Overrides, limiter: d.Limiter, prices: d.Prices, caches: d.Caches,
 		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry, stored: d.Responses,
 	}
+	g.creds = d.Config.Credentials()
 	g.authOn = d.Config.Auth.Required || len(d.Config.Auth.Keys) > 0 || d.Config.Auth.KeysFile != ""
 	if lc := d.Config.Log; lc.CaptureBodies && d.Access != nil {
 		g.redact = telemetry.NewRedactor(telemetry.RedactConfig{Headers: []string{"X-Sluice-Provider-Key"}, Fields: lc.RedactFields, MaxBytes: int(lc.MaxBodyBytes)})

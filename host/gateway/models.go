@@ -12,8 +12,31 @@ import (
 )
 
 // models lists what a client may name as model: routers, aliases and each provider's
-// configured models as provider/model.
+// configured models as provider/model. With virtual keys, the caller must authenticate as on
+// any other endpoint and sees only what its key may be served by.
 func (g *Gateway) models(w http.ResponseWriter, r *http.Request) {
+	c := &call{r: r}
+	if e := g.identify(c); e != nil {
+		e.Write(w)
+		return
+	}
+	restricted := g.auth != nil && !c.ident.Anonymous
+	modelOK := func(m string) bool { return !restricted || c.ident.AllowsModel(m) }
+	routerOK := func(name string) bool {
+		rc := g.cfg.Routers[name]
+		if rc == nil || !restricted {
+			return rc != nil
+		}
+		if !c.ident.AllowsRouter(name) {
+			return false
+		}
+		for _, t := range rc.Targets {
+			if modelOK(t.Model) {
+				return true
+			}
+		}
+		return false
+	}
 	created := time.Now().Unix()
 	b := make([]byte, 0, 2048)
 	b = append(b, `{"object":"list","data":[`...)
@@ -37,15 +60,28 @@ func (g *Gateway) models(w http.ResponseWriter, r *http.Request) {
 			g.notFoundRouter(w, rn)
 			return
 		}
+		if restricted {
+			if err := c.ident.CheckRouter(rn); err != nil {
+				authError(err).Write(w)
+				return
+			}
+		}
 		for _, t := range rc.Targets {
-			add(t.Model, "router:"+rn)
+			if modelOK(t.Model) {
+				add(t.Model, "router:"+rn)
+			}
 		}
 	} else {
 		for _, name := range sortedNames(g.cfg.Routers) {
-			add(name, "router")
+			if routerOK(name) {
+				add(name, "router")
+			}
 		}
 		for _, name := range sortedNames(g.cfg.Aliases) {
-			add(name, "alias")
+			to := g.cfg.Aliases[name]
+			if _, isRouter := g.cfg.Routers[to]; isRouter && routerOK(to) || !isRouter && modelOK(to) {
+				add(name, "alias")
+			}
 		}
 		for _, name := range sortedNames(g.providers) {
 			p := g.providers[name]
@@ -53,7 +89,9 @@ func (g *Gateway) models(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			for _, m := range p.Models {
-				add(name+"/"+m, name)
+				if modelOK(name + "/" + m) {
+					add(name+"/"+m, name)
+				}
 			}
 		}
 	}

@@ -97,6 +97,16 @@ func (g *Gateway) aliasPin(router, model string) string {
 	return ""
 }
 
+// routeTargets are the targets a request may be served by: the router's, or the one pair of
+// an implicit router not built yet (authorization runs before anything is built).
+func routeTargets(router *balance.Router, implicit string) []balance.Target {
+	if router != nil {
+		return router.Targets()
+	}
+	prov, m, _ := strings.Cut(implicit, "/")
+	return []balance.Target{{ID: implicit, Provider: prov, Model: m, Weight: 1}}
+}
+
 // implicitRouter is a one-target router for a provider/model pair (resolve checked that the
 // provider exists and the name is valid), so plain requests get the same health tracking,
 // latency learning and same-target retry as configured routers. At most

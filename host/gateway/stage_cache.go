@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluice-gw/sluice/host/cache"
@@ -48,11 +50,19 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 	if !g.cacheShared(c) {
 		ns = c.ident.Team + "\x00" + c.ident.KeyID
 	}
+	// A client's own provider key is part of the namespace even when the cache is shared
+	// across tenants: its answers were paid for by that client's account.
+	ns += c.byokNamespace()
 	model := c.router
 	if model == "" {
 		if ts := c.plan.Targets(); len(ts) > 0 {
 			model = ts[0].Provider + "/" + ts[0].Model
 		}
+	}
+	if c.az.filtered {
+		// The caller may use only some of the router's targets: never serve it an answer one
+		// of the others produced.
+		model += "\x00" + strings.Join(c.az.allowed, ",")
 	}
 	parts := cache.KeyParts{Endpoint: c.endpoint, Model: model, Namespace: ns, Seed: ctl.Seed, Ignore: cc.Policy().Ignore}
 	raw := c.req.Raw
@@ -135,8 +145,17 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		c.cacheNote = "MISS"
 		return false, nil // e.g. a stored stream of a text completion: serve upstream instead
 	}
-	c.cacheHit, c.status = true, 200
 	c.provider, c.model = "cache", res.Entry.Model
+	if g.checksResponses() {
+		// A cached answer is checked again before it is sent: policies may have changed since
+		// it was stored, or it was stored by a replica without them.
+		var e *openai.Error
+		if body, chunks, e = g.replayPolicies(c, res.Entry, body, chunks); e != nil {
+			c.provider, c.model = "", ""
+			return false, e
+		}
+	}
+	c.cacheHit, c.status = true, 200
 	u := res.Entry.Usage
 	c.usage = &openai.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
 	h := w.Header()
@@ -205,4 +224,29 @@ func (c *call) record(chunk []byte) {
 		return
 	}
 	c.chunks = append(c.chunks, append([]byte(nil), chunk...))
+}
+
+// replayPolicies runs on_response over a cache hit before it is sent: over the body, or for a
+// streamed replay over the entry assembled into one answer (a rewrite is re-split into chunks).
+func (g *Gateway) replayPolicies(c *call, e *cache.Entry, body []byte, chunks [][]byte) ([]byte, [][]byte, *openai.Error) {
+	if !c.stream {
+		nb, perr := g.responsePolicies(c, 200, body)
+		return nb, nil, perr
+	}
+	whole, err := e.AsCompletion()
+	if err != nil {
+		return nil, nil, openai.Errorf(502, "policy_unsupported", "the cached answer could not be assembled for on_response policies: "+err.Error())
+	}
+	nb, perr := g.responsePolicies(c, 200, whole)
+	if perr != nil {
+		return nil, nil, perr
+	}
+	if bytes.Equal(nb, whole) {
+		return nil, chunks, nil
+	}
+	out, err := (&cache.Entry{Model: e.Model, Body: nb, Usage: e.Usage}).AsChunks(c.req.IncludeUsage)
+	if err != nil {
+		return nil, nil, openai.Errorf(502, "plugin_error", "an on_response policy rewrote the cached answer into something that is not a chat.completion: "+err.Error())
+	}
+	return nil, out, nil
 }

@@ -1,6 +1,7 @@
 package redisclient
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -24,7 +25,12 @@ type endpoint struct {
 func parseURL(raw string) (endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return endpoint{}, fmt.Errorf("redisclient: url: %w", err)
+		// url.Error quotes the whole URL, password included: keep only the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return endpoint{}, fmt.Errorf("redisclient: url does not parse: %w", err)
 	}
 	var e endpoint
 	switch u.Scheme {
@@ -35,7 +41,7 @@ func parseURL(raw string) (endpoint, error) {
 		return endpoint{}, fmt.Errorf("redisclient: url: scheme %q is not redis or rediss", u.Scheme)
 	}
 	if u.Opaque != "" {
-		return endpoint{}, fmt.Errorf("redisclient: url: %q has no host", raw)
+		return endpoint{}, errors.New("redisclient: url has no host (want redis://[user[:password]@]host[:port][/db])")
 	}
 	if u.RawQuery != "" {
 		return endpoint{}, fmt.Errorf("redisclient: url: query options are not supported (%q)", u.RawQuery)

@@ -96,6 +96,8 @@ burst = 2
 
 [auth]
 required = false
+# Keys are configured, so the identity headers count only when trusted explicitly.
+trust_identity_headers = true
 
 [[auth.keys]]
 id = "k1"

@@ -288,8 +288,23 @@
     el.className = "pill " + (ok ? "pill-ok" : "pill-bad");
   }
 
+  // The admin token, when the listener has one, comes in the page's fragment
+  // (/dashboard#token=...), which browsers never send to a server; it is kept for the tab only.
+  var TOKEN = (function () {
+    var m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+    try {
+      if (m) {
+        sessionStorage.setItem("sluice-admin-token", decodeURIComponent(m[1]));
+        history.replaceState(null, "", location.pathname + location.search);
+      }
+      return sessionStorage.getItem("sluice-admin-token") || "";
+    } catch (e) { return m ? decodeURIComponent(m[1]) : ""; }
+  })();
+
   function poll() {
-    fetch(DATA_URL, { cache: "no-store" }).then(function (r) {
+    var opts = { cache: "no-store" };
+    if (TOKEN) { opts.headers = { "Authorization": "Bearer " + TOKEN }; }
+    fetch(DATA_URL, opts).then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status); }
       return r.json();
     }).then(function (s) {
