@@ -37,7 +37,7 @@ func (s *stages) close() {
 }
 
 func limitSpec(l config.Limit) ratelimit.Spec {
-	return ratelimit.Spec{Name: l.Name, Scope: l.Scope, Match: l.Match, Unit: l.Unit, Rate: l.Rate, Burst: float64(l.Burst), Budget: l.Budget}
+	return ratelimit.Spec{Name: l.Name, Scope: l.Scope, Match: l.Match, Unit: l.Unit, Rate: l.Rate, Burst: float64(l.Burst), Budget: l.Budget, FailOpen: l.FailOpen}
 }
 
 func (a *App) buildStages(cfg *config.Config) (*stages, error) {

@@ -137,6 +137,10 @@ type Retries struct {
 	Backoff    Duration `toml:"backoff"`
 	MaxBackoff Duration `toml:"max_backoff"`
 	Budget     float64  `toml:"budget"`
+	// AfterSend also retries, on the next target, failures after the whole request reached
+	// the upstream (a timeout or reset while waiting for the answer, a stream cut before its
+	// first chunk). Off by default: the upstream may then do and bill the work twice.
+	AfterSend bool `toml:"after_send"`
 }
 
 // Health configures passive health tracking of a router's targets.
@@ -176,6 +180,9 @@ type Limit struct {
 	Rate   string `toml:"rate"`
 	Burst  int64  `toml:"burst"`
 	Budget string `toml:"budget"`
+	// FailOpen admits requests unchecked at this limit while the shared store is down. Unset,
+	// requests limits follow [redis] fail_open and tokens and cost limits fail closed.
+	FailOpen *bool `toml:"fail_open"`
 }
 
 // Auth configures virtual API keys.
@@ -204,9 +211,11 @@ type KeySpec struct {
 
 // Redis configures the shared store used by limits and the cache across replicas.
 type Redis struct {
-	URL      string   `toml:"url"`
-	Timeout  Duration `toml:"timeout"`
-	FailOpen *bool    `toml:"fail_open"`
+	URL     string   `toml:"url"`
+	Timeout Duration `toml:"timeout"`
+	// FailOpen admits requests unchecked while Redis is down, at requests limits only (and
+	// at limits that set fail_open = true themselves); tokens and cost limits fail closed.
+	FailOpen *bool `toml:"fail_open"`
 }
 
 // Telemetry configures traces and metrics.

@@ -57,6 +57,11 @@ type call struct {
 
 	ident      auth.Identity
 	resv       *ratelimit.Reservation
+	// upstreamWork is true once an attempt's request reached an upstream that may have done
+	// (and billed) the work; relayed counts the stream chunks sent to the client. Together they
+	// price a request whose usage never came (see settle).
+	upstreamWork bool
+	relayed      int
 	limitTier  string
 	costMicros int64
 
@@ -261,6 +266,9 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	if err != nil {
 		return g.attemptFailed(ctx, c, t, start, err)
 	}
+	if resp.Status/100 == 2 {
+		c.upstreamWork = true
+	}
 	if resp.Status/100 != 2 {
 		o := balance.Outcome{Target: t, Latency: time.Since(start)}
 		switch {
@@ -316,6 +324,12 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 func (g *Gateway) attemptFailed(ctx context.Context, c *call, t balance.Target, start time.Time, err error) (bool, *openai.Error) {
 	var ae *provider.AttemptError
 	o := balance.Outcome{Target: t, Latency: time.Since(start)}
+	if errors.As(err, &ae) && ae.Sent {
+		// The upstream got the whole request: it may be doing the work, so the request is
+		// not moved to another target unless the router allows it (retries.after_send).
+		o.AfterSend = ae.Kind == provider.FailTimeout || ae.Kind == provider.FailConnect || ae.Kind == provider.FailBroken
+		c.upstreamWork = true
+	}
 	switch {
 	case ctx.Err() != nil && c.r.Context().Err() != nil:
 		o.Kind = balance.KindCanceled
@@ -436,6 +450,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 			c.finish = sum.FinishReason
 		}
 		if !(c.injected && openai.IsUsageOnlyChunk(chunk)) {
+			c.relayed++
 			if werr := sw.Data(chunk); werr != nil {
 				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
 				c.status, c.errMsg = 499, "client went away mid-stream"

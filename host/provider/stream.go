@@ -50,12 +50,12 @@ var errIdle = errors.New("idle timeout")
 
 func (p *Provider) streamErr(err error) error {
 	if errors.Is(err, errIdle) {
-		return p.fail(FailTimeout, "%w", err)
+		return p.failSent(FailTimeout, "%w", err)
 	}
 	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		return p.fail(FailBroken, "stream ended before its end marker")
+		return p.failSent(FailBroken, "stream ended before its end marker")
 	}
-	return p.fail(FailBroken, "stream broke: %w", err)
+	return p.failSent(FailBroken, "stream broke: %w", err)
 }
 
 // openAIStream relays an OpenAI-format SSE stream event by event.
