@@ -55,15 +55,15 @@ type call struct {
 	lastUp    *provider.Response
 	lastUpErr *openai.Error
 
-	ident      auth.Identity
-	resv       *ratelimit.Reservation
+	ident auth.Identity
+	resv  *ratelimit.Reservation
 	// upstreamWork is true once an attempt's request reached an upstream that may have done
 	// (and billed) the work; relayed counts the stream chunks sent to the client. Together they
 	// price a request whose usage never came (see settle).
 	upstreamWork bool
 	relayed      int
-	limitTier  string
-	costMicros int64
+	limitTier    string
+	costMicros   int64
 
 	cache       *cache.Cache
 	cacheKey    cache.Key
@@ -363,6 +363,9 @@ func (g *Gateway) attemptFailed(ctx context.Context, c *call, t balance.Target, 
 			o.Kind = balance.KindConnect
 		}
 		_ = g.report(c, o)
+		if ae.Kind == provider.FailTimeout {
+			return false, openai.Errorf(504, "upstream_timeout", ae.Error())
+		}
 		return false, openai.Errorf(502, "upstream_unreachable", ae.Error())
 	default:
 		// A plugin error (translator): the request is at fault or the plugin is broken.

@@ -29,7 +29,7 @@ func (*headerTimeoutError) Temporary() bool { return true }
 // right bound depends on the call: a stream's first bytes come quickly (the idle timeout
 // fits), while a non-streamed answer arrives with its headers only once the whole generation
 // is done, so only the request's total timeout (the context) may bound it.
-func roundTrip(c *http.Client, req *http.Request, headerTimeout time.Duration) (resp *http.Response, wrote bool, err error) {
+func roundTrip(do func(*http.Request) (*http.Response, error), req *http.Request, headerTimeout time.Duration) (resp *http.Response, wrote bool, err error) {
 	var sent atomic.Bool
 	ctx := httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		WroteRequest: func(i httptrace.WroteRequestInfo) {
@@ -39,12 +39,12 @@ func roundTrip(c *http.Client, req *http.Request, headerTimeout time.Duration) (
 		},
 	})
 	if headerTimeout <= 0 {
-		resp, err = c.Do(req.WithContext(ctx))
+		resp, err = do(req.WithContext(ctx))
 		return resp, sent.Load(), err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	t := time.AfterFunc(headerTimeout, func() { cancel(errHeaderTimeout) })
-	resp, err = c.Do(req.WithContext(ctx))
+	resp, err = do(req.WithContext(ctx))
 	if !t.Stop() && context.Cause(ctx) == errHeaderTimeout {
 		if resp != nil {
 			resp.Body.Close()

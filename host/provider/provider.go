@@ -325,7 +325,7 @@ func (p *Provider) send(req *http.Request, stream bool) (*http.Response, error) 
 	if stream {
 		headerTimeout = p.IdleTimeout
 	}
-	resp, wrote, err := roundTrip(p.client, req, headerTimeout)
+	resp, wrote, err := roundTrip(p.client.Do, req, headerTimeout)
 	if err != nil {
 		var ne net.Error
 		var e *AttemptError
@@ -442,8 +442,6 @@ type headerBound struct {
 }
 
 func (h headerBound) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, _, err := roundTrip(&http.Client{Transport: h.rt, CheckRedirect: noRedirect}, req, h.d)
+	resp, _, err := roundTrip(h.rt.RoundTrip, req, h.d)
 	return resp, err
 }
-
-func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
