@@ -55,15 +55,16 @@ type call struct {
 	lastUp    *provider.Response
 	lastUpErr *openai.Error
 
-	ident auth.Identity
-	resv  *ratelimit.Reservation
+	ident      auth.Identity
+	resv       *ratelimit.Reservation
+	limitTier  string
+	costMicros int64
+
 	// upstreamWork is true once an attempt's request reached an upstream that may have done
 	// (and billed) the work; relayed counts the stream chunks sent to the client. Together they
 	// price a request whose usage never came (see settle).
 	upstreamWork bool
 	relayed      int
-	limitTier    string
-	costMicros   int64
 
 	cache       *cache.Cache
 	cacheKey    cache.Key
@@ -266,9 +267,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	if err != nil {
 		return g.attemptFailed(ctx, c, t, start, err)
 	}
-	if resp.Status/100 == 2 {
-		c.upstreamWork = true
-	}
+	c.upstreamWork = c.upstreamWork || resp.Status/100 == 2
 	if resp.Status/100 != 2 {
 		o := balance.Outcome{Target: t, Latency: time.Since(start)}
 		switch {
