@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/clientconn"
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/plugin"
 	"github.com/sluice-gw/sluice/host/telemetry"
@@ -57,6 +58,9 @@ type App struct {
 	specs    map[string]plugin.Spec
 	tel      *telemetry.Telemetry
 	stores   stores
+	// streams bounds the streams relayed at once, across reloads (server.max_streams is
+	// read at start, like the listener's settings).
+	streams *clientconn.Slots
 }
 
 // Run serves until ctx is cancelled, then drains and returns.
@@ -86,7 +90,8 @@ func Run(ctx context.Context, opts Options) error {
 	if access != nil {
 		access = slog.New(telemetry.LogHandler(access.Handler()))
 	}
-	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started, tel: tel}
+	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started, tel: tel,
+		streams: clientconn.NewSlots(cfg.Server.MaxStreams)}
 	a.engine, err = plugin.NewEngine(plugin.EngineOptions{CacheDir: opts.PluginCacheDir, Logger: log})
 	if err != nil {
 		return fmt.Errorf("serve: plugins: %w", err)
@@ -109,8 +114,13 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("serve: listen %s: %w", cfg.Server.Listen, err)
 	}
+	// Slow clients: headers are bounded by ReadHeaderTimeout, the body and each write by
+	// clientconn's deadlines (not ReadTimeout/WriteTimeout, which would bound a whole request
+	// and so cut long streams), and open connections by the listener's cap.
+	ln = clientconn.Limit(ln, cfg.Server.MaxConnections)
 	srv := &http.Server{
-		Handler:           http.HandlerFunc(a.serveClient),
+		Handler: clientconn.Deadlines{Body: cfg.Server.ReadBodyTimeout.D(), Write: cfg.Server.WriteTimeout.D()}.
+			Wrap(http.HandlerFunc(a.serveClient)),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
 		IdleTimeout:       cfg.Server.IdleTimeout.D(),
 		MaxHeaderBytes:    1 << 20,

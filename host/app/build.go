@@ -79,7 +79,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config) (_ *state, err erro
 		Config: cfg, Providers: st.providers, Routers: st.routers, Registry: a.registry,
 		Log: a.log, Access: a.access, Plugins: a.plugins,
 		Auth: stg.auth, Overrides: stg.overrides, Limiter: stg.limiter, Prices: stg.prices, Caches: stg.caches,
-		Telemetry: a.tel,
+		Telemetry: a.tel, Streams: a.streams,
 	})
 	if err != nil {
 		st.closeRouters()

@@ -37,10 +37,18 @@ type Server struct {
 	AdminListen       string   `toml:"admin_listen"`
 	MaxBodySize       ByteSize `toml:"max_body_size"`
 	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
-	IdleTimeout       Duration `toml:"idle_timeout"`
-	ShutdownTimeout   Duration `toml:"shutdown_timeout"`
-	DefaultProvider   string   `toml:"default_provider"`
-	DefaultRouter     string   `toml:"default_router"`
+	// ReadBodyTimeout bounds reading a request's body; WriteTimeout each response write, so a
+	// client that stops reading a stream is cut (and its upstream call canceled).
+	ReadBodyTimeout Duration `toml:"read_body_timeout"`
+	WriteTimeout    Duration `toml:"write_timeout"`
+	// MaxConnections caps open client connections (over it: 503 and close); MaxStreams the
+	// streams relayed at once (over it: 503 too_many_streams). Both are read at start only.
+	MaxConnections  int      `toml:"max_connections"`
+	MaxStreams      int      `toml:"max_streams"`
+	IdleTimeout     Duration `toml:"idle_timeout"`
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	DefaultProvider string   `toml:"default_provider"`
+	DefaultRouter   string   `toml:"default_router"`
 	// IncludeUsage asks upstreams for usage on streams even when the client did not, so that
 	// token limits and metrics see real numbers; the extra chunk is stripped for such clients.
 	IncludeUsage *bool `toml:"include_usage"`

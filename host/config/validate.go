@@ -52,6 +52,14 @@ func (c *Config) applyDefaults(v *validator) {
 		s.MaxBodySize = 16 << 20
 	}
 	setDur(&s.ReadHeaderTimeout, 10*time.Second)
+	setDur(&s.ReadBodyTimeout, 60*time.Second)
+	setDur(&s.WriteTimeout, 30*time.Second)
+	if s.MaxConnections == 0 {
+		s.MaxConnections = 4096
+	}
+	if s.MaxStreams == 0 {
+		s.MaxStreams = 1024
+	}
 	setDur(&s.IdleTimeout, 120*time.Second)
 	setDur(&s.ShutdownTimeout, 30*time.Second)
 	if s.IncludeUsage == nil {
@@ -266,6 +274,22 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 func (c *Config) validate(v *validator) {
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		v.errAt("server.listen", "%q is not host:port", c.Server.Listen)
+	}
+	if c.Server.MaxConnections < 1 {
+		v.errAt("server.max_connections", "must be at least 1, got %d", c.Server.MaxConnections)
+	}
+	if c.Server.MaxStreams < 1 {
+		v.errAt("server.max_streams", "must be at least 1, got %d", c.Server.MaxStreams)
+	} else if c.Server.MaxStreams > c.Server.MaxConnections && c.Server.MaxConnections >= 1 {
+		v.errAt("server.max_streams", "%d streams cannot fit in max_connections = %d", c.Server.MaxStreams, c.Server.MaxConnections)
+	}
+	for _, t := range []struct {
+		key string
+		d   Duration
+	}{{"server.read_header_timeout", c.Server.ReadHeaderTimeout}, {"server.read_body_timeout", c.Server.ReadBodyTimeout}, {"server.write_timeout", c.Server.WriteTimeout}} {
+		if t.d.D() < 100*time.Millisecond {
+			v.errAt(t.key, "%s is too short for any client (at least 100ms)", t.d.D())
+		}
 	}
 	if a := c.Server.AdminListen; a != "" && a != "off" {
 		if _, _, err := net.SplitHostPort(a); err != nil {

@@ -197,6 +197,12 @@ func routerLabel(c *call) string {
 
 // dispatch runs the attempts of the plan until one answers, then relays the answer.
 func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
+	if c.stream {
+		if !g.streams.TryAcquire() {
+			return openai.Errorf(503, "too_many_streams", fmt.Sprintf("the gateway is relaying its limit of %d streams (server.max_streams); retry shortly", g.streams.Cap()))
+		}
+		defer g.streams.Release()
+	}
 	ctx := c.r.Context()
 	if t := c.plan.Timeout(); t > 0 {
 		var cancel context.CancelFunc

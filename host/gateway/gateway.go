@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-gw/sluice/host/auth"
 	"github.com/sluice-gw/sluice/host/balance"
 	"github.com/sluice-gw/sluice/host/cache"
+	"github.com/sluice-gw/sluice/host/clientconn"
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/plugin"
@@ -48,6 +49,8 @@ type Deps struct {
 	Caches map[string]*cache.Cache
 	// Telemetry records spans and metrics; nil turns both off.
 	Telemetry *telemetry.Telemetry
+	// Streams bounds the streams relayed at once (server.max_streams); nil is unbounded.
+	Streams *clientconn.Slots
 }
 
 // Gateway is the http.Handler clients talk to.
@@ -67,6 +70,7 @@ type Gateway struct {
 	policies  []*plugin.Plugin
 	keyPlugin map[string]*plugin.Plugin // cache key plugin per router ("" global)
 	tel       *telemetry.Telemetry
+	streams   *clientconn.Slots
 	redact    *telemetry.Redactor // non-nil when the access log captures bodies
 	authOn    bool                // virtual keys are configured: auth is a stage worth a span
 	handler   http.Handler
@@ -85,7 +89,7 @@ func New(d Deps) (*Gateway, error) {
 		cfg: d.Config, providers: d.Providers, routers: d.Routers, registry: d.Registry,
 		log: d.Log, access: d.Access, plugins: d.Plugins, implicit: map[string]*balance.Router{},
 		auth: d.Auth, overrides: d.Overrides, limiter: d.Limiter, prices: d.Prices, caches: d.Caches,
-		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry,
+		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry, streams: d.Streams,
 	}
 	g.authOn = d.Config.Auth.Required || len(d.Config.Auth.Keys) > 0 || d.Config.Auth.KeysFile != ""
 	if lc := d.Config.Log; lc.CaptureBodies && d.Access != nil {
