@@ -125,11 +125,13 @@ func (d Deadlines) Wrap(h http.Handler) http.Handler {
 		h.ServeHTTP(dw, r)
 		// net/http writes what is still buffered after the handler returns: flush it under
 		// the deadline, then clear it so it does not outlive the request on a kept-alive
-		// connection.
-		if dw.wrote && dw.err == nil {
-			if dw.FlushError() != nil {
-				return
-			}
+		// connection. After a failed write the deadline stays: net/http's last flush must
+		// fail fast too, and the connection is then closed.
+		if dw.err != nil {
+			return
+		}
+		if dw.wrote && dw.FlushError() != nil {
+			return
 		}
 		if dw.set {
 			_ = rc.SetWriteDeadline(time.Time{})
