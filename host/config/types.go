@@ -69,6 +69,9 @@ type Log struct {
 
 // Provider is one upstream API endpoint and its credentials.
 type Provider struct {
+	// Enabled = false removes the provider as if it were not declared (the built-in demo
+	// provider included); its models are then unknown.
+	Enabled    *bool             `toml:"enabled"`
 	Kind       string            `toml:"kind"`
 	BaseURL    string            `toml:"base_url"`
 	APIKey     string            `toml:"api_key"`

@@ -21,7 +21,9 @@ type validator struct {
 	file  string
 	loc   *locator
 	unset map[int][]string
-	errs  []Problem
+	// disabled are the providers switched off with enabled = false.
+	disabled map[string]bool
+	errs     []Problem
 	warns []Problem
 }
 
@@ -84,6 +86,15 @@ func (c *Config) applyDefaults(v *validator) {
 	if _, ok := c.Providers["demo"]; !ok {
 		// The local demo model is always there, so any config can be tried without a key.
 		c.Providers["demo"] = &Provider{Kind: "demo"}
+	}
+	for name, p := range c.Providers {
+		if p.Enabled != nil && !*p.Enabled {
+			delete(c.Providers, name)
+			if v.disabled == nil {
+				v.disabled = map[string]bool{}
+			}
+			v.disabled[name] = true
+		}
 	}
 	for name, p := range c.Providers {
 		p.Name = name
@@ -448,7 +459,11 @@ func (c *Config) checkModel(v *validator, key, model string, allowRouter bool) {
 		return
 	}
 	if _, ok := c.Providers[prov]; !ok {
-		v.errAt(key, "provider %q in %q is not declared", prov, model)
+		if v.disabled[prov] {
+			v.errAt(key, "provider %q in %q is disabled (enabled = false)", prov, model)
+		} else {
+			v.errAt(key, "provider %q in %q is not declared", prov, model)
+		}
 	}
 }
 
