@@ -24,7 +24,7 @@ type validator struct {
 	// disabled are the providers switched off with enabled = false.
 	disabled map[string]bool
 	errs     []Problem
-	warns []Problem
+	warns    []Problem
 }
 
 func (v *validator) errAt(key, format string, args ...any) {
