@@ -383,7 +383,9 @@ func TestCallerCancelIsNotATrap(t *testing.T) {
 	e, _ := newTestEngine(t)
 	raw := load(t, e, Spec{Name: "raw", Bytes: conformance.Misbehave(), MemoryPages: 64, Timeout: 10 * time.Second, Pool: 1})
 	for _, mk := range []func() (context.Context, context.CancelFunc){
-		func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), 50*time.Millisecond) },
+		func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 50*time.Millisecond)
+		},
 		func() (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(50*time.Millisecond, cancel)
