@@ -6,11 +6,13 @@
 package clientconn
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
+
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,11 +61,21 @@ var overCap = func() []byte {
 		strconv.Itoa(len(body)) + "\r\n\r\n" + body)
 }()
 
-// refuse writes the 503, half-closes and drains briefly before closing, so that the client
-// reads the answer instead of a reset from unread request bytes.
+// refuse waits (briefly) for the request head, so the answer is not unsolicited, writes the
+// 503, half-closes and drains before closing, so that the client reads the answer instead of
+// a reset from unread request bytes.
 func refuse(c net.Conn) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
+	var head [8 << 10]byte
+	n := 0
+	for n < len(head) && !bytes.Contains(head[:n], []byte("\r\n\r\n")) {
+		m, err := c.Read(head[n:])
+		n += m
+		if err != nil {
+			break
+		}
+	}
 	if _, err := c.Write(overCap); err != nil {
 		return
 	}
