@@ -167,3 +167,46 @@ burst = 2000
 		t.Fatalf("after an oversized refusal the tier must be untouched: %d %s", code, b)
 	}
 }
+
+// TestLimitSpendFailsClosed: with Redis down and the default fail_open, requests limits admit
+// unchecked but a cost or tokens limit refuses (503) the requests it applies to.
+func TestLimitSpendFailsClosed(t *testing.T) {
+	up := fakeprovider.NewOpenAI(t)
+	s := startSluice(t, upstreamConfig(up.URL, fmt.Sprintf(`
+[redis]
+url = %q
+timeout = "200ms"
+
+[[limits]]
+scope = "global"
+unit = "requests"
+rate = "100/s"
+
+[[limits]]
+scope = "team"
+match = "paid"
+unit = "cost"
+budget = "$5/day"
+
+[[limits]]
+scope = "team"
+match = "metered"
+unit = "tokens"
+rate = "1000/min"
+fail_open = true
+`, deadRedisURL(t))))
+	body := fmt.Sprintf(chatHi, "up/gpt-test")
+	if code, _, b := post(t, s.URL+"/v1/chat/completions", body, "X-Sluice-Team", "free"); code != 200 {
+		t.Fatalf("requests limit only: %d %s", code, b)
+	}
+	code, _, b := post(t, s.URL+"/v1/chat/completions", body, "X-Sluice-Team", "paid")
+	if _, c, _ := openaiError(t, b); code != 503 || c != "rate_limit_unavailable" {
+		t.Fatalf("cost budget with the store down: %d %s", code, b)
+	}
+	if code, _, b := post(t, s.URL+"/v1/chat/completions", body, "X-Sluice-Team", "metered"); code != 200 {
+		t.Fatalf("tokens limit with fail_open = true: %d %s", code, b)
+	}
+	if up.Count() != 2 {
+		t.Fatalf("upstream saw %d requests, want 2", up.Count())
+	}
+}
