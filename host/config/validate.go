@@ -500,6 +500,10 @@ func (c *Config) validateRouter(v *validator, name string, r *Router) {
 	if !(r.Retries.Budget >= 0 && r.Retries.Budget <= 1) {
 		v.errAt(key+".retries", "budget %v is not a ratio between 0 and 1", r.Retries.Budget)
 	}
+	if r.AttemptTimeout != 0 && r.AttemptTimeout < r.Timeout && !r.Retries.AfterSend && len(r.Targets) > 1 {
+		v.warns = append(v.warns, Problem{File: v.file, Line: v.loc.line(key + ".attempt_timeout"), Key: key + ".attempt_timeout",
+			Msg: fmt.Sprintf("an attempt that times out after its request was sent is not moved to another target (the upstream may bill it twice); the request fails at %s unless retries.after_send = true", r.AttemptTimeout.D())})
+	}
 	if !(r.Health.Threshold > 0 && r.Health.Threshold <= 1) {
 		v.errAt(key+".health", "threshold %v is not a ratio in (0, 1]", r.Health.Threshold)
 	}
