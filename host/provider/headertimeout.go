@@ -50,7 +50,7 @@ func roundTrip(do func(*http.Request) (*http.Response, error), req *http.Request
 			resp.Body.Close()
 		}
 		cancel(nil)
-		return nil, sent.Load(), fmt.Errorf("%w after %s: %w", errHeaderTimeout, headerTimeout, context.DeadlineExceeded)
+		return nil, sent.Load(), fmt.Errorf("%w (%s): %w", errHeaderTimeout, headerTimeout, context.DeadlineExceeded)
 	}
 	if err != nil {
 		cancel(nil)

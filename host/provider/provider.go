@@ -331,7 +331,7 @@ func (p *Provider) send(req *http.Request, stream bool) (*http.Response, error) 
 		var e *AttemptError
 		switch {
 		case isHeaderTimeout(err):
-			e = p.fail(FailTimeout, "no response headers within the idle timeout (%s): %w", p.IdleTimeout, err)
+			e = p.fail(FailTimeout, "no response headers within the stream idle timeout (%s): %w", p.IdleTimeout, context.DeadlineExceeded)
 		case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
 			e = p.fail(FailTimeout, "no response: %w", err)
 		case errors.Is(err, context.Canceled):
