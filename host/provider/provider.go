@@ -140,12 +140,16 @@ func (p *Provider) CloseIdle() { p.client.CloseIdleConnections() }
 // on response headers depends on the call (see roundTrip) and is applied per request.
 func newTransport() *http.Transport {
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          2048,
-		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        2048,
+		MaxIdleConnsPerHost: 512,
+		// Below the 60 s idle timeout common at upstreams' load balancers: a request written
+		// on a connection the upstream is just closing fails after it was sent and so is not
+		// retried (see docs/decisions.md, no double billing); dropping idle connections first
+		// keeps that race rare.
+		IdleConnTimeout:       50 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		ReadBufferSize:        32 << 10,
