@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/clientconn"
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/plugin"
 	"github.com/sluice-gw/sluice/host/telemetry"
@@ -60,6 +61,9 @@ type App struct {
 	guard    atomic.Pointer[adminGuard]
 	// adminBound is the admin listener's address, "" when off.
 	adminBound string
+	// streams bounds the streams relayed at once, across reloads (server.max_streams is
+	// read at start, like the listener's settings).
+	streams *clientconn.Slots
 }
 
 // scrubbedError is an error whose message has had secrets removed; it still unwraps.
@@ -116,7 +120,8 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 	if access != nil {
 		access = slog.New(telemetry.LogHandler(access.Handler()))
 	}
-	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started, tel: tel}
+	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started, tel: tel,
+		streams: clientconn.NewSlots(cfg.Server.MaxStreams)}
 	a.engine, err = plugin.NewEngine(plugin.EngineOptions{CacheDir: opts.PluginCacheDir, Logger: log})
 	if err != nil {
 		return fmt.Errorf("serve: plugins: %w", err)
@@ -139,8 +144,13 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 	if err != nil {
 		return fmt.Errorf("serve: listen %s: %w", cfg.Server.Listen, err)
 	}
+	// Slow clients: headers are bounded by ReadHeaderTimeout, the body and each write by
+	// clientconn's deadlines (not ReadTimeout/WriteTimeout, which would bound a whole request
+	// and so cut long streams), and open connections by the listener's cap.
+	ln = clientconn.Limit(ln, cfg.Server.MaxConnections)
 	srv := &http.Server{
-		Handler:           http.HandlerFunc(a.serveClient),
+		Handler: clientconn.Deadlines{Body: cfg.Server.ReadBodyTimeout.D(), Write: cfg.Server.WriteTimeout.D()}.
+			Wrap(http.HandlerFunc(a.serveClient)),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
 		IdleTimeout:       cfg.Server.IdleTimeout.D(),
 		MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),

@@ -85,7 +85,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config) (_ *state, err erro
 		Config: cfg, Providers: st.providers, Routers: st.routers, Registry: a.registry,
 		Log: a.log, Access: a.access, Plugins: a.plugins,
 		Auth: stg.auth, Overrides: stg.overrides, Limiter: stg.limiter, Prices: stg.prices, Caches: stg.caches,
-		Telemetry: a.tel, Responses: rs,
+		Telemetry: a.tel, Responses: rs, Streams: a.streams,
 	})
 	if err != nil {
 		st.closeRouters()
@@ -196,7 +196,7 @@ func (a *App) newRouter(rc *config.Router, providers map[string]*provider.Provid
 	}
 	bc := balance.Config{
 		Name: rc.Name, Strategy: balance.Strategy(rc.Strategy), Targets: targets,
-		Retries: balance.Retries{Attempts: rc.Retries.Attempts, Backoff: rc.Retries.Backoff.D(), MaxBackoff: rc.Retries.MaxBackoff.D(), Budget: rc.Retries.Budget},
+		Retries: balance.Retries{Attempts: rc.Retries.Attempts, Backoff: rc.Retries.Backoff.D(), MaxBackoff: rc.Retries.MaxBackoff.D(), Budget: rc.Retries.Budget, AfterSend: rc.Retries.AfterSend},
 		Health: balance.Health{Window: rc.Health.Window.D(), Threshold: rc.Health.Threshold, MinRequests: rc.Health.MinRequests,
 			Cooldown: rc.Health.Cooldown.D(), MaxCooldown: rc.Health.MaxCooldown.D()},
 		DefaultRTT: rc.DefaultRTT.D(), Decay: rc.Decay.D(), Timeout: rc.Timeout.D(), AttemptTimeout: rc.AttemptTimeout.D(),

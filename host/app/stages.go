@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/sluice-gw/sluice/host/auth"
 	"github.com/sluice-gw/sluice/host/cache"
@@ -37,7 +38,7 @@ func (s *stages) close() {
 }
 
 func limitSpec(l config.Limit) ratelimit.Spec {
-	return ratelimit.Spec{Name: l.Name, Scope: l.Scope, Match: l.Match, Unit: l.Unit, Rate: l.Rate, Burst: float64(l.Burst), Budget: l.Budget}
+	return ratelimit.Spec{Name: l.Name, Scope: l.Scope, Match: l.Match, Unit: l.Unit, Rate: l.Rate, Burst: float64(l.Burst), Budget: l.Budget, FailOpen: l.FailOpen}
 }
 
 func (a *App) buildStages(cfg *config.Config) (*stages, error) {
@@ -106,7 +107,9 @@ func (a *App) buildStages(cfg *config.Config) (*stages, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.limiter, err = ratelimit.New(ratelimit.Config{Rules: rules, Store: store, FailOpen: *cfg.Redis.FailOpen, Logger: a.log})
+		s.limiter, err = ratelimit.New(ratelimit.Config{Rules: rules, Store: store, FailOpen: *cfg.Redis.FailOpen, Logger: a.log,
+			// A backstop above the store's own timeout, never below it.
+			StoreTimeout: max(time.Second, 2*cfg.Redis.Timeout.D())})
 		if err != nil {
 			return nil, fmt.Errorf("serve: limits: %w", err)
 		}

@@ -91,6 +91,11 @@ type Retries struct {
 	Budget       float64
 	BudgetFloor  float64
 	BudgetWindow time.Duration // default 10s, in 10 buckets
+	// AfterSend also retries failures that came after the whole request reached the upstream
+	// (Outcome.AfterSend: a timeout or reset while waiting for the answer, a stream broken
+	// before its first chunk). The upstream may then do and bill the work twice, so it is
+	// off by default: only failures that certainly started nothing are retried.
+	AfterSend bool
 }
 
 // Health configures passive health and ejection.

@@ -647,3 +647,27 @@ func TestPanicWhenPlannedTargetsFailBeforeFirstAttempt(t *testing.T) {
 	}
 	p.Report(Outcome{Kind: KindOK})
 }
+
+// TestAfterSendRetriedOnlyWhenAllowed: a failure after the request reached the upstream ends
+// the plan unless the router opts in with Retries.AfterSend; health learns from it either way.
+func TestAfterSendRetriedOnlyWhenAllowed(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		r := mustRouter(t, Config{
+			Strategy: StrategyPriority, Targets: []Target{tgt("a", "pa"), tgt("b", "pb")},
+			Retries: Retries{Attempts: 3, AfterSend: allow},
+			Health:  Health{MinRequests: 1000}, Clock: newClock().Now, Rand: seeded(),
+		})
+		for _, k := range []Kind{KindTimeout, KindConnect, KindBrokenStream} {
+			p := mustPlan(t, r, Request{})
+			tried := run(t, p, func(Target) Outcome { return Outcome{Kind: k, AfterSend: true} })
+			if want := map[bool]int{false: 1, true: 3}[allow]; len(tried) != want {
+				t.Fatalf("after_send=%v, %v after the request was sent: tried %v, want %d attempts", allow, k, tried, want)
+			}
+		}
+		// Failures before the request was sent are retried whatever the setting.
+		p := mustPlan(t, r, Request{})
+		if tried := run(t, p, func(Target) Outcome { return Outcome{Kind: KindConnect} }); len(tried) != 3 {
+			t.Fatalf("after_send=%v: a refused connection tried %v", allow, tried)
+		}
+	}
+}

@@ -57,6 +57,12 @@ type Outcome struct {
 	// FirstByteSent is true once any byte went to the client: from then on
 	// the request can no longer move to another attempt.
 	FirstByteSent bool
+	// AfterSend is true for a transport failure (timeout, reset, broken
+	// stream) after the whole request reached the upstream and before an
+	// explicit status: the upstream may have started, and may bill, the work.
+	// The plan moves on after such an outcome only when the router's
+	// Retries.AfterSend allows it. Health learns from it either way.
+	AfterSend bool
 }
 
 // Retryable reports whether another attempt may follow this outcome:

@@ -164,7 +164,7 @@ func (p *Plan) Report(o Outcome) error {
 	if o.Kind == KindStatus429 {
 		p.cooled |= 1 << m.idx
 	}
-	if !o.Retryable() {
+	if !o.Retryable() || (o.AfterSend && !p.r.afterSend) {
 		p.done = true
 	}
 	return nil

@@ -37,6 +37,7 @@ type Router struct {
 	strategy, fallback      Strategy
 	members                 []*member
 	maxAttempts             int
+	afterSend               bool
 	backoff, maxBackoff     time.Duration
 	timeout, attemptTimeout time.Duration
 	budget                  *budget
@@ -118,6 +119,7 @@ func NewRouter(cfg Config) (*Router, error) {
 		strategy:       cfg.Strategy,
 		fallback:       cfg.FallbackStrategy,
 		maxAttempts:    cfg.Retries.Attempts,
+		afterSend:      cfg.Retries.AfterSend,
 		backoff:        cfg.Retries.Backoff,
 		maxBackoff:     cfg.Retries.MaxBackoff,
 		timeout:        cfg.Timeout,

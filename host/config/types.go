@@ -38,10 +38,18 @@ type Server struct {
 	AdminListen       string   `toml:"admin_listen"`
 	MaxBodySize       ByteSize `toml:"max_body_size"`
 	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
-	IdleTimeout       Duration `toml:"idle_timeout"`
-	ShutdownTimeout   Duration `toml:"shutdown_timeout"`
-	DefaultProvider   string   `toml:"default_provider"`
-	DefaultRouter     string   `toml:"default_router"`
+	// ReadBodyTimeout bounds reading a request's body; WriteTimeout each response write, so a
+	// client that stops reading a stream is cut (and its upstream call canceled).
+	ReadBodyTimeout Duration `toml:"read_body_timeout"`
+	WriteTimeout    Duration `toml:"write_timeout"`
+	// MaxConnections caps open client connections (over it: 503 and close); MaxStreams the
+	// streams relayed at once (over it: 503 too_many_streams). Both are read at start only.
+	MaxConnections  int      `toml:"max_connections"`
+	MaxStreams      int      `toml:"max_streams"`
+	IdleTimeout     Duration `toml:"idle_timeout"`
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	DefaultProvider string   `toml:"default_provider"`
+	DefaultRouter   string   `toml:"default_router"`
 	// IncludeUsage asks upstreams for usage on streams even when the client did not, so that
 	// token limits and metrics see real numbers; the extra chunk is stripped for such clients.
 	IncludeUsage *bool `toml:"include_usage"`
@@ -85,6 +93,9 @@ type Log struct {
 
 // Provider is one upstream API endpoint and its credentials.
 type Provider struct {
+	// Enabled = false removes the provider as if it were not declared (the built-in demo
+	// provider included); its models are then unknown.
+	Enabled    *bool             `toml:"enabled"`
 	Kind       string            `toml:"kind"`
 	BaseURL    string            `toml:"base_url"`
 	APIKey     string            `toml:"api_key"`
@@ -179,6 +190,10 @@ type Retries struct {
 	Backoff    Duration `toml:"backoff"`
 	MaxBackoff Duration `toml:"max_backoff"`
 	Budget     float64  `toml:"budget"`
+	// AfterSend also retries, on the next target, failures after the whole request reached
+	// the upstream (a timeout or reset while waiting for the answer, a stream cut before its
+	// first chunk). Off by default: the upstream may then do and bill the work twice.
+	AfterSend bool `toml:"after_send"`
 }
 
 // Health configures passive health tracking of a router's targets.
@@ -218,6 +233,9 @@ type Limit struct {
 	Rate   string `toml:"rate"`
 	Burst  int64  `toml:"burst"`
 	Budget string `toml:"budget"`
+	// FailOpen admits requests unchecked at this limit while the shared store is down. Unset,
+	// requests limits follow [redis] fail_open and tokens and cost limits fail closed.
+	FailOpen *bool `toml:"fail_open"`
 }
 
 // Auth configures virtual API keys.
@@ -251,9 +269,11 @@ type KeySpec struct {
 
 // Redis configures the shared store used by limits and the cache across replicas.
 type Redis struct {
-	URL      string   `toml:"url"`
-	Timeout  Duration `toml:"timeout"`
-	FailOpen *bool    `toml:"fail_open"`
+	URL     string   `toml:"url"`
+	Timeout Duration `toml:"timeout"`
+	// FailOpen admits requests unchecked while Redis is down, at requests limits only (and
+	// at limits that set fail_open = true themselves); tokens and cost limits fail closed.
+	FailOpen *bool `toml:"fail_open"`
 }
 
 // Responses configures stored Responses API answers (store: true, previous_response_id and

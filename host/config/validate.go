@@ -21,8 +21,10 @@ type validator struct {
 	file  string
 	loc   *locator
 	unset map[int][]string
-	errs  []Problem
-	warns []Problem
+	// disabled are the providers switched off with enabled = false.
+	disabled map[string]bool
+	errs     []Problem
+	warns    []Problem
 }
 
 func (v *validator) errAt(key, format string, args ...any) {
@@ -64,6 +66,14 @@ func (c *Config) applyDefaults(v *validator) {
 		s.MaxImplicitRouters = 1024
 	}
 	setDur(&s.ReadHeaderTimeout, 10*time.Second)
+	setDur(&s.ReadBodyTimeout, 60*time.Second)
+	setDur(&s.WriteTimeout, 30*time.Second)
+	if s.MaxConnections == 0 {
+		s.MaxConnections = 4096
+	}
+	if s.MaxStreams == 0 {
+		s.MaxStreams = 1024
+	}
 	setDur(&s.IdleTimeout, 120*time.Second)
 	setDur(&s.ShutdownTimeout, 30*time.Second)
 	if s.IncludeUsage == nil {
@@ -91,6 +101,15 @@ func (c *Config) applyDefaults(v *validator) {
 	if _, ok := c.Providers["demo"]; !ok {
 		// The local demo model is always there, so any config can be tried without a key.
 		c.Providers["demo"] = &Provider{Kind: "demo"}
+	}
+	for name, p := range c.Providers {
+		if p.Enabled != nil && !*p.Enabled {
+			delete(c.Providers, name)
+			if v.disabled == nil {
+				v.disabled = map[string]bool{}
+			}
+			v.disabled[name] = true
+		}
 	}
 	for name, p := range c.Providers {
 		p.Name = name
@@ -330,6 +349,22 @@ func (c *Config) validate(v *validator) {
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		v.errAt("server.listen", "%q is not host:port", c.Server.Listen)
 	}
+	if c.Server.MaxConnections < 1 {
+		v.errAt("server.max_connections", "must be at least 1, got %d", c.Server.MaxConnections)
+	}
+	if c.Server.MaxStreams < 1 {
+		v.errAt("server.max_streams", "must be at least 1, got %d", c.Server.MaxStreams)
+	} else if c.Server.MaxStreams > c.Server.MaxConnections && c.Server.MaxConnections >= 1 {
+		v.errAt("server.max_streams", "%d streams cannot fit in max_connections = %d", c.Server.MaxStreams, c.Server.MaxConnections)
+	}
+	for _, t := range []struct {
+		key string
+		d   Duration
+	}{{"server.read_header_timeout", c.Server.ReadHeaderTimeout}, {"server.read_body_timeout", c.Server.ReadBodyTimeout}, {"server.write_timeout", c.Server.WriteTimeout}} {
+		if t.d.D() < 100*time.Millisecond {
+			v.errAt(t.key, "%s is too short for any client (at least 100ms)", t.d.D())
+		}
+	}
 	if a := c.Server.AdminListen; a != "" && a != "off" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			v.errAt("server.admin_listen", "%q is not host:port (or \"off\")", a)
@@ -528,7 +563,11 @@ func (c *Config) checkModel(v *validator, key, model string, allowRouter bool) {
 		return
 	}
 	if _, ok := c.Providers[prov]; !ok {
-		v.errAt(key, "provider %q in %q is not declared", prov, model)
+		if v.disabled[prov] {
+			v.errAt(key, "provider %q in %q is disabled (enabled = false)", prov, model)
+		} else {
+			v.errAt(key, "provider %q in %q is not declared", prov, model)
+		}
 	}
 }
 
@@ -564,6 +603,10 @@ func (c *Config) validateRouter(v *validator, name string, r *Router) {
 	}
 	if !(r.Retries.Budget >= 0 && r.Retries.Budget <= 1) {
 		v.errAt(key+".retries", "budget %v is not a ratio between 0 and 1", r.Retries.Budget)
+	}
+	if r.AttemptTimeout != 0 && r.AttemptTimeout < r.Timeout && !r.Retries.AfterSend && len(r.Targets) > 1 {
+		v.warns = append(v.warns, Problem{File: v.file, Line: v.loc.line(key + ".attempt_timeout"), Key: key + ".attempt_timeout",
+			Msg: fmt.Sprintf("an attempt that times out after its request was sent is not moved to another target (the upstream may bill it twice); the request fails at %s unless retries.after_send = true", r.AttemptTimeout.D())})
 	}
 	if !(r.Health.Threshold > 0 && r.Health.Threshold <= 1) {
 		v.errAt(key+".health", "threshold %v is not a ratio in (0, 1]", r.Health.Threshold)

@@ -65,6 +65,12 @@ type call struct {
 	limitTier  string
 	costMicros int64
 
+	// upstreamWork is true once an attempt's request reached an upstream that may have done
+	// (and billed) the work; relayed counts the stream chunks sent to the client. Together they
+	// price a request whose usage never came (see settle).
+	upstreamWork bool
+	relayed      int
+
 	cache       *cache.Cache
 	cacheKey    cache.Key
 	cacheCtl    cache.Control
@@ -217,6 +223,12 @@ func routerLabel(c *call) string {
 
 // dispatch runs the attempts of the plan until one answers, then relays the answer.
 func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
+	if c.stream {
+		if !g.streams.TryAcquire() {
+			return openai.Errorf(503, "too_many_streams", fmt.Sprintf("the gateway is relaying its limit of %d streams (server.max_streams); retry shortly", g.streams.Cap()))
+		}
+		defer g.streams.Release()
+	}
 	ctx := c.r.Context()
 	if t := c.plan.Timeout(); t > 0 {
 		var cancel context.CancelFunc
@@ -286,6 +298,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	if err != nil {
 		return g.attemptFailed(ctx, c, t, start, err)
 	}
+	c.upstreamWork = c.upstreamWork || resp.Status/100 == 2
 	if resp.Status/100 != 2 {
 		o := balance.Outcome{Target: t, Latency: time.Since(start)}
 		switch {
@@ -357,6 +370,12 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 func (g *Gateway) attemptFailed(ctx context.Context, c *call, t balance.Target, start time.Time, err error) (bool, *openai.Error) {
 	var ae *provider.AttemptError
 	o := balance.Outcome{Target: t, Latency: time.Since(start)}
+	if errors.As(err, &ae) && ae.Sent {
+		// The upstream got the whole request: it may be doing the work, so the request is
+		// not moved to another target unless the router allows it (retries.after_send).
+		o.AfterSend = ae.Kind == provider.FailTimeout || ae.Kind == provider.FailConnect || ae.Kind == provider.FailBroken
+		c.upstreamWork = true
+	}
 	switch {
 	case ctx.Err() != nil && c.r.Context().Err() != nil:
 		o.Kind = balance.KindCanceled
@@ -390,6 +409,9 @@ func (g *Gateway) attemptFailed(ctx context.Context, c *call, t balance.Target, 
 			o.Kind = balance.KindConnect
 		}
 		_ = g.report(c, o)
+		if ae.Kind == provider.FailTimeout {
+			return false, openai.Errorf(504, "upstream_timeout", ae.Error())
+		}
 		return false, openai.Errorf(502, "upstream_unreachable", ae.Error())
 	default:
 		// A plugin error (translator): the request is at fault or the plugin is broken.
@@ -480,6 +502,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 			c.finish = sum.FinishReason
 		}
 		if !(c.injected && openai.IsUsageOnlyChunk(chunk)) {
+			c.relayed++
 			if werr := sw.Data(chunk); werr != nil {
 				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
 				c.status, c.errMsg = 499, "client went away mid-stream"

@@ -262,6 +262,7 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 	events, ended := 0, false
 	for err == nil {
 		events++
+		c.relayed++ // charged as relayed output if the client leaves before the usage event
 		ended = g.noteNativeEvent(c, name, data) || ended
 		if werr := sw.Event(name, data); werr != nil {
 			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})

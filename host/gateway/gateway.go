@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-gw/sluice/host/auth"
 	"github.com/sluice-gw/sluice/host/balance"
 	"github.com/sluice-gw/sluice/host/cache"
+	"github.com/sluice-gw/sluice/host/clientconn"
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/plugin"
@@ -53,6 +54,8 @@ type Deps struct {
 	Telemetry *telemetry.Telemetry
 	// Responses keeps stored Responses API answers; nil when [responses] store = "off".
 	Responses respstore.Store
+	// Streams bounds the streams relayed at once (server.max_streams); nil is unbounded.
+	Streams *clientconn.Slots
 }
 
 // Gateway is the http.Handler clients talk to.
@@ -73,6 +76,7 @@ type Gateway struct {
 	keyPlugin map[string]*plugin.Plugin // cache key plugin per router ("" global)
 	tel       *telemetry.Telemetry
 	stored    respstore.Store
+	streams   *clientconn.Slots
 	redact    *telemetry.Redactor // non-nil when the access log captures bodies
 	authOn    bool                // virtual keys are configured: auth is a stage worth a span
 	// responseGuards: some policy reads answers (on_response), so dialect requests go bridged
@@ -96,7 +100,7 @@ func New(d Deps) (*Gateway, error) {
 		cfg: d.Config, providers: d.Providers, routers: d.Routers, registry: d.Registry,
 		log: d.Log, access: d.Access, plugins: d.Plugins, implicit: map[string]*list.Element{}, implicitLRU: list.New(),
 		auth: d.Auth, overrides: d.Overrides, limiter: d.Limiter, prices: d.Prices, caches: d.Caches,
-		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry, stored: d.Responses,
+		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry, stored: d.Responses, streams: d.Streams,
 	}
 	g.creds = d.Config.Credentials()
 	g.authOn = d.Config.Auth.Required || len(d.Config.Auth.Keys) > 0 || d.Config.Auth.KeysFile != ""

@@ -61,13 +61,30 @@ func (g *Gateway) settle(c *call) {
 		return
 	}
 	var act ratelimit.Actual
-	if c.usage != nil && !c.cacheHit {
+	switch {
+	case c.cacheHit:
+	case c.usage != nil:
 		act.Tokens = c.usage.TotalTokens
 		if g.prices != nil {
 			act.CostMicros = g.prices.CostMicros(c.provider+"/"+c.model, pricing.Usage{
 				InputTokens: c.usage.PromptTokens, OutputTokens: c.usage.CompletionTokens, CachedInputTokens: c.usage.CachedTokens,
 			})
 			c.costMicros = act.CostMicros
+		}
+	case c.upstreamWork:
+		// The upstream may have done and billed the work but its usage never came (the
+		// client left before the usage chunk, the stream broke, the call timed out after it
+		// was sent). Refunding it whole would let hang-ups spend for free, so an unfinished
+		// answer is charged the reservation's output allowance or what was relayed (a chunk
+		// carries at least a token), whichever is more; a finished one without usage, what
+		// was relayed.
+		in, out := c.req.TokenEstimate, int64(c.relayed)
+		if c.finish == "" {
+			out = max(out, c.req.MaxTokens)
+		}
+		act.Tokens = in + out
+		if g.prices != nil {
+			act.CostMicros = g.prices.CostMicros(c.provider+"/"+c.model, pricing.Usage{InputTokens: in, OutputTokens: out})
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

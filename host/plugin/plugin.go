@@ -161,6 +161,13 @@ func (p *Plugin) call(ctx context.Context, hook string, input []byte) ([]byte, e
 	if err != nil {
 		v.discard(inst)
 		e := v.classify(hook, err, inst.out, v.timeout)
+		if ctx.Err() != nil {
+			// The caller gave up (client gone, request deadline): the interrupted instance
+			// goes, but it is no fault of the plugin's and counts as neither trap nor timeout.
+			e.Code, e.Message = CodeCanceled, "call canceled by the caller: "+ctx.Err().Error()
+			p.log.Debug("plugin call canceled by the caller; instance discarded", "hook", hook)
+			return nil, e
+		}
 		p.stats.traps.Add(1)
 		if e.Code == CodeTimeout {
 			p.stats.timeouts.Add(1)

@@ -376,3 +376,36 @@ func TestCapture(t *testing.T) {
 		t.Fatalf("capture kept %d bytes", len(s))
 	}
 }
+
+// TestCallerCancelIsNotATrap: a call interrupted by its caller's cancellation or deadline is
+// reported as canceled and counts as neither a trap nor a plugin timeout.
+func TestCallerCancelIsNotATrap(t *testing.T) {
+	e, _ := newTestEngine(t)
+	raw := load(t, e, Spec{Name: "raw", Bytes: conformance.Misbehave(), MemoryPages: 64, Timeout: 10 * time.Second, Pool: 1})
+	for _, mk := range []func() (context.Context, context.CancelFunc){
+		func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 50*time.Millisecond)
+		},
+		func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(50*time.Millisecond, cancel)
+			return ctx, cancel
+		},
+	} {
+		ctx, cancel := mk()
+		before := raw.Stats()
+		start := time.Now()
+		_, err := raw.Call(ctx, "on_response", []byte("{}")) // loops until interrupted
+		cancel()
+		pe := asError(t, err)
+		if pe.Code != CodeCanceled || time.Since(start) > 2*time.Second {
+			t.Fatalf("got %+v after %s, want %s", pe, time.Since(start), CodeCanceled)
+		}
+		if s := raw.Stats(); s.Traps != before.Traps || s.Timeouts != before.Timeouts || s.Errors != before.Errors+1 {
+			t.Fatalf("stats before %+v after %+v", before, s)
+		}
+	}
+	if _, err := raw.Call(context.Background(), "route", []byte(routeIn)); err != nil {
+		t.Fatalf("call after the cancellations: %v", err)
+	}
+}

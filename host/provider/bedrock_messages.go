@@ -76,7 +76,7 @@ func (p *Provider) doBedrockMessages(ctx context.Context, r *NativeRequest) (*Re
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.send(req)
+	resp, err := p.send(req, r.Stream)
 	if err != nil {
 		return nil, err
 	}

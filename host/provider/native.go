@@ -110,7 +110,7 @@ func (p *Provider) DoNative(ctx context.Context, r *NativeRequest) (*Response, e
 			req.Header.Set("Anthropic-Version", v)
 		}
 	}
-	resp, err := p.send(req)
+	resp, err := p.send(req, r.Stream)
 	if err != nil {
 		return nil, err
 	}

@@ -98,7 +98,7 @@ func New(pc *config.Provider, load LoadTranslator, opts Options) (*Provider, err
 	p.options = opt
 	rt := opts.Transport
 	if rt == nil {
-		rt = newTransport(p.IdleTimeout)
+		rt = newTransport()
 	}
 	p.client = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	switch {
@@ -140,17 +140,22 @@ func (p *Provider) Translator() Translator { return p.translator }
 // CloseIdle drops pooled connections (on config reload).
 func (p *Provider) CloseIdle() { p.client.CloseIdleConnections() }
 
-func newTransport(headerTimeout time.Duration) *http.Transport {
+// newTransport is the shared upstream transport. It has no ResponseHeaderTimeout: the bound
+// on response headers depends on the call (see roundTrip) and is applied per request.
+func newTransport() *http.Transport {
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          2048,
-		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        2048,
+		MaxIdleConnsPerHost: 512,
+		// Below the 60 s idle timeout common at upstreams' load balancers: a request written
+		// on a connection the upstream is just closing fails after it was sent and so is not
+		// retried (see docs/decisions.md, no double billing); dropping idle connections first
+		// keeps that race rare.
+		IdleConnTimeout:       50 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: headerTimeout,
 		ReadBufferSize:        32 << 10,
 		WriteBufferSize:       32 << 10,
 	}
@@ -201,7 +206,11 @@ const (
 type AttemptError struct {
 	Provider string
 	Kind     FailKind
-	Err      error
+	// Sent is true when the whole request reached the upstream (it was written, or an answer
+	// began): the upstream may have started, and may bill, the work. A failure with Sent false
+	// (refused connection, reset while writing) certainly did not start anything.
+	Sent bool
+	Err  error
 }
 
 func (e *AttemptError) Error() string { return fmt.Sprintf("provider %s: %v", e.Provider, e.Err) }
@@ -214,6 +223,13 @@ func (e *AttemptError) Retryable() bool {
 
 func (p *Provider) fail(kind FailKind, format string, args ...any) *AttemptError {
 	return &AttemptError{Provider: p.Name, Kind: kind, Err: fmt.Errorf(format, args...)}
+}
+
+// failSent is fail for a failure after the request reached the upstream.
+func (p *Provider) failSent(kind FailKind, format string, args ...any) *AttemptError {
+	e := p.fail(kind, format, args...)
+	e.Sent = true
+	return e
 }
 
 // Do sends one attempt. The context bounds the whole attempt including a stream; cancel it to
@@ -245,7 +261,7 @@ func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.send(req)
+	resp, err := p.send(req, r.Stream)
 	if err != nil {
 		return nil, err
 	}
@@ -310,17 +326,30 @@ func (p *Provider) newRequest(ctx context.Context, method, u string, body []byte
 	return req, nil
 }
 
-func (p *Provider) send(req *http.Request) (*http.Response, error) {
-	resp, err := p.client.Do(req)
+// send sends one upstream request. A stream's response headers are bounded by the idle
+// timeout; a non-streamed call's only by its context (the request's total timeout), since
+// its headers come with the finished answer.
+func (p *Provider) send(req *http.Request, stream bool) (*http.Response, error) {
+	var headerTimeout time.Duration
+	if stream {
+		headerTimeout = p.IdleTimeout
+	}
+	resp, wrote, err := roundTrip(p.client.Do, req, headerTimeout)
 	if err != nil {
 		var ne net.Error
-		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-			return nil, p.fail(FailTimeout, "no response: %w", err)
+		var e *AttemptError
+		switch {
+		case isHeaderTimeout(err):
+			e = p.fail(FailTimeout, "no response headers within the stream idle timeout (%s): %w", p.IdleTimeout, context.DeadlineExceeded)
+		case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+			e = p.fail(FailTimeout, "no response: %w", err)
+		case errors.Is(err, context.Canceled):
+			e = &AttemptError{Provider: p.Name, Kind: FailConnect, Err: err}
+		default:
+			e = p.fail(FailConnect, "%w", err)
 		}
-		if errors.Is(err, context.Canceled) {
-			return nil, &AttemptError{Provider: p.Name, Kind: FailConnect, Err: err}
-		}
-		return nil, p.fail(FailConnect, "%w", err)
+		e.Sent = wrote
+		return nil, e
 	}
 	return resp, nil
 }
@@ -334,12 +363,12 @@ func readAll(p *Provider, body io.ReadCloser, size int64) ([]byte, error) {
 	if err != nil {
 		var ne net.Error
 		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-			return nil, p.fail(FailTimeout, "reading response: %w", err)
+			return nil, p.failSent(FailTimeout, "reading response: %w", err)
 		}
-		return nil, p.fail(FailBroken, "reading response: %w", err)
+		return nil, p.failSent(FailBroken, "reading response: %w", err)
 	}
 	if len(b) > maxResponse {
-		return nil, p.fail(FailBroken, "response larger than %d bytes", maxResponse)
+		return nil, p.failSent(FailBroken, "response larger than %d bytes", maxResponse)
 	}
 	return b, nil
 }
@@ -426,5 +455,19 @@ func (p *Provider) Authorize(r *http.Request) {
 	}
 }
 
-// Transport is the provider's HTTP transport, for passthrough.
-func (p *Provider) Transport() http.RoundTripper { return p.client.Transport }
+// Transport is the provider's HTTP transport, for passthrough. Response headers are bounded
+// by the provider's timeout: a passthrough call has no router timeout of its own.
+func (p *Provider) Transport() http.RoundTripper {
+	return headerBound{rt: p.client.Transport, d: p.Timeout}
+}
+
+// headerBound bounds the wait for response headers of each request it sends.
+type headerBound struct {
+	rt http.RoundTripper
+	d  time.Duration
+}
+
+func (h headerBound) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, _, err := roundTrip(h.rt.RoundTrip, req, h.d)
+	return resp, err
+}

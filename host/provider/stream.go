@@ -12,8 +12,10 @@ import (
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
-// idleReader closes the body when no byte arrives for d, so a stalled upstream stream ends
-// with a timeout instead of holding the client forever.
+// idleReader closes the body when no byte arrives for d while it is being read, so a stalled
+// upstream stream ends with a timeout instead of holding the client forever. The clock runs
+// only inside Read: time the gateway spends writing to a slow client is not the upstream's
+// silence (the client's own write timeout bounds that).
 type idleReader struct {
 	rc    io.ReadCloser
 	d     time.Duration
@@ -25,6 +27,7 @@ func newIdleReader(rc io.ReadCloser, d time.Duration) *idleReader {
 	r := &idleReader{rc: rc, d: d}
 	if d > 0 {
 		r.t = time.AfterFunc(d, func() { r.fired.Store(true); rc.Close() })
+		r.t.Stop()
 	}
 	return r
 }
@@ -34,6 +37,9 @@ func (r *idleReader) Read(b []byte) (int, error) {
 		r.t.Reset(r.d)
 	}
 	n, err := r.rc.Read(b)
+	if r.t != nil {
+		r.t.Stop()
+	}
 	if err != nil && r.fired.Load() {
 		return n, fmt.Errorf("stream idle for %s: %w", r.d, errIdle)
 	}
@@ -51,12 +57,12 @@ var errIdle = errors.New("idle timeout")
 
 func (p *Provider) streamErr(err error) error {
 	if errors.Is(err, errIdle) {
-		return p.fail(FailTimeout, "%w", err)
+		return p.failSent(FailTimeout, "%w", err)
 	}
 	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		return p.fail(FailBroken, "stream ended before its end marker")
+		return p.failSent(FailBroken, "stream ended before its end marker")
 	}
-	return p.fail(FailBroken, "stream broke: %w", err)
+	return p.failSent(FailBroken, "stream broke: %w", err)
 }
 
 // openAIStream relays an OpenAI-format SSE stream event by event.

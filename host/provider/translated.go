@@ -74,7 +74,7 @@ func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, err
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.send(req)
+	resp, err := p.send(req, r.Stream)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func (s *translatedStream) Next() ([]byte, error) {
 			return nil, io.EOF
 		}
 		if s.ended {
-			return nil, s.p.fail(FailBroken, "stream ended before the provider finished its answer")
+			return nil, s.p.failSent(FailBroken, "stream ended before the provider finished its answer")
 		}
 		if err := s.fill(); err != nil {
 			return nil, err

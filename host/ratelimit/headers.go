@@ -12,6 +12,9 @@ func (r *Reservation) WriteHeaders(h http.Header) { writeHeaders(h, r.Decisions(
 // WriteHeaders sets OpenAI's rate-limit headers and retry-after on a denial.
 func (e *DeniedError) WriteHeaders(h http.Header) {
 	writeHeaders(h, e.all)
+	if e.TooLarge {
+		return // no wait makes it pass; a Retry-After would invite a retry loop
+	}
 	h.Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
 }
 

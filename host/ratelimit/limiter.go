@@ -19,9 +19,14 @@ type Config struct {
 	Rules []Rule
 	// Store defaults to a new MemoryStore.
 	Store Store
-	// FailOpen admits requests when the store fails; otherwise they are refused with
+	// FailOpen admits requests when the store fails, unless a tier that applies to the
+	// request is a fail-closed rule (Rule.FailClosed); otherwise they are refused with
 	// ErrUnavailable. Either way the failure is logged and counted.
 	FailOpen bool
+	// StoreTimeout bounds each store call (default 1s). Calls run on a context detached from
+	// the caller's, so a client that hangs up never fails a store call (and never trips the
+	// Redis store's breaker); the store's own timeout applies within this bound.
+	StoreTimeout time.Duration
 	// Clock defaults to time.Now. The Redis store uses this clock too (it is passed to the
 	// script), so replicas sharing Redis must keep their clocks in sync (NTP): a skew of d
 	// lets a replica admit up to d worth of rate early.
@@ -71,6 +76,10 @@ type Decision struct {
 	ResetAfter time.Duration
 	// RetryAfter is, when denied, how long until this demand would pass.
 	RetryAfter time.Duration
+	// TooLarge is true when the demand alone exceeds the tier's burst (or budget): it can
+	// never pass, and RetryAfter is zero. Demand is that demand, in the rule's unit.
+	TooLarge bool
+	Demand   int64
 }
 
 // Stats are the limiter's counters since it was built, for telemetry.
@@ -82,19 +91,23 @@ type Stats struct {
 
 // Limiter applies rules to requests. It is safe for concurrent use.
 type Limiter struct {
-	rules    []Rule
-	prefixes []string // cell key prefix per rule
-	store    Store
-	failOpen bool
-	clock    func() time.Time
-	log      *slog.Logger
+	rules        []Rule
+	prefixes     []string // cell key prefix per rule
+	store        Store
+	failOpen     bool
+	storeTimeout time.Duration
+	clock        func() time.Time
+	log          *slog.Logger
 
 	allowed, denied, storeErrors, failedOpen atomic.Uint64
 }
 
 // New validates the rules and builds a Limiter.
 func New(cfg Config) (*Limiter, error) {
-	l := &Limiter{store: cfg.Store, failOpen: cfg.FailOpen, clock: cfg.Clock, log: cfg.Logger}
+	l := &Limiter{store: cfg.Store, failOpen: cfg.FailOpen, storeTimeout: cfg.StoreTimeout, clock: cfg.Clock, log: cfg.Logger}
+	if l.storeTimeout <= 0 {
+		l.storeTimeout = time.Second
+	}
 	if l.store == nil {
 		l.store = NewMemoryStore()
 	}
@@ -227,7 +240,9 @@ func (l *Limiter) Check(ctx context.Context, s Subject, d Demand) (*Reservation,
 		res.ops = append(res.ops, t.op(now, t.demand))
 		res.vals = append(res.vals, 0)
 	}
-	denied, err := l.store.check(ctx, now, res.ops, res.vals)
+	sctx, cancel := l.storeContext(ctx)
+	denied, err := l.store.check(sctx, now, res.ops, res.vals)
+	cancel()
 	if err != nil {
 		return l.storeFailed(err, res)
 	}
@@ -240,12 +255,26 @@ func (l *Limiter) Check(ctx context.Context, s Subject, d Demand) (*Reservation,
 	return res, nil
 }
 
+// storeContext is the context of one store call: the caller's values (trace) without its
+// cancellation, bounded by StoreTimeout. A request whose client hung up still completes its
+// store call, so the client's cancellation is never mistaken for a store failure.
+func (l *Limiter) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), l.storeTimeout)
+}
+
 func (l *Limiter) storeFailed(err error, res *Reservation) (*Reservation, error) {
 	l.storeErrors.Add(1)
-	if !errors.Is(err, errCircuitOpen) {
-		l.log.Warn("ratelimit: store failed", "err", err, "fail_open", l.failOpen)
+	open := l.failOpen
+	for i := range res.tiers {
+		if res.tiers[i].rule.FailClosed {
+			open = false
+			break
+		}
 	}
-	if l.failOpen {
+	if !errors.Is(err, errCircuitOpen) {
+		l.log.Warn("ratelimit: store failed", "err", err, "fail_open", open)
+	}
+	if open {
 		l.failedOpen.Add(1)
 		res.Degraded = true
 		res.tiers, res.ops, res.vals = nil, nil, nil
@@ -275,13 +304,17 @@ func (t *tier) op(now, n int64) op {
 
 func (t *tier) decision(now, val int64, allowed bool, o *op) Decision {
 	r := t.rule
-	d := Decision{Rule: r.Name, Scope: r.Scope, Key: t.key(), Unit: r.Unit, Allowed: allowed}
+	d := Decision{Rule: r.Name, Scope: r.Scope, Key: t.key(), Unit: r.Unit, Allowed: allowed, Demand: t.demand}
 	if r.Budget > 0 {
 		d.Budget = true
 		d.Limit = r.Budget
 		d.Remaining = max(r.Budget-val, 0)
 		d.ResetAfter = time.Duration(o.exp - now)
-		if !allowed {
+		switch {
+		case allowed:
+		case t.demand > r.Budget:
+			d.TooLarge = true
+		default:
 			d.RetryAfter = d.ResetAfter
 		}
 		return d
@@ -289,12 +322,12 @@ func (t *tier) decision(now, val int64, allowed bool, o *op) Decision {
 	d.Limit = r.Burst
 	d.Remaining = min(r.units(o.lim-val), r.Burst)
 	d.ResetAfter = time.Duration(val)
-	if !allowed {
-		if o.n > o.lim {
-			d.RetryAfter = time.Duration(val) // oversized: passes once idle
-		} else {
-			d.RetryAfter = time.Duration(val + o.n - o.lim)
-		}
+	switch {
+	case allowed:
+	case o.n > o.lim:
+		d.TooLarge = true // more than the whole burst: waiting never helps
+	default:
+		d.RetryAfter = time.Duration(val + o.n - o.lim)
 	}
 	return d
 }
@@ -363,7 +396,9 @@ func (r *Reservation) Settle(ctx context.Context, a Actual) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	if err := r.l.store.settle(ctx, now, ops); err != nil {
+	sctx, cancel := r.l.storeContext(ctx)
+	defer cancel()
+	if err := r.l.store.settle(sctx, now, ops); err != nil {
 		r.l.storeErrors.Add(1)
 		if !errors.Is(err, errCircuitOpen) {
 			r.l.log.Warn("ratelimit: settlement failed", "err", err)
@@ -385,6 +420,10 @@ func (e *DeniedError) Error() string {
 	if e.Budget {
 		what = "budget"
 	}
+	if e.TooLarge {
+		return fmt.Sprintf("ratelimit: %s: the request needs %s %s, more than the whole %s %s limit of %s (rule %q); it cannot pass: lower max_tokens or split the request",
+			e.Key, formatAmount(e.Unit, e.Demand), e.Unit, e.Unit, what, formatAmount(e.Unit, e.Limit), e.Rule)
+	}
 	return fmt.Sprintf("ratelimit: %s over its %s %s limit (rule %q); retry after %s",
 		e.Key, e.Unit, what, e.Rule, FormatReset(e.RetryAfter))
 }
@@ -400,3 +439,11 @@ func (e *DeniedError) Code() string {
 
 // Decisions returns the state of every tier that applied (none was consumed).
 func (e *DeniedError) Decisions() []Decision { return e.all }
+
+// formatAmount writes n in unit: USD for cost (micro-dollars inside), a count otherwise.
+func formatAmount(u Unit, n int64) string {
+	if u == Cost {
+		return "$" + strconv.FormatFloat(float64(n)/1e6, 'f', -1, 64)
+	}
+	return strconv.FormatInt(n, 10)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -220,17 +221,41 @@ func TestSettle(t *testing.T) {
 	}
 }
 
-func TestOversizedDemandPassesFromIdleOnly(t *testing.T) {
-	clk := newFakeClock()
-	l := mustLimiter(t, NewMemoryStore(), clk, Rule{Name: "t", Scope: Global, Unit: Tokens, Rate: 1000, Period: time.Second})
-	ctx := context.Background()
-	if _, err := l.Check(ctx, Subject{}, Demand{Tokens: 3000}); err != nil {
-		t.Fatalf("oversized from idle: %v", err)
-	}
-	_, err := l.Check(ctx, Subject{}, Demand{Tokens: 1})
-	var de *DeniedError
-	if !errors.As(err, &de) || de.RetryAfter != 2*time.Second+time.Millisecond {
-		t.Fatalf("want denial with 2.001s retry, got %v", err)
+// TestOversizedDemandRefused: a demand above a tier's whole burst (or budget) is refused at
+// once, even from idle, naming the tier and the unit, and leaves the tier untouched.
+func TestOversizedDemandRefused(t *testing.T) {
+	for _, sf := range stores(t) {
+		t.Run(sf.name, func(t *testing.T) {
+			clk := newFakeClock()
+			l := mustLimiter(t, sf.new(t), clk,
+				Rule{Name: "t", Scope: Team, Unit: Tokens, Rate: 1000, Period: time.Second},
+				Rule{Name: "b", Scope: User, Unit: Cost, Budget: 5_000_000, Window: Day})
+			ctx := context.Background()
+			s := Subject{Team: "acme", User: "u"}
+			_, err := l.Check(ctx, s, Demand{Tokens: 3000})
+			var de *DeniedError
+			if !errors.As(err, &de) || !de.TooLarge || de.RetryAfter != 0 || de.Demand != 3000 || de.Limit != 1000 {
+				t.Fatalf("oversized from idle: want a too-large denial, got %v %+v", err, de)
+			}
+			for _, w := range []string{"team:acme", "3000 tokens", "tokens rate limit of 1000"} {
+				if !strings.Contains(de.Error(), w) {
+					t.Fatalf("message %q lacks %q", de.Error(), w)
+				}
+			}
+			h := http.Header{}
+			de.WriteHeaders(h)
+			if h.Get("Retry-After") != "" {
+				t.Fatalf("a request that can never pass got Retry-After %q", h.Get("Retry-After"))
+			}
+			_, err = l.Check(ctx, s, Demand{CostMicros: 6_000_000})
+			if !errors.As(err, &de) || !de.TooLarge || de.Rule != "b" || !strings.Contains(de.Error(), "$6 cost") {
+				t.Fatalf("oversized budget demand: %v", err)
+			}
+			// Nothing was consumed: the whole burst is still there.
+			if _, err := l.Check(ctx, s, Demand{Tokens: 1000}); err != nil {
+				t.Fatalf("a full burst after the refusals: %v", err)
+			}
+		})
 	}
 }
 
@@ -354,17 +379,17 @@ func TestParse(t *testing.T) {
 		want Rule
 	}{
 		{Spec{Name: "a", Scope: "team", Unit: "tokens", Rate: "100000/min", Burst: 20000},
-			Rule{Name: "a", Scope: Team, Unit: Tokens, Rate: 100000, Period: time.Minute, Burst: 20000}},
+			Rule{Name: "a", Scope: Team, Unit: Tokens, Rate: 100000, Period: time.Minute, Burst: 20000, FailClosed: true}},
 		{Spec{Name: "b", Scope: "global", Unit: "requests", Rate: "10/s"},
 			Rule{Name: "b", Scope: Global, Unit: Requests, Rate: 10, Period: time.Second, Burst: 10}},
 		{Spec{Name: "c", Scope: "user", Unit: "requests", Rate: "1/2s"},
 			Rule{Name: "c", Scope: User, Unit: Requests, Rate: 1, Period: 2 * time.Second, Burst: 1}},
 		{Spec{Name: "d", Scope: "team", Match: "acme", Unit: "cost", Budget: "$50/day"},
-			Rule{Name: "d", Scope: Team, Match: "acme", Unit: Cost, Budget: 50_000_000, Window: Day}},
+			Rule{Name: "d", Scope: Team, Match: "acme", Unit: Cost, Budget: 50_000_000, Window: Day, FailClosed: true}},
 		{Spec{Name: "e", Scope: "key", Unit: "cost", Rate: "$0.25/hour", Burst: 0.05},
-			Rule{Name: "e", Scope: Key, Unit: Cost, Rate: 250_000, Period: time.Hour, Burst: 50_000}},
+			Rule{Name: "e", Scope: Key, Unit: Cost, Rate: 250_000, Period: time.Hour, Burst: 50_000, FailClosed: true}},
 		{Spec{Name: "f", Scope: "user", Unit: "tokens", Budget: "1_000_000/month"},
-			Rule{Name: "f", Scope: User, Unit: Tokens, Budget: 1_000_000, Window: Month}},
+			Rule{Name: "f", Scope: User, Unit: Tokens, Budget: 1_000_000, Window: Month, FailClosed: true}},
 	}
 	for _, g := range good {
 		got, err := g.spec.Rule()
@@ -546,5 +571,85 @@ func BenchmarkCheckRedis(b *testing.B) {
 		if _, err := l.Check(ctx, s, Demand{Requests: 1, Tokens: 100}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCallerCancellationIsNotAStoreFailure: checks whose caller already gave up still run
+// against Redis, count no store error and leave the breaker closed, so the limits hold for
+// everyone after a burst of clients that hung up.
+func TestCallerCancellationIsNotAStoreFailure(t *testing.T) {
+	srv := redistest.Start(t)
+	st, err := NewRedisStore(RedisOptions{URL: srv.URL, Timeout: time.Second, Cooldown: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l, err := New(Config{Store: st, FailOpen: true,
+		Rules: []Rule{{Name: "g", Scope: Global, Unit: Requests, Rate: 5, Period: time.Minute}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	admitted := 0
+	for i := 0; i < 20; i++ {
+		if res, err := l.Check(gone, Subject{}, Demand{Requests: 1}); err == nil {
+			if res.Degraded {
+				t.Fatalf("check %d was admitted unchecked", i)
+			}
+			admitted++
+		}
+	}
+	if admitted != 5 {
+		t.Fatalf("canceled callers: %d admitted, want the burst of 5", admitted)
+	}
+	if s := l.Stats(); s.StoreErrors != 0 || s.FailedOpen != 0 {
+		t.Fatalf("canceled callers counted as store failures: %+v", s)
+	}
+	// The store itself sees a caller whose deadline passed and must not cool down for it.
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	if _, err := st.run(expired, time.Now().UnixNano(), "c", []op{{key: cellKey{"x:", "y"}, kind: opGCRA, n: 1, lim: 10}}); err == nil {
+		t.Fatal("a call on an expired context succeeded")
+	}
+	if _, err := l.Check(context.Background(), Subject{}, Demand{Requests: 1}); !errors.As(err, new(*DeniedError)) {
+		t.Fatalf("after an expired caller the limit must still hold (breaker closed), got %v", err)
+	}
+}
+
+// TestFailClosedRule: with the store down, a fail-open limiter admits requests that only
+// meet requests rules and refuses those that meet a fail-closed (tokens, cost) rule.
+func TestFailClosedRule(t *testing.T) {
+	srv := redistest.Start(t)
+	st, err := NewRedisStore(RedisOptions{URL: srv.URL, Timeout: 100 * time.Millisecond, Cooldown: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	spend, err := Spec{Name: "spend", Scope: "team", Match: "paid", Unit: "cost", Budget: "$5/day"}.Rule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := Spec{Name: "reqs", Scope: "global", Unit: "requests", Rate: "100/s"}.Rule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !spend.FailClosed || reqs.FailClosed {
+		t.Fatalf("defaults: cost fail-closed %v, requests fail-closed %v", spend.FailClosed, reqs.FailClosed)
+	}
+	yes := true
+	if r, _ := (Spec{Name: "x", Scope: "global", Unit: "tokens", Rate: "1/s", FailOpen: &yes}).Rule(); r.FailClosed {
+		t.Fatal("fail_open = true on a tokens rule was ignored")
+	}
+	l, err := New(Config{Store: st, FailOpen: true, Rules: []Rule{spend, reqs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	if res, err := l.Check(context.Background(), Subject{Team: "free"}, Demand{Requests: 1}); err != nil || !res.Degraded {
+		t.Fatalf("requests-only tiers: want admitted degraded, got %v", err)
+	}
+	if _, err := l.Check(context.Background(), Subject{Team: "paid"}, Demand{Requests: 1, CostMicros: 10}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("a cost tier with the store down: want ErrUnavailable, got %v", err)
 	}
 }

@@ -120,7 +120,7 @@ if ARGV[2] == 'c' then
       local off = offset(v)
       cur[i] = off
       local nxt = off + amt
-      if nxt <= lim or off == 0 then out[i + 1] = math.min(nxt, cap)
+      if nxt <= lim then out[i + 1] = math.min(nxt, cap)
       else out[i + 1] = off; if denied == 0 then denied = i end end
     else
       local used = tonumber(v) or 0
@@ -173,15 +173,19 @@ func (s *RedisStore) run(ctx context.Context, now int64, mode string, ops []op) 
 		ttl := (o.exp-now+int64(time.Minute))/int64(time.Millisecond) + 1
 		args = append(args, string(rune(o.kind)), o.n, o.lim, ttl)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	v, err := script.Run(ctx, s.c, keys, args...)
+	v, err := script.Run(cctx, s.c, keys, args...)
 	var res []redisclient.Value
 	if err == nil {
 		res, err = v.Array()
 	}
 	if err != nil {
-		s.downUntil.Store(time.Now().Add(s.cooldown).UnixNano())
+		// A caller that gave up (canceled, or its own deadline passed) says nothing about
+		// Redis: only the store's failures, its own timeout included, open the breaker.
+		if ctx.Err() == nil {
+			s.downUntil.Store(time.Now().Add(s.cooldown).UnixNano())
+		}
 		return nil, fmt.Errorf("redis: %w", err)
 	}
 	s.downUntil.Store(0)

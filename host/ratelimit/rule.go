@@ -130,6 +130,10 @@ type Rule struct {
 	// Budget units per Window, counted in a fixed window aligned to the UTC calendar.
 	Budget int64
 	Window Window
+
+	// FailClosed refuses the requests this rule applies to when the store fails, even when
+	// the limiter fails open: spending (tokens, cost) is not admitted unchecked.
+	FailClosed bool
 }
 
 // maxOffset bounds how far in the future a theoretical arrival time may be (about 52 days),
@@ -222,6 +226,10 @@ type Spec struct {
 	// Budget like "$50/day" or "1000000/month": a fixed window aligned to the UTC calendar
 	// (minute, hour, day or month).
 	Budget string
+	// FailOpen says whether requests pass unchecked at this rule when the store fails. Nil
+	// takes the unit's default: requests rules follow the limiter's FailOpen, tokens and
+	// cost rules fail closed (an outage must not turn into unbounded spending).
+	FailOpen *bool
 }
 
 // Rule validates s and converts it to a Rule.
@@ -233,6 +241,11 @@ func (s Spec) Rule() (Rule, error) {
 	}
 	if r.Unit, err = ParseUnit(s.Unit); err != nil {
 		return Rule{}, fmt.Errorf("ratelimit: rule %q: %w", s.Name, err)
+	}
+	if s.FailOpen != nil {
+		r.FailClosed = !*s.FailOpen
+	} else {
+		r.FailClosed = r.Unit != Requests
 	}
 	if s.Rate != "" {
 		if r.Rate, r.Period, err = ParseRate(s.Rate, r.Unit); err != nil {

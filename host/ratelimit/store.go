@@ -56,9 +56,9 @@ func evalCheck(o *op, now, cur int64) (val int64, ok bool) {
 	if o.kind == opGCRA {
 		off := max(cur-now, 0)
 		next := off + o.n
-		// A demand larger than the whole burst passes only from idle and leaves the cell in
-		// debt, so an oversized request is possible but is paid for by the ones after it.
-		if next <= o.lim || off == 0 {
+		// A demand larger than the whole burst never passes: admitting it from idle would put
+		// the cell into a debt that blocks every other request of the tier for its length.
+		if next <= o.lim {
 			return min(next, 2*maxOffset), true
 		}
 		return off, false

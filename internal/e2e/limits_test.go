@@ -500,15 +500,19 @@ func TestLimitExamples(t *testing.T) {
 		if code, _, b := ask("sk-demo-bob", 4000); code != 200 {
 			t.Fatalf("bob after settlement: %d %s", code, b)
 		}
-		code, h, b = ask("sk-demo-bob", 4995)
+		code, h, b = ask("sk-demo-bob", 4990)
 		check429(t, code, h, b, "insufficient_quota", "key:bob", "tokens budget")
 		if code, _, b := ask("sk-demo-alice", 4995); code != 200 {
 			t.Fatalf("alice: %d %s", code, b)
 		}
-		// Larger than the 20,000 burst: passes from an idle rate (docs/decisions.md, oversize
-		// demand) and is settled to its real usage like any other.
-		if code, _, b := ask("sk-demo-alice", 25000); code != 200 {
-			t.Fatalf("alice oversized from idle: %d %s", code, b)
+		// Larger than the whole 20,000 burst: it could never pass, so it is refused at once
+		// naming the tier and unit, with no Retry-After (docs/decisions.md, oversize demand).
+		code, h, b = ask("sk-demo-alice", 25000)
+		if _, c, msg := openaiError(t, b); code != 429 || c != "rate_limit_exceeded" || !strings.Contains(msg, "user:alice") || !strings.Contains(msg, "tokens rate limit of 20000") || h.Get("Retry-After") != "" {
+			t.Fatalf("alice oversized: %d retry-after=%q %s", code, h.Get("Retry-After"), b)
+		}
+		if code, _, b := ask("sk-demo-alice", 100); code != 200 {
+			t.Fatalf("alice after the oversized refusal: %d %s", code, b)
 		}
 	})
 

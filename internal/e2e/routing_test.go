@@ -106,6 +106,8 @@ func wantServed(t *testing.T, what string, code int, h http.Header, body, target
 // TestRoutingFailoverFaults sends one request per fault to a priority router whose first target
 // misbehaves: every fault that happens before a byte reached the client moves the request to
 // the healthy second target, and the headers say which target served after how many attempts.
+// The router opts in to retries after the request was sent (retries.after_send); the default,
+// which does not resend those, is TestRoutingNoDoubleBilling's.
 func TestRoutingFailoverFaults(t *testing.T) {
 	ups := fakes(t, 2)
 	bad, good := ups[0], ups[1]
@@ -115,6 +117,7 @@ strategy = "priority"
 targets = [{ model = "p0/m", priority = 0 }, { model = "p1/m", priority = 1 }]
 attempt_timeout = "400ms"
 health = { min_requests = 1000 }
+retries = { after_send = true }
 `))
 	url := s.URL + "/router/chain/v1/chat/completions"
 	cases := []struct {
@@ -244,6 +247,7 @@ func TestRoutingEjectionFailedTrial(t *testing.T) {
 strategy = "priority"
 targets = [{ model = "p0/m", priority = 0 }, { model = "p1/m", priority = 1 }]
 health = { window = "10s", min_requests = 2, cooldown = "500ms" }
+retries = { after_send = true }
 `))
 	url := s.URL + "/router/r/v1/chat/completions"
 	for range 3 {

@@ -176,6 +176,9 @@ type Stats struct {
 	Streams  int64 // stream requests received
 	Faults   int64 // connection faults injected
 	Conns    int64 // TCP connections accepted
+	// Gone counts requests whose client (the gateway) went away before the answer was done:
+	// the upstream side of a cancellation.
+	Gone int64
 }
 
 type config struct {
@@ -266,7 +269,7 @@ type Server struct {
 	waiters []chan struct{}
 	stored  map[string]*storedResponse // Responses API objects kept under store semantics
 
-	nReq, nRejected, nStreams, nFaults, nConns atomic.Int64
+	nReq, nRejected, nStreams, nFaults, nConns, nGone atomic.Int64
 }
 
 // Start runs a fake on addr ("127.0.0.1:0" for any free port) until Close.
@@ -303,6 +306,13 @@ func Start(addr string, opts ...Option) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("fakeprovider: unknown format %d", int(cfg.format))
 	}
+	inner := h
+	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(w, r)
+		if r.Context().Err() != nil {
+			s.nGone.Add(1)
+		}
+	})
 	s.srv = &http.Server{
 		Handler:  h,
 		ErrorLog: log.New(io.Discard, "", 0),
@@ -396,6 +406,7 @@ func (s *Server) Stats() Stats {
 		Streams:  s.nStreams.Load(),
 		Faults:   s.nFaults.Load(),
 		Conns:    s.nConns.Load(),
+		Gone:     s.nGone.Load(),
 	}
 }
 

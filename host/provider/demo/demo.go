@@ -19,6 +19,11 @@ import (
 	"time"
 )
 
+// MaxOutput caps the tokens (words) of any demo answer, whatever max_tokens asks for: the demo
+// runs inside the gateway, so its output must never be sized by the client. An answer cut at
+// the cap ends with finish_reason "length", as a real model's would.
+const MaxOutput = 4096
+
 // Transport answers OpenAI API calls locally.
 type Transport struct {
 	// ChunkDelay paces stream chunks so streaming is visible in a terminal.
@@ -59,19 +64,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	id := fmt.Sprintf("demo-%d", t.seq.Add(1))
 	switch {
 	case strings.HasSuffix(req.URL.Path, "/chat/completions"):
-		text := answer(r.Model, lastUser(r.Messages), max(r.MaxTokens, r.MaxCompletion))
+		text, finish := answer(r.Model, lastUser(r.Messages), max(r.MaxTokens, r.MaxCompletion))
 		prompt := 0
 		for _, m := range r.Messages {
 			prompt += words(contentText(m.Content)) + 3
 		}
 		if r.Stream {
-			return t.stream(req, id, r, text, prompt), nil
+			return t.stream(req, id, r, text, finish, prompt), nil
 		}
-		return reply(req, 200, completion(id, r.Model, text, prompt)), nil
+		return reply(req, 200, completion(id, r.Model, text, finish, prompt)), nil
 	case strings.HasSuffix(req.URL.Path, "/completions"):
-		text := answer(r.Model, rawText(r.Prompt), max(r.MaxTokens, r.MaxCompletion))
-		out := fmt.Sprintf(`{"id":%q,"object":"text_completion","created":%d,"model":%s,"choices":[{"index":0,"text":%s,"finish_reason":"stop","logprobs":null}],"usage":%s}`,
-			id, time.Now().Unix(), quote(r.Model), quote(text), usage(words(rawText(r.Prompt)), words(text)))
+		text, finish := answer(r.Model, rawText(r.Prompt), max(r.MaxTokens, r.MaxCompletion))
+		out := fmt.Sprintf(`{"id":%q,"object":"text_completion","created":%d,"model":%s,"choices":[{"index":0,"text":%s,"finish_reason":%q,"logprobs":null}],"usage":%s}`,
+			id, time.Now().Unix(), quote(r.Model), quote(text), finish, usage(words(rawText(r.Prompt)), words(text)))
 		return reply(req, 200, []byte(out)), nil
 	case strings.HasSuffix(req.URL.Path, "/embeddings"):
 		return reply(req, 200, embeddings(r)), nil
@@ -79,30 +84,45 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return reply(req, 404, errorJSON("the demo provider does not serve "+req.URL.Path)), nil
 }
 
-func answer(model, prompt string, maxTokens int) string {
-	var text string
+// answer is the model's text and finish reason: "length" when max_tokens or MaxOutput cut it.
+func answer(model, prompt string, maxTokens int) (string, string) {
+	limit, finish := MaxOutput, "length"
+	if maxTokens > 0 && maxTokens <= MaxOutput {
+		limit = maxTokens
+	}
 	switch model {
 	case "lorem":
 		n := 40
 		if maxTokens > 0 {
-			n = maxTokens
+			n = min(maxTokens, MaxOutput)
 		}
-		lorem := strings.Fields("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua")
-		ws := make([]string, n)
-		for i := range ws {
-			ws[i] = lorem[i%len(lorem)]
+		if maxTokens <= MaxOutput {
+			finish = "stop"
 		}
-		return strings.Join(ws, " ")
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(lorem[i%len(lorem)])
+		}
+		return b.String(), finish
 	default:
-		text = "You said: " + prompt
-	}
-	if maxTokens > 0 {
-		if ws := strings.Fields(text); len(ws) > maxTokens {
-			text = strings.Join(ws[:maxTokens], " ")
+		text := "You said: " + prompt
+		// Count words without splitting the whole prompt: it may be as large as the body limit.
+		end, n := 0, 0
+		for f := range strings.FieldsSeq(text) {
+			if n == limit {
+				return strings.TrimRight(text[:end], " \t\r\n"), finish
+			}
+			n++
+			end = strings.Index(text[end:], f) + end + len(f)
 		}
+		return text, "stop"
 	}
-	return text
 }
+
+var lorem = strings.Fields("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua")
 
 func lastUser(ms []message) string {
 	for i := len(ms) - 1; i >= 0; i-- {
@@ -155,12 +175,12 @@ func usage(prompt, completion int) string {
 	return fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}`, prompt, completion, prompt+completion)
 }
 
-func completion(id, model, text string, prompt int) []byte {
-	return []byte(fmt.Sprintf(`{"id":%q,"object":"chat.completion","created":%d,"model":%s,"choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":"stop","logprobs":null}],"usage":%s}`,
-		id, time.Now().Unix(), quote(model), quote(text), usage(prompt, words(text))))
+func completion(id, model, text, finish string, prompt int) []byte {
+	return []byte(fmt.Sprintf(`{"id":%q,"object":"chat.completion","created":%d,"model":%s,"choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":%q,"logprobs":null}],"usage":%s}`,
+		id, time.Now().Unix(), quote(model), quote(text), finish, usage(prompt, words(text))))
 }
 
-func (t *Transport) stream(req *http.Request, id string, r request, text string, prompt int) *http.Response {
+func (t *Transport) stream(req *http.Request, id string, r request, text, finish string, prompt int) *http.Response {
 	pr, pw := io.Pipe()
 	ctx := req.Context()
 	go func() {
@@ -204,7 +224,7 @@ func (t *Transport) stream(req *http.Request, id string, r request, text string,
 				return
 			}
 		}
-		if err := chunk(`{}`, "stop", ""); err != nil {
+		if err := chunk(`{}`, finish, ""); err != nil {
 			fail(err)
 			return
 		}
