@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/sluice-gw/sluice/host/messagesapi"
 	"github.com/sluice-gw/sluice/host/provider"
@@ -21,14 +22,18 @@ func (g *Gateway) messages() http.Handler {
 			writeAnthropicError(w, 413, "request_too_large", "request body: "+err.Error())
 			return
 		}
-		oreq, model, stream, err := messagesapi.ToOpenAI(body)
+		conv, err := messagesapi.ToOpenAI(body)
 		if err != nil {
 			writeAnthropicError(w, 400, "invalid_request_error", err.Error())
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(oreq))
-		r.ContentLength = int64(len(oreq))
-		aw := &anthropicWriter{w: w, stream: stream, conv: messagesapi.NewStreamConverter(model)}
+		if len(conv.Ignored) > 0 {
+			// Parameters with no chat equivalent are named, never dropped in silence.
+			w.Header().Set("X-Sluice-Ignored", strings.Join(conv.Ignored, ","))
+		}
+		r.Body = io.NopCloser(bytes.NewReader(conv.Body))
+		r.ContentLength = int64(len(conv.Body))
+		aw := &anthropicWriter{w: w, stream: conv.Stream, conv: messagesapi.NewStreamConverter(conv.Model)}
 		chat.ServeHTTP(aw, r)
 		aw.finish()
 	})
