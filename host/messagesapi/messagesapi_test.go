@@ -197,8 +197,12 @@ func TestRefusals(t *testing.T) {
 	msg := func(content string) string {
 		return `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"},{"role":"user","content":"b"},` + content + `]}`
 	}
-	user := func(blocks string) string { return msg(`{"role":"user","content":[{"type":"text","text":"x"},` + blocks + `]}`) }
-	asst := func(blocks string) string { return msg(`{"role":"assistant","content":[{"type":"text","text":"x"},` + blocks + `]}`) }
+	user := func(blocks string) string {
+		return msg(`{"role":"user","content":[{"type":"text","text":"x"},` + blocks + `]}`)
+	}
+	asst := func(blocks string) string {
+		return msg(`{"role":"assistant","content":[{"type":"text","text":"x"},` + blocks + `]}`)
+	}
 	cases := []struct{ body, want string }{
 		{asst(`{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}`),
 			`messages[3].content[1]: block type "server_tool_use" cannot be sent to a non-Anthropic provider`},
