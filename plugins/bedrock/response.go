@@ -26,10 +26,11 @@ func finishReason(sr jsonx.Value) string {
 func readUsage(u jsonx.Value, into *xlate.Usage) {
 	in, _ := u.Get("inputTokens").Int()
 	cr, hasCR := u.Get("cacheReadInputTokens").Int()
-	cw, _ := u.Get("cacheWriteInputTokens").Int()
+	cw, hasCW := u.Get("cacheWriteInputTokens").Int()
 	into.Prompt = in + cr + cw
 	into.Completion, _ = u.Get("outputTokens").Int()
 	into.Cached, into.HasCached = cr, hasCR
+	into.CacheWrite, into.HasCacheWrite = cw, hasCW
 }
 
 // TranslateResponse turns a Converse response (or error) envelope into an OpenAI chat.completion
