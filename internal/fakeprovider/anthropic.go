@@ -114,6 +114,9 @@ func validateAnthropic(version string, m map[string]any) string {
 	if msg := validateAnthropicTools(m["tools"], m["tool_choice"]); msg != "" {
 		return msg
 	}
+	if _, msg := walkCache(m); msg != "" {
+		return msg
+	}
 	if v, ok := m["thinking"]; ok {
 		th, ok := v.(map[string]any)
 		if !ok {
@@ -518,11 +521,18 @@ func (s *Server) anthropicReply(x *exchange, rec *Received, body map[string]any)
 	if content == nil {
 		content = []any{}
 	}
+	// Breakpoints are answered as a prompt cache would (see cacheUsage) unless the reply
+	// scripts the cache counts; cached words leave input_tokens, as Anthropic counts them.
+	cache, _ := walkCache(body)
+	read, write := reply.Usage.CacheRead, reply.Usage.CacheWrite
+	if read == 0 && write == 0 {
+		read, write = s.cacheUsage(cache)
+	}
 	usage := map[string]any{
-		"input_tokens":                pick(reply.Usage.Input, promptWords),
+		"input_tokens":                pick(reply.Usage.Input, max(promptWords-read-write, 1)),
 		"output_tokens":               pick(reply.Usage.Output, outWords),
-		"cache_creation_input_tokens": reply.Usage.CacheWrite,
-		"cache_read_input_tokens":     reply.Usage.CacheRead,
+		"cache_creation_input_tokens": write,
+		"cache_read_input_tokens":     read,
 	}
 	model := rec.Model
 	if !rec.Stream {

@@ -258,6 +258,7 @@ type Server struct {
 	fault   Fault
 	records []Received
 	waiters []chan struct{}
+	cached  map[string]bool // prompt-cache prefixes seen (Anthropic)
 
 	nReq, nRejected, nStreams, nFaults, nConns atomic.Int64
 }
