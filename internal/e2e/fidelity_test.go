@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sluice-gw/sluice/internal/fakeprovider"
+)
+
+// fidelityBody finds the one request a fake received whose body contains marker and decodes it.
+func fidelityBody(t *testing.T, up *fakeprovider.Server, marker string, extra ...string) map[string]any {
+	t.Helper()
+	for _, r := range up.Requests() {
+		b := string(r.Body)
+		if !strings.Contains(b, marker) {
+			continue
+		}
+		ok := true
+		for _, e := range extra {
+			ok = ok && strings.Contains(b, e)
+		}
+		if !ok {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(r.Body, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	t.Fatalf("no request with %q %q reached the fake", marker, extra)
+	return nil
+}
+
+func jpath(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			a, _ := v.([]any)
+			if k < 0 {
+				k += len(a)
+			}
+			if k < 0 || k >= len(a) {
+				return nil
+			}
+			v = a[k]
+		}
+	}
+	return v
+}
+
+// TestMessagesFidelityNodeSDK drives fidelity.test.mjs (the official Anthropic and OpenAI SDKs)
+// and checks what reached each fake: the Messages API's role "system" message and PDF document
+// on an OpenAI upstream, thinking signatures back to Anthropic, and cache_control breakpoints
+// from OpenAI-shaped chat on Anthropic, with cache usage back.
+func TestMessagesFidelityNodeSDK(t *testing.T) {
+	f := startTranslateFakes(t)
+	f.ant.Script(func(r fakeprovider.Received) fakeprovider.Reply {
+		b := string(r.Body)
+		switch {
+		case strings.Contains(b, "marker-think-tool") && strings.Contains(b, `"tool_result"`):
+			return fakeprovider.Reply{Text: "It is 18C in Paris."}
+		case strings.Contains(b, "marker-think-tool"):
+			return fakeprovider.Reply{Thinking: "The user wants the weather; call the tool.",
+				ToolCalls: []fakeprovider.ToolCall{{Name: "get_weather", Arguments: `{"city":"Paris"}`}}}
+		}
+		return fakeprovider.Reply{}
+	})
+	s := startSluice(t, translateConfig(f))
+	out := node(t, "fidelity.test.mjs", "SLUICE_URL="+s.URL)
+	if !strings.Contains(out, "pass 7") || !strings.Contains(out, "fail 0") {
+		t.Fatalf("expected 7 passing node tests:\n%s", out)
+	}
+	checkReceived(t, "anthropic", f.ant, 5, anthropicHeaders)
+
+	// The system message stays where the client put it.
+	mid := fidelityBody(t, f.oai, "marker-midsystem")
+	var roles []string
+	for _, m := range jpath(mid, "messages").([]any) {
+		roles = append(roles, m.(map[string]any)["role"].(string))
+	}
+	if got := strings.Join(roles, ","); got != "system,user,system,assistant,user" {
+		t.Errorf("roles at the OpenAI upstream: %s", got)
+	}
+	if c := jpath(mid, "messages", 2, "content"); c != "marker-midsystem: answer in French." {
+		t.Errorf("mid-conversation system message: %v", c)
+	}
+
+	// The PDF arrives as a chat file part.
+	doc := fidelityBody(t, f.oai, "marker-document")
+	part := jpath(doc, "messages", 0, "content", 0)
+	if jpath(part, "type") != "file" || jpath(part, "file", "filename") != "report.pdf" ||
+		!strings.HasPrefix(fmt.Sprint(jpath(part, "file", "file_data")), "data:application/pdf;base64,JVBERi0xLjQK") {
+		t.Errorf("document part at the OpenAI upstream: %v", part)
+	}
+
+	// The signed thinking block goes back first in the assistant turn.
+	again := fidelityBody(t, f.ant, "marker-think-tool", `"tool_result"`)
+	th := jpath(again, "messages", 1, "content", 0)
+	if jpath(th, "type") != "thinking" || !strings.HasPrefix(fmt.Sprint(jpath(th, "signature")), "sig_fake_") ||
+		jpath(th, "thinking") != "The user wants the weather; call the tool." {
+		t.Errorf("assistant turn sent back to Anthropic starts with %v", th)
+	}
+	if jpath(again, "thinking", "type") != "enabled" {
+		t.Errorf("thinking config: %v", again["thinking"])
+	}
+
+	// The breakpoints arrive where the OpenAI client set them, ttl kept.
+	cached := fidelityBody(t, f.ant, "marker-cache", "first question")
+	if cc := jpath(cached, "system", 0, "cache_control"); fmt.Sprint(cc) != "map[ttl:1h type:ephemeral]" {
+		t.Errorf("system breakpoint: %v", cc)
+	}
+	if cc := jpath(cached, "messages", 0, "content", 0, "cache_control"); fmt.Sprint(cc) != "map[type:ephemeral]" {
+		t.Errorf("user breakpoint: %v", cc)
+	}
+	if cc := jpath(cached, "messages", 0, "content", 1, "cache_control"); cc != nil {
+		t.Errorf("unmarked part got a breakpoint: %v", cc)
+	}
+}
+
+// TestAutoCacheOption: with auto_cache = true the translator places breakpoints for a client
+// that sends none (tools, system, last user turn), and the answer's usage reports the write.
+func TestAutoCacheOption(t *testing.T) {
+	ant := fakeprovider.NewAnthropic(t, fakeprovider.WithKey(antKey))
+	s := startSluice(t, baseConfig+fmt.Sprintf(`
+[providers.antauto]
+kind = "anthropic"
+base_url = %q
+api_key = %q
+options = { auto_cache = true }
+`, ant.URL, antKey))
+	body := `{"model":"antauto/claude-haiku-4-5","max_tokens":50,"messages":[
+{"role":"system","content":"You are a careful assistant with a long stable prompt."},
+{"role":"user","content":"first"},{"role":"assistant","content":"ok"},{"role":"user","content":"second"}],
+"tools":[{"type":"function","function":{"name":"ls","parameters":{"type":"object","properties":{}}}}]}`
+	code, _, resp := post(t, s.URL+"/v1/chat/completions", body)
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, resp)
+	}
+	var r struct {
+		Usage struct {
+			PromptTokens int64 `json:"prompt_tokens"`
+			Details      struct {
+				Cached   *int64 `json:"cached_tokens"`
+				Creation *int64 `json:"cache_creation_tokens"`
+			} `json:"prompt_tokens_details"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal([]byte(resp), &r); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Usage.Details; d.Creation == nil || *d.Creation <= 0 || d.Cached == nil || *d.Cached != 0 || r.Usage.PromptTokens <= *d.Creation {
+		t.Errorf("usage %s", resp)
+	}
+	got := fidelityBody(t, ant, "second")
+	for _, at := range [][]any{{"tools", -1}, {"system", -1}, {"messages", -1, "content", -1}} {
+		if cc := jpath(got, append(at, "cache_control")...); fmt.Sprint(cc) != "map[type:ephemeral]" {
+			t.Errorf("no automatic breakpoint at %v: %v", at, cc)
+		}
+	}
+	if cc := jpath(got, "messages", 0, "content", 0, "cache_control"); cc != nil {
+		t.Errorf("breakpoint on an earlier turn: %v", cc)
+	}
+	checkReceived(t, "anthropic", ant, 1, anthropicHeaders)
+}
