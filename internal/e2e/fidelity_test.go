@@ -168,3 +168,42 @@ options = { auto_cache = true }
 	}
 	checkReceived(t, "anthropic", ant, 1, anthropicHeaders)
 }
+
+// TestChatExtensionsToOpenAIUpstreams: the gateway's chat extensions (cache_control,
+// reasoning_signature) never reach an OpenAI-compatible upstream, which would refuse unknown
+// members, unless its provider keeps them (keep_extensions, for servers such as OpenRouter).
+func TestChatExtensionsToOpenAIUpstreams(t *testing.T) {
+	strict := fakeprovider.NewOpenAI(t)
+	keep := fakeprovider.NewOpenAI(t)
+	s := startSluice(t, baseConfig+fmt.Sprintf(`
+[providers.strict]
+kind = "openai"
+base_url = %q
+api_key = "k1"
+
+[providers.keep]
+kind = "openai"
+base_url = %q
+api_key = "k2"
+options = { keep_extensions = true }
+`, strict.URL, keep.URL))
+	// An Anthropic SDK client's breakpoints and signed thinking, bridged to chat.
+	msg := `{"model":"%s/gpt-test","max_tokens":20,
+"system":[{"type":"text","text":"stable prompt","cache_control":{"type":"ephemeral"}}],
+"messages":[{"role":"user","content":"q"},
+ {"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"sig1"},{"type":"text","text":"a"}]},
+ {"role":"user","content":[{"type":"text","text":"again","cache_control":{"type":"ephemeral"}}]}]}`
+	for _, name := range []string{"strict", "keep"} {
+		code, _, body := post(t, s.URL+"/v1/messages", fmt.Sprintf(msg, name))
+		if code != 200 {
+			t.Fatalf("%s: status %d %s", name, code, body)
+		}
+	}
+	sb, kb := string(strict.Requests()[0].Body), string(keep.Requests()[0].Body)
+	if strings.Contains(sb, "cache_control") || strings.Contains(sb, "reasoning_signature") || !strings.Contains(sb, `"reasoning_content":"t"`) {
+		t.Errorf("strict upstream received %s", sb)
+	}
+	if strings.Count(kb, `"cache_control"`) != 2 || !strings.Contains(kb, `"reasoning_signature":"sig1"`) {
+		t.Errorf("keep_extensions upstream received %s", kb)
+	}
+}
