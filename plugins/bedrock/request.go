@@ -14,6 +14,11 @@
 // places them for clients that send none: after the tools, after the system prompt and after
 // the last user turn. Cache writes come back in the prompt_tokens_details.cache_creation_tokens
 // extension, reads in cached_tokens, both inside prompt_tokens.
+//
+// Reasoning signatures travel as the chat reasoning_signature extension: a response's
+// reasoningText signature (or a stream's signature delta) becomes it, and an assistant message
+// carrying reasoning_content and reasoning_signature goes back as a reasoningContent block
+// first in its turn.
 package bedrock
 
 import (
@@ -130,6 +135,7 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) (bool, error
 			xlate.WriteCachePoint(w, last)
 		case role.Is("assistant"):
 			turns.Start("assistant")
+			writeReasoning(w, m.Get("reasoning_content"), m.Get("reasoning_signature"))
 			var ok bool
 			if buf, ok = xlate.ContentRaw(buf[:0], content); !ok {
 				return false, xlate.BadRequest("invalid_request", "bedrock: messages[%d]: assistant content must be text", i)
@@ -254,6 +260,27 @@ func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
 		return nil
 	}
 	return xlate.BadRequest("invalid_request", "bedrock: messages[%d]: content must be a string or an array", i)
+}
+
+// writeReasoning writes the reasoningContent block of an assistant turn that carries its
+// signature (Claude needs it back first in the turn for tool use with thinking); reasoning
+// without one (another provider's) cannot be verified and is not sent.
+func writeReasoning(w *jsonx.Writer, text, signature jsonx.Value) {
+	if !text.IsString() || !signature.IsString() || signature.Is("") {
+		return
+	}
+	w.ObjectStart()
+	w.Key("reasoningContent")
+	w.ObjectStart()
+	w.Key("reasoningText")
+	w.ObjectStart()
+	w.Key("text")
+	w.Value(text)
+	w.Key("signature")
+	w.Value(signature)
+	w.ObjectEnd()
+	w.ObjectEnd()
+	w.ObjectEnd()
 }
 
 // partsMark is the breakpoint of a content array whose parts are merged into one block: the
