@@ -237,6 +237,9 @@ func TestRefusals(t *testing.T) {
 		{`{"model":"m","messages":[],"output_config":{"verbosity":"low"}}`, `unknown field "verbosity" in output_config`},
 		{`{"model":"m","messages":[],"tool_choice":{"type":"tool"}}`, `tool_choice.name is required`},
 		{`{"model":"m","messages":[],"max_tokens":-1}`, `max_tokens must be a non-negative integer`},
+		{`{"model":"m","messages":[],"stop_sequences":"END"}`, `stop_sequences has the wrong type`},
+		{`{"model":"m","messages":[],"temperature":"hot"}`, `temperature has the wrong type`},
+		{`{"model":"m","messages":[],"stream":"yes"}`, `stream has the wrong type`},
 	}
 	for _, c := range cases {
 		_, err := ToOpenAI([]byte(c.body))

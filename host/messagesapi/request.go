@@ -121,6 +121,19 @@ func ToOpenAI(anthropicReq []byte) (Converted, error) {
 		return Converted{}, invalid("messages must be an array")
 	}
 	stream, _ := streamV.Bool()
+	for _, f := range []struct {
+		name string
+		v    jsonx.Value
+		ok   bool
+	}{
+		{"stop_sequences", stop, stop.IsArray()}, {"temperature", temperature, temperature.IsNumber()},
+		{"top_p", topP, topP.IsNumber()}, {"stream", streamV, streamV.Kind() == jsonx.Bool},
+		{"tools", tools, tools.IsArray()},
+	} {
+		if f.v.Exists() && !f.v.IsNull() && !f.ok {
+			return Converted{}, invalid("%s has the wrong type", f.name)
+		}
+	}
 
 	c.w = jsonx.NewWriter(make([]byte, 0, len(anthropicReq)+128))
 	w := c.w
