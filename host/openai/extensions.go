@@ -13,15 +13,38 @@ import (
 // servers answer unknown members with a 400, and cache on their own, so they are removed
 // before such an upstream unless the provider keeps them.
 var (
-	cacheControlKey = []byte(`"cache_control"`)
-	signatureKey    = []byte(`"reasoning_signature"`)
+	cacheControlKey = []byte(`cache_control"`)
+	signatureKey    = []byte(`reasoning_signature"`)
 )
+
+// hasExtensions reports whether body holds either member name followed by a quote. It jumps
+// between underscores with a vectorised byte search, which on prose and JSON finds none or few
+// (about 1 µs for 80 KB); where underscores are dense (snake_case code) it searches the rest
+// for the two names instead, the cost bytes.Contains has everywhere (about 60 µs for 80 KB).
+func hasExtensions(body []byte) bool {
+	fails := 0
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(body[i:], '_')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i >= 5 && bytes.HasPrefix(body[i+1:], cacheControlKey[6:]) && string(body[i-5:i]) == "cache" ||
+			i >= 9 && bytes.HasPrefix(body[i+1:], signatureKey[10:]) && string(body[i-9:i]) == "reasoning" {
+			return true
+		}
+		if fails++; fails > 16 && fails > i/256 {
+			rest := body[max(i+1-len("reasoning_"), 0):]
+			return bytes.Contains(rest, cacheControlKey) || bytes.Contains(rest, signatureKey)
+		}
+	}
+}
 
 // StripChatExtensions returns body without the extension members, where the chat shape puts
 // them; a body without them (the usual case, found by a byte search) is returned as it is. A
 // member of the same name elsewhere (inside a tool's JSON schema, say) is kept.
 func StripChatExtensions(body []byte) []byte {
-	if !bytes.Contains(body, cacheControlKey) && !bytes.Contains(body, signatureKey) {
+	if !hasExtensions(body) {
 		return body
 	}
 	v, err := jsonx.Parse(body)

@@ -2,6 +2,7 @@ package openai
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,18 @@ func TestStripChatExtensions(t *testing.T) {
 	if got := string(StripChatExtensions([]byte(in))); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
+	// Found anywhere, also after many underscores (the fallback search).
+	for _, b := range []string{`{"cache_control":1}`, `{"x":"` + strings.Repeat("a_b ", 500) + `","cache_control":1}`,
+		`{"x":"` + strings.Repeat("a_b ", 500) + `","reasoning_signature":"s"}`, `{"reasoning_signature":"s"}`} {
+		if !hasExtensions([]byte(b)) {
+			t.Errorf("not found in %.40s...", b)
+		}
+	}
+	for _, b := range []string{`{"cache_controls":1}`, `{"x":"` + strings.Repeat("a_b ", 500) + `cache_control is a word"}`, `{"reasoning_sig":1}`} {
+		if hasExtensions([]byte(b)) {
+			t.Errorf("found in %.40s...", b)
+		}
+	}
 	plain := []byte(`{"model":"m", "messages":[{"role":"user","content":"what is cache_control?"}]}`)
 	if got := StripChatExtensions(plain); &got[0] != &plain[0] {
 		t.Error("a body without extensions was rewritten")
@@ -34,4 +47,28 @@ func FuzzStripChatExtensions(f *testing.F) {
 			t.Fatalf("valid %q became invalid %q", in, out)
 		}
 	})
+}
+
+// BenchmarkStripChatExtensions: the cost on an 80 KB body without extensions (a byte search)
+// and with them (a rewrite).
+func BenchmarkStripChatExtensions(b *testing.B) {
+	text := strings.Repeat("lorem ipsum dolor sit amet ", 3000)
+	plain := []byte(`{"model":"m","messages":[{"role":"system","content":"` + text + `"},{"role":"user","content":"q"}]}`)
+	marked := []byte(`{"model":"m","messages":[{"role":"system","content":[{"type":"text","text":"` + text + `","cache_control":{"type":"ephemeral"}}]},{"role":"user","content":"q"}]}`)
+	// JSON-dense: a Claude Code-sized set of tool schemas, a quote every few bytes.
+	schema := `{"type":"function","function":{"name":"Bash","description":"Run it","parameters":{"type":"object","properties":{"command":{"type":"string"},"timeout":{"type":"number"}},"required":["command"]}}},`
+	tools := []byte(`{"model":"m","messages":[{"role":"user","content":"q"}],"tools":[` + strings.Repeat(schema, 400) + `{}]}`)
+	code := []byte(`{"model":"m","messages":[{"role":"user","content":"` +
+		strings.Repeat(`def read_file(file_path):\n    with open(file_path) as f_in:\n        return f_in.read()\n`, 900) + `"}]}`)
+	for _, c := range []struct {
+		name string
+		body []byte
+	}{{"none", plain}, {"none-json-dense", tools}, {"none-snake-case", code}, {"marked", marked}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.body)))
+			for b.Loop() {
+				StripChatExtensions(c.body)
+			}
+		})
+	}
 }
