@@ -57,8 +57,10 @@
 //	redacted_thinking         ignored: encrypted for Anthropic alone, unreadable by any other model
 //	search_result, container_upload, server_tool_use, *_tool_result, mcp_*  refused
 //
-// cache_control, reasoning_content and reasoning_signature are extensions of the chat shape; the
-// Anthropic and Bedrock translators turn them back into cache breakpoints and thinking blocks.
+// cache_control and reasoning_signature are extensions of the chat shape (reasoning_content is
+// the de facto member of several OpenAI-compatible servers): the Anthropic and Bedrock
+// translators turn them back into cache breakpoints and thinking blocks, and package provider
+// removes the extensions before an OpenAI-compatible upstream (openai.StripChatExtensions).
 package messagesapi
 
 import (
