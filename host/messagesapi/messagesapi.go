@@ -410,13 +410,13 @@ func (c *StreamConverter) Chunk(openaiChunkJSON []byte) ([][2]string, error) {
 		d := choice.Get("delta")
 		if r := d.Get("reasoning_content"); r.IsString() && !r.Is("") {
 			if c.kind != "thinking" {
-				c.openBlock(&ev, "thinking", func(w *jsonx.Writer) { w.Key("thinking"); w.String("") })
+				c.openBlock(&ev, "thinking", thinkingStart)
 			}
 			c.delta(&ev, c.block, "thinking_delta", "thinking", r.AppendStr(buf[:0]))
 		}
 		if s := d.Get("reasoning_signature"); s.IsString() && !s.Is("") {
 			if c.kind != "thinking" {
-				c.openBlock(&ev, "thinking", func(w *jsonx.Writer) { w.Key("thinking"); w.String("") })
+				c.openBlock(&ev, "thinking", thinkingStart)
 			}
 			c.delta(&ev, c.block, "signature_delta", "signature", s.AppendStr(buf[:0]))
 		}
@@ -491,4 +491,13 @@ func (c *StreamConverter) Finish() [][2]string {
 	ev.add("message_delta", w)
 	ev = append(ev, [2]string{"message_stop", `{"type":"message_stop"}`})
 	return ev
+}
+
+// thinkingStart writes a thinking block's opening members, as Anthropic streams them: empty
+// thinking and signature, filled by thinking_delta and signature_delta.
+func thinkingStart(w *jsonx.Writer) {
+	w.Key("thinking")
+	w.String("")
+	w.Key("signature")
+	w.String("")
 }
