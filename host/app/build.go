@@ -75,11 +75,17 @@ func (a *App) build(ctx context.Context, cfg *config.Config) (_ *state, err erro
 		return nil, err
 	}
 	st.stages = stg
+	rs, err := a.responseStore(cfg)
+	if err != nil {
+		st.closeRouters()
+		stg.close()
+		return nil, err
+	}
 	gw, err := gateway.New(gateway.Deps{
 		Config: cfg, Providers: st.providers, Routers: st.routers, Registry: a.registry,
 		Log: a.log, Access: a.access, Plugins: a.plugins,
 		Auth: stg.auth, Overrides: stg.overrides, Limiter: stg.limiter, Prices: stg.prices, Caches: stg.caches,
-		Telemetry: a.tel,
+		Telemetry: a.tel, Responses: rs,
 	})
 	if err != nil {
 		st.closeRouters()

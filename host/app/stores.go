@@ -7,6 +7,8 @@ import (
 	"github.com/sluice-gw/sluice/host/cache"
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/ratelimit"
+	"github.com/sluice-gw/sluice/host/redisclient"
+	"github.com/sluice-gw/sluice/host/respstore"
 )
 
 // stores are the stateful backends of limits and the cache. They belong to the App, not to
@@ -18,6 +20,39 @@ type stores struct {
 	limit    ratelimit.Store
 	cacheKey string
 	cache    cache.Store
+	respKey  string
+	resp     respstore.Store
+	// respClose closes what the response store holds (its Redis connections), or nil.
+	respClose closerFunc
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+// responseStore keeps stored Responses API answers; nil when they are off. The memory store
+// lives as long as its settings, so a reload does not forget conversations.
+func (a *App) responseStore(cfg *config.Config) (respstore.Store, error) {
+	rc := cfg.Responses
+	key := fmt.Sprintf("%s|%s|%d|%d|%s|%s", rc.Store, rc.TTL.D(), rc.MaxBytes, rc.MaxRecord, cfg.Redis.URL, cfg.Redis.Timeout.D())
+	if a.stores.respKey == key {
+		return a.stores.resp, nil
+	}
+	var st respstore.Store
+	var closeFn closerFunc
+	switch rc.Store {
+	case "memory":
+		st = respstore.NewMemory(int64(rc.MaxBytes), rc.TTL.D())
+	case "redis":
+		c, err := redisclient.New(redisclient.Options{URL: cfg.Redis.URL, Timeout: cfg.Redis.Timeout.D()})
+		if err != nil {
+			return nil, fmt.Errorf("serve: responses store: %w", err)
+		}
+		st = respstore.NewRedis(c, "sluice:resp:", rc.TTL.D(), int64(rc.MaxRecord))
+		closeFn = c.Close
+	}
+	a.stores.resp, a.stores.respKey, a.stores.respClose = st, key, closeFn
+	return st, nil
 }
 
 func (a *App) limitStore(cfg *config.Config) (ratelimit.Store, error) {
@@ -89,6 +124,16 @@ func (a *App) settleStores(prev stores, ok bool, drain time.Duration) {
 	if prev.cache != cur.cache {
 		pairs = append(pairs, [2]closer{prev.cache, cur.cache})
 	}
+	if prev.respKey != cur.respKey {
+		var old, made closer
+		if prev.respClose != nil {
+			old = prev.respClose
+		}
+		if cur.respClose != nil {
+			made = cur.respClose
+		}
+		pairs = append(pairs, [2]closer{old, made})
+	}
 	for _, p := range pairs {
 		old, made := p[0], p[1]
 		if ok && old != nil {
@@ -109,5 +154,8 @@ func (a *App) closeStores() {
 	}
 	if a.stores.cache != nil {
 		_ = a.stores.cache.Close()
+	}
+	if a.stores.respClose != nil {
+		_ = a.stores.respClose()
 	}
 }

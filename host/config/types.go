@@ -23,6 +23,7 @@ type Config struct {
 	Redis     Redis                `toml:"redis"`
 	Telemetry Telemetry            `toml:"telemetry"`
 	Pricing   map[string]Price     `toml:"pricing"`
+	Responses Responses            `toml:"responses"`
 
 	// Source names where the configuration came from ("embedded default" or a file path).
 	Source string `toml:"-"`
@@ -86,6 +87,11 @@ type Provider struct {
 	// Azure OpenAI.
 	APIVersion  string            `toml:"api_version"`
 	Deployments map[string]string `toml:"deployments"`
+
+	// Native lists the client dialects the upstream serves itself ("responses", "messages"):
+	// such requests pass through whole instead of being bridged through chat completions.
+	// Unset, it follows the kind: openai and azure speak responses, anthropic messages.
+	Native []string `toml:"native"`
 
 	// Demo.
 	ChunkDelay Duration `toml:"chunk_delay"`
@@ -207,6 +213,20 @@ type Redis struct {
 	URL      string   `toml:"url"`
 	Timeout  Duration `toml:"timeout"`
 	FailOpen *bool    `toml:"fail_open"`
+}
+
+// Responses configures stored Responses API answers (store: true, previous_response_id and
+// GET /v1/responses/{id}).
+type Responses struct {
+	// Store is "memory", "redis" (every replica sees every stored response) or "off"; unset, it
+	// is redis when [redis] url is set, else memory.
+	Store string `toml:"store"`
+	// TTL is how long a stored response can be continued or read.
+	TTL Duration `toml:"ttl"`
+	// MaxBytes bounds the memory store (oldest records go first).
+	MaxBytes ByteSize `toml:"max_bytes"`
+	// MaxRecord bounds one stored conversation; a larger one is answered but not stored.
+	MaxRecord ByteSize `toml:"max_record"`
 }
 
 // Telemetry configures traces and metrics.

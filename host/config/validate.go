@@ -110,6 +110,9 @@ func (c *Config) applyDefaults(v *validator) {
 		if p.Kind == "demo" && len(p.Models) == 0 {
 			p.Models = []string{"echo", "lorem"}
 		}
+		if p.Native == nil {
+			p.Native = defaultNative(name, p)
+		}
 		setDur(&p.Timeout, 10*time.Minute)
 		setDur(&p.IdleTimeout, 60*time.Second)
 	}
@@ -203,6 +206,20 @@ func (c *Config) applyDefaults(v *validator) {
 	if c.Auth.TeamHeader == "" {
 		c.Auth.TeamHeader = "x-sluice-team"
 	}
+	rs := &c.Responses
+	if rs.Store == "" {
+		rs.Store = "memory"
+		if c.Redis.URL != "" {
+			rs.Store = "redis"
+		}
+	}
+	setDur(&rs.TTL, 24*time.Hour)
+	if rs.MaxBytes == 0 {
+		rs.MaxBytes = 128 << 20
+	}
+	if rs.MaxRecord == 0 {
+		rs.MaxRecord = 8 << 20
+	}
 	setDur(&c.Redis.Timeout, 250*time.Millisecond)
 	if c.Redis.FailOpen == nil {
 		t := true
@@ -272,6 +289,14 @@ func (c *Config) validate(v *validator) {
 			v.errAt("server.admin_listen", "%q is not host:port (or \"off\")", a)
 		}
 	}
+	switch rs := c.Responses; {
+	case !slices.Contains([]string{"memory", "redis", "off"}, rs.Store):
+		v.errAt("responses.store", "%q is not one of memory, redis, off", rs.Store)
+	case rs.Store == "redis" && c.Redis.URL == "":
+		v.errAt("responses.store", "store \"redis\" needs [redis] url")
+	case rs.MaxRecord > rs.MaxBytes:
+		v.errAt("responses.max_record", "%d is larger than max_bytes (%d)", rs.MaxRecord, rs.MaxBytes)
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		v.errAt("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
@@ -322,6 +347,16 @@ func (c *Config) validate(v *validator) {
 		}
 		if p.Kind == "azure" && p.APIVersion == "" {
 			v.errAt(key+".api_version", "azure needs an api_version, e.g. \"2024-10-21\"")
+		}
+		for _, d := range p.Native {
+			switch {
+			case d == "responses" && (p.Kind == "azure" || (k.Translator == "" && p.Kind != "demo")):
+			case d == "messages" && (p.Kind == "anthropic" || p.Kind == "bedrock"):
+			case d == "responses" || d == "messages":
+				v.errAt(key+".native", "kind %q cannot serve the %s API natively", p.Kind, d)
+			default:
+				v.errAt(key+".native", "unknown API %q (responses or messages)", d)
+			}
 		}
 	}
 	if len(missing) > 0 {
@@ -513,4 +548,19 @@ func validateLimit(v *validator, key string, l *Limit) {
 	if l.Burst < 0 {
 		v.errAt(key+".burst", "must not be negative")
 	}
+}
+
+// defaultNative is what a provider speaks natively when its table does not say: OpenAI itself
+// and Azure serve the Responses API, Anthropic the Messages API. Other OpenAI-compatible servers
+// often serve only chat completions, so they declare native = ["responses"] when they can.
+func defaultNative(name string, p *Provider) []string {
+	switch {
+	case p.Kind == "azure":
+		return []string{"responses"}
+	case p.Kind == "anthropic", p.Kind == "bedrock":
+		return []string{"messages"} // bedrock: for Anthropic's models, through InvokeModel
+	case p.Kind == "openai" && (name == "openai" || strings.HasPrefix(p.BaseURL, "https://api.openai.com/")):
+		return []string{"responses"}
+	}
+	return []string{}
 }

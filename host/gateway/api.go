@@ -33,6 +33,8 @@ type call struct {
 	req      *openai.Request
 	router   string
 	plan     *balance.Plan
+	// dialect is set when the request arrived as the Responses or Messages API.
+	dialect *dialect
 
 	// outcome, for headers, the access log and settlement
 	status   int
@@ -54,6 +56,8 @@ type call struct {
 	// lastUp is the last upstream error answer; when no attempt succeeds it is relayed as is.
 	lastUp    *provider.Response
 	lastUpErr *openai.Error
+	// lastUpNative: lastUp came from a native attempt and is in the dialect's own shape.
+	lastUpNative bool
 
 	ident      auth.Identity
 	resv       *ratelimit.Reservation
@@ -77,7 +81,14 @@ type call struct {
 func (g *Gateway) api(endpoint string) http.Handler {
 	route := "/v1/" + strings.ReplaceAll(endpoint, ".", "/")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: endpoint, r: r}
+		c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: endpoint, r: r, dialect: dialectOf(r)}
+		if c.dialect != nil && g.responseGuards {
+			c.dialect.bridged = true
+		}
+		route := route
+		if c.dialect != nil {
+			route = "/v1/" + c.dialect.name
+		}
 		if g.tel != nil {
 			var ctx context.Context
 			ctx, c.span = g.tel.StartRequest(r.Context(), r, route)
@@ -219,6 +230,9 @@ func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
 	}
 	if c.lastUp != nil && last == c.lastUpErr {
 		c.status, c.errMsg = c.lastUp.Status, last.Message
+		if c.lastUpNative {
+			c.dialect.native = true
+		}
 		g.writeHeaders(w, c, c.lastUp.Header)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(c.lastUp.Status)
@@ -237,6 +251,9 @@ func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
 func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target) (bool, *openai.Error) {
 	p := g.providers[t.Provider]
 	c.provider, c.model, c.target = t.Provider, t.Model, t.ID
+	if e := c.bridgeRefusal(p, t); e != nil {
+		return false, e // a later target may serve the dialect natively
+	}
 	actx, cancel := ctx, context.CancelFunc(func() {})
 	c.firstByte = nil
 	switch d, total := c.plan.AttemptTimeout(), c.plan.Timeout(); {
@@ -250,14 +267,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	defer cancel()
 	start := time.Now()
 	actx, trace := g.startAttempt(actx, c)
-	preq := &provider.Request{
-		Endpoint: c.endpoint, Model: t.Model, Stream: c.stream, RequestID: c.id,
-		Body: g.upstreamBody(c, t.Model), Header: trace,
-	}
-	if p.BYOK {
-		preq.ClientKey = c.r.Header.Get("X-Sluice-Provider-Key")
-	}
-	resp, err := p.Do(actx, preq)
+	resp, native, err := g.send(actx, c, p, t, trace)
 	if err != nil {
 		return g.attemptFailed(ctx, c, t, start, err)
 	}
@@ -281,8 +291,11 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 			if ra := resp.Header.Get("Retry-After"); ra != "" {
 				e.Header = http.Header{"Retry-After": {ra}}
 			}
-			c.lastUp, c.lastUpErr = resp, e
+			c.lastUp, c.lastUpErr, c.lastUpNative = resp, e, native
 			return false, e
+		}
+		if native {
+			c.dialect.native = true
 		}
 		c.status = resp.Status
 		g.writeHeaders(w, c, resp.Header)
@@ -292,11 +305,22 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 		c.errMsg = upstreamMessage(resp.Body)
 		return true, nil
 	}
+	if resp.Events != nil {
+		return g.relayNative(ctx, w, c, t, start, resp)
+	}
 	if resp.Stream != nil {
 		return g.relayStream(ctx, w, c, t, start, resp)
 	}
-	sum := openai.Summarize(resp.Body, true)
-	c.usage, c.finish = sum.Usage, sum.FinishReason
+	if native {
+		c.usage, c.finish = nativeSummary(c.dialect.name, resp.Body)
+		c.dialect.native, c.dialect.provider, c.dialect.answer = true, t.Provider, resp.Body
+		if c.dialect.beforeEnd != nil {
+			c.dialect.beforeEnd(resp.Body)
+		}
+	} else {
+		sum := openai.Summarize(resp.Body, true)
+		c.usage, c.finish = sum.Usage, sum.FinishReason
+	}
 	_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, Latency: time.Since(start)})
 	body, perr := g.responsePolicies(c, resp.Status, resp.Body)
 	if perr != nil {
@@ -308,7 +332,9 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(body)
-	g.cacheStore(c, body, nil)
+	if !native {
+		g.cacheStore(c, body, nil) // the cache holds chat-shaped answers; native ones are not
+	}
 	return true, nil
 }
 

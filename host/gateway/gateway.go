@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-gw/sluice/host/pricing"
 	"github.com/sluice-gw/sluice/host/provider"
 	"github.com/sluice-gw/sluice/host/ratelimit"
+	"github.com/sluice-gw/sluice/host/respstore"
 	"github.com/sluice-gw/sluice/host/telemetry"
 )
 
@@ -48,6 +49,8 @@ type Deps struct {
 	Caches map[string]*cache.Cache
 	// Telemetry records spans and metrics; nil turns both off.
 	Telemetry *telemetry.Telemetry
+	// Responses keeps stored Responses API answers; nil when [responses] store = "off".
+	Responses respstore.Store
 }
 
 // Gateway is the http.Handler clients talk to.
@@ -67,9 +70,13 @@ type Gateway struct {
 	policies  []*plugin.Plugin
 	keyPlugin map[string]*plugin.Plugin // cache key plugin per router ("" global)
 	tel       *telemetry.Telemetry
+	stored    respstore.Store
 	redact    *telemetry.Redactor // non-nil when the access log captures bodies
 	authOn    bool                // virtual keys are configured: auth is a stage worth a span
-	handler   http.Handler
+	// responseGuards: some policy reads answers (on_response), so dialect requests go bridged
+	// and the policy sees every answer in chat's shape.
+	responseGuards bool
+	handler        http.Handler
 
 	implicitMu sync.Mutex
 	implicit   map[string]*balance.Router
@@ -85,7 +92,7 @@ func New(d Deps) (*Gateway, error) {
 		cfg: d.Config, providers: d.Providers, routers: d.Routers, registry: d.Registry,
 		log: d.Log, access: d.Access, plugins: d.Plugins, implicit: map[string]*balance.Router{},
 		auth: d.Auth, overrides: d.Overrides, limiter: d.Limiter, prices: d.Prices, caches: d.Caches,
-		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry,
+		keyPlugin: map[string]*plugin.Plugin{}, tel: d.Telemetry, stored: d.Responses,
 	}
 	g.authOn = d.Config.Auth.Required || len(d.Config.Auth.Keys) > 0 || d.Config.Auth.KeysFile != ""
 	if lc := d.Config.Log; lc.CaptureBodies && d.Access != nil {
@@ -100,6 +107,7 @@ func New(d Deps) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: plugin %q has neither on_request nor on_response, so it cannot be a policy", name)
 		}
 		g.policies = append(g.policies, p)
+		g.responseGuards = g.responseGuards || p.Has("on_response")
 	}
 	addKeyPlugin := func(router, name string) error {
 		if name == "" {
@@ -166,6 +174,15 @@ func (g *Gateway) routes() http.Handler {
 		m.Handle(prefix+"/embeddings", g.api(provider.Embeddings)).Methods(http.MethodPost)
 		m.HandleFunc(prefix+"/models", g.models).Methods(http.MethodGet)
 	}
+	for _, prefix := range []string{"/v1", "/router/{router}/v1"} {
+		m.Handle(prefix+"/responses", g.responses()).Methods(http.MethodPost)
+		m.HandleFunc(prefix+"/responses/{id}", g.responseByID("get")).Methods(http.MethodGet)
+		m.HandleFunc(prefix+"/responses/{id}", g.responseByID("delete")).Methods(http.MethodDelete)
+		m.HandleFunc(prefix+"/responses/{id}/input_items", g.responseByID("input_items")).Methods(http.MethodGet)
+		m.HandleFunc(prefix+"/responses/{id}/cancel", g.responseByID("cancel")).Methods(http.MethodPost)
+	}
+	m.HandleFunc("/v1/messages/count_tokens", g.countTokens).Methods(http.MethodPost)
+	m.HandleFunc("/router/{router}/v1/messages/count_tokens", g.countTokens).Methods(http.MethodPost)
 	m.Handle("/v1/messages", g.messages()).Methods(http.MethodPost)
 	m.Handle("/router/{router}/v1/messages", g.messages()).Methods(http.MethodPost)
 	m.PathPrefix("/passthrough/{provider}/").HandlerFunc(g.passthrough)

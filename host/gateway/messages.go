@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sluice-gw/sluice/host/messagesapi"
+	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/provider"
 )
 
@@ -22,18 +23,25 @@ func (g *Gateway) messages() http.Handler {
 			writeAnthropicError(w, 413, "request_too_large", "request body: "+err.Error())
 			return
 		}
+		raw, err := openai.ParseRequest(body)
+		if err != nil {
+			writeAnthropicError(w, 400, "invalid_request_error", "request body: "+err.Error())
+			return
+		}
 		conv, err := messagesapi.ToOpenAI(body)
 		if err != nil {
 			writeAnthropicError(w, 400, "invalid_request_error", err.Error())
 			return
 		}
-		if len(conv.Ignored) > 0 {
-			// Parameters with no chat equivalent are named, never dropped in silence.
-			w.Header().Set("X-Sluice-Ignored", strings.Join(conv.Ignored, ","))
+		d := &dialect{name: provider.Messages, body: raw, header: forwardHeaders(r)}
+		if conv.Refusal != nil {
+			// Only a target that speaks the Messages API natively can take it.
+			d.bridgeErr = openai.Errorf(400, "unsupported_on_bridge", conv.Refusal.Error())
 		}
+		r = withDialect(r, d)
 		r.Body = io.NopCloser(bytes.NewReader(conv.Body))
 		r.ContentLength = int64(len(conv.Body))
-		aw := &anthropicWriter{w: w, stream: conv.Stream, conv: messagesapi.NewStreamConverter(conv.Model)}
+		aw := &anthropicWriter{w: w, d: d, stream: conv.Stream, conv: messagesapi.NewStreamConverter(conv.Model), ignored: conv.Ignored}
 		chat.ServeHTTP(aw, r)
 		aw.finish()
 	})
@@ -49,18 +57,31 @@ func writeAnthropicError(w http.ResponseWriter, status int, typ, msg string) {
 // body for non-streamed answers and errors, SSE events one by one for streams.
 type anthropicWriter struct {
 	w      http.ResponseWriter
+	d      *dialect // d.native: the answer is already Anthropic's, passed through as is
+	pass   bool
 	stream bool
 	conv   *messagesapi.StreamConverter
 	status int
 	buf    []byte
 	sse    bool
 	failed bool
+	// ignored are the client's parameters the bridge left out (x-sluice-ignored), reported
+	// when the answer is bridged; a native answer had them all.
+	ignored []string
 }
 
 func (a *anthropicWriter) Header() http.Header { return a.w.Header() }
 
 func (a *anthropicWriter) WriteHeader(status int) {
 	a.status = status
+	if a.d.native {
+		a.pass = true
+		a.w.WriteHeader(status)
+		return
+	}
+	if len(a.ignored) > 0 {
+		a.w.Header().Set("X-Sluice-Ignored", strings.Join(a.ignored, ","))
+	}
 	a.sse = status == 200 && a.w.Header().Get("Content-Type") == "text/event-stream"
 	if a.sse {
 		a.w.WriteHeader(status)
@@ -70,6 +91,9 @@ func (a *anthropicWriter) WriteHeader(status int) {
 func (a *anthropicWriter) Write(b []byte) (int, error) {
 	if a.status == 0 {
 		a.WriteHeader(200)
+	}
+	if a.pass {
+		return a.w.Write(b)
 	}
 	a.buf = append(a.buf, b...)
 	if a.sse {
@@ -124,7 +148,7 @@ func (a *anthropicWriter) drain() error {
 
 // finish writes a buffered (non-streamed) answer once the pipeline is done.
 func (a *anthropicWriter) finish() {
-	if a.sse || a.status == 0 {
+	if a.pass || a.sse || a.status == 0 {
 		return
 	}
 	h := a.w.Header()
@@ -144,5 +168,11 @@ func (a *anthropicWriter) finish() {
 	if msg == "" {
 		msg = http.StatusText(a.status)
 	}
-	writeAnthropicError(a.w, a.status, "", msg) // "": the type follows the status
+	status := a.status
+	// Anthropic says 529 when it is overloaded, and clients back off on it; sluice's 503s
+	// mean the same (every target failed, cooling down or ejected) except a missing key.
+	if status == 503 && !bytes.Contains(a.buf, []byte(`"provider_not_configured"`)) {
+		status = 529
+	}
+	writeAnthropicError(a.w, status, "", msg) // "": the type follows the status
 }

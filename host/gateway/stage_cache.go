@@ -54,7 +54,13 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		}
 	}
 	parts := cache.KeyParts{Endpoint: c.endpoint, Model: model, Namespace: ns, Seed: ctl.Seed, Ignore: cc.Policy().Ignore}
-	key, ext, err := cache.KeyFor(c.req.Raw, parts)
+	raw := c.req.Raw
+	if d := c.dialect; d != nil {
+		// Keyed by what the client sent: fields a native upstream reads but the chat form
+		// lacks (cache_control, beta features) must tell answers apart.
+		parts.Endpoint, raw = d.name, d.body.Raw
+	}
+	key, ext, err := cache.KeyFor(raw, parts)
 	if err != nil {
 		return false, nil // an unkeyable body is served, not cached
 	}

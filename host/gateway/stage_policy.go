@@ -45,6 +45,9 @@ func (g *Gateway) requestPolicies(c *call) *openai.Error {
 			}
 			c.req = req
 			c.stream = req.Stream && c.stream
+			if c.dialect != nil {
+				c.dialect.bridged = true
+			}
 		}
 	}
 	return nil

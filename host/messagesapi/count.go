@@ -30,9 +30,13 @@ const (
 // its text is counted at about four characters a token, images at a fixed cost (imageTokens),
 // PDFs by their size (pdfPageTokens per pdfPageBytes), tools by their names, descriptions and
 // schemas plus the tool-use system prompt. It is an estimate: the gateway says so in the
-// x-sluice-token-count: estimate header. Requests ToOpenAI refuses are refused alike.
+// x-sluice-token-count: estimate header. Requests ToOpenAI refuses, or cannot bridge
+// (Converted.Refusal), are refused alike.
 func CountTokens(body []byte) (inputTokens int64, err error) {
 	conv, err := ToOpenAI(body)
+	if err == nil {
+		err = conv.Refusal
+	}
 	if err != nil {
 		return 0, err
 	}

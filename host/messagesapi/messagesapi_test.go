@@ -29,9 +29,15 @@ func convert(t *testing.T, name string, in []byte) any {
 		if c.Ignored != nil {
 			out["ignored"] = c.Ignored
 		}
-		if n, err := CountTokens(in); err != nil {
+		if c.Refusal != nil {
+			if !errors.Is(c.Refusal, ErrInvalidRequest) {
+				t.Fatalf("refusal does not wrap ErrInvalidRequest: %v", c.Refusal)
+			}
+			out["refusal"] = c.Refusal.Error()
+		}
+		if n, err := CountTokens(in); err != nil && c.Refusal == nil {
 			t.Errorf("CountTokens fails where ToOpenAI does not: %v", err)
-		} else {
+		} else if err == nil {
 			out["count_tokens_estimate"] = n
 		}
 		return out
@@ -191,8 +197,9 @@ func FuzzConverters(f *testing.F) {
 	})
 }
 
-// TestRefusals checks every construct the bridged path cannot carry is refused with a 400 that
-// names it, and never converted into something else.
+// TestRefusals checks every construct the bridged path cannot carry is refused, naming it:
+// malformed requests as ToOpenAI's error, well-formed ones only a native target could take as
+// Converted.Refusal (with a body that leaves them out), never converted into something else.
 func TestRefusals(t *testing.T) {
 	msg := func(content string) string {
 		return `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"},{"role":"user","content":"b"},` + content + `]}`
@@ -203,49 +210,65 @@ func TestRefusals(t *testing.T) {
 	asst := func(blocks string) string {
 		return msg(`{"role":"assistant","content":[{"type":"text","text":"x"},` + blocks + `]}`)
 	}
-	cases := []struct{ body, want string }{
+	// hard marks the malformed requests (an error for every target, native ones included).
+	cases := []struct {
+		body, want string
+		hard       bool
+	}{
 		{asst(`{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}`),
-			`messages[3].content[1]: block type "server_tool_use" cannot be sent to a non-Anthropic provider`},
+			`messages[3].content[1]: block type "server_tool_use" cannot be sent to a non-Anthropic provider`, false},
 		{asst(`{"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[]}`),
-			`messages[3].content[1]: block type "web_search_tool_result" cannot be sent to a non-Anthropic provider`},
-		{asst(`{"type":"mcp_tool_use","id":"m","name":"n","server_name":"s","input":{}}`), `block type "mcp_tool_use"`},
+			`messages[3].content[1]: block type "web_search_tool_result" cannot be sent to a non-Anthropic provider`, false},
+		{asst(`{"type":"mcp_tool_use","id":"m","name":"n","server_name":"s","input":{}}`), `block type "mcp_tool_use"`, false},
 		{user(`{"type":"search_result","source":"s","title":"t","content":[]}`),
-			`messages[3].content[1]: block type "search_result" cannot be sent to a non-Anthropic provider`},
-		{user(`{"type":"container_upload","file_id":"file_1"}`), `messages[3].content[1]: block type "container_upload"`},
-		{user(`{"type":"image","source":{"type":"file","file_id":"file_1"}}`), `messages[3].content[1]: image source type "file"`},
-		{user(`{"type":"document","source":{"type":"url","url":"https://example.com/a.pdf"}}`), `document source type "url"`},
-		{user(`{"type":"document","source":{"type":"file","file_id":"file_1"}}`), `document source type "file"`},
-		{user(`{"type":"document","source":{"type":"base64","media_type":"text/csv","data":"YQ=="}}`), `must be application/pdf`},
+			`messages[3].content[1]: block type "search_result" cannot be sent to a non-Anthropic provider`, false},
+		{user(`{"type":"container_upload","file_id":"file_1"}`), `messages[3].content[1]: block type "container_upload"`, false},
+		{user(`{"type":"image","source":{"type":"file","file_id":"file_1"}}`), `messages[3].content[1]: image source type "file"`, false},
+		{user(`{"type":"document","source":{"type":"url","url":"https://example.com/a.pdf"}}`), `document source type "url"`, false},
+		{user(`{"type":"document","source":{"type":"file","file_id":"file_1"}}`), `document source type "file"`, false},
+		{user(`{"type":"document","source":{"type":"base64","media_type":"text/csv","data":"YQ=="}}`), `only application/pdf base64 documents`, false},
 		{user(`{"type":"tool_result","tool_use_id":"t","content":[{"type":"search_result","source":"s","title":"t","content":[]}]}`),
-			`messages[3].content[1].content[0]: block type "search_result" cannot be sent in a tool_result`},
-		{user(`{"type":"tool_use","id":"t","name":"n","input":{}}`), `block type "tool_use" belongs in assistant messages`},
-		{user(`{"type":"text","text":"y","cache_control":{"type":"persistent"}}`), `cache_control: type must be ephemeral`},
-		{user(`{"type":"text","text":"y","cache_control":{"type":"ephemeral","ttl":"2h"}}`), `cache_control.ttl must be 5m or 1h`},
-		{user(`{"type":"wat"}`), `block type "wat"`},
-		{user(`{"text":"no type"}`), `block type (none)`},
-		{msg(`{"role":"tool","content":"x"}`), `messages[3]: role must be user, assistant or system`},
-		{msg(`{"role":"system","content":[{"type":"image","source":{"type":"url","url":"https://x"}}]}`), `messages[3].content[0]: block type "image" cannot be used in a system prompt`},
-		{`{"model":"m","messages":[],"mcp_servers":[{"type":"url","url":"https://mcp","name":"x"}]}`, `mcp_servers cannot be sent to a non-Anthropic provider`},
-		{`{"model":"m","messages":[],"container":"container_1"}`, `container cannot be sent to a non-Anthropic provider`},
-		{`{"model":"m","messages":[],"inference_geo":"us"}`, `unknown field "inference_geo"`},
-		{`{"model":"m","messages":[],"metadata":{"user_id":"u","tier":"x"}}`, `unknown field "tier" in metadata`},
-		{`{"model":"m","messages":[],"tools":[{"type":"web_search_20250305","name":"web_search"}]}`, `tools[0]: server tool "web_search_20250305"`},
-		{`{"model":"m","messages":[],"tools":[{"name":"f","input_schema":{"type":"object"},"allowed_callers":["x"]}]}`, `tools[0]: unknown field "allowed_callers"`},
-		{`{"model":"m","messages":[],"thinking":{"type":"sometimes"}}`, `thinking.type must be enabled, disabled or adaptive`},
-		{`{"model":"m","messages":[],"output_config":{"effort":"huge"}}`, `output_config.effort "huge"`},
-		{`{"model":"m","messages":[],"output_config":{"format":{"type":"xml"}}}`, `output_config.format must be`},
-		{`{"model":"m","messages":[],"output_config":{"verbosity":"low"}}`, `unknown field "verbosity" in output_config`},
-		{`{"model":"m","messages":[],"tool_choice":{"type":"tool"}}`, `tool_choice.name is required`},
-		{`{"model":"m","messages":[],"max_tokens":-1}`, `max_tokens must be a non-negative integer`},
-		{`{"model":"m","messages":[],"stop_sequences":"END"}`, `stop_sequences has the wrong type`},
-		{`{"model":"m","messages":[],"temperature":"hot"}`, `temperature has the wrong type`},
-		{`{"model":"m","messages":[],"stream":"yes"}`, `stream has the wrong type`},
+			`messages[3].content[1].content[0]: block type "search_result" cannot be sent in a tool_result`, false},
+		{user(`{"type":"tool_use","id":"t","name":"n","input":{}}`), `block type "tool_use" belongs in assistant messages`, true},
+		{user(`{"type":"text","text":"y","cache_control":{"type":"persistent"}}`), `cache_control: only type ephemeral`, false},
+		{user(`{"type":"text","text":"y","cache_control":{"type":"ephemeral","ttl":"2h"}}`), `cache_control.ttl: only 5m and 1h`, false},
+		{user(`{"type":"wat"}`), `block type "wat"`, false},
+		{user(`{"text":"no type"}`), `block type (none)`, false},
+		{msg(`{"role":"tool","content":"x"}`), `messages[3]: role must be user, assistant or system`, true},
+		{msg(`{"role":"system","content":[{"type":"image","source":{"type":"url","url":"https://x"}}]}`), `messages[3].content[0]: block type "image" cannot be used in a system prompt`, true},
+		{`{"model":"m","messages":[],"mcp_servers":[{"type":"url","url":"https://mcp","name":"x"}]}`, `mcp_servers cannot be sent to a non-Anthropic provider`, false},
+		{`{"model":"m","messages":[],"container":"container_1"}`, `container cannot be sent to a non-Anthropic provider`, false},
+		{`{"model":"m","messages":[],"inference_geo":"us"}`, `unknown field "inference_geo"`, false},
+		{`{"model":"m","messages":[],"metadata":{"user_id":"u","tier":"x"}}`, `unknown field "tier" in metadata`, false},
+		{`{"model":"m","messages":[],"tools":[{"type":"web_search_20250305","name":"web_search"}]}`, `tools[0]: server tool "web_search_20250305"`, false},
+		{`{"model":"m","messages":[],"tools":[{"name":"f","input_schema":{"type":"object"},"allowed_callers":["x"]}]}`, `tools[0]: unknown field "allowed_callers"`, false},
+		{`{"model":"m","messages":[],"thinking":{"type":"sometimes"}}`, `thinking.type "sometimes" cannot be sent`, false},
+		{`{"model":"m","messages":[],"output_config":{"effort":"huge"}}`, `output_config.effort "huge"`, false},
+		{`{"model":"m","messages":[],"output_config":{"format":{"type":"xml"}}}`, `output_config.format must be`, false},
+		{`{"model":"m","messages":[],"output_config":{"verbosity":"low"}}`, `unknown field "verbosity" in output_config`, false},
+		{`{"model":"m","messages":[],"tool_choice":{"type":"tool"}}`, `tool_choice.name is required`, true},
+		{`{"model":"m","messages":[],"max_tokens":-1}`, `max_tokens must be a non-negative integer`, true},
+		{`{"model":"m","messages":[],"stop_sequences":"END"}`, `stop_sequences has the wrong type`, true},
+		{`{"model":"m","messages":[],"temperature":"hot"}`, `temperature has the wrong type`, true},
+		{`{"model":"m","messages":[],"stream":"yes"}`, `stream has the wrong type`, true},
 	}
 	for _, c := range cases {
-		_, err := ToOpenAI([]byte(c.body))
-		if err == nil {
+		conv, err := ToOpenAI([]byte(c.body))
+		switch {
+		case c.hard && err == nil:
 			t.Errorf("accepted %s", c.body)
 			continue
+		case !c.hard && err != nil:
+			t.Errorf("error %v for a request only the bridge cannot carry: %s", err, c.body)
+			continue
+		case !c.hard:
+			if err = conv.Refusal; err == nil {
+				t.Errorf("bridged %s", c.body)
+				continue
+			}
+			if !json.Valid(conv.Body) || bytes.Contains(conv.Body, []byte("srvtoolu")) {
+				t.Errorf("body with a refusal: %s", conv.Body)
+			}
 		}
 		if !errors.Is(err, ErrInvalidRequest) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %q, want one containing %q", err, c.want)

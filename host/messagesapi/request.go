@@ -18,6 +18,12 @@ type Converted struct {
 	// (see the package documentation); the gateway reports them in the x-sluice-ignored
 	// response header so nothing is dropped in silence.
 	Ignored []string
+	// Refusal is why a target reached through chat completions cannot take the request: a
+	// field or block only the Messages API carries (server tools, MCP servers, unknown
+	// fields, ...), named. It wraps ErrInvalidRequest. Body then leaves those parts out; it is
+	// still the request's chat form for the pipeline (limits, cache, routing) when a target
+	// that speaks the Messages API natively may serve it. Nil when the bridge carries all.
+	Refusal error
 }
 
 // refused names the top-level fields of features only Anthropic runs server-side: a bridged
@@ -31,6 +37,14 @@ var refused = map[string]string{
 type converter struct {
 	w       *jsonx.Writer
 	ignored []string
+	refusal error
+}
+
+// refuse records the first construct the bridge cannot carry; the caller leaves it out.
+func (c *converter) refuse(format string, args ...any) {
+	if c.refusal == nil {
+		c.refusal = invalid(format, args...)
+	}
 }
 
 func (c *converter) ignore(name string) {
@@ -54,9 +68,10 @@ func reasoningEffort(budget int64) string {
 // efforts maps output_config.effort to reasoning_effort; chat has nothing above "high".
 var efforts = map[string]string{"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
 
-// ToOpenAI converts an Anthropic Messages request into an OpenAI chat.completions request.
-// Anything that cannot be carried is refused with an error wrapping ErrInvalidRequest that names
-// it, or, for pure hints, listed in Converted.Ignored.
+// ToOpenAI converts an Anthropic Messages request into an OpenAI chat.completions request. A
+// malformed request (not JSON, no model, mistyped fields) is an error wrapping
+// ErrInvalidRequest; what is well formed but cannot be carried to chat is named in
+// Converted.Refusal, and pure hints are listed in Converted.Ignored.
 func ToOpenAI(anthropicReq []byte) (Converted, error) {
 	req, err := jsonx.Parse(anthropicReq)
 	if err != nil {
@@ -105,12 +120,12 @@ func ToOpenAI(anthropicReq []byte) (Converted, error) {
 			}
 		default:
 			if why, ok := refused[key]; ok {
-				if v.IsNull() {
-					continue
+				if !v.IsNull() {
+					c.refuse("%s cannot be sent to a non-Anthropic provider: %s", key, why)
 				}
-				return Converted{}, invalid("%s cannot be sent to a non-Anthropic provider: %s", key, why)
+				continue
 			}
-			return Converted{}, invalid("unknown field %q", key)
+			c.refuse("unknown field %q", key)
 		}
 	}
 	model := mdl.Str()
@@ -179,7 +194,7 @@ func ToOpenAI(anthropicReq []byte) (Converted, error) {
 	if err := c.metadata(metadata); err != nil {
 		return Converted{}, err
 	}
-	effort, err := thinkingEffort(thinking)
+	effort, err := c.thinkingEffort(thinking)
 	if err != nil {
 		return Converted{}, err
 	}
@@ -208,7 +223,7 @@ func ToOpenAI(anthropicReq []byte) (Converted, error) {
 		w.ObjectEnd()
 	}
 	w.ObjectEnd()
-	return Converted{Body: w.Bytes(), Model: model, Stream: stream, Ignored: c.ignored}, nil
+	return Converted{Body: w.Bytes(), Model: model, Stream: stream, Ignored: c.ignored, Refusal: c.refusal}, nil
 }
 
 func (c *converter) metadata(md jsonx.Value) error {
@@ -220,7 +235,8 @@ func (c *converter) metadata(md jsonx.Value) error {
 	}
 	for k, v := range md.Members() {
 		if !k.Is("user_id") {
-			return invalid("unknown field %q in metadata", k.Str())
+			c.refuse("unknown field %q in metadata", k.Str())
+			continue
 		}
 		if v.IsString() && !v.Is("") {
 			c.w.Key("user")
@@ -232,7 +248,7 @@ func (c *converter) metadata(md jsonx.Value) error {
 
 // thinkingEffort maps thinking to reasoning_effort: enabled by its budget; disabled and
 // adaptive (the model decides) to none, leaving the provider its default.
-func thinkingEffort(th jsonx.Value) (string, error) {
+func (c *converter) thinkingEffort(th jsonx.Value) (string, error) {
 	if !th.Exists() || th.IsNull() {
 		return "", nil
 	}
@@ -246,7 +262,8 @@ func thinkingEffort(th jsonx.Value) (string, error) {
 	case t.Is("disabled"), t.Is("adaptive"):
 		return "", nil
 	}
-	return "", invalid("thinking.type must be enabled, disabled or adaptive")
+	c.refuse("thinking.type %s cannot be sent to a non-Anthropic provider (enabled, disabled and adaptive can)", typeName(th.Get("type")))
+	return "", nil
 }
 
 // outputConfig maps effort to reasoning_effort (over thinking's) and format to
@@ -264,12 +281,14 @@ func (c *converter) outputConfig(oc jsonx.Value, effort *string) error {
 		case k.Is("effort"):
 			e, ok := efforts[v.Str()]
 			if !ok {
-				return invalid("output_config.effort %s is not one of low, medium, high, xhigh, max", v.Raw())
+				c.refuse("output_config.effort %s is not one of low, medium, high, xhigh, max", v.Raw())
+				continue
 			}
 			*effort = e
 		case k.Is("format"):
 			if !v.Get("type").Is("json_schema") || !v.Get("schema").IsObject() {
-				return invalid("output_config.format must be {type: json_schema, schema: {...}}")
+				c.refuse("output_config.format must be {type: json_schema, schema: {...}} to be sent to a non-Anthropic provider")
+				continue
 			}
 			w := c.w
 			w.Key("response_format")
@@ -289,7 +308,7 @@ func (c *converter) outputConfig(oc jsonx.Value, effort *string) error {
 		case k.Is("task_budget"):
 			c.ignore("output_config.task_budget")
 		default:
-			return invalid("unknown field %q in output_config", k.Str())
+			c.refuse("unknown field %q in output_config", k.Str())
 		}
 	}
 	return nil
@@ -303,10 +322,12 @@ func (c *converter) cacheControl(cc jsonx.Value, at string) error {
 		return nil
 	}
 	if !cc.IsObject() || !cc.Get("type").Is("ephemeral") {
-		return invalid("%s.cache_control: type must be ephemeral", at)
+		c.refuse("%s.cache_control: only type ephemeral can be sent to a non-Anthropic provider", at)
+		return nil
 	}
 	if ttl := cc.Get("ttl"); ttl.Exists() && !ttl.Is("5m") && !ttl.Is("1h") {
-		return invalid("%s.cache_control.ttl must be 5m or 1h", at)
+		c.refuse("%s.cache_control.ttl: only 5m and 1h can be sent to a non-Anthropic provider", at)
+		return nil
 	}
 	c.w.Key("cache_control")
 	c.w.Copy(cc)
@@ -434,10 +455,10 @@ func (c *converter) message(m jsonx.Value, i int) error {
 	return invalid("%s: role must be user, assistant or system", at)
 }
 
-// notBridged is the refusal for blocks only Anthropic understands (server tool calls and
-// their results, search results, container uploads, ...).
-func notBridged(at string, typ jsonx.Value) error {
-	return invalid("%s: block type %s cannot be sent to a non-Anthropic provider", at, typeName(typ))
+// notBridged refuses a block only Anthropic understands (server tool calls and their results,
+// search results, container uploads, ...); the caller leaves it out.
+func (c *converter) notBridged(at string, typ jsonx.Value) {
+	c.refuse("%s: block type %s cannot be sent to a non-Anthropic provider", at, typeName(typ))
 }
 
 // user writes tool_result blocks as chat tool messages first (chat wants them right after the
@@ -533,7 +554,8 @@ func (c *converter) userBlock(b jsonx.Value, at string) error {
 	case t.Is("tool_use"), t.Is("thinking"), t.Is("redacted_thinking"):
 		return invalid("%s: block type %s belongs in assistant messages", at, typeName(t))
 	default:
-		return notBridged(at, t)
+		c.notBridged(at, t)
+		return nil
 	}
 }
 
@@ -552,7 +574,8 @@ func (c *converter) image(b jsonx.Value, at string) error {
 			return invalid("%s: an url image source needs url", at)
 		}
 	default:
-		return invalid("%s: image source type %s cannot be sent to a non-Anthropic provider", at, typeName(st))
+		c.refuse("%s: image source type %s cannot be sent to a non-Anthropic provider", at, typeName(st))
+		return nil
 	}
 	w := c.w
 	w.ObjectStart()
@@ -586,8 +609,12 @@ func (c *converter) document(b jsonx.Value, at string) error {
 	w := c.w
 	switch st := src.Get("type"); {
 	case st.Is("base64"):
-		if !src.Get("media_type").Is("application/pdf") || !src.Get("data").IsString() {
-			return invalid("%s: a base64 document must be application/pdf with data", at)
+		if !src.Get("data").IsString() {
+			return invalid("%s: a base64 document source needs data", at)
+		}
+		if !src.Get("media_type").Is("application/pdf") {
+			c.refuse("%s: only application/pdf base64 documents can be sent to a non-Anthropic provider", at)
+			return nil
 		}
 		name := title.Str()
 		if name == "" {
@@ -655,15 +682,16 @@ func (c *converter) document(b jsonx.Value, at string) error {
 					return err
 				}
 			default:
-				return notBridged(iat, t)
+				c.notBridged(iat, t)
 			}
 		}
 		return nil
 	case st.Is("url"):
-		return invalid("%s: document source type \"url\" cannot be sent to a non-Anthropic provider; send the PDF as base64", at)
+		c.refuse("%s: document source type \"url\" cannot be sent to a non-Anthropic provider; send the PDF as base64", at)
 	default:
-		return invalid("%s: document source type %s cannot be sent to a non-Anthropic provider", at, typeName(st))
+		c.refuse("%s: document source type %s cannot be sent to a non-Anthropic provider", at, typeName(st))
 	}
+	return nil
 }
 
 func docHeader(title, ctx jsonx.Value) []byte {
@@ -737,7 +765,7 @@ func (c *converter) toolResult(b jsonx.Value, at string) (images int, err error)
 			case t.Is("document") && inner.Get("source", "type").Is("text"):
 				pieces = append(pieces, piece{inner.Get("source", "data").AppendStr(docHeader(inner.Get("title"), inner.Get("context"))), inner.Get("cache_control")})
 			default:
-				return 0, invalid("%s: block type %s cannot be sent in a tool_result to a non-Anthropic provider", iat, typeName(t))
+				c.refuse("%s: block type %s cannot be sent in a tool_result to a non-Anthropic provider", iat, typeName(t))
 			}
 		}
 		if isErr {
@@ -832,7 +860,7 @@ func (c *converter) assistant(content jsonx.Value, at string) error {
 			case t.Is("redacted_thinking"):
 				c.ignore("redacted_thinking")
 			default:
-				return notBridged(bat, t)
+				c.notBridged(bat, t)
 			}
 		}
 	default:
@@ -923,12 +951,14 @@ func (c *converter) tools(tools jsonx.Value) error {
 			return invalid("%s must be an object", at)
 		}
 		if typ := t.Get("type"); typ.Exists() && !typ.IsNull() && !typ.Is("custom") {
-			return invalid("%s: server tool %s cannot be sent to a non-Anthropic provider", at, typeName(typ))
+			c.refuse("%s: server tool %s cannot be sent to a non-Anthropic provider", at, typeName(typ))
+			continue
 		}
 		for k, v := range t.Members() {
 			carried, known := toolFields[k.Str()]
 			if !known {
-				return invalid("%s: unknown field %q", at, k.Str())
+				c.refuse("%s: unknown field %q", at, k.Str())
+				continue
 			}
 			if !carried && !v.IsNull() {
 				c.ignore("tools." + k.Str())
@@ -1003,7 +1033,8 @@ func (c *converter) toolChoice(tc jsonx.Value) error {
 		w.ObjectEnd()
 		w.ObjectEnd()
 	default:
-		return invalid("unsupported tool_choice type %s", typeName(t))
+		c.refuse("tool_choice type %s cannot be sent to a non-Anthropic provider", typeName(t))
+		return nil
 	}
 	if d, _ := tc.Get("disable_parallel_tool_use").Bool(); d && !tc.Get("type").Is("none") {
 		w.Key("parallel_tool_calls")

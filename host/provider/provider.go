@@ -70,6 +70,7 @@ type Provider struct {
 	signer      *v4.Signer
 	apiVersion  string
 	deployments map[string]string
+	native      []string // dialects served natively (Responses, Messages)
 }
 
 // Options are process-wide settings shared by every provider.
@@ -90,6 +91,7 @@ func New(pc *config.Provider, load LoadTranslator, opts Options) (*Provider, err
 		Timeout: pc.Timeout.D(), IdleTimeout: pc.IdleTimeout.D(), BYOK: pc.BYOK,
 		auth: pc.Auth, apiKey: pc.APIKey, headers: pc.Headers,
 		region: pc.Region, apiVersion: pc.APIVersion, deployments: pc.Deployments,
+		native: pc.Native,
 	}
 	opt, err := jsonOptions(pc.Options)
 	if err != nil {
@@ -174,6 +176,7 @@ type Response struct {
 	Header http.Header // upstream headers worth relaying
 	Body   []byte      // the whole body when not streaming (or on error)
 	Stream Stream      // chunk reader when streaming and Status is 2xx
+	Events EventStream // a native attempt's event reader when streaming and Status is 2xx
 }
 
 // Stream yields OpenAI chat.completion.chunk JSON objects. Next returns io.EOF after the last

@@ -1,0 +1,357 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/openai"
+	"github.com/sluice-gw/sluice/host/provider"
+	"github.com/sluice-gw/sluice/host/sse"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
+
+// dialect is a request that arrived as the Responses or Messages API. The pipeline runs on its
+// chat-completions form (limits, cache, policies and routing read that), and each attempt
+// decides: a provider that speaks the dialect gets the client's own body with only the model
+// rewritten (native); any other gets the chat form through its translator (bridged), and the
+// dialect's writer converts the answer back.
+type dialect struct {
+	name string // provider.Responses or provider.Messages
+	// body is the client's request as received, for native attempts.
+	body *openai.Request
+	// header holds the client headers that belong to the dialect (anthropic-version,
+	// anthropic-beta), sent on native attempts only.
+	header http.Header
+	// bridgeErr is why a bridged target cannot take the request (a Responses built-in tool,
+	// a field chat completions cannot carry), or nil.
+	bridgeErr *openai.Error
+	// nativeBody rewrites the body for one native target (Responses: previous_response_id
+	// expanded when the target cannot resolve it); nil sends body with the model set.
+	nativeBody func(p *provider.Provider, model string) []byte
+	// beforeEnd sees the final answer (a Responses object) just before the client gets its
+	// end, so that a stored response exists by the time the client can name it.
+	beforeEnd func(answer []byte)
+
+	// bridged forces every attempt through chat completions: a request policy rewrote the
+	// chat form (the client's own body no longer says what may be sent), or an on_response
+	// policy must read the answer, which it reads in chat's shape.
+	bridged bool
+	// native is set once an attempt answers natively: the dialect writer then passes the
+	// answer through as the upstream shaped it.
+	native bool
+	// answer is a native non-streamed 2xx body, or a native stream's final object (the
+	// Responses object of the terminal event), for stored responses.
+	answer []byte
+	// provider names who answered natively.
+	provider string
+}
+
+type dialectKey struct{}
+
+// withDialect hands a dialect to the chat pipeline serving this request.
+func withDialect(r *http.Request, d *dialect) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), dialectKey{}, d))
+}
+
+func dialectOf(r *http.Request) *dialect {
+	d, _ := r.Context().Value(dialectKey{}).(*dialect)
+	return d
+}
+
+// dialectHeaders are the client headers a native Messages attempt forwards.
+var dialectHeaders = []string{"Anthropic-Version", "Anthropic-Beta"}
+
+func forwardHeaders(r *http.Request) http.Header {
+	var h http.Header
+	for _, k := range dialectHeaders {
+		if vs := r.Header.Values(k); len(vs) > 0 {
+			if h == nil {
+				h = make(http.Header, len(dialectHeaders))
+			}
+			h[k] = vs
+		}
+	}
+	return h
+}
+
+// send makes one attempt: native when the provider speaks the request's dialect, otherwise
+// through the provider's chat-completions path.
+func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t balance.Target, trace http.Header) (*provider.Response, bool, error) {
+	d := c.dialect
+	if d == nil || d.bridged || !p.Speaks(d.name, t.Model) {
+		body := g.upstreamBody(c, t.Model)
+		if d != nil && p.Translator() == nil {
+			body = stripReasoning(body)
+		}
+		preq := &provider.Request{
+			Endpoint: c.endpoint, Model: t.Model, Stream: c.stream, RequestID: c.id,
+			Body: body, Header: trace,
+		}
+		if p.BYOK {
+			preq.ClientKey = c.r.Header.Get("X-Sluice-Provider-Key")
+		}
+		resp, err := p.Do(ctx, preq)
+		return resp, false, err
+	}
+	var body []byte
+	if d.nativeBody != nil {
+		body = d.nativeBody(p, t.Model)
+	} else {
+		body = d.body.Set("model", jsonString(t.Model))
+	}
+	h := trace
+	if len(d.header) > 0 {
+		h = trace.Clone()
+		if h == nil {
+			h = make(http.Header, len(d.header))
+		}
+		for k, vs := range d.header {
+			h[k] = vs
+		}
+	}
+	nreq := &provider.NativeRequest{Dialect: d.name, Body: body, Stream: c.stream, Model: t.Model, RequestID: c.id, Header: h}
+	if p.BYOK {
+		nreq.ClientKey = c.r.Header.Get("X-Sluice-Provider-Key")
+	}
+	resp, err := p.DoNative(ctx, nreq)
+	return resp, true, err
+}
+
+// bridgeRefusal says why a bridged target cannot take this request, or nil.
+func (c *call) bridgeRefusal(p *provider.Provider, t balance.Target) *openai.Error {
+	d := c.dialect
+	if d == nil || d.bridgeErr == nil || (!d.bridged && p.Speaks(d.name, t.Model)) {
+		return nil
+	}
+	e := *d.bridgeErr
+	e.Message = strings.TrimSuffix(e.Message, ".") + " (target " + t.Provider + "/" + t.Model + " is served through chat completions; only an upstream that speaks the " + d.name + " API natively could take it)"
+	return &e
+}
+
+// stripReasoning drops the reasoning a bridge carried on assistant turns (reasoning_content
+// and the opaque reasoning_signature) before a plain chat-completions server sees them: they are
+// sluice's extension for translators, and some servers refuse reasoning_content in input.
+func stripReasoning(body []byte) []byte {
+	if !bytes.Contains(body, []byte(`"reasoning_content"`)) && !bytes.Contains(body, []byte(`"reasoning_signature"`)) {
+		return body
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return body
+	}
+	var msgs []map[string]json.RawMessage
+	if json.Unmarshal(top["messages"], &msgs) != nil {
+		return body
+	}
+	for _, m := range msgs {
+		delete(m, "reasoning_content")
+		delete(m, "reasoning_signature")
+	}
+	b, err := json.Marshal(msgs)
+	if err != nil {
+		return body
+	}
+	top["messages"] = b
+	if out, err := json.Marshal(top); err == nil {
+		return out
+	}
+	return body
+}
+
+func jsonString(s string) []byte {
+	w := jsonx.NewWriter(make([]byte, 0, len(s)+2))
+	w.String(s)
+	return w.Bytes()
+}
+
+// nativeSummary reads usage and the finish reason from a native answer.
+func nativeSummary(dialect string, body []byte) (*openai.Usage, string) {
+	v, err := jsonx.Parse(body)
+	if err != nil {
+		return nil, ""
+	}
+	if dialect == provider.Messages {
+		u := messagesUsage(v.Get("usage"), nil)
+		return u, v.Get("stop_reason").Str()
+	}
+	return responsesUsage(v.Get("usage")), responsesFinish(v)
+}
+
+// messagesUsage reads an Anthropic usage object into OpenAI's accounting, where prompt tokens
+// include cached ones. Stream events carry usage in parts, so prev is added to.
+func messagesUsage(u jsonx.Value, prev *openai.Usage) *openai.Usage {
+	if !u.Exists() {
+		return prev
+	}
+	out := openai.Usage{}
+	if prev != nil {
+		out = *prev
+	}
+	if n, ok := u.Get("input_tokens").Int(); ok {
+		read, _ := u.Get("cache_read_input_tokens").Int()
+		write, _ := u.Get("cache_creation_input_tokens").Int()
+		out.PromptTokens = n + read + write
+		out.CachedTokens = read
+	}
+	if n, ok := u.Get("output_tokens").Int(); ok {
+		out.CompletionTokens = n
+	}
+	out.TotalTokens = out.PromptTokens + out.CompletionTokens
+	return &out
+}
+
+func responsesUsage(u jsonx.Value) *openai.Usage {
+	if !u.IsObject() {
+		return nil
+	}
+	in, _ := u.Get("input_tokens").Int()
+	out, _ := u.Get("output_tokens").Int()
+	cached, _ := u.Get("input_tokens_details", "cached_tokens").Int()
+	return &openai.Usage{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out, CachedTokens: cached}
+}
+
+// responsesFinish maps a Responses status to chat's finish reasons, for metrics and logs.
+func responsesFinish(resp jsonx.Value) string {
+	switch resp.Get("status").Str() {
+	case "completed":
+		return "stop"
+	case "incomplete":
+		if resp.Get("incomplete_details", "reason").Is("content_filter") {
+			return "content_filter"
+		}
+		return "length"
+	case "failed":
+		return "error"
+	}
+	return ""
+}
+
+// relayNative sends a native upstream stream to the client event by event, as the upstream
+// framed it. Only the events that carry usage or the end are looked into. Before the first
+// event the attempt may still fail over; after it, a break ends the stream with an error event
+// in the dialect's shape.
+func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response) (bool, *openai.Error) {
+	s := resp.Events
+	defer s.Close()
+	d := c.dialect
+	name, data, err := s.NextEvent()
+	if err != nil {
+		if err == io.EOF {
+			err = &provider.AttemptError{Provider: t.Provider, Kind: provider.FailBroken, Err: io.ErrUnexpectedEOF}
+		}
+		return g.attemptFailed(ctx, c, t, start, err)
+	}
+	c.firstByte.stop()
+	c.ttft = time.Since(start)
+	c.status = 200
+	d.native, d.provider = true, t.Provider
+	g.writeHeaders(w, c, resp.Header)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(200)
+	defer g.tel.StreamStarted()()
+	sw := sse.NewWriter(w)
+	events, ended := 0, false
+	for err == nil {
+		events++
+		ended = g.noteNativeEvent(c, name, data) || ended
+		if werr := sw.Event(name, data); werr != nil {
+			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
+			c.status, c.errMsg = 499, "client went away mid-stream"
+			return true, nil
+		}
+		name, data, err = s.NextEvent()
+	}
+	if err == io.EOF && ended {
+		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
+		return true, nil
+	}
+	if c.r.Context().Err() != nil {
+		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
+		c.status, c.errMsg = 499, "client went away mid-stream"
+		return true, nil
+	}
+	kind := balance.KindBrokenStream
+	if ctx.Err() != nil {
+		kind = balance.KindCanceled
+	}
+	_ = g.report(c, balance.Outcome{Target: t, Kind: kind, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
+	msg := "the upstream stream ended before its last event"
+	if err != io.EOF {
+		msg = streamError(err).Message
+	}
+	c.status, c.errMsg = 502, msg
+	_ = sw.Event("error", nativeStreamError(d.name, msg, events))
+	return true, nil
+}
+
+// noteNativeEvent reads usage, the finish reason and the final object from the events that
+// carry them, and reports whether the event ends the stream.
+func (g *Gateway) noteNativeEvent(c *call, name string, data []byte) bool {
+	d := c.dialect
+	if d.name == provider.Messages {
+		switch name {
+		case "message_start":
+			c.usage = messagesUsage(jsonx.Get(data, "message", "usage"), c.usage)
+		case "message_delta":
+			v, _ := jsonx.Parse(data)
+			c.usage = messagesUsage(v.Get("usage"), c.usage)
+			if sr := v.Get("delta", "stop_reason").Str(); sr != "" {
+				c.finish = sr
+			}
+		case "message_stop", "error":
+			return true
+		}
+		return false
+	}
+	switch name {
+	case "response.completed", "response.incomplete", "response.failed":
+		r := jsonx.Get(data, "response")
+		c.usage = responsesUsage(r.Get("usage"))
+		c.finish = responsesFinish(r)
+		d.answer = append([]byte(nil), r.Raw()...)
+		if d.beforeEnd != nil {
+			d.beforeEnd(d.answer)
+		}
+		return true
+	case "error":
+		return true
+	}
+	return false
+}
+
+// nativeStreamError is the dialect's own in-stream error event.
+func nativeStreamError(dialectName, msg string, seq int) []byte {
+	w := jsonx.NewWriter(make([]byte, 0, 96+len(msg)))
+	w.ObjectStart()
+	w.Key("type")
+	w.String("error")
+	if dialectName == provider.Messages {
+		w.Key("error")
+		w.ObjectStart()
+		w.Key("type")
+		w.String("api_error")
+		w.Key("message")
+		w.String(msg)
+		w.ObjectEnd()
+	} else {
+		w.Key("code")
+		w.String("stream_broken")
+		w.Key("message")
+		w.String(msg)
+		w.Key("param")
+		w.Null()
+		w.Key("sequence_number")
+		w.Int(int64(seq))
+	}
+	w.ObjectEnd()
+	return bytes.Clone(w.Bytes())
+}
