@@ -71,7 +71,15 @@ func TestMessagesFidelityNodeSDK(t *testing.T) {
 		}
 		return fakeprovider.Reply{}
 	})
-	s := startSluice(t, translateConfig(f))
+	// antbridge is the Anthropic fake reached through the translator even for /v1/messages
+	// (native = []), so thinking signatures cross the chat form both ways.
+	s := startSluice(t, translateConfig(f)+fmt.Sprintf(`
+[providers.antbridge]
+kind = "anthropic"
+base_url = %q
+api_key = %q
+native = []
+`, f.ant.URL, antKey))
 	out := node(t, "fidelity.test.mjs", "SLUICE_URL="+s.URL)
 	if !strings.Contains(out, "pass 7") || !strings.Contains(out, "fail 0") {
 		t.Fatalf("expected 7 passing node tests:\n%s", out)
@@ -108,6 +116,12 @@ func TestMessagesFidelityNodeSDK(t *testing.T) {
 	}
 	if jpath(again, "thinking", "type") != "enabled" {
 		t.Errorf("thinking config: %v", again["thinking"])
+	}
+	for _, r := range f.ant.Requests() {
+		// The translator's own API version, not the SDK's: these went through chat.
+		if strings.Contains(string(r.Body), "marker-think-tool") && r.Header.Get("Anthropic-Version") != "2023-06-01" {
+			t.Errorf("a thinking turn was not bridged (anthropic-version %q)", r.Header.Get("Anthropic-Version"))
+		}
 	}
 
 	// The breakpoints arrive where the OpenAI client set them, ttl kept.
@@ -199,11 +213,28 @@ options = { keep_extensions = true }
 			t.Fatalf("%s: status %d %s", name, code, body)
 		}
 	}
+	// Bridged reasoning never reaches a plain chat server (some refuse reasoning_content in
+	// input); breakpoints reach only the one that keeps them.
 	sb, kb := string(strict.Requests()[0].Body), string(keep.Requests()[0].Body)
-	if strings.Contains(sb, "cache_control") || strings.Contains(sb, "reasoning_signature") || !strings.Contains(sb, `"reasoning_content":"t"`) {
+	if strings.Contains(sb, "cache_control") || strings.Contains(sb, "reasoning_") {
 		t.Errorf("strict upstream received %s", sb)
 	}
-	if strings.Count(kb, `"cache_control"`) != 2 || !strings.Contains(kb, `"reasoning_signature":"sig1"`) {
+	if strings.Count(kb, `"cache_control"`) != 2 || strings.Contains(kb, "reasoning_") {
+		t.Errorf("keep_extensions upstream received %s", kb)
+	}
+	// A chat client's own extensions: stripped likewise, kept where the provider says so.
+	chat := `{"model":"%s/gpt-test","messages":[{"role":"user","content":[{"type":"text","text":"x","cache_control":{"type":"ephemeral"}}]},
+{"role":"assistant","content":"a","reasoning_signature":"sig2"},{"role":"user","content":"y"}]}`
+	for _, name := range []string{"strict", "keep"} {
+		if code, _, body := post(t, s.URL+"/v1/chat/completions", fmt.Sprintf(chat, name)); code != 200 {
+			t.Fatalf("%s: status %d %s", name, code, body)
+		}
+	}
+	sb, kb = string(strict.Requests()[1].Body), string(keep.Requests()[1].Body)
+	if strings.Contains(sb, "cache_control") || strings.Contains(sb, "reasoning_signature") {
+		t.Errorf("strict upstream received %s", sb)
+	}
+	if !strings.Contains(kb, `"cache_control"`) || !strings.Contains(kb, `"reasoning_signature":"sig2"`) {
 		t.Errorf("keep_extensions upstream received %s", kb)
 	}
 }

@@ -65,7 +65,7 @@ test('messages: a block only Anthropic runs is refused by name', async () => {
 });
 
 test('messages: thinking and its signature survive a tool-use round trip through the Anthropic translator', async () => {
-  const model = 'anthropic/claude-haiku-4-5';
+  const model = 'antbridge/claude-haiku-4-5'; // bridged: Messages -> chat -> translator -> Messages
   const tools = [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }];
   const first = await anthropic.messages.create({
     model, max_tokens: 4096, tools, thinking: { type: 'enabled', budget_tokens: 2048 },
