@@ -10,9 +10,12 @@
 //
 // # Request mapping
 //
-// Nothing is dropped in silence: each field is mapped, refused (400 invalid_request_error naming
-// it) or, when it is a pure hint, left out and listed in Converted.Ignored, which the gateway
-// reports in the x-sluice-ignored response header.
+// Nothing is dropped in silence: each field is mapped, refused or, when it is a pure hint, left
+// out and listed in Converted.Ignored, which the gateway reports in the x-sluice-ignored
+// response header. A malformed request is ToOpenAI's error; a refused construct (well formed,
+// but only the Messages API carries it) is Converted.Refusal, which every bridged target
+// answers with a 400 invalid_request_error naming it while a native target still takes the
+// request whole.
 //
 //	field                       bridged to chat
 //	model, max_tokens           model, max_tokens
