@@ -238,7 +238,7 @@ func routerPrices(cfg *config.Config) *pricing.Table {
 	if len(cfg.Pricing) > 0 {
 		over := make(map[string]pricing.Price, len(cfg.Pricing))
 		for m, p := range cfg.Pricing {
-			over[m] = pricing.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}
+			over[m] = pricing.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput, CacheWrite: p.CacheWrite}
 		}
 		t.Override(over)
 	}

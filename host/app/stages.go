@@ -53,7 +53,7 @@ func (a *App) buildStages(cfg *config.Config) (*stages, error) {
 	if len(cfg.Pricing) > 0 {
 		over := make(map[string]pricing.Price, len(cfg.Pricing))
 		for m, p := range cfg.Pricing {
-			over[m] = pricing.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput}
+			over[m] = pricing.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput, CacheWrite: p.CacheWrite}
 		}
 		s.prices.Override(over)
 	}

@@ -306,6 +306,7 @@ type Price struct {
 	Input       float64 `toml:"input"`
 	Output      float64 `toml:"output"`
 	CachedInput float64 `toml:"cached_input"`
+	CacheWrite  float64 `toml:"cache_write"`
 }
 
 // Duration is a time.Duration written as "250ms", "1m30s".

@@ -538,7 +538,7 @@ func (c *Config) validate(v *validator) {
 	}
 	for _, m := range sortedKeys(c.Pricing) {
 		p := c.Pricing[m]
-		if !validPrice(p.Input) || !validPrice(p.Output) || !validPrice(p.CachedInput) {
+		if !validPrice(p.Input) || !validPrice(p.Output) || !validPrice(p.CachedInput) || !validPrice(p.CacheWrite) {
 			v.errAt("pricing."+m, "prices must be finite and not negative")
 		}
 	}

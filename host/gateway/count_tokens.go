@@ -82,16 +82,11 @@ func (g *Gateway) countTokens(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, resp.Status, resp.Body)
 		return
 	}
-	oreq, _, _, err := messagesapi.ToOpenAI(body)
-	if err != nil {
-		writeAnthropicError(w, 400, "invalid_request_error", err.Error())
-		return
-	}
-	est, err := openai.ParseRequest(oreq)
+	n, err := messagesapi.CountTokens(body)
 	if err != nil {
 		writeAnthropicError(w, 400, "invalid_request_error", err.Error())
 		return
 	}
 	w.Header().Set(HeaderTokenCount, "estimate")
-	writeJSON(w, 200, []byte(`{"input_tokens":`+strconv.FormatInt(est.TokenEstimate, 10)+`}`))
+	writeJSON(w, 200, []byte(`{"input_tokens":`+strconv.FormatInt(n, 10)+`}`))
 }

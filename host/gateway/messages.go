@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/sluice-gw/sluice/host/messagesapi"
 	"github.com/sluice-gw/sluice/host/openai"
@@ -27,16 +28,20 @@ func (g *Gateway) messages() http.Handler {
 			writeAnthropicError(w, 400, "invalid_request_error", "request body: "+err.Error())
 			return
 		}
-		oreq, model, stream, err := messagesapi.ToOpenAI(body)
+		conv, err := messagesapi.ToOpenAI(body)
 		if err != nil {
 			writeAnthropicError(w, 400, "invalid_request_error", err.Error())
 			return
 		}
 		d := &dialect{name: provider.Messages, body: raw, header: forwardHeaders(r)}
+		if conv.Refusal != nil {
+			// Only a target that speaks the Messages API natively can take it.
+			d.bridgeErr = openai.Errorf(400, "unsupported_on_bridge", conv.Refusal.Error())
+		}
 		r = withDialect(r, d)
-		r.Body = io.NopCloser(bytes.NewReader(oreq))
-		r.ContentLength = int64(len(oreq))
-		aw := &anthropicWriter{w: w, d: d, stream: stream, conv: messagesapi.NewStreamConverter(model)}
+		r.Body = io.NopCloser(bytes.NewReader(conv.Body))
+		r.ContentLength = int64(len(conv.Body))
+		aw := &anthropicWriter{w: w, d: d, stream: conv.Stream, conv: messagesapi.NewStreamConverter(conv.Model), ignored: conv.Ignored}
 		chat.ServeHTTP(aw, r)
 		aw.finish()
 	})
@@ -60,6 +65,9 @@ type anthropicWriter struct {
 	buf    []byte
 	sse    bool
 	failed bool
+	// ignored are the client's parameters the bridge left out (x-sluice-ignored), reported
+	// when the answer is bridged; a native answer had them all.
+	ignored []string
 }
 
 func (a *anthropicWriter) Header() http.Header { return a.w.Header() }
@@ -70,6 +78,9 @@ func (a *anthropicWriter) WriteHeader(status int) {
 		a.pass = true
 		a.w.WriteHeader(status)
 		return
+	}
+	if len(a.ignored) > 0 {
+		a.w.Header().Set("X-Sluice-Ignored", strings.Join(a.ignored, ","))
 	}
 	a.sse = status == 200 && a.w.Header().Get("Content-Type") == "text/event-stream"
 	if a.sse {

@@ -127,6 +127,7 @@ func (g *Gateway) finishTelemetry(c *call, route string) {
 		if c.costMicros == 0 && !c.cacheHit && g.prices != nil && c.provider != "" && c.provider != "cache" {
 			rec.CostUSD = float64(g.prices.CostMicros(c.provider+"/"+c.model, pricing.Usage{
 				InputTokens: c.usage.PromptTokens, OutputTokens: c.usage.CompletionTokens, CachedInputTokens: c.usage.CachedTokens,
+				CacheWriteTokens: c.usage.CacheCreationTokens,
 			})) / 1e6
 		}
 	}

@@ -68,6 +68,7 @@ func (g *Gateway) settle(c *call) {
 		if g.prices != nil {
 			act.CostMicros = g.prices.CostMicros(c.provider+"/"+c.model, pricing.Usage{
 				InputTokens: c.usage.PromptTokens, OutputTokens: c.usage.CompletionTokens, CachedInputTokens: c.usage.CachedTokens,
+				CacheWriteTokens: c.usage.CacheCreationTokens,
 			})
 			c.costMicros = act.CostMicros
 		}

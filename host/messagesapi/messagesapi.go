@@ -1,11 +1,69 @@
 // Package messagesapi is the gateway's inbound Anthropic Messages API (POST /v1/messages) for
-// clients built on the Anthropic SDK: it converts their requests to the OpenAI chat shape the
-// pipeline speaks, and OpenAI responses and stream chunks back into Anthropic messages and SSE
-// events.
+// clients built on the Anthropic SDK, on the bridged path (a target that does not speak the
+// Messages API): it converts their requests to the OpenAI chat shape the pipeline speaks, and
+// OpenAI responses and stream chunks back into Anthropic messages and SSE events. It also
+// estimates count_tokens for such targets and writes Anthropic-shaped errors.
 //
 // It runs natively in the host, not as a wasm plugin: it is the gateway's own front door, applied
 // before routing to every request on this endpoint whatever provider serves it, it is
 // first-party code that needs no sandbox, and a wasm guest would multiply its JSON cost by ten.
+//
+// # Request mapping
+//
+// Nothing is dropped in silence: each field is mapped, refused or, when it is a pure hint, left
+// out and listed in Converted.Ignored, which the gateway reports in the x-sluice-ignored
+// response header. A malformed request is ToOpenAI's error; a refused construct (well formed,
+// but only the Messages API carries it) is Converted.Refusal, which every bridged target
+// answers with a 400 invalid_request_error naming it while a native target still takes the
+// request whole.
+//
+//	field                       bridged to chat
+//	model, max_tokens           model, max_tokens
+//	system (string or blocks)   a system message; text parts when a block has cache_control
+//	messages role user          user message; tool_result blocks become tool messages before it
+//	messages role assistant     assistant message (content, tool_calls, reasoning_content)
+//	messages role system        a system message in place (Claude Code sends one mid-conversation)
+//	stop_sequences              stop
+//	temperature, top_p          temperature, top_p
+//	top_k                       ignored: chat has no top-k sampling
+//	metadata.user_id            user
+//	thinking enabled            reasoning_effort from budget_tokens (<=2048 low, <=8192 medium, high)
+//	thinking disabled/adaptive  no reasoning_effort (the provider's default)
+//	output_config.effort        reasoning_effort (xhigh and max become high); wins over thinking
+//	output_config.format        response_format json_schema (strict)
+//	output_config.task_budget   ignored: advisory
+//	tools (custom)              function tools; strict kept; cache_control kept on the tool
+//	tools input_examples, defer_loading, eager_input_streaming   ignored: Anthropic-side hints
+//	tools (server: web_search, bash, ...)  refused
+//	tool_choice auto/any/tool/none  auto/required/{function}/none
+//	disable_parallel_tool_use   parallel_tool_calls false
+//	stream                      stream, with stream_options.include_usage
+//	service_tier                ignored: a capacity hint for Anthropic's tiers
+//	context_management          ignored: server-side clearing of old context; the full
+//	                            conversation the client sent goes instead
+//	mcp_servers, container      refused: only Anthropic's API runs them
+//	any other field             refused as unknown
+//
+// Content blocks:
+//
+//	text                      text part (cache_control kept on the part)
+//	image base64 / url        image_url part (data URI / URL); file sources refused
+//	document base64 PDF       file part {filename: title or document.pdf, file_data: data URI}
+//	document text / content   text (and image) parts, headed by title and context
+//	document url / file       refused: chat file parts take inline data only
+//	document citations        ignored: citations are not produced on this path
+//	tool_use                  tool_calls entry (cache_control kept on the entry)
+//	tool_result               tool message; text joined (text parts when cache_control is set),
+//	                          is_error prefixes "Error: ", images go in the following user
+//	                          message (chat tool messages take text only)
+//	thinking                  reasoning_content, signature in reasoning_signature
+//	redacted_thinking         ignored: encrypted for Anthropic alone, unreadable by any other model
+//	search_result, container_upload, server_tool_use, *_tool_result, mcp_*  refused
+//
+// cache_control and reasoning_signature are extensions of the chat shape (reasoning_content is
+// the de facto member of several OpenAI-compatible servers): the Anthropic and Bedrock
+// translators turn them back into cache breakpoints and thinking blocks, and package provider
+// removes the extensions before an OpenAI-compatible upstream (openai.StripChatExtensions).
 package messagesapi
 
 import (
@@ -26,7 +84,7 @@ func invalid(format string, args ...any) error {
 // is empty it is derived from status the way Anthropic names its errors.
 func ErrorBody(status int, typ, msg string) []byte {
 	if typ == "" {
-		typ = errorType(status)
+		typ = ErrorType(status)
 	}
 	w := jsonx.NewWriter(make([]byte, 0, 64+len(msg)))
 	w.ObjectStart()
@@ -43,427 +101,30 @@ func ErrorBody(status int, typ, msg string) []byte {
 	return w.Bytes()
 }
 
-func errorType(status int) string {
+// ErrorType is Anthropic's error type for an HTTP status, as its API reference lists them (400
+// invalid_request_error, also used for other 4xx, 401 authentication_error, 403
+// permission_error, 404 not_found_error, 413 request_too_large, 429 rate_limit_error, 500
+// api_error, 529 overloaded_error). Anthropic itself does not answer 503; an upstream's 503 is
+// reported as overloaded_error, the type clients retry the same way.
+func ErrorType(status int) string {
 	switch status {
-	case 400, 422:
-		return "invalid_request_error"
-	case 413:
-		return "request_too_large"
 	case 401:
 		return "authentication_error"
 	case 403:
 		return "permission_error"
 	case 404:
 		return "not_found_error"
+	case 413:
+		return "request_too_large"
 	case 429:
 		return "rate_limit_error"
 	case 529, 503:
 		return "overloaded_error"
 	}
+	if status >= 400 && status < 500 {
+		return "invalid_request_error"
+	}
 	return "api_error"
-}
-
-// reasoningEffort maps an extended-thinking budget to OpenAI's reasoning_effort (the inverse
-// of the anthropic translator's mapping: up to 2048 low, up to 8192 medium, above that high).
-func reasoningEffort(budget int64) string {
-	switch {
-	case budget <= 2048:
-		return "low"
-	case budget <= 8192:
-		return "medium"
-	}
-	return "high"
-}
-
-// ToOpenAI converts an Anthropic Messages request into an OpenAI chat.completions request and
-// returns the requested model and whether it asks for a stream. Streams ask for usage in the
-// final chunk (stream_options.include_usage) so message_delta can report it.
-func ToOpenAI(anthropicReq []byte) (openaiReq []byte, model string, stream bool, err error) {
-	req, err := jsonx.Parse(anthropicReq)
-	if err != nil {
-		return nil, "", false, invalid("body is not valid JSON: %v", err)
-	}
-	if !req.IsObject() {
-		return nil, "", false, invalid("body must be a JSON object")
-	}
-	if k, dup := duplicateKey(req); dup {
-		return nil, "", false, invalid("key %q appears more than once; send each top-level key once", k)
-	}
-	var f [12]jsonx.Value
-	req.Fields(f[:], "model", "messages", "system", "max_tokens", "stop_sequences", "temperature",
-		"top_p", "stream", "tools", "tool_choice", "metadata", "thinking")
-	mdl, messages, system, maxTokens, stop, temperature, topP, streamV, tools, toolChoice, metadata, thinking :=
-		f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]
-	model = mdl.Str()
-	if model == "" {
-		return nil, "", false, invalid("model is required")
-	}
-	if !messages.IsArray() {
-		return nil, "", false, invalid("messages must be an array")
-	}
-	stream, _ = streamV.Bool()
-
-	w := jsonx.NewWriter(make([]byte, 0, len(anthropicReq)+128))
-	w.ObjectStart()
-	w.Key("model")
-	w.String(model)
-	w.Key("messages")
-	w.ArrayStart()
-	if err := writeSystem(w, system); err != nil {
-		return nil, "", false, err
-	}
-	for i, m := range messages.Elems() {
-		if err := writeMessage(w, m, i); err != nil {
-			return nil, "", false, err
-		}
-	}
-	w.ArrayEnd()
-	if n, ok := maxTokens.Int(); ok {
-		w.Key("max_tokens")
-		w.Int(n)
-	}
-	if stop.IsArray() && stop.Len() > 0 {
-		w.Key("stop")
-		w.Value(stop)
-	}
-	if temperature.IsNumber() {
-		w.Key("temperature")
-		w.Value(temperature)
-	}
-	if topP.IsNumber() {
-		w.Key("top_p")
-		w.Value(topP)
-	}
-	if u := metadata.Get("user_id"); u.IsString() {
-		w.Key("user")
-		w.Value(u)
-	}
-	if thinking.Get("type").Is("enabled") {
-		b, _ := thinking.Get("budget_tokens").Int()
-		w.Key("reasoning_effort")
-		w.String(reasoningEffort(b))
-	}
-	if tools.IsArray() && tools.Len() > 0 {
-		if err := writeTools(w, tools); err != nil {
-			return nil, "", false, err
-		}
-	}
-	if err := writeToolChoice(w, toolChoice); err != nil {
-		return nil, "", false, err
-	}
-	if stream {
-		w.Key("stream")
-		w.Bool(true)
-		w.Key("stream_options")
-		w.ObjectStart()
-		w.Key("include_usage")
-		w.Bool(true)
-		w.ObjectEnd()
-	}
-	w.ObjectEnd()
-	return w.Bytes(), model, stream, nil
-}
-
-// duplicateKey finds a top-level key given twice. Readers disagree on which occurrence wins,
-// so a policy could read one value while the upstream acts on the other: such a body is refused.
-func duplicateKey(obj jsonx.Value) (string, bool) {
-	seen := make(map[string]struct{}, 16)
-	for k := range obj.Members() {
-		name := k.Str()
-		if _, ok := seen[name]; ok {
-			return name, true
-		}
-		seen[name] = struct{}{}
-	}
-	return "", false
-}
-
-func writeSystem(w *jsonx.Writer, system jsonx.Value) error {
-	var text []byte
-	switch system.Kind() {
-	case jsonx.Invalid, jsonx.Null:
-		return nil
-	case jsonx.String:
-		text = system.AppendStr(nil)
-	case jsonx.Array:
-		for i, b := range system.Elems() {
-			if !b.Get("type").Is("text") {
-				return invalid("system[%d]: only text blocks are supported", i)
-			}
-			if len(text) > 0 {
-				text = append(text, "\n\n"...)
-			}
-			text = b.Get("text").AppendStr(text)
-		}
-	default:
-		return invalid("system must be a string or an array of text blocks")
-	}
-	if len(text) == 0 {
-		return nil
-	}
-	w.ObjectStart()
-	w.Key("role")
-	w.String("system")
-	w.Key("content")
-	w.StringBytes(text)
-	w.ObjectEnd()
-	return nil
-}
-
-func writeMessage(w *jsonx.Writer, m jsonx.Value, i int) error {
-	var f [2]jsonx.Value
-	m.Fields(f[:], "role", "content")
-	role, content := f[0], f[1]
-	switch {
-	case role.Is("user"):
-		return writeUser(w, content, i)
-	case role.Is("assistant"):
-		return writeAssistant(w, content, i)
-	}
-	return invalid("messages[%d]: role must be user or assistant", i)
-}
-
-// writeUser writes tool_result blocks as OpenAI tool messages first (OpenAI wants them right
-// after the assistant turn that called the tools), then the remaining blocks as one user message.
-func writeUser(w *jsonx.Writer, content jsonx.Value, i int) error {
-	if content.IsString() {
-		w.ObjectStart()
-		w.Key("role")
-		w.String("user")
-		w.Key("content")
-		w.Value(content)
-		w.ObjectEnd()
-		return nil
-	}
-	if !content.IsArray() {
-		return invalid("messages[%d]: content must be a string or an array", i)
-	}
-	others := 0
-	for j, b := range content.Elems() {
-		t := b.Get("type")
-		if !t.Is("tool_result") {
-			others++
-			continue
-		}
-		text, err := toolResultText(b.Get("content"))
-		if err != nil {
-			return invalid("messages[%d].content[%d]: %v", i, j, err)
-		}
-		if isErr, _ := b.Get("is_error").Bool(); isErr {
-			text = append([]byte("Error: "), text...)
-		}
-		w.ObjectStart()
-		w.Key("role")
-		w.String("tool")
-		w.Key("tool_call_id")
-		w.Value(b.Get("tool_use_id"))
-		w.Key("content")
-		w.StringBytes(text)
-		w.ObjectEnd()
-	}
-	if others == 0 {
-		return nil
-	}
-	w.ObjectStart()
-	w.Key("role")
-	w.String("user")
-	w.Key("content")
-	w.ArrayStart()
-	for j, b := range content.Elems() {
-		t := b.Get("type")
-		switch {
-		case t.Is("tool_result"):
-		case t.Is("text"):
-			w.ObjectStart()
-			w.Key("type")
-			w.String("text")
-			w.Key("text")
-			w.Value(b.Get("text"))
-			w.ObjectEnd()
-		case t.Is("image"):
-			src := b.Get("source")
-			var url string
-			switch st := src.Get("type"); {
-			case st.Is("base64"):
-				url = "data:" + src.Get("media_type").Str() + ";base64," + src.Get("data").Str()
-			case st.Is("url"):
-				url = src.Get("url").Str()
-			default:
-				return invalid("messages[%d].content[%d]: unsupported image source %s", i, j, st.Raw())
-			}
-			w.ObjectStart()
-			w.Key("type")
-			w.String("image_url")
-			w.Key("image_url")
-			w.ObjectStart()
-			w.Key("url")
-			w.String(url)
-			w.ObjectEnd()
-			w.ObjectEnd()
-		default:
-			return invalid("messages[%d].content[%d]: unsupported block type %s", i, j, t.Raw())
-		}
-	}
-	w.ArrayEnd()
-	w.ObjectEnd()
-	return nil
-}
-
-func toolResultText(c jsonx.Value) ([]byte, error) {
-	switch c.Kind() {
-	case jsonx.Invalid, jsonx.Null:
-		return []byte{}, nil
-	case jsonx.String:
-		return c.AppendStr(nil), nil
-	case jsonx.Array:
-		var text []byte
-		for _, b := range c.Elems() {
-			if !b.Get("type").Is("text") {
-				return nil, fmt.Errorf("tool_result content supports only text blocks")
-			}
-			text = b.Get("text").AppendStr(text)
-		}
-		return text, nil
-	}
-	return nil, fmt.Errorf("tool_result content must be a string or an array")
-}
-
-func writeAssistant(w *jsonx.Writer, content jsonx.Value, i int) error {
-	var text []byte
-	calls := 0
-	switch content.Kind() {
-	case jsonx.String:
-		text = content.AppendStr(nil)
-	case jsonx.Array:
-		for j, b := range content.Elems() {
-			switch t := b.Get("type"); {
-			case t.Is("text"):
-				text = b.Get("text").AppendStr(text)
-			case t.Is("tool_use"):
-				calls++
-			case t.Is("thinking"), t.Is("redacted_thinking"):
-				// Thinking is provider-specific state; the OpenAI shape has no input slot for it.
-			default:
-				return invalid("messages[%d].content[%d]: unsupported block type %s", i, j, t.Raw())
-			}
-		}
-	default:
-		return invalid("messages[%d]: content must be a string or an array", i)
-	}
-	w.ObjectStart()
-	w.Key("role")
-	w.String("assistant")
-	w.Key("content")
-	if len(text) == 0 && calls > 0 {
-		w.Null()
-	} else {
-		w.StringBytes(text)
-	}
-	if calls > 0 {
-		w.Key("tool_calls")
-		w.ArrayStart()
-		for _, b := range content.Elems() {
-			if !b.Get("type").Is("tool_use") {
-				continue
-			}
-			w.ObjectStart()
-			w.Key("id")
-			w.Value(b.Get("id"))
-			w.Key("type")
-			w.String("function")
-			w.Key("function")
-			w.ObjectStart()
-			w.Key("name")
-			w.Value(b.Get("name"))
-			w.Key("arguments")
-			if in := b.Get("input"); in.IsObject() {
-				w.StringBytes(compact(in))
-			} else {
-				w.String("{}")
-			}
-			w.ObjectEnd()
-			w.ObjectEnd()
-		}
-		w.ArrayEnd()
-	}
-	w.ObjectEnd()
-	return nil
-}
-
-func compact(v jsonx.Value) []byte {
-	w := jsonx.NewWriter(make([]byte, 0, len(v.Raw())))
-	w.Copy(v)
-	return w.Bytes()
-}
-
-func writeTools(w *jsonx.Writer, tools jsonx.Value) error {
-	w.Key("tools")
-	w.ArrayStart()
-	for i, t := range tools.Elems() {
-		name := t.Get("name")
-		if !name.IsString() {
-			return invalid("tools[%d]: name is required", i)
-		}
-		if typ := t.Get("type"); typ.Exists() && !typ.Is("custom") {
-			return invalid("tools[%d]: server tool %s is not supported", i, typ.Raw())
-		}
-		w.ObjectStart()
-		w.Key("type")
-		w.String("function")
-		w.Key("function")
-		w.ObjectStart()
-		w.Key("name")
-		w.Value(name)
-		if d := t.Get("description"); d.IsString() {
-			w.Key("description")
-			w.Value(d)
-		}
-		w.Key("parameters")
-		if s := t.Get("input_schema"); s.IsObject() {
-			w.Value(s)
-		} else {
-			w.Raw([]byte(`{"type":"object","properties":{}}`))
-		}
-		w.ObjectEnd()
-		w.ObjectEnd()
-	}
-	w.ArrayEnd()
-	return nil
-}
-
-func writeToolChoice(w *jsonx.Writer, tc jsonx.Value) error {
-	if !tc.IsObject() {
-		return nil
-	}
-	switch t := tc.Get("type"); {
-	case t.Is("auto"):
-		w.Key("tool_choice")
-		w.String("auto")
-	case t.Is("any"):
-		w.Key("tool_choice")
-		w.String("required")
-	case t.Is("none"):
-		w.Key("tool_choice")
-		w.String("none")
-	case t.Is("tool"):
-		w.Key("tool_choice")
-		w.ObjectStart()
-		w.Key("type")
-		w.String("function")
-		w.Key("function")
-		w.ObjectStart()
-		w.Key("name")
-		w.Value(tc.Get("name"))
-		w.ObjectEnd()
-		w.ObjectEnd()
-	default:
-		return invalid("unsupported tool_choice type %s", t.Raw())
-	}
-	if d, _ := tc.Get("disable_parallel_tool_use").Bool(); d {
-		w.Key("parallel_tool_calls")
-		w.Bool(false)
-	}
-	return nil
 }
 
 // stopReason maps an OpenAI finish_reason to an Anthropic stop_reason.
@@ -479,21 +140,22 @@ func stopReason(fr string) string {
 	return "end_turn"
 }
 
-// usage is OpenAI token usage in Anthropic's terms: input_tokens excludes cache reads.
+// usage is OpenAI token usage in Anthropic's terms: input_tokens excludes cache reads and
+// writes, which OpenAI counts inside prompt_tokens (the Anthropic and Bedrock translators add
+// them there and report writes in the prompt_tokens_details.cache_creation_tokens extension).
 type usage struct {
-	input, output, cached int64
-	hasCached             bool
+	input, output, cacheRead, cacheWrite int64
 }
 
 func readUsage(u jsonx.Value) usage {
 	var r usage
 	prompt, _ := u.Get("prompt_tokens").Int()
 	r.output, _ = u.Get("completion_tokens").Int()
-	r.cached, r.hasCached = u.Get("prompt_tokens_details", "cached_tokens").Int()
-	r.input = prompt - r.cached
-	if r.input < 0 {
-		r.input = 0
-	}
+	d := u.Get("prompt_tokens_details")
+	r.cacheRead, _ = d.Get("cached_tokens").Int()
+	r.cacheWrite, _ = d.Get("cache_creation_tokens").Int()
+	r.cacheRead, r.cacheWrite = max(r.cacheRead, 0), max(r.cacheWrite, 0)
+	r.input = max(prompt-r.cacheRead-r.cacheWrite, 0)
 	return r
 }
 
@@ -501,12 +163,12 @@ func (u usage) write(w *jsonx.Writer) {
 	w.ObjectStart()
 	w.Key("input_tokens")
 	w.Int(u.input)
+	w.Key("cache_creation_input_tokens")
+	w.Int(u.cacheWrite)
+	w.Key("cache_read_input_tokens")
+	w.Int(u.cacheRead)
 	w.Key("output_tokens")
 	w.Int(u.output)
-	if u.hasCached {
-		w.Key("cache_read_input_tokens")
-		w.Int(u.cached)
-	}
 	w.ObjectEnd()
 }
 
@@ -546,9 +208,27 @@ func FromOpenAI(openaiResp []byte) ([]byte, error) {
 	w.Key("role")
 	w.String("assistant")
 	w.Key("model")
-	w.Value(f[1])
+	if f[1].IsString() {
+		w.Value(f[1])
+	} else {
+		w.String("")
+	}
 	w.Key("content")
 	w.ArrayStart()
+	if r := msg.Get("reasoning_content"); r.IsString() && !r.Is("") {
+		w.ObjectStart()
+		w.Key("type")
+		w.String("thinking")
+		w.Key("thinking")
+		w.Value(r)
+		w.Key("signature")
+		if s := msg.Get("reasoning_signature"); s.IsString() {
+			w.Value(s)
+		} else {
+			w.String("")
+		}
+		w.ObjectEnd()
+	}
 	text := msg.Get("content").AppendStr(nil)
 	if len(text) == 0 {
 		text = msg.Get("refusal").AppendStr(nil)
@@ -567,9 +247,9 @@ func FromOpenAI(openaiResp []byte) ([]byte, error) {
 		w.Key("type")
 		w.String("tool_use")
 		w.Key("id")
-		w.Value(tc.Get("id"))
+		w.String(tc.Get("id").Str())
 		w.Key("name")
-		w.Value(fn.Get("name"))
+		w.String(fn.Get("name").Str())
 		w.Key("input")
 		if in, err := jsonx.Parse([]byte(fn.Get("arguments").Str())); err == nil && in.IsObject() {
 			w.Value(in)
@@ -733,9 +413,15 @@ func (c *StreamConverter) Chunk(openaiChunkJSON []byte) ([][2]string, error) {
 		d := choice.Get("delta")
 		if r := d.Get("reasoning_content"); r.IsString() && !r.Is("") {
 			if c.kind != "thinking" {
-				c.openBlock(&ev, "thinking", func(w *jsonx.Writer) { w.Key("thinking"); w.String("") })
+				c.openBlock(&ev, "thinking", thinkingStart)
 			}
 			c.delta(&ev, c.block, "thinking_delta", "thinking", r.AppendStr(buf[:0]))
+		}
+		if s := d.Get("reasoning_signature"); s.IsString() && !s.Is("") {
+			if c.kind != "thinking" {
+				c.openBlock(&ev, "thinking", thinkingStart)
+			}
+			c.delta(&ev, c.block, "signature_delta", "signature", s.AppendStr(buf[:0]))
 		}
 		if t := d.Get("content"); t.IsString() && !t.Is("") {
 			if c.kind != "text" {
@@ -753,7 +439,7 @@ func (c *StreamConverter) Chunk(openaiChunkJSON []byte) ([][2]string, error) {
 				}
 				c.openBlock(&ev, "tool_use", func(w *jsonx.Writer) {
 					w.Key("id")
-					w.Value(id)
+					w.String(id.Str())
 					w.Key("name")
 					w.String(fn.Get("name").Str())
 					w.Key("input")
@@ -808,4 +494,13 @@ func (c *StreamConverter) Finish() [][2]string {
 	ev.add("message_delta", w)
 	ev = append(ev, [2]string{"message_stop", `{"type":"message_stop"}`})
 	return ev
+}
+
+// thinkingStart writes a thinking block's opening members, as Anthropic streams them: empty
+// thinking and signature, filled by thinking_delta and signature_delta.
+func thinkingStart(w *jsonx.Writer) {
+	w.Key("thinking")
+	w.String("")
+	w.Key("signature")
+	w.String("")
 }

@@ -62,6 +62,10 @@ func TestSummarize(t *testing.T) {
 	if s.Model != "m" || s.FinishReason != "stop" || s.Usage == nil || s.Usage.TotalTokens != 7 || s.Usage.CachedTokens != 2 {
 		t.Fatalf("%+v %+v", s, s.Usage)
 	}
+	s = Summarize([]byte(`{"choices":[],"usage":{"prompt_tokens":600,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":400,"cache_creation_tokens":150}}}`), false)
+	if s.Usage == nil || s.Usage.CachedTokens != 400 || s.Usage.CacheCreationTokens != 150 || s.Usage.TotalTokens != 601 {
+		t.Fatalf("cache usage: %+v", s.Usage)
+	}
 	if !IsUsageOnlyChunk([]byte(`{"choices":[],"usage":{"prompt_tokens":1}}`)) || IsUsageOnlyChunk([]byte(`{"choices":[{}],"usage":null}`)) {
 		t.Fatal("usage-only chunk detection")
 	}

@@ -10,13 +10,20 @@ type Usage struct {
 	PromptTokens     int64 `json:"prompt_tokens"`
 	CompletionTokens int64 `json:"completion_tokens"`
 	TotalTokens      int64 `json:"total_tokens"`
-	CachedTokens     int64 `json:"-"`
+	// CachedTokens is prompt_tokens_details.cached_tokens: prompt tokens read from the
+	// provider's prompt cache, counted inside PromptTokens.
+	CachedTokens int64 `json:"-"`
+	// CacheCreationTokens is prompt_tokens_details.cache_creation_tokens, an extension the
+	// Anthropic and Bedrock translators write: prompt tokens written to the prompt cache,
+	// counted inside PromptTokens.
+	CacheCreationTokens int64 `json:"-"`
 }
 
 type usageObject struct {
 	Usage
 	Details *struct {
-		CachedTokens int64 `json:"cached_tokens"`
+		CachedTokens        int64 `json:"cached_tokens"`
+		CacheCreationTokens int64 `json:"cache_creation_tokens"`
 	} `json:"prompt_tokens_details"`
 }
 
@@ -87,6 +94,7 @@ func Summarize(body []byte, full bool) Summary {
 		if json.Unmarshal(usage, &u) == nil {
 			if u.Details != nil {
 				u.CachedTokens = u.Details.CachedTokens
+				u.CacheCreationTokens = u.Details.CacheCreationTokens
 			}
 			if u.TotalTokens == 0 {
 				u.TotalTokens = u.PromptTokens + u.CompletionTokens

@@ -1,5 +1,5 @@
-// Package pricing owns the model price table: what a model costs per million input, output and
-// cached-input tokens, shipped with the binary (prices.toml) and overridable from config. It
+// Package pricing owns the model price table: what a model costs per million input, output,
+// cache-read and cache-write tokens, shipped with the binary (prices.toml) and overridable from config. It
 // resolves the names clients actually send ("openai/gpt-4o-mini-2024-07-18",
 // "bedrock/us.anthropic.claude-3-5-haiku-20241022-v1:0", "gpt-4o") to a listed entry and
 // turns token usage into US dollars for cost limits, routing and telemetry.
@@ -26,6 +26,10 @@ type Price struct {
 	// CachedInput is the price of prompt tokens served from the provider's prompt cache.
 	// Zero means the provider gives no discount: cached tokens are billed at Input.
 	CachedInput float64 `toml:"cached_input" json:"cached_input"`
+	// CacheWrite is the price of prompt tokens written to the prompt cache (Anthropic bills a
+	// five-minute write at 1.25 times the input price). Zero bills them at Input, as providers
+	// that cache on their own (OpenAI) do.
+	CacheWrite float64 `toml:"cache_write" json:"cache_write"`
 }
 
 // Usage is the token count of one call, in OpenAI's terms.
@@ -35,17 +39,28 @@ type Usage struct {
 	// CachedInputTokens is the part of InputTokens read from the prompt cache
 	// (prompt_tokens_details.cached_tokens).
 	CachedInputTokens int64
+	// CacheWriteTokens is the part of InputTokens written to the prompt cache
+	// (prompt_tokens_details.cache_creation_tokens, which the Anthropic and Bedrock translators
+	// report).
+	CacheWriteTokens int64
 }
 
-// Cost is the price of u in USD.
+// Cost is the price of u in USD: uncached input at Input, cache reads at CachedInput, cache
+// writes at CacheWrite and output at Output.
 func (p Price) Cost(u Usage) float64 {
-	cached := min(max(u.CachedInputTokens, 0), max(u.InputTokens, 0))
-	fresh := max(u.InputTokens, 0) - cached
-	cachedPrice := p.CachedInput
+	in := max(u.InputTokens, 0)
+	cached := min(max(u.CachedInputTokens, 0), in)
+	written := min(max(u.CacheWriteTokens, 0), in-cached)
+	fresh := in - cached - written
+	cachedPrice, writePrice := p.CachedInput, p.CacheWrite
 	if cachedPrice == 0 {
 		cachedPrice = p.Input
 	}
-	return (float64(fresh)*p.Input + float64(cached)*cachedPrice + float64(max(u.OutputTokens, 0))*p.Output) / 1e6
+	if writePrice == 0 {
+		writePrice = p.Input
+	}
+	return (float64(fresh)*p.Input + float64(cached)*cachedPrice + float64(written)*writePrice +
+		float64(max(u.OutputTokens, 0))*p.Output) / 1e6
 }
 
 // Table is a set of prices keyed "provider/model" (or a bare "model", or "provider/*" for every
@@ -85,7 +100,7 @@ func Parse(text string) (map[string]Price, error) {
 	out := make(map[string]Price)
 	for prov, models := range raw {
 		for m, p := range models {
-			if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 {
+			if p.Input < 0 || p.Output < 0 || p.CachedInput < 0 || p.CacheWrite < 0 {
 				return nil, fmt.Errorf("pricing: %s/%s: negative price", prov, m)
 			}
 			out[prov+"/"+m] = p

@@ -100,6 +100,58 @@ func TestCost(t *testing.T) {
 	}
 }
 
+// TestCachePrices checks the shipped cache prices against the published ones: Anthropic reads at
+// 0.1x and five-minute writes at 1.25x the input price, OpenAI's cached input at its own price,
+// and a call is priced as uncached*input + reads*read + writes*write + output*output.
+func TestCachePrices(t *testing.T) {
+	tb := Default()
+	for _, c := range []struct {
+		model                string
+		in, read, write, out float64
+	}{
+		{"anthropic/claude-sonnet-4-5-20250929", 3, 0.30, 3.75, 15},
+		{"anthropic/claude-opus-4-5", 5, 0.50, 6.25, 25},
+		{"anthropic/claude-opus-4-1", 15, 1.50, 18.75, 75},
+		{"anthropic/claude-haiku-4-5", 1, 0.10, 1.25, 5},
+		{"anthropic/claude-3-5-haiku-latest", 0.80, 0.08, 1.00, 4},
+		{"bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0", 3, 0.30, 3.75, 15},
+		{"openai/gpt-4o", 2.50, 1.25, 0, 10},
+		{"openai/gpt-4.1-mini", 0.40, 0.10, 0, 1.60},
+		{"openai/gpt-5", 1.25, 0.125, 0, 10},
+		{"openai/o4-mini", 1.10, 0.275, 0, 4.40},
+	} {
+		p, ok := tb.Lookup(c.model)
+		if !ok || p.Input != c.in || p.CachedInput != c.read || p.CacheWrite != c.write || p.Output != c.out {
+			t.Errorf("Lookup(%q) = %+v, want in %v read %v write %v out %v", c.model, p, c.in, c.read, c.write, c.out)
+		}
+		if !strings.HasPrefix(c.model, "openai/") &&
+			(math.Abs(p.CachedInput-0.1*p.Input) > 1e-9 || math.Abs(p.CacheWrite-1.25*p.Input) > 1e-9) {
+			t.Errorf("%s: read %v, write %v are not 0.1x and 1.25x input %v", c.model, p.CachedInput, p.CacheWrite, p.Input)
+		}
+	}
+	// A Claude Code turn on Sonnet 4.5: 50k prompt tokens of which 40k read from the cache and
+	// 8k written to it, 2k uncached; 1k output.
+	u := Usage{InputTokens: 50_000, CachedInputTokens: 40_000, CacheWriteTokens: 8_000, OutputTokens: 1_000}
+	got := tb.Cost("anthropic/claude-sonnet-4-5", u)
+	want := (2_000*3.0 + 40_000*0.30 + 8_000*3.75 + 1_000*15.0) / 1e6
+	if math.Abs(got-want) > 1e-12 {
+		t.Errorf("cost = %v, want %v", got, want)
+	}
+	if m := tb.CostMicros("anthropic/claude-sonnet-4-5", u); m != 63_000 {
+		t.Errorf("CostMicros = %d, want 63000", m)
+	}
+	// Without a write price (OpenAI) writes are billed as input.
+	got = tb.Cost("openai/gpt-4o", Usage{InputTokens: 1000, CacheWriteTokens: 1000})
+	if math.Abs(got-1000*2.5/1e6) > 1e-12 {
+		t.Errorf("gpt-4o write cost = %v", got)
+	}
+	// Counts that overlap or exceed the prompt never price above it.
+	got = tb.Cost("anthropic/claude-sonnet-4-5", Usage{InputTokens: 100, CachedInputTokens: 80, CacheWriteTokens: 80})
+	if want := (80*0.30 + 20*3.75) / 1e6; math.Abs(got-want) > 1e-12 {
+		t.Errorf("clamped cost = %v, want %v", got, want)
+	}
+}
+
 func TestOverride(t *testing.T) {
 	tb := Default()
 	tb.Override(map[string]Price{

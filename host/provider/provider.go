@@ -55,13 +55,17 @@ type Provider struct {
 	IdleTimeout time.Duration
 	BYOK        bool
 
-	auth        string
-	apiKey      string
-	headers     map[string]string
-	options     []byte // provider options as JSON, for the translator envelope
-	translator  Translator
-	client      *http.Client
-	unavailable string // why requests cannot be sent (missing credentials), or ""
+	auth    string
+	apiKey  string
+	headers map[string]string
+	options []byte // provider options as JSON, for the translator envelope
+	// keepExtensions (option keep_extensions = true) sends the gateway's chat extension
+	// members (cache_control, reasoning_signature) to an OpenAI-compatible upstream that
+	// honours them, such as OpenRouter; by default they are removed (openai.StripChatExtensions).
+	keepExtensions bool
+	translator     Translator
+	client         *http.Client
+	unavailable    string // why requests cannot be sent (missing credentials), or ""
 
 	region      string
 	creds       aws.Credentials
@@ -96,6 +100,7 @@ func New(pc *config.Provider, load LoadTranslator, opts Options) (*Provider, err
 		return nil, fmt.Errorf("provider %s: options: %w", pc.Name, err)
 	}
 	p.options = opt
+	p.keepExtensions, _ = pc.Options["keep_extensions"].(bool)
 	rt := opts.Transport
 	if rt == nil {
 		rt = newTransport()
@@ -250,6 +255,9 @@ func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
 	}
 	u := p.BaseURL + path
 	body := r.Body
+	if r.Endpoint == ChatCompletions && !p.keepExtensions {
+		body = openai.StripChatExtensions(body)
+	}
 	if p.Kind == "azure" {
 		dep := r.Model
 		if d, ok := p.deployments[r.Model]; ok {

@@ -160,6 +160,9 @@ func validateMessagesBody(h http.Header, m map[string]any, requireModel bool) st
 	if n := countCacheControl(m); n > maxCacheBreakpoints {
 		return fmt.Sprintf("A maximum of %d blocks with cache_control may be provided. Found %d.", maxCacheBreakpoints, n)
 	}
+	if _, msg := walkCache(m); msg != "" {
+		return msg
+	}
 	if v, ok := m["thinking"]; ok {
 		th, ok := v.(map[string]any)
 		if !ok {
@@ -207,7 +210,7 @@ func validateAnthropicSystem(v any) string {
 			if _, ok := blk["text"].(string); !ok {
 				return fmt.Sprintf("system.%d.text: Field required", i)
 			}
-			if msg := validateCacheControl(blk); msg != "" {
+			if msg := validateBlockCacheControl(blk); msg != "" {
 				return fmt.Sprintf("system.%d.%s", i, msg)
 			}
 		}
@@ -299,7 +302,7 @@ var anthropicImageTypes = map[string]bool{"image/jpeg": true, "image/png": true,
 
 func validateAnthropicBlock(role string, blk map[string]any, toolUses, results map[string]bool) string {
 	typ, _ := blk["type"].(string)
-	if msg := validateCacheControl(blk); msg != "" {
+	if msg := validateBlockCacheControl(blk); msg != "" {
 		return msg
 	}
 	switch typ {
@@ -409,7 +412,7 @@ func validateAnthropicTools(tools, choice any) string {
 				return fmt.Sprintf("tools.%d.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'", i)
 			}
 			names[name] = true
-			if msg := validateCacheControl(tool); msg != "" {
+			if msg := validateBlockCacheControl(tool); msg != "" {
 				return fmt.Sprintf("tools.%d.%s", i, msg)
 			}
 			if typ, ok := tool["type"].(string); ok && typ != "custom" {
@@ -458,8 +461,8 @@ func validateAnthropicTools(tools, choice any) string {
 	return ""
 }
 
-// validateCacheControl checks the cache_control marker of a block, tool or system entry.
-func validateCacheControl(blk map[string]any) string {
+// validateBlockCacheControl checks the cache_control marker of a block, tool or system entry.
+func validateBlockCacheControl(blk map[string]any) string {
 	v, ok := blk["cache_control"]
 	if !ok || v == nil {
 		return ""
@@ -762,15 +765,22 @@ func (s *Server) anthropicMessage(reply *Reply, rec *Received, body map[string]a
 	if content == nil {
 		content = []any{}
 	}
+	// Breakpoints are answered as a prompt cache would (see cacheUsage) unless the reply
+	// scripts the cache counts; cached words leave input_tokens, as Anthropic counts them.
+	cache, _ := walkCache(body)
+	read, write := reply.Usage.CacheRead, reply.Usage.CacheWrite
+	if read == 0 && write == 0 {
+		read, write = s.cacheUsage(cache)
+	}
+	usage := map[string]any{
+		"input_tokens":                pick(reply.Usage.Input, max(promptWords-read-write, 1)),
+		"output_tokens":               pick(reply.Usage.Output, outWords),
+		"cache_creation_input_tokens": write,
+		"cache_read_input_tokens":     read,
+	}
 	return &anthropicMsg{
 		id: id + seqStr, model: model, stop: stop, text: text, thinking: reply.Thinking,
-		pieces: reply.Pieces, content: content,
-		usage: map[string]any{
-			"input_tokens":                pick(reply.Usage.Input, promptWords),
-			"output_tokens":               pick(reply.Usage.Output, outWords),
-			"cache_creation_input_tokens": reply.Usage.CacheWrite,
-			"cache_read_input_tokens":     reply.Usage.CacheRead,
-		},
+		pieces: reply.Pieces, content: content, usage: usage,
 	}
 }
 

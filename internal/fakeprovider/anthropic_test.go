@@ -152,3 +152,40 @@ func TestAnthropicFaultStatus(t *testing.T) {
 		t.Errorf("status %d body %v", resp.StatusCode, m)
 	}
 }
+
+// TestAnthropicPromptCache: breakpoints are validated as the Messages API does, and the prefix up
+// to the last one is written to the cache on first sight and read from it afterwards.
+func TestAnthropicPromptCache(t *testing.T) {
+	up := NewAnthropic(t)
+	body := `{"model":"claude-haiku-4-5","max_tokens":100,
+"system":[{"type":"text","text":"a long and stable system prompt","cache_control":{"type":"ephemeral","ttl":"1h"}}],
+"messages":[{"role":"user","content":[{"type":"text","text":"question one"}]}]}`
+	first := decodeBody(t, post(t, up.URL+"/v1/messages", antHeaders, body))
+	second := decodeBody(t, post(t, up.URL+"/v1/messages", antHeaders, strings.Replace(body, "question one", "question two", 1)))
+	w1, r1 := dig(first, "usage", "cache_creation_input_tokens"), dig(first, "usage", "cache_read_input_tokens")
+	w2, r2 := dig(second, "usage", "cache_creation_input_tokens"), dig(second, "usage", "cache_read_input_tokens")
+	if w1.(float64) <= 0 || r1 != 0.0 || w2 != 0.0 || r2 != w1 {
+		t.Errorf("first usage %v, second %v", first["usage"], second["usage"])
+	}
+	plain := decodeBody(t, post(t, up.URL+"/v1/messages", antHeaders, antBody))
+	if dig(plain, "usage", "cache_creation_input_tokens") != 0.0 || dig(plain, "usage", "cache_read_input_tokens") != 0.0 {
+		t.Errorf("no breakpoints, yet cache usage %v", plain["usage"])
+	}
+	mark := `,"cache_control":{"type":"ephemeral"}`
+	five := `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[` +
+		strings.Repeat(`{"type":"text","text":"x"`+mark+`},`, 4) + `{"type":"text","text":"y"` + mark + `}]}]}`
+	for _, c := range []struct{ body, want string }{
+		{five, "A maximum of 4 blocks with cache_control may be provided. Found 5."},
+		{strings.Replace(body, `"ttl":"1h"`, `"ttl":"2h"`, 1), "system.0.cache_control.ttl: Input should be '5m' or '1h'"},
+		{strings.Replace(body, `"type":"ephemeral"`, `"type":"persistent"`, 1), "cache_control.type: Input should be 'ephemeral'"},
+		{strings.Replace(body, `"ttl":"1h"`, `"scope":"org"`, 1), "cache_control.scope: Extra inputs are not permitted"},
+		{`{"model":"m","max_tokens":5,"tools":[{"name":"f","input_schema":{"type":"object"},"cache_control":{}}],"messages":[{"role":"user","content":"q"}]}`,
+			"tools.0.cache_control.type"},
+	} {
+		resp := post(t, up.URL+"/v1/messages", antHeaders, c.body)
+		m := decodeBody(t, resp)
+		if resp.StatusCode != 400 || !strings.Contains(dig(m, "error", "message").(string), c.want) {
+			t.Errorf("status %d %v, want 400 with %q", resp.StatusCode, m, c.want)
+		}
+	}
+}

@@ -21,7 +21,7 @@ func TestBedrockInvoke(t *testing.T) {
 	m := decodeBody(t, resp)
 	if resp.StatusCode != 200 || m["type"] != "message" || dig(m, "content", 0, "text") != "hello claude" ||
 		m["model"] != "claude-3-haiku-20240307" || !strings.HasPrefix(m["id"].(string), "msg_bdrk_") ||
-		m["stop_reason"] != "end_turn" || dig(m, "usage", "input_tokens") != 4.0 || dig(m, "usage", "output_tokens") != 2.0 {
+		m["stop_reason"] != "end_turn" || dig(m, "usage", "input_tokens") != 1.0 || dig(m, "usage", "cache_creation_input_tokens") != 4.0 || dig(m, "usage", "output_tokens") != 2.0 {
 		t.Fatalf("status %d reply %v", resp.StatusCode, m)
 	}
 	if resp.Header.Get("X-Amzn-Bedrock-Output-Token-Count") != "2" {

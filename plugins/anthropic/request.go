@@ -8,6 +8,23 @@
 //   - anthropic_beta: sent as the anthropic-beta header when set.
 //   - default_max_tokens (default 4096): max_tokens when the client gives none (Anthropic
 //     requires it).
+//   - auto_cache (default false): for clients that place no prompt-cache breakpoints, place
+//     three: after the tools, after the system prompt and on the last user turn (Anthropic
+//     allows four).
+//
+// Prompt caching: cache_control ({"type":"ephemeral","ttl":"5m"|"1h"}), an extension member of
+// chat content parts, tools, tool calls and messages (the Messages API endpoint writes it, and
+// OpenAI-SDK clients can send it), becomes the cache_control of the matching Anthropic block: a
+// message-level one marks the message's last block, and a mark on a tool message's part marks
+// its tool_result. Usage comes back in OpenAI's terms: prompt_tokens counts cache reads and
+// writes, prompt_tokens_details.cached_tokens the reads and the cache_creation_tokens extension
+// the writes.
+//
+// Thinking: a response's thinking block becomes reasoning_content, its signature the
+// reasoning_signature extension (signature_delta in streams). An assistant message carrying
+// both goes back as a thinking block first in its turn, as Anthropic requires for tool use
+// with thinking; reasoning_content without a signature (another provider's) cannot be
+// verified by Anthropic and is not sent.
 //
 // reasoning_effort maps to extended thinking {type: enabled, budget_tokens}: minimal 1024,
 // low 2048, medium 8192, high 16384 ("none" turns it off). OpenAI counts reasoning inside
@@ -105,14 +122,19 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	w.String(req.Model)
 	w.Key("max_tokens")
 	w.Int(max)
-	if err := system.Write(w, messages); err != nil {
+	auto := xlate.AutoCache(req.Options, req.Body)
+	if _, err := system.WriteCached(w, messages, auto); err != nil {
 		return nil, err
 	}
-	if err := writeMessages(w, messages); err != nil {
+	lastUser := -1
+	if auto {
+		lastUser = xlate.LastUserTurn(messages)
+	}
+	if err := writeMessages(w, messages, lastUser); err != nil {
 		return nil, err
 	}
 	if tools.IsArray() && tools.Len() > 0 {
-		if err := writeTools(w, tools); err != nil {
+		if err := writeTools(w, tools, auto); err != nil {
 			return nil, err
 		}
 	}
@@ -157,31 +179,42 @@ func TranslateRequest(in []byte) ([]byte, error) {
 }
 
 // system collects system and developer messages into the top-level system blocks.
-var system = xlate.System{Provider: "anthropic", Key: "system", Typed: true}
+var system = xlate.System{Provider: "anthropic", Key: "system", Typed: true, Marks: xlate.MarksCacheControl}
 
 // writeMessages writes the turns, merging consecutive messages that map to the same Anthropic
-// role (tool results become user turns) into one turn, as the API requires alternation.
-func writeMessages(w *jsonx.Writer, messages jsonx.Value) error {
+// role (tool results become user turns) into one turn, as the API requires alternation. The
+// message at index mark (-1: none) gets a cache breakpoint on its last block.
+func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) error {
 	turns := xlate.OpenTurns(w, "messages", "content")
-	var f [4]jsonx.Value
+	var f [6]jsonx.Value
 	for i, m := range messages.Elems() {
-		m.Fields(f[:], "role", "content", "tool_calls", "tool_call_id")
+		m.Fields(f[:], "role", "content", "tool_calls", "tool_call_id", "reasoning_content", "reasoning_signature")
 		role := f[0]
+		last, err := xlate.ReadCacheMark(m, "anthropic")
+		if err != nil {
+			return err
+		}
+		if i == mark {
+			last.Set = true
+		}
 		switch {
 		case role.Is("system"), role.Is("developer"):
 		case role.Is("user"):
 			turns.Start("user")
-			if err := writeUserContent(w, f[1], i); err != nil {
+			if err := writeUserContent(w, f[1], i, last); err != nil {
 				return err
 			}
 		case role.Is("assistant"):
 			turns.Start("assistant")
-			if err := writeAssistant(w, f[1], f[2], i); err != nil {
+			writeThinking(w, f[4], f[5])
+			if err := writeAssistant(w, f[1], f[2], i, last); err != nil {
 				return err
 			}
 		case role.Is("tool"):
 			turns.Start("user")
-			writeToolResult(w, f[3], f[1])
+			if err := writeToolResult(w, f[3], f[1], last); err != nil {
+				return err
+			}
 		default:
 			return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: unsupported role %s", i, role.Raw())
 		}
@@ -190,33 +223,68 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value) error {
 	return nil
 }
 
-func textBlock(w *jsonx.Writer, text jsonx.Value) {
+// writeThinking writes the thinking block of an assistant turn that carries its signature.
+func writeThinking(w *jsonx.Writer, reasoning, signature jsonx.Value) {
+	if !reasoning.IsString() || !signature.IsString() || signature.Is("") {
+		return
+	}
+	w.ObjectStart()
+	w.Key("type")
+	w.String("thinking")
+	w.Key("thinking")
+	w.Value(reasoning)
+	w.Key("signature")
+	w.Value(signature)
+	w.ObjectEnd()
+}
+
+// textBlock writes a text block with its breakpoint.
+func textBlock(w *jsonx.Writer, text jsonx.Value, mark xlate.CacheMark) {
 	w.ObjectStart()
 	w.Key("type")
 	w.String("text")
 	w.Key("text")
 	w.Value(text)
+	xlate.WriteCacheControl(w, mark)
 	w.ObjectEnd()
 }
 
-func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
+// partMark is a content part's breakpoint, or the message's last one for its last part.
+func partMark(p jsonx.Value, isLast bool, last xlate.CacheMark) (xlate.CacheMark, error) {
+	m, err := xlate.ReadCacheMark(p, "anthropic")
+	if err == nil && isLast && last.Set && !m.Set {
+		m = last
+	}
+	return m, err
+}
+
+func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int, last xlate.CacheMark) error {
 	switch content.Kind() {
 	case jsonx.String:
 		if content.Is("") {
 			return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: empty content", i)
 		}
-		textBlock(w, content)
+		textBlock(w, content, last)
 		return nil
 	case jsonx.Array:
-		for _, p := range content.Elems() {
+		n := content.Len()
+		for j, p := range content.Elems() {
+			mark, err := partMark(p, j == n-1, last)
+			if err != nil {
+				return err
+			}
 			t := p.Get("type")
 			switch {
 			case t.Is("text"):
 				if tx := p.Get("text"); !tx.Is("") {
-					textBlock(w, tx)
+					textBlock(w, tx, mark)
 				}
 			case t.Is("image_url"):
-				if err := writeImage(w, p.Get("image_url", "url"), i); err != nil {
+				if err := writeImage(w, p.Get("image_url", "url"), i, mark); err != nil {
+					return err
+				}
+			case t.Is("file"):
+				if err := writeFile(w, p.Get("file"), i, mark); err != nil {
 					return err
 				}
 			default:
@@ -228,7 +296,7 @@ func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
 	return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: content must be a string or an array", i)
 }
 
-func writeImage(w *jsonx.Writer, url jsonx.Value, i int) error {
+func writeImage(w *jsonx.Writer, url jsonx.Value, i int, mark xlate.CacheMark) error {
 	u := url.Str()
 	if u == "" {
 		return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: image_url.url is missing", i)
@@ -254,34 +322,77 @@ func writeImage(w *jsonx.Writer, url jsonx.Value, i int) error {
 		w.String(u)
 	}
 	w.ObjectEnd()
+	xlate.WriteCacheControl(w, mark)
 	w.ObjectEnd()
 	return nil
 }
 
-func writeAssistant(w *jsonx.Writer, content, toolCalls jsonx.Value, i int) error {
+// writeFile writes a chat file part holding a base64 PDF data URI as a document block (the
+// filename becomes its title); file ids belong to another provider's Files API.
+func writeFile(w *jsonx.Writer, file jsonx.Value, i int, mark xlate.CacheMark) error {
+	d, ok := xlate.ParseDataURI(file.Get("file_data").Str())
+	if !ok || d.MediaType != "application/pdf" {
+		return xlate.BadRequest("unsupported_content", "anthropic: messages[%d]: file parts must hold a base64 application/pdf data URI in file_data", i)
+	}
+	w.ObjectStart()
+	w.Key("type")
+	w.String("document")
+	w.Key("source")
+	w.ObjectStart()
+	w.Key("type")
+	w.String("base64")
+	w.Key("media_type")
+	w.String(d.MediaType)
+	w.Key("data")
+	w.String(d.Data)
+	w.ObjectEnd()
+	if name := file.Get("filename"); name.IsString() && !name.Is("") {
+		w.Key("title")
+		w.Value(name)
+	}
+	xlate.WriteCacheControl(w, mark)
+	w.ObjectEnd()
+	return nil
+}
+
+func writeAssistant(w *jsonx.Writer, content, toolCalls jsonx.Value, i int, last xlate.CacheMark) error {
+	calls := toolCalls.Len()
+	textLast := last
+	if calls > 0 {
+		textLast = xlate.CacheMark{} // the message's last block is its last tool_use
+	}
 	switch content.Kind() {
 	case jsonx.String:
 		if !content.Is("") {
-			textBlock(w, content)
+			textBlock(w, content, textLast)
 		}
 	case jsonx.Array:
-		for _, p := range content.Elems() {
+		n := content.Len()
+		for j, p := range content.Elems() {
+			mark, err := partMark(p, j == n-1, textLast)
+			if err != nil {
+				return err
+			}
 			t := p.Get("type")
 			switch {
 			case t.Is("text"):
 				if tx := p.Get("text"); !tx.Is("") {
-					textBlock(w, tx)
+					textBlock(w, tx, mark)
 				}
 			case t.Is("refusal"):
 				if tx := p.Get("refusal"); !tx.Is("") {
-					textBlock(w, tx)
+					textBlock(w, tx, mark)
 				}
 			default:
 				return xlate.BadRequest("unsupported_content", "anthropic: messages[%d]: assistant content part type %s is not supported", i, t.Raw())
 			}
 		}
 	}
-	for _, tc := range toolCalls.Elems() {
+	for k, tc := range toolCalls.Elems() {
+		mark, err := partMark(tc, k == calls-1, last)
+		if err != nil {
+			return err
+		}
 		fn := tc.Get("function")
 		w.ObjectStart()
 		w.Key("type")
@@ -296,12 +407,15 @@ func writeAssistant(w *jsonx.Writer, content, toolCalls jsonx.Value, i int) erro
 			return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: tool call arguments must be a JSON object", i)
 		}
 		w.Value(args)
+		xlate.WriteCacheControl(w, mark)
 		w.ObjectEnd()
 	}
 	return nil
 }
 
-func writeToolResult(w *jsonx.Writer, id, content jsonx.Value) {
+// writeToolResult writes a tool message as a tool_result block; a breakpoint on any of its
+// parts (or the message) marks the block.
+func writeToolResult(w *jsonx.Writer, id, content jsonx.Value, mark xlate.CacheMark) error {
 	w.ObjectStart()
 	w.Key("type")
 	w.String("tool_result")
@@ -311,8 +425,15 @@ func writeToolResult(w *jsonx.Writer, id, content jsonx.Value) {
 	if content.IsArray() {
 		w.ArrayStart()
 		for _, p := range content.Elems() {
+			m, err := xlate.ReadCacheMark(p, "anthropic")
+			if err != nil {
+				return err
+			}
+			if m.Set {
+				mark = m
+			}
 			if p.Get("type").Is("text") {
-				textBlock(w, p.Get("text"))
+				textBlock(w, p.Get("text"), xlate.CacheMark{})
 			}
 		}
 		w.ArrayEnd()
@@ -321,21 +442,34 @@ func writeToolResult(w *jsonx.Writer, id, content jsonx.Value) {
 	} else {
 		w.String("")
 	}
+	xlate.WriteCacheControl(w, mark)
 	w.ObjectEnd()
+	return nil
 }
 
-func writeTools(w *jsonx.Writer, tools jsonx.Value) error {
+// writeTools writes the tool definitions; a tool's cache_control marks it, and auto marks the
+// last one.
+func writeTools(w *jsonx.Writer, tools jsonx.Value, auto bool) error {
 	w.Key("tools")
 	w.ArrayStart()
+	n := tools.Len()
 	for i, t := range tools.Elems() {
 		fn, err := xlate.ReadTool(t, i, "anthropic")
 		if err != nil {
 			return err
 		}
+		mark, err := xlate.ReadCacheMark(t, "anthropic")
+		if err != nil {
+			return err
+		}
+		if auto && i == n-1 {
+			mark.Set = true
+		}
 		w.ObjectStart()
 		fn.WriteName(w)
 		w.Key("input_schema")
 		fn.WriteParameters(w)
+		xlate.WriteCacheControl(w, mark)
 		w.ObjectEnd()
 	}
 	w.ArrayEnd()

@@ -21,16 +21,18 @@ func finishReason(stop jsonx.Value) string {
 	return ""
 }
 
-// usage reads an Anthropic usage object; cache reads and writes count as prompt tokens.
+// readUsage reads an Anthropic usage object; cache reads and writes count as prompt tokens, as
+// OpenAI counts cached tokens inside prompt_tokens.
 func readUsage(u jsonx.Value, into *xlate.Usage) {
-	in, _ := u.Get("input_tokens").Int()
-	cr, hasCR := u.Get("cache_read_input_tokens").Int()
-	cw, _ := u.Get("cache_creation_input_tokens").Int()
-	out, _ := u.Get("output_tokens").Int()
+	var f [4]jsonx.Value
+	u.Fields(f[:], "input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
+	in, _ := f[0].Int()
+	cr, hasCR := f[1].Int()
+	cw, hasCW := f[2].Int()
 	into.Prompt = in + cr + cw
-	into.Completion = out
-	into.Cached = cr
-	into.HasCached = hasCR
+	into.Completion, _ = f[3].Int()
+	into.Cached, into.HasCached = cr, hasCR
+	into.CacheWrite, into.HasCacheWrite = cw, hasCW
 }
 
 // TranslateResponse turns an Anthropic Messages response (or error) envelope into an OpenAI
@@ -52,14 +54,18 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	text, thinking := xlate.Scratch(xlate.SlotText, 0), xlate.Scratch(xlate.SlotText2, 0)
 	defer func() { xlate.Keep(xlate.SlotText, text); xlate.Keep(xlate.SlotText2, thinking) }()
 	var tools [][3]jsonx.Value // id, name, input
-	var f [6]jsonx.Value
+	var signature jsonx.Value  // of the last thinking block
+	var f [7]jsonx.Value
 	for _, b := range top[2].Elems() {
-		b.Fields(f[:], "type", "text", "thinking", "id", "name", "input")
+		b.Fields(f[:], "type", "text", "thinking", "id", "name", "input", "signature")
 		switch t := f[0]; {
 		case t.Is("text"):
 			text = f[1].AppendRawStr(text)
 		case t.Is("thinking"):
 			thinking = f[2].AppendRawStr(thinking)
+			if f[6].IsString() {
+				signature = f[6]
+			}
 		case t.Is("tool_use"):
 			tools = append(tools, [3]jsonx.Value{f[3], f[4], f[5]})
 		}
@@ -73,6 +79,10 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	xlate.OpenChoices(w, resp.Now, model)
 	xlate.BeginChoice(w, 0, text, len(tools) > 0)
 	xlate.WriteReasoning(w, thinking)
+	if len(thinking) > 0 && signature.IsString() {
+		w.Key("reasoning_signature")
+		w.Value(signature)
+	}
 	if len(tools) > 0 {
 		w.Key("tool_calls")
 		w.ArrayStart()

@@ -32,6 +32,8 @@ func (s *streamState) decode(v jsonx.Value) {
 			s.Usage.Completion, _ = f.Int()
 		case k.Is("cached"):
 			s.Usage.Cached, s.Usage.HasCached = f.Int()
+		case k.Is("cache_write"):
+			s.Usage.CacheWrite, s.Usage.HasCacheWrite = f.Int()
 		case k.Is("blocks"):
 			s.Blocks.Decode(f)
 		case k.Is("finish"):
@@ -58,6 +60,10 @@ func (s *streamState) encode() []byte {
 	if s.Usage.HasCached {
 		w.Key("cached")
 		w.Int(s.Usage.Cached)
+	}
+	if s.Usage.HasCacheWrite {
+		w.Key("cache_write")
+		w.Int(s.Usage.CacheWrite)
 	}
 	w.Key("blocks")
 	s.Blocks.Write(w)
@@ -89,7 +95,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 	buf := xlate.Scratch(xlate.SlotText, 0)
 	var ef [2]jsonx.Value
 	var df [4]jsonx.Value // type, index, delta, content_block
-	var f [4]jsonx.Value  // type, text, thinking, partial_json
+	var f [5]jsonx.Value  // type, text, thinking, partial_json, signature
 	for _, ev := range ci.Events.Elems() {
 		if out.Done {
 			break
@@ -126,7 +132,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				}
 			}
 		case name.Is("content_block_delta"):
-			df[2].Fields(f[:], "type", "text", "thinking", "partial_json")
+			df[2].Fields(f[:], "type", "text", "thinking", "partial_json", "signature")
 			switch t := f[0]; {
 			case t.Is("text_delta"):
 				buf = f[1].AppendRawStr(buf[:0])
@@ -134,6 +140,9 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			case t.Is("thinking_delta"):
 				buf = f[2].AppendRawStr(buf[:0])
 				ch.TextDeltaRaw(w, "reasoning_content", buf)
+			case t.Is("signature_delta"):
+				buf = f[4].AppendRawStr(buf[:0])
+				ch.TextDeltaRaw(w, "reasoning_signature", buf)
 			case t.Is("input_json_delta"):
 				idx, _ := df[1].Int()
 				ti := st.Blocks.Index(idx)
@@ -145,7 +154,11 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				ch.ToolCallDelta(w, ti, "", "", buf)
 			}
 		case name.Is("message_delta"):
-			if out, ok := data.Get("usage", "output_tokens").Int(); ok {
+			// Its usage is cumulative; recent API versions repeat the input and cache counts.
+			u := data.Get("usage")
+			if u.Get("input_tokens").Exists() {
+				readUsage(u, &st.Usage)
+			} else if out, ok := u.Get("output_tokens").Int(); ok {
 				st.Usage.Completion = out
 			}
 			if fr := finishReason(data.Get("delta", "stop_reason")); fr != "" {

@@ -7,6 +7,18 @@
 // conversation already holds tool calls (Converse then requires toolConfig), in which case the
 // tools are sent without a toolChoice. Images must be base64 data URIs; Converse cannot fetch
 // URLs, so those are a 400.
+//
+// Prompt caching: a cache_control extension member ({"type":"ephemeral","ttl":"5m"|"1h"}) on a
+// chat content part, tool, tool call or message becomes a Converse cachePoint block (ttl kept)
+// right after the matching block, tool or system block. The provider option auto_cache = true
+// places them for clients that send none: after the tools, after the system prompt and after
+// the last user turn. Cache writes come back in the prompt_tokens_details.cache_creation_tokens
+// extension, reads in cached_tokens, both inside prompt_tokens.
+//
+// Reasoning signatures travel as the chat reasoning_signature extension: a response's
+// reasoningText signature (or a stream's signature delta) becomes it, and an assistant message
+// carrying reasoning_content and reasoning_signature goes back as a reasoningContent block
+// first in its turn.
 package bedrock
 
 import (
@@ -47,21 +59,26 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	}
 	w := xlate.StartRequestOut(len(body.Raw())+256, path, "")
 	xlate.StartBody(w)
-	if err := system.Write(w, messages); err != nil {
+	auto := xlate.AutoCache(req.Options, body)
+	if _, err := system.WriteCached(w, messages, auto); err != nil {
 		return nil, err
 	}
-	hasToolHistory, err := writeMessages(w, messages)
+	lastUser := -1
+	if auto {
+		lastUser = xlate.LastUserTurn(messages)
+	}
+	hasToolHistory, err := writeMessages(w, messages, lastUser)
 	if err != nil {
 		return nil, err
 	}
 	writeInference(w, &chat)
-	if err := writeToolConfig(w, chat.Tools, chat.ToolChoice, hasToolHistory); err != nil {
+	if err := writeToolConfig(w, chat.Tools, chat.ToolChoice, hasToolHistory, auto); err != nil {
 		return nil, err
 	}
 	return xlate.FinishOut(w), nil
 }
 
-var system = xlate.System{Provider: "bedrock", Key: "system"}
+var system = xlate.System{Provider: "bedrock", Key: "system", Marks: xlate.MarksCachePoint}
 
 func textBlock(w *jsonx.Writer, text []byte) {
 	w.ObjectStart()
@@ -92,14 +109,22 @@ func textBlockValue(w *jsonx.Writer, text jsonx.Value) {
 
 // writeMessages writes the turns, merging consecutive same-role messages (tool results are
 // user turns) because Converse requires alternating roles. It reports whether any tool calls or
-// results were present.
-func writeMessages(w *jsonx.Writer, messages jsonx.Value) (bool, error) {
+// results were present. The message at index mark (-1: none) gets a cachePoint after its last
+// block.
+func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) (bool, error) {
 	turns := xlate.OpenTurns(w, "messages", "content")
 	tools := false
 	var buf []byte
 	for i, m := range messages.Elems() {
 		role := m.Get("role")
 		content := m.Get("content")
+		last, err := xlate.ReadCacheMark(m, "bedrock")
+		if err != nil {
+			return false, err
+		}
+		if i == mark {
+			last.Set = true
+		}
 		switch {
 		case role.Is("system"), role.Is("developer"):
 		case role.Is("user"):
@@ -107,14 +132,21 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value) (bool, error) {
 			if err := writeUserContent(w, content, i); err != nil {
 				return false, err
 			}
+			xlate.WriteCachePoint(w, last)
 		case role.Is("assistant"):
 			turns.Start("assistant")
+			writeReasoning(w, m.Get("reasoning_content"), m.Get("reasoning_signature"))
 			var ok bool
 			if buf, ok = xlate.ContentRaw(buf[:0], content); !ok {
 				return false, xlate.BadRequest("invalid_request", "bedrock: messages[%d]: assistant content must be text", i)
 			}
+			textMark, err := partsMark(content)
+			if err != nil {
+				return false, err
+			}
 			if len(buf) > 0 {
 				textBlockRaw(w, buf)
+				xlate.WriteCachePoint(w, textMark)
 			}
 			for _, tc := range m.Get("tool_calls").Elems() {
 				tools = true
@@ -133,7 +165,13 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value) (bool, error) {
 				w.Value(args)
 				w.ObjectEnd()
 				w.ObjectEnd()
+				tcMark, err := xlate.ReadCacheMark(tc, "bedrock")
+				if err != nil {
+					return false, err
+				}
+				xlate.WriteCachePoint(w, tcMark)
 			}
+			xlate.WriteCachePoint(w, last)
 		case role.Is("tool"):
 			tools = true
 			turns.Start("user")
@@ -157,6 +195,15 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value) (bool, error) {
 			w.ArrayEnd()
 			w.ObjectEnd()
 			w.ObjectEnd()
+			// A cachePoint cannot sit inside a toolResult; a mark on one of its parts follows it.
+			pm, err := partsMark(content)
+			if err != nil {
+				return false, err
+			}
+			if !last.Set {
+				last = pm
+			}
+			xlate.WriteCachePoint(w, last)
 		default:
 			return false, xlate.BadRequest("invalid_request", "bedrock: messages[%d]: unsupported role %s", i, role.Raw())
 		}
@@ -175,6 +222,10 @@ func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
 		return nil
 	case jsonx.Array:
 		for _, p := range content.Elems() {
+			mark, err := xlate.ReadCacheMark(p, "bedrock")
+			if err != nil {
+				return err
+			}
 			t := p.Get("type")
 			switch {
 			case t.Is("text"):
@@ -204,10 +255,48 @@ func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
 			default:
 				return xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: content part type %s is not supported", i, t.Raw())
 			}
+			xlate.WriteCachePoint(w, mark) // after its part, whatever the part's kind
 		}
 		return nil
 	}
 	return xlate.BadRequest("invalid_request", "bedrock: messages[%d]: content must be a string or an array", i)
+}
+
+// writeReasoning writes the reasoningContent block of an assistant turn that carries its
+// signature (Claude needs it back first in the turn for tool use with thinking); reasoning
+// without one (another provider's) cannot be verified and is not sent.
+func writeReasoning(w *jsonx.Writer, text, signature jsonx.Value) {
+	if !text.IsString() || !signature.IsString() || signature.Is("") {
+		return
+	}
+	w.ObjectStart()
+	w.Key("reasoningContent")
+	w.ObjectStart()
+	w.Key("reasoningText")
+	w.ObjectStart()
+	w.Key("text")
+	w.Value(text)
+	w.Key("signature")
+	w.Value(signature)
+	w.ObjectEnd()
+	w.ObjectEnd()
+	w.ObjectEnd()
+}
+
+// partsMark is the breakpoint of a content array whose parts are merged into one block: the
+// last mark among its parts.
+func partsMark(content jsonx.Value) (xlate.CacheMark, error) {
+	var m xlate.CacheMark
+	for _, p := range content.Elems() {
+		pm, err := xlate.ReadCacheMark(p, "bedrock")
+		if err != nil {
+			return m, err
+		}
+		if pm.Set {
+			m = pm
+		}
+	}
+	return m, nil
 }
 
 func writeInference(w *jsonx.Writer, chat *xlate.Chat) {
@@ -241,7 +330,7 @@ func writeInference(w *jsonx.Writer, chat *xlate.Chat) {
 	}
 }
 
-func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history bool) error {
+func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history, auto bool) error {
 	kind, name, err := xlate.ReadToolChoice(tc, "bedrock")
 	if err != nil {
 		return err
@@ -282,6 +371,14 @@ func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history bool) error
 		w.ObjectEnd()
 		w.ObjectEnd()
 		w.ObjectEnd()
+		mark, err := xlate.ReadCacheMark(t, "bedrock")
+		if err != nil {
+			return err
+		}
+		if auto && i == tools.Len()-1 {
+			mark.Set = true
+		}
+		xlate.WriteCachePoint(w, mark)
 	}
 	w.ArrayEnd()
 	if choice != "" {

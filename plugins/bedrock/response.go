@@ -26,10 +26,11 @@ func finishReason(sr jsonx.Value) string {
 func readUsage(u jsonx.Value, into *xlate.Usage) {
 	in, _ := u.Get("inputTokens").Int()
 	cr, hasCR := u.Get("cacheReadInputTokens").Int()
-	cw, _ := u.Get("cacheWriteInputTokens").Int()
+	cw, hasCW := u.Get("cacheWriteInputTokens").Int()
 	into.Prompt = in + cr + cw
 	into.Completion, _ = u.Get("outputTokens").Int()
 	into.Cached, into.HasCached = cr, hasCR
+	into.CacheWrite, into.HasCacheWrite = cw, hasCW
 }
 
 // TranslateResponse turns a Converse response (or error) envelope into an OpenAI chat.completion
@@ -50,6 +51,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	content := body.Get("output", "message", "content")
 	text, reasoning := xlate.Scratch(xlate.SlotText, 0), xlate.Scratch(xlate.SlotText2, 0)
 	tools := 0
+	var signature jsonx.Value
 	var bf [3]jsonx.Value
 	for _, b := range content.Elems() {
 		b.Fields(bf[:], "text", "toolUse", "reasoningContent")
@@ -59,7 +61,11 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		case bf[1].IsObject():
 			tools++
 		case bf[2].IsObject():
-			reasoning = bf[2].Get("reasoningText", "text").AppendRawStr(reasoning)
+			rt := bf[2].Get("reasoningText")
+			reasoning = rt.Get("text").AppendRawStr(reasoning)
+			if s := rt.Get("signature"); s.IsString() {
+				signature = s
+			}
 		}
 	}
 	w := xlate.StartCompletion(len(body.Raw()) + 256)
@@ -67,6 +73,10 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	xlate.OpenChoices(w, resp.Now, resp.Model)
 	xlate.BeginChoice(w, 0, text, tools > 0)
 	xlate.WriteReasoning(w, reasoning)
+	if len(reasoning) > 0 && signature.IsString() {
+		w.Key("reasoning_signature")
+		w.Value(signature)
+	}
 	if tools > 0 {
 		w.Key("tool_calls")
 		w.ArrayStart()

@@ -93,6 +93,9 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			case f[2].Get("text").IsString():
 				buf = f[2].Get("text").AppendRawStr(buf[:0])
 				ch.TextDeltaRaw(w, "reasoning_content", buf)
+			case f[2].Get("signature").IsString():
+				buf = f[2].Get("signature").AppendRawStr(buf[:0])
+				ch.TextDeltaRaw(w, "reasoning_signature", buf)
 			}
 		case name.Is("messageStop"):
 			st.Finish = finishReason(data.Get("stopReason"))

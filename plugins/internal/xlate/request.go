@@ -36,59 +36,138 @@ func FinishOut(w *jsonx.Writer) []byte {
 
 // System says how a provider wants the system and developer messages: an array of text blocks
 // under Key, nested in an object under Wrap when Wrap is set (Gemini's systemInstruction.parts),
-// each block {"type":"text","text":...} when Typed, else {"text":...}.
+// each block {"type":"text","text":...} when Typed, else {"text":...}. Prompt-cache breakpoints
+// are written as Marks says.
 type System struct {
 	Provider string // error prefix
 	Wrap     string
 	Key      string
 	Typed    bool
+	Marks    MarkStyle
 }
+
+// MarkStyle is how a provider spells prompt-cache breakpoints.
+type MarkStyle int
+
+// The breakpoint spellings.
+const (
+	// MarksNone: the provider caches on its own (Gemini, OpenAI); breakpoints are hints it
+	// has no slot for.
+	MarksNone MarkStyle = iota
+	// MarksCacheControl: a cache_control member in the marked block (Anthropic).
+	MarksCacheControl
+	// MarksCachePoint: a cachePoint block after the marked one (Bedrock Converse).
+	MarksCachePoint
+)
 
 // Write writes the system text blocks, one per non-empty system or developer message; nothing
 // when there is no system text.
 func (s System) Write(w *jsonx.Writer, messages jsonx.Value) error {
-	open := false
+	_, err := s.WriteCached(w, messages, false)
+	return err
+}
+
+// sysBlock is one system block to write: text[from:to] of the shared buffer, still escaped.
+type sysBlock struct {
+	from, to int
+	mark     CacheMark
+}
+
+// WriteCached is Write with prompt-cache breakpoints: a message whose content parts carry
+// cache_control is written one block per text part, each with its breakpoint; a message-level
+// cache_control marks the message's last block; auto marks the last block of all. It returns
+// how many breakpoints it wrote.
+func (s System) WriteCached(w *jsonx.Writer, messages jsonx.Value, auto bool) (int, error) {
 	buf := Scratch(SlotText, 0)
+	defer func() { Keep(SlotText, buf) }()
+	var blocks []sysBlock
 	var f [2]jsonx.Value
 	for _, m := range messages.Elems() {
 		m.Fields(f[:], "role", "content")
 		if r := f[0]; !r.Is("system") && !r.Is("developer") {
 			continue
 		}
-		var ok bool
-		if buf, ok = ContentRaw(buf[:0], f[1]); !ok {
-			Keep(SlotText, buf)
-			return BadRequest("invalid_request", "%s: system message content must be text", s.Provider)
+		msgMark, err := ReadCacheMark(m, s.Provider)
+		if err != nil {
+			return 0, err
 		}
-		if len(buf) == 0 {
-			continue
-		}
-		if !open {
-			if s.Wrap != "" {
-				w.Key(s.Wrap)
-				w.ObjectStart()
+		first := len(blocks)
+		if content := f[1]; content.IsArray() && hasPartMark(content) {
+			for _, p := range content.Elems() {
+				if !p.Get("type").Is("text") {
+					continue
+				}
+				mark, err := ReadCacheMark(p, s.Provider)
+				if err != nil {
+					return 0, err
+				}
+				from := len(buf)
+				buf = p.Get("text").AppendRawStr(buf)
+				if len(buf) > from {
+					blocks = append(blocks, sysBlock{from, len(buf), mark})
+				}
 			}
-			w.Key(s.Key)
-			w.ArrayStart()
-			open = true
+		} else {
+			from := len(buf)
+			var ok bool
+			if buf, ok = ContentRaw(buf, content); !ok {
+				return 0, BadRequest("invalid_request", "%s: system message content must be text", s.Provider)
+			}
+			if len(buf) > from {
+				blocks = append(blocks, sysBlock{from: from, to: len(buf)})
+			}
 		}
+		if msgMark.Set && len(blocks) > first {
+			blocks[len(blocks)-1].mark = msgMark
+		}
+	}
+	if len(blocks) == 0 {
+		return 0, nil
+	}
+	if auto {
+		blocks[len(blocks)-1].mark = CacheMark{Set: true}
+	}
+	if s.Wrap != "" {
+		w.Key(s.Wrap)
+		w.ObjectStart()
+	}
+	w.Key(s.Key)
+	w.ArrayStart()
+	marks := 0
+	for _, b := range blocks {
 		w.ObjectStart()
 		if s.Typed {
 			w.Key("type")
 			w.String("text")
 		}
 		w.Key("text")
-		w.StringRaw(buf)
+		w.StringRaw(buf[b.from:b.to])
+		if s.Marks == MarksCacheControl {
+			WriteCacheControl(w, b.mark)
+		}
 		w.ObjectEnd()
-	}
-	Keep(SlotText, buf)
-	if open {
-		w.ArrayEnd()
-		if s.Wrap != "" {
-			w.ObjectEnd()
+		if s.Marks == MarksCachePoint {
+			WriteCachePoint(w, b.mark)
+		}
+		if b.mark.Set && s.Marks != MarksNone {
+			marks++
 		}
 	}
-	return nil
+	w.ArrayEnd()
+	if s.Wrap != "" {
+		w.ObjectEnd()
+	}
+	return marks, nil
+}
+
+// hasPartMark reports whether any content part carries cache_control.
+func hasPartMark(content jsonx.Value) bool {
+	for _, p := range content.Elems() {
+		if cc := p.Get("cache_control"); cc.Exists() && !cc.IsNull() {
+			return true
+		}
+	}
+	return false
 }
 
 // Turns writes an array of conversation turns, merging consecutive messages that map to the

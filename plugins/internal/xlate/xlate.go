@@ -334,9 +334,14 @@ func truncate(s string) string {
 type Usage struct {
 	Prompt, Completion int64
 	Cached             int64 // prompt tokens served from a cache
-	Reasoning          int64 // completion tokens spent on reasoning
-	HasCached          bool
-	HasReasoning       bool
+	// CacheWrite is prompt tokens written to the provider's prompt cache, reported in the
+	// prompt_tokens_details.cache_creation_tokens extension (OpenAI has no such member; the
+	// gateway prices these writes, and the Messages API endpoint reports them).
+	CacheWrite    int64
+	Reasoning     int64 // completion tokens spent on reasoning
+	HasCached     bool
+	HasCacheWrite bool
+	HasReasoning  bool
 }
 
 // Write writes the OpenAI usage object.
@@ -348,11 +353,15 @@ func (u Usage) Write(w *jsonx.Writer) {
 	w.Int(u.Completion)
 	w.Key("total_tokens")
 	w.Int(u.Prompt + u.Completion)
-	if u.HasCached {
+	if u.HasCached || u.HasCacheWrite {
 		w.Key("prompt_tokens_details")
 		w.ObjectStart()
 		w.Key("cached_tokens")
 		w.Int(u.Cached)
+		if u.HasCacheWrite {
+			w.Key("cache_creation_tokens")
+			w.Int(u.CacheWrite)
+		}
 		w.ObjectEnd()
 	}
 	if u.HasReasoning {
