@@ -268,7 +268,7 @@ type Server struct {
 	records []Received
 	waiters []chan struct{}
 	stored  map[string]*storedResponse // Responses API objects kept under store semantics
-	cached  map[string]bool // prompt-cache prefixes seen (Anthropic)
+	cached  map[string]bool            // prompt-cache prefixes seen (Anthropic)
 
 	nReq, nRejected, nStreams, nFaults, nConns, nGone atomic.Int64
 }
