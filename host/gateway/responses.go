@@ -110,6 +110,9 @@ func (g *Gateway) responses() http.Handler {
 			// completions cannot carry): the pipeline gets a stand-in chat form for its
 			// estimates, and bridged targets refuse it.
 			bridgeErr = responsesError(re)
+			if len(req.BuiltinTools) > 0 && req.BuiltinTools[0] == "web_search" {
+				bridgeErr.Message += " Codex CLI sends it unless its config says web_search = \"disabled\"."
+			}
 			chatBody = standInChat(req, body)
 		}
 		d := &dialect{name: provider.Responses, body: raw, bridgeErr: bridgeErr}
@@ -128,7 +131,7 @@ func (g *Gateway) responses() http.Handler {
 			return full.Delete("previous_response_id")
 		}
 		meta := responsesapi.Meta{ID: responsesapi.NewID("resp"), CreatedAt: time.Now().Unix(), Model: req.Model, Req: req}
-		rw := &responsesWriter{w: w, d: d, meta: meta, conv: responsesapi.NewStreamConverter(meta)}
+		rw := &responsesWriter{w: w, d: d, meta: meta, conv: responsesapi.NewStreamConverter(meta), ignored: req.Ignored}
 		if req.Store && g.stored != nil {
 			d.beforeEnd = func(answer []byte) { g.storeResponse(tenant, req, history, d, answer) }
 		}
@@ -243,12 +246,17 @@ type responsesWriter struct {
 	sse    bool
 	pass   bool
 	ended  bool
+	// ignored are client fields a bridged answer did not send on (x-sluice-ignored).
+	ignored []string
 }
 
 func (a *responsesWriter) Header() http.Header { return a.w.Header() }
 
 func (a *responsesWriter) WriteHeader(status int) {
 	a.status = status
+	if !a.d.native && len(a.ignored) > 0 {
+		a.w.Header().Add("X-Sluice-Ignored", strings.Join(a.ignored, ","))
+	}
 	if a.d.native {
 		a.pass = true
 		a.w.WriteHeader(status)

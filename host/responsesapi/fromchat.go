@@ -2,6 +2,7 @@ package responsesapi
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluice-gw/sluice/sdk/jsonx"
@@ -55,6 +56,19 @@ type item struct {
 	parts []part // message
 
 	callID, name, args []byte // function call
+	ns                 string // function call: the namespace tool it belongs to, or ""
+}
+
+// splitName turns a chat function name that stands for a namespace tool's function back into
+// the function's name and its namespace.
+func (it *item) splitName(r *Request) {
+	if r == nil || len(r.namespaces) == 0 || it.ns != "" {
+		return
+	}
+	ns, name, ok := strings.Cut(string(it.name), NamespaceSep)
+	if ok && r.namespaces[ns] && name != "" {
+		it.ns, it.name = ns, []byte(name)
+	}
 }
 
 type part struct {
@@ -103,6 +117,10 @@ func (it *item) write(w *jsonx.Writer, open bool) {
 		w.StringRaw(it.callID)
 		w.Key("name")
 		w.StringRaw(it.name)
+		if it.ns != "" {
+			w.Key("namespace")
+			w.String(it.ns)
+		}
 	}
 	w.ObjectEnd()
 }
@@ -401,6 +419,7 @@ func FromChat(chat []byte, m Meta) (resp []byte, output [][]byte, err error) {
 		it := add(kindCall)
 		it.callID = tc.Get("id").AppendRawStr(nil)
 		it.name = fn.Get("name").AppendRawStr(nil)
+		it.splitName(m.Req)
 		it.args = fn.Get("arguments").AppendRawStr(nil)
 	}
 	if len(items) == 0 {

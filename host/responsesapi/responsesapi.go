@@ -41,7 +41,14 @@ type Request struct {
 	// file_search, computer_use_preview, code_interpreter, mcp, image_generation, local_shell,
 	// custom, ...), in order; the gateway refuses them for targets that cannot run them.
 	BuiltinTools []string
-	Raw          []byte // the body as received
+	// Ignored are members the bridge does not send on because they only inform OpenAI's own
+	// bookkeeping (client_metadata); the gateway names them in x-sluice-ignored.
+	Ignored []string
+	Raw     []byte // the body as received
+
+	// namespaces are the names of the namespace tools: their functions travel as chat
+	// functions named namespace + NamespaceSep + name, and calls to them come back split.
+	namespaces map[string]bool
 
 	builtinAt []int         // index in tools of each BuiltinTools entry
 	items     []jsonx.Value // Input, parsed
@@ -223,6 +230,13 @@ func Parse(body []byte) (*Request, error) {
 			f.truncation = v
 		case "stream_options":
 			f.streamOptions = v
+		case "client_metadata":
+			if !v.IsObject() && !v.IsNull() {
+				return nil, invalidType("client_metadata", "an object")
+			}
+			if v.IsObject() {
+				r.Ignored = append(r.Ignored, "client_metadata")
+			}
 		case "conversation", "prompt":
 			if !v.IsNull() && f.refused == "" {
 				f.refused = k.Str()
@@ -322,6 +336,27 @@ func (r *Request) parseTools(v jsonx.Value) error {
 				return bad(fmt.Sprintf("tools[%d].name", i), "missing_required_parameter",
 					"Missing required parameter: 'tools[%d].name'.", i)
 			}
+			continue
+		}
+		if typ.Is("namespace") {
+			name := t.Get("name")
+			if !name.IsString() || name.Is("") {
+				return bad(fmt.Sprintf("tools[%d].name", i), "missing_required_parameter",
+					"Missing required parameter: 'tools[%d].name'.", i)
+			}
+			inner := t.Get("tools")
+			if !inner.IsArray() {
+				return invalidType(fmt.Sprintf("tools[%d].tools", i), "an array")
+			}
+			for j, ft := range inner.Elems() {
+				if !ft.Get("type").Is("function") || !ft.Get("name").IsString() {
+					return invalidType(fmt.Sprintf("tools[%d].tools[%d]", i, j), "a function tool with a name")
+				}
+			}
+			if r.namespaces == nil {
+				r.namespaces = map[string]bool{}
+			}
+			r.namespaces[name.Str()] = true
 			continue
 		}
 		r.BuiltinTools = append(r.BuiltinTools, typ.Str())

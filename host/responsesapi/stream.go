@@ -276,11 +276,13 @@ func (s *StreamConverter) toolDelta(tc jsonx.Value) error {
 			it.callID = []byte(s.m.newID("call"))
 		}
 		it.name = fn.Get("name").AppendRawStr(nil)
+		it.splitName(s.m.Req)
 		s.added(it)
 	} else if it != s.open {
 		return fmt.Errorf("responsesapi: tool call %d continued after its item was closed", idx)
 	} else if len(it.name) == 0 {
 		it.name = fn.Get("name").AppendRawStr(nil)
+		it.splitName(s.m.Req)
 	}
 	if a := fn.Get("arguments"); a.IsString() && !a.Is("") {
 		n := len(it.args)

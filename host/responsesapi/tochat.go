@@ -257,45 +257,74 @@ func (r *Request) writeTools(w *jsonx.Writer, allowed map[string]bool) error {
 	w.Key("tools")
 	w.ArrayStart()
 	for i, t := range tools.Elems() {
+		if t.Get("type").Is("namespace") {
+			ns := t.Get("name").Str()
+			for j, ft := range t.Get("tools").Elems() {
+				if err := writeFunction(w, ft, fmt.Sprintf("tools[%d].tools[%d]", i, j), ns+NamespaceSep, allowed); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := writeFunction(w, t, fmt.Sprintf("tools[%d]", i), "", allowed); err != nil {
+			return err
+		}
+	}
+	w.ArrayEnd()
+	return nil
+}
+
+// NamespaceSep joins a namespace tool's name and one of its functions' names into the chat
+// function name that stands for it ("multi_agent_v1__spawn_agent"): chat function names allow
+// letters, digits, '_' and '-', and a double underscore rarely starts a real name.
+const NamespaceSep = "__"
+
+// writeFunction writes one function tool as a chat tool; at names it in errors, prefix is its
+// namespace (with NamespaceSep) or "".
+func writeFunction(w *jsonx.Writer, t jsonx.Value, at, prefix string, allowed map[string]bool) error {
+	{
 		var f [4]jsonx.Value
 		t.Fields(f[:], "name", "description", "parameters", "strict")
 		for k := range t.Members() {
 			switch k.Str() {
 			case "type", "name", "description", "parameters", "strict":
 			default:
-				return unsupported(fmt.Sprintf("tools[%d].%s", i, k.Str()), "Function tool member '%s' cannot be served through chat completions.", k.Str())
+				return unsupported(at+"."+k.Str(), "Function tool member '%s' cannot be served through chat completions.", k.Str())
 			}
 		}
 		name, desc, params, strict := f[0], f[1], f[2], f[3]
-		if allowed != nil && !allowed[name.Str()] {
-			continue
+		if allowed != nil && !allowed[prefix+name.Str()] {
+			return nil
 		}
 		w.Fragment(`{"type":"function","function":{"name":`)
-		w.Value(name)
+		if prefix == "" {
+			w.Value(name)
+		} else {
+			w.String(prefix + name.Str())
+		}
 		if desc.Exists() && !desc.IsNull() {
 			if !desc.IsString() {
-				return invalidType(fmt.Sprintf("tools[%d].description", i), "a string")
+				return invalidType(at+".description", "a string")
 			}
 			w.Key("description")
 			w.Value(desc)
 		}
 		if params.Exists() && !params.IsNull() {
 			if !params.IsObject() {
-				return invalidType(fmt.Sprintf("tools[%d].parameters", i), "an object")
+				return invalidType(at+".parameters", "an object")
 			}
 			w.Key("parameters")
 			w.Value(params)
 		}
 		if strict.Exists() && !strict.IsNull() {
 			if _, ok := strict.Bool(); !ok {
-				return invalidType(fmt.Sprintf("tools[%d].strict", i), "a boolean")
+				return invalidType(at+".strict", "a boolean")
 			}
 			w.Key("strict")
 			w.Value(strict)
 		}
 		w.Fragment(`}}`)
 	}
-	w.ArrayEnd()
 	return nil
 }
 
@@ -631,8 +660,8 @@ func (c *conv) media(p, t jsonx.Value, at string) error {
 }
 
 func (c *conv) functionCall(it jsonx.Value) error {
-	var f [3]jsonx.Value
-	it.Fields(f[:], "call_id", "name", "arguments")
+	var f [4]jsonx.Value
+	it.Fields(f[:], "call_id", "name", "arguments", "namespace")
 	for k, n := range [3]string{"call_id", "name", "arguments"} {
 		if !f[k].IsString() {
 			return c.bad("."+n, "missing_required_parameter", "A function_call needs %s (a string).", n)
@@ -645,7 +674,11 @@ func (c *conv) functionCall(it jsonx.Value) error {
 	c.calls = append(c.calls, `{"id":`...)
 	c.calls = append(c.calls, f[0].Raw()...)
 	c.calls = append(c.calls, `,"type":"function","function":{"name":`...)
-	c.calls = append(c.calls, f[1].Raw()...)
+	if ns := f[3]; ns.IsString() && !ns.Is("") {
+		c.calls = jsonx.AppendString(c.calls, ns.Str()+NamespaceSep+f[1].Str())
+	} else {
+		c.calls = append(c.calls, f[1].Raw()...)
+	}
 	c.calls = append(c.calls, `,"arguments":`...)
 	c.calls = append(c.calls, f[2].Raw()...)
 	c.calls = append(c.calls, `}}`...)

@@ -111,7 +111,7 @@ func agentWorkdir(t *testing.T) (dir, note, marker string) {
 
 // runCodex runs `codex exec` with its own CODEX_HOME pointing at baseURL (an OpenAI-style base
 // ending in /v1) with model.
-func runCodex(t *testing.T, b agentBins, baseURL, model, dir, prompt string) agentRun {
+func runCodex(t *testing.T, b agentBins, baseURL, model, dir, prompt string, topLevel ...string) agentRun {
 	t.Helper()
 	home := t.TempDir()
 	codexHome := filepath.Join(home, ".codex")
@@ -121,7 +121,7 @@ func runCodex(t *testing.T, b agentBins, baseURL, model, dir, prompt string) age
 	cfg := fmt.Sprintf(`model = %q
 model_provider = "sluice"
 check_for_update_on_startup = false
-
+%s
 [analytics]
 enabled = false
 
@@ -132,7 +132,7 @@ env_key = "SLUICE_CODEX_KEY"
 wire_api = "responses"
 request_max_retries = 1
 stream_max_retries = 1
-`, model, baseURL)
+`, model, strings.Join(topLevel, "\n"), baseURL)
 	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -354,6 +354,7 @@ func TestAgentCodexNativeResponses(t *testing.T) {
 kind = "openai"
 base_url = %q
 api_key = "sk-upstream-secret-123"
+native = ["responses"]
 `, up.URL))
 	front := newRecorder(t, s.URL)
 	checkCodex(t, runCodex(t, b, front.URL+"/v1", "up/gpt-test", dir, codexPrompt(note)), note)
@@ -399,6 +400,11 @@ api_key = "sk-upstream-secret-123"
 	}
 }
 
+// codexBridged is what a Codex user sets for a model served through chat completions: its
+// built-in web_search runs only on OpenAI's own Responses API, and sluice refuses it, naming
+// the setting, rather than drop it.
+const codexBridged = `web_search = "disabled"`
+
 func TestAgentCodexBridgedChat(t *testing.T) {
 	b := findAgents(t)
 	up := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-upstream-secret-123"), fakeprovider.WithoutResponses())
@@ -411,7 +417,7 @@ kind = "deepseek"
 base_url = %q
 api_key = "sk-upstream-secret-123"
 `, up.URL))
-	checkCodex(t, runCodex(t, b, s.URL+"/v1", "chatonly/gpt-test", dir, codexPrompt(note)), note)
+	checkCodex(t, runCodex(t, b, s.URL+"/v1", "chatonly/gpt-test", dir, codexPrompt(note), codexBridged), note)
 	got := checkToolLoop(t, up, marker)
 	for _, r := range got {
 		if r.Path != "/v1/chat/completions" {
@@ -437,7 +443,7 @@ func TestAgentCodexBridgedAnthropic(t *testing.T) {
 base_url = %q
 api_key = %q
 `, up.URL, antKey))
-	checkCodex(t, runCodex(t, b, s.URL+"/v1", "anthropic/claude-sonnet-4-5", dir, codexPrompt(note)), note)
+	checkCodex(t, runCodex(t, b, s.URL+"/v1", "anthropic/claude-sonnet-4-5", dir, codexPrompt(note), codexBridged), note)
 	got := checkToolLoop(t, up, marker)
 	for _, r := range got {
 		if msg := anthropicHeaders(r); msg != "" {
