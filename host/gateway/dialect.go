@@ -100,10 +100,11 @@ func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t bal
 		return resp, false, err
 	}
 	var body []byte
+	model := p.NativeModel(t.Model)
 	if d.nativeBody != nil {
-		body = d.nativeBody(p, t.Model)
+		body = d.nativeBody(p, model)
 	} else {
-		body = d.body.Set("model", jsonString(t.Model))
+		body = d.body.Set("model", jsonString(model))
 	}
 	h := trace
 	if len(d.header) > 0 {

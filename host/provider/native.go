@@ -37,6 +37,15 @@ func (p *Provider) Speaks(dialect, model string) bool {
 	return slices.Contains(p.native, dialect)
 }
 
+// NativeModel is the model name a native body carries for this provider: Azure names its
+// deployments there, everyone else the model.
+func (p *Provider) NativeModel(model string) string {
+	if d, ok := p.deployments[model]; ok && p.Kind == "azure" {
+		return d
+	}
+	return model
+}
+
 // NativeRequest is one attempt in the client's own dialect.
 type NativeRequest struct {
 	Dialect   string

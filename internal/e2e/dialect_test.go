@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -138,10 +139,19 @@ targets = [{ model = "anthropic/claude-haiku-4-5" }, { model = "up/gpt-test" }]
 
 func TestResponsesNodeOpenAISDK(t *testing.T) {
 	f := startTranslateFakes(t)
-	s := startSluice(t, translateConfig(f))
-	out := node(t, "responses.test.mjs", "SLUICE_URL="+s.URL)
-	if !strings.Contains(out, "pass 43") || !strings.Contains(out, "fail 0") {
-		t.Fatalf("expected 43 passing node tests:\n%s", out)
+	// "native" is an OpenAI fake declared as serving the Responses API itself.
+	nat := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-upstream-secret-123"))
+	scriptByMarker(nat, fakeprovider.FormatOpenAI)
+	s := startSluice(t, translateConfig(f)+fmt.Sprintf(`
+[providers.native]
+kind = "openai"
+base_url = %q
+api_key = "sk-upstream-secret-123"
+native = ["responses"]
+`, nat.URL))
+	out := node(t, "responses.test.mjs", "SLUICE_URL="+s.URL, "RESPONSES_NATIVE=native/gpt-test")
+	if !strings.Contains(out, "pass 52") || !strings.Contains(out, "fail 0") {
+		t.Fatalf("expected 52 passing node tests:\n%s", out)
 	}
 	checkReceived(t, "anthropic", f.ant, 10, anthropicHeaders)
 	checkReceived(t, "gemini", f.gem, 10, geminiHeaders)
@@ -160,6 +170,15 @@ func TestResponsesNodeOpenAISDK(t *testing.T) {
 		if !bodyHas(up, "get_weather", `{\"temp\":21}`) && !bodyHas(up, "get_weather", `"temp":21`) {
 			t.Errorf("%s: the function_call_output did not reach the upstream", name)
 		}
+	}
+	checkReceived(t, "native", nat, 10, func(r fakeprovider.Received) string {
+		if !strings.HasPrefix(r.Path, "/v1/responses") {
+			return "a native Responses upstream got " + r.Path
+		}
+		return ""
+	})
+	if !bodyHas(nat, "remember the word alpha") || !bodyHas(nat, `"previous_response_id"`) {
+		t.Error("native: the continued conversation did not keep previous_response_id for the upstream that holds it")
 	}
 	if !bodyHas(f.oai, `"response_format"`, `"json_schema"`) {
 		t.Error("chat: text.format did not become response_format")
