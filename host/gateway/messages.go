@@ -23,9 +23,9 @@ func (g *Gateway) messages() http.Handler {
 			writeAnthropicError(w, 413, "request_too_large", "request body: "+err.Error())
 			return
 		}
-		raw, err := openai.ParseRequest(body)
-		if err != nil {
-			writeAnthropicError(w, 400, "invalid_request_error", "request body: "+err.Error())
+		raw, oe := parseRequest(body, &g.cfg.Server)
+		if oe != nil {
+			writeAnthropicError(w, oe.Status, "", oe.Message)
 			return
 		}
 		conv, err := messagesapi.ToOpenAI(body)

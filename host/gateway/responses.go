@@ -64,9 +64,9 @@ func (g *Gateway) responses() http.Handler {
 			openai.Errorf(400, "bad_request", "reading request body: "+err.Error()).Write(w)
 			return
 		}
-		raw, err := openai.ParseRequest(body)
-		if err != nil {
-			openai.Errorf(400, "invalid_json", "request body: "+err.Error()).Write(w)
+		raw, oe := parseRequest(body, &g.cfg.Server)
+		if oe != nil {
+			oe.Write(w)
 			return
 		}
 		req, err := responsesapi.Parse(body)
