@@ -100,12 +100,14 @@ func (g *Gateway) countTokens(w http.ResponseWriter, r *http.Request) {
 			RequestID: c.id, Header: forwardHeaders(r),
 		})
 		cancel()
-		if err != nil {
+		if err != nil || resp.Status >= 500 || resp.Status == 429 {
 			continue // the estimate below still answers
 		}
 		w.Header().Set("X-Sluice-Provider", t.Provider)
-		w.Header().Set(HeaderTokenCount, "provider")
-		writeJSON(w, resp.Status, resp.Body)
+		if resp.Status/100 == 2 {
+			w.Header().Set(HeaderTokenCount, "provider")
+		}
+		writeJSON(w, resp.Status, resp.Body) // a 4xx is the client's to fix, in Anthropic's shape
 		return
 	}
 	n, err := messagesapi.CountTokens(body)

@@ -189,7 +189,7 @@ limits = [{ name = "limited-requests", scope = "key", unit = "requests", rate = 
 	count := readNative(t, rec, "count", "claude-haiku-4-5")
 	counted := 0
 	for _, r := range f.ant.Requests() {
-		if r.Path == "/v1/messages/count_tokens" && r.Invalid == "" {
+		if r.Path == "/v1/messages/count_tokens" && r.Invalid == "" && !strings.Contains(string(r.Body), "marker-") {
 			counted++
 			if !sameJSON(t, r.Body, count) {
 				t.Errorf("count_tokens body differs from the SDK's:\n%s", r.Body)

@@ -147,11 +147,16 @@ test('count_tokens: forwarded to Anthropic, counted by Gemini, estimated for Ope
   assert.equal(response.headers.get('x-sluice-provider'), 'gemini');
   assert.equal(data.input_tokens, 8);
 
-  // Gemini's counter failing leaves the estimate.
-  const failing = { ...body(GEM), messages: [{ role: 'user', content: 'marker-500 count me' }] };
-  ({ data, response } = await client.messages.countTokens(failing).withResponse());
-  assert.equal(response.headers.get('x-sluice-token-count'), 'estimate');
-  assert.ok(data.input_tokens > 0 && data.input_tokens < 50, JSON.stringify(data));
+  // A counter failing (Anthropic's or Gemini's) leaves the estimate; a request it refuses is
+  // the client's error.
+  for (const model of [ANT, GEM]) {
+    const failing = { ...body(model), messages: [{ role: 'user', content: 'marker-500 count me' }] };
+    ({ data, response } = await client.messages.countTokens(failing).withResponse());
+    assert.equal(response.headers.get('x-sluice-token-count'), 'estimate', model);
+    assert.ok(data.input_tokens > 0 && data.input_tokens < 50, JSON.stringify(data));
+  }
+  await refused(client.messages.countTokens({ ...body(ANT), messages: [{ role: 'user', content: 'marker-bad count' }] }),
+    Anthropic.BadRequestError, 400, 'invalid_request_error');
 
   ({ data, response } = await client.messages.countTokens(body(OAI)).withResponse());
   assert.equal(response.headers.get('x-sluice-token-count'), 'estimate');
