@@ -118,6 +118,26 @@ test('thinking: the signed block goes back whole through a tool loop; an altered
   });
 });
 
+test('thinking, streamed: the signature assembled from signature_delta goes back and is accepted', async () => {
+  const thinking = { type: 'enabled', budget_tokens: 2048 };
+  const q = { role: 'user', content: 'marker-think-native streamed: weather in Paris?' };
+  const stream = client.messages.stream({ model: ANT, max_tokens: 4096, tools, thinking, messages: [q] });
+  const deltas = new Set();
+  for await (const ev of stream) {
+    if (ev.type === 'content_block_delta') deltas.add(ev.delta.type);
+  }
+  const first = await stream.finalMessage();
+  assert.ok(deltas.has('thinking_delta') && deltas.has('signature_delta'), [...deltas].join());
+  const block = first.content.find((b) => b.type === 'thinking');
+  assert.match(block.signature, /^sig_fake_/);
+  const use = first.content.find((b) => b.type === 'tool_use');
+  const next = await client.messages.create({
+    model: ANT, max_tokens: 4096, tools, thinking,
+    messages: [q, { role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: '19C' }] }],
+  });
+  assert.equal(next.stop_reason, 'end_turn');
+});
+
 test('a base64 PDF document and a search_result block arrive whole', async () => {
   const pdf = Buffer.from('%PDF-1.4\n%native document\n').toString('base64');
   const params = {
