@@ -108,8 +108,8 @@ limits = [{ name = "limited-requests", scope = "key", unit = "requests", rate = 
 	pj, _ := json.Marshal(price)
 	outFile := filepath.Join(t.TempDir(), "native.json")
 	out := node(t, "native-messages.test.mjs", "SLUICE_URL="+s.URL, "SLUICE_ADMIN="+s.Admin, "CACHE_PRICE="+string(pj), "NATIVE_OUT="+outFile)
-	if !strings.Contains(out, "pass 14") || !strings.Contains(out, "fail 0") {
-		t.Fatalf("expected 14 passing node tests:\n%s", out)
+	if !strings.Contains(out, "pass 15") || !strings.Contains(out, "fail 0") {
+		t.Fatalf("expected 15 passing node tests:\n%s", out)
 	}
 	raw, err := os.ReadFile(outFile)
 	if err != nil {

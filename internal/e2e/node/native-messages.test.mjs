@@ -261,3 +261,12 @@ test('errors: a native upstream error in another shape (a proxy page) still reac
   });
   await refused(ask(ANT, 'marker-html-503'), Anthropic.OverloadedError, 529, 'overloaded_error');
 });
+
+test('errors: a streamed request that fails before its first event throws the same classes', async () => {
+  const streamed = (model, text) => client.messages.stream({ model, max_tokens: 32, messages: [{ role: 'user', content: text }] }).finalMessage();
+  await refused(streamed('nosuch/model-x', 'hello'), Anthropic.NotFoundError, 404, 'not_found_error');
+  await refused(streamed(ANT, 'marker-bad'), Anthropic.BadRequestError, 400, 'invalid_request_error');
+  await refused(streamed(ANT, 'marker-429'), Anthropic.RateLimitError, 429, 'rate_limit_error');
+  await refused(streamed(OAI, 'marker-500'), Anthropic.InternalServerError, 500, 'api_error');
+  await refused(streamed(ANT, 'marker-html-502'), Anthropic.InternalServerError, 502, 'api_error');
+});
