@@ -15,11 +15,14 @@ import (
 )
 
 // HeaderTokenCount says how an answer of /v1/messages/count_tokens was counted: "provider"
-// when the upstream counted, "estimate" when sluice did because the target has no counter.
+// when the upstream counted, "estimate" when sluice did because no target has a counter (or
+// every counter failed).
 const HeaderTokenCount = "X-Sluice-Token-Count"
 
 // countTokens serves POST /v1/messages/count_tokens: forwarded to the first target that speaks
-// the Messages API, otherwise estimated from the request the bridge would send.
+// the Messages API, or counted by the first whose provider has a counter of its own (Gemini's
+// countTokens, given the request its translator would send), otherwise estimated from the
+// request the bridge would send.
 func (g *Gateway) countTokens(w http.ResponseWriter, r *http.Request) {
 	fail := func(e *openai.Error) {
 		writeAnthropicError(w, e.Status, "", e.Message)
@@ -63,10 +66,33 @@ func (g *Gateway) countTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	targets := plan.Targets()
 	plan.Close()
+	var chat []byte // the chat form, for a provider whose counter takes its own request shape
 	for _, t := range targets {
 		p := g.providers[t.Provider]
-		if p == nil || !p.Speaks(provider.CountTokens, t.Model) || p.Unavailable() != "" {
+		if p == nil || p.Unavailable() != "" {
 			continue
+		}
+		if !p.Speaks(provider.CountTokens, t.Model) {
+			if !p.HasCounter() {
+				continue
+			}
+			if chat == nil {
+				conv, err := messagesapi.ToOpenAI(body)
+				if err != nil || conv.Refusal != nil {
+					break // the estimate below refuses it alike
+				}
+				chat = conv.Body
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), p.Timeout)
+			n, err := p.CountTokens(ctx, chat, t.Model)
+			cancel()
+			if err != nil {
+				continue // the estimate below still answers
+			}
+			w.Header().Set("X-Sluice-Provider", t.Provider)
+			w.Header().Set(HeaderTokenCount, "provider")
+			writeJSON(w, 200, inputTokens(n))
+			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), p.Timeout)
 		resp, err := p.DoNative(ctx, &provider.NativeRequest{
@@ -74,12 +100,14 @@ func (g *Gateway) countTokens(w http.ResponseWriter, r *http.Request) {
 			RequestID: c.id, Header: forwardHeaders(r),
 		})
 		cancel()
-		if err != nil {
+		if err != nil || resp.Status >= 500 || resp.Status == 429 {
 			continue // the estimate below still answers
 		}
 		w.Header().Set("X-Sluice-Provider", t.Provider)
-		w.Header().Set(HeaderTokenCount, "provider")
-		writeJSON(w, resp.Status, resp.Body)
+		if resp.Status/100 == 2 {
+			w.Header().Set(HeaderTokenCount, "provider")
+		}
+		writeJSON(w, resp.Status, resp.Body) // a 4xx is the client's to fix, in Anthropic's shape
 		return
 	}
 	n, err := messagesapi.CountTokens(body)
@@ -88,5 +116,9 @@ func (g *Gateway) countTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set(HeaderTokenCount, "estimate")
-	writeJSON(w, 200, []byte(`{"input_tokens":`+strconv.FormatInt(n, 10)+`}`))
+	writeJSON(w, 200, inputTokens(n))
+}
+
+func inputTokens(n int64) []byte {
+	return []byte(`{"input_tokens":` + strconv.FormatInt(n, 10) + `}`)
 }

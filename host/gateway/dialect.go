@@ -199,6 +199,7 @@ func messagesUsage(u jsonx.Value, prev *openai.Usage) *openai.Usage {
 		write, _ := u.Get("cache_creation_input_tokens").Int()
 		out.PromptTokens = n + read + write
 		out.CachedTokens = read
+		out.CacheCreationTokens = write // priced at the cache-write rate, not as plain input
 	}
 	if n, ok := u.Get("output_tokens").Int(); ok {
 		out.CompletionTokens = n

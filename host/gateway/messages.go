@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-gw/sluice/host/messagesapi"
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/provider"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // messages serves POST /v1/messages, the Anthropic Messages API shape, so clients built on
@@ -75,6 +76,9 @@ func (a *anthropicWriter) Header() http.Header { return a.w.Header() }
 func (a *anthropicWriter) WriteHeader(status int) {
 	a.status = status
 	if a.d.native {
+		if status >= 400 {
+			return // buffered: finish checks that it is in Anthropic's shape
+		}
 		a.pass = true
 		a.w.WriteHeader(status)
 		return
@@ -153,6 +157,12 @@ func (a *anthropicWriter) finish() {
 	}
 	h := a.w.Header()
 	h.Del("Content-Length")
+	if a.d.native && isAnthropicError(a.buf) {
+		h.Set("Content-Length", strconv.Itoa(len(a.buf)))
+		a.w.WriteHeader(a.status)
+		_, _ = a.w.Write(a.buf)
+		return
+	}
 	if a.status == 200 {
 		out, err := messagesapi.FromOpenAI(a.buf)
 		if err != nil {
@@ -165,7 +175,11 @@ func (a *anthropicWriter) finish() {
 		return
 	}
 	msg := upstreamMessage(a.buf)
-	if msg == "" {
+	switch {
+	case msg == "" && a.d.native && len(bytes.TrimSpace(a.buf)) > 0:
+		// A native upstream (or a proxy before it) answered in a shape of its own.
+		msg = "provider " + h.Get("X-Sluice-Provider") + " answered " + strconv.Itoa(a.status) + ": " + bodySnippet(a.buf)
+	case msg == "":
 		msg = http.StatusText(a.status)
 	}
 	status := a.status
@@ -175,4 +189,20 @@ func (a *anthropicWriter) finish() {
 		status = 529
 	}
 	writeAnthropicError(a.w, status, "", msg) // "": the type follows the status
+}
+
+// isAnthropicError reports whether b is an error body in Anthropic's shape
+// ({"type":"error","error":{"type","message"}}), which a native answer may pass as it is.
+func isAnthropicError(b []byte) bool {
+	v, err := jsonx.Parse(b)
+	return err == nil && v.Get("type").Is("error") && v.Get("error", "type").IsString() && v.Get("error", "message").IsString()
+}
+
+// bodySnippet is the start of a body in another shape, on one line, for an error message.
+func bodySnippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "") + "..."
+	}
+	return s
 }

@@ -44,18 +44,7 @@ func appendEnvelopeHead(b []byte, endpoint, model, requestID string) []byte {
 
 func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, error) {
 	t := p.translator
-	in := make([]byte, 0, len(r.Body)+256)
-	in = appendEnvelopeHead(in, r.Endpoint, r.Model, r.RequestID)
-	in = append(in, `,"stream":`...)
-	in = strconv.AppendBool(in, r.Stream)
-	in = append(in, `,"provider":{"name":`...)
-	in = jsonx.AppendString(in, p.Name)
-	in = append(in, `,"options":`...)
-	in = append(in, p.options...)
-	in = append(in, `},"body":`...)
-	in = append(in, r.Body...)
-	in = append(in, '}')
-	out, err := t.TranslateRequest(ctx, in)
+	out, err := t.TranslateRequest(ctx, p.requestEnvelope(r))
 	if err != nil {
 		return nil, err // a plugin error: the caller turns it into a client error naming the plugin
 	}
@@ -114,6 +103,21 @@ func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, err
 		tr.Status = resp.StatusCode
 	}
 	return &Response{Status: tr.Status, Header: relayHeaders(resp.Header), Body: tr.Body}, nil
+}
+
+// requestEnvelope is the translate_request input for r.
+func (p *Provider) requestEnvelope(r *Request) []byte {
+	in := make([]byte, 0, len(r.Body)+256)
+	in = appendEnvelopeHead(in, r.Endpoint, r.Model, r.RequestID)
+	in = append(in, `,"stream":`...)
+	in = strconv.AppendBool(in, r.Stream)
+	in = append(in, `,"provider":{"name":`...)
+	in = jsonx.AppendString(in, p.Name)
+	in = append(in, `,"options":`...)
+	in = append(in, p.options...)
+	in = append(in, `},"body":`...)
+	in = append(in, r.Body...)
+	return append(in, '}')
 }
 
 func mergeHeaders(h http.Header, extra map[string]string) http.Header {

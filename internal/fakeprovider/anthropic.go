@@ -362,8 +362,8 @@ func validateAnthropicBlock(role string, blk map[string]any, toolUses, results m
 		case []any:
 			for k, b := range c {
 				inner, ok := b.(map[string]any)
-				if !ok || (inner["type"] != "text" && inner["type"] != "image") {
-					return fmt.Sprintf("tool_result.content.%d.type: Input tag does not match any of the expected tags: 'text', 'image'", k)
+				if !ok || (inner["type"] != "text" && inner["type"] != "image" && inner["type"] != "search_result" && inner["type"] != "document") {
+					return fmt.Sprintf("tool_result.content.%d.type: Input tag does not match any of the expected tags: 'text', 'image', 'search_result', 'document'", k)
 				}
 				if msg := validateAnthropicBlock(role, inner, toolUses, results); msg != "" {
 					return fmt.Sprintf("tool_result.content.%d.%s", k, msg)
@@ -389,8 +389,10 @@ func validateAnthropicBlock(role string, blk map[string]any, toolUses, results m
 		if _, ok := blk["data"].(string); !ok {
 			return "redacted_thinking.data: Field required"
 		}
+	case "search_result":
+		return validateSearchResult(blk)
 	default:
-		return "type: Input tag '" + typ + "' found using 'type' does not match any of the expected tags: 'text', 'image', 'document', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'"
+		return "type: Input tag '" + typ + "' found using 'type' does not match any of the expected tags: 'text', 'image', 'document', 'search_result', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'"
 	}
 	return ""
 }
@@ -613,8 +615,9 @@ func (s *Server) serveAnthropic(w http.ResponseWriter, r *http.Request) {
 	if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && key == "" {
 		key = b
 	}
+	counting := r.URL.Path == "/v1/messages/count_tokens"
 	switch {
-	case r.URL.Path != "/v1/messages":
+	case r.URL.Path != "/v1/messages" && !counting:
 		status = http.StatusNotFound
 		rec.Invalid = "Not Found"
 	case r.Method != http.MethodPost:
@@ -634,8 +637,15 @@ func (s *Server) serveAnthropic(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		rec.Model, _ = body["model"].(string)
+		if counting {
+			rec.Invalid = validateCountTokens(r.Header, body)
+			break
+		}
 		rec.Stream, _ = body["stream"].(bool)
 		rec.Invalid = validateAnthropic(r.Header, body)
+		if rec.Invalid == "" {
+			rec.Invalid = s.checkSignatures(body)
+		}
 	}
 	reply := s.record(rec)
 	x := s.newExchange(w, r, reply)
@@ -654,6 +664,11 @@ func (s *Server) serveAnthropic(w http.ResponseWriter, r *http.Request) {
 	}
 	if reply.Body != nil && (!rec.Stream || reply.Chunks == nil) {
 		x.body(http.StatusOK, "application/json", reply.Body)
+		return
+	}
+	if counting {
+		n := pick(reply.Usage.Input, anthropicPromptWords(body))
+		x.body(http.StatusOK, "application/json", mustJSON(map[string]any{"input_tokens": n}))
 		return
 	}
 	s.anthropicReply(x, rec, body)
@@ -746,7 +761,7 @@ func (s *Server) anthropicMessage(reply *Reply, rec *Received, body map[string]a
 	seqStr := strconv.Itoa(rec.Seq)
 	var content []any
 	if reply.Thinking != "" {
-		content = append(content, map[string]any{"type": "thinking", "thinking": reply.Thinking, "signature": "sig_fake_" + seqStr})
+		content = append(content, map[string]any{"type": "thinking", "thinking": reply.Thinking, "signature": s.sign(seqStr, reply.Thinking)})
 	}
 	if text != "" {
 		content = append(content, map[string]any{"type": "text", "text": text})

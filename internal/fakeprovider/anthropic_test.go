@@ -126,12 +126,14 @@ func TestAnthropicRejections(t *testing.T) {
 
 func TestAnthropicAcceptsFullConversation(t *testing.T) {
 	up := NewAnthropic(t)
+	up.Enqueue(Reply{Thinking: "t"})
+	sig, _ := dig(decodeBody(t, post(t, up.URL+"/v1/messages", antHeaders, antBody)), "content", 0, "signature").(string)
 	body := `{"model":"c","max_tokens":0,"temperature":0.2,"top_k":3,"stop_sequences":["x"],
 "tools":[{"name":"get_weather","description":"d","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}],
 "tool_choice":{"type":"tool","name":"get_weather"},
 "messages":[
  {"role":"user","content":[{"type":"text","text":"hi"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}},{"type":"image","source":{"type":"url","url":"https://example.com/a.png"}}]},
- {"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"s"},{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}]},
+ {"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"` + sig + `"},{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}]},
  {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"sunny"}],"is_error":false}]},
  {"role":"assistant","content":""}]}`
 	resp := post(t, up.URL+"/v1/messages", antHeaders, body)

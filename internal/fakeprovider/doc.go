@@ -7,8 +7,13 @@
 //     GET and DELETE /v1/responses/{id}, /input_items, /cancel, with store semantics and
 //     previous_response_id; WithoutResponses turns it off), and a catch-all that echoes any
 //     other path (passthrough endpoints).
-//   - NewAnthropic: /v1/messages, validated against the Messages API schema.
-//   - NewGemini: /v1beta/models/{model}:generateContent and :streamGenerateContent.
+//   - NewAnthropic: /v1/messages, validated against the Messages API schema (prompt-cache
+//     breakpoints answered as a cache would, writes first and reads after; thinking blocks
+//     accepted back only with the signature this server issued for that text), and
+//     /v1/messages/count_tokens, validated alike and answered {"input_tokens": words}.
+//   - NewGemini: /v1beta/models/{model}:generateContent and :streamGenerateContent, and
+//     :countTokens (contents, or a generateContentRequest naming its model), answered
+//     {"totalTokens": words}.
 //   - NewBedrock: /model/{id}/converse and /model/{id}/converse-stream (AWS event stream),
 //     and, for Claude models, /model/{id}/invoke and /model/{id}/invoke-with-response-stream
 //     with Anthropic's Messages body (anthropic_version "bedrock-2023-05-31") and Anthropic's

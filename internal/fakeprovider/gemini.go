@@ -300,7 +300,7 @@ func (s *Server) serveGemini(w http.ResponseWriter, r *http.Request) {
 		key = r.URL.Query().Get("key")
 	}
 	switch {
-	case !ok || model == "" || (method != "generateContent" && method != "streamGenerateContent"):
+	case !ok || model == "" || (method != "generateContent" && method != "streamGenerateContent" && method != "countTokens"):
 		status = http.StatusNotFound
 		rec.Invalid = "Requested entity was not found."
 	case r.Method != http.MethodPost:
@@ -314,6 +314,10 @@ func (s *Server) serveGemini(w http.ResponseWriter, r *http.Request) {
 	default:
 		if body, err = decodeObject(rec.Body); err != nil {
 			rec.Invalid = "Invalid JSON payload received. " + err.Error()
+			break
+		}
+		if method == "countTokens" {
+			rec.Invalid = validateGeminiCount(model, body)
 			break
 		}
 		rec.Invalid = validateGemini(body)
@@ -334,6 +338,13 @@ func (s *Server) serveGemini(w http.ResponseWriter, r *http.Request) {
 	}
 	if reply.Body != nil && (!rec.Stream || reply.Chunks == nil) {
 		x.body(http.StatusOK, "application/json; charset=UTF-8", reply.Body)
+		return
+	}
+	if method == "countTokens" {
+		n := pick(reply.Usage.Input, geminiPromptWords(body))
+		x.body(http.StatusOK, "application/json; charset=UTF-8", mustJSON(map[string]any{
+			"totalTokens": n, "promptTokensDetails": []any{map[string]any{"modality": "TEXT", "tokenCount": n}},
+		}))
 		return
 	}
 	s.geminiReply(x, rec, body, r.URL.Query().Get("alt") == "sse")
@@ -466,4 +477,52 @@ func (s *Server) geminiReply(x *exchange, rec *Received, body map[string]any, ss
 		}
 	}
 	x.end([]byte("]"))
+}
+
+// validateGeminiCount checks a models.countTokens body: either contents alone, or a whole
+// generateContentRequest naming the model as "models/<model>", never both.
+func validateGeminiCount(model string, m map[string]any) string {
+	for k := range m {
+		if c := camel(k); c != "contents" && c != "generateContentRequest" {
+			return fmt.Sprintf("Invalid JSON payload received. Unknown name %q: Cannot find field.", k)
+		}
+	}
+	gcr, hasReq := field(m, "generateContentRequest").(map[string]any)
+	_, hasContents := m["contents"]
+	switch {
+	case hasReq && hasContents:
+		return "contents and generateContentRequest are mutually exclusive: send one or the other"
+	case hasContents:
+		return validateGemini(map[string]any{"contents": m["contents"]})
+	case !hasReq:
+		return "* CountTokensRequest: either contents or generateContentRequest must be set"
+	}
+	name, _ := gcr["model"].(string)
+	if name == "" {
+		return "* GenerateContentRequest.model: model is required"
+	}
+	if name != "models/"+model {
+		return fmt.Sprintf("* GenerateContentRequest.model: %q does not match the model of the request path, %q", name, "models/"+model)
+	}
+	rest := make(map[string]any, len(gcr))
+	for k, v := range gcr {
+		if k != "model" {
+			rest[k] = v
+		}
+	}
+	return validateGemini(rest)
+}
+
+// geminiPromptWords is the fake's token count of a countTokens body: the words of the system
+// instruction and contents.
+func geminiPromptWords(m map[string]any) int {
+	if gcr, ok := field(m, "generateContentRequest").(map[string]any); ok {
+		m = gcr
+	}
+	n := words(geminiText(field(m, "systemInstruction")))
+	contents, _ := m["contents"].([]any)
+	for _, raw := range contents {
+		n += words(geminiText(raw))
+	}
+	return n
 }

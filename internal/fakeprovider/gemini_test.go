@@ -99,7 +99,7 @@ func TestGeminiRejections(t *testing.T) {
 	for _, c := range cases {
 		u := url
 		if c.name == "unknown method" {
-			u = strings.Replace(url, "generateContent", "countTokens", 1)
+			u = strings.Replace(url, "generateContent", "embedText", 1)
 		}
 		resp := post(t, u, c.headers, c.body)
 		m := decodeBody(t, resp)
@@ -123,5 +123,37 @@ func TestGeminiFaults(t *testing.T) {
 	events, err := readSSE(resp.Body)
 	if len(events) != 1 || err == nil {
 		t.Errorf("events %v err %v", events, err)
+	}
+}
+
+// TestGeminiCountTokens: models.countTokens takes a whole generateContentRequest naming its
+// model, or contents alone, and answers totalTokens (the prompt's words).
+func TestGeminiCountTokens(t *testing.T) {
+	up := NewGemini(t, WithKey("gk"))
+	hdr := map[string]string{"x-goog-api-key": "gk"}
+	url := up.URL + "/v1beta/models/gemini-2.5-flash:countTokens"
+	req := strings.Replace(gemBody, `{"systemInstruction"`, `{"model":"models/gemini-2.5-flash","systemInstruction"`, 1)
+	resp := post(t, url, hdr, `{"generateContentRequest":`+req+`}`)
+	if m := decodeBody(t, resp); resp.StatusCode != 200 || m["totalTokens"] != 6.0 || dig(m, "promptTokensDetails", 0, "tokenCount") != 6.0 {
+		t.Errorf("status %d body %v", resp.StatusCode, m)
+	}
+	resp = post(t, url, hdr, `{"contents":[{"role":"user","parts":[{"text":"three small words"}]}]}`)
+	if m := decodeBody(t, resp); resp.StatusCode != 200 || m["totalTokens"] != 3.0 {
+		t.Errorf("contents: status %d body %v", resp.StatusCode, m)
+	}
+	for _, c := range []struct{ body, want string }{
+		{`{"generateContentRequest":` + gemBody + `}`, "model is required"},
+		{`{"generateContentRequest":` + strings.Replace(req, "models/gemini-2.5-flash", "models/other", 1) + `}`, "does not match"},
+		{`{"generateContentRequest":` + req + `,"contents":[]}`, "mutually exclusive"},
+		{req, `Unknown name`},
+		{`{"generateContentRequest":{"model":"models/gemini-2.5-flash","contents":[{"role":"user","parts":[{"image_url":"x"}]}]}}`, `Unknown name "image_url"`},
+		{`{}`, "either contents or generateContentRequest"},
+	} {
+		resp := post(t, url, hdr, c.body)
+		m := decodeBody(t, resp)
+		msg, _ := dig(m, "error", "message").(string)
+		if resp.StatusCode != 400 || !strings.Contains(msg, c.want) {
+			t.Errorf("status %d %v, want 400 with %q", resp.StatusCode, m, c.want)
+		}
 	}
 }

@@ -269,6 +269,7 @@ type Server struct {
 	waiters []chan struct{}
 	stored  map[string]*storedResponse // Responses API objects kept under store semantics
 	cached  map[string]bool            // prompt-cache prefixes seen (Anthropic)
+	signed  map[string]string          // thinking signatures issued, to the thinking they sign (Anthropic)
 
 	nReq, nRejected, nStreams, nFaults, nConns, nGone atomic.Int64
 }
