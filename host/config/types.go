@@ -44,6 +44,10 @@ type Server struct {
 	// IncludeUsage asks upstreams for usage on streams even when the client did not, so that
 	// token limits and metrics see real numbers; the extra chunk is stripped for such clients.
 	IncludeUsage *bool `toml:"include_usage"`
+	// DrainDelay is how long, after SIGTERM, /ready answers 503 while requests are still
+	// accepted, so load balancers that poll /ready take the replica out before its listener
+	// closes; the shutdown_timeout drain follows. Zero (the default) closes at once.
+	DrainDelay Duration `toml:"drain_delay" json:",omitempty"`
 }
 
 // Log configures the process log and the access log.
