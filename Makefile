@@ -92,7 +92,7 @@ image: plugins
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o bin/linux-$(IMAGE_ARCH)/sluice ./cmd/sluice
 	rm -rf bin/sluice-oci
 	cd deploy && $(GO) run ./cmd/mkimage -binary ../bin/linux-$(IMAGE_ARCH)/sluice -arch $(IMAGE_ARCH) \
-		-version $(VERSION) -revision '$(COMMIT)' -tag sluice:$(VERSION) -out ../bin/sluice-image.tar -oci ../bin/sluice-oci
+		-version $(VERSION) -revision '$(COMMIT)' -tag 'sluice:$(VERSION),sluice:latest' -out ../bin/sluice-image.tar -oci ../bin/sluice-oci
 
 # Plain Kubernetes manifests rendered from the Helm chart (deploy/manifests).
 manifests:

@@ -8,9 +8,11 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -33,7 +35,7 @@ func run() error {
 	flag.StringVar(&o.Version, "version", "dev", "version label")
 	flag.StringVar(&o.Revision, "revision", "", "VCS revision label")
 	flag.StringVar(&o.Source, "source", "https://github.com/sluice-gw/sluice", "source repository label")
-	tag := flag.String("tag", "sluice:dev", "image reference stored in the archive")
+	tags := flag.String("tag", "sluice:dev", "image references stored in the archive, comma-separated")
 	out := flag.String("out", "bin/sluice-image.tar", "docker-archive tar to write")
 	oci := flag.String("oci", "", "also write an OCI image layout to this directory")
 	flag.Parse()
@@ -49,15 +51,19 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ref, err := name.NewTag(*tag)
-	if err != nil {
-		return fmt.Errorf("tag: %w", err)
+	refs := map[name.Tag]v1.Image{}
+	for _, t := range strings.Split(*tags, ",") {
+		ref, err := name.NewTag(strings.TrimSpace(t))
+		if err != nil {
+			return fmt.Errorf("tag: %w", err)
+		}
+		refs[ref] = img
 	}
-	if err := tarball.WriteToFile(*out, ref, img); err != nil {
+	if err := tarball.MultiWriteToFile(*out, refs); err != nil {
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
 	digest, _ := img.Digest()
-	fmt.Printf("wrote %s (%s, %s)\n", *out, ref, digest)
+	fmt.Printf("wrote %s (%s, %s)\n", *out, *tags, digest)
 	if *oci != "" {
 		p, err := layout.Write(*oci, empty.Index)
 		if err != nil {

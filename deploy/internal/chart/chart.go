@@ -114,8 +114,8 @@ var Variants = []struct {
 	File   string
 	Values []string
 }{
-	{"sluice.yaml", nil},
-	{"sluice-redis.yaml", []string{"ci/redis-values.yaml"}},
+	{"sluice.yaml", []string{"ci/manifests-values.yaml"}},
+	{"sluice-redis.yaml", []string{"ci/manifests-values.yaml", "ci/redis-values.yaml"}},
 }
 
 // Manifests renders every variant as it is committed, release "sluice".

@@ -27,6 +27,7 @@ var valueSets = map[string]string{
 	"default":    "",
 	"production": "ci/production-values.yaml",
 	"redis":      "ci/redis-values.yaml",
+	"manifests":  "ci/manifests-values.yaml",
 	"secret-values-redis-url": `
 secrets:
   values:
