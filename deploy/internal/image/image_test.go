@@ -190,7 +190,8 @@ func readFile(t *testing.T, img v1.Image, name string) string {
 
 // TestImageRuns loads the image into podman and runs it read-only as the image's user, with
 // a memory limit: the health check passes, a request gets a demo answer, and the limit shows
-// up as GOMEMLIMIT in the log. Skipped only when no container runtime works here.
+// up as GOMEMLIMIT in the log; then again with a ConfigMap-style config folder mounted, whose
+// ..data swap the gateway reloads. Skipped only when no container runtime works here.
 func TestImageRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a container")
@@ -223,32 +224,39 @@ func TestImageRuns(t *testing.T) {
 			t.Skipf("no container runtime works here:\n%s\n%s", out, out2)
 		}
 	}
-	port := freePort(t)
-	name := fmt.Sprintf("sluice-deploy-test-%d", os.Getpid())
-	args := append(append([]string{}, global...), "run", "-d", "--name", name, "--read-only", "--memory", "256m", "-e", "SLUICE_DEMO_CHUNK_DELAY=0s",
-		"-p", fmt.Sprintf("127.0.0.1:%d:8080", port))
-	args = append(append(args, runFlags...), ref)
-	if out, err := pod(args...); err != nil {
-		t.Fatalf("podman run: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { pod(append(append([]string{}, global...), "rm", "-f", name)...) })
-
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url + "/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
+	// start runs the image detached, read-only, with extra podman run flags and arguments
+	// after the image, and waits for /ready.
+	n := 0
+	start := func(extra []string, cmd ...string) (name, url string) {
+		n++
+		port := freePort(t)
+		name = fmt.Sprintf("sluice-deploy-test-%d-%d", os.Getpid(), n)
+		args := append(append([]string{}, global...), "run", "-d", "--name", name, "--read-only", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port))
+		args = append(append(append(args, runFlags...), extra...), ref)
+		if out, err := pod(append(args, cmd...)...); err != nil {
+			t.Fatalf("podman run: %v\n%s", err, out)
+		}
+		t.Cleanup(func() { pod(append(append([]string{}, global...), "rm", "-f", name)...) })
+		url = fmt.Sprintf("http://127.0.0.1:%d", port)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := http.Get(url + "/ready")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return name, url
+				}
 			}
+			if time.Now().After(deadline) {
+				logs, _ := pod("logs", name)
+				t.Fatalf("container not ready: %v\n%s", err, logs)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			logs, _ := pod("logs", name)
-			t.Fatalf("container not ready: %v\n%s", err, logs)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
+
+	// The image as it is: embedded default config, under a memory limit.
+	name, url := start([]string{"--memory", "256m", "-e", "SLUICE_DEMO_CHUNK_DELAY=0s"})
 	resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"demo/echo","messages":[{"role":"user","content":"from a container"}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +276,53 @@ func TestImageRuns(t *testing.T) {
 	// 90% of 256 MiB.
 	if !strings.Contains(logs, "gomemlimit_bytes=241591910") {
 		t.Errorf("GOMEMLIMIT not derived from the container's memory limit:\n%s", logs)
+	}
+
+	// A config folder laid out as the kubelet lays out a ConfigMap volume, mounted read-only
+	// where the chart mounts it; an update swaps ..data on the host and the gateway in the
+	// container reloads.
+	dir := t.TempDir()
+	version := func(ts, model string) {
+		d := filepath.Join(dir, ts)
+		must(t, os.Mkdir(d, 0o755))
+		cfg := "[server]\nlisten = \"0.0.0.0:8080\"\nadmin_listen = \"off\"\n\n[providers.demo]\nmodels = [\"" + model + "\"]\n"
+		must(t, os.WriteFile(filepath.Join(d, "sluice.toml"), []byte(cfg), 0o644))
+	}
+	version("..2026_01_01_00_00_00.1", "first")
+	must(t, os.Chmod(dir, 0o755))
+	must(t, os.Symlink("..2026_01_01_00_00_00.1", filepath.Join(dir, "..data")))
+	must(t, os.Symlink("..data/sluice.toml", filepath.Join(dir, "sluice.toml")))
+	_, url = start([]string{"-v", dir + ":/etc/sluice:ro"}, "serve", "-c", "/etc/sluice/sluice.toml")
+	if m := get(t, url+"/v1/models"); !strings.Contains(m, "demo/first") {
+		t.Fatalf("models: %s", m)
+	}
+	version("..2026_01_01_00_05_00.2", "second")
+	must(t, os.Symlink("..2026_01_01_00_05_00.2", filepath.Join(dir, "..data_tmp")))
+	must(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(get(t, url+"/v1/models"), "demo/second") {
+		if time.Now().After(deadline) {
+			t.Fatal("the container did not reload after the ..data swap")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
