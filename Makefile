@@ -3,7 +3,13 @@
 
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X main.version=$(VERSION)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# grpcnotrace keeps gRPC's trace package (and with it text/template, whose method lookup by
+# name turns off the linker's dead-code elimination) out of the binary.
+BUILD_TAGS ?= grpcnotrace
+RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TRANSLATORS := anthropic gemini bedrock
 WASM_DIR  := host/builtin/wasm
@@ -11,7 +17,7 @@ NODE_DIR  := internal/e2e/node
 AGENTS_DIR := internal/e2e/agents
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build plugins run test test-deps check bench clean fuzz
+.PHONY: all build plugins run test test-deps check bench clean fuzz release image manifests lean-check
 
 all: build
 
@@ -24,7 +30,7 @@ $(WASM_DIR)/%.wasm.gz: $(shell find plugins sdk -name '*.go' 2>/dev/null)
 	gzip -9 -n -f $(WASM_DIR)/$*.wasm
 
 build: plugins
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/sluice ./cmd/sluice
+	$(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o bin/sluice ./cmd/sluice
 
 run: build
 	bin/sluice serve
@@ -44,9 +50,15 @@ test-deps:
 	fi
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	cd $(AGENTS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@# podman (with runc, for hosts where crun cannot run) lets the image test start the image;
+	@# without it that one test is skipped.
+	@command -v podman >/dev/null && command -v runc >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq podman runc >/dev/null || echo "podman not installed: the image run test will be skipped"; }
 
 test: test-deps build
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	cd deploy && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -69,5 +81,38 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 100x ./host/plugin
 	$(GO) test -run '^$$' -bench Wasm -benchtime 2000x ./plugins/internal/wasmbench
 
+# Static binaries for every release platform, with their checksums, in dist/.
+release: plugins
+	rm -rf dist && mkdir -p dist
+	@for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; out=dist/sluice-$(VERSION)-$$os-$$arch; \
+		echo "build $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o $$out ./cmd/sluice || exit 1; \
+	done
+	cd dist && sha256sum sluice-* > SHA256SUMS && cat SHA256SUMS
+
+# The container image, built without a container engine: bin/sluice-image.tar (docker-archive,
+# for `docker load` / `podman load`) and bin/sluice-oci (an OCI image layout).
+image: plugins
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o bin/linux-$(IMAGE_ARCH)/sluice ./cmd/sluice
+	rm -rf bin/sluice-oci
+	cd deploy && $(GO) run ./cmd/mkimage -binary ../bin/linux-$(IMAGE_ARCH)/sluice -arch $(IMAGE_ARCH) \
+		-version $(VERSION) -revision '$(COMMIT)' -tag 'sluice:$(VERSION),sluice:latest' -out ../bin/sluice-image.tar -oci ../bin/sluice-oci
+
+# Plain Kubernetes manifests rendered from the Helm chart (deploy/manifests).
+manifests:
+	cd deploy && $(GO) run ./cmd/manifests
+
+# Fails when something in the binary turns off the linker's dead-code elimination (a caller
+# of reflect's method lookup by a run-time name, which the linker marks <ReflectMethod>).
+lean-check:
+	@mkdir -p bin
+	@CGO_ENABLED=0 $(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags=-dumpdep -o bin/sluice.dumpdep ./cmd/sluice 2> bin/dumpdep.txt
+	@rm -f bin/sluice.dumpdep
+	@if grep -q '<ReflectMethod>.* -> ' bin/dumpdep.txt; then \
+		echo "dead-code elimination is off; reflect method lookup reached from:"; \
+		grep -o '^[^ ]* <ReflectMethod>' bin/dumpdep.txt | sort -u; exit 1; \
+	else echo "lean-check: dead-code elimination is on"; fi
+
 clean:
-	rm -rf bin $(WASM_DIR)/*.wasm $(WASM_DIR)/*.wasm.gz
+	rm -rf bin dist $(WASM_DIR)/*.wasm $(WASM_DIR)/*.wasm.gz

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -15,13 +14,11 @@ import (
 	"github.com/sluice-gw/sluice/host/app"
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/plugintool"
+	"github.com/sluice-gw/sluice/internal/memlimit"
 )
 
 // errSilent ends the process with status 1 after the command has already said why.
 var errSilent = errors.New("")
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 const usage = `sluice: an OpenAI-compatible LLM gateway with WebAssembly plugins
 
@@ -30,9 +27,11 @@ Usage:
   sluice check [-c sluice.toml]                   validate a config and print what would run
   sluice plugin new|build|test ...                write, build and try plugins
   sluice keys new [--id ID]                       mint a virtual API key and its hash
-  sluice version                                  print the version
+  sluice health [--url URL]                       GET /health, exit 0 on 200 (container health check)
+  sluice version                                  print version, module, commit and Go version
 
-Environment: SLUICE_LISTEN sets the listen address; <PROVIDER>_API_KEY and <PROVIDER>_BASE_URL
+Environment: SLUICE_LISTEN sets the listen address; GOMEMLIMIT overrides the memory limit
+otherwise derived from the cgroup (90% of it); <PROVIDER>_API_KEY and <PROVIDER>_BASE_URL
 configure the built-in providers of the default config (e.g. OPENAI_API_KEY).
 `
 
@@ -51,24 +50,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "keys":
 		return keys(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "sluice %s (%s, %s/%s)\n", buildVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		printVersion(stdout)
 		return nil
+	case "health":
+		return health(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
 	return errSilent
-}
-
-func buildVersion() string {
-	if version != "dev" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return version
 }
 
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
@@ -97,7 +88,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// live heap instead of 2x trades a few MB for ~10% more throughput. GOGC overrides.
 		debug.SetGCPercent(400)
 	}
-	return app.Run(ctx, app.Options{ConfigPath: *cfgPath, Listen: addr, Stdout: stdout, Stderr: stderr, PluginCacheDir: os.Getenv("SLUICE_PLUGIN_CACHE"), Version: buildVersion()})
+	// A container or unit memory limit the runtime does not know of ends in an OOM kill
+	// instead of a harder-working collector.
+	mem, memErr := memlimit.Apply()
+	return app.Run(ctx, app.Options{ConfigPath: *cfgPath, Listen: addr, Stdout: stdout, Stderr: stderr, PluginCacheDir: os.Getenv("SLUICE_PLUGIN_CACHE"), Version: buildVersion(),
+		MemoryLimit: mem.Limit, MemoryLimitSource: mem.Source, MemoryLimitErr: memErr})
 }
 
 func check(args []string, stdout, stderr io.Writer) error {

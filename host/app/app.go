@@ -42,6 +42,12 @@ type Options struct {
 	Version string
 	// SpanRecorder, when set, receives every span in memory (tests).
 	SpanRecorder *telemetry.Recorder
+	// MemoryLimit is the Go runtime's soft memory limit in bytes set at process start (0: none)
+	// and MemoryLimitSource where it came from; both are logged at start, with MemoryLimitErr
+	// when the cgroup could not be read.
+	MemoryLimit       int64
+	MemoryLimitSource string
+	MemoryLimitErr    error
 }
 
 // App is a running server.
@@ -53,6 +59,8 @@ type App struct {
 	plugins  *plugin.Registry
 	registry *balance.Registry
 	state    atomic.Pointer[state]
+	// draining is set once shutdown starts: a configuration swapped in later stays unready.
+	draining atomic.Bool
 	reloadMu sync.Mutex
 	started  time.Time
 	specs    map[string]plugin.Spec
@@ -212,6 +220,11 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 	log.Info("sluice listening", "addr", "http://"+ln.Addr().String(), "admin", adminAddr, "metrics", metricsAddr, "config", cfg.Source,
 		"providers", len(st.providers), "routers", len(cfg.Routers), "plugins", len(cfg.Plugins),
 		"startup_ms", time.Since(started).Milliseconds())
+	if opts.MemoryLimitErr != nil {
+		log.Warn("memory limit from the cgroup unknown; set GOMEMLIMIT", "err", opts.MemoryLimitErr)
+	} else if opts.MemoryLimitSource != "" {
+		log.Info("memory limit", "gomemlimit_bytes", opts.MemoryLimit, "source", opts.MemoryLimitSource)
+	}
 	if opts.Ready != nil {
 		opts.Ready(ln.Addr().String(), adminAddr)
 	}
@@ -245,8 +258,15 @@ func (a *App) serveClient(w http.ResponseWriter, r *http.Request) {
 // shutdown stops accepting, lets in-flight requests and streams finish within the configured
 // drain time, then closes what is left.
 func (a *App) shutdown(srv, admin *http.Server) error {
+	a.draining.Store(true)
 	st := a.state.Load()
 	st.gw.SetReady(false)
+	if delay := st.cfg.Server.DrainDelay.D(); delay > 0 {
+		// Still serving, so a balancer polling /ready sees 503 and stops sending before
+		// connections are refused.
+		a.log.Info("shutting down; /ready answers 503, still accepting requests", "drain_delay", delay.String())
+		time.Sleep(delay)
+	}
 	d := st.cfg.Server.ShutdownTimeout.D()
 	a.log.Info("shutting down; draining in-flight requests", "timeout", d.String())
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -289,6 +309,9 @@ func (a *App) Reload(ctx context.Context) error {
 	a.state.Store(st)
 	if g := a.guard.Load(); g != nil {
 		a.guard.Store(newAdminGuard(g.next, cfg.Server, a.adminBound))
+	}
+	if a.draining.Load() {
+		st.gw.SetReady(false)
 	}
 	// Requests already routed keep the old state; give them time before closing its routers.
 	time.AfterFunc(old.cfg.Server.ShutdownTimeout.D(), old.close)

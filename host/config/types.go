@@ -76,6 +76,10 @@ type Server struct {
 	// PolicyBuffer bounds how much of a streamed answer is held for on_response policies
 	// before any byte is sent; a longer stream is refused (fail closed).
 	PolicyBuffer ByteSize `toml:"policy_buffer"`
+	// DrainDelay is how long, after SIGTERM, /ready answers 503 while requests are still
+	// accepted, so load balancers that poll /ready take the replica out before its listener
+	// closes; the shutdown_timeout drain follows. Zero (the default) closes at once.
+	DrainDelay Duration `toml:"drain_delay" json:",omitempty"`
 }
 
 // Log configures the process log and the access log.

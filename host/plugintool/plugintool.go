@@ -3,7 +3,6 @@
 package plugintool
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/sluice-gw/sluice/host/plugin"
@@ -158,12 +156,11 @@ func runNew(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
+	// Plain placeholder replacement, not text/template: templates reach reflect's method
+	// lookup, which turns off the linker's dead-code elimination for the whole binary.
+	fill := strings.NewReplacer("{{.Name}}", data["Name"], "{{.Hook}}", data["Hook"], "{{.SDK}}", data["SDK"])
 	for fname, body := range files {
-		var buf bytes.Buffer
-		if err := template.Must(template.New(fname).Parse(body)).Execute(&buf, data); err != nil {
-			return fmt.Errorf("plugin new: %s: %w", fname, err)
-		}
-		if err := os.WriteFile(filepath.Join(target, fname), buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(target, fname), []byte(fill.Replace(body)), 0o644); err != nil {
 			return fmt.Errorf("plugin new: %w", err)
 		}
 	}
