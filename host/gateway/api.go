@@ -360,9 +360,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(body)
-	if !native {
-		g.cacheStore(c, body, nil) // the cache holds chat-shaped answers; native ones are not
-	}
+	g.cacheStore(c, body, nil) // a native body is stored marked as such (nativeContentType)
 	return true, nil
 }
 

@@ -266,6 +266,9 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 		events++
 		c.relayed++ // charged as relayed output if the client leaves before the usage event
 		ended = g.noteNativeEvent(c, name, data) || ended
+		if c.collect {
+			c.record(sseFrame(name, data))
+		}
 		if werr := sw.Event(name, data); werr != nil {
 			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
 			c.status, c.errMsg = 499, "client went away mid-stream"
@@ -274,6 +277,9 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 		name, data, err = s.NextEvent()
 	}
 	if err == io.EOF && ended {
+		if c.finish != "" && c.finish != "error" {
+			g.cacheStore(c, nil, c.chunks)
+		}
 		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		return true, nil
 	}
@@ -294,6 +300,22 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 	c.status, c.errMsg = 502, msg
 	_ = sw.Event("error", nativeStreamError(d.name, msg, events))
 	return true, nil
+}
+
+// sseFrame is one event as the client received it, for a cached replay.
+func sseFrame(name string, data []byte) []byte {
+	f := make([]byte, 0, len(name)+len(data)+16)
+	if name != "" {
+		f = append(append(append(f, "event: "...), name...), '\n')
+	}
+	for {
+		line, rest, more := bytes.Cut(data, []byte{'\n'})
+		f = append(append(append(f, "data: "...), line...), '\n')
+		if !more {
+			return f[:len(f)-1]
+		}
+		data = rest
+	}
 }
 
 // noteNativeEvent reads usage, the finish reason and the final object from the events that

@@ -69,7 +69,13 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 	if d := c.dialect; d != nil {
 		// Keyed by what the client sent: fields a native upstream reads but the chat form
 		// lacks (cache_control, beta features) must tell answers apart.
+		// A native entry replays only in the shape it was stored (a body or a stream), so the
+		// two are kept apart; a chat-shaped entry would convert, but the dialect cannot tell
+		// before the lookup which kind it will find.
 		parts.Endpoint, raw = d.name, d.body.Raw
+		if c.stream {
+			parts.Endpoint += ".stream"
+		}
 	}
 	key, ext, err := cache.KeyFor(raw, parts)
 	if err != nil {
@@ -122,6 +128,10 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 	if res.Status != cache.Bypass {
 		g.tel.RecordCache(res.Status == cache.Hit)
 	}
+	if res.Status == cache.Hit && c.dialect != nil && res.Entry.ContentType == nativeContentType(c.dialect.name) && c.stream != res.Entry.Stream() {
+		res.Status = cache.Miss // kept apart by the key; only an entry stored before that rule gets here
+		c.cacheNote = res.Status.String()
+	}
 	if res.Status != cache.Hit {
 		c.cacheKey, c.cacheCtl, c.cacheBucket, c.cache = key, ctl, res.Bucket, cc
 		res.SetHeaders(w.Header())
@@ -131,6 +141,9 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 			c.collectMax = maxCollect
 		}
 		return false, nil
+	}
+	if d := c.dialect; d != nil && res.Entry.ContentType == nativeContentType(d.name) {
+		return g.replayNative(w, c, res)
 	}
 	var body []byte
 	var chunks [][]byte
@@ -195,7 +208,11 @@ func (g *Gateway) cacheStore(c *call, body []byte, chunks [][]byte) {
 		g.log.Debug("response not cached", "request_id", c.id, "reason", "stream larger than the cache's max entry size")
 		return
 	}
-	e := &cache.Entry{Created: time.Now(), Model: c.model, ContentType: "application/json", Body: body, Chunks: chunks}
+	ct := "application/json"
+	if c.dialect != nil && c.dialect.native {
+		ct = nativeContentType(c.dialect.name)
+	}
+	e := &cache.Entry{Created: time.Now(), Model: c.model, ContentType: ct, Body: body, Chunks: chunks}
 	if c.usage != nil {
 		e.Usage = cache.Usage{PromptTokens: c.usage.PromptTokens, CompletionTokens: c.usage.CompletionTokens, TotalTokens: c.usage.TotalTokens}
 	}
@@ -213,6 +230,51 @@ const maxCollect = 64 << 20
 // record copies a chunk of a stream that may be cached. The entry's size is checked as chunks
 // arrive: once it passes the cache's max entry size the copies are dropped at once, instead of
 // being held to the end of the stream only for Store to refuse them.
+// nativeContentType marks a cache entry that holds a native answer in a dialect's own shape
+// (a body, or a stream's events as SSE frames) rather than a chat completion.
+func nativeContentType(dialect string) string { return "application/x-sluice-native-" + dialect }
+
+// replayNative answers a dialect request from a native entry exactly as the upstream sent it.
+// A stored stream answers only streams and a stored body only non-streamed requests: the other
+// pairing is a miss, served upstream (the shapes do not convert without the bridge).
+func (g *Gateway) replayNative(w http.ResponseWriter, c *call, res cache.Result) (bool, *openai.Error) {
+	e := res.Entry
+	c.dialect.native = true
+	c.cacheHit, c.status = true, 200
+	c.provider, c.model = "cache", e.Model
+	u := e.Usage
+	c.usage = &openai.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+	h := w.Header()
+	res.SetHeaders(h)
+	h.Set("X-Sluice-Provider", "cache")
+	g.limitHeaders(w, c)
+	if !c.stream {
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(e.Body)))
+		w.WriteHeader(200)
+		_, _ = w.Write(e.Body)
+		return true, nil
+	}
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(200)
+	c.ttft = time.Since(c.start)
+	n := 0
+	for _, f := range e.Chunks {
+		n += len(f) + 2
+	}
+	buf := make([]byte, 0, n)
+	for _, f := range e.Chunks {
+		buf = append(append(buf, f...), '\n', '\n')
+	}
+	if _, err := w.Write(buf); err != nil {
+		c.status, c.errMsg = 499, "client went away during cache replay"
+		return true, nil
+	}
+	_ = http.NewResponseController(w).Flush()
+	return true, nil
+}
+
 func (c *call) record(chunk []byte) {
 	if !c.collect {
 		return

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-gw/sluice/internal/fakeprovider"
 )
@@ -182,5 +183,49 @@ native = ["responses"]
 	}
 	if !bodyHas(f.oai, `"response_format"`, `"json_schema"`) {
 		t.Error("chat: text.format did not become response_format")
+	}
+}
+
+// TestDialectNativeCache: native answers are cached in their own shape and replayed as the
+// upstream sent them, streamed and not, for the Responses and the Messages API.
+func TestDialectNativeCache(t *testing.T) {
+	f := startTranslateFakes(t)
+	nat := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-upstream-secret-123"))
+	s := startSluice(t, translateConfig(f)+fmt.Sprintf(`
+[providers.native]
+kind = "openai"
+base_url = %q
+api_key = "sk-upstream-secret-123"
+native = ["responses"]
+
+[cache]
+enabled = true
+`, nat.URL))
+	cases := []struct {
+		name, path, body string
+		up               *fakeprovider.Server
+	}{
+		{"responses", "/v1/responses", `{"model":"native/gpt-test","input":"cache me natively"%s}`, nat},
+		{"messages", "/v1/messages", `{"model":"anthropic/claude-haiku-4-5","max_tokens":64,"messages":[{"role":"user","content":"cache me natively"}]%s}`, f.ant},
+	}
+	for _, tc := range cases {
+		for _, stream := range []string{"", `,"stream":true`} {
+			body := fmt.Sprintf(tc.body, stream)
+			before := len(tc.up.Requests())
+			code1, h1, b1 := post(t, s.URL+tc.path, body, "anthropic-version", "2023-06-01")
+			code2, h2, b2 := post(t, s.URL+tc.path, body, "anthropic-version", "2023-06-01")
+			if code1 != 200 || code2 != 200 {
+				t.Fatalf("%s stream=%q: %d %d %s %s", tc.name, stream, code1, code2, b1, b2)
+			}
+			if got := len(tc.up.Requests()) - before; got != 1 {
+				t.Errorf("%s stream=%q: the upstream got %d requests, want 1", tc.name, stream, got)
+			}
+			if !strings.HasPrefix(h1.Get("X-Sluice-Cache"), "MISS") || !strings.HasPrefix(h2.Get("X-Sluice-Cache"), "HIT") {
+				t.Errorf("%s stream=%q: cache %q then %q", tc.name, stream, h1.Get("X-Sluice-Cache"), h2.Get("X-Sluice-Cache"))
+			}
+			if b1 != b2 {
+				t.Errorf("%s stream=%q: the replay differs from the answer:\n%s\n%s", tc.name, stream, b1, b2)
+			}
+		}
 	}
 }
