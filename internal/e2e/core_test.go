@@ -108,7 +108,7 @@ func TestStreamFaults(t *testing.T) {
 	// request is not sent again (no double billing); the client gets a 502.
 	n := up.Count()
 	up.Enqueue(fakeprovider.Reply{Fault: fakeprovider.Reset()})
-	code, h, body := post(t, s.URL+"/v1/chat/completions", stream)
+	code, _, body = post(t, s.URL+"/v1/chat/completions", stream)
 	if code != 502 || !strings.Contains(body, `"error"`) || up.Count() != n+1 {
 		t.Fatalf("reset after the request was sent: %d, upstream saw %d requests: %s", code, up.Count()-n, body)
 	}
@@ -124,7 +124,7 @@ func TestStreamFaults(t *testing.T) {
 
 	// 429 with Retry-After on both attempts: the client sees 429 and the Retry-After.
 	up.Enqueue(fakeprovider.RetryAfter(7*time.Second), fakeprovider.RetryAfter(7*time.Second))
-	code, h, body = post(t, s.URL+"/v1/chat/completions", `{"model":"up/gpt-test","messages":[{"role":"user","content":"x"}]}`)
+	code, h, body := post(t, s.URL+"/v1/chat/completions", `{"model":"up/gpt-test","messages":[{"role":"user","content":"x"}]}`)
 	if code != 429 || h.Get("Retry-After") != "7" {
 		t.Fatalf("429: %d retry-after=%q %s", code, h.Get("Retry-After"), body)
 	}
