@@ -125,9 +125,7 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 		defer cancel()
 		_ = tel.Shutdown(sctx)
 	}()
-	if access != nil {
-		access = slog.New(telemetry.LogHandler(access.Handler()))
-	}
+	access = accessLogger(access, tel.AccessLogHandler())
 	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started, tel: tel,
 		streams: clientconn.NewSlots(cfg.Server.MaxStreams)}
 	a.engine, err = plugin.NewEngine(plugin.EngineOptions{CacheDir: opts.PluginCacheDir, Logger: log})
