@@ -300,6 +300,9 @@ func (a *App) Reload(ctx context.Context) error {
 	if cfg.Server.Listen != old.cfg.Server.Listen || cfg.Server.AdminListen != old.cfg.Server.AdminListen || cfg.Server.MetricsListen != old.cfg.Server.MetricsListen || cfg.Server.AdminPprof != old.cfg.Server.AdminPprof {
 		a.log.Warn("reload: listen addresses or admin_pprof changed; they take effect at the next restart")
 	}
+	if cfg.Log.Access != old.cfg.Log.Access || cfg.Log.AccessOTLP != old.cfg.Log.AccessOTLP || cfg.Log.Level != old.cfg.Log.Level || cfg.Log.Format != old.cfg.Log.Format {
+		a.log.Warn("reload: [log] level, format, access or access_otlp changed; they take effect at the next restart")
+	}
 	st, err := a.build(ctx, cfg)
 	if err != nil {
 		return scrubbed(cfg, fmt.Errorf("reload: %w", err))

@@ -140,11 +140,11 @@ func (c *otlpCollector) traceOf(spanID string) string {
 
 // TestAccessLogOTLP: with [log] access_otlp = true every access record reaches an OTLP/HTTP
 // collector as a log record carrying the line's fields as attributes and the request span's
-// trace and span ids, while the local access log keeps writing; records still queued in the
-// batch when SIGTERM arrives are exported before the process exits.
+// trace and span ids, while the local access log keeps writing (or alone, with access = "off");
+// records still queued in the batch when SIGTERM arrives are exported before the process exits.
 func TestAccessLogOTLP(t *testing.T) {
 	up := fakeprovider.NewOpenAI(t)
-	cfg := func(col *otlpCollector) string {
+	cfg := func(col *otlpCollector, access string) string {
 		c := upstreamConfig(up.URL, fmt.Sprintf(`
 [telemetry]
 service_name = "sluice-access-test"
@@ -155,9 +155,9 @@ endpoint = %q
 input = 1.0
 output = 2.0
 `, col.srv.URL))
-		return strings.Replace(c, `level = "debug"`, `level = "info"`+"\naccess = \"stdout\"\naccess_otlp = true", 1)
+		return strings.Replace(c, `level = "debug"`, `level = "info"`+"\naccess = \""+access+"\"\naccess_otlp = true", 1)
 	}
-	check := func(t *testing.T, col *otlpCollector, s *Sluice, prefix string, n int) {
+	check := func(t *testing.T, col *otlpCollector, s *Sluice, prefix string, n int, local bool) {
 		t.Helper()
 		byID := map[string]accessRecord{}
 		for _, r := range col.records() {
@@ -200,11 +200,14 @@ output = 2.0
 			if len(r.TraceID) != 32 || len(r.SpanID) != 16 || r.TraceID == strings.Repeat("0", 32) {
 				t.Errorf("%s: trace %q span %q", id, r.TraceID, r.SpanID)
 			}
+			if !local && strings.Contains(s.Logs(), "request_id="+id) {
+				t.Errorf("%s: a local access line with access = \"off\"", id)
+			}
 			if _, dup := a["trace_id"]; dup {
 				t.Errorf("%s: trace_id duplicated as an attribute", id)
 			}
 			// The local access line still goes out, linked to the same span.
-			if !strings.Contains(s.Logs(), "request_id="+id+" ") || !strings.Contains(s.Logs(), "span_id="+r.SpanID) {
+			if local && (!strings.Contains(s.Logs(), "request_id="+id+" ") || !strings.Contains(s.Logs(), "span_id="+r.SpanID)) {
 				t.Errorf("%s: no local access line with span %s", id, r.SpanID)
 			}
 		}
@@ -228,14 +231,14 @@ output = 2.0
 
 	t.Run("batched while serving", func(t *testing.T) {
 		col := newOTLPCollector(t)
-		s := startSluice(t, cfg(col), "OTEL_BLRP_SCHEDULE_DELAY=100", "OTEL_BSP_SCHEDULE_DELAY=100")
+		s := startSluice(t, cfg(col, "stdout"), "OTEL_BLRP_SCHEDULE_DELAY=100", "OTEL_BSP_SCHEDULE_DELAY=100")
 		const n = 40
 		send(t, s, "live", n)
 		deadline := time.Now().Add(10 * time.Second)
 		for len(col.records()) < n && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
-		check(t, col, s, "live", n)
+		check(t, col, s, "live", n, true)
 		// Each record names the request's own span, exported to the same collector.
 		deadline = time.Now().Add(10 * time.Second)
 		for _, r := range col.records() {
@@ -250,8 +253,9 @@ output = 2.0
 
 	t.Run("flushed on SIGTERM", func(t *testing.T) {
 		col := newOTLPCollector(t)
-		// A minute between exports: nothing leaves before shutdown unless it is flushed.
-		s := startSluice(t, cfg(col), "OTEL_BLRP_SCHEDULE_DELAY=60000")
+		// A minute between exports: nothing leaves before shutdown unless it is flushed. The
+		// local access log is off, so the export is the only record.
+		s := startSluice(t, cfg(col, "off"), "OTEL_BLRP_SCHEDULE_DELAY=60000")
 		const n = 60
 		send(t, s, "drain", n)
 		time.Sleep(300 * time.Millisecond)
@@ -262,6 +266,6 @@ output = 2.0
 		if s.cmd.ProcessState == nil || !s.cmd.ProcessState.Success() {
 			t.Fatalf("sluice did not exit cleanly: %v", s.cmd.ProcessState)
 		}
-		check(t, col, s, "drain", n)
+		check(t, col, s, "drain", n, false)
 	})
 }
