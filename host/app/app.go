@@ -125,7 +125,11 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 		defer cancel()
 		_ = tel.Shutdown(sctx)
 	}()
-	access = accessLogger(access, tel.AccessLogHandler())
+	otlpAccess := tel.AccessLogHandler()
+	if cfg.Log.AccessOTLP && otlpAccess == nil {
+		log.Warn("log: access_otlp is on but OTEL_SDK_DISABLED is true; access records are not exported")
+	}
+	access = accessLogger(access, otlpAccess)
 	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started, tel: tel,
 		streams: clientconn.NewSlots(cfg.Server.MaxStreams)}
 	a.engine, err = plugin.NewEngine(plugin.EngineOptions{CacheDir: opts.PluginCacheDir, Logger: log})
