@@ -125,9 +125,11 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 		defer cancel()
 		_ = tel.Shutdown(sctx)
 	}()
-	if access != nil {
-		access = slog.New(telemetry.LogHandler(access.Handler()))
+	otlpAccess := tel.AccessLogHandler()
+	if cfg.Log.AccessOTLP && otlpAccess == nil {
+		log.Warn("log: access_otlp is on but OTEL_SDK_DISABLED is true; access records are not exported")
 	}
+	access = accessLogger(access, otlpAccess)
 	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started, tel: tel,
 		streams: clientconn.NewSlots(cfg.Server.MaxStreams)}
 	a.engine, err = plugin.NewEngine(plugin.EngineOptions{CacheDir: opts.PluginCacheDir, Logger: log})
@@ -301,6 +303,9 @@ func (a *App) Reload(ctx context.Context) error {
 	}
 	if cfg.Server.Listen != old.cfg.Server.Listen || cfg.Server.AdminListen != old.cfg.Server.AdminListen || cfg.Server.MetricsListen != old.cfg.Server.MetricsListen || cfg.Server.AdminPprof != old.cfg.Server.AdminPprof {
 		a.log.Warn("reload: listen addresses or admin_pprof changed; they take effect at the next restart")
+	}
+	if cfg.Log.Access != old.cfg.Log.Access || cfg.Log.AccessOTLP != old.cfg.Log.AccessOTLP || cfg.Log.Level != old.cfg.Log.Level || cfg.Log.Format != old.cfg.Log.Format {
+		a.log.Warn("reload: [log] level, format, access or access_otlp changed; they take effect at the next restart")
 	}
 	st, err := a.build(ctx, cfg)
 	if err != nil {

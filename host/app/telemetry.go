@@ -12,7 +12,7 @@ import (
 	"github.com/sluice-gw/sluice/host/telemetry"
 )
 
-// newTelemetry builds traces and metrics once per process: a config reload keeps them, so
+// newTelemetry builds traces, metrics and the access-log export once per process: a config reload keeps them, so
 // counters never reset and exporters are not restarted.
 func newTelemetry(ctx context.Context, cfg *config.Config, version string, rec *telemetry.Recorder) (*telemetry.Telemetry, error) {
 	tc := cfg.Telemetry
@@ -24,6 +24,7 @@ func newTelemetry(ctx context.Context, cfg *config.Config, version string, rec *
 			SampleRatio: tc.SampleRatio, Recorder: rec,
 		},
 		Metrics: telemetry.Metrics{OTLP: tc.OTLPMetrics, Endpoint: tc.Endpoint, Insecure: tc.Insecure, Headers: tc.Headers},
+		Logs:    telemetry.Logs{OTLP: cfg.Log.AccessOTLP, Endpoint: tc.Endpoint, Insecure: tc.Insecure, Headers: tc.Headers},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("serve: telemetry: %w", err)

@@ -89,6 +89,10 @@ type Log struct {
 	// Access is where access-log lines go: "stderr" (with the process log), "stdout", "off",
 	// or a file path.
 	Access string `toml:"access"`
+	// AccessOTLP also sends every access record as an OTLP log record, batched off the request
+	// path, to the [telemetry] endpoint (or OTEL_EXPORTER_OTLP_LOGS_ENDPOINT /
+	// OTEL_EXPORTER_OTLP_ENDPOINT). It adds to Access; Access = "off" leaves only the export.
+	AccessOTLP bool `toml:"access_otlp"`
 	// CaptureBodies adds size-capped, redacted request and response bodies to access lines.
 	CaptureBodies bool     `toml:"capture_bodies"`
 	MaxBodyBytes  ByteSize `toml:"max_body_bytes"`

@@ -33,6 +33,12 @@ func (g *Gateway) logAccess(c *call) {
 	if c.usage != nil {
 		attrs = append(attrs, slog.Int64("prompt_tokens", c.usage.PromptTokens), slog.Int64("completion_tokens", c.usage.CompletionTokens))
 	}
+	if cost := g.costUSD(c); cost > 0 {
+		attrs = append(attrs, slog.Float64("cost_usd", cost))
+	}
+	if c.ident.Team != "" {
+		attrs = append(attrs, slog.String("team", c.ident.Team))
+	}
 	if c.finish != "" {
 		attrs = append(attrs, slog.String("finish_reason", c.finish))
 	}

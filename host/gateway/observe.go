@@ -102,6 +102,18 @@ func (g *Gateway) stage(c *call, name string) *telemetry.Span {
 	return span
 }
 
+// costUSD is what the call cost upstream: the settled amount when limits priced it, else
+// priced here from its usage. A cache hit or a refused call costs nothing.
+func (g *Gateway) costUSD(c *call) float64 {
+	if c.costMicros != 0 || c.usage == nil || c.cacheHit || g.prices == nil || c.provider == "" || c.provider == "cache" {
+		return float64(c.costMicros) / 1e6
+	}
+	return float64(g.prices.CostMicros(c.provider+"/"+c.model, pricing.Usage{
+		InputTokens: c.usage.PromptTokens, OutputTokens: c.usage.CompletionTokens, CachedInputTokens: c.usage.CachedTokens,
+		CacheWriteTokens: c.usage.CacheCreationTokens,
+	})) / 1e6
+}
+
 // finishTelemetry records the request's metrics and closes its span.
 func (g *Gateway) finishTelemetry(c *call, route string) {
 	if g.tel == nil {
@@ -109,7 +121,7 @@ func (g *Gateway) finishTelemetry(c *call, route string) {
 	}
 	rec := telemetry.RequestRecord{
 		Route: route, Provider: c.provider, Status: c.status, Duration: time.Since(c.start),
-		TTFT: c.ttft, Team: c.ident.Team, CostUSD: float64(c.costMicros) / 1e6,
+		TTFT: c.ttft, Team: c.ident.Team,
 	}
 	if c.provider != "" {
 		rec.Model = c.provider + "/" + c.model
@@ -123,14 +135,8 @@ func (g *Gateway) finishTelemetry(c *call, route string) {
 	}
 	if c.usage != nil {
 		rec.InputTokens, rec.OutputTokens = int(c.usage.PromptTokens), int(c.usage.CompletionTokens)
-		// Settlement prices the call only when limits are configured; price it here otherwise.
-		if c.costMicros == 0 && !c.cacheHit && g.prices != nil && c.provider != "" && c.provider != "cache" {
-			rec.CostUSD = float64(g.prices.CostMicros(c.provider+"/"+c.model, pricing.Usage{
-				InputTokens: c.usage.PromptTokens, OutputTokens: c.usage.CompletionTokens, CachedInputTokens: c.usage.CachedTokens,
-				CacheWriteTokens: c.usage.CacheCreationTokens,
-			})) / 1e6
-		}
 	}
+	rec.CostUSD = g.costUSD(c)
 	g.tel.RecordRequest(rec)
 	s := c.span
 	if !s.Recording() {

@@ -1,8 +1,9 @@
 // Package telemetry owns sluice's observability: OpenTelemetry request traces
 // (W3C propagation in and out, GenAI semantic-convention attributes), the
 // Prometheus metric registry served on /metrics and optionally pushed over
-// OTLP, the in-process live aggregator behind the admin dashboard, and the
-// redaction helper used by the access log.
+// OTLP, access-log records exported as OTLP logs, the in-process live
+// aggregator behind the admin dashboard, and the redaction helper used by
+// the access log.
 //
 // Everything is nil-safe: a nil *Telemetry, or one with tracing off, turns
 // every call into a cheap no-op, so the gateway calls it unconditionally.
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -43,6 +45,7 @@ type Config struct {
 	Version string
 	Traces  Traces
 	Metrics Metrics
+	Logs    Logs
 }
 
 // Traces configures span export.
@@ -95,6 +98,7 @@ type Metrics struct {
 // does nothing.
 type Telemetry struct {
 	tracer    trace.Tracer
+	logger    otellog.Logger
 	tp        *sdktrace.TracerProvider
 	prop      propagation.TextMapPropagator
 	metrics   *metrics
@@ -120,6 +124,16 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if err := t.setupTraces(ctx, cfg.Traces, res, sdkDisabled); err != nil {
 		return nil, err
 	}
+	if cfg.Logs.OTLP && !sdkDisabled {
+		kind := cfg.Traces.Exporter
+		if kind == "" {
+			kind = exporterFromEnv(false)
+		}
+		if err := t.setupLogs(ctx, cfg.Logs, kind, res); err != nil {
+			_ = t.Shutdown(ctx)
+			return nil, err
+		}
+	}
 	pushMetrics := cfg.Metrics.OTLP || strings.EqualFold(strings.TrimSpace(os.Getenv("OTEL_METRICS_EXPORTER")), "otlp")
 	if pushMetrics && !sdkDisabled {
 		stop, err := startMetricPush(ctx, cfg.Metrics, res, t.metrics.reg)
@@ -132,7 +146,7 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	return t, nil
 }
 
-// Shutdown flushes pending spans and metric pushes and stops exporters.
+// Shutdown flushes pending spans, log records and metric pushes and stops exporters.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	if t == nil {
 		return nil
