@@ -243,7 +243,7 @@ func TestTemplate(t *testing.T) {
 				if len(r.hpas) != 1 || len(r.monitors) != 1 || len(r.netpols) != 2 || r.deployments["rel-sluice-redis"] == nil {
 					t.Errorf("production objects: %v", r.kinds)
 				}
-				if m := r.monitors[0]; m.Spec.Endpoints[0].Port != "admin" || m.Spec.Endpoints[0].Path != "/metrics" {
+				if m := r.monitors[0]; m.Spec.Endpoints[0].Port != "metrics" || m.Spec.Endpoints[0].Path != "/metrics" {
 					t.Errorf("ServiceMonitor %+v", m.Spec)
 				}
 			case "default":

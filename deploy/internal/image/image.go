@@ -29,7 +29,8 @@ const (
 // Ports the image exposes: the client API and the admin listener (metrics, reloads).
 const (
 	APIPort   = 8080
-	AdminPort = 9090
+	MetricsPort = 9090
+	AdminPort   = 9091
 )
 
 // Options describe one image.
@@ -124,17 +125,20 @@ func Config(o Options) v1.Config {
 		Cmd:        []string{"serve"},
 		WorkingDir: "/",
 		Env: []string{
-			// The embedded default config reads these; inside a container the listeners must
-			// not be loopback-only. Anything else the process writes goes under /tmp.
+			// The embedded default config reads these; inside a container the API and the
+			// metrics must not be loopback-only. The admin API stays on loopback (reach it with
+			// kubectl port-forward or podman exec) unless the operator gives it a token and an
+			// address. Anything else the process writes goes under /tmp.
 			fmt.Sprintf("SLUICE_LISTEN=0.0.0.0:%d", APIPort),
-			fmt.Sprintf("SLUICE_ADMIN_LISTEN=0.0.0.0:%d", AdminPort),
+			fmt.Sprintf("SLUICE_METRICS_LISTEN=0.0.0.0:%d", MetricsPort),
+			fmt.Sprintf("SLUICE_ADMIN_LISTEN=127.0.0.1:%d", AdminPort),
 			"SLUICE_PLUGIN_CACHE=/tmp/sluice-wasm",
 			"HOME=/tmp",
 			"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
 		},
 		ExposedPorts: map[string]struct{}{
 			fmt.Sprintf("%d/tcp", APIPort):   {},
-			fmt.Sprintf("%d/tcp", AdminPort): {},
+			fmt.Sprintf("%d/tcp", MetricsPort): {},
 		},
 		Volumes: map[string]struct{}{"/tmp": {}},
 		Healthcheck: &v1.HealthConfig{

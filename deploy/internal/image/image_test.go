@@ -83,7 +83,7 @@ func TestImageConfig(t *testing.T) {
 	if c.Healthcheck == nil || !slices.Equal(c.Healthcheck.Test, []string{"CMD", "/sluice", "health", "--url", "http://127.0.0.1:8080/health"}) || c.Healthcheck.Interval <= 0 {
 		t.Errorf("healthcheck %+v", c.Healthcheck)
 	}
-	for _, e := range []string{"SLUICE_LISTEN=0.0.0.0:8080", "SLUICE_ADMIN_LISTEN=0.0.0.0:9090", "SLUICE_PLUGIN_CACHE=/tmp/sluice-wasm"} {
+	for _, e := range []string{"SLUICE_LISTEN=0.0.0.0:8080", "SLUICE_METRICS_LISTEN=0.0.0.0:9090", "SLUICE_ADMIN_LISTEN=127.0.0.1:9091", "SLUICE_PLUGIN_CACHE=/tmp/sluice-wasm"} {
 		if !slices.Contains(c.Env, e) {
 			t.Errorf("env lacks %s: %v", e, c.Env)
 		}
