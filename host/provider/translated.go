@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -55,9 +56,9 @@ func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, err
 	if call.Method == "" {
 		call.Method = http.MethodPost
 	}
-	u := p.BaseURL + call.Path
-	if call.Query != "" {
-		u += "?" + strings.TrimPrefix(call.Query, "?")
+	u, err := p.translatedURL(call.Path, call.Query)
+	if err != nil {
+		return nil, p.fail(FailTranslate, "translator %s: %w", t.Name(), err)
 	}
 	req, err := p.newRequest(ctx, call.Method, u, call.Body, &Request{Stream: r.Stream, Header: mergeHeaders(r.Header, call.Headers), ClientKey: r.ClientKey})
 	if err != nil {
@@ -118,6 +119,35 @@ func (p *Provider) requestEnvelope(r *Request) []byte {
 	in = append(in, `},"body":`...)
 	in = append(in, r.Body...)
 	return append(in, '}')
+}
+
+// translatedURL joins a translator's path and query to the provider's base URL. The path must
+// be a path (starting with "/", no scheme, host, user info or fragment) and the result must
+// keep the base URL's host: a translator must never send the provider's key elsewhere
+// ("@other.host/x" appended to "https://api.example.com" would).
+func (p *Provider) translatedURL(path, query string) (string, error) {
+	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.ContainsAny(path, "@#?\\") || strings.Contains(path, "://") {
+		return "", fmt.Errorf("returned path %q: a path must start with a single \"/\" and carry no host, user info, query or fragment", path)
+	}
+	u := p.BaseURL + path
+	if query = strings.TrimPrefix(query, "?"); query != "" {
+		if strings.ContainsAny(query, "#") {
+			return "", fmt.Errorf("returned query %q carries a fragment", query)
+		}
+		u += "?" + query
+	}
+	base, err := url.Parse(p.BaseURL)
+	if err != nil {
+		return "", fmt.Errorf("base url: %w", err)
+	}
+	got, err := url.Parse(u)
+	if err != nil {
+		return "", fmt.Errorf("returned path %q: %w", path, err)
+	}
+	if got.Scheme != base.Scheme || got.Host != base.Host || got.User != nil {
+		return "", fmt.Errorf("returned path %q leaves the provider's host %s", path, base.Host)
+	}
+	return u, nil
 }
 
 func mergeHeaders(h http.Header, extra map[string]string) http.Header {
