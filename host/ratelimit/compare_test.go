@@ -1,0 +1,154 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluice-gw/sluice/internal/redisbaseline"
+	"github.com/sluice-gw/sluice/internal/redistest"
+)
+
+// baselineConn runs the store on the RESP2 client sluice used before rueidis, so that one
+// benchmark run compares both on the same server (BENCHMARKS.md).
+type baselineConn struct{ c *redisbaseline.Client }
+
+var baselineScript = redisbaseline.NewScript(scriptSrc)
+
+func (b baselineConn) eval(ctx context.Context, keys []string, args []any) ([]int64, error) {
+	v, err := baselineScript.Run(ctx, b.c, keys, args...)
+	if err != nil {
+		return nil, err
+	}
+	a, err := v.Array()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(a))
+	for i, e := range a {
+		if out[i], err = e.Int(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (b baselineConn) Ping(ctx context.Context) error {
+	_, err := b.c.Do(ctx, "PING")
+	return err
+}
+
+func (b baselineConn) Close() error { return b.c.Close() }
+
+func newBaselineStore(t testing.TB, url string, timeout time.Duration) *RedisStore {
+	t.Helper()
+	c, err := redisbaseline.New(redisbaseline.Options{URL: url, DialTimeout: timeout, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return newRedisStore(baselineConn{c}, RedisOptions{Prefix: "sluice:rl:", Timeout: timeout, Cooldown: time.Second})
+}
+
+// threeTiers is a request limit per user, a token limit per team and a global request limit,
+// all far above what a benchmark reaches so that every check is admitted and written.
+var threeTiers = []Rule{
+	{Name: "global", Scope: Global, Unit: Requests, Rate: 1 << 40, Period: time.Second},
+	{Name: "team", Scope: Team, Unit: Tokens, Rate: 1 << 40, Period: time.Second},
+	{Name: "user", Scope: User, Unit: Requests, Rate: 1 << 40, Period: time.Second},
+}
+
+// TestBaselineStoreAgrees: the benchmark's baseline store decides as the production one does,
+// so the comparison measures the clients and nothing else.
+func TestBaselineStoreAgrees(t *testing.T) {
+	srv := redistest.Start(t)
+	clk := newFakeClock()
+	rules := []Rule{{Name: "u", Scope: User, Unit: Requests, Rate: 5, Period: time.Minute}}
+	st, err := NewRedisStore(RedisOptions{URL: srv.URL, Timeout: 2 * time.Second, Prefix: "new:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	old := newBaselineStore(t, srv.URL, 2*time.Second)
+	old.prefix = "old:"
+	for _, s := range []Store{st, old} {
+		l := mustLimiter(t, s, clk, rules...)
+		admitted := 0
+		for range 8 {
+			if _, err := l.Check(context.Background(), Subject{User: "a"}, Demand{Requests: 1}); err == nil {
+				admitted++
+			}
+		}
+		if admitted != 5 {
+			t.Fatalf("%T admitted %d of 8, want 5", s, admitted)
+		}
+	}
+}
+
+// BenchmarkLimiter3TiersRedis is one request's limiter work (Check, then Settle with the
+// tokens used) on three tiers, from b.SetParallelism(25) goroutines per -cpu (50 concurrent
+// at -cpu 2), on the previous client and on rueidis against one redis-server. It reports
+// the median and 99th percentile of one request's latency besides ns/op (the inverse of
+// throughput).
+func BenchmarkLimiter3TiersRedis(b *testing.B) {
+	srv := redistest.Start(b)
+	for _, impl := range []string{"old", "rueidis"} {
+		b.Run("client="+impl, func(b *testing.B) {
+			var st Store
+			if impl == "old" {
+				st = newBaselineStore(b, srv.URL, 2*time.Second)
+			} else {
+				rs, err := NewRedisStore(RedisOptions{URL: srv.URL, Timeout: 2 * time.Second})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { rs.Close() })
+				st = rs
+			}
+			l, err := New(Config{Store: st, Rules: threeTiers})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			var mu sync.Mutex
+			var lat []time.Duration
+			var g atomic.Int64
+			b.SetParallelism(25)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				s := Subject{Team: "acme", User: fmt.Sprint("u", g.Add(1))}
+				mine := make([]time.Duration, 0, 1024)
+				for pb.Next() {
+					begin := time.Now()
+					res, err := l.Check(ctx, s, Demand{Requests: 1, Tokens: 500})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if err := res.Settle(ctx, Actual{Tokens: 320}); err != nil {
+						b.Error(err)
+						return
+					}
+					mine = append(mine, time.Since(begin))
+				}
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			})
+			b.StopTimer()
+			if st := l.Stats(); st.StoreErrors != 0 {
+				b.Fatalf("store errors: %+v", st)
+			}
+			if len(lat) > 0 {
+				slices.Sort(lat)
+				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+			}
+		})
+	}
+}
