@@ -2,8 +2,10 @@ package redisclient
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-gw/sluice/internal/redistest"
 )
@@ -81,5 +83,66 @@ func TestSentinel(t *testing.T) {
 	unknown := newClient(t, Options{URL: decoy.URL, Sentinel: Sentinel{Addrs: []string{s2.Addr}, Master: "nope"}})
 	if err := unknown.Ping(context.Background()); err == nil {
 		t.Fatal("an unmonitored master name was accepted")
+	}
+}
+
+// TestSentinelFailover: after the sentinel promotes the replica, the client's writes go to it.
+func TestSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a failover takes seconds")
+	}
+	primary := redistest.Start(t)
+	replica := redistest.Start(t, redistest.ReplicaOf(primary))
+	sentinel := redistest.StartSentinel(t, primary, "main")
+	ctx := context.Background()
+	c := newClient(t, Options{URL: primary.URL, Sentinel: Sentinel{Addrs: []string{sentinel.Addr}, Master: "main"}})
+	do(t, c, "SET", "before", "1")
+	rc := newClient(t, Options{URL: replica.URL})
+	// Replication is asynchronous: wait for the write to reach the replica.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if v, err := rc.Do(ctx, "GET", "before"); err == nil && !v.IsNil() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replica never got the first write")
+		}
+	}
+	sc := newClient(t, Options{URL: "redis://" + sentinel.Addr})
+	// The sentinel learns of the replica from the primary's INFO; until then it has none to
+	// promote.
+	var err error
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if _, err = sc.Do(ctx, "SENTINEL", "FAILOVER", "main"); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("SENTINEL FAILOVER: %v", err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica was never promoted")
+		}
+		if role, _ := rc.Do(ctx, "ROLE"); strings.Contains(role.String(), `"master"`) {
+			break
+		}
+	}
+	// Once the replica is the primary, a fresh value is on it only if the client wrote it
+	// there: nothing replicates into a primary.
+	for i, deadline := 0, time.Now().Add(15*time.Second); ; i++ {
+		if time.Now().After(deadline) {
+			t.Fatal("the client's writes never reached the promoted replica")
+		}
+		want := fmt.Sprint("after-", i)
+		// Writes fail while the roles change (READONLY, a closed connection): keep trying.
+		if _, err := c.Do(ctx, "SET", "after", want); err == nil {
+			if got, _ := rc.Do(ctx, "GET", "after"); got.String() == fmt.Sprintf("%q", want) {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s, _ := do(t, rc, "GET", "before").Str(); s != "1" {
+		t.Fatalf("a write from before the failover is lost: %q", s)
 	}
 }

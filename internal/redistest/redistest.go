@@ -48,6 +48,14 @@ type Option func(*Server)
 // Password makes the server require AUTH with pw (--requirepass).
 func Password(pw string) Option { return func(s *Server) { s.password = pw } }
 
+// ReplicaOf makes the server a replica of primary (--replicaof), for Sentinel failovers.
+func ReplicaOf(primary *Server) Option {
+	return func(s *Server) {
+		host, port, _ := strings.Cut(primary.Addr, ":")
+		s.extra = append(s.extra, "", "--replicaof", host, port)
+	}
+}
+
 // TLS makes the server speak TLS only (the plain port is closed) with a certificate for
 // 127.0.0.1 and localhost signed by a new CA, and require clients to present a certificate
 // signed by that CA (--tls-auth-clients yes). URL becomes rediss://.
@@ -139,8 +147,11 @@ func (s *Server) launch() error {
 		s.URL = (&url.URL{Scheme: scheme, User: url.UserPassword("", s.password), Host: addr, Path: "/0"}).String()
 	}
 	if len(s.extra) > 0 {
-		// A config file must come first on the command line.
-		args = append(append([]string{s.extra[0]}, args...), s.extra[1:]...)
+		// A config file must come first on the command line; "" stands for none.
+		if s.extra[0] != "" {
+			args = append([]string{s.extra[0]}, args...)
+		}
+		args = append(args, s.extra[1:]...)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
