@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -114,6 +116,7 @@ func BenchmarkLimiter3TiersRedis(b *testing.B) {
 				b.Fatal(err)
 			}
 			ctx := context.Background()
+			before := serverStats(b, srv.URL)
 			var mu sync.Mutex
 			var lat []time.Duration
 			var g atomic.Int64
@@ -141,6 +144,15 @@ func BenchmarkLimiter3TiersRedis(b *testing.B) {
 				mu.Unlock()
 			})
 			b.StopTimer()
+			after := serverStats(b, srv.URL)
+			if reads := after["total_reads_processed"] - before["total_reads_processed"]; reads > 0 {
+				// Script calls per read event on the server: 1 without pipelining, more when
+				// concurrent calls share a write. (Commands inside the script count as
+				// commands, so scripts are counted by commandstats.)
+				calls := after["cmdstat_evalsha"] + after["cmdstat_eval"] - before["cmdstat_evalsha"] - before["cmdstat_eval"]
+				b.ReportMetric(float64(calls)/float64(reads), "scripts/read")
+			}
+			b.ReportMetric(float64(after["connected_clients"]-1), "conns")
 			if st := l.Stats(); st.StoreErrors != 0 {
 				b.Fatalf("store errors: %+v", st)
 			}
@@ -151,4 +163,33 @@ func BenchmarkLimiter3TiersRedis(b *testing.B) {
 			}
 		})
 	}
+}
+
+// serverStats reads the counters of INFO stats and clients, on a connection of its own.
+func serverStats(b *testing.B, url string) map[string]int64 {
+	c, err := redisbaseline.New(redisbaseline.Options{URL: url})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	out := map[string]int64{}
+	for _, section := range []string{"stats", "clients", "commandstats"} {
+		v, err := c.Do(context.Background(), "INFO", section)
+		if err != nil {
+			b.Fatal(err)
+		}
+		text, _ := v.Str()
+		for _, line := range strings.Split(text, "\r\n") {
+			if k, val, ok := strings.Cut(line, ":"); ok {
+				// cmdstat_evalsha:calls=12,usec=...
+				if c, ok := strings.CutPrefix(val, "calls="); ok {
+					val, _, _ = strings.Cut(c, ",")
+				}
+				if n, err := strconv.ParseInt(val, 10, 64); err == nil {
+					out[k] = n
+				}
+			}
+		}
+	}
+	return out
 }
