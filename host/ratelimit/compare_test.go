@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,76 +93,88 @@ func TestBaselineStoreAgrees(t *testing.T) {
 }
 
 // BenchmarkLimiter3TiersRedis is one request's limiter work (Check, then Settle with the
-// tokens used) on three tiers, from b.SetParallelism(25) goroutines per -cpu (50 concurrent
-// at -cpu 2), on the previous client and on rueidis against one redis-server. It reports
-// the median and 99th percentile of one request's latency besides ns/op (the inverse of
-// throughput).
+// tokens used) on three tiers, on the previous client and on rueidis against one
+// redis-server: from b.SetParallelism(25) goroutines per -cpu (callers=50 at -cpu 2), and
+// from one goroutine (callers=1, what auto-pipelining costs when there is nothing to share).
+// It reports the median and 99th percentile of one request's latency besides ns/op (the
+// inverse of throughput).
 func BenchmarkLimiter3TiersRedis(b *testing.B) {
 	srv := redistest.Start(b)
-	for _, impl := range []string{"old", "rueidis"} {
-		b.Run("client="+impl, func(b *testing.B) {
-			var st Store
-			if impl == "old" {
-				st = newBaselineStore(b, srv.URL, 2*time.Second)
-			} else {
-				rs, err := NewRedisStore(RedisOptions{URL: srv.URL, Timeout: 2 * time.Second})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() { rs.Close() })
-				st = rs
-			}
-			l, err := New(Config{Store: st, Rules: threeTiers})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx := context.Background()
-			before := serverStats(b, srv.URL)
-			var mu sync.Mutex
-			var lat []time.Duration
-			var g atomic.Int64
-			b.SetParallelism(25)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				s := Subject{Team: "acme", User: fmt.Sprint("u", g.Add(1))}
-				mine := make([]time.Duration, 0, 1024)
-				for pb.Next() {
-					begin := time.Now()
-					res, err := l.Check(ctx, s, Demand{Requests: 1, Tokens: 500})
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					if err := res.Settle(ctx, Actual{Tokens: 320}); err != nil {
-						b.Error(err)
-						return
-					}
-					mine = append(mine, time.Since(begin))
-				}
-				mu.Lock()
-				lat = append(lat, mine...)
-				mu.Unlock()
+	for _, callers := range []int{50, 1} {
+		for _, impl := range []string{"old", "rueidis"} {
+			b.Run(fmt.Sprintf("callers=%d/client=%s", callers, impl), func(b *testing.B) {
+				benchLimiter(b, srv.URL, impl, callers)
 			})
-			b.StopTimer()
-			after := serverStats(b, srv.URL)
-			if reads := after["total_reads_processed"] - before["total_reads_processed"]; reads > 0 {
-				// Script calls per read event on the server: 1 without pipelining, more when
-				// concurrent calls share a write. (Commands inside the script count as
-				// commands, so scripts are counted by commandstats.)
-				calls := after["cmdstat_evalsha"] + after["cmdstat_eval"] - before["cmdstat_evalsha"] - before["cmdstat_eval"]
-				b.ReportMetric(float64(calls)/float64(reads), "scripts/read")
+		}
+	}
+}
+
+func benchLimiter(b *testing.B, url, impl string, callers int) {
+	var st Store
+	if impl == "old" {
+		st = newBaselineStore(b, url, 2*time.Second)
+	} else {
+		rs, err := NewRedisStore(RedisOptions{URL: url, Timeout: 2 * time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { rs.Close() })
+		st = rs
+	}
+	l, err := New(Config{Store: st, Rules: threeTiers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	before := serverStats(b, url)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var g atomic.Int64
+	run := func(next func() bool) {
+		s := Subject{Team: "acme", User: fmt.Sprint("u", g.Add(1))}
+		mine := make([]time.Duration, 0, 1024)
+		for next() {
+			begin := time.Now()
+			res, err := l.Check(ctx, s, Demand{Requests: 1, Tokens: 500})
+			if err != nil {
+				b.Error(err)
+				return
 			}
-			b.ReportMetric(float64(after["connected_clients"]-1), "conns")
-			if st := l.Stats(); st.StoreErrors != 0 {
-				b.Fatalf("store errors: %+v", st)
+			if err := res.Settle(ctx, Actual{Tokens: 320}); err != nil {
+				b.Error(err)
+				return
 			}
-			if len(lat) > 0 {
-				slices.Sort(lat)
-				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
-			}
-		})
+			mine = append(mine, time.Since(begin))
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	if callers == 1 {
+		run(b.Loop)
+	} else {
+		b.SetParallelism(max(callers/runtime.GOMAXPROCS(0), 1))
+		b.RunParallel(func(pb *testing.PB) { run(pb.Next) })
+	}
+	b.StopTimer()
+	after := serverStats(b, url)
+	if reads := after["total_reads_processed"] - before["total_reads_processed"]; reads > 0 {
+		// Script calls per read event on the server: 1 without pipelining, more when
+		// concurrent calls share a write. (Commands inside the script count as commands, so
+		// scripts are counted by commandstats.)
+		calls := after["cmdstat_evalsha"] + after["cmdstat_eval"] - before["cmdstat_evalsha"] - before["cmdstat_eval"]
+		b.ReportMetric(float64(calls)/float64(reads), "scripts/read")
+	}
+	b.ReportMetric(float64(after["connected_clients"]-1), "conns")
+	if st := l.Stats(); st.StoreErrors != 0 {
+		b.Fatalf("store errors: %+v", st)
+	}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	}
 }
 
