@@ -34,7 +34,7 @@ func (f closerFunc) Close() error { return f() }
 // lives as long as its settings, so a reload does not forget conversations.
 func (a *App) responseStore(cfg *config.Config) (respstore.Store, error) {
 	rc := cfg.Responses
-	key := fmt.Sprintf("%s|%s|%d|%d|%s|%s", rc.Store, rc.TTL.D(), rc.MaxBytes, rc.MaxRecord, cfg.Redis.URL, cfg.Redis.Timeout.D())
+	key := fmt.Sprintf("%s|%s|%d|%d|%s", rc.Store, rc.TTL.D(), rc.MaxBytes, rc.MaxRecord, redisKey(cfg))
 	if a.stores.respKey == key {
 		return a.stores.resp, nil
 	}
@@ -44,7 +44,9 @@ func (a *App) responseStore(cfg *config.Config) (respstore.Store, error) {
 	case "memory":
 		st = respstore.NewMemory(int64(rc.MaxBytes), rc.TTL.D())
 	case "redis":
-		c, err := redisclient.New(redisclient.Options{URL: cfg.Redis.URL, Timeout: cfg.Redis.Timeout.D()})
+		o := redisOptions(cfg)
+		o.DialTimeout = 0 // the client's default: a stored response may wait longer than a limit check
+		c, err := redisclient.New(o)
 		if err != nil {
 			return nil, fmt.Errorf("serve: responses store: %w", err)
 		}
@@ -56,13 +58,14 @@ func (a *App) responseStore(cfg *config.Config) (respstore.Store, error) {
 }
 
 func (a *App) limitStore(cfg *config.Config) (ratelimit.Store, error) {
-	key := fmt.Sprintf("%s|%s", cfg.Redis.URL, cfg.Redis.Timeout.D())
+	key := redisKey(cfg)
 	if a.stores.limit != nil && a.stores.limitKey == key {
 		return a.stores.limit, nil
 	}
 	var st ratelimit.Store
 	if cfg.Redis.URL != "" {
-		rs, err := ratelimit.NewRedisStore(ratelimit.RedisOptions{URL: cfg.Redis.URL, Timeout: cfg.Redis.Timeout.D()})
+		o := redisOptions(cfg)
+		rs, err := ratelimit.NewRedisStore(ratelimit.RedisOptions{URL: o.URL, Timeout: o.Timeout, TLS: o.TLS, Sentinel: o.Sentinel})
 		if err != nil {
 			return nil, fmt.Errorf("serve: limits: %w", err)
 		}
@@ -76,7 +79,7 @@ func (a *App) limitStore(cfg *config.Config) (ratelimit.Store, error) {
 
 func (a *App) cacheStore(cfg *config.Config) (cache.Store, error) {
 	cc := cfg.Cache
-	key := fmt.Sprintf("%s|%d|%s|%s", cc.Store, cc.MaxBytes, cfg.Redis.URL, cfg.Redis.Timeout.D())
+	key := fmt.Sprintf("%s|%d|%s", cc.Store, cc.MaxBytes, redisKey(cfg))
 	if a.stores.cache != nil && a.stores.cacheKey == key {
 		return a.stores.cache, nil
 	}
@@ -89,7 +92,9 @@ func (a *App) cacheStore(cfg *config.Config) (cache.Store, error) {
 		local = ms
 	}
 	if cc.Store == "redis" || cc.Store == "tiered" {
-		rs, err := cache.NewRedisStore(cache.RedisOptions{URL: cfg.Redis.URL, Timeout: cfg.Redis.Timeout.D(), Logger: a.log})
+		o := redisOptions(cfg)
+		rs, err := cache.NewRedisStore(cache.RedisOptions{URL: o.URL, Timeout: o.Timeout, Logger: a.log,
+			TLS: o.TLS, Sentinel: o.Sentinel})
 		if err != nil {
 			if local != nil {
 				_ = local.Close()
@@ -109,6 +114,23 @@ func (a *App) cacheStore(cfg *config.Config) (cache.Store, error) {
 	}
 	a.stores.cache, a.stores.cacheKey = st, key
 	return st, nil
+}
+
+// redisOptions are the [redis] connection settings.
+func redisOptions(cfg *config.Config) redisclient.Options {
+	r := cfg.Redis
+	return redisclient.Options{
+		URL: r.URL, Timeout: r.Timeout.D(), DialTimeout: r.Timeout.D(),
+		TLS: redisclient.TLS{CAFile: r.TLSCAFile, CertFile: r.TLSCertFile, KeyFile: r.TLSKeyFile,
+			ServerName: r.TLSServerName, InsecureSkipVerify: r.TLSInsecureSkipVerify},
+		Sentinel: redisclient.Sentinel{Addrs: r.SentinelAddrs, Master: r.SentinelMaster, Password: r.SentinelPassword},
+	}
+}
+
+// redisKey identifies the [redis] connection settings: a store is kept across a reload only
+// when they are unchanged. It holds passwords, so it is never shown.
+func redisKey(cfg *config.Config) string {
+	return fmt.Sprintf("%+v", redisOptions(cfg))
 }
 
 // settleStores ends a build: on success a replaced store is closed after the drain time, when

@@ -85,7 +85,7 @@ func TestRedisAndTieredPurge(t *testing.T) {
 		t.Fatalf("%d redis entries remain", left)
 	}
 	if v, _ := cl.Do(ctx, "EXISTS", "other:keep", "testX"); v.String() != "2" {
-		t.Fatalf("purge removed keys outside the prefix (%d of 2 left)", v)
+		t.Fatalf("purge removed keys outside the prefix (%v of 2 left)", v)
 	}
 
 	local, err := NewMemoryStore(MemoryOptions{MaxBytes: 1 << 20})

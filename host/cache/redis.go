@@ -24,6 +24,9 @@ type RedisOptions struct {
 	Cooldown time.Duration
 	// Logger receives one line when Redis goes down and one when it is back.
 	Logger *slog.Logger
+	// TLS and Sentinel are passed to the Redis client.
+	TLS      redisclient.TLS
+	Sentinel redisclient.Sentinel
 }
 
 // RedisStore keeps entries in Redis (binary-encoded, TTL set in Redis), so
@@ -60,7 +63,8 @@ func NewRedisStore(o RedisOptions) (*RedisStore, error) {
 	}
 	// Calls are never retried: retries would multiply the worst-case latency
 	// of a bypass; the cooldown is the retry policy.
-	c, err := redisclient.New(redisclient.Options{URL: o.URL, DialTimeout: o.Timeout, Timeout: o.Timeout})
+	c, err := redisclient.New(redisclient.Options{URL: o.URL, DialTimeout: o.Timeout, Timeout: o.Timeout,
+		TLS: o.TLS, Sentinel: o.Sentinel})
 	if err != nil {
 		return nil, fmt.Errorf("cache: redis: %w", err)
 	}

@@ -170,6 +170,47 @@ headers = { authorization = "otlp-SECRET8" }
 	}
 }
 
+// TestRedisTLSAndSentinel: the TLS and Sentinel keys are read, the sentinel password is
+// redacted and scrubbed, and skipping verification is warned about.
+func TestRedisTLSAndSentinel(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, []byte("-"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := mustParse(t, `[redis]
+url = "rediss://:master-SECRET1@/0"
+tls_ca_file = "`+ca+`"
+tls_server_name = "redis.internal"
+tls_insecure_skip_verify = true
+sentinel_addrs = ["10.0.0.1:26379", "10.0.0.2:26379"]
+sentinel_master = "main"
+sentinel_password = "sentinel-SECRET2"
+`, nil)
+	r := c.Redis
+	if r.TLSCAFile != ca || r.TLSServerName != "redis.internal" || !r.TLSInsecureSkipVerify ||
+		len(r.SentinelAddrs) != 2 || r.SentinelMaster != "main" || r.SentinelPassword != "sentinel-SECRET2" {
+		t.Fatalf("redis = %+v", r)
+	}
+	b, _ := json.Marshal(c.Redacted())
+	if strings.Contains(string(b), "SECRET") {
+		t.Errorf("redacted config shows a secret: %s", b)
+	}
+	if c.Redacted().Redis.SentinelPassword != "[redacted]" {
+		t.Errorf("sentinel password shows as %q", c.Redacted().Redis.SentinelPassword)
+	}
+	if got := c.Scrub("dial: AUTH sentinel-SECRET2 refused"); strings.Contains(got, "SECRET") {
+		t.Errorf("Scrub = %q", got)
+	}
+	warned := false
+	for _, w := range c.Warnings {
+		warned = warned || w.Key == "redis.tls_insecure_skip_verify"
+	}
+	if !warned {
+		t.Errorf("no warning for tls_insecure_skip_verify: %+v", c.Warnings)
+	}
+}
+
 func TestRedactedRedisURLs(t *testing.T) {
 	for _, u := range []string{
 		"redis://:SECRET@127.0.0.1:6379",

@@ -57,6 +57,7 @@ func (c *Config) Redacted() *Config {
 		out.Auth.Keys[i] = k
 	}
 	out.Redis.URL = redactURL(c.Redis.URL)
+	out.Redis.SentinelPassword = redacted(c.Redis.SentinelPassword)
 	out.Telemetry.Endpoint = redactURL(c.Telemetry.Endpoint)
 	if len(c.Telemetry.Headers) > 0 {
 		out.Telemetry.Headers = map[string]string{}
@@ -210,6 +211,7 @@ func (c *Config) secrets(freeForm bool) []string {
 		add(k.Key)
 	}
 	urlPass(c.Redis.URL)
+	add(c.Redis.SentinelPassword)
 	urlPass(c.Telemetry.Endpoint)
 	for _, v := range c.Telemetry.Headers {
 		add(v)

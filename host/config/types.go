@@ -277,8 +277,24 @@ type KeySpec struct {
 
 // Redis configures the shared store used by limits and the cache across replicas.
 type Redis struct {
+	// URL is redis://[user[:password]@]host[:port][/db], or rediss:// for TLS. With
+	// sentinel_addrs its host is not used (the sentinels name the primary); its scheme,
+	// credentials and db still apply.
 	URL     string   `toml:"url"`
 	Timeout Duration `toml:"timeout"`
+	// TLS of rediss:// (and of the sentinels when url is rediss://): a CA bundle to trust
+	// instead of the system roots, a client certificate and key, the name to verify instead
+	// of the host's, and (for tests only; warned about) no verification at all.
+	TLSCAFile             string `toml:"tls_ca_file"`
+	TLSCertFile           string `toml:"tls_cert_file"`
+	TLSKeyFile            string `toml:"tls_key_file"`
+	TLSServerName         string `toml:"tls_server_name"`
+	TLSInsecureSkipVerify bool   `toml:"tls_insecure_skip_verify"`
+	// SentinelAddrs (host:port each) find the primary named SentinelMaster through Redis
+	// Sentinel and follow its failovers. SentinelPassword is the sentinels' own.
+	SentinelAddrs    []string `toml:"sentinel_addrs"`
+	SentinelMaster   string   `toml:"sentinel_master"`
+	SentinelPassword string   `toml:"sentinel_password"`
 	// FailOpen admits requests unchecked while Redis is down, at requests limits only (and
 	// at limits that set fail_open = true themselves); tokens and cost limits fail closed.
 	FailOpen *bool `toml:"fail_open"`

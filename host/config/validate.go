@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -380,6 +382,7 @@ func (c *Config) validate(v *validator) {
 			v.errAt("server.metrics_listen", "%q is not host:port (or \"off\")", m)
 		}
 	}
+	c.validateRedis(v)
 	switch rs := c.Responses; {
 	case !slices.Contains([]string{"memory", "redis", "off"}, rs.Store):
 		v.errAt("responses.store", "%q is not one of memory, redis, off", rs.Store)
@@ -675,4 +678,87 @@ func defaultNative(name string, p *Provider) []string {
 		return []string{"responses"}
 	}
 	return []string{}
+}
+
+func (c *Config) validateRedis(v *validator) {
+	r := &c.Redis
+	tlsSet := r.TLSCAFile != "" || r.TLSCertFile != "" || r.TLSKeyFile != "" || r.TLSServerName != "" || r.TLSInsecureSkipVerify
+	sentinelSet := len(r.SentinelAddrs) > 0 || r.SentinelMaster != "" || r.SentinelPassword != ""
+	if r.URL == "" {
+		if tlsSet || sentinelSet {
+			v.errAt("redis.url", "is required when other [redis] settings are given")
+		}
+		return
+	}
+	u, err := url.Parse(r.URL)
+	switch {
+	case err != nil:
+		// url.Error quotes the URL, password included: only the reason is shown.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		v.errAt("redis.url", "does not parse: %v", err)
+		return
+	case u.Scheme != "redis" && u.Scheme != "rediss":
+		v.errAt("redis.url", "scheme %q is not redis or rediss", u.Scheme)
+		return
+	case u.Opaque != "" || (u.Host == "" && !sentinelSet):
+		v.errAt("redis.url", "has no host (want redis://[user[:password]@]host[:port][/db])")
+		return
+	case u.RawQuery != "":
+		v.errAt("redis.url", "query options are not supported; use the [redis] keys")
+		return
+	}
+	if p := strings.TrimPrefix(u.Path, "/"); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 0 {
+			v.errAt("redis.url", "database %q is not a non-negative number", p)
+		}
+	}
+	if tlsSet && u.Scheme != "rediss" {
+		for _, f := range []struct {
+			key string
+			set bool
+		}{{"tls_ca_file", r.TLSCAFile != ""}, {"tls_cert_file", r.TLSCertFile != ""}, {"tls_key_file", r.TLSKeyFile != ""},
+			{"tls_server_name", r.TLSServerName != ""}, {"tls_insecure_skip_verify", r.TLSInsecureSkipVerify}} {
+			if f.set {
+				v.errAt("redis."+f.key, "needs a rediss:// url (TLS settings do nothing on redis://)")
+				break
+			}
+		}
+	}
+	if (r.TLSCertFile == "") != (r.TLSKeyFile == "") {
+		key := "redis.tls_cert_file"
+		if r.TLSCertFile == "" {
+			key = "redis.tls_key_file"
+		}
+		v.errAt(key, "tls_cert_file and tls_key_file go together")
+	}
+	for _, f := range []struct{ key, path string }{
+		{"redis.tls_ca_file", r.TLSCAFile}, {"redis.tls_cert_file", r.TLSCertFile}, {"redis.tls_key_file", r.TLSKeyFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			v.errAt(f.key, "%q cannot be read: %v", f.path, errors.Unwrap(err))
+		}
+	}
+	if r.TLSInsecureSkipVerify && u.Scheme == "rediss" {
+		v.warns = append(v.warns, Problem{File: v.file, Line: v.loc.line("redis.tls_insecure_skip_verify"), Key: "redis.tls_insecure_skip_verify",
+			Msg: "the Redis server's certificate is not verified: anyone on the path can read and change rate limits, cached answers and stored responses"})
+	}
+	if sentinelSet {
+		switch {
+		case len(r.SentinelAddrs) == 0:
+			v.errAt("redis.sentinel_addrs", "is required with sentinel_master and sentinel_password")
+		case r.SentinelMaster == "":
+			v.errAt("redis.sentinel_master", "is required with sentinel_addrs (the name in \"sentinel monitor <name> ...\")")
+		}
+		for i, a := range r.SentinelAddrs {
+			if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "" {
+				v.errAt("redis.sentinel_addrs", "entry %d %q is not host:port", i+1, a)
+			}
+		}
+	}
 }

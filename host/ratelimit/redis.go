@@ -23,8 +23,9 @@ type RedisOptions struct {
 	Cooldown time.Duration
 	// Prefix of every key. Default "sluice:rl:".
 	Prefix string
-	// PoolSize bounds the number of connections; default 10 per CPU.
-	PoolSize int
+	// TLS and Sentinel are passed to the Redis client.
+	TLS      redisclient.TLS
+	Sentinel redisclient.Sentinel
 }
 
 // RedisStore shares limiter state between replicas through Redis. Each check or settlement is
@@ -35,7 +36,7 @@ type RedisOptions struct {
 // Keys of one request are touched in one script, so on Redis Cluster they must share a slot;
 // use a single primary (with replicas for failover).
 type RedisStore struct {
-	c         *redisclient.Client
+	c         scriptConn
 	prefix    string
 	timeout   time.Duration
 	cooldown  time.Duration
@@ -57,19 +58,52 @@ func NewRedisStore(o RedisOptions) (*RedisStore, error) {
 	}
 	// Calls are never retried: a retry would double the worst-case delay, and the limiter's
 	// fail-open/closed policy decides.
-	c, err := redisclient.New(redisclient.Options{URL: o.URL, PoolSize: o.PoolSize,
-		DialTimeout: o.Timeout, Timeout: o.Timeout})
+	c, err := redisclient.New(redisclient.Options{URL: o.URL, DialTimeout: o.Timeout, Timeout: o.Timeout,
+		TLS: o.TLS, Sentinel: o.Sentinel})
 	if err != nil {
 		return nil, fmt.Errorf("ratelimit: redis: %w", err)
 	}
-	return &RedisStore{c: c, prefix: o.Prefix, timeout: o.Timeout, cooldown: o.Cooldown}, nil
+	return newRedisStore(clientConn{c}, o), nil
+}
+
+func newRedisStore(c scriptConn, o RedisOptions) *RedisStore {
+	return &RedisStore{c: c, prefix: o.Prefix, timeout: o.Timeout, cooldown: o.Cooldown}
+}
+
+// scriptConn is what the store needs of a Redis client. It is an interface so that the
+// benchmarks can run the same store on the previous client.
+type scriptConn interface {
+	// eval runs script and returns its integers.
+	eval(ctx context.Context, keys []string, args []any) ([]int64, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+type clientConn struct{ *redisclient.Client }
+
+func (c clientConn) eval(ctx context.Context, keys []string, args []any) ([]int64, error) {
+	v, err := script.Run(ctx, c.Client, keys, args...)
+	if err != nil {
+		return nil, err
+	}
+	a, err := v.Array()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(a))
+	for i, e := range a {
+		if out[i], err = e.Int(); err != nil {
+			return nil, fmt.Errorf("script value %d: %w", i, err)
+		}
+	}
+	return out, nil
 }
 
 // Ping checks that Redis answers.
 func (s *RedisStore) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if _, err := s.c.Do(ctx, "PING"); err != nil {
+	if err := s.c.Ping(ctx); err != nil {
 		return fmt.Errorf("ratelimit: redis: %w", err)
 	}
 	return nil
@@ -87,7 +121,9 @@ func (s *RedisStore) Close() error { return s.c.Close() }
 // Expiry is relative (PX) so that Redis's own clock never meets the caller's; every cell lives
 // a minute past the moment it goes idle, to absorb clock skew between replicas.
 // Returns {denied index (1-based, 0 for none), value per key...}.
-var script = redisclient.NewScript(`
+var script = redisclient.NewScript(scriptSrc)
+
+const scriptSrc = `
 local function split(v)
   local l = #v
   if l <= 9 then return 0, tonumber(v) end
@@ -157,9 +193,9 @@ for i = 1, n do
   end
 end
 return out
-`)
+`
 
-func (s *RedisStore) run(ctx context.Context, now int64, mode string, ops []op) ([]redisclient.Value, error) {
+func (s *RedisStore) run(ctx context.Context, now int64, mode string, ops []op) ([]int64, error) {
 	if until := s.downUntil.Load(); until != 0 && time.Now().UnixNano() < until {
 		return nil, errCircuitOpen
 	}
@@ -175,11 +211,7 @@ func (s *RedisStore) run(ctx context.Context, now int64, mode string, ops []op) 
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	v, err := script.Run(cctx, s.c, keys, args...)
-	var res []redisclient.Value
-	if err == nil {
-		res, err = v.Array()
-	}
+	res, err := s.c.eval(cctx, keys, args)
 	if err != nil {
 		// A caller that gave up (canceled, or its own deadline passed) says nothing about
 		// Redis: only the store's failures, its own timeout included, open the breaker.
@@ -200,15 +232,8 @@ func (s *RedisStore) check(ctx context.Context, now int64, ops []op, vals []int6
 	if err != nil {
 		return 0, err
 	}
-	for i := range ops {
-		v, err := res[i+1].Int()
-		if err != nil {
-			return 0, fmt.Errorf("redis: script value %d: %w", i, err)
-		}
-		vals[i] = v
-	}
-	d, _ := res[0].Int()
-	return int(d) - 1, nil
+	copy(vals, res[1:])
+	return int(res[0]) - 1, nil
 }
 
 func (s *RedisStore) settle(ctx context.Context, now int64, ops []op) error {

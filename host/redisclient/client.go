@@ -1,75 +1,85 @@
-// Package redisclient is the gateway's Redis client: RESP2 over TCP or TLS with a bounded
-// connection pool, per-call deadlines and context cancellation. It implements only what the
-// shared stores need (one command per round trip, scripts with EVALSHA), which keeps the binary
-// several megabytes smaller than a general-purpose client.
+// Package redisclient is the gateway's Redis client: a thin layer over github.com/redis/rueidis
+// that keeps rueidis types out of host/'s exported APIs and offers only what the shared stores
+// need (commands with per-call deadlines, Lua scripts by EVALSHA). rueidis multiplexes
+// concurrent calls over a few connections with auto-pipelining, so simultaneous limiter checks
+// share round trips. Standalone servers (redis://, rediss://) and Sentinel-managed primaries
+// are supported; Redis Cluster is not, because the limiter's script touches keys of several
+// slots.
 package redisclient
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/redis/rueidis"
 )
 
 // Options configure a Client.
 type Options struct {
-	// URL is redis://[user[:password]@]host[:port][/db], or rediss:// for TLS. A password is
-	// sent with AUTH (with the user when one is given) and a non-zero db with SELECT, on every
-	// new connection.
+	// URL is redis://[user[:password]@]host[:port][/db], or rediss:// for TLS. With Sentinel
+	// set, its host is not used (the sentinels name the primary) but its scheme, credentials
+	// and db still apply to the primary.
 	URL string
-	// PoolSize bounds the number of open connections; default 10 per CPU. A call that finds
-	// them all busy waits for one until its deadline.
-	PoolSize int
-	// DialTimeout bounds connecting, TLS handshake and AUTH/SELECT; default 5s. The call's
-	// deadline, when earlier, wins.
+	// DialTimeout bounds connecting, the TLS handshake and the handshake commands; default 5s.
 	DialTimeout time.Duration
 	// Timeout is the deadline of a call whose context has none; default 3s.
 	Timeout time.Duration
-	// TLS overrides the TLS configuration of rediss:// (ServerName defaults to the URL's host).
-	TLS *tls.Config
+	// TLS configures rediss:// (and the sentinels when the URL is rediss://).
+	TLS TLS
+	// Sentinel, when Addrs is set, finds the primary through Redis Sentinel and follows its
+	// failovers.
+	Sentinel Sentinel
+}
+
+// TLS holds the files and checks of a TLS connection. Empty fields keep the defaults: the
+// system roots, no client certificate, the URL's host as server name.
+type TLS struct {
+	CAFile             string
+	CertFile, KeyFile  string
+	ServerName         string
+	InsecureSkipVerify bool
+}
+
+// Sentinel names the sentinels and the primary they monitor.
+type Sentinel struct {
+	Addrs    []string // host:port of each sentinel
+	Master   string   // the name given in "sentinel monitor <name> ..."
+	Password string   // of the sentinels (requirepass in sentinel.conf), if any
 }
 
 // ErrClosed is returned by calls on a closed Client.
 var ErrClosed = errors.New("redisclient: client closed")
 
-// Client is a pool of connections to one Redis server. It is safe for concurrent use.
+// Client is safe for concurrent use. It connects on first use, so an unreachable Redis shows up
+// as failed calls, not as a startup error.
 type Client struct {
-	ep          endpoint
-	tlsConf     *tls.Config
-	dialTimeout time.Duration
-	timeout     time.Duration
+	opt     rueidis.ClientOption
+	timeout time.Duration
 
-	slots chan struct{} // one token per connection that may be open
-	idle  chan *conn
-
-	mu     sync.Mutex
-	closed bool
-	open   atomic.Int32 // connections currently open, for tests
+	rc      atomic.Pointer[rueidisClient]
+	mu      sync.Mutex
+	closed  bool
+	dialing chan struct{} // closed when the connection attempt in progress ends
+	dialErr error         // of the last attempt
 }
 
-type conn struct {
-	nc      net.Conn // what we read and write (TLS when enabled)
-	raw     net.Conn // the TCP connection under it, for the liveness check
-	r       *bufio.Reader
-	w       *bufio.Writer
-	scratch []byte
-}
+// rueidisClient boxes the interface so that it can sit in an atomic.Pointer.
+type rueidisClient struct{ rueidis.Client }
 
-// New validates the options; it does not connect until the first call.
+// New validates the options and loads the TLS files; it does not connect.
 func New(o Options) (*Client, error) {
 	ep, err := parseURL(o.URL)
 	if err != nil {
 		return nil, err
-	}
-	if o.PoolSize <= 0 {
-		o.PoolSize = 10 * runtime.GOMAXPROCS(0)
 	}
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
@@ -77,231 +87,234 @@ func New(o Options) (*Client, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 3 * time.Second
 	}
-	c := &Client{ep: ep, dialTimeout: o.DialTimeout, timeout: o.Timeout,
-		slots: make(chan struct{}, o.PoolSize), idle: make(chan *conn, o.PoolSize)}
+	opt := rueidis.ClientOption{
+		InitAddress: []string{ep.addr},
+		Username:    ep.user,
+		Password:    ep.password,
+		SelectDB:    ep.db,
+		Dialer:      net.Dialer{Timeout: o.DialTimeout},
+		// Calls are never retried here: the stores' breakers and fail-open policies decide.
+		DisableRetry: true,
+		// No client-side caching: every read must see the other replicas' writes.
+		DisableCache: true,
+		// CLIENT SETINFO is unknown before Redis 7.2; the handshake needs nothing optional.
+		ClientSetInfo: rueidis.DisableClientSetInfo,
+		// A standalone server: skip the CLUSTER probe on connect.
+		ForceSingleClient: true,
+	}
 	if ep.tls {
-		if o.TLS != nil {
-			c.tlsConf = o.TLS.Clone()
-		} else {
-			c.tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
+		tc, err := tlsConfig(o.TLS, ep.host)
+		if err != nil {
+			return nil, err
 		}
-		if c.tlsConf.ServerName == "" {
-			c.tlsConf.ServerName = ep.host
+		opt.TLSConfig = tc
+	} else if o.TLS != (TLS{}) {
+		return nil, errors.New("redisclient: TLS settings need a rediss:// url")
+	}
+	if s := o.Sentinel; len(s.Addrs) > 0 || s.Master != "" {
+		if len(s.Addrs) == 0 || s.Master == "" {
+			return nil, errors.New("redisclient: sentinel needs both addresses and a master name")
+		}
+		for _, a := range s.Addrs {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, fmt.Errorf("redisclient: sentinel address %q: %w", a, err)
+			}
+		}
+		opt.InitAddress = append([]string(nil), s.Addrs...)
+		opt.Sentinel = rueidis.SentinelOption{MasterSet: s.Master, Password: s.Password,
+			Dialer: opt.Dialer, TLSConfig: opt.TLSConfig}
+		if opt.TLSConfig != nil && o.TLS.ServerName == "" {
+			// The primary's address comes from the sentinels: verify against it, not the URL.
+			sc := opt.TLSConfig.Clone()
+			sc.ServerName = ""
+			opt.TLSConfig, opt.Sentinel.TLSConfig = sc, sc
 		}
 	}
-	return c, nil
+	return &Client{opt: opt, timeout: o.Timeout}, nil
 }
 
-// Do sends one command and returns its reply. An error reply is returned as an *Error (the
-// connection stays in the pool); a network or protocol failure, a timeout or a cancellation
-// closes the connection, so a late reply can never be read as the answer to another call.
+func tlsConfig(t TLS, host string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host,
+		InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // opt-in, warned about by config
+	if t.ServerName != "" {
+		tc.ServerName = t.ServerName
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("redisclient: tls ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("redisclient: tls ca: no PEM certificate in %s", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return nil, errors.New("redisclient: tls: a client certificate needs both cert and key files")
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("redisclient: tls client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// client returns the connected rueidis client, connecting on first use. Concurrent callers
+// share one attempt; a failed attempt is retried by the next call after it.
+func (c *Client) client(ctx context.Context) (rueidis.Client, error) {
+	if rc := c.rc.Load(); rc != nil {
+		return rc.Client, nil
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if rc := c.rc.Load(); rc != nil {
+		c.mu.Unlock()
+		return rc.Client, nil
+	}
+	wait := c.dialing
+	if wait == nil {
+		wait = make(chan struct{})
+		c.dialing = wait
+		go c.connect(wait)
+	}
+	c.mu.Unlock()
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("redisclient: connecting: %w", ctx.Err())
+	}
+	if rc := c.rc.Load(); rc != nil {
+		return rc.Client, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	return nil, c.dialErr
+}
+
+// connect runs outside any caller's context: the attempt is bounded by DialTimeout and its
+// result serves every caller waiting for it.
+func (c *Client) connect(done chan struct{}) {
+	rc, err := rueidis.NewClient(c.opt)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer close(done)
+	c.dialing = nil
+	if err != nil {
+		c.dialErr = fmt.Errorf("redisclient: connecting: %w", err)
+		return
+	}
+	if c.closed {
+		rc.Close()
+		return
+	}
+	c.rc.Store(&rueidisClient{rc})
+}
+
+func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+// Do sends one command and returns its reply. An error reply is returned as an error.
+// Arguments are strings, []byte or integers.
 func (c *Client) Do(ctx context.Context, args ...any) (Value, error) {
 	if len(args) == 0 {
 		return Value{}, errors.New("redisclient: empty command")
 	}
-	if err := ctx.Err(); err != nil {
-		return Value{}, fmt.Errorf("redisclient: %w", err)
-	}
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(c.timeout)
-	}
-	cn, err := c.get(ctx, deadline)
+	strs, err := toStrings(args)
 	if err != nil {
 		return Value{}, err
 	}
-	v, reusable, err := cn.roundTrip(ctx, deadline, args)
-	if reusable {
-		c.put(cn)
-	} else {
-		c.discard(cn)
-	}
-	return v, err
-}
-
-// roundTrip writes one command and reads its reply. reusable is false when the connection's
-// state is unknown (an I/O or protocol error, a timeout, a cancellation), so it must be closed.
-func (cn *conn) roundTrip(ctx context.Context, deadline time.Time, args []any) (v Value, reusable bool, err error) {
-	if err := checkArgs(args); err != nil {
-		return Value{}, true, err
-	}
-	// The deadline goes first: a large command is flushed while it is being encoded.
-	if err := cn.nc.SetDeadline(deadline); err != nil {
-		return Value{}, false, fmt.Errorf("redisclient: %w", err)
-	}
-	// A deadline alone does not notice a cancellation; expiring the deadline at once does,
-	// and unblocks the read or write in progress.
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { _ = cn.nc.SetDeadline(time.Unix(1, 0)) })
-	}
-	cn.scratch = writeCommand(cn.w, cn.scratch, args)
-	v, err = cn.exchange()
-	// If the cancellation fired, it may still be about to poison the deadline: never reuse.
-	reusable = err == nil && (stop == nil || stop())
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	rc, err := c.client(ctx)
 	if err != nil {
-		if cerr := ctxErr(ctx); cerr != nil {
-			return Value{}, false, fmt.Errorf("redisclient: %w (%w)", cerr, err)
-		}
-		return Value{}, false, fmt.Errorf("redisclient: %w", err)
+		return Value{}, err
 	}
-	if v.kind == ErrorReply {
-		return Value{}, reusable, v.Err()
-	}
-	return v, reusable, nil
+	return result(rc.Do(ctx, rc.B().Arbitrary(strs[0]).Args(strs[1:]...).Build()))
 }
 
-// ctxErr is ctx.Err(), also when the context's deadline has passed but its timer has not fired
-// yet: the connection deadline, set to the same instant, can expire first.
-func ctxErr(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-		return context.DeadlineExceeded
+// Ping checks that the server answers.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.Do(ctx, "PING")
+	return err
+}
+
+// Close closes the connections; calls after it fail with ErrClosed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	rc := c.rc.Swap(nil)
+	c.mu.Unlock()
+	if rc != nil {
+		rc.Close()
 	}
 	return nil
 }
 
-func (cn *conn) exchange() (Value, error) {
-	if err := cn.w.Flush(); err != nil {
-		return Value{}, fmt.Errorf("write: %w", err)
-	}
-	v, err := readValue(cn.r, 0)
+// Script is a Lua script run by its SHA1 (EVALSHA), sent in full (EVAL) only when the server
+// does not know it yet, after a restart or SCRIPT FLUSH.
+type Script struct{ lua *rueidis.Lua }
+
+// NewScript prepares src.
+func NewScript(src string) *Script { return &Script{lua: rueidis.NewLuaScript(src)} }
+
+// Run evaluates the script with keys and args (strings, []byte or integers).
+func (s *Script) Run(ctx context.Context, c *Client, keys []string, args ...any) (Value, error) {
+	strs, err := toStrings(args)
 	if err != nil {
-		return Value{}, fmt.Errorf("read: %w", err)
+		return Value{}, err
 	}
-	return v, nil
-}
-
-// get takes an idle healthy connection or dials a new one, waiting for a free slot until the
-// deadline.
-func (c *Client) get(ctx context.Context, deadline time.Time) (*conn, error) {
-	select {
-	case c.slots <- struct{}{}:
-	default:
-		var expired <-chan time.Time
-		if _, ok := ctx.Deadline(); !ok {
-			t := time.NewTimer(time.Until(deadline))
-			defer t.Stop()
-			expired = t.C
-		}
-		select {
-		case c.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("redisclient: waiting for a connection: %w", ctx.Err())
-		case <-expired:
-			return nil, fmt.Errorf("redisclient: waiting for a connection: %w", os.ErrDeadlineExceeded)
-		}
-	}
-	if c.isClosed() {
-		<-c.slots
-		return nil, ErrClosed
-	}
-	for {
-		select {
-		case cn := <-c.idle:
-			// The server may have closed it while it sat idle (a restart, a timeout): find out
-			// now rather than fail the call.
-			if alive(cn.raw) {
-				return cn, nil
-			}
-			c.closeConn(cn)
-			continue
-		default:
-		}
-		break
-	}
-	cn, err := c.dial(ctx, deadline)
-	if err != nil {
-		<-c.slots
-		return nil, err
-	}
-	return cn, nil
-}
-
-func (c *Client) put(cn *conn) {
-	c.mu.Lock()
-	if c.closed {
-		c.closeConn(cn)
-	} else {
-		c.idle <- cn // never blocks: idle holds at most one per slot
-	}
-	c.mu.Unlock()
-	<-c.slots
-}
-
-func (c *Client) discard(cn *conn) {
-	c.closeConn(cn)
-	<-c.slots
-}
-
-func (c *Client) closeConn(cn *conn) {
-	_ = cn.nc.Close()
-	c.open.Add(-1)
-}
-
-func (c *Client) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
-}
-
-func (c *Client) dial(ctx context.Context, deadline time.Time) (*conn, error) {
-	if d := time.Now().Add(c.dialTimeout); d.Before(deadline) {
-		deadline = d
-	}
-	dctx, cancel := context.WithDeadline(ctx, deadline)
+	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	var d net.Dialer
-	raw, err := d.DialContext(dctx, "tcp", c.ep.addr)
+	rc, err := c.client(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("redisclient: %w", err)
+		return Value{}, err
 	}
-	c.open.Add(1)
-	cn := &conn{nc: raw, raw: raw}
-	if c.tlsConf != nil {
-		tc := tls.Client(raw, c.tlsConf)
-		if err := tc.HandshakeContext(dctx); err != nil {
-			c.closeConn(cn)
-			return nil, fmt.Errorf("redisclient: tls: %w", err)
-		}
-		cn.nc = tc
-	}
-	cn.r = bufio.NewReaderSize(cn.nc, 16<<10)
-	cn.w = bufio.NewWriterSize(cn.nc, 16<<10)
-	var hello [][]any
-	if c.ep.password != "" || c.ep.user != "" {
-		if c.ep.user != "" {
-			hello = append(hello, []any{"AUTH", c.ep.user, c.ep.password})
-		} else {
-			hello = append(hello, []any{"AUTH", c.ep.password})
-		}
-	}
-	if c.ep.db != 0 {
-		hello = append(hello, []any{"SELECT", c.ep.db})
-	}
-	for _, cmd := range hello {
-		if _, _, err := cn.roundTrip(dctx, deadline, cmd); err != nil {
-			c.closeConn(cn)
-			return nil, fmt.Errorf("redisclient: %s: %w", cmd[0], err)
-		}
-	}
-	return cn, nil
+	return result(s.lua.Exec(ctx, rc, keys, strs))
 }
 
-// Close closes idle connections and makes further calls fail; connections in use are closed
-// when their call ends.
-func (c *Client) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closed = true
-	for {
-		select {
-		case cn := <-c.idle:
-			c.closeConn(cn)
+func result(r rueidis.RedisResult) (Value, error) {
+	m, err := r.ToMessage()
+	if err != nil {
+		if rueidis.IsRedisNil(err) {
+			return Value{nil: true}, nil
+		}
+		return Value{}, fmt.Errorf("redisclient: %w", err)
+	}
+	return Value{m: m}, nil
+}
+
+func toStrings(args []any) ([]string, error) {
+	out := make([]string, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			out[i] = v
+		case []byte:
+			// No copy: the bytes are only read while the command is written.
+			out[i] = rueidis.BinaryString(v)
+		case int:
+			out[i] = strconv.Itoa(v)
+		case int64:
+			out[i] = strconv.FormatInt(v, 10)
+		case uint64:
+			out[i] = strconv.FormatUint(v, 10)
 		default:
-			return nil
+			return nil, fmt.Errorf("redisclient: argument %d: unsupported type %T", i, a)
 		}
 	}
+	return out, nil
 }

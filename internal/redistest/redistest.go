@@ -1,11 +1,14 @@
 // Package redistest starts a real redis-server for tests: one process per call, on a free
 // loopback port, with its working directory in the test's temp dir and no persistence. The
 // process is stopped at test cleanup. Tests are skipped, with a message saying how to install
-// it, only when the redis-server binary is not on PATH.
+// it, only when the redis-server binary is not on PATH (or, for TLS, when it was built
+// without TLS). It can also serve TLS only, with a CA and certificates made for the test, and
+// run a Sentinel (redis-server --sentinel) monitoring a server.
 package redistest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
@@ -25,9 +28,15 @@ type Server struct {
 	// URL is redis://Addr/0 (redis://:password@Addr/0 with Password), ready for a Redis client.
 	URL string
 
+	// TLS holds the PEM files of a server started with TLS: the CA that signed both
+	// certificates and the client certificate the server requires.
+	TLS *TLSFiles
+
 	bin, dir string
 	port     int
 	password string
+	tls      bool
+	extra    []string // appended to the command line (Sentinel's config file and flag)
 	cmd      *exec.Cmd
 	stopOnce sync.Once
 	exited   chan struct{}
@@ -38,6 +47,19 @@ type Option func(*Server)
 
 // Password makes the server require AUTH with pw (--requirepass).
 func Password(pw string) Option { return func(s *Server) { s.password = pw } }
+
+// ReplicaOf makes the server a replica of primary (--replicaof), for Sentinel failovers.
+func ReplicaOf(primary *Server) Option {
+	return func(s *Server) {
+		host, port, _ := strings.Cut(primary.Addr, ":")
+		s.extra = append(s.extra, "", "--replicaof", host, port)
+	}
+}
+
+// TLS makes the server speak TLS only (the plain port is closed) with a certificate for
+// 127.0.0.1 and localhost signed by a new CA, and require clients to present a certificate
+// signed by that CA (--tls-auth-clients yes). URL becomes rediss://.
+func TLS() Option { return func(s *Server) { s.tls = true } }
 
 // Start launches redis-server and waits until it answers PING. It fails the test if the
 // server cannot be started and skips it if the binary is absent.
@@ -60,11 +82,19 @@ func Start(tb testing.TB, opts ...Option) *Server {
 		for _, o := range opts {
 			o(s)
 		}
+		if s.tls && s.TLS == nil {
+			if s.TLS, err = makeTLSFiles(dir); err != nil {
+				tb.Fatalf("redistest: %v", err)
+			}
+		}
 		if err := s.launch(); err == nil {
 			tb.Cleanup(s.Stop)
 			return s
 		} else {
 			lastErr = err
+			if s.tls && strings.Contains(err.Error(), "TLS") && strings.Contains(err.Error(), "not") {
+				tb.Skipf("redistest: this redis-server cannot serve TLS: %v", err)
+			}
 		}
 	}
 	tb.Fatalf("redistest: starting redis-server: %v", lastErr)
@@ -103,10 +133,25 @@ func (s *Server) launch() error {
 		"--loglevel", "warning",
 		"--logfile", dir + "/redis-" + strconv.Itoa(port) + ".log",
 	}
-	s.Addr, s.URL = addr, "redis://"+addr+"/0"
+	scheme := "redis"
+	if s.tls {
+		scheme = "rediss"
+		args[3] = "0" // no plain port
+		args = append(args, "--tls-port", strconv.Itoa(port),
+			"--tls-cert-file", s.TLS.ServerCertFile, "--tls-key-file", s.TLS.ServerKeyFile,
+			"--tls-ca-cert-file", s.TLS.CAFile, "--tls-auth-clients", "yes")
+	}
+	s.Addr, s.URL = addr, scheme+"://"+addr+"/0"
 	if s.password != "" {
 		args = append(args, "--requirepass", s.password)
-		s.URL = (&url.URL{Scheme: "redis", User: url.UserPassword("", s.password), Host: addr, Path: "/0"}).String()
+		s.URL = (&url.URL{Scheme: scheme, User: url.UserPassword("", s.password), Host: addr, Path: "/0"}).String()
+	}
+	if len(s.extra) > 0 {
+		// A config file must come first on the command line; "" stands for none.
+		if s.extra[0] != "" {
+			args = append([]string{s.extra[0]}, args...)
+		}
+		args = append(args, s.extra[1:]...)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -124,7 +169,7 @@ func (s *Server) launch() error {
 			return fmt.Errorf("redis-server exited early: %s", strings.TrimSpace(string(log)))
 		default:
 		}
-		if ping(addr, s.password) == nil {
+		if s.ping() == nil {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -154,9 +199,27 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+func (s *Server) ping() error {
+	if s.TLS == nil {
+		return ping(s.Addr, s.password, nil)
+	}
+	tc, err := s.TLS.ClientConfig()
+	if err != nil {
+		return err
+	}
+	return ping(s.Addr, s.password, tc)
+}
+
 // ping speaks just enough RESP to confirm the server is serving.
-func ping(addr, password string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+func ping(addr, password string, tc *tls.Config) error {
+	var c net.Conn
+	var err error
+	d := &net.Dialer{Timeout: 200 * time.Millisecond}
+	if tc != nil {
+		c, err = tls.DialWithDialer(d, "tcp", addr, tc)
+	} else {
+		c, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package redisclient
+package redisbaseline
 
 import (
 	"bufio"
@@ -124,9 +124,9 @@ func (v Value) Err() error {
 
 func (v Value) wrongKind(want string) error {
 	if v.kind == ErrorReply {
-		return fmt.Errorf("redisclient: want %s, got error reply: %w", want, v.Err())
+		return fmt.Errorf("redisbaseline: want %s, got error reply: %w", want, v.Err())
 	}
-	return fmt.Errorf("redisclient: want %s, got %s", want, v.kind)
+	return fmt.Errorf("redisbaseline: want %s, got %s", want, v.kind)
 }
 
 // String renders the value for messages and tests.
@@ -163,7 +163,7 @@ const (
 )
 
 // errProtocol marks a reply the reader cannot parse; the connection is unusable afterwards.
-var errProtocol = errors.New("redisclient: protocol error")
+var errProtocol = errors.New("redisbaseline: protocol error")
 
 // readValue reads one reply. Any error leaves the stream at an unknown position.
 func readValue(r *bufio.Reader, depth int) (Value, error) {
@@ -306,7 +306,7 @@ func checkArgs(args []any) error {
 		case string, []byte, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64,
 			float32, float64, bool, time.Duration:
 		default:
-			return fmt.Errorf("redisclient: argument %d has unsupported type %T", i, a)
+			return fmt.Errorf("redisbaseline: argument %d has unsupported type %T", i, a)
 		}
 	}
 	return nil
