@@ -28,7 +28,7 @@ const (
 
 // Ports the image exposes: the client API and the admin listener (metrics, reloads).
 const (
-	APIPort   = 8080
+	APIPort     = 8080
 	MetricsPort = 9090
 	AdminPort   = 9091
 )
@@ -137,7 +137,7 @@ func Config(o Options) v1.Config {
 			"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
 		},
 		ExposedPorts: map[string]struct{}{
-			fmt.Sprintf("%d/tcp", APIPort):   {},
+			fmt.Sprintf("%d/tcp", APIPort):     {},
 			fmt.Sprintf("%d/tcp", MetricsPort): {},
 		},
 		Volumes: map[string]struct{}{"/tmp": {}},
