@@ -293,3 +293,112 @@ func TestGeminiThoughtSignaturesResponses(t *testing.T) {
 		}
 	}
 }
+
+// messagesTurn reads the assistant content blocks of a /v1/messages reply, or rebuilds them from
+// a stream's events as an Anthropic client does.
+func messagesTurn(t *testing.T, stream bool, body string) []map[string]any {
+	t.Helper()
+	if !stream {
+		var m struct {
+			Content []map[string]any `json:"content"`
+		}
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatalf("message %v: %s", err, body)
+		}
+		return m.Content
+	}
+	var blocks []map[string]any
+	var inputs []string
+	_, data := sseEvents([]byte(body))
+	for _, d := range data {
+		var ev struct {
+			Type         string         `json:"type"`
+			Index        int            `json:"index"`
+			ContentBlock map[string]any `json:"content_block"`
+			Delta        map[string]any `json:"delta"`
+		}
+		if err := json.Unmarshal([]byte(d), &ev); err != nil {
+			t.Fatalf("event %v: %s", err, d)
+		}
+		switch ev.Type {
+		case "content_block_start":
+			for len(blocks) <= ev.Index {
+				blocks, inputs = append(blocks, nil), append(inputs, "")
+			}
+			blocks[ev.Index] = ev.ContentBlock
+		case "content_block_delta":
+			b := blocks[ev.Index]
+			switch ev.Delta["type"] {
+			case "thinking_delta":
+				b["thinking"] = fmt.Sprint(b["thinking"]) + fmt.Sprint(ev.Delta["thinking"])
+			case "signature_delta":
+				b["signature"] = fmt.Sprint(b["signature"]) + fmt.Sprint(ev.Delta["signature"])
+			case "text_delta":
+				b["text"] = fmt.Sprint(b["text"]) + fmt.Sprint(ev.Delta["text"])
+			case "input_json_delta":
+				inputs[ev.Index] += fmt.Sprint(ev.Delta["partial_json"])
+			}
+		}
+	}
+	for i, b := range blocks {
+		if b["type"] == "tool_use" && inputs[i] != "" {
+			var in any
+			if err := json.Unmarshal([]byte(inputs[i]), &in); err != nil {
+				t.Fatalf("tool input %q: %v", inputs[i], err)
+			}
+			b["input"] = in
+		}
+	}
+	return blocks
+}
+
+// TestGeminiThoughtSignaturesMessages: the loop through /v1/messages with extended thinking, as
+// Claude Code runs it against a Gemini model: the thinking blocks (signatures included) echoed
+// in the history carry Gemini's signatures back, streamed and not.
+func TestGeminiThoughtSignaturesMessages(t *testing.T) {
+	up, s := thinkingGemini(t)
+	const tools = `[{"name":"get_weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}},{"name":"get_time","input_schema":{"type":"object","properties":{"tz":{"type":"string"}}}}]`
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+			up.ClearRequests()
+			msgs := []any{map[string]any{"role": "user", "content": "Weather and time in Paris and Rome?"}}
+			for turn := 1; turn <= 3; turn++ {
+				raw, _ := json.Marshal(msgs)
+				req := fmt.Sprintf(`{"model":"gemini/gemini-2.5-flash","max_tokens":4000,"thinking":{"type":"enabled","budget_tokens":2048},"stream":%v,"tools":%s,"messages":%s}`, stream, tools, raw)
+				code, _, body := post(t, s.URL+"/v1/messages", req, "anthropic-version", "2023-06-01")
+				if code != 200 {
+					t.Fatalf("turn %d: %d %s", turn, code, body)
+				}
+				blocks := messagesTurn(t, stream, body)
+				var results []any
+				signed := false
+				for _, b := range blocks {
+					if b["type"] == "thinking" && strings.HasPrefix(fmt.Sprint(b["signature"]), "gemini:") {
+						signed = true
+					}
+					if b["type"] == "tool_use" {
+						results = append(results, map[string]any{"type": "tool_result", "tool_use_id": b["id"], "content": "ok"})
+					}
+				}
+				if turn == 3 {
+					if !strings.Contains(fmt.Sprint(blocks), "Paris 18C, Rome 24C, 14:00.") || len(results) != 0 {
+						t.Errorf("turn 3: %v", blocks)
+					}
+					break
+				}
+				if want := []int{2, 1}[turn-1]; len(results) != want || !signed {
+					t.Fatalf("turn %d: want a signed thinking block and %d tool uses: %v", turn, want, blocks)
+				}
+				msgs = append(msgs, map[string]any{"role": "assistant", "content": blocks}, map[string]any{"role": "user", "content": results})
+			}
+			for _, r := range up.Requests() {
+				if r.Invalid != "" {
+					t.Errorf("request %d refused: %s\n%s", r.Seq, r.Invalid, r.Body)
+				}
+			}
+			if n := len(up.Requests()); n != 3 {
+				t.Errorf("%d upstream requests, want 3", n)
+			}
+		})
+	}
+}
