@@ -402,3 +402,20 @@ func TestGeminiThoughtSignaturesMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestGeminiThoughtSignaturesNodeSDK: the loop from the official OpenAI Node SDK, chat
+// completions streamed and not and the Responses API chained and echoed; every request passes
+// the fake's signature check.
+func TestGeminiThoughtSignaturesNodeSDK(t *testing.T) {
+	up, s := thinkingGemini(t)
+	out := node(t, "gemini-thinking.test.mjs", "SLUICE_URL="+s.URL)
+	if !strings.Contains(out, "pass 4") || !strings.Contains(out, "fail 0") {
+		t.Fatalf("expected 4 passing node tests:\n%s", out)
+	}
+	checkReceived(t, "gemini", up, 12, func(r fakeprovider.Received) string {
+		if !strings.Contains(string(r.Body), `"thinkingConfig":{"thinkingBudget":1024,"includeThoughts":true}`) {
+			return "no thinkingConfig for reasoning_effort low"
+		}
+		return ""
+	})
+}
