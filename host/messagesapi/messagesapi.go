@@ -215,12 +215,19 @@ func FromOpenAI(openaiResp []byte) ([]byte, error) {
 	}
 	w.Key("content")
 	w.ArrayStart()
-	if r := msg.Get("reasoning_content"); r.IsString() && !r.Is("") {
+	// A signature alone is a thinking block too: Gemini may sign a step without a thought
+	// summary, and the client must send the signature back.
+	r, sig := msg.Get("reasoning_content"), msg.Get("reasoning_signature")
+	if r.IsString() && !r.Is("") || sig.IsString() && !sig.Is("") {
 		w.ObjectStart()
 		w.Key("type")
 		w.String("thinking")
 		w.Key("thinking")
-		w.Value(r)
+		if r.IsString() {
+			w.Value(r)
+		} else {
+			w.String("")
+		}
 		w.Key("signature")
 		if s := msg.Get("reasoning_signature"); s.IsString() {
 			w.Value(s)

@@ -1,8 +1,10 @@
 package messagesapi
 
 import (
+	"bytes"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
@@ -824,8 +826,11 @@ func (c *converter) toolResult(b jsonx.Value, at string) (images int, err error)
 // breakpoint), tool_use blocks as tool_calls, thinking as reasoning_content with its signature
 // in reasoning_signature (extensions the Anthropic translator turns back into a thinking block,
 // so tool use with thinking survives a round trip). Several thinking blocks are joined and keep
-// the last signature. redacted_thinking is encrypted for Anthropic alone: no other model can
+// the last signature, or all of Gemini's. redacted_thinking is encrypted for Anthropic alone: no other model can
 // read it, so it is left out and listed as ignored.
+// geminiSig prefixes each segment of a Gemini translator's reasoning_signature.
+var geminiSig = []byte("gemini:")
+
 func (c *converter) assistant(content jsonx.Value, at string) error {
 	w := c.w
 	var text, reasoning, signature []byte
@@ -858,7 +863,12 @@ func (c *converter) assistant(content jsonx.Value, at string) error {
 				thinking = true
 				reasoning = b.Get("thinking").AppendStr(reasoning)
 				if s := b.Get("signature"); s.IsString() {
-					signature = s.AppendStr(signature[:0])
+					// Gemini's signatures are "gemini:" segments that join (a stream may
+					// split them over thinking blocks); any other keeps the last one.
+					if !bytes.HasPrefix(signature, geminiSig) || !strings.HasPrefix(s.Str(), string(geminiSig)) {
+						signature = signature[:0]
+					}
+					signature = s.AppendStr(signature)
 				}
 			case t.Is("redacted_thinking"):
 				c.ignore("redacted_thinking")

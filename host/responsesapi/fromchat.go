@@ -1,6 +1,7 @@
 package responsesapi
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -299,7 +300,11 @@ func writeResponse(w *jsonx.Writer, m *Meta, o *outcome) {
 	valueOr(w, f.user, "null")
 	w.Key("metadata")
 	if r.Metadata != nil {
-		w.Raw(r.Metadata)
+		if v, err := jsonx.Parse(r.Metadata); err == nil && bytes.ContainsAny(r.Metadata, "\r\n") {
+			w.Copy(v) // see valueOr
+		} else {
+			w.Raw(r.Metadata)
+		}
 	} else {
 		w.Fragment(`{}`)
 	}
@@ -308,6 +313,12 @@ func writeResponse(w *jsonx.Writer, m *Meta, o *outcome) {
 
 func valueOr(w *jsonx.Writer, v jsonx.Value, def string) {
 	if v.Exists() && !v.IsNull() {
+		// A value echoed from a pretty-printed request is re-encoded compact: a line break
+		// would end an SSE data line in the middle of the event.
+		if bytes.ContainsAny(v.Raw(), "\r\n") {
+			w.Copy(v)
+			return
+		}
 		w.Value(v)
 		return
 	}

@@ -1,6 +1,7 @@
 package responsesapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -343,5 +344,42 @@ func TestOwnOutputAsHistory(t *testing.T) {
 		`{"content":"20C","role":"tool","tool_call_id":"call_1"},{"content":"25C","role":"tool","tool_call_id":"call_2"}]`
 	if b, _ := json.Marshal(got.Messages); string(b) != want {
 		t.Errorf("messages:\n got %s\nwant %s", b, want)
+	}
+}
+
+// TestPrettyRequestEchoedCompact: the request values a response echoes (tools, metadata, text
+// format) come back without the client's line breaks, so a stream's events stay one data line.
+func TestPrettyRequestEchoedCompact(t *testing.T) {
+	req, err := Parse([]byte("{\"model\":\"m\",\"input\":\"x\",\n\"tools\":[\n  {\"type\":\"function\",\"name\":\"f\",\r\n \"parameters\":{\"type\":\"object\"}}\n],\n\"metadata\":{\n\"k\":\"v\"},\"text\":{\"format\":{\n\"type\":\"text\"}}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewStreamConverter(testMeta(req))
+	events, err := s.Chunk([]byte(`{"choices":[{"index":0,"delta":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events = append(events, s.Finish()...)
+	var completed []byte
+	for _, e := range events {
+		if bytes.ContainsAny(e.Data, "\r\n") {
+			t.Errorf("%s event has a line break: %s", e.Type, e.Data)
+		}
+		if e.Type == "response.completed" {
+			completed = e.Data
+		}
+	}
+	var ev struct {
+		Response struct {
+			Tools    []map[string]any  `json:"tools"`
+			Metadata map[string]string `json:"metadata"`
+		} `json:"response"`
+	}
+	if err := json.Unmarshal(completed, &ev); err != nil || len(ev.Response.Tools) != 1 || ev.Response.Tools[0]["name"] != "f" || ev.Response.Metadata["k"] != "v" {
+		t.Errorf("completed %s (%v)", completed, err)
+	}
+	resp, _, err := FromChat([]byte(`{"choices":[{"index":0,"message":{"content":"x"},"finish_reason":"stop"}]}`), testMeta(req))
+	if err != nil || bytes.ContainsAny(resp, "\r\n") {
+		t.Errorf("FromChat %s (%v)", resp, err)
 	}
 }

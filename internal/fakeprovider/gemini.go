@@ -1,7 +1,9 @@
 package fakeprovider
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -321,6 +323,9 @@ func (s *Server) serveGemini(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		rec.Invalid = validateGemini(body)
+		if rec.Invalid == "" && geminiThinking(model, body) {
+			rec.Invalid = s.checkThoughtSignatures(body)
+		}
 	}
 	reply := s.record(rec)
 	x := s.newExchange(w, r, reply)
@@ -380,12 +385,21 @@ func (s *Server) geminiReply(x *exchange, rec *Received, body map[string]any, ss
 	if finish == "" {
 		finish = "STOP"
 	}
+	thinking, thoughts := geminiThinking(rec.Model, body), geminiIncludeThoughts(body)
+	if thoughts && reply.Thinking == "" {
+		reply.Thinking = "Thinking it over."
+	}
 	var calls []any
 	outWords := words(text) + words(reply.Thinking)
-	for _, c := range reply.ToolCalls {
+	for i, c := range reply.ToolCalls {
 		var args any = map[string]any{}
 		_ = json.Unmarshal([]byte(toolArgs(c)), &args)
-		calls = append(calls, map[string]any{"functionCall": map[string]any{"name": c.Name, "args": args}})
+		part := map[string]any{"functionCall": map[string]any{"name": c.Name, "args": args}}
+		// Like Gemini, only the first function call of a step carries the signature.
+		if thinking && i == 0 {
+			part["thoughtSignature"] = s.thoughtSign(rec.Seq, c.Name)
+		}
+		calls = append(calls, part)
 		outWords += words(c.Name) + words(c.Arguments)
 	}
 	prompt := pick(reply.Usage.Input, promptWords)
@@ -419,7 +433,7 @@ func (s *Server) geminiReply(x *exchange, rec *Received, body map[string]any, ss
 		return m
 	}
 	var parts []any
-	if reply.Thinking != "" {
+	if reply.Thinking != "" && (thoughts || !thinking) {
 		parts = append(parts, map[string]any{"text": reply.Thinking, "thought": true})
 	}
 	if text != "" && finish != "SAFETY" {
@@ -435,7 +449,7 @@ func (s *Server) geminiReply(x *exchange, rec *Received, body map[string]any, ss
 		chunks = reply.Chunks
 	} else {
 		var pieces [][]any
-		if reply.Thinking != "" {
+		if reply.Thinking != "" && (thoughts || !thinking) {
 			pieces = append(pieces, []any{map[string]any{"text": reply.Thinking, "thought": true}})
 		}
 		if finish != "SAFETY" {
@@ -525,4 +539,99 @@ func geminiPromptWords(m map[string]any) int {
 		n += words(geminiText(raw))
 	}
 	return n
+}
+
+// geminiThinking reports whether a request runs with thinking: a model whose name says so, or a
+// thinkingConfig that does not turn it off (thinkingBudget 0 without a thinkingLevel).
+func geminiThinking(model string, body map[string]any) bool {
+	if strings.Contains(model, "thinking") {
+		return true
+	}
+	gc, _ := field(body, "generationConfig").(map[string]any)
+	tc, ok := field(gc, "thinkingConfig").(map[string]any)
+	if !ok {
+		return false
+	}
+	if level, _ := field(tc, "thinkingLevel").(string); level != "" {
+		return true
+	}
+	switch b := field(tc, "thinkingBudget").(type) {
+	case json.Number:
+		return b.String() != "0"
+	case float64:
+		return b != 0
+	}
+	return true
+}
+
+// geminiIncludeThoughts reports thinkingConfig.includeThoughts: thought summaries are sent only
+// when asked for.
+func geminiIncludeThoughts(body map[string]any) bool {
+	gc, _ := field(body, "generationConfig").(map[string]any)
+	tc, _ := field(gc, "thinkingConfig").(map[string]any)
+	b, _ := field(tc, "includeThoughts").(bool)
+	return b
+}
+
+// skipSignature is the value Gemini documents for history it did not produce: it passes the
+// signature check.
+const skipSignature = "skip_thought_signature_validator"
+
+// thoughtSign issues the thought signature of a step's first function call and remembers it.
+func (s *Server) thoughtSign(seq int, name string) string {
+	sum := sha256.Sum256([]byte(name))
+	sig := base64.StdEncoding.EncodeToString([]byte("fake-thought/" + strconv.Itoa(seq) + "/" + hex.EncodeToString(sum[:6])))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.thought == nil {
+		s.thought = make(map[string]string)
+	}
+	s.thought[sig] = name
+	return sig
+}
+
+// checkThoughtSignatures refuses, as Gemini 3 does, a request whose current turn (the contents
+// after the last user text) has a model step whose first functionCall part lacks the signature
+// this server issued for it. Steps of earlier turns are not checked.
+func (s *Server) checkThoughtSignatures(body map[string]any) string {
+	contents, _ := body["contents"].([]any)
+	start := 0
+	for i, raw := range contents {
+		c, _ := raw.(map[string]any)
+		if c["role"] == "model" {
+			continue
+		}
+		parts, _ := c["parts"].([]any)
+		for _, rp := range parts {
+			if p, _ := rp.(map[string]any); p["text"] != nil {
+				start = i
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := start; i < len(contents); i++ {
+		c, _ := contents[i].(map[string]any)
+		if c["role"] != "model" {
+			continue
+		}
+		parts, _ := c["parts"].([]any)
+		for _, rp := range parts {
+			p, _ := rp.(map[string]any)
+			fc, ok := field(p, "functionCall").(map[string]any)
+			if !ok {
+				continue
+			}
+			name, _ := fc["name"].(string)
+			sig, _ := field(p, "thoughtSignature").(string)
+			switch want, issued := s.thought[sig]; {
+			case sig == "":
+				return fmt.Sprintf("Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call `default_api:%s` , position %d. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.", name, i+1)
+			case sig != skipSignature && (!issued || want != name):
+				return "Corrupted thought signature."
+			}
+			break // only a step's first function call carries one
+		}
+	}
+	return ""
 }

@@ -157,3 +157,72 @@ func TestGeminiCountTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestGeminiThoughtSignatures: with thinking on, the first function call of a step carries a
+// thought signature, and a follow-up whose model step lacks it (or carries one this server did
+// not issue for that call) is refused with Gemini's 400; earlier turns are not checked.
+func TestGeminiThoughtSignatures(t *testing.T) {
+	up := NewGemini(t)
+	hdr := map[string]string{"x-goog-api-key": "k"}
+	url := up.URL + "/v1beta/models/gemini-2.5-flash:generateContent"
+	const gen = `"generationConfig":{"thinkingConfig":{"thinkingBudget":1024,"includeThoughts":true}}`
+	up.Enqueue(Reply{ToolCalls: []ToolCall{{Name: "f", Arguments: `{"a":1}`}, {Name: "g", Arguments: `{}`}}})
+	m := decodeBody(t, post(t, url, hdr, `{"contents":[{"role":"user","parts":[{"text":"go"}]}],`+gen+`}`))
+	parts, _ := dig(m, "candidates", 0, "content", "parts").([]any)
+	if len(parts) != 3 || dig(parts, 0, "thought") != true || dig(parts, 1, "functionCall", "name") != "f" ||
+		dig(parts, 2, "thoughtSignature") != nil {
+		t.Fatalf("parts %v", parts)
+	}
+	sig, _ := dig(parts, 1, "thoughtSignature").(string)
+	if sig == "" {
+		t.Fatalf("no signature on the first call: %v", parts)
+	}
+	followUp := func(fcPart string) string {
+		return `{"contents":[{"role":"user","parts":[{"text":"go"}]},{"role":"model","parts":[` + fcPart +
+			`,{"functionCall":{"name":"g","args":{}}}]},{"role":"user","parts":[{"functionResponse":{"name":"f","response":{}}},{"functionResponse":{"name":"g","response":{}}}]}],` + gen + `}`
+	}
+	for _, c := range []struct {
+		name, part string
+		status     int
+		want       string
+	}{
+		{"echoed", `{"functionCall":{"name":"f","args":{"a":1}},"thoughtSignature":"` + sig + `"}`, 200, ""},
+		{"skip value", `{"functionCall":{"name":"f","args":{"a":1}},"thoughtSignature":"skip_thought_signature_validator"}`, 200, ""},
+		{"missing", `{"functionCall":{"name":"f","args":{"a":1}}}`, 400, "Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call `default_api:f` , position 2."},
+		{"forged", `{"functionCall":{"name":"f","args":{"a":1}},"thoughtSignature":"Zm9yZ2Vk"}`, 400, "Corrupted thought signature."},
+		{"for another call", `{"functionCall":{"name":"h","args":{}},"thoughtSignature":"` + sig + `"}`, 400, "Corrupted thought signature."},
+	} {
+		resp := post(t, url, hdr, followUp(c.part))
+		m := decodeBody(t, resp)
+		msg, _ := dig(m, "error", "message").(string)
+		if resp.StatusCode != c.status || c.status == 400 && (dig(m, "error", "status") != "INVALID_ARGUMENT" || dig(m, "error", "code") != 400.0 || !strings.HasPrefix(msg, c.want)) {
+			t.Errorf("%s: status %d body %v", c.name, resp.StatusCode, m)
+		}
+	}
+	// A new user turn: the unsigned step before it is not checked; without thinking nothing is.
+	later := strings.Replace(followUp(`{"functionCall":{"name":"f","args":{"a":1}}}`), `]}],`+gen, `]},{"role":"model","parts":[{"text":"done"}]},{"role":"user","parts":[{"text":"next"}]}],`+gen, 1)
+	if resp := post(t, url, hdr, later); resp.StatusCode != 200 {
+		t.Errorf("earlier turn checked: status %d %v", resp.StatusCode, decodeBody(t, resp))
+	}
+	off := strings.Replace(followUp(`{"functionCall":{"name":"f","args":{"a":1}}}`), `"thinkingBudget":1024,"includeThoughts":true`, `"thinkingBudget":0`, 1)
+	if resp := post(t, url, hdr, off); resp.StatusCode != 200 {
+		t.Errorf("thinking off: status %d %v", resp.StatusCode, decodeBody(t, resp))
+	}
+	// A thinking model signs (and checks) without a thinkingConfig, in streams too, and shows
+	// no thoughts unless asked.
+	up.Enqueue(Reply{ToolCalls: []ToolCall{{Name: "f", Arguments: `{}`}}, Thinking: "hidden"})
+	resp := post(t, up.URL+"/v1beta/models/gemini-thinking-exp:streamGenerateContent?alt=sse", hdr, `{"contents":[{"role":"user","parts":[{"text":"go"}]}]}`)
+	events, err := readSSE(resp.Body)
+	if err != nil || len(events) != 1 {
+		t.Fatalf("events %v err %v", events, err)
+	}
+	ev := mustDecode(t, events[0].Data)
+	if s, _ := dig(ev, "candidates", 0, "content", "parts", 0, "thoughtSignature").(string); s == "" || strings.Contains(events[0].Data, "hidden") {
+		t.Errorf("stream event %v", ev)
+	}
+	resp = post(t, up.URL+"/v1beta/models/gemini-thinking-exp:generateContent", hdr,
+		`{"contents":[{"role":"user","parts":[{"text":"go"}]},{"role":"model","parts":[{"functionCall":{"name":"f","args":{}}}]},{"role":"user","parts":[{"functionResponse":{"name":"f","response":{}}}]}]}`)
+	if resp.StatusCode != 400 {
+		t.Errorf("thinking model, unsigned step: status %d", resp.StatusCode)
+	}
+}

@@ -270,6 +270,7 @@ type Server struct {
 	stored  map[string]*storedResponse // Responses API objects kept under store semantics
 	cached  map[string]bool            // prompt-cache prefixes seen (Anthropic)
 	signed  map[string]string          // thinking signatures issued, to the thinking they sign (Anthropic)
+	thought map[string]string          // thought signatures issued, to the function they came with (Gemini)
 
 	nReq, nRejected, nStreams, nFaults, nConns, nGone atomic.Int64
 }

@@ -24,7 +24,7 @@
 // reasoning_signature extension (signature_delta in streams). An assistant message carrying
 // both goes back as a thinking block first in its turn, as Anthropic requires for tool use
 // with thinking; reasoning_content without a signature (another provider's) cannot be
-// verified by Anthropic and is not sent.
+// verified by Anthropic and is not sent, nor is one with Gemini's signature.
 //
 // reasoning_effort maps to extended thinking {type: enabled, budget_tokens}: minimal 1024,
 // low 2048, medium 8192, high 16384 ("none" turns it off). OpenAI counts reasoning inside
@@ -35,6 +35,8 @@
 package anthropic
 
 import (
+	"strings"
+
 	"github.com/sluice-gw/sluice/plugins/internal/xlate"
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
@@ -224,8 +226,11 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) error {
 }
 
 // writeThinking writes the thinking block of an assistant turn that carries its signature.
+// Gemini's thought signatures (prefixed "gemini:" by the Gemini translator) are not Anthropic's
+// and are not sent.
 func writeThinking(w *jsonx.Writer, reasoning, signature jsonx.Value) {
-	if !reasoning.IsString() || !signature.IsString() || signature.Is("") {
+	if !reasoning.IsString() || !signature.IsString() || signature.Is("") ||
+		strings.HasPrefix(signature.Str(), "gemini:") {
 		return
 	}
 	w.ObjectStart()

@@ -264,9 +264,11 @@ func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
 
 // writeReasoning writes the reasoningContent block of an assistant turn that carries its
 // signature (Claude needs it back first in the turn for tool use with thinking); reasoning
-// without one (another provider's) cannot be verified and is not sent.
+// without one (another provider's) cannot be verified and is not sent, nor is reasoning with
+// Gemini's thought signature (prefixed "gemini:" by the Gemini translator).
 func writeReasoning(w *jsonx.Writer, text, signature jsonx.Value) {
-	if !text.IsString() || !signature.IsString() || signature.Is("") {
+	if !text.IsString() || !signature.IsString() || signature.Is("") ||
+		strings.HasPrefix(signature.Str(), "gemini:") {
 		return
 	}
 	w.ObjectStart()

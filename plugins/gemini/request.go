@@ -5,6 +5,12 @@
 // Streams: Gemini has no terminal event, so the stream ends when the host passes the event
 // {"event":"__end__"} (the upstream connection closed). If a finishReason was seen by then the
 // usage chunk is emitted and the stream is done; otherwise the stream ends with an error.
+//
+// Thinking: thought parts become reasoning_content, and the parts' thoughtSignatures travel in
+// the reasoning_signature extension (encoded as signature.go says), which a client echoes on
+// the assistant message so each signature goes back on its part. reasoning_effort becomes
+// generationConfig.thinkingConfig: a thinkingBudget on 2.5 models, a thinkingLevel on Gemini 3
+// and later, with includeThoughts on.
 package gemini
 
 import (
@@ -53,7 +59,7 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if err := writeToolConfig(w, chat.ToolChoice); err != nil {
 		return nil, err
 	}
-	if err := writeGenerationConfig(w, &chat); err != nil {
+	if err := writeGenerationConfig(w, &chat, req.Model); err != nil {
 		return nil, err
 	}
 	return xlate.FinishOut(w), nil
@@ -75,9 +81,9 @@ func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
 	collected := false
 	turns := xlate.OpenTurns(w, "contents", "parts")
 	// One Fields pass per message: each Get would compare every key before the one it wants.
-	var f [4]jsonx.Value
+	var f [5]jsonx.Value
 	for i, m := range messages.Elems() {
-		m.Fields(f[:], "role", "content", "tool_calls", "tool_call_id")
+		m.Fields(f[:], "role", "content", "tool_calls", "tool_call_id", "reasoning_signature")
 		role, content := f[0], f[1]
 		switch {
 		case role.Is("system"), role.Is("developer"):
@@ -88,7 +94,7 @@ func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
 			}
 		case role.Is("assistant"):
 			turns.Start("model")
-			if err := writeAssistantParts(w, content, f[2], i); err != nil {
+			if err := writeAssistantParts(w, content, f[2], decodeSigs(f[4]), i); err != nil {
 				return err
 			}
 		case role.Is("tool"):
@@ -224,20 +230,25 @@ func writeImage(w *jsonx.Writer, u string, i int) error {
 	return nil
 }
 
-func writeAssistantParts(w *jsonx.Writer, content, toolCalls jsonx.Value, i int) error {
+// writeAssistantParts writes a model turn: its text, then its function calls, each part with the
+// thought signature it came with (see signature.go).
+func writeAssistantParts(w *jsonx.Writer, content, toolCalls jsonx.Value, sigs turnSigs, i int) error {
 	text, ok := xlate.ContentRaw(xlate.Scratch(xlate.SlotText, 0), content)
 	xlate.Keep(xlate.SlotText, text)
 	if !ok {
 		return xlate.BadRequest("invalid_request", "gemini: messages[%d]: assistant content must be text", i)
 	}
-	if len(text) > 0 {
+	// A signature that came on a text or thought part goes back on the text part, an empty one
+	// if the message has no text (Gemini itself sends such parts).
+	if len(text) > 0 || sigs.text.IsString() {
 		w.ObjectStart()
 		w.Key("text")
 		w.StringRaw(text)
+		writeSig(w, sigs.text)
 		w.ObjectEnd()
 	}
 	var f [2]jsonx.Value
-	for _, tc := range toolCalls.Elems() {
+	for n, tc := range toolCalls.Elems() {
 		tc.Get("function").Fields(f[:], "name", "arguments")
 		args, ok := xlate.ToolArgs(f[1])
 		if !ok {
@@ -251,6 +262,7 @@ func writeAssistantParts(w *jsonx.Writer, content, toolCalls jsonx.Value, i int)
 		w.Key("args")
 		w.Value(args)
 		w.ObjectEnd()
+		writeSig(w, sigs.calls[int64(n)])
 		w.ObjectEnd()
 	}
 	return nil
@@ -357,7 +369,64 @@ func writeToolConfig(w *jsonx.Writer, tc jsonx.Value) error {
 	return nil
 }
 
-func writeGenerationConfig(w *jsonx.Writer, chat *xlate.Chat) error {
+// effortBudget is the thinkingBudget of each reasoning_effort on budget-based (2.5) models:
+// low, medium and high as Gemini's own OpenAI-compatible endpoint maps them; minimal is half of
+// low, above the smallest budget 2.5 Pro accepts (128); none turns thinking off (0).
+var effortBudget = map[string]int64{"minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "none": 0}
+
+// levelModel reports whether the model takes thinkingLevel rather than thinkingBudget: Gemini 3
+// and later, whose names are gemini-N... with N >= 3.
+func levelModel(model string) bool {
+	model = strings.TrimPrefix(model, "models/")
+	rest, ok := strings.CutPrefix(model, "gemini-")
+	if !ok {
+		return false
+	}
+	n := 0
+	for _, c := range []byte(rest) {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n >= 3
+}
+
+// writeThinkingConfig maps reasoning_effort to generationConfig.thinkingConfig. includeThoughts
+// is set whenever thinking is on so the thought summaries come back as reasoning_content. Gemini
+// 3 models cannot turn thinking off, so none is their lowest level, minimal.
+func writeThinkingConfig(key func(string), w *jsonx.Writer, effort jsonx.Value, model string) error {
+	if !effort.Exists() || effort.IsNull() {
+		return nil
+	}
+	budget, ok := effortBudget[effort.Str()]
+	if !effort.IsString() || !ok {
+		return xlate.BadRequest("invalid_request", "gemini: unknown reasoning_effort %s", effort.Raw())
+	}
+	key("thinkingConfig")
+	w.ObjectStart()
+	if levelModel(model) {
+		level := effort.Str()
+		if level == "none" {
+			level = "minimal"
+		}
+		w.Key("thinkingLevel")
+		w.String(level)
+		w.Key("includeThoughts")
+		w.Bool(true)
+	} else {
+		w.Key("thinkingBudget")
+		w.Int(budget)
+		if budget > 0 {
+			w.Key("includeThoughts")
+			w.Bool(true)
+		}
+	}
+	w.ObjectEnd()
+	return nil
+}
+
+func writeGenerationConfig(w *jsonx.Writer, chat *xlate.Chat, model string) error {
 	open := false
 	key := func(k string) {
 		if !open {
@@ -404,6 +473,9 @@ func writeGenerationConfig(w *jsonx.Writer, chat *xlate.Chat) error {
 	case !rf.Exists(), rf.IsNull(), t.Is("text"):
 	default:
 		return xlate.BadRequest("invalid_request", "gemini: unsupported response_format type %s", t.Raw())
+	}
+	if err := writeThinkingConfig(key, w, chat.ReasoningEffort, model); err != nil {
+		return err
 	}
 	if open {
 		w.ObjectEnd()

@@ -83,6 +83,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	w.String(id)
 	xlate.OpenChoices(w, resp.Now, model)
 	text, thought := xlate.Scratch(xlate.SlotText, 0), xlate.Scratch(xlate.SlotText2, 0)
+	var sigs []byte
 	for ci, c := range cands.Elems() {
 		idx := int64(ci)
 		var cf [3]jsonx.Value
@@ -94,10 +95,18 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		cf[1].Fields(af[:], "parts")
 		parts := af[0]
 		text, thought = text[:0], thought[:0]
-		calls := 0
-		var pf [3]jsonx.Value
+		calls := int64(0)
+		sigs = sigs[:0]
+		var pf [4]jsonx.Value
 		for _, p := range parts.Elems() {
-			p.Fields(pf[:], "functionCall", "thought", "text")
+			p.Fields(pf[:], "functionCall", "thought", "text", "thoughtSignature")
+			if sig := pf[3]; sig.IsString() && !sig.Is("") {
+				call := int64(-1)
+				if pf[0].IsObject() {
+					call = calls
+				}
+				sigs = appendSigSegment(sigs, call, sig)
+			}
 			switch {
 			case pf[0].IsObject():
 				calls++
@@ -117,6 +126,10 @@ func TranslateResponse(in []byte) ([]byte, error) {
 			w.String("gemini: response blocked (finishReason " + cf[2].Str() + ")")
 		}
 		xlate.WriteReasoning(w, thought)
+		if len(sigs) > 0 {
+			w.Key("reasoning_signature")
+			w.StringBytes(sigs)
+		}
 		if calls > 0 {
 			w.Key("tool_calls")
 			w.ArrayStart()

@@ -136,12 +136,21 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				st.Started = true
 				ch.Role(w)
 			}
-			var pf [3]jsonx.Value
+			var pf [4]jsonx.Value
 			var af [2]jsonx.Value
 			cf[1].Fields(af[:1], "parts")
 			parts := af[0]
 			for p, ppos := parts.NextElem(0); p.Exists(); p, ppos = parts.NextElem(ppos) {
-				p.Fields(pf[:], "functionCall", "thought", "text")
+				p.Fields(pf[:], "functionCall", "thought", "text", "thoughtSignature")
+				// The signature's segment goes before the part it belongs to, so the Responses
+				// bridge keeps the reasoning item ahead of the function call.
+				if sig := pf[3]; sig.IsString() && !sig.Is("") {
+					call := int64(-1)
+					if pf[0].IsObject() {
+						call = st.Tools
+					}
+					ch.TextDeltaRaw(w, "reasoning_signature", appendSigSegment(nil, call, sig))
+				}
 				if fc := pf[0]; fc.IsObject() {
 					fc.Fields(af[:], "name", "args")
 					args := []byte("{}")
