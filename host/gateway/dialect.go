@@ -180,7 +180,7 @@ const maxTapedSummary = 64 << 10
 // nativeSummary reads usage and the finish reason from a native answer. The answer is
 // validated once, recording where each value ends, and its top-level members are read in one
 // pass that steps over the output without rescanning it (a Get per member walked the whole
-// answer each time: 5.9 µs for a 2 KB Responses object, now 2.2 µs).
+// answer each time: 6.1 µs for a 2 KB Responses object, now 2.6 µs).
 func nativeSummary(dialect string, body []byte) (*openai.Usage, string) {
 	var tape *jsonx.Tape
 	if len(body) <= maxTapedSummary {
