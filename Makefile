@@ -77,7 +77,7 @@ bench: build
 	$(GO) build -o bin/fakeupstream ./cmd/fakeupstream
 	$(GO) build -o bin/sluicebench ./cmd/sluicebench
 	bin/sluicebench -sluice bin/sluice -upstream bin/fakeupstream -json bin/bench.json -markdown bin/bench.md
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./host/openai ./host/sse ./host/balance ./host/ratelimit ./host/cache ./host/telemetry ./host/redisclient
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./host/openai ./host/sse ./host/balance ./host/ratelimit ./host/cache ./host/telemetry ./host/redisclient ./host/responsesapi ./host/messagesapi ./host/gateway
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 100x ./host/plugin
 	$(GO) test -run '^$$' -bench Wasm -benchtime 2000x ./plugins/internal/wasmbench
 

@@ -1,9 +1,11 @@
-// Command fakeupstream runs the fake OpenAI server as a standalone process, for `make bench`
-// and for end-to-end tests driven by clients outside Go. It prints its listen address
-// (host:port) as the first line on stdout and serves until SIGINT or SIGTERM.
+// Command fakeupstream runs one fake provider (OpenAI by default, or -format anthropic) as a
+// standalone process, for `make bench` and for end-to-end tests driven by clients outside Go.
+// It prints its listen address (host:port) as the first line on stdout and serves until
+// SIGINT or SIGTERM.
 //
 // Replies are the fake's defaults (see internal/fakeprovider); -body-size replaces the
-// echoed text with a fixed text of that many bytes, pre-rendered once.
+// echoed text with a fixed text of that many bytes. The OpenAI fake serves chat completions
+// and the Responses API; -no-responses makes it a chat-only server.
 package main
 
 import (
@@ -37,6 +39,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bodySize := fs.Int("body-size", 0, "bytes of fixed reply text (0: echo the last user message)")
 	key := fs.String("key", "", "API key required as a Bearer token (empty: none)")
 	record := fs.Bool("record", false, "keep every request in memory (off for benchmarks)")
+	format := fs.String("format", "openai", "wire format: openai | anthropic")
+	noResponses := fs.Bool("no-responses", false, "openai: answer /v1/responses with 404, as chat-only servers do")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("fakeupstream: %w", err)
 	}
@@ -46,6 +50,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fakeprovider.WithChunkDelay(*chunkDelay),
 		fakeprovider.WithBodySize(*bodySize),
 		fakeprovider.WithKey(*key),
+	}
+	switch *format {
+	case "openai":
+	case "anthropic":
+		opts = append(opts, fakeprovider.WithFormat(fakeprovider.FormatAnthropic))
+	default:
+		return fmt.Errorf("fakeupstream: unknown -format %q (openai or anthropic)", *format)
+	}
+	if *noResponses {
+		opts = append(opts, fakeprovider.WithoutResponses())
 	}
 	if !*record {
 		opts = append(opts, fakeprovider.WithoutRecording())

@@ -311,7 +311,7 @@ func toLoadgen(root string, r Req) loadgen.Request {
 	for k, v := range r.Header {
 		h.Set(k, v)
 	}
-	return loadgen.Request{URL: root + r.Path, Body: r.Body, Stream: r.Stream, Header: h}
+	return loadgen.Request{URL: root + r.Path, Body: r.Body, Stream: r.Stream, EndEvent: r.EndEvent, Header: h}
 }
 
 func summarize(res []*loadgen.Result) *Side {

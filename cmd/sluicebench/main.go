@@ -148,6 +148,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("scenario %s: %w", n, err)
 		}
 		rep.Scenarios = append(rep.Scenarios, m)
+		measured[n] = m
 	}
 	rep.finish(&o)
 	rep.printText(stdout)

@@ -127,6 +127,9 @@ func errText(e map[string]int) string {
 }
 
 func passText(b Budget) string {
+	if b.Skipped {
+		return "SKIP"
+	}
 	if b.Pass {
 		return "PASS"
 	}
@@ -173,7 +176,8 @@ func (r *Report) printText(w io.Writer) {
 	}
 	for _, s := range r.Scenarios {
 		if s.Through != nil {
-			fmt.Fprintf(w, "%s: sluice CPU %.2f cores, peak RSS %.1f MB\n", s.Name, s.SluiceCPU, s.LoadRSSMB)
+			fmt.Fprintf(w, "%s: sluice CPU %.2f cores (%.0f µs per request), idle RSS %.1f MB, peak RSS %.1f MB\n",
+				s.Name, s.SluiceCPU, cpuPerRequest(s), s.IdleRSSMB, s.LoadRSSMB)
 		}
 	}
 	if len(r.Budgets) > 0 {
@@ -185,6 +189,14 @@ func (r *Report) printText(w io.Writer) {
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+}
+
+// cpuPerRequest is sluice's CPU time per request through it, in µs.
+func cpuPerRequest(m *Measured) float64 {
+	if m.Through == nil || m.Through.RPS <= 0 {
+		return 0
+	}
+	return m.SluiceCPU / m.Through.RPS * 1e6
 }
 
 func roundAll(xs []float64) []string {
@@ -202,7 +214,7 @@ func (r *Report) markdown() string {
 	m := r.Machine
 	fmt.Fprintf(&b, "Measured %s on %d × %s (%s), kernel %s, %s. Command: `%s`. Medians over %d runs.\n\n",
 		r.Date[:10], m.CPUs, m.CPU, m.Arch, m.Kernel, m.Go, r.Command, r.Options.Runs)
-	areas := []string{AreaCore, AreaPlugins, AreaTranslation, AreaRouting, AreaRateLimits, AreaCache, AreaTelemetry}
+	areas := []string{AreaCore, AreaPlugins, AreaTranslation, AreaRouting, AreaRateLimits, AreaCache, AreaTelemetry, AreaDialects}
 	for _, area := range areas {
 		var ss []*Measured
 		for _, s := range r.Scenarios {

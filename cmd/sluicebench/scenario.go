@@ -61,6 +61,8 @@ type Req struct {
 	Body   []byte
 	Stream bool
 	Header map[string]string
+	// EndEvent names the SSE event that ends a stream whose API sends no [DONE].
+	EndEvent string
 }
 
 // Load is the load one side of a run applies: open loop when Rate > 0, else closed loop.
@@ -86,9 +88,15 @@ const (
 	AreaRateLimits  = "Rate limits"
 	AreaCache       = "Cache"
 	AreaTelemetry   = "Telemetry"
+	AreaDialects    = "Dialects"
 )
 
 var registry = map[string]*Scenario{}
+
+// measured holds the scenarios this invocation has finished, by name, so that a scenario's
+// budgets can compare it with another measured on the same machine minutes before (see
+// scenario_dialects.go). Only the goroutine running the scenarios touches it.
+var measured = map[string]*Measured{}
 
 func register(s *Scenario) {
 	if _, dup := registry[s.Name]; dup {

@@ -79,6 +79,7 @@ func (g *Gateway) responses() http.Handler {
 			openai.Errorf(400, "invalid_request", err.Error()).Write(w)
 			return
 		}
+		defer req.Release() // nothing reads req once the answer is written
 		tenant, oe := g.tenant(r)
 		if oe != nil {
 			oe.Write(w)

@@ -45,6 +45,7 @@ func BenchmarkToChat(b *testing.B) {
 		if _, err := r.ToChat(nil); err != nil {
 			b.Fatal(err)
 		}
+		r.Release() // as the gateway does once the answer is written
 	}
 }
 
@@ -108,5 +109,6 @@ func BenchmarkToChatSmall(b *testing.B) {
 		if _, err := r.ToChat(nil); err != nil {
 			b.Fatal(err)
 		}
+		r.Release() // as the gateway does once the answer is written
 	}
 }

@@ -6,7 +6,8 @@
 // Open-loop latency is measured from each request's scheduled send time, not from when it was
 // actually sent, so a stalled server is charged for the requests it held back (no coordinated
 // omission). Streams are read line by line: time to first token is the arrival of the first
-// `data:` line, and a stream without the final `data: [DONE]` counts as an error.
+// `data:` line, and a stream without the final `data: [DONE]` (or, for APIs that end on a named
+// event, without an `event:` line naming Request.EndEvent) counts as an error.
 package loadgen
 
 import (
@@ -33,6 +34,10 @@ type Request struct {
 	Header http.Header
 	// Stream marks an SSE reply: TTFT is measured and the closing [DONE] line is required.
 	Stream bool
+	// EndEvent, when set, replaces [DONE] as the end marker: the stream must carry an
+	// "event: EndEvent" line (the Responses API ends on response.completed, the Messages API
+	// on message_stop, neither with [DONE]).
+	EndEvent string
 }
 
 // Config bounds one run. A run ends when Duration has passed or MaxRequests were sent,
@@ -353,15 +358,16 @@ func do(ctx context.Context, client *http.Client, r Request, hdr http.Header, ti
 		}
 		return outcome{latency: end.Sub(scheduled), bytes: n, end: end}
 	}
-	return readStream(resp.Body, scheduled)
+	return readStream(resp.Body, scheduled, r.EndEvent)
 }
 
 var (
-	dataPrefix = []byte("data:")
-	doneLine   = []byte("[DONE]")
+	dataPrefix  = []byte("data:")
+	eventPrefix = []byte("event:")
+	doneLine    = []byte("[DONE]")
 )
 
-func readStream(body io.Reader, scheduled time.Time) outcome {
+func readStream(body io.Reader, scheduled time.Time, endEvent string) outcome {
 	br := bufio.NewReaderSize(body, 8<<10)
 	var o outcome
 	done := false
@@ -371,11 +377,13 @@ func readStream(body io.Reader, scheduled time.Time) outcome {
 		if rest, ok := bytes.CutPrefix(line, dataPrefix); ok {
 			rest = bytes.TrimSpace(rest)
 			switch {
-			case bytes.Equal(rest, doneLine):
+			case endEvent == "" && bytes.Equal(rest, doneLine):
 				done = true
 			case o.ttft == 0:
 				o.ttft = max(time.Since(scheduled), 1)
 			}
+		} else if rest, ok := bytes.CutPrefix(line, eventPrefix); ok && endEvent != "" && string(bytes.TrimSpace(rest)) == endEvent {
+			done = true
 		}
 		if err == bufio.ErrBufferFull {
 			// A data line longer than the buffer: the rest is read by the next calls.

@@ -183,3 +183,31 @@ func TestRefusesNonLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamEndEvent: with EndEvent set, a stream is complete when that event arrives, and one
+// without it is an error even if it carries [DONE].
+func TestStreamEndEvent(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "event: message_start\ndata: {\"type\":\"message_start\"}\n\n")
+		switch n.Add(1) {
+		case 2:
+			fmt.Fprint(w, "data: [DONE]\n\n")
+		case 3:
+			fmt.Fprint(w, "event: message_stopped\ndata: {}\n\n")
+		default:
+			fmt.Fprint(w, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+		}
+	}))
+	defer srv.Close()
+	res, err := Run(context.Background(), Config{
+		Request: Request{URL: srv.URL, Stream: true, EndEvent: "message_stop"}, Conns: 1, MaxRequests: 5, Duration: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 3 || res.Errors["stream_no_done"] != 2 || res.TTFT.Count() != 3 {
+		t.Fatalf("ok %d errors %v ttft count %d", res.OK, res.Errors, res.TTFT.Count())
+	}
+}
