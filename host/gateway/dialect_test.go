@@ -32,7 +32,7 @@ func TestNativeSummary(t *testing.T) {
 		{"messages with cache", provider.Messages,
 			`{"id":"msg_1","type":"message","content":[{"type":"text","text":"` + text + `"}],"stop_reason":"end_turn",` +
 				`"usage":{"input_tokens":3,"cache_creation_input_tokens":5,"cache_read_input_tokens":7,"output_tokens":11}}`,
-			&openai.Usage{PromptTokens: 15, CompletionTokens: 11, TotalTokens: 26, CachedTokens: 7}, "end_turn"},
+			&openai.Usage{PromptTokens: 15, CompletionTokens: 11, TotalTokens: 26, CachedTokens: 7, CacheCreationTokens: 5}, "end_turn"},
 		{"messages, stop reason last", provider.Messages,
 			`{"usage":{"input_tokens":3,"output_tokens":1},"stop_reason":"tool_use"}`,
 			&openai.Usage{PromptTokens: 3, CompletionTokens: 1, TotalTokens: 4}, "tool_use"},
