@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/sluice-gw/sluice/host/balance"
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/provider"
@@ -79,6 +81,26 @@ func forwardHeaders(r *http.Request) http.Header {
 		}
 	}
 	return h
+}
+
+// allNative reports whether every target the request may be served by speaks the dialect, so
+// that no bridged form is needed. Policies read the chat form, so with any policy the answer
+// is no; so it is when the route cannot be resolved (the pipeline then answers the error).
+func (g *Gateway) allNative(r *http.Request, dialect, model string) bool {
+	if len(g.policies) > 0 {
+		return false
+	}
+	_, router, implicit, err := g.resolve(mux.Vars(r)["router"], model)
+	if err != nil {
+		return false
+	}
+	targets := routeTargets(router, implicit)
+	for _, t := range targets {
+		if p := g.providers[t.Provider]; p == nil || !p.Speaks(dialect, t.Model) {
+			return false
+		}
+	}
+	return len(targets) > 0
 }
 
 // send makes one attempt: native when the provider speaks the request's dialect, otherwise

@@ -29,12 +29,16 @@ func (g *Gateway) messages() http.Handler {
 			writeAnthropicError(w, oe.Status, "", oe.Message)
 			return
 		}
-		conv, err := messagesapi.ToOpenAI(body)
-		if err != nil {
+		d := &dialect{name: provider.Messages, body: raw, header: forwardHeaders(r)}
+		var conv messagesapi.Converted
+		if g.allNative(r, provider.Messages, raw.Model) {
+			// Every target takes the body as it is: no conversion, and the pipeline reads the
+			// Messages body itself (model, stream, max_tokens, the messages for its estimate).
+			conv = messagesapi.Converted{Body: body, Model: raw.Model, Stream: raw.Stream}
+		} else if conv, err = messagesapi.ToOpenAI(body); err != nil {
 			writeAnthropicError(w, 400, "invalid_request_error", err.Error())
 			return
 		}
-		d := &dialect{name: provider.Messages, body: raw, header: forwardHeaders(r)}
 		if conv.Refusal != nil {
 			// Only a target that speaks the Messages API natively can take it.
 			d.bridgeErr = openai.Errorf(400, "unsupported_on_bridge", conv.Refusal.Error())

@@ -99,8 +99,15 @@ func (g *Gateway) responses() http.Handler {
 		if prev != nil {
 			history = prev.Items
 		}
-		chatBody, err := req.ToChat(history)
+		var chatBody []byte
 		var bridgeErr *openai.Error
+		if g.allNative(r, provider.Responses, req.Model) {
+			// Every target speaks the Responses API: the pipeline needs only a stand-in for its
+			// estimates, and no chat form is built.
+			chatBody, err = standInChat(req, body), nil
+		} else {
+			chatBody, err = req.ToChat(history)
+		}
 		if err != nil {
 			var re *responsesapi.Error
 			if !errors.As(err, &re) || re.Param == "previous_response_id" {

@@ -204,7 +204,7 @@ const ask = (model, text, c = client, extra = {}) => c.messages.create({ model, 
 test('errors: 400 invalid_request_error, from the upstream and from sluice', async () => {
   await refused(ask(ANT, 'marker-bad'), Anthropic.BadRequestError, 400, 'invalid_request_error');
   await refused(ask(OAI, 'marker-bad'), Anthropic.BadRequestError, 400, 'invalid_request_error');
-  await refused(client.messages.create({ model: ANT, messages: 'not a list' }), Anthropic.BadRequestError, 400, 'invalid_request_error');
+  await refused(client.messages.create({ model: OAI, messages: 'not a list' }), Anthropic.BadRequestError, 400, 'invalid_request_error');
 });
 
 test('errors: 401 authentication_error for a wrong key', async () => {
