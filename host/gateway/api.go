@@ -130,15 +130,7 @@ func (c *call) fail(w http.ResponseWriter, e *openai.Error) {
 }
 
 func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
-	body, err := openai.ReadBody(c.r.Body, c.r.ContentLength, int64(g.cfg.Server.MaxBodySize))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return openai.Errorf(413, "request_too_large", fmt.Sprintf("request body is larger than the %d-byte limit", mbe.Limit))
-		}
-		return openai.Errorf(400, "bad_request", "reading request body: "+err.Error())
-	}
-	req, oerr := parseRequest(body, &g.cfg.Server)
+	req, oerr := g.readRequest(c)
 	if oerr != nil {
 		return oerr
 	}
@@ -219,6 +211,29 @@ func routerLabel(c *call) string {
 		return c.router
 	}
 	return c.req.Model
+}
+
+// readRequest reads and checks the body the pipeline runs on. A dialect request whose body
+// already is that form (a Messages request every target takes natively) was read and checked
+// by its handler: it is not read twice.
+func (g *Gateway) readRequest(c *call) (*openai.Request, *openai.Error) {
+	if d := c.dialect; d != nil && d.chatReq != nil {
+		return d.chatReq, nil
+	}
+	body, err := openai.ReadBody(c.r.Body, c.r.ContentLength, int64(g.cfg.Server.MaxBodySize))
+	if err != nil {
+		return nil, bodyError(err)
+	}
+	return parseRequest(body, &g.cfg.Server)
+}
+
+// bodyError is the client's error for a body that could not be read.
+func bodyError(err error) *openai.Error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return openai.Errorf(413, "request_too_large", fmt.Sprintf("request body is larger than the %d-byte limit", mbe.Limit))
+	}
+	return openai.Errorf(400, "bad_request", "reading request body: "+err.Error())
 }
 
 // dispatch runs the attempts of the plan until one answers, then relays the answer.

@@ -41,6 +41,9 @@ type dialect struct {
 	// end, so that a stored response exists by the time the client can name it.
 	beforeEnd func(answer []byte)
 
+	// chatReq, when set, is the pipeline's request, already read and checked by the dialect's
+	// handler (the body needs no other form).
+	chatReq *openai.Request
 	// bridged forces every attempt through chat completions: a request policy rewrote the
 	// chat form (the client's own body no longer says what may be sent), or an on_response
 	// policy must read the answer, which it reads in chat's shape.

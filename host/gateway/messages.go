@@ -19,9 +19,10 @@ import (
 func (g *Gateway) messages() http.Handler {
 	chat := g.api(provider.ChatCompletions)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
+		body, err := openai.ReadBody(r.Body, r.ContentLength, int64(g.cfg.Server.MaxBodySize))
 		if err != nil {
-			writeAnthropicError(w, 413, "request_too_large", "request body: "+err.Error())
+			e := bodyError(err)
+			writeAnthropicError(w, e.Status, "", e.Message)
 			return
 		}
 		raw, oe := parseRequest(body, &g.cfg.Server)
@@ -35,6 +36,7 @@ func (g *Gateway) messages() http.Handler {
 			// Every target takes the body as it is: no conversion, and the pipeline reads the
 			// Messages body itself (model, stream, max_tokens, the messages for its estimate).
 			conv = messagesapi.Converted{Body: body, Model: raw.Model, Stream: raw.Stream}
+			d.chatReq = raw
 		} else if conv, err = messagesapi.ToOpenAI(body); err != nil {
 			writeAnthropicError(w, 400, "invalid_request_error", err.Error())
 			return

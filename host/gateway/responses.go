@@ -54,14 +54,9 @@ func responsesError(e *responsesapi.Error) *openai.Error {
 func (g *Gateway) responses() http.Handler {
 	chat := g.api(provider.ChatCompletions)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
+		body, err := openai.ReadBody(r.Body, r.ContentLength, int64(g.cfg.Server.MaxBodySize))
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				openai.Errorf(413, "request_too_large", fmt.Sprintf("request body is larger than the %d-byte limit", mbe.Limit)).Write(w)
-				return
-			}
-			openai.Errorf(400, "bad_request", "reading request body: "+err.Error()).Write(w)
+			bodyError(err).Write(w)
 			return
 		}
 		raw, oe := parseRequest(body, &g.cfg.Server)
@@ -138,8 +133,10 @@ func (g *Gateway) responses() http.Handler {
 			}
 			return full.Delete("previous_response_id")
 		}
-		meta := responsesapi.Meta{ID: responsesapi.NewID("resp"), CreatedAt: time.Now().Unix(), Model: req.Model, Req: req}
-		rw := &responsesWriter{w: w, d: d, meta: meta, conv: responsesapi.NewStreamConverter(meta), ignored: req.Ignored}
+		// The id and the converter are made when a bridged answer needs them: a native answer
+		// carries the upstream's own id.
+		meta := responsesapi.Meta{CreatedAt: time.Now().Unix(), Model: req.Model, Req: req}
+		rw := &responsesWriter{w: w, d: d, meta: meta, ignored: req.Ignored}
 		if req.Store && g.stored != nil {
 			d.beforeEnd = func(answer []byte) { g.storeResponse(tenant, req, history, d, answer) }
 		}
@@ -260,6 +257,15 @@ type responsesWriter struct {
 
 func (a *responsesWriter) Header() http.Header { return a.w.Header() }
 
+// converter is the stream converter of a bridged stream, made on its first chunk.
+func (a *responsesWriter) converter() *responsesapi.StreamConverter {
+	if a.conv == nil {
+		a.meta.ID = responsesapi.NewID("resp")
+		a.conv = responsesapi.NewStreamConverter(a.meta)
+	}
+	return a.conv
+}
+
 func (a *responsesWriter) WriteHeader(status int) {
 	a.status = status
 	if !a.d.native && len(a.ignored) > 0 {
@@ -312,20 +318,20 @@ func (a *responsesWriter) drain() error {
 		var out []responsesapi.Event
 		switch {
 		case bytes.Equal(data, []byte("[DONE]")):
-			out = a.conv.Finish()
-			a.end(a.conv.Response())
+			out = a.converter().Finish()
+			a.end(a.converter().Response())
 		case bytes.HasPrefix(data, []byte(`{"error":`)):
 			v := jsonx.Get(data, "error")
 			code := v.Get("code").Str()
 			if code == "" {
 				code = "stream_broken"
 			}
-			out = a.conv.Fail(code, v.Get("message").Str())
+			out = a.converter().Fail(code, v.Get("message").Str())
 			a.ended = true
 		default:
-			evs, err := a.conv.Chunk(data)
+			evs, err := a.converter().Chunk(data)
 			if err != nil {
-				out = a.conv.Fail("bad_chunk", "converting the upstream stream: "+err.Error())
+				out = a.converter().Fail("bad_chunk", "converting the upstream stream: "+err.Error())
 				a.ended = true
 			} else {
 				out = evs
@@ -362,6 +368,7 @@ func (a *responsesWriter) finish() {
 	h := a.w.Header()
 	h.Del("Content-Length")
 	if a.status == 200 {
+		a.meta.ID = responsesapi.NewID("resp")
 		out, _, err := responsesapi.FromChat(a.buf, a.meta)
 		if err != nil {
 			openai.Errorf(502, "conversion_failed", "converting the answer: "+err.Error()).Write(a.w)
