@@ -429,3 +429,63 @@ func nativeStreamError(dialectName, msg string, seq int) []byte {
 	w.ObjectEnd()
 	return bytes.Clone(w.Bytes())
 }
+
+// convWriter is what the Responses and Messages writers share. A native answer passes through
+// as the upstream shaped it; a bridged one is buffered for the writer's finish to convert, and a
+// bridged stream's bytes go to onEvents as they arrive.
+type convWriter struct {
+	w      http.ResponseWriter
+	d      *dialect
+	status int
+	buf    []byte
+	sse    bool
+	pass   bool
+	// ignored are the client's parameters a bridged answer did not send on (x-sluice-ignored);
+	// a native answer had them all.
+	ignored []string
+	// holdNativeErrors buffers a native error body too, for finish to check its shape.
+	holdNativeErrors bool
+	onEvents         func() error
+}
+
+func (a *convWriter) Header() http.Header { return a.w.Header() }
+
+func (a *convWriter) WriteHeader(status int) {
+	a.status = status
+	if a.d.native {
+		if a.holdNativeErrors && status >= 400 {
+			return
+		}
+		a.pass = true
+		a.w.WriteHeader(status)
+		return
+	}
+	if len(a.ignored) > 0 {
+		a.w.Header().Add("X-Sluice-Ignored", strings.Join(a.ignored, ","))
+	}
+	a.sse = status == 200 && a.w.Header().Get("Content-Type") == "text/event-stream"
+	if a.sse {
+		a.w.WriteHeader(status)
+	}
+}
+
+func (a *convWriter) Write(b []byte) (int, error) {
+	if a.status == 0 {
+		a.WriteHeader(200)
+	}
+	if a.pass {
+		return a.w.Write(b)
+	}
+	a.buf = append(a.buf, b...)
+	if a.sse {
+		return len(b), a.onEvents()
+	}
+	return len(b), nil
+}
+
+// Flush forwards flushes so streamed events leave at once.
+func (a *convWriter) Flush() {
+	if f, ok := a.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}

@@ -48,7 +48,7 @@ func (g *Gateway) messages() http.Handler {
 		r = withDialect(r, d)
 		r.Body = io.NopCloser(bytes.NewReader(conv.Body))
 		r.ContentLength = int64(len(conv.Body))
-		aw := &anthropicWriter{w: w, d: d, stream: conv.Stream, conv: messagesapi.NewStreamConverter(conv.Model), ignored: conv.Ignored}
+		aw := newAnthropicWriter(w, d, conv)
 		chat.ServeHTTP(aw, r)
 		aw.finish()
 	})
@@ -63,60 +63,17 @@ func writeAnthropicError(w http.ResponseWriter, status int, typ, msg string) {
 // anthropicWriter converts what the OpenAI pipeline writes into the Anthropic shape: a whole
 // body for non-streamed answers and errors, SSE events one by one for streams.
 type anthropicWriter struct {
-	w      http.ResponseWriter
-	d      *dialect // d.native: the answer is already Anthropic's, passed through as is
-	pass   bool
+	convWriter
 	stream bool
 	conv   *messagesapi.StreamConverter
-	status int
-	buf    []byte
-	sse    bool
 	failed bool
-	// ignored are the client's parameters the bridge left out (x-sluice-ignored), reported
-	// when the answer is bridged; a native answer had them all.
-	ignored []string
 }
 
-func (a *anthropicWriter) Header() http.Header { return a.w.Header() }
-
-func (a *anthropicWriter) WriteHeader(status int) {
-	a.status = status
-	if a.d.native {
-		if status >= 400 {
-			return // buffered: finish checks that it is in Anthropic's shape
-		}
-		a.pass = true
-		a.w.WriteHeader(status)
-		return
-	}
-	if len(a.ignored) > 0 {
-		a.w.Header().Set("X-Sluice-Ignored", strings.Join(a.ignored, ","))
-	}
-	a.sse = status == 200 && a.w.Header().Get("Content-Type") == "text/event-stream"
-	if a.sse {
-		a.w.WriteHeader(status)
-	}
-}
-
-func (a *anthropicWriter) Write(b []byte) (int, error) {
-	if a.status == 0 {
-		a.WriteHeader(200)
-	}
-	if a.pass {
-		return a.w.Write(b)
-	}
-	a.buf = append(a.buf, b...)
-	if a.sse {
-		return len(b), a.drain()
-	}
-	return len(b), nil
-}
-
-// Flush forwards flushes so streamed events leave at once.
-func (a *anthropicWriter) Flush() {
-	if f, ok := a.w.(http.Flusher); ok {
-		f.Flush()
-	}
+func newAnthropicWriter(w http.ResponseWriter, d *dialect, conv messagesapi.Converted) *anthropicWriter {
+	a := &anthropicWriter{stream: conv.Stream, conv: messagesapi.NewStreamConverter(conv.Model)}
+	// A native error is held: finish checks that it is in Anthropic's shape.
+	a.convWriter = convWriter{w: w, d: d, ignored: conv.Ignored, holdNativeErrors: true, onEvents: a.drain}
+	return a
 }
 
 // drain converts each complete SSE event in the buffer.

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/sluice-gw/sluice/host/messagesapi"
 )
 
 // TestAnthropicWriterNativeErrors: a native error passes as written when it is Anthropic's
@@ -22,7 +24,7 @@ func TestAnthropicWriterNativeErrors(t *testing.T) {
 	} {
 		rec := httptest.NewRecorder()
 		rec.Header().Set("X-Sluice-Provider", "anthropic")
-		a := &anthropicWriter{w: rec, d: &dialect{native: true}}
+		a := newAnthropicWriter(rec, &dialect{native: true}, messagesapi.Converted{})
 		a.Header().Set("Content-Type", "application/json")
 		a.WriteHeader(c.status)
 		_, _ = a.Write([]byte(c.body))
@@ -33,7 +35,7 @@ func TestAnthropicWriterNativeErrors(t *testing.T) {
 	}
 	// A native success passes through at once.
 	rec := httptest.NewRecorder()
-	a := &anthropicWriter{w: rec, d: &dialect{native: true}}
+	a := newAnthropicWriter(rec, &dialect{native: true}, messagesapi.Converted{})
 	a.WriteHeader(http.StatusOK)
 	_, _ = a.Write([]byte(`{"type":"message"}`))
 	a.finish()

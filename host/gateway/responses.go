@@ -136,7 +136,7 @@ func (g *Gateway) responses() http.Handler {
 		// The id and the converter are made when a bridged answer needs them: a native answer
 		// carries the upstream's own id.
 		meta := responsesapi.Meta{CreatedAt: time.Now().Unix(), Model: req.Model, Req: req}
-		rw := &responsesWriter{w: w, d: d, meta: meta, ignored: req.Ignored}
+		rw := newResponsesWriter(w, d, meta, req.Ignored)
 		if req.Store && g.stored != nil {
 			d.beforeEnd = func(answer []byte) { g.storeResponse(tenant, req, history, d, answer) }
 		}
@@ -242,20 +242,17 @@ func (g *Gateway) storeResponse(tenant string, req *responsesapi.Request, histor
 // a response object, a stream's chunks into the semantic events, errors left as OpenAI's. A
 // native answer is already in that shape and passes through.
 type responsesWriter struct {
-	w      http.ResponseWriter
-	d      *dialect
-	meta   responsesapi.Meta
-	conv   *responsesapi.StreamConverter
-	status int
-	buf    []byte
-	sse    bool
-	pass   bool
-	ended  bool
-	// ignored are client fields a bridged answer did not send on (x-sluice-ignored).
-	ignored []string
+	convWriter
+	meta  responsesapi.Meta
+	conv  *responsesapi.StreamConverter
+	ended bool
 }
 
-func (a *responsesWriter) Header() http.Header { return a.w.Header() }
+func newResponsesWriter(w http.ResponseWriter, d *dialect, meta responsesapi.Meta, ignored []string) *responsesWriter {
+	a := &responsesWriter{meta: meta}
+	a.convWriter = convWriter{w: w, d: d, ignored: ignored, onEvents: a.drain}
+	return a
+}
 
 // converter is the stream converter of a bridged stream, made on its first chunk.
 func (a *responsesWriter) converter() *responsesapi.StreamConverter {
@@ -264,43 +261,6 @@ func (a *responsesWriter) converter() *responsesapi.StreamConverter {
 		a.conv = responsesapi.NewStreamConverter(a.meta)
 	}
 	return a.conv
-}
-
-func (a *responsesWriter) WriteHeader(status int) {
-	a.status = status
-	if !a.d.native && len(a.ignored) > 0 {
-		a.w.Header().Add("X-Sluice-Ignored", strings.Join(a.ignored, ","))
-	}
-	if a.d.native {
-		a.pass = true
-		a.w.WriteHeader(status)
-		return
-	}
-	a.sse = status == 200 && a.w.Header().Get("Content-Type") == "text/event-stream"
-	if a.sse {
-		a.w.WriteHeader(status)
-	}
-}
-
-func (a *responsesWriter) Write(b []byte) (int, error) {
-	if a.status == 0 {
-		a.WriteHeader(200)
-	}
-	if a.pass {
-		return a.w.Write(b)
-	}
-	a.buf = append(a.buf, b...)
-	if a.sse {
-		return len(b), a.drain()
-	}
-	return len(b), nil
-}
-
-// Flush forwards flushes so streamed events leave at once.
-func (a *responsesWriter) Flush() {
-	if f, ok := a.w.(http.Flusher); ok {
-		f.Flush()
-	}
 }
 
 func (a *responsesWriter) drain() error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
+	"github.com/sluice-gw/sluice/host/messagesapi"
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
@@ -102,41 +103,13 @@ func (p *Provider) doBedrockMessages(ctx context.Context, r *NativeRequest) (*Re
 	return out, nil
 }
 
-// anthropicError is Anthropic's error body for an upstream that answered in another shape.
+// anthropicError is Anthropic's error body for an upstream that answered in another shape,
+// typed the way Anthropic types its statuses.
 func anthropicError(status int, msg string, raw []byte) []byte {
 	if msg == "" {
 		msg = snippet(raw)
 	}
-	typ := "api_error"
-	switch {
-	case status == 400 || status == 422:
-		typ = "invalid_request_error"
-	case status == 401:
-		typ = "authentication_error"
-	case status == 403:
-		typ = "permission_error"
-	case status == 404:
-		typ = "not_found_error"
-	case status == 413:
-		typ = "request_too_large"
-	case status == 429:
-		typ = "rate_limit_error"
-	case status == 503 || status == 529:
-		typ = "overloaded_error"
-	}
-	w := jsonx.NewWriter(nil)
-	w.ObjectStart()
-	w.Key("type")
-	w.String("error")
-	w.Key("error")
-	w.ObjectStart()
-	w.Key("type")
-	w.String(typ)
-	w.Key("message")
-	w.String(msg)
-	w.ObjectEnd()
-	w.ObjectEnd()
-	return w.Bytes()
+	return messagesapi.ErrorBody(status, "", msg)
 }
 
 // bedrockEvents yields the Anthropic events inside an InvokeModel response stream.
