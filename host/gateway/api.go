@@ -532,21 +532,31 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		return true, nil
 	}
+	if g.streamCut(ctx, c, t, start) {
+		return true, nil
+	}
+	e := streamError(err)
+	c.errMsg = e.Message
+	c.status = 502
+	_ = sw.Data(bytes.TrimRight(e.Body(), "\n"))
+	return true, nil
+}
+
+// streamCut reports a stream that stopped after its first byte: the client left (true: nothing
+// more to send), or the upstream broke or timed out (false: the caller ends the stream with an
+// error event in its own shape).
+func (g *Gateway) streamCut(ctx context.Context, c *call, t balance.Target, start time.Time) bool {
 	if c.r.Context().Err() != nil {
 		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		c.status, c.errMsg = 499, "client went away mid-stream"
-		return true, nil
+		return true
 	}
 	kind := balance.KindBrokenStream
 	if ctx.Err() != nil {
 		kind = balance.KindCanceled
 	}
 	_ = g.report(c, balance.Outcome{Target: t, Kind: kind, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
-	e := streamError(err)
-	c.errMsg = e.Message
-	c.status = 502
-	_ = sw.Data(bytes.TrimRight(e.Body(), "\n"))
-	return true, nil
+	return false
 }
 
 func streamError(err error) *openai.Error {

@@ -332,16 +332,9 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		return true, nil
 	}
-	if c.r.Context().Err() != nil {
-		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
-		c.status, c.errMsg = 499, "client went away mid-stream"
+	if g.streamCut(ctx, c, t, start) {
 		return true, nil
 	}
-	kind := balance.KindBrokenStream
-	if ctx.Err() != nil {
-		kind = balance.KindCanceled
-	}
-	_ = g.report(c, balance.Outcome{Target: t, Kind: kind, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 	msg := "the upstream stream ended before its last event"
 	if err != io.EOF {
 		msg = streamError(err).Message
