@@ -65,6 +65,14 @@ check:
 	$(GO) vet ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./sdk/... $(TRANSLATORS:%=./plugins/%/...)
 	$(GO) run $(STATICCHECK) ./...
+	cd deploy && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
+	@for d in . deploy; do \
+		(cd $$d && cp go.mod /tmp/sluice-go.mod.$$$$ && cp go.sum /tmp/sluice-go.sum.$$$$ && $(GO) mod tidy && \
+		if ! cmp -s go.mod /tmp/sluice-go.mod.$$$$ || ! cmp -s go.sum /tmp/sluice-go.sum.$$$$; then \
+			echo "go mod tidy changes $$d/go.mod or go.sum: run it and commit"; \
+			cp /tmp/sluice-go.mod.$$$$ go.mod; cp /tmp/sluice-go.sum.$$$$ go.sum; rm -f /tmp/sluice-go.*.$$$$; exit 1; fi; \
+		rm -f /tmp/sluice-go.*.$$$$) || exit 1; \
+	done
 
 # Short fuzzing passes over the parsers.
 fuzz:

@@ -97,17 +97,16 @@ func TestLint(t *testing.T) {
 
 // rendered are the typed objects of one rendering.
 type rendered struct {
-	deployments  map[string]*appsv1.Deployment
-	services     map[string]*corev1.Service
-	configMaps   map[string]*corev1.ConfigMap
-	secrets      map[string]*corev1.Secret
-	hpas         []*autoscalingv2.HorizontalPodAutoscaler
-	pdbs         []*policyv1.PodDisruptionBudget
-	netpols      []*networkingv1.NetworkPolicy
-	monitors     []*serviceMonitor
-	accounts     []*corev1.ServiceAccount
-	kinds        []string
-	redisEnabled bool
+	deployments map[string]*appsv1.Deployment
+	services    map[string]*corev1.Service
+	configMaps  map[string]*corev1.ConfigMap
+	secrets     map[string]*corev1.Secret
+	hpas        []*autoscalingv2.HorizontalPodAutoscaler
+	pdbs        []*policyv1.PodDisruptionBudget
+	netpols     []*networkingv1.NetworkPolicy
+	monitors    []*serviceMonitor
+	accounts    []*corev1.ServiceAccount
+	kinds       []string
 }
 
 // serviceMonitor is the part of the Prometheus Operator's type the chart uses; decoding is
