@@ -68,3 +68,20 @@ func parseURL(raw string) (endpoint, error) {
 	}
 	return e, nil
 }
+
+// Endpoint is what a redis:// or rediss:// URL says, for code that dials Redis itself (the
+// benchmark baseline).
+type Endpoint struct {
+	Addr     string
+	Host     string // for TLS server-name verification
+	TLS      bool
+	User     string
+	Password string
+	DB       int
+}
+
+// ParseURL reads a URL exactly as New does.
+func ParseURL(raw string) (Endpoint, error) {
+	e, err := parseURL(raw)
+	return Endpoint{Addr: e.addr, Host: e.host, TLS: e.tls, User: e.user, Password: e.password, DB: e.db}, err
+}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluice-gw/sluice/host/redisclient"
 )
 
 // Options configure a Client.
@@ -40,7 +42,7 @@ var ErrClosed = errors.New("redisbaseline: client closed")
 
 // Client is a pool of connections to one Redis server. It is safe for concurrent use.
 type Client struct {
-	ep          endpoint
+	ep          redisclient.Endpoint
 	tlsConf     *tls.Config
 	dialTimeout time.Duration
 	timeout     time.Duration
@@ -63,7 +65,7 @@ type conn struct {
 
 // New validates the options; it does not connect until the first call.
 func New(o Options) (*Client, error) {
-	ep, err := parseURL(o.URL)
+	ep, err := redisclient.ParseURL(o.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -78,14 +80,14 @@ func New(o Options) (*Client, error) {
 	}
 	c := &Client{ep: ep, dialTimeout: o.DialTimeout, timeout: o.Timeout,
 		slots: make(chan struct{}, o.PoolSize), idle: make(chan *conn, o.PoolSize)}
-	if ep.tls {
+	if ep.TLS {
 		if o.TLS != nil {
 			c.tlsConf = o.TLS.Clone()
 		} else {
 			c.tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
 		if c.tlsConf.ServerName == "" {
-			c.tlsConf.ServerName = ep.host
+			c.tlsConf.ServerName = ep.Host
 		}
 	}
 	return c, nil
@@ -253,7 +255,7 @@ func (c *Client) dial(ctx context.Context, deadline time.Time) (*conn, error) {
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var d net.Dialer
-	raw, err := d.DialContext(dctx, "tcp", c.ep.addr)
+	raw, err := d.DialContext(dctx, "tcp", c.ep.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("redisbaseline: %w", err)
 	}
@@ -270,15 +272,15 @@ func (c *Client) dial(ctx context.Context, deadline time.Time) (*conn, error) {
 	cn.r = bufio.NewReaderSize(cn.nc, 16<<10)
 	cn.w = bufio.NewWriterSize(cn.nc, 16<<10)
 	var hello [][]any
-	if c.ep.password != "" || c.ep.user != "" {
-		if c.ep.user != "" {
-			hello = append(hello, []any{"AUTH", c.ep.user, c.ep.password})
+	if c.ep.Password != "" || c.ep.User != "" {
+		if c.ep.User != "" {
+			hello = append(hello, []any{"AUTH", c.ep.User, c.ep.Password})
 		} else {
-			hello = append(hello, []any{"AUTH", c.ep.password})
+			hello = append(hello, []any{"AUTH", c.ep.Password})
 		}
 	}
-	if c.ep.db != 0 {
-		hello = append(hello, []any{"SELECT", c.ep.db})
+	if c.ep.DB != 0 {
+		hello = append(hello, []any{"SELECT", c.ep.DB})
 	}
 	for _, cmd := range hello {
 		if _, _, err := cn.roundTrip(dctx, deadline, cmd); err != nil {
