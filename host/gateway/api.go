@@ -496,24 +496,13 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	c.firstByte.stop()
 	c.ttft = time.Since(start)
 	c.status = 200
-	g.writeHeaders(w, c, resp.Header)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(200)
+	g.startStream(w, c, resp.Header)
 	defer g.tel.StreamStarted()()
 	sw := sse.NewWriter(w)
 	chunk := first
 	for err == nil {
 		c.record(chunk)
-		sum := openai.Summarize(chunk, false)
-		if sum.Usage != nil {
-			c.usage = sum.Usage
-		}
-		if sum.FinishReason != "" {
-			c.finish = sum.FinishReason
-		}
+		c.noteChunk(chunk)
 		if !(c.injected && openai.IsUsageOnlyChunk(chunk)) {
 			c.relayed++
 			if werr := sw.Data(chunk); werr != nil {
@@ -557,6 +546,28 @@ func (g *Gateway) streamCut(ctx context.Context, c *call, t balance.Target, star
 	}
 	_ = g.report(c, balance.Outcome{Target: t, Kind: kind, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 	return false
+}
+
+// startStream writes the head of a streamed answer: sluice's headers, the upstream's relayed
+// ones and the SSE content type, unbuffered by proxies in front.
+func (g *Gateway) startStream(w http.ResponseWriter, c *call, up http.Header) {
+	g.writeHeaders(w, c, up)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(200)
+}
+
+// noteChunk takes usage and the finish reason from a chat stream chunk that carries them.
+func (c *call) noteChunk(chunk []byte) {
+	sum := openai.Summarize(chunk, false)
+	if sum.Usage != nil {
+		c.usage = sum.Usage
+	}
+	if sum.FinishReason != "" {
+		c.finish = sum.FinishReason
+	}
 }
 
 func streamError(err error) *openai.Error {

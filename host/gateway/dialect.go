@@ -302,12 +302,7 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 	c.ttft = time.Since(start)
 	c.status = 200
 	d.native, d.provider = true, t.Provider
-	g.writeHeaders(w, c, resp.Header)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(200)
+	g.startStream(w, c, resp.Header)
 	defer g.tel.StreamStarted()()
 	sw := sse.NewWriter(w)
 	events, ended := 0, false

@@ -224,13 +224,7 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 			return true, openai.Errorf(502, "policy_buffer_exceeded", fmt.Sprintf("the streamed answer is longer than server.policy_buffer (%d bytes), the most held for on_response policies; it was not sent", limit))
 		}
 		chunks = append(chunks, append([]byte(nil), chunk...))
-		sum := openai.Summarize(chunk, false)
-		if sum.Usage != nil {
-			c.usage = sum.Usage
-		}
-		if sum.FinishReason != "" {
-			c.finish = sum.FinishReason
-		}
+		c.noteChunk(chunk)
 	}
 	_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start)})
 	out, perr := g.streamPolicies(c, t.Model, chunks)
@@ -238,12 +232,7 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 		return true, perr
 	}
 	c.status = 200
-	g.writeHeaders(w, c, resp.Header)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(200)
+	g.startStream(w, c, resp.Header)
 	defer g.tel.StreamStarted()()
 	sw := sse.NewWriter(w)
 	for _, chunk := range out {
@@ -373,12 +362,7 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 	flush := func() bool {
 		if sw == nil {
 			c.status = 200
-			g.writeHeaders(w, c, resp.Header)
-			h := w.Header()
-			h.Set("Content-Type", "text/event-stream")
-			h.Set("Cache-Control", "no-cache")
-			h.Set("X-Accel-Buffering", "no")
-			w.WriteHeader(200)
+			g.startStream(w, c, resp.Header)
 			stopStream = g.tel.StreamStarted()
 			sw = sse.NewWriter(w)
 		}
@@ -423,13 +407,7 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 	chunk := first
 	for err == nil {
 		c.record(chunk)
-		sum := openai.Summarize(chunk, false)
-		if sum.Usage != nil {
-			c.usage = sum.Usage
-		}
-		if sum.FinishReason != "" {
-			c.finish = sum.FinishReason
-		}
+		c.noteChunk(chunk)
 		if size += len(chunk); size > limit {
 			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: sw != nil})
 			return refuse(openai.Errorf(502, "policy_buffer_exceeded", fmt.Sprintf("the streamed answer is longer than server.policy_buffer (%d bytes), the most on_response policies check", limit)))
