@@ -356,7 +356,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	}
 	if native {
 		c.usage, c.finish = nativeSummary(c.dialect.name, resp.Body)
-		c.dialect.native, c.dialect.provider, c.dialect.answer = true, t.Provider, resp.Body
+		c.dialect.native, c.dialect.provider = true, t.Provider
 		if c.dialect.beforeEnd != nil {
 			c.dialect.beforeEnd(resp.Body)
 		}

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -51,9 +50,6 @@ type dialect struct {
 	// native is set once an attempt answers natively: the dialect writer then passes the
 	// answer through as the upstream shaped it.
 	native bool
-	// answer is a native non-streamed 2xx body, or a native stream's final object (the
-	// Responses object of the terminal event), for stored responses.
-	answer []byte
 	// provider names who answered natively.
 	provider string
 }
@@ -111,13 +107,9 @@ func (g *Gateway) allNative(r *http.Request, dialect, model string) bool {
 func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t balance.Target, trace http.Header) (*provider.Response, bool, error) {
 	d := c.dialect
 	if d == nil || d.bridged || !p.Speaks(d.name, t.Model) {
-		body := g.upstreamBody(c, t.Model)
-		if d != nil && p.Translator() == nil {
-			body = stripReasoning(body)
-		}
 		preq := &provider.Request{
 			Endpoint: c.endpoint, Model: t.Model, Stream: c.stream, RequestID: c.id,
-			Body: body, Header: trace,
+			Body: g.upstreamBody(c, t.Model), Header: trace, BridgedReasoning: d != nil,
 		}
 		if p.BYOK && t.Provider == c.az.byok {
 			preq.ClientKey = c.az.byokKey // only ever to the provider it was given for
@@ -159,36 +151,6 @@ func (c *call) bridgeRefusal(p *provider.Provider, t balance.Target) *openai.Err
 	e := *d.bridgeErr
 	e.Message = strings.TrimSuffix(e.Message, ".") + " (target " + t.Provider + "/" + t.Model + " is served through chat completions; only an upstream that speaks the " + d.name + " API natively could take it)"
 	return &e
-}
-
-// stripReasoning drops the reasoning a bridge carried on assistant turns (reasoning_content
-// and the opaque reasoning_signature) before a plain chat-completions server sees them: they are
-// sluice's extension for translators, and some servers refuse reasoning_content in input.
-func stripReasoning(body []byte) []byte {
-	if !bytes.Contains(body, []byte(`"reasoning_content"`)) && !bytes.Contains(body, []byte(`"reasoning_signature"`)) {
-		return body
-	}
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) != nil {
-		return body
-	}
-	var msgs []map[string]json.RawMessage
-	if json.Unmarshal(top["messages"], &msgs) != nil {
-		return body
-	}
-	for _, m := range msgs {
-		delete(m, "reasoning_content")
-		delete(m, "reasoning_signature")
-	}
-	b, err := json.Marshal(msgs)
-	if err != nil {
-		return body
-	}
-	top["messages"] = b
-	if out, err := json.Marshal(top); err == nil {
-		return out
-	}
-	return body
 }
 
 func jsonString(s string) []byte {
@@ -379,9 +341,8 @@ func (g *Gateway) noteNativeEvent(c *call, name string, data []byte) bool {
 		r := jsonx.Get(data, "response")
 		c.usage = responsesUsage(r.Get("usage"))
 		c.finish = responsesFinish(r)
-		d.answer = append([]byte(nil), r.Raw()...)
 		if d.beforeEnd != nil {
-			d.beforeEnd(d.answer)
+			d.beforeEnd(r.Raw()) // stored before the event is relayed; the store copies it
 		}
 		return true
 	case "error":
@@ -469,6 +430,22 @@ func (a *convWriter) Write(b []byte) (int, error) {
 		return len(b), a.onEvents()
 	}
 	return len(b), nil
+}
+
+// nextData cuts the next complete SSE event of a bridged stream out of the buffer and returns
+// its data, or false when no whole event is buffered yet.
+func (a *convWriter) nextData() ([]byte, bool) {
+	for {
+		i := bytes.Index(a.buf, []byte("\n\n"))
+		if i < 0 {
+			return nil, false
+		}
+		ev := a.buf[:i]
+		a.buf = a.buf[i+2:]
+		if data, ok := bytes.CutPrefix(ev, []byte("data: ")); ok {
+			return data, true
+		}
+	}
 }
 
 // Flush forwards flushes so streamed events leave at once.

@@ -64,13 +64,11 @@ func writeAnthropicError(w http.ResponseWriter, status int, typ, msg string) {
 // body for non-streamed answers and errors, SSE events one by one for streams.
 type anthropicWriter struct {
 	convWriter
-	stream bool
-	conv   *messagesapi.StreamConverter
-	failed bool
+	conv *messagesapi.StreamConverter
 }
 
 func newAnthropicWriter(w http.ResponseWriter, d *dialect, conv messagesapi.Converted) *anthropicWriter {
-	a := &anthropicWriter{stream: conv.Stream, conv: messagesapi.NewStreamConverter(conv.Model)}
+	a := &anthropicWriter{conv: messagesapi.NewStreamConverter(conv.Model)}
 	// A native error is held: finish checks that it is in Anthropic's shape.
 	a.convWriter = convWriter{w: w, d: d, ignored: conv.Ignored, holdNativeErrors: true, onEvents: a.drain}
 	return a
@@ -79,22 +77,15 @@ func newAnthropicWriter(w http.ResponseWriter, d *dialect, conv messagesapi.Conv
 // drain converts each complete SSE event in the buffer.
 func (a *anthropicWriter) drain() error {
 	for {
-		i := bytes.Index(a.buf, []byte("\n\n"))
-		if i < 0 {
-			return nil
-		}
-		ev := a.buf[:i]
-		a.buf = a.buf[i+2:]
-		data, ok := bytes.CutPrefix(ev, []byte("data: "))
+		data, ok := a.nextData()
 		if !ok {
-			continue
+			return nil
 		}
 		var out [][2]string
 		switch {
 		case bytes.Equal(data, []byte("[DONE]")):
 			out = a.conv.Finish()
 		case bytes.HasPrefix(data, []byte(`{"error":`)):
-			a.failed = true
 			msg := upstreamMessage(data)
 			out = [][2]string{{"error", string(messagesapi.ErrorBody(502, "", msg))}}
 		default:

@@ -265,15 +265,9 @@ func (a *responsesWriter) converter() *responsesapi.StreamConverter {
 
 func (a *responsesWriter) drain() error {
 	for {
-		i := bytes.Index(a.buf, []byte("\n\n"))
-		if i < 0 {
-			return nil
-		}
-		ev := a.buf[:i]
-		a.buf = a.buf[i+2:]
-		data, ok := bytes.CutPrefix(ev, []byte("data: "))
+		data, ok := a.nextData()
 		if !ok {
-			continue
+			return nil
 		}
 		var out []responsesapi.Event
 		switch {

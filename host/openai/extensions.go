@@ -15,6 +15,7 @@ import (
 var (
 	cacheControlKey = []byte(`cache_control"`)
 	signatureKey    = []byte(`reasoning_signature"`)
+	reasoningKey    = []byte(`"reasoning_content"`)
 )
 
 // hasExtensions reports whether body holds either member name followed by a quote. It jumps
@@ -40,13 +41,24 @@ func hasExtensions(body []byte) bool {
 	}
 }
 
-// StripChatExtensions returns body without the extension members, where the chat shape puts
+// Strip names the extension members StripChatExtensions removes.
+type Strip struct {
+	CacheControl bool // breakpoints on messages, content parts, tool calls and tools
+	Signatures   bool // reasoning_signature on messages
+	// Reasoning is reasoning_content on messages: a bridge (Responses reasoning items,
+	// Messages thinking blocks) carries it for translators, and plain servers refuse it.
+	Reasoning bool
+}
+
+// StripChatExtensions returns body without the members s names, where the chat shape puts
 // them; a body without them (the usual case, found by a byte search) is returned as it is. A
 // member of the same name elsewhere (inside a tool's JSON schema, say) is kept.
-func StripChatExtensions(body []byte) []byte {
-	if !hasExtensions(body) {
+func StripChatExtensions(body []byte, s Strip) []byte {
+	found := (s.CacheControl || s.Signatures) && hasExtensions(body) || s.Reasoning && bytes.Contains(body, reasoningKey)
+	if !found {
 		return body
 	}
+	dropCC := func(k, _ jsonx.Value) bool { return s.CacheControl && k.Is("cache_control") }
 	v, err := jsonx.Parse(body)
 	if err != nil || !v.IsObject() {
 		return body // not ours to fix: the upstream reports it
@@ -61,13 +73,14 @@ func StripChatExtensions(body []byte) []byte {
 			for _, m := range val.Elems() {
 				copyWithout(w, m, func(key jsonx.Value, mv jsonx.Value) bool {
 					switch {
-					case key.Is("cache_control"), key.Is("reasoning_signature"):
+					case s.CacheControl && key.Is("cache_control"), s.Signatures && key.Is("reasoning_signature"),
+						s.Reasoning && key.Is("reasoning_content"):
 						return true
 					case key.Is("content") && mv.IsArray(), key.Is("tool_calls") && mv.IsArray():
 						w.Key(key.Str())
 						w.ArrayStart()
 						for _, p := range mv.Elems() {
-							copyWithout(w, p, dropCacheControl)
+							copyWithout(w, p, dropCC)
 						}
 						w.ArrayEnd()
 						return true
@@ -79,7 +92,7 @@ func StripChatExtensions(body []byte) []byte {
 		case k.Is("tools") && val.IsArray():
 			w.ArrayStart()
 			for _, t := range val.Elems() {
-				copyWithout(w, t, dropCacheControl)
+				copyWithout(w, t, dropCC)
 			}
 			w.ArrayEnd()
 		default:
@@ -89,8 +102,6 @@ func StripChatExtensions(body []byte) []byte {
 	w.ObjectEnd()
 	return w.Bytes()
 }
-
-func dropCacheControl(k, _ jsonx.Value) bool { return k.Is("cache_control") }
 
 // copyWithout copies v; for an object, members for which handled returns true are left to it
 // (dropped, or written by it).

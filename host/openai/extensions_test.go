@@ -6,6 +6,9 @@ import (
 	"testing"
 )
 
+// all is what a plain OpenAI-compatible provider gets stripped from a chat client's body.
+var all = Strip{CacheControl: true, Signatures: true}
+
 func TestStripChatExtensions(t *testing.T) {
 	in := `{"model":"m","messages":[
 {"role":"system","content":[{"type":"text","text":"s","cache_control":{"type":"ephemeral"}}],"cache_control":{"type":"ephemeral"}},
@@ -17,7 +20,7 @@ func TestStripChatExtensions(t *testing.T) {
 		`{"role":"assistant","content":null,"reasoning_content":"r","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},` +
 		`{"role":"tool","tool_call_id":"c","content":[{"type":"text","text":"t"}]}],` +
 		`"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"cache_control":{"type":"string"}}}}}],"stream":true}`
-	if got := string(StripChatExtensions([]byte(in))); got != want {
+	if got := string(StripChatExtensions([]byte(in), all)); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 	// Found anywhere, also after many underscores (the fallback search).
@@ -32,8 +35,16 @@ func TestStripChatExtensions(t *testing.T) {
 			t.Errorf("found in %.40s...", b)
 		}
 	}
+	// A bridged body also loses the bridge's reasoning text, and only on messages.
+	bridged := `{"model":"m","messages":[{"role":"assistant","content":"a","reasoning_content":"r"}],"reasoning_content":"top"}`
+	if got := string(StripChatExtensions([]byte(bridged), Strip{Reasoning: true})); got != `{"model":"m","messages":[{"role":"assistant","content":"a"}],"reasoning_content":"top"}` {
+		t.Errorf("bridged: %s", got)
+	}
+	if got := string(StripChatExtensions([]byte(bridged), all)); got != bridged {
+		t.Errorf("not bridged, rewritten: %s", got)
+	}
 	plain := []byte(`{"model":"m", "messages":[{"role":"user","content":"what is cache_control?"}]}`)
-	if got := StripChatExtensions(plain); &got[0] != &plain[0] {
+	if got := StripChatExtensions(plain, all); &got[0] != &plain[0] {
 		t.Error("a body without extensions was rewritten")
 	}
 }
@@ -42,7 +53,7 @@ func FuzzStripChatExtensions(f *testing.F) {
 	f.Add([]byte(`{"messages":[{"role":"user","content":[{"type":"text","text":"x","cache_control":{}}]}]}`))
 	f.Add([]byte(`{"tools":[{"cache_control":1}],"messages":[{"reasoning_signature":"s"}]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		out := StripChatExtensions(in)
+		out := StripChatExtensions(in, Strip{CacheControl: true, Signatures: true, Reasoning: true})
 		if json.Valid(in) && !json.Valid(out) {
 			t.Fatalf("valid %q became invalid %q", in, out)
 		}
@@ -67,7 +78,7 @@ func BenchmarkStripChatExtensions(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(c.body)))
 			for b.Loop() {
-				StripChatExtensions(c.body)
+				StripChatExtensions(c.body, all)
 			}
 		})
 	}

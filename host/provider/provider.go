@@ -175,6 +175,9 @@ type Request struct {
 	RequestID string
 	Header    http.Header // extra headers to send (trace context)
 	ClientKey string      // a client's own provider key (bring-your-own-key), when allowed
+	// BridgedReasoning: the body was bridged from another API, so reasoning_content on its
+	// assistant turns is the bridge's, for translators; a plain chat server does not get it.
+	BridgedReasoning bool
 }
 
 // Response is an upstream answer in OpenAI shape.
@@ -255,8 +258,11 @@ func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
 	}
 	u := p.BaseURL + path
 	body := r.Body
-	if r.Endpoint == ChatCompletions && !p.keepExtensions {
-		body = openai.StripChatExtensions(body)
+	if r.Endpoint == ChatCompletions {
+		// keep_extensions keeps a chat client's own members; a bridge's reasoning never goes.
+		body = openai.StripChatExtensions(body, openai.Strip{
+			CacheControl: !p.keepExtensions, Signatures: !p.keepExtensions || r.BridgedReasoning, Reasoning: r.BridgedReasoning,
+		})
 	}
 	if p.Kind == "azure" {
 		dep := r.Model
