@@ -17,7 +17,7 @@ NODE_DIR  := internal/e2e/node
 AGENTS_DIR := internal/e2e/agents
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build plugins run test test-deps check bench clean fuzz release image manifests lean-check
+.PHONY: all build plugins run test test-deps check bench clean fuzz release image manifests lean-check prices
 
 all: build
 
@@ -80,6 +80,12 @@ fuzz:
 	$(GO) test -run x -fuzz FuzzReader -fuzztime 20s ./host/sse
 	$(GO) test -run x -fuzz FuzzParse -fuzztime 20s ./host/config
 	$(GO) test -run x -fuzz FuzzBedrockEvents -fuzztime 20s ./host/provider
+
+# prices regenerates the embedded price snapshot from the @pydantic/genai-prices version pinned
+# in host/pricing/gen/package.json (bump it there), then checks it against the published prices.
+prices:
+	cd host/pricing/gen && npm ci --no-audit --no-fund && node snapshot.mjs > ../genai-prices.json
+	$(GO) test -count=1 ./host/pricing/
 
 bench: build
 	$(GO) build -o bin/fakeupstream ./cmd/fakeupstream

@@ -60,7 +60,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config) (_ *state, err erro
 		}
 		st.providers[name] = p
 	}
-	prices := routerPrices(cfg)
+	prices := a.priceTable(cfg)
 	for name, rc := range cfg.Routers {
 		r, err := a.newRouter(rc, st.providers, prices)
 		if err != nil {
@@ -69,7 +69,7 @@ func (a *App) build(ctx context.Context, cfg *config.Config) (_ *state, err erro
 		}
 		st.routers[name] = r
 	}
-	stg, err := a.buildStages(cfg)
+	stg, err := a.buildStages(cfg, prices)
 	if err != nil {
 		st.closeRouters()
 		return nil, err
@@ -231,10 +231,16 @@ func probeTargets(providers map[string]*provider.Provider) balance.Prober {
 	}
 }
 
-// routerPrices is the price table the cost strategy and route plugins see: the shipped prices
-// with the config's [pricing] overrides on top.
-func routerPrices(cfg *config.Config) *pricing.Table {
+// priceTable is the one price table a configuration uses (limits, the cost strategy, route
+// plugins, telemetry): the shipped snapshot, each provider's kind, and the config's [pricing]
+// overrides on top. A model nothing prices is logged once and counted on every call.
+func (a *App) priceTable(cfg *config.Config) *pricing.Table {
 	t := pricing.Default()
+	kinds := make(map[string]string, len(cfg.Providers))
+	for name, pc := range cfg.Providers {
+		kinds[name] = pc.Kind
+	}
+	t.SetProviders(kinds)
 	if len(cfg.Pricing) > 0 {
 		over := make(map[string]pricing.Price, len(cfg.Pricing))
 		for m, p := range cfg.Pricing {
@@ -242,6 +248,18 @@ func routerPrices(cfg *config.Config) *pricing.Table {
 		}
 		t.Override(over)
 	}
+	_, hasDefault := cfg.Pricing["*"]
+	log, tel := a.log, a.tel
+	t.OnUnknown(func(model string, first bool) {
+		tel.RecordUnpriced(model)
+		if first && log != nil {
+			if hasDefault {
+				log.Warn("pricing: no price lists this model; it is costed at pricing.\"*\"", "model", model)
+			} else {
+				log.Warn("pricing: no price lists this model; it is costed at zero (set [pricing.\"*\"] or [pricing.\"provider/model\"])", "model", model)
+			}
+		}
+	})
 	return t
 }
 

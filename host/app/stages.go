@@ -41,7 +41,7 @@ func limitSpec(l config.Limit) ratelimit.Spec {
 	return ratelimit.Spec{Name: l.Name, Scope: l.Scope, Match: l.Match, Unit: l.Unit, Rate: l.Rate, Burst: float64(l.Burst), Budget: l.Budget, FailOpen: l.FailOpen}
 }
 
-func (a *App) buildStages(cfg *config.Config) (*stages, error) {
+func (a *App) buildStages(cfg *config.Config, prices *pricing.Table) (*stages, error) {
 	s := &stages{overrides: map[string]bool{}, caches: map[string]*cache.Cache{}}
 	ok := false
 	defer func() {
@@ -49,14 +49,7 @@ func (a *App) buildStages(cfg *config.Config) (*stages, error) {
 			s.close()
 		}
 	}()
-	s.prices = pricing.Default()
-	if len(cfg.Pricing) > 0 {
-		over := make(map[string]pricing.Price, len(cfg.Pricing))
-		for m, p := range cfg.Pricing {
-			over[m] = pricing.Price{Input: p.Input, Output: p.Output, CachedInput: p.CachedInput, CacheWrite: p.CacheWrite}
-		}
-		s.prices.Override(over)
-	}
+	s.prices = prices
 
 	keys := make([]auth.KeySpec, 0, len(cfg.Auth.Keys))
 	for _, k := range cfg.Auth.Keys {

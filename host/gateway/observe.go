@@ -135,6 +135,9 @@ func (g *Gateway) finishTelemetry(c *call, route string) {
 	}
 	if c.usage != nil {
 		rec.InputTokens, rec.OutputTokens = int(c.usage.PromptTokens), int(c.usage.CompletionTokens)
+		if c.req != nil && !c.cacheHit {
+			rec.EstimatedInputTokens = int(c.req.TokenEstimate)
+		}
 	}
 	rec.CostUSD = g.costUSD(c)
 	g.tel.RecordRequest(rec)

@@ -165,9 +165,16 @@ func (r *Request) extract() error {
 	if v, ok := r.value("user"); ok {
 		r.User, _ = unquote(v)
 	}
-	for _, k := range []string{"messages", "prompt", "input"} {
+	// The prompt (with inline media at its media cost), and what providers put into the prompt
+	// besides: tool definitions and output schemas.
+	for _, k := range []string{"messages", "prompt", "input", "instructions", "system"} {
 		if v, ok := r.value(k); ok {
-			r.TokenEstimate += int64(len(v)+3) / 4
+			r.TokenEstimate += estimateContent(v)
+		}
+	}
+	for _, k := range []string{"tools", "functions", "response_format", "text"} {
+		if v, ok := r.value(k); ok && string(v) != "null" {
+			r.TokenEstimate += int64(len(v)+bytesPerToken-1) / bytesPerToken
 		}
 	}
 	return nil

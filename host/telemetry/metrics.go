@@ -32,6 +32,9 @@ type RequestRecord struct {
 	InputTokens  int
 	OutputTokens int
 	CostUSD      float64
+	// EstimatedInputTokens is the gateway's prompt estimate made before the call (for limits);
+	// with InputTokens it feeds the estimate-error histogram. 0 when none was made.
+	EstimatedInputTokens int
 }
 
 // AttemptRecord describes one upstream attempt.
@@ -73,6 +76,14 @@ func (t *Telemetry) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(t.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
+// RecordUnpriced counts a call to a model nothing prices.
+func (t *Telemetry) RecordUnpriced(model string) {
+	if t == nil {
+		return
+	}
+	t.metrics.unpriced.WithLabelValues(t.metrics.models.label(model)).Inc()
+}
+
 // RecordRequest counts a finished request in metrics and live stats.
 func (t *Telemetry) RecordRequest(r RequestRecord) {
 	if t == nil {
@@ -94,6 +105,9 @@ func (t *Telemetry) RecordRequest(r RequestRecord) {
 	}
 	if r.CostUSD > 0 {
 		h.cost.Add(r.CostUSD)
+	}
+	if r.EstimatedInputTokens > 0 && r.InputTokens > 0 {
+		h.estimate.Observe(float64(r.EstimatedInputTokens) / float64(r.InputTokens))
 	}
 	t.live.recordRequest(h.liveModel, r)
 }
@@ -309,6 +323,8 @@ type metrics struct {
 	targetHealthy, targetEWMA              *prometheus.GaugeVec
 	pluginCalls, pluginErrors, pluginTraps *prometheus.CounterVec
 	pluginReloads                          *prometheus.CounterVec
+	estimate                               *prometheus.HistogramVec
+	unpriced                               *prometheus.CounterVec
 	pluginDur                              *prometheus.HistogramVec
 	inFlight, streams                      prometheus.Gauge
 	requestDone, streamDone                func()
@@ -359,13 +375,15 @@ type reqKey struct {
 // repeat RecordRequest is one map lookup plus atomic adds.
 type reqHandles struct {
 	requests, tokensIn, tokensOut, cost prometheus.Counter
-	duration, ttft                      prometheus.Observer
+	duration, ttft, estimate            prometheus.Observer
 	liveModel                           int
 }
 
 var (
 	durationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
 	ttftBuckets     = []float64{.025, .05, .1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 10}
+	// estimateBuckets are estimate/actual prompt-token ratios: 1 is exact.
+	estimateBuckets = []float64{.25, .5, .67, .8, .9, 1, 1.1, 1.25, 1.5, 2, 4}
 	pluginBuckets   = []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, 1}
 )
 
@@ -400,6 +418,8 @@ func newMetrics(maxModels int, runtime bool, live *Live) *metrics {
 	m.pluginTraps = m.counterVec("sluice_plugin_traps_total", "Plugin hook calls that trapped.", "plugin", "hook")
 	m.pluginReloads = m.counterVec("sluice_plugin_reloads_total", "Plugin hot reloads by result (ok or refused).", "plugin", "result")
 	m.pluginDur = m.histogramVec("sluice_plugin_call_duration_seconds", "Plugin hook call latency.", pluginBuckets, "plugin", "hook")
+	m.estimate = m.histogramVec("sluice_token_estimate_ratio", "The prompt-token estimate limits reserve before a call, divided by the provider's count (1 is exact).", estimateBuckets, "provider", "model")
+	m.unpriced = m.counterVec("sluice_price_unknown_total", "Calls to a model no price entry names, costed at the configured default (pricing.\"*\") or at zero.", "model")
 	m.inFlight = m.gauge("sluice_requests_in_flight", "Client requests being served.")
 	m.streams = m.gauge("sluice_streams_in_flight", "Streaming responses open.")
 	// Made once so RequestStarted does not allocate a closure per call.
@@ -475,6 +495,7 @@ func (m *metrics) requestHandles(route, provider, model, team string, status int
 		tokensIn:  m.tokensIn.WithLabelValues(provider, k.model),
 		tokensOut: m.tokensOut.WithLabelValues(provider, k.model),
 		cost:      m.cost.WithLabelValues(provider, k.model, k.team),
+		estimate:  m.estimate.WithLabelValues(provider, k.model),
 		liveModel: m.live.modelIndex(k.model, provider),
 	}
 	m.handles[k] = h

@@ -22,7 +22,8 @@ func exerciseAll(tel *Telemetry) {
 	tel.RecordRequest(RequestRecord{Route: "/v1/chat/completions", Provider: "openai", Model: "gpt-4o-mini", Team: "acme", Status: 200,
 		Duration: 420 * time.Millisecond, TTFT: 120 * time.Millisecond, InputTokens: 100, OutputTokens: 50, CostUSD: 0.0012})
 	tel.RecordRequest(RequestRecord{Route: "/v1/chat/completions", Provider: "openai", Model: "gpt-4o-mini", Team: "acme", Status: 200,
-		Duration: 180 * time.Millisecond, InputTokens: 10, OutputTokens: 5, CostUSD: 0.0003})
+		Duration: 180 * time.Millisecond, InputTokens: 10, OutputTokens: 5, CostUSD: 0.0003, EstimatedInputTokens: 12})
+	tel.RecordUnpriced("openai/o9-mystery")
 	tel.RecordRequest(RequestRecord{Route: "/v1/chat/completions", Model: "gpt-4o-mini", Status: 429, Duration: time.Millisecond})
 	tel.RecordAttempt(AttemptRecord{Provider: "openai", Target: "openai/gpt-4o-mini#0", Outcome: "5xx", Duration: 80 * time.Millisecond, Failover: true})
 	tel.RecordAttempt(AttemptRecord{Provider: "anthropic", Target: "anthropic/claude-haiku-4-5#1", Outcome: "ok", Duration: 300 * time.Millisecond})
@@ -49,9 +50,9 @@ var expectedMetricNames = []string{
 	"sluice_cache_evictions_total", "sluice_cache_hits_total", "sluice_cache_misses_total", "sluice_cache_size_bytes",
 	"sluice_cost_usd_total", "sluice_input_tokens_total", "sluice_output_tokens_total",
 	"sluice_plugin_call_duration_seconds", "sluice_plugin_calls_total", "sluice_plugin_errors_total", "sluice_plugin_reloads_total", "sluice_plugin_traps_total",
-	"sluice_ratelimit_rejections_total", "sluice_request_duration_seconds", "sluice_requests_in_flight", "sluice_requests_total",
+	"sluice_price_unknown_total", "sluice_ratelimit_rejections_total", "sluice_request_duration_seconds", "sluice_requests_in_flight", "sluice_requests_total",
 	"sluice_streams_in_flight", "sluice_target_healthy", "sluice_target_latency_ewma_seconds", "sluice_time_to_first_token_seconds",
-	"sluice_upstream_attempt_duration_seconds", "sluice_upstream_attempts_total", "sluice_upstream_failovers_total",
+	"sluice_token_estimate_ratio", "sluice_upstream_attempt_duration_seconds", "sluice_upstream_attempts_total", "sluice_upstream_failovers_total",
 }
 
 func scrape(t *testing.T, tel *Telemetry) ([]byte, map[string]*dto.MetricFamily) {
@@ -183,7 +184,8 @@ func TestMetricNamesLint(t *testing.T) {
 		if !strings.HasPrefix(name, "sluice_") {
 			t.Errorf("%s lacks the sluice_ prefix", name)
 		}
-		if f.GetType() == dto.MetricType_HISTOGRAM && !strings.HasSuffix(name, "_seconds") {
+		// Histograms carry a base unit: seconds, or ratio for a dimensionless quotient.
+		if f.GetType() == dto.MetricType_HISTOGRAM && !strings.HasSuffix(name, "_seconds") && !strings.HasSuffix(name, "_ratio") {
 			t.Errorf("histogram %s has no unit suffix", name)
 		}
 		if f.GetType() == dto.MetricType_GAUGE && strings.HasSuffix(name, "_total") {
