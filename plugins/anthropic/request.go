@@ -35,6 +35,7 @@
 package anthropic
 
 import (
+	"encoding/base64"
 	"strings"
 
 	"github.com/sluice-gw/sluice/plugins/internal/xlate"
@@ -62,9 +63,14 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	beta := xlate.OptString(req.Options, "anthropic_beta", "")
 	defMax := xlate.OptInt(req.Options, "default_max_tokens", defaultMaxTokens)
 
+	params, err := xlate.CheckParams(req.Body, xlate.Anthropic)
+	if err != nil {
+		return nil, err
+	}
 	chat := xlate.ReadChat(req.Body)
-	if n, ok := chat.N.Int(); ok && n > 1 {
-		return nil, xlate.BadRequest("unsupported_parameter", "anthropic: n > 1 is not supported")
+	format, err := xlate.ReadResponseFormat(chat.ResponseFormat, "anthropic")
+	if err != nil {
+		return nil, err
 	}
 	messages, tools, toolChoice, stop := chat.Messages, chat.Tools, chat.ToolChoice, chat.Stop
 	temperature, topP, user, effort := chat.Temperature, chat.TopP, chat.User, chat.ReasoningEffort
@@ -111,6 +117,27 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		max = defMax
 	}
 	sampling := version < noSamplingSince && budget == 0
+	if !sampling {
+		// The API rejects them here (thinking on, or a version without sampling controls).
+		for _, p := range [...]struct {
+			v    jsonx.Value
+			name string
+		}{{temperature, "temperature"}, {topP, "top_p"}} {
+			if p.v.IsNumber() {
+				params.Ignore(p.name)
+			}
+		}
+	}
+	// json_schema is Anthropic's own structured output (output_config.format); json_object has
+	// no schema to give it and becomes the answer tool, which thinking cannot be forced onto.
+	var answer *xlate.Format
+	if format.Kind == xlate.FormatJSONObject {
+		if budget > 0 {
+			return nil, xlate.BadRequest("unsupported_parameter",
+				"anthropic: response_format json_object cannot be combined with reasoning_effort; send a json_schema")
+		}
+		answer = &format
+	}
 
 	w := xlate.StartRequestOut(len(req.Body.Raw())+256, "/v1/messages", "")
 	w.Key("anthropic-version")
@@ -135,12 +162,12 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if err := writeMessages(w, messages, lastUser); err != nil {
 		return nil, err
 	}
-	if tools.IsArray() && tools.Len() > 0 {
-		if err := writeTools(w, tools, auto); err != nil {
+	if tools.IsArray() && tools.Len() > 0 || answer != nil {
+		if err := writeTools(w, tools, auto, answer); err != nil {
 			return nil, err
 		}
 	}
-	if err := writeToolChoice(w, toolChoice, parallel, tools.Len() > 0); err != nil {
+	if err := writeToolChoice(w, toolChoice, parallel, tools.Len() > 0, answer != nil); err != nil {
 		return nil, err
 	}
 	if xlate.HasStop(stop) {
@@ -156,6 +183,9 @@ func TranslateRequest(in []byte) ([]byte, error) {
 			w.Key("top_p")
 			w.Value(topP)
 		}
+	}
+	if !user.IsString() || user.Is("") {
+		user = req.Body.Get("safety_identifier")
 	}
 	if user.IsString() && user.Str() != "" {
 		w.Key("metadata")
@@ -173,11 +203,23 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		w.Int(budget)
 		w.ObjectEnd()
 	}
+	if format.Kind == xlate.FormatJSONSchema {
+		w.Key("output_config")
+		w.ObjectStart()
+		w.Key("format")
+		w.ObjectStart()
+		w.Key("type")
+		w.String("json_schema")
+		w.Key("schema")
+		w.Value(format.Schema)
+		w.ObjectEnd()
+		w.ObjectEnd()
+	}
 	if req.Stream {
 		w.Key("stream")
 		w.Bool(true)
 	}
-	return xlate.FinishOut(w), nil
+	return xlate.FinishRequest(w, params), nil
 }
 
 // system collects system and developer messages into the top-level system blocks.
@@ -332,12 +374,15 @@ func writeImage(w *jsonx.Writer, url jsonx.Value, i int, mark xlate.CacheMark) e
 	return nil
 }
 
-// writeFile writes a chat file part holding a base64 PDF data URI as a document block (the
-// filename becomes its title); file ids belong to another provider's Files API.
+// writeFile writes a chat file part holding a base64 PDF or plain-text data URI as a document
+// block (the filename becomes its title); file ids belong to another provider's Files API.
 func writeFile(w *jsonx.Writer, file jsonx.Value, i int, mark xlate.CacheMark) error {
-	d, ok := xlate.ParseDataURI(file.Get("file_data").Str())
-	if !ok || d.MediaType != "application/pdf" {
-		return xlate.BadRequest("unsupported_content", "anthropic: messages[%d]: file parts must hold a base64 application/pdf data URI in file_data", i)
+	d, err := xlate.ReadFilePart(file, i, "anthropic")
+	if err != nil {
+		return err
+	}
+	if d.MediaType != "application/pdf" && d.MediaType != "text/plain" {
+		return xlate.BadRequest("unsupported_content", "anthropic: messages[%d]: file type %q is not supported (application/pdf or text/plain)", i, d.MediaType)
 	}
 	w.ObjectStart()
 	w.Key("type")
@@ -345,19 +390,37 @@ func writeFile(w *jsonx.Writer, file jsonx.Value, i int, mark xlate.CacheMark) e
 	w.Key("source")
 	w.ObjectStart()
 	w.Key("type")
-	w.String("base64")
-	w.Key("media_type")
-	w.String(d.MediaType)
-	w.Key("data")
-	w.String(d.Data)
+	if d.MediaType == "text/plain" {
+		// Text documents are sent as text; Anthropic takes base64 only for PDFs.
+		raw, ok := decodeBase64(d.Data)
+		if !ok {
+			return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: file.file_data is not valid base64", i)
+		}
+		w.String("text")
+		w.Key("media_type")
+		w.String("text/plain")
+		w.Key("data")
+		w.StringBytes(raw)
+	} else {
+		w.String("base64")
+		w.Key("media_type")
+		w.String(d.MediaType)
+		w.Key("data")
+		w.String(d.Data)
+	}
 	w.ObjectEnd()
-	if name := file.Get("filename"); name.IsString() && !name.Is("") {
+	if d.Filename != "" {
 		w.Key("title")
-		w.Value(name)
+		w.String(d.Filename)
 	}
 	xlate.WriteCacheControl(w, mark)
 	w.ObjectEnd()
 	return nil
+}
+
+func decodeBase64(s string) ([]byte, bool) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	return b, err == nil
 }
 
 func writeAssistant(w *jsonx.Writer, content, toolCalls jsonx.Value, i int, last xlate.CacheMark) error {
@@ -452,9 +515,9 @@ func writeToolResult(w *jsonx.Writer, id, content jsonx.Value, mark xlate.CacheM
 	return nil
 }
 
-// writeTools writes the tool definitions; a tool's cache_control marks it, and auto marks the
-// last one.
-func writeTools(w *jsonx.Writer, tools jsonx.Value, auto bool) error {
+// writeTools writes the tool definitions, then the answer tool when structured output needs
+// it; a tool's cache_control marks it, and auto marks the last client tool.
+func writeTools(w *jsonx.Writer, tools jsonx.Value, auto bool, answer *xlate.Format) error {
 	w.Key("tools")
 	w.ArrayStart()
 	n := tools.Len()
@@ -467,6 +530,9 @@ func writeTools(w *jsonx.Writer, tools jsonx.Value, auto bool) error {
 		if err != nil {
 			return err
 		}
+		if err := xlate.CheckToolName(fn.Name, "anthropic"); err != nil {
+			return err
+		}
 		if auto && i == n-1 {
 			mark.Set = true
 		}
@@ -477,16 +543,37 @@ func writeTools(w *jsonx.Writer, tools jsonx.Value, auto bool) error {
 		xlate.WriteCacheControl(w, mark)
 		w.ObjectEnd()
 	}
+	if answer != nil {
+		w.ObjectStart()
+		xlate.WriteAnswerName(w)
+		w.Key("input_schema")
+		if err := answer.WriteAnswerSchema(w, "anthropic"); err != nil {
+			return err
+		}
+		w.ObjectEnd()
+	}
 	w.ArrayEnd()
 	return nil
 }
 
-func writeToolChoice(w *jsonx.Writer, tc jsonx.Value, parallel, haveTools bool) error {
+// writeToolChoice writes tool_choice; with the answer tool (structured output) the model must
+// call a tool: the answer tool alone, or any when the client has tools of its own.
+func writeToolChoice(w *jsonx.Writer, tc jsonx.Value, parallel, haveTools, answer bool) error {
 	kind, name, err := xlate.ReadToolChoice(tc, "anthropic")
 	if err != nil {
 		return err
 	}
 	typ := ""
+	if answer {
+		force, err := xlate.AnswerChoice(haveTools, kind, "anthropic")
+		if err != nil {
+			return err
+		}
+		kind, name = xlate.ChoiceRequired, ""
+		if force {
+			kind, name = xlate.ChoiceFunction, xlate.AnswerTool
+		}
+	}
 	switch kind {
 	case xlate.ChoiceUnset:
 		if parallel || !haveTools {

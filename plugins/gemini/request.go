@@ -29,6 +29,10 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	body := req.Body
+	params, err := xlate.CheckParams(body, xlate.Gemini)
+	if err != nil {
+		return nil, err
+	}
 	chat := xlate.ReadChat(body)
 	messages := chat.Messages
 	if !messages.IsArray() {
@@ -62,7 +66,7 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if err := writeGenerationConfig(w, &chat, req.Model); err != nil {
 		return nil, err
 	}
-	return xlate.FinishOut(w), nil
+	return xlate.FinishRequest(w, params), nil
 }
 
 var system = xlate.System{Provider: "gemini", Wrap: "systemInstruction", Key: "parts"}
@@ -172,14 +176,24 @@ func writeUserParts(w *jsonx.Writer, content jsonx.Value, i int) error {
 		textPart(w, content)
 		return nil
 	case jsonx.Array:
-		var f [3]jsonx.Value
+		var f [5]jsonx.Value
 		for _, p := range content.Elems() {
-			p.Fields(f[:], "type", "text", "image_url")
+			p.Fields(f[:], "type", "text", "image_url", "file", "input_audio")
 			switch t := f[0]; {
 			case t.Is("text"):
 				textPart(w, f[1])
 			case t.Is("image_url"):
 				if err := writeImage(w, f[2].Get("url").Str(), i); err != nil {
+					return err
+				}
+			case t.Is("file"):
+				d, err := xlate.ReadFilePart(f[3], i, "gemini")
+				if err != nil {
+					return err
+				}
+				inlineData(w, d.MediaType, d.Data)
+			case t.Is("input_audio"):
+				if err := writeAudio(w, f[4], i); err != nil {
 					return err
 				}
 			default:
@@ -194,17 +208,36 @@ func writeUserParts(w *jsonx.Writer, content jsonx.Value, i int) error {
 var extMime = map[string]string{".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
 	".webp": "image/webp", ".gif": "image/gif", ".heic": "image/heic", ".pdf": "application/pdf"}
 
+// inlineData writes an inlineData part (Gemini reads PDFs, text, images and audio inline).
+func inlineData(w *jsonx.Writer, mimeType, data string) {
+	w.ObjectStart()
+	w.Key("inlineData")
+	w.ObjectStart()
+	w.Key("mimeType")
+	w.String(mimeType)
+	w.Key("data")
+	w.String(data)
+	w.ObjectEnd()
+	w.ObjectEnd()
+}
+
+// audioMime is the media type of each chat input_audio format.
+var audioMime = map[string]string{"wav": "audio/wav", "mp3": "audio/mp3"}
+
+// writeAudio writes a chat input_audio part ({"data": base64, "format": "wav"|"mp3"}) inline.
+func writeAudio(w *jsonx.Writer, a jsonx.Value, i int) error {
+	mt, ok := audioMime[a.Get("format").Str()]
+	data := a.Get("data").Str()
+	if !ok || data == "" {
+		return xlate.BadRequest("invalid_request", "gemini: messages[%d]: input_audio needs base64 data and a format of wav or mp3", i)
+	}
+	inlineData(w, mt, data)
+	return nil
+}
+
 func writeImage(w *jsonx.Writer, u string, i int) error {
 	if d, ok := xlate.ParseDataURI(u); ok {
-		w.ObjectStart()
-		w.Key("inlineData")
-		w.ObjectStart()
-		w.Key("mimeType")
-		w.String(d.MediaType)
-		w.Key("data")
-		w.String(d.Data)
-		w.ObjectEnd()
-		w.ObjectEnd()
+		inlineData(w, d.MediaType, d.Data)
 		return nil
 	}
 	if !strings.HasPrefix(u, "gs://") && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
