@@ -4,7 +4,8 @@
 //
 // Provider options (the provider's TOML options table):
 //   - anthropic_version (default "2023-06-01"): sent as the anthropic-version header. Versions
-//     from 2026-10-21 on reject temperature, top_p and top_k, so those are dropped there.
+//     from 2026-10-21 on reject temperature, top_p and top_k, so those are left out there (and
+//     named in x-sluice-ignored).
 //   - anthropic_beta: sent as the anthropic-beta header when set.
 //   - default_max_tokens (default 4096): max_tokens when the client gives none (Anthropic
 //     requires it).
@@ -31,7 +32,20 @@
 // max_completion_tokens, so when the client set a limit the budget is capped below it (and a
 // limit too small for the 1024-token minimum is a 400); without a limit max_tokens becomes
 // default_max_tokens plus the budget. Thinking rejects sampling changes, so temperature and
-// top_p are dropped when it is on.
+// top_p are left out when it is on, and named in x-sluice-ignored.
+//
+// Parameters: xlate.ChatParams says, for every chat parameter, whether it is mapped, refused
+// (400 naming it) or ignored (named in the translate_request output's ignored list, which the
+// host puts in x-sluice-ignored); docs/parameters.md is generated from it.
+//
+// Structured output: response_format json_schema becomes output_config.format (Anthropic's own
+// structured output), and the answer comes back as text. json_object has no schema to give it,
+// so it becomes a forced call to the answer tool (xlate.AnswerTool) whose input is the answer:
+// the response and stream turn that call back into the message content. A refusal
+// (stop_reason "refusal") comes back as the message's refusal member.
+//
+// Files: a chat file part with a base64 PDF (or plain text) data URI becomes a document block;
+// a file_id is a 400 (uploaded files live in another provider's Files API).
 package anthropic
 
 import (

@@ -18,7 +18,19 @@
 // Reasoning signatures travel as the chat reasoning_signature extension: a response's
 // reasoningText signature (or a stream's signature delta) becomes it, and an assistant message
 // carrying reasoning_content and reasoning_signature goes back as a reasoningContent block
-// first in its turn.
+// first in its turn. reasoning_effort becomes Claude's thinking in additionalModelRequestFields
+// (budgets as the Anthropic translator's; see thinking.go); other models are refused it.
+//
+// Parameters follow xlate.ChatParams (mapped, refused with a 400, or ignored and named in
+// x-sluice-ignored); docs/parameters.md is generated from it.
+//
+// Structured output: Converse has no JSON mode, so response_format becomes the answer tool
+// (xlate.AnswerTool) with the schema as its input schema and a toolChoice forcing it (or "any"
+// beside client tools); the response and stream turn its call into the message content.
+//
+// Files: a chat file part (base64 data URI of a PDF, CSV, text, HTML, Markdown or Office
+// document) becomes a document block named from the filename under Converse's name rules;
+// Converse wants a text block beside it, and a file_id is a 400.
 package bedrock
 
 import (

@@ -11,6 +11,10 @@
 // the assistant message so each signature goes back on its part. reasoning_effort becomes
 // generationConfig.thinkingConfig: a thinkingBudget on 2.5 models, a thinkingLevel on Gemini 3
 // and later, with includeThoughts on.
+//
+// Parameters follow xlate.ChatParams (mapped, refused with a 400, or ignored and named in
+// x-sluice-ignored); docs/parameters.md is generated from it. File parts (base64 data URIs:
+// PDFs, text, images) and input_audio (wav, mp3) become inlineData parts; a file_id is a 400.
 package gemini
 
 import (
