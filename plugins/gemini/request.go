@@ -429,9 +429,15 @@ func levelModel(model string) bool {
 	return n >= 3
 }
 
+// isPro reports a Pro model, whose thinking cannot be turned off and (from Gemini 3 on) which
+// takes only the levels low and high.
+func isPro(model string) bool { return strings.Contains(model, "-pro") }
+
 // writeThinkingConfig maps reasoning_effort to generationConfig.thinkingConfig. includeThoughts
 // is set whenever thinking is on so the thought summaries come back as reasoning_content. Gemini
-// 3 models cannot turn thinking off, so none is their lowest level, minimal.
+// 3 models cannot turn thinking off, so none is their lowest level, minimal; Gemini 3 Pro models
+// take low and high only (none and minimal become low, medium high). 2.5 Pro cannot turn
+// thinking off either: none becomes its smallest budget, 128.
 func writeThinkingConfig(key func(string), w *jsonx.Writer, effort jsonx.Value, model string) error {
 	if !effort.Exists() || effort.IsNull() {
 		return nil
@@ -447,11 +453,22 @@ func writeThinkingConfig(key func(string), w *jsonx.Writer, effort jsonx.Value, 
 		if level == "none" {
 			level = "minimal"
 		}
+		if isPro(model) {
+			switch level {
+			case "minimal":
+				level = "low"
+			case "medium":
+				level = "high"
+			}
+		}
 		w.Key("thinkingLevel")
 		w.String(level)
 		w.Key("includeThoughts")
 		w.Bool(true)
 	} else {
+		if budget == 0 && isPro(model) {
+			budget = 128
+		}
 		w.Key("thinkingBudget")
 		w.Int(budget)
 		if budget > 0 {

@@ -199,7 +199,13 @@ applies per provider, or is handled by the bridge or the gateway itself.
 
 OpenAI counts reasoning inside ` + "`max_completion_tokens`" + `: with a client limit the Claude budget is
 capped below it (a limit under 1025 is a 400); without one ` + "`max_tokens`" + ` becomes
-` + "`default_max_tokens`" + ` (4096) plus the budget.
+` + "`default_max_tokens`" + ` (4096) plus the budget. Pro models cannot turn thinking off: on Gemini 2.5
+Pro none is the smallest budget, 128; Gemini 3 Pro takes only low and high (none and minimal
+become low, medium becomes high). Reasoning text comes back as ` + "`reasoning_content`" + ` (chat, streamed
+as deltas) and as reasoning items (Responses); the provider's signature as the
+` + "`reasoning_signature`" + ` extension (a reasoning item's ` + "`encrypted_content`" + `), which the next request
+carries back. Reasoning tokens are in ` + "`usage.completion_tokens_details.reasoning_tokens`" + ` where the
+provider counts them (Gemini).
 `)
 	return b.Bytes()
 }
