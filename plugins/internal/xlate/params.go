@@ -1,6 +1,8 @@
 package xlate
 
 import (
+	"bytes"
+
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
@@ -181,7 +183,7 @@ func CheckParams(body jsonx.Value, provider string) (Params, error) {
 		if v.IsNull() {
 			continue
 		}
-		i, known := paramIndex[k.Str()]
+		i, known := paramIndex[string(keyBytes(k))] // no allocation for the lookup
 		if !known {
 			if !extension[k.Str()] {
 				out.Ignore(k.Str())
@@ -200,6 +202,16 @@ func CheckParams(body jsonx.Value, provider string) (Params, error) {
 		}
 	}
 	return out, nil
+}
+
+// keyBytes is a member name's bytes: the raw text inside its quotes, or the decoded name when
+// it holds escapes.
+func keyBytes(k jsonx.Value) []byte {
+	raw := k.Raw()
+	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1]
+	}
+	return []byte(k.Str())
 }
 
 // extension are the non-OpenAI members the translators read themselves (written by the
