@@ -19,16 +19,17 @@ var toolResultKey = map[fakeprovider.Format]string{
 	fakeprovider.FormatBedrock:   `"toolResult"`,
 }
 
-// scriptFidelity plays, by marker word: structured output (the JSON answer, as a forced tool
-// call on Bedrock), a refusal, and a three-turn tool loop with reasoning (two weather calls,
+// scriptFidelity plays, by marker word: structured output (the JSON answer, as a call of the
+// forced answer tool on Bedrock, and on Anthropic for json_object), a refusal, and a three-turn tool loop with reasoning (two weather calls,
 // then a time call, then the answer); anything else is echoed.
 func scriptFidelity(up *fakeprovider.Server, f fakeprovider.Format) {
 	up.Script(func(r fakeprovider.Received) fakeprovider.Reply {
 		b := string(r.Body)
 		switch {
-		case strings.Contains(b, "marker-structured") && f == fakeprovider.FormatBedrock:
+		case strings.Contains(b, "marker-jsonobject") && f != fakeprovider.FormatGemini,
+			strings.Contains(b, "marker-structured") && f == fakeprovider.FormatBedrock:
 			return fakeprovider.Reply{ToolCalls: []fakeprovider.ToolCall{{Name: answerTool, Arguments: `{"colour":"blue"}`}}}
-		case strings.Contains(b, "marker-structured"):
+		case strings.Contains(b, "marker-structured"), strings.Contains(b, "marker-jsonobject"):
 			return fakeprovider.Reply{Text: `{"colour":"blue"}`}
 		case strings.Contains(b, "marker-refuse"):
 			return fakeprovider.Reply{Text: "I cannot help with that.", FinishReason: "refusal"}
@@ -58,8 +59,8 @@ func TestTranslatorFidelityNodeSDK(t *testing.T) {
 	scriptFidelity(f.bed, fakeprovider.FormatBedrock)
 	s := startSluice(t, translateConfig(f))
 	out := node(t, "xlate.test.mjs", "SLUICE_URL="+s.URL)
-	if !strings.Contains(out, "pass 34") || !strings.Contains(out, "fail 0") {
-		t.Fatalf("expected 34 passing node tests:\n%s", out)
+	if !strings.Contains(out, "pass 37") || !strings.Contains(out, "fail 0") {
+		t.Fatalf("expected 37 passing node tests:\n%s", out)
 	}
 	checkReceived(t, "anthropic", f.ant, 10, anthropicHeaders)
 	checkReceived(t, "gemini", f.gem, 10, geminiHeaders)
@@ -72,6 +73,7 @@ func TestTranslatorFidelityNodeSDK(t *testing.T) {
 		{"anthropic", f.ant, [][]string{
 			{`"output_config":{"format":{"type":"json_schema","schema":`, "marker-structured"},
 			{`"type":"document"`, `"media_type":"application/pdf"`, `"title":"report.pdf"`},
+			{`"tool_choice":{"type":"tool","name":"sluice_json_answer"}`, "marker-jsonobject"},
 			{`"thinking":{"type":"enabled","budget_tokens":2048}`, `"type":"thinking"`, `"signature":"sig_fake_`},
 		}},
 		{"gemini", f.gem, [][]string{
@@ -81,6 +83,7 @@ func TestTranslatorFidelityNodeSDK(t *testing.T) {
 		}},
 		{"bedrock", f.bed, [][]string{
 			{`"toolChoice":{"tool":{"name":"sluice_json_answer"}}`},
+			{`"toolChoice":{"tool":{"name":"sluice_json_answer"}}`, "marker-jsonobject", `"inputSchema":{"json":{"type":"object"}}`},
 			{`"document":{"format":"pdf","name":"report (0-1)"`},
 			{`"additionalModelRequestFields":{"thinking":{"type":"enabled","budget_tokens":2048}}`, `"reasoningContent"`, `"signature":"sig_fake_`},
 		}},

@@ -193,6 +193,11 @@ func validateMessagesBody(h http.Header, m map[string]any, requireModel bool) st
 		default:
 			return "thinking.type: Input tag does not match any of the expected tags: 'enabled', 'disabled', 'adaptive'"
 		}
+		if th["type"] != "disabled" {
+			if msg := validateAnthropicThinkingUse(m); msg != "" {
+				return msg
+			}
+		}
 	}
 	return ""
 }

@@ -73,6 +73,15 @@ for (const [name, model] of Object.entries(models)) {
     assert.equal(msg.tool_calls, undefined);
   });
 
+  test(`${name}: json_object comes back as the message content`, async () => {
+    const r = await client.chat.completions.create({
+      model, messages: [{ role: 'user', content: 'marker-jsonobject: name one colour as JSON' }],
+      response_format: { type: 'json_object' },
+    });
+    assert.deepEqual(JSON.parse(r.choices[0].message.content), { colour: 'blue' });
+    assert.equal(r.choices[0].message.tool_calls, undefined);
+  });
+
   test(`${name}: structured output through the Responses API`, async () => {
     const res = await client.responses.create({
       model, input: 'marker-structured: name one colour',
