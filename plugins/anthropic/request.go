@@ -270,7 +270,7 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) error {
 			}
 		case role.Is("tool"):
 			turns.Start("user")
-			if err := writeToolResult(w, f[3], f[1], last); err != nil {
+			if err := writeToolResult(w, f[3], f[1], i, last); err != nil {
 				return err
 			}
 		default:
@@ -495,9 +495,9 @@ func writeAssistant(w *jsonx.Writer, content, toolCalls jsonx.Value, i int, last
 	return nil
 }
 
-// writeToolResult writes a tool message as a tool_result block; a breakpoint on any of its
-// parts (or the message) marks the block.
-func writeToolResult(w *jsonx.Writer, id, content jsonx.Value, mark xlate.CacheMark) error {
+// writeToolResult writes a tool message as a tool_result block of text and image blocks; a
+// breakpoint on any of its parts (or the message) marks the block.
+func writeToolResult(w *jsonx.Writer, id, content jsonx.Value, i int, mark xlate.CacheMark) error {
 	w.ObjectStart()
 	w.Key("type")
 	w.String("tool_result")
@@ -514,8 +514,15 @@ func writeToolResult(w *jsonx.Writer, id, content jsonx.Value, mark xlate.CacheM
 			if m.Set {
 				mark = m
 			}
-			if p.Get("type").Is("text") {
+			switch t := p.Get("type"); {
+			case t.Is("text"):
 				textBlock(w, p.Get("text"), xlate.CacheMark{})
+			case t.Is("image_url"):
+				if err := writeImage(w, p.Get("image_url", "url"), i, xlate.CacheMark{}); err != nil {
+					return err
+				}
+			default:
+				return xlate.BadRequest("unsupported_content", "anthropic: messages[%d]: tool content part type %s is not supported", i, t.Raw())
 			}
 		}
 		w.ArrayEnd()

@@ -177,6 +177,9 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) (bool, error
 		case role.Is("assistant"):
 			turns.Start("assistant")
 			writeReasoning(w, m.Get("reasoning_content"), m.Get("reasoning_signature"))
+			if err := xlate.TextOnly(content, i, "assistant", "bedrock"); err != nil {
+				return false, err
+			}
 			var ok bool
 			if buf, ok = xlate.ContentRaw(buf[:0], content); !ok {
 				return false, xlate.BadRequest("invalid_request", "bedrock: messages[%d]: assistant content must be text", i)
@@ -217,6 +220,10 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) (bool, error
 			tools = true
 			turns.Start("user")
 			buf, _ = xlate.ContentText(buf[:0], content)
+			images, err := toolImages(content, i)
+			if err != nil {
+				return false, err
+			}
 			w.ObjectStart()
 			w.Key("toolResult")
 			w.ObjectStart()
@@ -230,8 +237,11 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) (bool, error
 				w.Key("json")
 				w.Value(v)
 				w.ObjectEnd()
-			} else {
+			} else if len(buf) > 0 || len(images) == 0 {
 				textBlock(w, buf)
+			}
+			for _, d := range images {
+				writeImageBlock(w, d.format, d.Data)
 			}
 			w.ArrayEnd()
 			w.ObjectEnd()
@@ -287,18 +297,7 @@ func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
 				if !ok {
 					return xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: image type %q is not supported", i, d.MediaType)
 				}
-				w.ObjectStart()
-				w.Key("image")
-				w.ObjectStart()
-				w.Key("format")
-				w.String(format)
-				w.Key("source")
-				w.ObjectStart()
-				w.Key("bytes")
-				w.String(d.Data)
-				w.ObjectEnd()
-				w.ObjectEnd()
-				w.ObjectEnd()
+				writeImageBlock(w, format, d.Data)
 			case t.Is("file"):
 				docs++
 				if err := writeDocument(w, p.Get("file"), i, docs); err != nil {
@@ -562,4 +561,49 @@ func docName(filename string, i, n int) string {
 	b = append(b, '-')
 	b = strconv.AppendInt(b, int64(n), 10)
 	return string(append(b, ')'))
+}
+
+func writeImageBlock(w *jsonx.Writer, format, data string) {
+	w.ObjectStart()
+	w.Key("image")
+	w.ObjectStart()
+	w.Key("format")
+	w.String(format)
+	w.Key("source")
+	w.ObjectStart()
+	w.Key("bytes")
+	w.String(data)
+	w.ObjectEnd()
+	w.ObjectEnd()
+	w.ObjectEnd()
+}
+
+// toolImage is an image of a tool result.
+type toolImage struct {
+	xlate.DataURI
+	format string
+}
+
+// toolImages reads the image parts of a tool message (a toolResult takes image blocks beside
+// its text); other non-text parts are a 400.
+func toolImages(content jsonx.Value, i int) ([]toolImage, error) {
+	var out []toolImage
+	for _, p := range content.Elems() {
+		switch t := p.Get("type"); {
+		case t.Is("text"):
+		case t.Is("image_url"):
+			d, ok := xlate.ParseDataURI(p.Get("image_url", "url").Str())
+			if !ok {
+				return nil, xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: image URLs are not supported; send a base64 data URI", i)
+			}
+			format, ok := imageFormats[d.MediaType]
+			if !ok {
+				return nil, xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: image type %q is not supported", i, d.MediaType)
+			}
+			out = append(out, toolImage{d, format})
+		default:
+			return nil, xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: tool content part type %s is not supported", i, t.Raw())
+		}
+	}
+	return out, nil
 }

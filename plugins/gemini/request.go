@@ -125,6 +125,9 @@ func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
 				w.String("")
 			}
 			w.Key("response")
+			if err := xlate.TextOnly(content, i, "tool", "gemini"); err != nil {
+				return err
+			}
 			text, _ := xlate.ContentText(xlate.Scratch(xlate.SlotText2, 0), content)
 			xlate.Keep(xlate.SlotText2, text)
 			// Gemini wants an object: a JSON object result goes as is, anything else is wrapped.
@@ -270,6 +273,9 @@ func writeImage(w *jsonx.Writer, u string, i int) error {
 // writeAssistantParts writes a model turn: its text, then its function calls, each part with the
 // thought signature it came with (see signature.go).
 func writeAssistantParts(w *jsonx.Writer, content, toolCalls jsonx.Value, sigs turnSigs, i int) error {
+	if err := xlate.TextOnly(content, i, "assistant", "gemini"); err != nil {
+		return err
+	}
 	text, ok := xlate.ContentRaw(xlate.Scratch(xlate.SlotText, 0), content)
 	xlate.Keep(xlate.SlotText, text)
 	if !ok {

@@ -17,27 +17,37 @@ import (
 // Part is one chat content part type and each translator's handling of it.
 type Part struct {
 	Name string
-	// Message is a user message (JSON) carrying the part, for the test.
+	// Message is the messages (JSON, comma-separated) carrying the part, for the test.
 	Message string
 	By      map[string]xlate.Rule
+	// Has is, for mapped rows, a fragment of each provider's body the part must produce.
+	Has map[string]string
 }
 
 const pdf = `data:application/pdf;base64,JVBERi0xLjQK`
 
 // Parts are the chat content part types.
 var Parts = []Part{
-	{Name: "text", Message: `{"role":"user","content":[{"type":"text","text":"hi"}]}`, By: map[string]xlate.Rule{
-		xlate.Anthropic: {How: xlate.Mapped, Target: "text block"}, xlate.Bedrock: {How: xlate.Mapped, Target: "text block"}, xlate.Gemini: {How: xlate.Mapped, Target: "text part"}}},
-	{Name: "image_url (base64 data URI)", Message: `{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}`, By: map[string]xlate.Rule{
-		xlate.Anthropic: {How: xlate.Mapped, Target: "image block, base64 source"}, xlate.Bedrock: {How: xlate.Mapped, Target: "image block (png, jpeg, gif, webp)"}, xlate.Gemini: {How: xlate.Mapped, Target: "inlineData"}}},
-	{Name: "image_url (https URL)", Message: `{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]}`, By: map[string]xlate.Rule{
-		xlate.Anthropic: {How: xlate.Mapped, Target: "image block, url source"}, xlate.Bedrock: {How: xlate.Refused, Target: "Converse cannot fetch URLs"}, xlate.Gemini: {How: xlate.Mapped, Target: "fileData.fileUri"}}},
-	{Name: "file (file_data, PDF)", Message: `{"role":"user","content":[{"type":"text","text":"hi"},{"type":"file","file":{"file_data":"` + pdf + `","filename":"report.pdf"}}]}`, By: map[string]xlate.Rule{
-		xlate.Anthropic: {How: xlate.Mapped, Target: "document block (title = filename)"}, xlate.Bedrock: {How: xlate.Mapped, Target: "document block (name from the filename)"}, xlate.Gemini: {How: xlate.Mapped, Target: "inlineData"}}},
-	{Name: "file (file_id)", Message: `{"role":"user","content":[{"type":"text","text":"hi"},{"type":"file","file":{"file_id":"file-abc"}}]}`, By: map[string]xlate.Rule{
+	{Name: "user message: text", Message: `{"role":"user","content":[{"type":"text","text":"hi"}]}`, By: map[string]xlate.Rule{
+		xlate.Anthropic: {How: xlate.Mapped, Target: "text block"}, xlate.Bedrock: {How: xlate.Mapped, Target: "text block"}, xlate.Gemini: {How: xlate.Mapped, Target: "text part"}}, Has: map[string]string{xlate.Anthropic: `"text":"hi"`, xlate.Bedrock: `"text":"hi"`, xlate.Gemini: `"text":"hi"`}},
+	{Name: "user message: image_url (base64 data URI)", Message: `{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}`, By: map[string]xlate.Rule{
+		xlate.Anthropic: {How: xlate.Mapped, Target: "image block, base64 source"}, xlate.Bedrock: {How: xlate.Mapped, Target: "image block (png, jpeg, gif, webp)"}, xlate.Gemini: {How: xlate.Mapped, Target: "inlineData"}}, Has: map[string]string{xlate.Anthropic: `"type":"image","source":{"type":"base64"`, xlate.Bedrock: `"image":{"format":"png"`, xlate.Gemini: `"inlineData":{"mimeType":"image/png"`}},
+	{Name: "user message: image_url (https URL)", Message: `{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]}`, By: map[string]xlate.Rule{
+		xlate.Anthropic: {How: xlate.Mapped, Target: "image block, url source"}, xlate.Bedrock: {How: xlate.Refused, Target: "Converse cannot fetch URLs"}, xlate.Gemini: {How: xlate.Mapped, Target: "fileData.fileUri"}}, Has: map[string]string{xlate.Anthropic: `"source":{"type":"url"`, xlate.Gemini: `"fileData":{"mimeType":"image/png"`}},
+	{Name: "user message: file (file_data, PDF)", Message: `{"role":"user","content":[{"type":"text","text":"hi"},{"type":"file","file":{"file_data":"` + pdf + `","filename":"report.pdf"}}]}`, By: map[string]xlate.Rule{
+		xlate.Anthropic: {How: xlate.Mapped, Target: "document block (title = filename)"}, xlate.Bedrock: {How: xlate.Mapped, Target: "document block (name from the filename)"}, xlate.Gemini: {How: xlate.Mapped, Target: "inlineData"}}, Has: map[string]string{xlate.Anthropic: `"type":"document"`, xlate.Bedrock: `"document":{"format":"pdf","name":"report (0-1)"`, xlate.Gemini: `"inlineData":{"mimeType":"application/pdf"`}},
+	{Name: "user message: file (file_id)", Message: `{"role":"user","content":[{"type":"text","text":"hi"},{"type":"file","file":{"file_id":"file-abc"}}]}`, By: map[string]xlate.Rule{
 		xlate.Anthropic: {How: xlate.Refused, Target: "no files API; send file_data"}, xlate.Bedrock: {How: xlate.Refused, Target: "no files API; send file_data"}, xlate.Gemini: {How: xlate.Refused, Target: "no files API; send file_data"}}},
-	{Name: "input_audio", Message: `{"role":"user","content":[{"type":"text","text":"hi"},{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}}]}`, By: map[string]xlate.Rule{
-		xlate.Anthropic: {How: xlate.Refused, Target: "no audio input"}, xlate.Bedrock: {How: xlate.Refused, Target: "no audio input in Converse"}, xlate.Gemini: {How: xlate.Mapped, Target: "inlineData (audio/wav, audio/mp3)"}}},
+	{Name: "user message: input_audio", Message: `{"role":"user","content":[{"type":"text","text":"hi"},{"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}}]}`, By: map[string]xlate.Rule{
+		xlate.Anthropic: {How: xlate.Refused, Target: "no audio input"}, xlate.Bedrock: {How: xlate.Refused, Target: "no audio input in Converse"}, xlate.Gemini: {How: xlate.Mapped, Target: "inlineData (audio/wav, audio/mp3)"}}, Has: map[string]string{xlate.Gemini: `"inlineData":{"mimeType":"audio/wav"`}},
+	{Name: "tool message: image_url (base64)", Message: `{"role":"user","content":"hi"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":[{"type":"text","text":"shot"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}`, By: map[string]xlate.Rule{
+		xlate.Anthropic: {How: xlate.Mapped, Target: "image block in the tool_result"}, xlate.Bedrock: {How: xlate.Mapped, Target: "image block in the toolResult"}, xlate.Gemini: {How: xlate.Refused, Target: "functionResponse takes text"}}, Has: map[string]string{xlate.Anthropic: `"type":"tool_result","tool_use_id":"c1","content":[{"type":"text","text":"shot"},{"type":"image"`, xlate.Bedrock: `"toolResult":{"toolUseId":"c1","content":[{"text":"shot"},{"image":`}},
+	{Name: "system message: image_url", Message: `{"role":"system","content":[{"type":"text","text":"be brief"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]},{"role":"user","content":"hi"}`, By: map[string]xlate.Rule{
+		xlate.Anthropic: {How: xlate.Refused, Target: "system prompts are text"}, xlate.Bedrock: {How: xlate.Refused, Target: "system prompts are text"}, xlate.Gemini: {How: xlate.Refused, Target: "system prompts are text"}}},
+	{Name: "assistant message: refusal", Message: `{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"refusal","refusal":"no"}]},{"role":"user","content":"why"}`, By: map[string]xlate.Rule{
+		xlate.Anthropic: {How: xlate.Mapped, Target: "text block"}, xlate.Bedrock: {How: xlate.Mapped, Target: "text block"}, xlate.Gemini: {How: xlate.Mapped, Target: "text part"}}, Has: map[string]string{xlate.Anthropic: `"role":"assistant","content":[{"type":"text","text":"no"}`, xlate.Bedrock: `"role":"assistant","content":[{"text":"no"}`, xlate.Gemini: `"role":"model","parts":[{"text":"no"}`}},
+	{Name: "assistant message: image_url", Message: `{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]},{"role":"user","content":"why"}`, By: map[string]xlate.Rule{
+		xlate.Anthropic: {How: xlate.Refused, Target: "assistant turns are text and tool calls"}, xlate.Bedrock: {How: xlate.Refused, Target: "assistant turns are text and tool calls"}, xlate.Gemini: {How: xlate.Refused, Target: "assistant turns are text and tool calls"}}},
 }
 
 // RespParam is one Responses API parameter and what the Responses bridge makes of it: the chat
@@ -152,7 +162,7 @@ exclude extended thinking.
 		b.WriteByte('\n')
 	}
 	b.WriteString(`
-## Content part types (user messages)
+## Content part types
 
 | Part | anthropic | bedrock | gemini |
 |---|---|---|---|

@@ -56,6 +56,7 @@ type result struct {
 	err     *sdk.Error
 	path    string
 	body    map[string]any
+	raw     string // the provider body as the translator wrote it
 	ignored []string
 }
 
@@ -81,14 +82,15 @@ func run(t *testing.T, provider, members string, messages string) result {
 		return result{err: e}
 	}
 	var o struct {
-		Path    string         `json:"path"`
-		Body    map[string]any `json:"body"`
-		Ignored []string       `json:"ignored"`
+		Path    string          `json:"path"`
+		Body    json.RawMessage `json:"body"`
+		Ignored []string        `json:"ignored"`
 	}
-	if err := json.Unmarshal(out, &o); err != nil {
+	var pb map[string]any
+	if err := json.Unmarshal(out, &o); err != nil || json.Unmarshal(o.Body, &pb) != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	return result{path: o.Path, body: o.Body, ignored: o.Ignored}
+	return result{path: o.Path, body: pb, raw: string(o.Body), ignored: o.Ignored}
 }
 
 // has reports whether the dotted path exists in the body (arrays: any element).
@@ -229,6 +231,9 @@ func TestParts(t *testing.T) {
 				case xlate.Mapped:
 					if res.err != nil {
 						t.Fatalf("want mapped, got %v", res.err)
+					}
+					if want := p.Has[prov]; want == "" || !strings.Contains(res.raw, want) {
+						t.Fatalf("body lacks %q: %s", want, res.raw)
 					}
 				case xlate.Refused:
 					if res.err == nil || res.err.Status != 400 {

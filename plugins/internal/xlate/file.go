@@ -25,3 +25,18 @@ func ReadFilePart(file jsonx.Value, i int, provider string) (FilePart, error) {
 	}
 	return FilePart{DataURI: d, Filename: f[1].Str()}, nil
 }
+
+// TextOnly refuses a content array of messages[i] holding parts other than text (and
+// refusal): where a provider takes only text (system prompts, some tool results, assistant
+// turns), another part would otherwise be dropped in silence. what names the message kind.
+func TextOnly(content jsonx.Value, i int, what, provider string) error {
+	if !content.IsArray() {
+		return nil
+	}
+	for _, p := range content.Elems() {
+		if t := p.Get("type"); !t.Is("text") && !t.Is("refusal") {
+			return BadRequest("unsupported_content", "%s: messages[%d]: %s content part type %s is not supported", provider, i, what, t.Raw())
+		}
+	}
+	return nil
+}
