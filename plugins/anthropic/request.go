@@ -9,6 +9,9 @@
 //   - anthropic_beta: sent as the anthropic-beta header when set.
 //   - default_max_tokens (default 4096): max_tokens when the client gives none (Anthropic
 //     requires it).
+//   - thinking (default "budget"): how reasoning_effort reaches the model, as a thinking budget
+//     (below), or "adaptive": thinking {type: adaptive} with output_config.effort low (for
+//     minimal and low), medium or high, for models that size their own thinking.
 //   - auto_cache (default false): for clients that place no prompt-cache breakpoints, place
 //     three: after the tools, after the system prompt and on the last user turn (Anthropic
 //     allows four).
@@ -66,6 +69,9 @@ const (
 
 var effortBudget = map[string]int64{"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
 
+// effortLevel is output_config.effort for each reasoning_effort under adaptive thinking.
+var effortLevel = map[string]string{"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
+
 // TranslateRequest turns a translate_request envelope with an OpenAI chat request into the
 // Anthropic Messages request envelope.
 func TranslateRequest(in []byte) ([]byte, error) {
@@ -114,6 +120,18 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		}
 		budget = b
 	}
+	// adaptive thinking (the thinking option) lets the model size its thinking at an effort
+	// level instead of a budget.
+	adaptive := ""
+	switch mode := xlate.OptString(req.Options, "thinking", "budget"); mode {
+	case "budget":
+	case "adaptive":
+		if budget > 0 {
+			adaptive, budget = effortLevel[effort.Str()], 0
+		}
+	default:
+		return nil, xlate.BadRequest("invalid_request", "anthropic: provider option thinking must be \"budget\" or \"adaptive\", not %q", mode)
+	}
 	max := limit
 	switch {
 	case budget > 0 && limit >= 0:
@@ -130,7 +148,7 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	case limit < 0:
 		max = defMax
 	}
-	sampling := version < noSamplingSince && budget == 0
+	sampling := version < noSamplingSince && budget == 0 && adaptive == ""
 	if !sampling {
 		// The API rejects them here (thinking on, or a version without sampling controls).
 		for _, p := range [...]struct {
@@ -146,7 +164,7 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	// no schema to give it and becomes the answer tool, which thinking cannot be forced onto.
 	var answer *xlate.Format
 	if format.Kind == xlate.FormatJSONObject {
-		if budget > 0 {
+		if budget > 0 || adaptive != "" {
 			return nil, xlate.BadRequest("unsupported_parameter",
 				"anthropic: response_format json_object cannot be combined with reasoning_effort; send a json_schema")
 		}
@@ -217,16 +235,26 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		w.Int(budget)
 		w.ObjectEnd()
 	}
-	if format.Kind == xlate.FormatJSONSchema {
+	if adaptive != "" {
+		w.Key("thinking")
+		w.Raw([]byte(`{"type":"adaptive"}`))
+	}
+	if format.Kind == xlate.FormatJSONSchema || adaptive != "" {
 		w.Key("output_config")
 		w.ObjectStart()
-		w.Key("format")
-		w.ObjectStart()
-		w.Key("type")
-		w.String("json_schema")
-		w.Key("schema")
-		w.Value(format.Schema)
-		w.ObjectEnd()
+		if adaptive != "" {
+			w.Key("effort")
+			w.String(adaptive)
+		}
+		if format.Kind == xlate.FormatJSONSchema {
+			w.Key("format")
+			w.ObjectStart()
+			w.Key("type")
+			w.String("json_schema")
+			w.Key("schema")
+			w.Value(format.Schema)
+			w.ObjectEnd()
+		}
 		w.ObjectEnd()
 	}
 	if req.Stream {

@@ -216,6 +216,10 @@ as deltas) and as reasoning items (Responses); the provider's signature as the
 ` + "`reasoning_signature`" + ` extension (a reasoning item's ` + "`encrypted_content`" + `), which the next request
 carries back. Reasoning tokens are in ` + "`usage.completion_tokens_details.reasoning_tokens`" + ` where the
 provider counts them (Gemini).
+
+With the Anthropic provider option ` + "`thinking = \"adaptive\"`" + ` (for models that size their own
+thinking), ` + "`reasoning_effort`" + ` becomes ` + "`thinking: {type: adaptive}`" + ` and ` + "`output_config.effort`" + ` (low
+for minimal and low, medium, high) instead of a budget, and ` + "`max_tokens`" + ` is not raised.
 `)
 	return b.Bytes()
 }
