@@ -479,6 +479,9 @@ func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
 	if v := up.Get("Retry-After"); v != "" {
 		h.Set("Retry-After", v)
 	}
+	for _, v := range up.Values(provider.IgnoredHeader) {
+		h.Add(provider.IgnoredHeader, v)
+	}
 }
 
 // relayStream sends an upstream stream to the client event by event. Before the first chunk

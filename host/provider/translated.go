@@ -25,6 +25,21 @@ type upstreamCall struct {
 	Query   string            `json:"query"`
 	Headers map[string]string `json:"headers"`
 	Body    json.RawMessage   `json:"body"`
+	// Ignored names the client's parameters the translator left out (hints the provider has
+	// no slot for); they are reported in the X-Sluice-Ignored response header.
+	Ignored []string `json:"ignored"`
+}
+
+// IgnoredHeader is the response header naming the client parameters a translator did not send
+// on, comma-separated.
+const IgnoredHeader = "X-Sluice-Ignored"
+
+// withIgnored adds the translator's ignored list to the response headers.
+func withIgnored(h http.Header, ignored []string) http.Header {
+	if len(ignored) > 0 {
+		h.Add(IgnoredHeader, strings.Join(ignored, ","))
+	}
+	return h
 }
 
 type translatedResponse struct {
@@ -72,9 +87,9 @@ func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, err
 	if resp.StatusCode/100 == 2 && r.Stream {
 		switch {
 		case strings.HasPrefix(ct, "application/vnd.amazon.eventstream"):
-			return &Response{Status: resp.StatusCode, Header: relayHeaders(resp.Header), Stream: newTranslatedStream(ctx, p, r, resp.Body, true)}, nil
+			return &Response{Status: resp.StatusCode, Header: withIgnored(relayHeaders(resp.Header), call.Ignored), Stream: newTranslatedStream(ctx, p, r, resp.Body, true)}, nil
 		case strings.HasPrefix(ct, "text/event-stream"):
-			return &Response{Status: resp.StatusCode, Header: relayHeaders(resp.Header), Stream: newTranslatedStream(ctx, p, r, resp.Body, false)}, nil
+			return &Response{Status: resp.StatusCode, Header: withIgnored(relayHeaders(resp.Header), call.Ignored), Stream: newTranslatedStream(ctx, p, r, resp.Body, false)}, nil
 		}
 	}
 	body, err := readAll(p, resp.Body, resp.ContentLength)
@@ -103,7 +118,7 @@ func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, err
 	if tr.Status == 0 {
 		tr.Status = resp.StatusCode
 	}
-	return &Response{Status: tr.Status, Header: relayHeaders(resp.Header), Body: tr.Body}, nil
+	return &Response{Status: tr.Status, Header: withIgnored(relayHeaders(resp.Header), call.Ignored), Body: tr.Body}, nil
 }
 
 // requestEnvelope is the translate_request input for r.

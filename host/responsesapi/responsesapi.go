@@ -43,7 +43,8 @@ type Request struct {
 	// custom, ...), in order; the gateway refuses them for targets that cannot run them.
 	BuiltinTools []string
 	// Ignored are members the bridge does not send on because they only inform OpenAI's own
-	// bookkeeping (client_metadata); the gateway names them in x-sluice-ignored.
+	// bookkeeping (client_metadata) or have nothing to act on here (max_tool_calls, truncation
+	// "auto", stream_options.include_obfuscation); the gateway names them in x-sluice-ignored.
 	Ignored []string
 	Raw     []byte // the body as received
 
@@ -210,6 +211,9 @@ func Parse(body []byte) (*Request, error) {
 			f.maxOutput = v
 		case "max_tool_calls":
 			f.maxToolCalls = v
+			if !v.IsNull() {
+				r.Ignored = append(r.Ignored, "max_tool_calls") // it limits built-in tools, which are refused
+			}
 		case "temperature":
 			f.temperature = v
 		case "top_p":
@@ -230,8 +234,14 @@ func Parse(body []byte) (*Request, error) {
 			f.include = v
 		case "truncation":
 			f.truncation = v
+			if v.Is("auto") {
+				r.Ignored = append(r.Ignored, "truncation") // the conversation is sent whole
+			}
 		case "stream_options":
 			f.streamOptions = v
+			if b, _ := v.Get("include_obfuscation").Bool(); b {
+				r.Ignored = append(r.Ignored, "stream_options.include_obfuscation") // no padding is sent
+			}
 		case "client_metadata":
 			if !v.IsObject() && !v.IsNull() {
 				return nil, invalidType("client_metadata", "an object")

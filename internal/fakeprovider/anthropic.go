@@ -193,6 +193,11 @@ func validateMessagesBody(h http.Header, m map[string]any, requireModel bool) st
 		default:
 			return "thinking.type: Input tag does not match any of the expected tags: 'enabled', 'disabled', 'adaptive'"
 		}
+		if th["type"] != "disabled" {
+			if msg := validateAnthropicThinkingUse(m); msg != "" {
+				return msg
+			}
+		}
 	}
 	return ""
 }
@@ -539,8 +544,20 @@ func validateAnthropicExtras(m map[string]any) string {
 					return "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"
 				}
 			case "format":
-				if _, ok := x.(map[string]any); !ok {
+				f, ok := x.(map[string]any)
+				if !ok {
 					return "output_config.format: Input should be an object"
+				}
+				if f["type"] != "json_schema" {
+					return "output_config.format.type: Input tag does not match any of the expected tags: 'json_schema'"
+				}
+				if _, ok := f["schema"].(map[string]any); !ok {
+					return "output_config.format.schema: Field required"
+				}
+				for fk := range f {
+					if fk != "type" && fk != "schema" {
+						return "output_config.format." + fk + ": Extra inputs are not permitted"
+					}
 				}
 			default:
 				return "output_config." + k + ": Extra inputs are not permitted"

@@ -119,3 +119,42 @@ func (s *Server) checkSignatures(body map[string]any) string {
 	}
 	return ""
 }
+
+// validateAnthropicThinkingUse checks what extended thinking excludes, as the Messages API
+// does: a forced tool choice, sampling changes, and an assistant turn with tool use (the one
+// the request answers with tool results) that does not start with its thinking block.
+func validateAnthropicThinkingUse(m map[string]any) string {
+	if tc, ok := m["tool_choice"].(map[string]any); ok && (tc["type"] == "any" || tc["type"] == "tool") {
+		return "Thinking may not be enabled when tool_choice forces tool use."
+	}
+	if t, ok := m["temperature"]; ok && t != 1.0 {
+		return "`temperature` may only be set to 1 when thinking is enabled or in interleaved thinking mode."
+	}
+	if _, ok := m["top_k"]; ok {
+		return "`top_k` must be unset when thinking is enabled."
+	}
+	msgs, _ := m["messages"].([]any)
+	if len(msgs) < 2 {
+		return ""
+	}
+	last, _ := msgs[len(msgs)-1].(map[string]any)
+	prev, _ := msgs[len(msgs)-2].(map[string]any)
+	if last["role"] != "user" || prev["role"] != "assistant" {
+		return ""
+	}
+	content, _ := prev["content"].([]any)
+	uses := false
+	for _, b := range content {
+		if blk, _ := b.(map[string]any); blk["type"] == "tool_use" {
+			uses = true
+		}
+	}
+	if !uses {
+		return ""
+	}
+	first, _ := content[0].(map[string]any)
+	if first["type"] != "thinking" && first["type"] != "redacted_thinking" {
+		return fmt.Sprintf("messages.%d.content.0.type: Expected `thinking` or `redacted_thinking`, but found `%v`. When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks).", len(msgs)-2, first["type"])
+	}
+	return ""
+}

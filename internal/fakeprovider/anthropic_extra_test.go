@@ -85,3 +85,26 @@ func TestAnthropicSearchResult(t *testing.T) {
 		}
 	}
 }
+
+// TestAnthropicThinkingExclusions: with thinking on, a forced tool choice and a temperature are
+// refused; output_config.format must be a json_schema with a schema.
+func TestAnthropicThinkingExclusions(t *testing.T) {
+	up := NewAnthropic(t)
+	for name, c := range map[string]struct{ extra, want string }{
+		"forced tool": {`,"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"any"},"thinking":{"type":"enabled","budget_tokens":1024}`, "tool_choice forces tool use"},
+		"temperature": {`,"temperature":0.3,"thinking":{"type":"enabled","budget_tokens":1024}`, "temperature"},
+		"format type": {`,"output_config":{"format":{"type":"json_object"}}`, "output_config.format.type"},
+		"no schema":   {`,"output_config":{"format":{"type":"json_schema"}}`, "output_config.format.schema: Field required"},
+	} {
+		body := `{"model":"m","max_tokens":2048,"messages":[{"role":"user","content":"q"}]` + c.extra + `}`
+		resp := post(t, up.URL+"/v1/messages", antHeaders, body)
+		m := decodeBody(t, resp)
+		if msg, _ := dig(m, "error", "message").(string); resp.StatusCode != 400 || !strings.Contains(msg, c.want) {
+			t.Errorf("%s: status %d %v, want 400 with %q", name, resp.StatusCode, m, c.want)
+		}
+	}
+	body := `{"model":"m","max_tokens":100,"messages":[{"role":"user","content":"q"}],"output_config":{"format":{"type":"json_schema","schema":{"type":"object"}}}}`
+	if resp := post(t, up.URL+"/v1/messages", antHeaders, body); resp.StatusCode != 200 {
+		t.Errorf("a json_schema format was refused: %d", resp.StatusCode)
+	}
+}

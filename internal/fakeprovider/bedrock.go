@@ -359,7 +359,10 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 				exc = "ValidationException"
 			}
 		default:
-			if rec.Invalid = validateBedrock(body); rec.Invalid != "" {
+			if rec.Invalid = validateBedrock(body); rec.Invalid == "" {
+				rec.Invalid = s.validateBedrockExtra(body)
+			}
+			if rec.Invalid != "" {
 				exc = "ValidationException"
 			}
 		}
@@ -432,7 +435,7 @@ func (s *Server) bedrockReply(x *exchange, rec *Received, body map[string]any) {
 	var content []any
 	if reply.Thinking != "" {
 		content = append(content, map[string]any{"reasoningContent": map[string]any{
-			"reasoningText": map[string]any{"text": reply.Thinking, "signature": "sig_fake_" + seq}}})
+			"reasoningText": map[string]any{"text": reply.Thinking, "signature": s.sign(seq, reply.Thinking)}}})
 	}
 	if text != "" {
 		content = append(content, map[string]any{"text": text})
@@ -482,7 +485,7 @@ func (s *Server) bedrockReply(x *exchange, rec *Received, body map[string]any) {
 						"delta": map[string]any{"reasoningContent": map[string]any{"text": p}}}))
 				}
 				chunks = append(chunks, ev("contentBlockDelta", map[string]any{"contentBlockIndex": i,
-					"delta": map[string]any{"reasoningContent": map[string]any{"signature": "sig_fake_" + seq}}}))
+					"delta": map[string]any{"reasoningContent": map[string]any{"signature": b["reasoningContent"].(map[string]any)["reasoningText"].(map[string]any)["signature"]}}}))
 			case b["text"] != nil:
 				for _, p := range split(text, reply.Pieces) {
 					chunks = append(chunks, ev("contentBlockDelta", map[string]any{"contentBlockIndex": i,

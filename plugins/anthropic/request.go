@@ -4,10 +4,14 @@
 //
 // Provider options (the provider's TOML options table):
 //   - anthropic_version (default "2023-06-01"): sent as the anthropic-version header. Versions
-//     from 2026-10-21 on reject temperature, top_p and top_k, so those are dropped there.
+//     from 2026-10-21 on reject temperature, top_p and top_k, so those are left out there (and
+//     named in x-sluice-ignored).
 //   - anthropic_beta: sent as the anthropic-beta header when set.
 //   - default_max_tokens (default 4096): max_tokens when the client gives none (Anthropic
 //     requires it).
+//   - thinking (default "budget"): how reasoning_effort reaches the model, as a thinking budget
+//     (below), or "adaptive": thinking {type: adaptive} with output_config.effort low (for
+//     minimal and low), medium or high, for models that size their own thinking.
 //   - auto_cache (default false): for clients that place no prompt-cache breakpoints, place
 //     three: after the tools, after the system prompt and on the last user turn (Anthropic
 //     allows four).
@@ -31,10 +35,24 @@
 // max_completion_tokens, so when the client set a limit the budget is capped below it (and a
 // limit too small for the 1024-token minimum is a 400); without a limit max_tokens becomes
 // default_max_tokens plus the budget. Thinking rejects sampling changes, so temperature and
-// top_p are dropped when it is on.
+// top_p are left out when it is on, and named in x-sluice-ignored.
+//
+// Parameters: xlate.ChatParams says, for every chat parameter, whether it is mapped, refused
+// (400 naming it) or ignored (named in the translate_request output's ignored list, which the
+// host puts in x-sluice-ignored); docs/parameters.md is generated from it.
+//
+// Structured output: response_format json_schema becomes output_config.format (Anthropic's own
+// structured output), and the answer comes back as text. json_object has no schema to give it,
+// so it becomes a forced call to the answer tool (xlate.AnswerTool) whose input is the answer:
+// the response and stream turn that call back into the message content. A refusal
+// (stop_reason "refusal") comes back as the message's refusal member.
+//
+// Files: a chat file part with a base64 PDF (or plain text) data URI becomes a document block;
+// a file_id is a 400 (uploaded files live in another provider's Files API).
 package anthropic
 
 import (
+	"encoding/base64"
 	"strings"
 
 	"github.com/sluice-gw/sluice/plugins/internal/xlate"
@@ -51,6 +69,9 @@ const (
 
 var effortBudget = map[string]int64{"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
 
+// effortLevel is output_config.effort for each reasoning_effort under adaptive thinking.
+var effortLevel = map[string]string{"minimal": "low", "low": "low", "medium": "medium", "high": "high"}
+
 // TranslateRequest turns a translate_request envelope with an OpenAI chat request into the
 // Anthropic Messages request envelope.
 func TranslateRequest(in []byte) ([]byte, error) {
@@ -62,9 +83,14 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	beta := xlate.OptString(req.Options, "anthropic_beta", "")
 	defMax := xlate.OptInt(req.Options, "default_max_tokens", defaultMaxTokens)
 
+	params, err := xlate.CheckParams(req.Body, xlate.Anthropic)
+	if err != nil {
+		return nil, err
+	}
 	chat := xlate.ReadChat(req.Body)
-	if n, ok := chat.N.Int(); ok && n > 1 {
-		return nil, xlate.BadRequest("unsupported_parameter", "anthropic: n > 1 is not supported")
+	format, err := xlate.ReadResponseFormat(chat.ResponseFormat, "anthropic")
+	if err != nil {
+		return nil, err
 	}
 	messages, tools, toolChoice, stop := chat.Messages, chat.Tools, chat.ToolChoice, chat.Stop
 	temperature, topP, user, effort := chat.Temperature, chat.TopP, chat.User, chat.ReasoningEffort
@@ -94,6 +120,18 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		}
 		budget = b
 	}
+	// adaptive thinking (the thinking option) lets the model size its thinking at an effort
+	// level instead of a budget.
+	adaptive := ""
+	switch mode := xlate.OptString(req.Options, "thinking", "budget"); mode {
+	case "budget":
+	case "adaptive":
+		if budget > 0 {
+			adaptive, budget = effortLevel[effort.Str()], 0
+		}
+	default:
+		return nil, xlate.BadRequest("invalid_request", "anthropic: provider option thinking must be \"budget\" or \"adaptive\", not %q", mode)
+	}
 	max := limit
 	switch {
 	case budget > 0 && limit >= 0:
@@ -110,7 +148,28 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	case limit < 0:
 		max = defMax
 	}
-	sampling := version < noSamplingSince && budget == 0
+	sampling := version < noSamplingSince && budget == 0 && adaptive == ""
+	if !sampling {
+		// The API rejects them here (thinking on, or a version without sampling controls).
+		for _, p := range [...]struct {
+			v    jsonx.Value
+			name string
+		}{{temperature, "temperature"}, {topP, "top_p"}} {
+			if p.v.IsNumber() {
+				params.Ignore(p.name)
+			}
+		}
+	}
+	// json_schema is Anthropic's own structured output (output_config.format); json_object has
+	// no schema to give it and becomes the answer tool, which thinking cannot be forced onto.
+	var answer *xlate.Format
+	if format.Kind == xlate.FormatJSONObject {
+		if budget > 0 || adaptive != "" {
+			return nil, xlate.BadRequest("unsupported_parameter",
+				"anthropic: response_format json_object cannot be combined with reasoning_effort; send a json_schema")
+		}
+		answer = &format
+	}
 
 	w := xlate.StartRequestOut(len(req.Body.Raw())+256, "/v1/messages", "")
 	w.Key("anthropic-version")
@@ -135,12 +194,12 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if err := writeMessages(w, messages, lastUser); err != nil {
 		return nil, err
 	}
-	if tools.IsArray() && tools.Len() > 0 {
-		if err := writeTools(w, tools, auto); err != nil {
+	if tools.IsArray() && tools.Len() > 0 || answer != nil {
+		if err := writeTools(w, tools, auto, answer); err != nil {
 			return nil, err
 		}
 	}
-	if err := writeToolChoice(w, toolChoice, parallel, tools.Len() > 0); err != nil {
+	if err := writeToolChoice(w, toolChoice, parallel, tools.Len() > 0, answer != nil); err != nil {
 		return nil, err
 	}
 	if xlate.HasStop(stop) {
@@ -156,6 +215,9 @@ func TranslateRequest(in []byte) ([]byte, error) {
 			w.Key("top_p")
 			w.Value(topP)
 		}
+	}
+	if !user.IsString() || user.Is("") {
+		user = req.Body.Get("safety_identifier")
 	}
 	if user.IsString() && user.Str() != "" {
 		w.Key("metadata")
@@ -173,11 +235,33 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		w.Int(budget)
 		w.ObjectEnd()
 	}
+	if adaptive != "" {
+		w.Key("thinking")
+		w.Raw([]byte(`{"type":"adaptive"}`))
+	}
+	if format.Kind == xlate.FormatJSONSchema || adaptive != "" {
+		w.Key("output_config")
+		w.ObjectStart()
+		if adaptive != "" {
+			w.Key("effort")
+			w.String(adaptive)
+		}
+		if format.Kind == xlate.FormatJSONSchema {
+			w.Key("format")
+			w.ObjectStart()
+			w.Key("type")
+			w.String("json_schema")
+			w.Key("schema")
+			w.Value(format.Schema)
+			w.ObjectEnd()
+		}
+		w.ObjectEnd()
+	}
 	if req.Stream {
 		w.Key("stream")
 		w.Bool(true)
 	}
-	return xlate.FinishOut(w), nil
+	return xlate.FinishRequest(w, params), nil
 }
 
 // system collects system and developer messages into the top-level system blocks.
@@ -214,7 +298,7 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) error {
 			}
 		case role.Is("tool"):
 			turns.Start("user")
-			if err := writeToolResult(w, f[3], f[1], last); err != nil {
+			if err := writeToolResult(w, f[3], f[1], i, last); err != nil {
 				return err
 			}
 		default:
@@ -332,12 +416,15 @@ func writeImage(w *jsonx.Writer, url jsonx.Value, i int, mark xlate.CacheMark) e
 	return nil
 }
 
-// writeFile writes a chat file part holding a base64 PDF data URI as a document block (the
-// filename becomes its title); file ids belong to another provider's Files API.
+// writeFile writes a chat file part holding a base64 PDF or plain-text data URI as a document
+// block (the filename becomes its title); file ids belong to another provider's Files API.
 func writeFile(w *jsonx.Writer, file jsonx.Value, i int, mark xlate.CacheMark) error {
-	d, ok := xlate.ParseDataURI(file.Get("file_data").Str())
-	if !ok || d.MediaType != "application/pdf" {
-		return xlate.BadRequest("unsupported_content", "anthropic: messages[%d]: file parts must hold a base64 application/pdf data URI in file_data", i)
+	d, err := xlate.ReadFilePart(file, i, "anthropic")
+	if err != nil {
+		return err
+	}
+	if d.MediaType != "application/pdf" && d.MediaType != "text/plain" {
+		return xlate.BadRequest("unsupported_content", "anthropic: messages[%d]: file type %q is not supported (application/pdf or text/plain)", i, d.MediaType)
 	}
 	w.ObjectStart()
 	w.Key("type")
@@ -345,19 +432,37 @@ func writeFile(w *jsonx.Writer, file jsonx.Value, i int, mark xlate.CacheMark) e
 	w.Key("source")
 	w.ObjectStart()
 	w.Key("type")
-	w.String("base64")
-	w.Key("media_type")
-	w.String(d.MediaType)
-	w.Key("data")
-	w.String(d.Data)
+	if d.MediaType == "text/plain" {
+		// Text documents are sent as text; Anthropic takes base64 only for PDFs.
+		raw, ok := decodeBase64(d.Data)
+		if !ok {
+			return xlate.BadRequest("invalid_request", "anthropic: messages[%d]: file.file_data is not valid base64", i)
+		}
+		w.String("text")
+		w.Key("media_type")
+		w.String("text/plain")
+		w.Key("data")
+		w.StringBytes(raw)
+	} else {
+		w.String("base64")
+		w.Key("media_type")
+		w.String(d.MediaType)
+		w.Key("data")
+		w.String(d.Data)
+	}
 	w.ObjectEnd()
-	if name := file.Get("filename"); name.IsString() && !name.Is("") {
+	if d.Filename != "" {
 		w.Key("title")
-		w.Value(name)
+		w.String(d.Filename)
 	}
 	xlate.WriteCacheControl(w, mark)
 	w.ObjectEnd()
 	return nil
+}
+
+func decodeBase64(s string) ([]byte, bool) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	return b, err == nil
 }
 
 func writeAssistant(w *jsonx.Writer, content, toolCalls jsonx.Value, i int, last xlate.CacheMark) error {
@@ -418,9 +523,9 @@ func writeAssistant(w *jsonx.Writer, content, toolCalls jsonx.Value, i int, last
 	return nil
 }
 
-// writeToolResult writes a tool message as a tool_result block; a breakpoint on any of its
-// parts (or the message) marks the block.
-func writeToolResult(w *jsonx.Writer, id, content jsonx.Value, mark xlate.CacheMark) error {
+// writeToolResult writes a tool message as a tool_result block of text and image blocks; a
+// breakpoint on any of its parts (or the message) marks the block.
+func writeToolResult(w *jsonx.Writer, id, content jsonx.Value, i int, mark xlate.CacheMark) error {
 	w.ObjectStart()
 	w.Key("type")
 	w.String("tool_result")
@@ -437,8 +542,15 @@ func writeToolResult(w *jsonx.Writer, id, content jsonx.Value, mark xlate.CacheM
 			if m.Set {
 				mark = m
 			}
-			if p.Get("type").Is("text") {
+			switch t := p.Get("type"); {
+			case t.Is("text"):
 				textBlock(w, p.Get("text"), xlate.CacheMark{})
+			case t.Is("image_url"):
+				if err := writeImage(w, p.Get("image_url", "url"), i, xlate.CacheMark{}); err != nil {
+					return err
+				}
+			default:
+				return xlate.BadRequest("unsupported_content", "anthropic: messages[%d]: tool content part type %s is not supported", i, t.Raw())
 			}
 		}
 		w.ArrayEnd()
@@ -452,9 +564,9 @@ func writeToolResult(w *jsonx.Writer, id, content jsonx.Value, mark xlate.CacheM
 	return nil
 }
 
-// writeTools writes the tool definitions; a tool's cache_control marks it, and auto marks the
-// last one.
-func writeTools(w *jsonx.Writer, tools jsonx.Value, auto bool) error {
+// writeTools writes the tool definitions, then the answer tool when structured output needs
+// it; a tool's cache_control marks it, and auto marks the last client tool.
+func writeTools(w *jsonx.Writer, tools jsonx.Value, auto bool, answer *xlate.Format) error {
 	w.Key("tools")
 	w.ArrayStart()
 	n := tools.Len()
@@ -467,6 +579,9 @@ func writeTools(w *jsonx.Writer, tools jsonx.Value, auto bool) error {
 		if err != nil {
 			return err
 		}
+		if err := xlate.CheckToolName(fn.Name, "anthropic"); err != nil {
+			return err
+		}
 		if auto && i == n-1 {
 			mark.Set = true
 		}
@@ -477,16 +592,37 @@ func writeTools(w *jsonx.Writer, tools jsonx.Value, auto bool) error {
 		xlate.WriteCacheControl(w, mark)
 		w.ObjectEnd()
 	}
+	if answer != nil {
+		w.ObjectStart()
+		xlate.WriteAnswerName(w)
+		w.Key("input_schema")
+		if err := answer.WriteAnswerSchema(w, "anthropic"); err != nil {
+			return err
+		}
+		w.ObjectEnd()
+	}
 	w.ArrayEnd()
 	return nil
 }
 
-func writeToolChoice(w *jsonx.Writer, tc jsonx.Value, parallel, haveTools bool) error {
+// writeToolChoice writes tool_choice; with the answer tool (structured output) the model must
+// call a tool: the answer tool alone, or any when the client has tools of its own.
+func writeToolChoice(w *jsonx.Writer, tc jsonx.Value, parallel, haveTools, answer bool) error {
 	kind, name, err := xlate.ReadToolChoice(tc, "anthropic")
 	if err != nil {
 		return err
 	}
 	typ := ""
+	if answer {
+		force, err := xlate.AnswerChoice(haveTools, kind, "anthropic")
+		if err != nil {
+			return err
+		}
+		kind, name = xlate.ChoiceRequired, ""
+		if force {
+			kind, name = xlate.ChoiceFunction, xlate.AnswerTool
+		}
+	}
 	switch kind {
 	case xlate.ChoiceUnset:
 		if parallel || !haveTools {

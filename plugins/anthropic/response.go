@@ -55,6 +55,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	defer func() { xlate.Keep(xlate.SlotText, text); xlate.Keep(xlate.SlotText2, thinking) }()
 	var tools [][3]jsonx.Value // id, name, input
 	var signature jsonx.Value  // of the last thinking block
+	answered := false
 	var f [7]jsonx.Value
 	for _, b := range top[2].Elems() {
 		b.Fields(f[:], "type", "text", "thinking", "id", "name", "input", "signature")
@@ -67,9 +68,20 @@ func TranslateResponse(in []byte) ([]byte, error) {
 				signature = f[6]
 			}
 		case t.Is("tool_use"):
+			if f[4].Is(xlate.AnswerTool) {
+				// Structured output through the answer tool: its input is the answer.
+				text = xlate.AppendEscaped(text, f[5].Raw())
+				answered = true
+				continue
+			}
 			tools = append(tools, [3]jsonx.Value{f[3], f[4], f[5]})
 		}
 	}
+	finish := finishReason(top[3])
+	if answered && len(tools) == 0 && finish == "tool_calls" {
+		finish = "stop"
+	}
+	refusal := top[3].Is("refusal") && len(text) > 0
 	model := top[1].Str()
 	if model == "" {
 		model = resp.Model
@@ -77,7 +89,14 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	w := xlate.StartCompletion(len(body.Raw()) + 256)
 	w.Value(top[0])
 	xlate.OpenChoices(w, resp.Now, model)
-	xlate.BeginChoice(w, 0, text, len(tools) > 0)
+	if refusal {
+		// A refusal is the refusal member, as OpenAI answers a structured output it declines.
+		xlate.BeginChoice(w, 0, nil, true)
+		w.Key("refusal")
+		w.StringRaw(text)
+	} else {
+		xlate.BeginChoice(w, 0, text, len(tools) > 0)
+	}
 	xlate.WriteReasoning(w, thinking)
 	if len(thinking) > 0 && signature.IsString() {
 		w.Key("reasoning_signature")
@@ -91,7 +110,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		}
 		w.ArrayEnd()
 	}
-	xlate.EndChoice(w, finishReason(top[3]))
+	xlate.EndChoice(w, finish)
 	var u xlate.Usage
 	readUsage(top[4], &u)
 	return xlate.FinishCompletion(w, u), nil

@@ -15,6 +15,8 @@ type streamState struct {
 	Blocks  xlate.ToolBlocks
 	Finish  string
 	Started bool
+	// Answer is 1 + the content block of the answer tool (structured output), 0 for none.
+	Answer int64
 }
 
 func (s *streamState) decode(v jsonx.Value) {
@@ -40,6 +42,8 @@ func (s *streamState) decode(v jsonx.Value) {
 			s.Finish = f.Str()
 		case k.Is("started"):
 			s.Started, _ = f.Bool()
+		case k.Is("answer"):
+			s.Answer, _ = f.Int()
 		}
 	}
 }
@@ -71,6 +75,10 @@ func (s *streamState) encode() []byte {
 	w.String(s.Finish)
 	w.Key("started")
 	w.Bool(s.Started)
+	if s.Answer > 0 {
+		w.Key("answer")
+		w.Int(s.Answer)
+	}
 	w.ObjectEnd()
 	xlate.Keep(xlate.SlotState, w.Bytes())
 	return w.Bytes()
@@ -124,6 +132,8 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			idx, _ := df[1].Int()
 			cb := df[3]
 			switch t := cb.Get("type"); {
+			case t.Is("tool_use") && cb.Get("name").Is(xlate.AnswerTool):
+				st.Answer = idx + 1 // its input streams as the content
 			case t.Is("tool_use"):
 				ch.ToolCallDelta(w, st.Blocks.Add(idx), cb.Get("id").Str(), cb.Get("name").Str(), nil)
 			case t.Is("text"):
@@ -145,6 +155,11 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				ch.TextDeltaRaw(w, "reasoning_signature", buf)
 			case t.Is("input_json_delta"):
 				idx, _ := df[1].Int()
+				if st.Answer == idx+1 {
+					buf = f[3].AppendStr(buf[:0])
+					ch.TextDelta(w, "content", buf)
+					break
+				}
 				ti := st.Blocks.Index(idx)
 				if ti < 0 {
 					out.BadEvent("anthropic: input_json_delta for an unknown content block")
@@ -161,7 +176,11 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			} else if out, ok := u.Get("output_tokens").Int(); ok {
 				st.Usage.Completion = out
 			}
-			if fr := finishReason(data.Get("delta", "stop_reason")); fr != "" {
+			fr := finishReason(data.Get("delta", "stop_reason"))
+			if fr == "tool_calls" && st.Answer > 0 && len(st.Blocks) == 0 {
+				fr = "stop"
+			}
+			if fr != "" {
 				st.Finish = fr
 				ch.Finish(w, fr)
 			}

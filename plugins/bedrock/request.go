@@ -18,11 +18,24 @@
 // Reasoning signatures travel as the chat reasoning_signature extension: a response's
 // reasoningText signature (or a stream's signature delta) becomes it, and an assistant message
 // carrying reasoning_content and reasoning_signature goes back as a reasoningContent block
-// first in its turn.
+// first in its turn. reasoning_effort becomes Claude's thinking in additionalModelRequestFields
+// (budgets as the Anthropic translator's; see thinking.go); other models are refused it.
+//
+// Parameters follow xlate.ChatParams (mapped, refused with a 400, or ignored and named in
+// x-sluice-ignored); docs/parameters.md is generated from it.
+//
+// Structured output: Converse has no JSON mode, so response_format becomes the answer tool
+// (xlate.AnswerTool) with the schema as its input schema and a toolChoice forcing it (or "any"
+// beside client tools); the response and stream turn its call into the message content.
+//
+// Files: a chat file part (base64 data URI of a PDF, CSV, text, HTML, Markdown or Office
+// document) becomes a document block named from the filename under Converse's name rules;
+// Converse wants a text block beside it, and a file_id is a 400.
 package bedrock
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/sluice-gw/sluice/plugins/internal/xlate"
@@ -42,6 +55,10 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	body := req.Body
+	params, err := xlate.CheckParams(body, xlate.Bedrock)
+	if err != nil {
+		return nil, err
+	}
 	chat := xlate.ReadChat(body)
 	messages := chat.Messages
 	if !messages.IsArray() {
@@ -50,8 +67,31 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if req.Model == "" {
 		return nil, xlate.BadRequest("invalid_request", "bedrock: model is missing")
 	}
-	if n, ok := chat.N.Int(); ok && n > 1 {
-		return nil, xlate.BadRequest("unsupported_parameter", "bedrock: n > 1 is not supported")
+	format, err := xlate.ReadResponseFormat(chat.ResponseFormat, "bedrock")
+	if err != nil {
+		return nil, err
+	}
+	think, err := readThinking(&chat, req.Model, xlate.OptInt(req.Options, "default_max_tokens", defaultMaxTokens))
+	if err != nil {
+		return nil, err
+	}
+	var answer *xlate.Format
+	if format.Kind != xlate.FormatText {
+		if think.budget > 0 {
+			return nil, xlate.BadRequest("unsupported_parameter",
+				"bedrock: response_format cannot be combined with reasoning_effort (structured output is a forced tool, which extended thinking does not allow)")
+		}
+		answer = &format
+	}
+	if think.budget > 0 {
+		for _, p := range [...]struct {
+			v    jsonx.Value
+			name string
+		}{{chat.Temperature, "temperature"}, {chat.TopP, "top_p"}} {
+			if p.v.IsNumber() {
+				params.Ignore(p.name) // thinking does not allow sampling changes
+			}
+		}
 	}
 	path := "/model/" + modelPath(req.Model) + "/converse"
 	if req.Stream {
@@ -71,11 +111,12 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	writeInference(w, &chat)
-	if err := writeToolConfig(w, chat.Tools, chat.ToolChoice, hasToolHistory, auto); err != nil {
+	writeInference(w, &chat, think)
+	if err := writeToolConfig(w, chat.Tools, chat.ToolChoice, hasToolHistory, auto, answer); err != nil {
 		return nil, err
 	}
-	return xlate.FinishOut(w), nil
+	think.write(w)
+	return xlate.FinishRequest(w, params), nil
 }
 
 var system = xlate.System{Provider: "bedrock", Key: "system", Marks: xlate.MarksCachePoint}
@@ -136,6 +177,9 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) (bool, error
 		case role.Is("assistant"):
 			turns.Start("assistant")
 			writeReasoning(w, m.Get("reasoning_content"), m.Get("reasoning_signature"))
+			if err := xlate.TextOnly(content, i, "assistant", "bedrock"); err != nil {
+				return false, err
+			}
 			var ok bool
 			if buf, ok = xlate.ContentRaw(buf[:0], content); !ok {
 				return false, xlate.BadRequest("invalid_request", "bedrock: messages[%d]: assistant content must be text", i)
@@ -176,6 +220,10 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) (bool, error
 			tools = true
 			turns.Start("user")
 			buf, _ = xlate.ContentText(buf[:0], content)
+			images, err := toolImages(content, i)
+			if err != nil {
+				return false, err
+			}
 			w.ObjectStart()
 			w.Key("toolResult")
 			w.ObjectStart()
@@ -189,8 +237,11 @@ func writeMessages(w *jsonx.Writer, messages jsonx.Value, mark int) (bool, error
 				w.Key("json")
 				w.Value(v)
 				w.ObjectEnd()
-			} else {
+			} else if len(buf) > 0 || len(images) == 0 {
 				textBlock(w, buf)
+			}
+			for _, d := range images {
+				writeImageBlock(w, d.format, d.Data)
 			}
 			w.ArrayEnd()
 			w.ObjectEnd()
@@ -221,6 +272,12 @@ func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
 		textBlockValue(w, content)
 		return nil
 	case jsonx.Array:
+		docs, texts := 0, 0
+		for _, p := range content.Elems() {
+			if p.Get("type").Is("text") {
+				texts++
+			}
+		}
 		for _, p := range content.Elems() {
 			mark, err := xlate.ReadCacheMark(p, "bedrock")
 			if err != nil {
@@ -240,22 +297,20 @@ func writeUserContent(w *jsonx.Writer, content jsonx.Value, i int) error {
 				if !ok {
 					return xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: image type %q is not supported", i, d.MediaType)
 				}
-				w.ObjectStart()
-				w.Key("image")
-				w.ObjectStart()
-				w.Key("format")
-				w.String(format)
-				w.Key("source")
-				w.ObjectStart()
-				w.Key("bytes")
-				w.String(d.Data)
-				w.ObjectEnd()
-				w.ObjectEnd()
-				w.ObjectEnd()
+				writeImageBlock(w, format, d.Data)
+			case t.Is("file"):
+				docs++
+				if err := writeDocument(w, p.Get("file"), i, docs); err != nil {
+					return err
+				}
 			default:
 				return xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: content part type %s is not supported", i, t.Raw())
 			}
 			xlate.WriteCachePoint(w, mark) // after its part, whatever the part's kind
+		}
+		if docs > 0 && texts == 0 {
+			// Converse wants a text block beside a document.
+			return xlate.BadRequest("invalid_request", "bedrock: messages[%d]: a message with a file needs a text part too", i)
 		}
 		return nil
 	}
@@ -301,7 +356,7 @@ func partsMark(content jsonx.Value) (xlate.CacheMark, error) {
 	return m, nil
 }
 
-func writeInference(w *jsonx.Writer, chat *xlate.Chat) {
+func writeInference(w *jsonx.Writer, chat *xlate.Chat, think thinking) {
 	open := false
 	key := func(k string) {
 		if !open {
@@ -311,15 +366,18 @@ func writeInference(w *jsonx.Writer, chat *xlate.Chat) {
 		}
 		w.Key(k)
 	}
-	if n, ok := chat.MaxTokens(); ok {
+	if think.maxTokens > 0 {
+		key("maxTokens")
+		w.Int(think.maxTokens)
+	} else if n, ok := chat.MaxTokens(); ok {
 		key("maxTokens")
 		w.Int(n)
 	}
-	if v := chat.Temperature; v.IsNumber() {
+	if v := chat.Temperature; v.IsNumber() && think.budget == 0 {
 		key("temperature")
 		w.Value(v)
 	}
-	if v := chat.TopP; v.IsNumber() {
+	if v := chat.TopP; v.IsNumber() && think.budget == 0 {
 		key("topP")
 		w.Value(v)
 	}
@@ -332,10 +390,22 @@ func writeInference(w *jsonx.Writer, chat *xlate.Chat) {
 	}
 }
 
-func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history, auto bool) error {
+// writeToolConfig writes toolConfig: the client's tools, then the answer tool when structured
+// output needs it, which the tool choice then forces (or, beside client tools, "any").
+func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history, auto bool, answer *xlate.Format) error {
 	kind, name, err := xlate.ReadToolChoice(tc, "bedrock")
 	if err != nil {
 		return err
+	}
+	if answer != nil {
+		force, err := xlate.AnswerChoice(tools.Len() > 0, kind, "bedrock")
+		if err != nil {
+			return err
+		}
+		kind, name = xlate.ChoiceRequired, ""
+		if force {
+			kind, name = xlate.ChoiceFunction, xlate.AnswerTool
+		}
 	}
 	choice := ""
 	switch kind {
@@ -350,7 +420,7 @@ func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history, auto bool)
 	case xlate.ChoiceFunction:
 		choice = "tool"
 	}
-	if tools.Len() == 0 {
+	if tools.Len() == 0 && answer == nil {
 		return nil
 	}
 	w.Key("toolConfig")
@@ -360,6 +430,9 @@ func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history, auto bool)
 	for i, t := range tools.Elems() {
 		fn, err := xlate.ReadTool(t, i, "bedrock")
 		if err != nil {
+			return err
+		}
+		if err := xlate.CheckToolName(fn.Name, "bedrock"); err != nil {
 			return err
 		}
 		w.ObjectStart()
@@ -382,6 +455,21 @@ func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history, auto bool)
 		}
 		xlate.WriteCachePoint(w, mark)
 	}
+	if answer != nil {
+		w.ObjectStart()
+		w.Key("toolSpec")
+		w.ObjectStart()
+		xlate.WriteAnswerName(w)
+		w.Key("inputSchema")
+		w.ObjectStart()
+		w.Key("json")
+		if err := answer.WriteAnswerSchema(w, "bedrock"); err != nil {
+			return err
+		}
+		w.ObjectEnd()
+		w.ObjectEnd()
+		w.ObjectEnd()
+	}
 	w.ArrayEnd()
 	if choice != "" {
 		w.Key("toolChoice")
@@ -397,4 +485,125 @@ func writeToolConfig(w *jsonx.Writer, tools, tc jsonx.Value, history, auto bool)
 	}
 	w.ObjectEnd()
 	return nil
+}
+
+// docFormats are the document formats Converse reads, by media type.
+var docFormats = map[string]string{"application/pdf": "pdf", "text/csv": "csv", "text/plain": "txt",
+	"text/markdown": "md", "text/html": "html", "application/msword": "doc",
+	"application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+	"application/vnd.ms-excel": "xls",
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx"}
+
+// writeDocument writes a chat file part as a Converse document block. Its name must be unique
+// in the request and hold only letters, digits, single spaces, hyphens, parentheses and square
+// brackets: the filename is cut to its stem and its other characters become hyphens, and an
+// index keeps names apart ("report (2)").
+func writeDocument(w *jsonx.Writer, file jsonx.Value, i, n int) error {
+	d, err := xlate.ReadFilePart(file, i, "bedrock")
+	if err != nil {
+		return err
+	}
+	format, ok := docFormats[d.MediaType]
+	if !ok {
+		return xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: file type %q is not supported", i, d.MediaType)
+	}
+	w.ObjectStart()
+	w.Key("document")
+	w.ObjectStart()
+	w.Key("format")
+	w.String(format)
+	w.Key("name")
+	w.String(docName(d.Filename, i, n))
+	w.Key("source")
+	w.ObjectStart()
+	w.Key("bytes")
+	w.String(d.Data)
+	w.ObjectEnd()
+	w.ObjectEnd()
+	w.ObjectEnd()
+	return nil
+}
+
+// docName makes a Converse document name from a filename (see writeDocument); i and n are the
+// message and the file's number in it, which keep names unique.
+func docName(filename string, i, n int) string {
+	if j := strings.LastIndexByte(filename, '.'); j > 0 {
+		filename = filename[:j]
+	}
+	b := make([]byte, 0, len(filename)+16)
+	space := true // no leading space
+	for _, c := range []byte(filename) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '(', c == ')', c == '[', c == ']':
+			b = append(b, c)
+			space = false
+		case c == ' ' || c == '\t' || c == '_':
+			if !space {
+				b = append(b, ' ')
+				space = true
+			}
+		default:
+			b = append(b, '-')
+			space = false
+		}
+	}
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	if len(b) == 0 {
+		b = append(b, "document"...)
+	}
+	b = append(b, " ("...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(n), 10)
+	return string(append(b, ')'))
+}
+
+func writeImageBlock(w *jsonx.Writer, format, data string) {
+	w.ObjectStart()
+	w.Key("image")
+	w.ObjectStart()
+	w.Key("format")
+	w.String(format)
+	w.Key("source")
+	w.ObjectStart()
+	w.Key("bytes")
+	w.String(data)
+	w.ObjectEnd()
+	w.ObjectEnd()
+	w.ObjectEnd()
+}
+
+// toolImage is an image of a tool result.
+type toolImage struct {
+	xlate.DataURI
+	format string
+}
+
+// toolImages reads the image parts of a tool message (a toolResult takes image blocks beside
+// its text); other non-text parts are a 400.
+func toolImages(content jsonx.Value, i int) ([]toolImage, error) {
+	var out []toolImage
+	for _, p := range content.Elems() {
+		switch t := p.Get("type"); {
+		case t.Is("text"):
+		case t.Is("image_url"):
+			d, ok := xlate.ParseDataURI(p.Get("image_url", "url").Str())
+			if !ok {
+				return nil, xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: image URLs are not supported; send a base64 data URI", i)
+			}
+			format, ok := imageFormats[d.MediaType]
+			if !ok {
+				return nil, xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: image type %q is not supported", i, d.MediaType)
+			}
+			out = append(out, toolImage{d, format})
+		default:
+			return nil, xlate.BadRequest("unsupported_content", "bedrock: messages[%d]: tool content part type %s is not supported", i, t.Raw())
+		}
+	}
+	return out, nil
 }

@@ -51,6 +51,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	content := body.Get("output", "message", "content")
 	text, reasoning := xlate.Scratch(xlate.SlotText, 0), xlate.Scratch(xlate.SlotText2, 0)
 	tools := 0
+	answered := false
 	var signature jsonx.Value
 	var bf [3]jsonx.Value
 	for _, b := range content.Elems() {
@@ -58,6 +59,10 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		switch {
 		case bf[0].IsString():
 			text = bf[0].AppendRawStr(text)
+		case bf[1].IsObject() && bf[1].Get("name").Is(xlate.AnswerTool):
+			// Structured output through the answer tool: its input is the answer.
+			text = xlate.AppendEscaped(text, bf[1].Get("input").Raw())
+			answered = true
 		case bf[1].IsObject():
 			tools++
 		case bf[2].IsObject():
@@ -83,7 +88,7 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		var tf [3]jsonx.Value
 		for _, b := range content.Elems() {
 			tu := b.Get("toolUse")
-			if !tu.IsObject() {
+			if !tu.IsObject() || tu.Get("name").Is(xlate.AnswerTool) {
 				continue
 			}
 			tu.Fields(tf[:], "toolUseId", "name", "input")
@@ -91,7 +96,11 @@ func TranslateResponse(in []byte) ([]byte, error) {
 		}
 		w.ArrayEnd()
 	}
-	xlate.EndChoice(w, finishReason(body.Get("stopReason")))
+	finish := finishReason(body.Get("stopReason"))
+	if answered && tools == 0 && finish == "tool_calls" {
+		finish = "stop"
+	}
+	xlate.EndChoice(w, finish)
 	var u xlate.Usage
 	readUsage(body.Get("usage"), &u)
 	xlate.Keep(xlate.SlotText, text)

@@ -13,6 +13,8 @@ type streamState struct {
 	Blocks  xlate.ToolBlocks
 	Finish  string
 	Usage   xlate.Usage
+	// Answer is 1 + the content block of the answer tool (structured output), 0 for none.
+	Answer int64
 }
 
 func (s *streamState) decode(v jsonx.Value) {
@@ -24,6 +26,8 @@ func (s *streamState) decode(v jsonx.Value) {
 			s.Blocks.Decode(f)
 		case k.Is("finish"):
 			s.Finish = f.Str()
+		case k.Is("answer"):
+			s.Answer, _ = f.Int()
 		}
 	}
 }
@@ -37,6 +41,10 @@ func (s *streamState) encode() []byte {
 	s.Blocks.Write(w)
 	w.Key("finish")
 	w.String(s.Finish)
+	if s.Answer > 0 {
+		w.Key("answer")
+		w.Int(s.Answer)
+	}
 	w.ObjectEnd()
 	xlate.Keep(xlate.SlotState, w.Bytes())
 	return w.Bytes()
@@ -73,6 +81,10 @@ func TranslateChunk(in []byte) ([]byte, error) {
 		case name.Is("contentBlockStart"):
 			if tu := data.Get("start", "toolUse"); tu.IsObject() {
 				idx, _ := data.Get("contentBlockIndex").Int()
+				if tu.Get("name").Is(xlate.AnswerTool) {
+					st.Answer = idx + 1 // its input streams as the content
+					break
+				}
 				ch.ToolCallDelta(w, st.Blocks.Add(idx), tu.Get("toolUseId").Str(), tu.Get("name").Str(), nil)
 			}
 		case name.Is("contentBlockDelta"):
@@ -83,6 +95,11 @@ func TranslateChunk(in []byte) ([]byte, error) {
 				ch.TextDeltaRaw(w, "content", buf)
 			case f[1].IsObject():
 				idx, _ := data.Get("contentBlockIndex").Int()
+				if st.Answer == idx+1 {
+					buf = f[1].Get("input").AppendStr(buf[:0])
+					ch.TextDelta(w, "content", buf)
+					break
+				}
 				ti := st.Blocks.Index(idx)
 				if ti < 0 {
 					out.BadEvent("bedrock: toolUse delta for an unknown content block")
@@ -99,7 +116,7 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			}
 		case name.Is("messageStop"):
 			st.Finish = finishReason(data.Get("stopReason"))
-			if st.Finish == "" {
+			if st.Finish == "" || st.Finish == "tool_calls" && st.Answer > 0 && len(st.Blocks) == 0 {
 				st.Finish = "stop"
 			}
 			ch.Finish(w, st.Finish)

@@ -11,6 +11,10 @@
 // the assistant message so each signature goes back on its part. reasoning_effort becomes
 // generationConfig.thinkingConfig: a thinkingBudget on 2.5 models, a thinkingLevel on Gemini 3
 // and later, with includeThoughts on.
+//
+// Parameters follow xlate.ChatParams (mapped, refused with a 400, or ignored and named in
+// x-sluice-ignored); docs/parameters.md is generated from it. File parts (base64 data URIs:
+// PDFs, text, images) and input_audio (wav, mp3) become inlineData parts; a file_id is a 400.
 package gemini
 
 import (
@@ -29,6 +33,10 @@ func TranslateRequest(in []byte) ([]byte, error) {
 		return nil, err
 	}
 	body := req.Body
+	params, err := xlate.CheckParams(body, xlate.Gemini)
+	if err != nil {
+		return nil, err
+	}
 	chat := xlate.ReadChat(body)
 	messages := chat.Messages
 	if !messages.IsArray() {
@@ -62,7 +70,7 @@ func TranslateRequest(in []byte) ([]byte, error) {
 	if err := writeGenerationConfig(w, &chat, req.Model); err != nil {
 		return nil, err
 	}
-	return xlate.FinishOut(w), nil
+	return xlate.FinishRequest(w, params), nil
 }
 
 var system = xlate.System{Provider: "gemini", Wrap: "systemInstruction", Key: "parts"}
@@ -117,6 +125,9 @@ func writeContents(w *jsonx.Writer, messages jsonx.Value) error {
 				w.String("")
 			}
 			w.Key("response")
+			if err := xlate.TextOnly(content, i, "tool", "gemini"); err != nil {
+				return err
+			}
 			text, _ := xlate.ContentText(xlate.Scratch(xlate.SlotText2, 0), content)
 			xlate.Keep(xlate.SlotText2, text)
 			// Gemini wants an object: a JSON object result goes as is, anything else is wrapped.
@@ -172,14 +183,24 @@ func writeUserParts(w *jsonx.Writer, content jsonx.Value, i int) error {
 		textPart(w, content)
 		return nil
 	case jsonx.Array:
-		var f [3]jsonx.Value
+		var f [5]jsonx.Value
 		for _, p := range content.Elems() {
-			p.Fields(f[:], "type", "text", "image_url")
+			p.Fields(f[:], "type", "text", "image_url", "file", "input_audio")
 			switch t := f[0]; {
 			case t.Is("text"):
 				textPart(w, f[1])
 			case t.Is("image_url"):
 				if err := writeImage(w, f[2].Get("url").Str(), i); err != nil {
+					return err
+				}
+			case t.Is("file"):
+				d, err := xlate.ReadFilePart(f[3], i, "gemini")
+				if err != nil {
+					return err
+				}
+				inlineData(w, d.MediaType, d.Data)
+			case t.Is("input_audio"):
+				if err := writeAudio(w, f[4], i); err != nil {
 					return err
 				}
 			default:
@@ -194,17 +215,36 @@ func writeUserParts(w *jsonx.Writer, content jsonx.Value, i int) error {
 var extMime = map[string]string{".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
 	".webp": "image/webp", ".gif": "image/gif", ".heic": "image/heic", ".pdf": "application/pdf"}
 
+// inlineData writes an inlineData part (Gemini reads PDFs, text, images and audio inline).
+func inlineData(w *jsonx.Writer, mimeType, data string) {
+	w.ObjectStart()
+	w.Key("inlineData")
+	w.ObjectStart()
+	w.Key("mimeType")
+	w.String(mimeType)
+	w.Key("data")
+	w.String(data)
+	w.ObjectEnd()
+	w.ObjectEnd()
+}
+
+// audioMime is the media type of each chat input_audio format.
+var audioMime = map[string]string{"wav": "audio/wav", "mp3": "audio/mp3"}
+
+// writeAudio writes a chat input_audio part ({"data": base64, "format": "wav"|"mp3"}) inline.
+func writeAudio(w *jsonx.Writer, a jsonx.Value, i int) error {
+	mt, ok := audioMime[a.Get("format").Str()]
+	data := a.Get("data").Str()
+	if !ok || data == "" {
+		return xlate.BadRequest("invalid_request", "gemini: messages[%d]: input_audio needs base64 data and a format of wav or mp3", i)
+	}
+	inlineData(w, mt, data)
+	return nil
+}
+
 func writeImage(w *jsonx.Writer, u string, i int) error {
 	if d, ok := xlate.ParseDataURI(u); ok {
-		w.ObjectStart()
-		w.Key("inlineData")
-		w.ObjectStart()
-		w.Key("mimeType")
-		w.String(d.MediaType)
-		w.Key("data")
-		w.String(d.Data)
-		w.ObjectEnd()
-		w.ObjectEnd()
+		inlineData(w, d.MediaType, d.Data)
 		return nil
 	}
 	if !strings.HasPrefix(u, "gs://") && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
@@ -233,6 +273,9 @@ func writeImage(w *jsonx.Writer, u string, i int) error {
 // writeAssistantParts writes a model turn: its text, then its function calls, each part with the
 // thought signature it came with (see signature.go).
 func writeAssistantParts(w *jsonx.Writer, content, toolCalls jsonx.Value, sigs turnSigs, i int) error {
+	if err := xlate.TextOnly(content, i, "assistant", "gemini"); err != nil {
+		return err
+	}
 	text, ok := xlate.ContentRaw(xlate.Scratch(xlate.SlotText, 0), content)
 	xlate.Keep(xlate.SlotText, text)
 	if !ok {
@@ -392,9 +435,15 @@ func levelModel(model string) bool {
 	return n >= 3
 }
 
+// isPro reports a Pro model, whose thinking cannot be turned off and (from Gemini 3 on) which
+// takes only the levels low and high.
+func isPro(model string) bool { return strings.Contains(model, "-pro") }
+
 // writeThinkingConfig maps reasoning_effort to generationConfig.thinkingConfig. includeThoughts
 // is set whenever thinking is on so the thought summaries come back as reasoning_content. Gemini
-// 3 models cannot turn thinking off, so none is their lowest level, minimal.
+// 3 models cannot turn thinking off, so none is their lowest level, minimal; Gemini 3 Pro models
+// take low and high only (none and minimal become low, medium high). 2.5 Pro cannot turn
+// thinking off either: none becomes its smallest budget, 128.
 func writeThinkingConfig(key func(string), w *jsonx.Writer, effort jsonx.Value, model string) error {
 	if !effort.Exists() || effort.IsNull() {
 		return nil
@@ -410,11 +459,22 @@ func writeThinkingConfig(key func(string), w *jsonx.Writer, effort jsonx.Value, 
 		if level == "none" {
 			level = "minimal"
 		}
+		if isPro(model) {
+			switch level {
+			case "minimal":
+				level = "low"
+			case "medium":
+				level = "high"
+			}
+		}
 		w.Key("thinkingLevel")
 		w.String(level)
 		w.Key("includeThoughts")
 		w.Bool(true)
 	} else {
+		if budget == 0 && isPro(model) {
+			budget = 128
+		}
 		w.Key("thinkingBudget")
 		w.Int(budget)
 		if budget > 0 {

@@ -82,10 +82,13 @@ func (s System) WriteCached(w *jsonx.Writer, messages jsonx.Value, auto bool) (i
 	defer func() { Keep(SlotText, buf) }()
 	var blocks []sysBlock
 	var f [2]jsonx.Value
-	for _, m := range messages.Elems() {
+	for i, m := range messages.Elems() {
 		m.Fields(f[:], "role", "content")
 		if r := f[0]; !r.Is("system") && !r.Is("developer") {
 			continue
+		}
+		if err := TextOnly(f[1], i, "system", s.Provider); err != nil {
+			return 0, err
 		}
 		msgMark, err := ReadCacheMark(m, s.Provider)
 		if err != nil {
