@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/openai"
 )
 
@@ -134,14 +134,10 @@ func (g *Gateway) implicitRouter(model string) (*balance.Router, *openai.Error) 
 		e.Param = "model"
 		return nil, e
 	}
-	r, err := balance.NewRouter(balance.Config{
-		Name:     model,
-		Strategy: balance.StrategyPriority,
-		Targets:  []balance.Target{{ID: model, Provider: prov, Model: m, Weight: 1}},
-		Retries:  balance.Retries{Attempts: 2, Backoff: 25 * time.Millisecond, MaxBackoff: 250 * time.Millisecond, Budget: 0.2},
-		Timeout:  p.Timeout,
-		Registry: g.registry,
-	})
+	// The same defaults as a declared router (host/config's one table).
+	bc := balance.FromConfig(config.ImplicitRouter(model, config.Duration(p.Timeout)))
+	bc.Targets, bc.Registry = []balance.Target{{ID: model, Provider: prov, Model: m, Weight: 1}}, g.registry
+	r, err := balance.NewRouter(bc)
 	if err != nil {
 		e := openai.Errorf(400, "invalid_model", err.Error())
 		e.Param = "model"
