@@ -103,48 +103,13 @@ func Run(ctx context.Context, opts Options) error {
 
 func run(ctx context.Context, opts Options, loaded **config.Config) error {
 	started := time.Now()
-	cfg, err := loadConfig(opts.ConfigPath)
+	a, st, done, err := prepare(ctx, opts, loaded, false)
 	if err != nil {
 		return err
 	}
-	*loaded = cfg
-	if opts.Listen != "" {
-		cfg.Server.Listen = opts.Listen
-	}
-	log, access, closeLogs, err := newLoggers(cfg, opts.Stdout, opts.Stderr)
-	if err != nil {
-		return err
-	}
-	defer closeLogs()
-	tel, err := newTelemetry(ctx, cfg, opts.Version, opts.SpanRecorder)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = tel.Shutdown(sctx)
-	}()
-	otlpAccess := tel.AccessLogHandler()
-	if cfg.Log.AccessOTLP && otlpAccess == nil {
-		log.Warn("log: access_otlp is on but OTEL_SDK_DISABLED is true; access records are not exported")
-	}
-	access = accessLogger(access, otlpAccess)
-	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started, tel: tel,
-		streams: clientconn.NewSlots(cfg.Server.MaxStreams)}
-	a.engine, err = plugin.NewEngine(plugin.EngineOptions{CacheDir: opts.PluginCacheDir, Logger: log})
-	if err != nil {
-		return fmt.Errorf("serve: plugins: %w", err)
-	}
-	defer a.engine.Close()
-	a.plugins = plugin.NewRegistry(a.engine)
-	defer a.plugins.Close()
-	defer a.closeStores()
-
-	st, err := a.build(ctx, cfg)
-	if err != nil {
-		return err
-	}
+	defer done()
+	a.started = started
+	cfg, log := st.cfg, a.log
 	a.state.Store(st)
 	for _, w := range cfg.Warnings {
 		log.Warn(w.String())
