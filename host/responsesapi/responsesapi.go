@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
@@ -112,7 +113,7 @@ func (e *Error) Body() []byte {
 // PreviousNotFound is the error for a previous_response_id the store does not hold, in
 // OpenAI's words.
 func PreviousNotFound(id string) *Error {
-	return &Error{Status: 404, Param: "previous_response_id", Code: "previous_response_not_found",
+	return &Error{Status: 404, Param: "previous_response_id", Code: openai.CodePreviousResponseNotFnd,
 		Message: fmt.Sprintf("Previous response with id '%s' not found.", id)}
 }
 
@@ -121,11 +122,11 @@ func bad(param, code, format string, args ...any) *Error {
 }
 
 func invalidType(param, want string) *Error {
-	return bad(param, "invalid_type", "Invalid type for '%s': expected %s.", param, want)
+	return bad(param, openai.CodeInvalidType, "Invalid type for '%s': expected %s.", param, want)
 }
 
 func unsupported(param, format string, args ...any) *Error {
-	return bad(param, "unsupported_parameter", format, args...)
+	return bad(param, openai.CodeUnsupportedParameter, format, args...)
 }
 
 // Parse validates the shape of a Responses request and extracts what the gateway needs. It
@@ -137,11 +138,11 @@ func Parse(body []byte) (*Request, error) {
 	root, err := jsonx.ParseTape(body, r.tape)
 	if err != nil {
 		r.Release()
-		return nil, &Error{Status: 400, Code: "invalid_json",
+		return nil, &Error{Status: 400, Code: openai.CodeInvalidJSON,
 			Message: "We could not parse the JSON body of your request: " + err.Error()}
 	}
 	if !root.IsObject() {
-		return nil, &Error{Status: 400, Code: "invalid_json", Message: "The request body must be a JSON object."}
+		return nil, &Error{Status: 400, Code: openai.CodeInvalidJSON, Message: "The request body must be a JSON object."}
 	}
 	var input jsonx.Value
 	f := &r.f
@@ -250,7 +251,7 @@ func Parse(body []byte) (*Request, error) {
 		}
 	}
 	if r.Model == "" {
-		return nil, bad("model", "missing_required_parameter", "Missing required parameter: 'model'.")
+		return nil, bad("model", openai.CodeMissingRequiredParameter, "Missing required parameter: 'model'.")
 	}
 	switch input.Kind() {
 	case jsonx.Invalid, jsonx.Null:
