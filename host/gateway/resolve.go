@@ -19,7 +19,7 @@ func (g *Gateway) resolve(pathRouter, model string) (name string, r *balance.Rou
 	if pathRouter != "" {
 		r, ok := g.routers[pathRouter]
 		if !ok {
-			return "", nil, "", openai.Errorf(404, "router_not_found", fmt.Sprintf("router %q is not configured", pathRouter))
+			return "", nil, "", openai.Errorf(404, openai.CodeRouterNotFound, fmt.Sprintf("router %q is not configured", pathRouter))
 		}
 		return pathRouter, r, "", nil
 	}
@@ -30,7 +30,7 @@ func (g *Gateway) resolve(pathRouter, model string) (name string, r *balance.Rou
 		if g.cfg.Server.DefaultRouter != "" {
 			return g.cfg.Server.DefaultRouter, g.routers[g.cfg.Server.DefaultRouter], "", nil
 		}
-		e := openai.Errorf(400, "missing_model", "the request has no model; name one as provider/model, e.g. \"openai/gpt-4o-mini\" or \"demo/echo\"")
+		e := openai.Errorf(400, openai.CodeMissingModel, "the request has no model; name one as provider/model, e.g. \"openai/gpt-4o-mini\" or \"demo/echo\"")
 		e.Param = "model"
 		return "", nil, "", e
 	}
@@ -54,7 +54,7 @@ func (g *Gateway) resolve(pathRouter, model string) (name string, r *balance.Rou
 		case g.cfg.Server.DefaultProvider != "" && !hasSlash:
 			model = g.cfg.Server.DefaultProvider + "/" + model
 		default:
-			e := openai.Errorf(404, "model_not_found", fmt.Sprintf("model %q does not name a configured provider, router or alias (known providers: %s)", model, strings.Join(sortedNames(g.providers), ", ")))
+			e := openai.Errorf(404, openai.CodeModelNotFound, fmt.Sprintf("model %q does not name a configured provider, router or alias (known providers: %s)", model, strings.Join(sortedNames(g.providers), ", ")))
 			e.Param = "model"
 			return "", nil, "", e
 		}
@@ -71,7 +71,7 @@ func modelError(model string) *openai.Error {
 	if err == nil {
 		return nil
 	}
-	e := openai.Errorf(400, "invalid_model", err.Error())
+	e := openai.Errorf(400, openai.CodeInvalidModel, err.Error())
 	e.Param = "model"
 	return e
 }
@@ -130,7 +130,7 @@ func (g *Gateway) implicitRouter(model string) (*balance.Router, *openai.Error) 
 	prov, m, _ := strings.Cut(model, "/")
 	p := g.providers[prov]
 	if p == nil {
-		e := openai.Errorf(404, "model_not_found", fmt.Sprintf("model %q does not name a configured provider", model))
+		e := openai.Errorf(404, openai.CodeModelNotFound, fmt.Sprintf("model %q does not name a configured provider", model))
 		e.Param = "model"
 		return nil, e
 	}
@@ -139,7 +139,7 @@ func (g *Gateway) implicitRouter(model string) (*balance.Router, *openai.Error) 
 	bc.Targets, bc.Registry = []balance.Target{{ID: model, Provider: prov, Model: m, Weight: 1}}, g.registry
 	r, err := balance.NewRouter(bc)
 	if err != nil {
-		e := openai.Errorf(400, "invalid_model", err.Error())
+		e := openai.Errorf(400, openai.CodeInvalidModel, err.Error())
 		e.Param = "model"
 		return nil, e
 	}

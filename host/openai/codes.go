@@ -8,6 +8,8 @@ const (
 	CodeBadRequest      = "bad_request"
 	CodeInvalidJSON     = "invalid_json"
 	CodeDuplicateKey    = "duplicate_key"
+	CodeTooManyMessages = "too_many_messages"
+	CodeTooManyTools    = "too_many_tools"
 	CodeInvalidHeader   = "invalid_header"
 	CodeRequestTooLarge = "request_too_large"
 	CodeClientClosed    = "client_closed"
@@ -66,6 +68,8 @@ const (
 	CodeStreamBroken             = "stream_broken"
 	CodeTranslationFailed        = "translation_failed"
 	CodePluginError              = "plugin_error"
+	CodePolicyRejected           = "policy_rejected"
+	CodeBadChunk                 = "bad_chunk"
 	CodePolicyBufferExceeded     = "policy_buffer_exceeded"
 	CodePolicyRewriteUnsupported = "policy_rewrite_unsupported"
 	CodePolicyUnsupported        = "policy_unsupported"
@@ -107,6 +111,8 @@ var Codes = map[string]CodeInfo{
 	CodeBadRequest:      {Status: 400},
 	CodeInvalidJSON:     {Status: 400},
 	CodeDuplicateKey:    {Status: 400},
+	CodeTooManyMessages: {Status: 400},
+	CodeTooManyTools:    {Status: 400},
 	CodeInvalidHeader:   {Status: 400},
 	CodeRequestTooLarge: {Status: 413},
 	CodeClientClosed:    {Status: 499},
@@ -163,6 +169,8 @@ var Codes = map[string]CodeInfo{
 	CodeStreamBroken:             {Status: 502},
 	CodeTranslationFailed:        {Status: 502},
 	CodePluginError:              {}, // 502 from the host; a guest's own status otherwise
+	CodePolicyRejected:           {}, // the policy's status, 403 when it names none
+	CodeBadChunk:                 {}, // a Responses stream's failure event: no status
 	CodePolicyBufferExceeded:     {Status: 502},
 	CodePolicyRewriteUnsupported: {Status: 502},
 	CodePolicyUnsupported:        {Status: 502},

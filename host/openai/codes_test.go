@@ -19,8 +19,9 @@ type codeUse struct {
 }
 
 // TestEveryCodeIsCatalogued walks host/ and cmd/ and fails on an error code that is not in
-// Codes: the literal or catalogue constant given to Errorf, adminError or the Responses
-// bridge's bad, a Code field of an error literal or assignment, a "code" key of a JSON map,
+// Codes: the literal or catalogue constant given to Errorf, adminError, a stream's Fail or the
+// Responses bridge's bad, a Code field of an error literal or assignment, a variable named
+// code, a "code" key of a JSON map,
 // a string a Code method returns, and host/plugin's Code constants. Where Errorf has a literal
 // status, it must be the catalogued one. Every catalogued code must be used somewhere.
 func TestEveryCodeIsCatalogued(t *testing.T) {
@@ -164,6 +165,10 @@ func codeUses(t *testing.T, path string, consts map[string]string) []codeUse {
 				if c, ok := code(x.Args[2]); ok {
 					add(x, c, x.Args[1])
 				}
+			case name == "Fail" && len(x.Args) > 1:
+				if c, ok := code(x.Args[0]); ok {
+					add(x, c, nil)
+				}
 			case name == "bad" && strings.HasSuffix(pkg, "host/responsesapi") && len(x.Args) > 1:
 				if c, ok := code(x.Args[1]); ok {
 					add(x, c, nil)
@@ -182,7 +187,9 @@ func codeUses(t *testing.T, path string, consts map[string]string) []codeUse {
 			}
 		case *ast.AssignStmt:
 			for i, l := range x.Lhs {
-				if sel, ok := l.(*ast.SelectorExpr); ok && sel.Sel.Name == "Code" && i < len(x.Rhs) {
+				sel, isSel := l.(*ast.SelectorExpr)
+				id, isIdent := l.(*ast.Ident)
+				if (isSel && sel.Sel.Name == "Code" || isIdent && id.Name == "code") && i < len(x.Rhs) {
 					if c, ok := code(x.Rhs[i]); ok {
 						add(x, c, nil)
 					}
