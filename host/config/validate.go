@@ -84,6 +84,22 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 }
 
 func (c *Config) validate(v *validator) {
+	c.validateServer(v)
+	c.validateRedis(v)
+	c.validateResponsesAndLog(v)
+	c.validateProviders(v)
+	c.validatePlugins(v)
+	c.validateReferences(v)
+	c.validateCache(v, "cache", &c.Cache)
+	for i := range c.Limits {
+		validateLimit(v, fmt.Sprintf("limits[%d]", i), &c.Limits[i])
+	}
+	c.validateAuth(v)
+	c.validateTelemetryAndPricing(v)
+}
+
+// validateServer checks [server]: listeners, sizes and timeouts.
+func (c *Config) validateServer(v *validator) {
 	for _, f := range []struct {
 		key string
 		n   int
@@ -129,7 +145,10 @@ func (c *Config) validate(v *validator) {
 			v.errAt("server.metrics_listen", "%q is not host:port (or \"off\")", m)
 		}
 	}
-	c.validateRedis(v)
+}
+
+// validateResponsesAndLog checks [responses] and [log].
+func (c *Config) validateResponsesAndLog(v *validator) {
 	switch rs := c.Responses; {
 	case !slices.Contains([]string{"memory", "redis", "off"}, rs.Store):
 		v.errAt("responses.store", "%q is not one of memory, redis, off", rs.Store)
@@ -144,6 +163,10 @@ func (c *Config) validate(v *validator) {
 	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
 		v.errAt("log.format", "%q is not one of text, json", c.Log.Format)
 	}
+}
+
+// validateProviders checks each provider; the ones without credentials are one warning.
+func (c *Config) validateProviders(v *validator) {
 	var missing []string
 	for _, name := range sortedKeys(c.Providers) {
 		p := c.Providers[name]
@@ -208,6 +231,10 @@ func (c *Config) validate(v *validator) {
 	if len(missing) > 0 {
 		v.warns = append(v.warns, Problem{File: v.file, Msg: "providers not configured (requests to them answer 503 until they are): " + strings.Join(missing, ", ")})
 	}
+}
+
+// validatePlugins checks each plugin's file and settings.
+func (c *Config) validatePlugins(v *validator) {
 	for _, name := range sortedKeys(c.Plugins) {
 		p := c.Plugins[name]
 		key := "plugins." + name
@@ -232,6 +259,10 @@ func (c *Config) validate(v *validator) {
 			v.errAt(key+".pool", "must not be negative")
 		}
 	}
+}
+
+// validateReferences checks the routers and every name that refers to a provider, router or plugin.
+func (c *Config) validateReferences(v *validator) {
 	for _, name := range sortedKeys(c.Routers) {
 		c.validateRouter(v, name, c.Routers[name])
 	}
@@ -253,10 +284,10 @@ func (c *Config) validate(v *validator) {
 			v.errAt("policies", "policy %d: plugin %q is not declared under [plugins]", i+1, pol)
 		}
 	}
-	c.validateCache(v, "cache", &c.Cache)
-	for i := range c.Limits {
-		validateLimit(v, fmt.Sprintf("limits[%d]", i), &c.Limits[i])
-	}
+}
+
+// validateAuth checks [auth] and each virtual key (and fills a key limit's scope).
+func (c *Config) validateAuth(v *validator) {
 	if c.Auth.Required && len(c.Auth.Keys) == 0 && c.Auth.KeysFile == "" {
 		v.errAt("auth.required", "auth is required but no keys or keys_file are given")
 	}
@@ -280,6 +311,10 @@ func (c *Config) validate(v *validator) {
 			validateLimit(v, fmt.Sprintf("%s.limits[%d]", key, j), &c.Auth.Keys[i].Limits[j])
 		}
 	}
+}
+
+// validateTelemetryAndPricing checks [telemetry] and [pricing].
+func (c *Config) validateTelemetryAndPricing(v *validator) {
 	if !slices.Contains([]string{"", "none", "otlp-grpc", "otlp-http", "stdout"}, c.Telemetry.Traces) {
 		v.errAt("telemetry.traces", "%q is not one of none, otlp-grpc, otlp-http, stdout", c.Telemetry.Traces)
 	}
@@ -462,7 +497,26 @@ func (c *Config) validateRedis(v *validator) {
 			v.errAt("redis.url", "database %q is not a non-negative number", p)
 		}
 	}
-	if tlsSet && u.Scheme != "rediss" {
+	c.validateRedisTLS(v, u.Scheme, tlsSet)
+	if sentinelSet {
+		switch {
+		case len(r.SentinelAddrs) == 0:
+			v.errAt("redis.sentinel_addrs", "is required with sentinel_master and sentinel_password")
+		case r.SentinelMaster == "":
+			v.errAt("redis.sentinel_master", "is required with sentinel_addrs (the name in \"sentinel monitor <name> ...\")")
+		}
+		for i, a := range r.SentinelAddrs {
+			if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "" {
+				v.errAt("redis.sentinel_addrs", "entry %d %q is not host:port", i+1, a)
+			}
+		}
+	}
+}
+
+// validateRedisTLS checks the [redis] TLS settings against the URL's scheme.
+func (c *Config) validateRedisTLS(v *validator, scheme string, tlsSet bool) {
+	r := &c.Redis
+	if tlsSet && scheme != "rediss" {
 		for _, f := range []struct {
 			key string
 			set bool
@@ -491,21 +545,8 @@ func (c *Config) validateRedis(v *validator) {
 			v.errAt(f.key, "%q cannot be read: %v", f.path, errors.Unwrap(err))
 		}
 	}
-	if r.TLSInsecureSkipVerify && u.Scheme == "rediss" {
+	if r.TLSInsecureSkipVerify && scheme == "rediss" {
 		v.warns = append(v.warns, Problem{File: v.file, Line: v.loc.line("redis.tls_insecure_skip_verify"), Key: "redis.tls_insecure_skip_verify",
 			Msg: "the Redis server's certificate is not verified: anyone on the path can read and change rate limits, cached answers and stored responses"})
-	}
-	if sentinelSet {
-		switch {
-		case len(r.SentinelAddrs) == 0:
-			v.errAt("redis.sentinel_addrs", "is required with sentinel_master and sentinel_password")
-		case r.SentinelMaster == "":
-			v.errAt("redis.sentinel_master", "is required with sentinel_addrs (the name in \"sentinel monitor <name> ...\")")
-		}
-		for i, a := range r.SentinelAddrs {
-			if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "" {
-				v.errAt("redis.sentinel_addrs", "entry %d %q is not host:port", i+1, a)
-			}
-		}
 	}
 }
