@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -115,58 +114,9 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 		log.Warn(w.String())
 	}
 
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	ls, err := a.listen(cfg)
 	if err != nil {
-		return fmt.Errorf("serve: listen %s: %w", cfg.Server.Listen, err)
-	}
-	// Slow clients: headers are bounded by ReadHeaderTimeout, the body and each write by
-	// clientconn's deadlines (not ReadTimeout/WriteTimeout, which would bound a whole request
-	// and so cut long streams), and open connections by the listener's cap.
-	ln = clientconn.Limit(ln, cfg.Server.MaxConnections)
-	srv := &http.Server{
-		Handler: clientconn.Deadlines{Body: cfg.Server.ReadBodyTimeout.D(), Write: cfg.Server.WriteTimeout.D()}.
-			Wrap(http.HandlerFunc(a.serveClient)),
-		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
-		IdleTimeout:       cfg.Server.IdleTimeout.D(),
-		MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-
-	var admin, metrics *http.Server
-	adminAddr := ""
-	if al := cfg.Server.AdminListen; al != "" && al != "off" {
-		aln, err := net.Listen("tcp", al)
-		if err != nil {
-			_ = srv.Close()
-			return fmt.Errorf("serve: admin listen %s: %w", al, err)
-		}
-		adminAddr = aln.Addr().String()
-		a.adminBound = adminAddr
-		a.guard.Store(newAdminGuard(a.adminHandler(), cfg.Server, adminAddr))
-		admin = &http.Server{Handler: http.HandlerFunc(a.serveAdmin), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- admin.Serve(aln) }()
-		if !config.IsLoopbackAddr(al) {
-			log.Warn("the admin API listens beyond loopback; it requires server.admin_token, and only the Host names in server.admin_hosts (or the bound address) are answered", "admin_listen", al)
-		}
-	}
-	metricsAddr := ""
-	if ml := cfg.Server.MetricsListen; ml != "" && ml != "off" {
-		mln, err := net.Listen("tcp", ml)
-		if err != nil {
-			_ = srv.Close()
-			if admin != nil {
-				_ = admin.Close()
-			}
-			return fmt.Errorf("serve: metrics listen %s: %w", ml, err)
-		}
-		metricsAddr = mln.Addr().String()
-		metrics = &http.Server{Handler: metricsOnly(a.tel.MetricsHandler()), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- metrics.Serve(mln) }()
-		if !config.IsLoopbackAddr(ml) {
-			log.Warn("the metrics listener binds beyond loopback; it serves /metrics without a token", "metrics_listen", ml)
-		}
+		return err
 	}
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -184,7 +134,7 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	log.Info("sluice listening", "addr", "http://"+ln.Addr().String(), "admin", adminAddr, "metrics", metricsAddr, "config", cfg.Source,
+	log.Info("sluice listening", "addr", "http://"+ls.addr, "admin", ls.adminAddr, "metrics", ls.metricsAddr, "config", cfg.Source,
 		"providers", len(st.providers), "routers", len(cfg.Routers), "plugins", len(cfg.Plugins),
 		"startup_ms", time.Since(started).Milliseconds())
 	if opts.MemoryLimitErr != nil {
@@ -193,7 +143,7 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 		log.Info("memory limit", "gomemlimit_bytes", opts.MemoryLimit, "source", opts.MemoryLimitSource)
 	}
 	if opts.Ready != nil {
-		opts.Ready(ln.Addr().String(), adminAddr)
+		opts.Ready(ls.addr, ls.adminAddr)
 	}
 
 	for {
@@ -202,13 +152,13 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 			if err := a.Reload(ctx); err != nil {
 				log.Error("reload refused; the running configuration keeps serving", "err", a.scrub(err))
 			}
-		case err := <-errc:
+		case err := <-ls.errc:
 			return fmt.Errorf("serve: %w", err)
 		case <-ctx.Done():
-			if metrics != nil {
-				defer metrics.Close()
+			if ls.metrics != nil {
+				defer ls.metrics.Close()
 			}
-			return a.shutdown(srv, admin)
+			return a.shutdown(ls.client, ls.admin)
 		}
 	}
 }
