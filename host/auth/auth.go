@@ -313,9 +313,6 @@ func (a *Authenticator) Identify(r *http.Request) (Identity, error) {
 	return Identity{Anonymous: true, User: r.Header.Get(a.userHeader), Team: r.Header.Get(a.teamHeader)}, nil
 }
 
-// TrustsIdentityHeaders reports whether anonymous callers are named by the identity headers.
-func (a *Authenticator) TrustsIdentityHeaders() bool { return a.trustHeaders }
-
 // dummy is compared against when the hash is unknown, so hits and misses do the same work.
 var dummy [sha256.Size]byte
 
