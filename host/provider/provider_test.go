@@ -360,4 +360,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
