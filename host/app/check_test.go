@@ -77,6 +77,9 @@ func TestCheckEqualsServe(t *testing.T) {
 				t.Fatalf("check and serve disagree on why:\ncheck: %v\nserve: %v", checkErr, runErr)
 			}
 			t.Logf("verdict: %v", checkErr)
+			if want, ok := extraAccepted[name]; ok && want != (checkErr == nil) {
+				t.Errorf("accepted = %v, want %v", checkErr == nil, want)
+			}
 			if checkErr == nil {
 				accepted++
 			} else {
@@ -87,8 +90,15 @@ func TestCheckEqualsServe(t *testing.T) {
 	t.Logf("%d accepted by both, %d refused by both", accepted, refused)
 }
 
-// extraConfigs are configurations that host/config accepts and only a build can refuse: a
-// plugin file that is not WebAssembly, and a route plugin without a route hook (a translator).
+// extraAccepted is the verdict each extra configuration must get from both.
+var extraAccepted = map[string]bool{
+	"extra/junk-plugin": false, "extra/route-hook-missing": false,
+	"extra/translator-plugin": true, "extra/redis-down": true,
+}
+
+// extraConfigs are configurations that host/config accepts and only a build can refuse (a
+// plugin file that is not WebAssembly, a route plugin without a route hook), or that both
+// must accept without reaching outside (Redis down).
 func extraConfigs(t *testing.T) []string {
 	t.Helper()
 	dir := t.TempDir()
@@ -124,6 +134,18 @@ path = "translator.wasm"
 strategy = "plugin"
 plugin = "p"
 targets = [{ model = "demo/echo" }]
+`,
+		// Neither check nor serve connects to Redis while building: nothing listens on port 1.
+		"redis-down": `[redis]
+url = "redis://127.0.0.1:1"
+[cache]
+enabled = true
+store = "tiered"
+[responses]
+store = "redis"
+[[limits]]
+scope = "global"
+rate = "10/s"
 `,
 		"translator-plugin": `[plugins.p]
 path = "translator.wasm"
