@@ -68,7 +68,7 @@ func TestInvokeAndErrors(t *testing.T) {
 		t.Fatalf("%s %v", out, err)
 	}
 	_, err = Invoke(HookOnRequest, []byte(`{"meta":{"model":"bad"},"body":{}}`))
-	if got := string(ErrorJSON(err)); got != `{"status":403,"type":"invalid_request_error","code":"nope","message":"model bad"}` {
+	if got := string(ErrorJSON(err)); got != `{"status":403,"type":"permission_error","code":"nope","message":"model bad"}` {
 		t.Fatal(got)
 	}
 	if got := string(ErrorJSON(errors.New("x"))); got != `{"status":500,"type":"api_error","code":"plugin_error","message":"x"}` {

@@ -289,17 +289,14 @@ func initHook(in []byte) ([]byte, error) {
 func ErrorJSON(err error) []byte {
 	var e *Error
 	if !errors.As(err, &e) {
-		e = &Error{Status: 500, Type: "api_error", Code: "plugin_error", Message: err.Error()}
+		e = &Error{Status: 500, Type: abi.TypeServer, Code: "plugin_error", Message: err.Error()}
 	}
 	st, typ := e.Status, e.Type
 	if st == 0 {
 		st = 400
 	}
 	if typ == "" {
-		typ = "invalid_request_error"
-		if st >= 500 {
-			typ = "api_error"
-		}
+		typ = abi.ErrorType(st)
 	}
 	b := append([]byte(nil), `{"status":`...)
 	b = strconv.AppendInt(b, int64(st), 10)

@@ -24,7 +24,7 @@ const usage = `sluice: an OpenAI-compatible LLM gateway with WebAssembly plugins
 
 Usage:
   sluice serve [-c sluice.toml] [--listen ADDR]   serve (no -c: the embedded default config)
-  sluice check [-c sluice.toml]                   validate a config and print what would run
+  sluice check [-c sluice.toml]                   build what serve would (no listeners) and print it
   sluice plugin new|build|test ...                write, build and try plugins
   sluice keys new [--id ID]                       mint a virtual API key and its hash
   sluice health [--url URL]                       GET /health, exit 0 on 200 (container health check)
@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
 	case "check":
-		return check(args[1:], stdout, stderr)
+		return check(ctx, args[1:], stdout, stderr)
 	case "plugin":
 		return plugintool.Run(ctx, args[1:], stdout, stderr)
 	case "keys":
@@ -95,20 +95,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MemoryLimit: mem.Limit, MemoryLimitSource: mem.Source, MemoryLimitErr: memErr})
 }
 
-func check(args []string, stdout, stderr io.Writer) error {
+func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("check", stderr)
 	cfgPath := fs.String("c", "", "config file (default: the embedded default config)")
 	fs.StringVar(cfgPath, "config", "", "config file (same as -c)")
 	if err := fs.Parse(args); err != nil {
 		return errSilent
 	}
-	var cfg *config.Config
-	var err error
-	if *cfgPath == "" {
-		cfg, err = config.LoadDefault()
-	} else {
-		cfg, err = config.Load(*cfgPath)
-	}
+	// Check builds what serve would build (plugins compiled, providers, routers, stores) and
+	// tears it down, so a config it passes is one serve runs.
+	cfg, err := app.Check(ctx, app.Options{ConfigPath: *cfgPath, PluginCacheDir: os.Getenv("SLUICE_PLUGIN_CACHE"), Version: buildVersion()})
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {

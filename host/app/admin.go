@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-gw/sluice/host/auth"
 	"github.com/sluice-gw/sluice/host/cache"
 	"github.com/sluice-gw/sluice/host/config"
+	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/ratelimit"
 )
 
@@ -29,7 +30,7 @@ func (a *App) adminHandler() http.Handler {
 	}).Methods(http.MethodGet)
 	m.HandleFunc("/admin/reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.Reload(r.Context()); err != nil {
-			writeJSON(w, 422, map[string]any{"error": map[string]any{"message": a.scrub(err), "type": "invalid_request_error", "code": "reload_refused"}})
+			writeJSON(w, 422, map[string]any{"error": map[string]any{"message": a.scrub(err), "type": openai.TypeInvalidRequest, "code": openai.CodeReloadRefused}})
 			return
 		}
 		writeJSON(w, 200, map[string]any{"status": "reloaded"})
@@ -37,7 +38,7 @@ func (a *App) adminHandler() http.Handler {
 	m.HandleFunc("/admin/plugins/{name}/reload", func(w http.ResponseWriter, r *http.Request) {
 		name := mux.Vars(r)["name"]
 		if err := a.plugins.ReloadOne(r.Context(), name); err != nil {
-			writeJSON(w, 422, map[string]any{"error": map[string]any{"message": a.scrub(err), "type": "invalid_request_error", "code": "reload_refused"}})
+			writeJSON(w, 422, map[string]any{"error": map[string]any{"message": a.scrub(err), "type": openai.TypeInvalidRequest, "code": openai.CodeReloadRefused}})
 			return
 		}
 		p, _ := a.plugins.Get(name)
@@ -86,7 +87,7 @@ func (a *App) scrub(err error) string {
 }
 
 func adminError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": "invalid_request_error", "code": code}})
+	writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": openai.TypeInvalidRequest, "code": code}})
 }
 
 // purgeCache empties every response cache: the in-process store, and for Redis every key under
@@ -106,12 +107,12 @@ func (a *App) purgeCache(w http.ResponseWriter, r *http.Request) {
 		errs = append(errs, err)
 	}
 	if len(done) == 0 {
-		adminError(w, 404, "cache_disabled", "no response cache is configured")
+		adminError(w, 404, openai.CodeCacheDisabled, "no response cache is configured")
 		return
 	}
 	if err := errors.Join(errs...); err != nil {
 		a.log.Warn("admin: cache purge incomplete", "removed", removed, "err", a.scrub(err))
-		adminError(w, 502, "purge_failed", fmt.Sprintf("purged %d entries, then: %s", removed, a.scrub(err)))
+		adminError(w, 502, openai.CodePurgeFailed, fmt.Sprintf("purged %d entries, then: %s", removed, a.scrub(err)))
 		return
 	}
 	a.log.Info("admin: cache purged", "removed", removed, "stores", len(done))
@@ -138,7 +139,7 @@ type limitState struct {
 func (a *App) peekLimits(w http.ResponseWriter, r *http.Request) {
 	st := a.state.Load()
 	if st.stages.limiter == nil {
-		adminError(w, 404, "limits_disabled", "no rate limits are configured")
+		adminError(w, 404, openai.CodeLimitsDisabled, "no rate limits are configured")
 		return
 	}
 	q := r.URL.Query()
@@ -146,11 +147,11 @@ func (a *App) peekLimits(w http.ResponseWriter, r *http.Request) {
 	if id := q.Get("key"); id != "" {
 		ks, ok, err := findKey(st.cfg, id)
 		if err != nil {
-			adminError(w, 500, "keys_unreadable", a.scrub(err))
+			adminError(w, 500, openai.CodeKeysUnreadable, a.scrub(err))
 			return
 		}
 		if !ok {
-			adminError(w, 404, "unknown_key", fmt.Sprintf("no virtual key has id %q", id))
+			adminError(w, 404, openai.CodeUnknownKey, fmt.Sprintf("no virtual key has id %q", id))
 			return
 		}
 		subj.Key, subj.KeyRules = ks.ID, ks.rules
@@ -162,12 +163,12 @@ func (a *App) peekLimits(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if subj.Key == "" && subj.Team == "" && subj.User == "" && subj.Router == "" {
-		adminError(w, 400, "missing_subject", "give key=<key id>, or team=, user= or router=")
+		adminError(w, 400, openai.CodeMissingSubject, "give key=<key id>, or team=, user= or router=")
 		return
 	}
 	decs, err := st.stages.limiter.Peek(r.Context(), subj)
 	if err != nil {
-		adminError(w, 503, "rate_limit_unavailable", a.scrub(err))
+		adminError(w, 503, openai.CodeRateLimitUnavailable, a.scrub(err))
 		return
 	}
 	out := make([]limitState, 0, len(decs))

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sluice-gw/sluice/host/config"
+	"github.com/sluice-gw/sluice/host/openai"
 )
 
 // adminGuard stands in front of the admin API. It refuses, in order:
@@ -66,17 +67,17 @@ var dashboardAssets = map[string]bool{"/dashboard": true, "/dashboard/": true, "
 
 func (g *adminGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !g.hostAllowed(r.Host) {
-		adminError(w, http.StatusForbidden, "host_not_allowed", "the admin API answers only loopback hosts and server.admin_hosts")
+		adminError(w, http.StatusForbidden, openai.CodeHostNotAllowed, "the admin API answers only loopback hosts and server.admin_hosts")
 		return
 	}
 	safe := r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions
 	if !safe && !g.sameOrigin(r) {
-		adminError(w, http.StatusForbidden, "cross_origin_refused", "the admin API refuses state-changing requests from another origin")
+		adminError(w, http.StatusForbidden, openai.CodeCrossOriginRefused, "the admin API refuses state-changing requests from another origin")
 		return
 	}
 	if g.token != nil && !(safe && dashboardAssets[r.URL.Path]) && !g.tokenOK(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="sluice-admin"`)
-		adminError(w, http.StatusUnauthorized, "admin_token_required", "the admin API needs Authorization: Bearer <server.admin_token>")
+		adminError(w, http.StatusUnauthorized, openai.CodeAdminTokenRequired, "the admin API needs Authorization: Bearer <server.admin_token>")
 		return
 	}
 	g.next.ServeHTTP(w, r)

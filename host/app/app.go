@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -103,105 +102,21 @@ func Run(ctx context.Context, opts Options) error {
 
 func run(ctx context.Context, opts Options, loaded **config.Config) error {
 	started := time.Now()
-	cfg, err := loadConfig(opts.ConfigPath)
+	a, st, done, err := prepare(ctx, opts, loaded, false)
 	if err != nil {
 		return err
 	}
-	*loaded = cfg
-	if opts.Listen != "" {
-		cfg.Server.Listen = opts.Listen
-	}
-	log, access, closeLogs, err := newLoggers(cfg, opts.Stdout, opts.Stderr)
-	if err != nil {
-		return err
-	}
-	defer closeLogs()
-	tel, err := newTelemetry(ctx, cfg, opts.Version, opts.SpanRecorder)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = tel.Shutdown(sctx)
-	}()
-	otlpAccess := tel.AccessLogHandler()
-	if cfg.Log.AccessOTLP && otlpAccess == nil {
-		log.Warn("log: access_otlp is on but OTEL_SDK_DISABLED is true; access records are not exported")
-	}
-	access = accessLogger(access, otlpAccess)
-	a := &App{opts: opts, log: log, access: access, registry: balance.NewRegistry(), started: started, tel: tel,
-		streams: clientconn.NewSlots(cfg.Server.MaxStreams)}
-	a.engine, err = plugin.NewEngine(plugin.EngineOptions{CacheDir: opts.PluginCacheDir, Logger: log})
-	if err != nil {
-		return fmt.Errorf("serve: plugins: %w", err)
-	}
-	defer a.engine.Close()
-	a.plugins = plugin.NewRegistry(a.engine)
-	defer a.plugins.Close()
-	defer a.closeStores()
-
-	st, err := a.build(ctx, cfg)
-	if err != nil {
-		return err
-	}
+	defer done()
+	a.started = started
+	cfg, log := st.cfg, a.log
 	a.state.Store(st)
 	for _, w := range cfg.Warnings {
 		log.Warn(w.String())
 	}
 
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	ls, err := a.listen(cfg)
 	if err != nil {
-		return fmt.Errorf("serve: listen %s: %w", cfg.Server.Listen, err)
-	}
-	// Slow clients: headers are bounded by ReadHeaderTimeout, the body and each write by
-	// clientconn's deadlines (not ReadTimeout/WriteTimeout, which would bound a whole request
-	// and so cut long streams), and open connections by the listener's cap.
-	ln = clientconn.Limit(ln, cfg.Server.MaxConnections)
-	srv := &http.Server{
-		Handler: clientconn.Deadlines{Body: cfg.Server.ReadBodyTimeout.D(), Write: cfg.Server.WriteTimeout.D()}.
-			Wrap(http.HandlerFunc(a.serveClient)),
-		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.D(),
-		IdleTimeout:       cfg.Server.IdleTimeout.D(),
-		MaxHeaderBytes:    int(cfg.Server.MaxHeaderBytes),
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-
-	var admin, metrics *http.Server
-	adminAddr := ""
-	if al := cfg.Server.AdminListen; al != "" && al != "off" {
-		aln, err := net.Listen("tcp", al)
-		if err != nil {
-			_ = srv.Close()
-			return fmt.Errorf("serve: admin listen %s: %w", al, err)
-		}
-		adminAddr = aln.Addr().String()
-		a.adminBound = adminAddr
-		a.guard.Store(newAdminGuard(a.adminHandler(), cfg.Server, adminAddr))
-		admin = &http.Server{Handler: http.HandlerFunc(a.serveAdmin), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- admin.Serve(aln) }()
-		if !config.IsLoopbackAddr(al) {
-			log.Warn("the admin API listens beyond loopback; it requires server.admin_token, and only the Host names in server.admin_hosts (or the bound address) are answered", "admin_listen", al)
-		}
-	}
-	metricsAddr := ""
-	if ml := cfg.Server.MetricsListen; ml != "" && ml != "off" {
-		mln, err := net.Listen("tcp", ml)
-		if err != nil {
-			_ = srv.Close()
-			if admin != nil {
-				_ = admin.Close()
-			}
-			return fmt.Errorf("serve: metrics listen %s: %w", ml, err)
-		}
-		metricsAddr = mln.Addr().String()
-		metrics = &http.Server{Handler: metricsOnly(a.tel.MetricsHandler()), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- metrics.Serve(mln) }()
-		if !config.IsLoopbackAddr(ml) {
-			log.Warn("the metrics listener binds beyond loopback; it serves /metrics without a token", "metrics_listen", ml)
-		}
+		return err
 	}
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -219,7 +134,7 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	log.Info("sluice listening", "addr", "http://"+ln.Addr().String(), "admin", adminAddr, "metrics", metricsAddr, "config", cfg.Source,
+	log.Info("sluice listening", "addr", "http://"+ls.addr, "admin", ls.adminAddr, "metrics", ls.metricsAddr, "config", cfg.Source,
 		"providers", len(st.providers), "routers", len(cfg.Routers), "plugins", len(cfg.Plugins),
 		"startup_ms", time.Since(started).Milliseconds())
 	if opts.MemoryLimitErr != nil {
@@ -228,7 +143,7 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 		log.Info("memory limit", "gomemlimit_bytes", opts.MemoryLimit, "source", opts.MemoryLimitSource)
 	}
 	if opts.Ready != nil {
-		opts.Ready(ln.Addr().String(), adminAddr)
+		opts.Ready(ls.addr, ls.adminAddr)
 	}
 
 	for {
@@ -237,13 +152,13 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 			if err := a.Reload(ctx); err != nil {
 				log.Error("reload refused; the running configuration keeps serving", "err", a.scrub(err))
 			}
-		case err := <-errc:
+		case err := <-ls.errc:
 			return fmt.Errorf("serve: %w", err)
 		case <-ctx.Done():
-			if metrics != nil {
-				defer metrics.Close()
+			if ls.metrics != nil {
+				defer ls.metrics.Close()
 			}
-			return a.shutdown(srv, admin)
+			return a.shutdown(ls.client, ls.admin)
 		}
 	}
 }

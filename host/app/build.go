@@ -194,14 +194,8 @@ func (a *App) newRouter(rc *config.Router, providers map[string]*provider.Provid
 			PriceIn: pr.Input, PriceOut: pr.Output,
 		}
 	}
-	bc := balance.Config{
-		Name: rc.Name, Strategy: balance.Strategy(rc.Strategy), Targets: targets,
-		Retries: balance.Retries{Attempts: rc.Retries.Attempts, Backoff: rc.Retries.Backoff.D(), MaxBackoff: rc.Retries.MaxBackoff.D(), Budget: rc.Retries.Budget, AfterSend: rc.Retries.AfterSend},
-		Health: balance.Health{Window: rc.Health.Window.D(), Threshold: rc.Health.Threshold, MinRequests: rc.Health.MinRequests,
-			Cooldown: rc.Health.Cooldown.D(), MaxCooldown: rc.Health.MaxCooldown.D()},
-		DefaultRTT: rc.DefaultRTT.D(), Decay: rc.Decay.D(), Timeout: rc.Timeout.D(), AttemptTimeout: rc.AttemptTimeout.D(),
-		FallbackStrategy: balance.Strategy(rc.FallbackStrategy), Registry: a.registry,
-	}
+	bc := balance.FromConfig(rc)
+	bc.Targets, bc.Registry = targets, a.registry
 	if rc.Strategy == "plugin" {
 		p, ok := a.plugins.Get(rc.Plugin)
 		if !ok || !p.Has("route") {
@@ -210,7 +204,7 @@ func (a *App) newRouter(rc *config.Router, providers map[string]*provider.Provid
 		bc.Orderer = routeOrderer(p)
 	}
 	if rc.Health.Probe > 0 {
-		timeout := 5 * time.Second
+		timeout := config.MaxProbeTimeout
 		if d := rc.Health.Probe.D(); d < timeout {
 			timeout = d
 		}

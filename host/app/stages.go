@@ -50,7 +50,23 @@ func (a *App) buildStages(cfg *config.Config, prices *pricing.Table) (*stages, e
 		}
 	}()
 	s.prices = prices
+	keys, err := s.buildAuth(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.buildLimiter(cfg, s, keys); err != nil {
+		return nil, err
+	}
+	if err := a.buildCaches(cfg, s); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
 
+// buildAuth makes the authenticator from the configured keys and the keys file, and returns
+// every key (their limits become limiter rules).
+func (s *stages) buildAuth(cfg *config.Config) ([]auth.KeySpec, error) {
 	keys := make([]auth.KeySpec, 0, len(cfg.Auth.Keys))
 	for _, k := range cfg.Auth.Keys {
 		ks := auth.KeySpec{ID: k.ID, Key: k.Key, KeyHash: k.KeyHash, User: k.User, Team: k.Team, Models: k.Models, Routers: k.Routers, BYOK: k.BYOK, Passthrough: k.Passthrough}
@@ -78,39 +94,47 @@ func (a *App) buildStages(cfg *config.Config, prices *pricing.Table) (*stages, e
 	if err != nil {
 		return nil, fmt.Errorf("serve: auth: %w", err)
 	}
+	return keys, nil
+}
 
+// buildLimiter makes the limiter when any limit is configured, globally or on a key.
+func (a *App) buildLimiter(cfg *config.Config, s *stages, keys []auth.KeySpec) error {
 	hasKeyLimits := false
 	for _, k := range keys {
 		hasKeyLimits = hasKeyLimits || len(k.Limits) > 0
 	}
-	if len(cfg.Limits) > 0 || hasKeyLimits {
-		rules := make([]ratelimit.Rule, 0, len(cfg.Limits))
-		for i, l := range cfg.Limits {
-			sp := limitSpec(l)
-			if sp.Name == "" {
-				sp.Name = fmt.Sprintf("%s-%s-%d", l.Scope, l.Unit, i+1)
-			}
-			r, err := sp.Rule()
-			if err != nil {
-				return nil, fmt.Errorf("serve: limits[%d]: %w", i, err)
-			}
-			rules = append(rules, r)
-		}
-		store, err := a.limitStore(cfg)
-		if err != nil {
-			return nil, err
-		}
-		s.limiter, err = ratelimit.New(ratelimit.Config{Rules: rules, Store: store, FailOpen: *cfg.Redis.FailOpen, Logger: a.log,
-			// A backstop above the store's own timeout, never below it.
-			StoreTimeout: max(time.Second, 2*cfg.Redis.Timeout.D())})
-		if err != nil {
-			return nil, fmt.Errorf("serve: limits: %w", err)
-		}
+	if len(cfg.Limits) == 0 && !hasKeyLimits {
+		return nil
 	}
+	rules := make([]ratelimit.Rule, 0, len(cfg.Limits))
+	for i, l := range cfg.Limits {
+		sp := limitSpec(l)
+		if sp.Name == "" {
+			sp.Name = fmt.Sprintf("%s-%s-%d", l.Scope, l.Unit, i+1)
+		}
+		r, err := sp.Rule()
+		if err != nil {
+			return fmt.Errorf("serve: limits[%d]: %w", i, err)
+		}
+		rules = append(rules, r)
+	}
+	store, err := a.limitStore(cfg)
+	if err != nil {
+		return err
+	}
+	s.limiter, err = ratelimit.New(ratelimit.Config{Rules: rules, Store: store, FailOpen: *cfg.Redis.FailOpen, Logger: a.log,
+		// A backstop above the store's own timeout, never below it.
+		StoreTimeout: max(time.Second, 2*cfg.Redis.Timeout.D())})
+	if err != nil {
+		return fmt.Errorf("serve: limits: %w", err)
+	}
+	return nil
+}
 
-	newStore := func() (cache.Store, error) { return a.cacheStore(cfg) }
+// buildCaches makes the global cache and each router's own; all share the one store.
+func (a *App) buildCaches(cfg *config.Config, s *stages) error {
 	mk := func(cc *config.Cache) (*cache.Cache, error) {
-		st, err := newStore()
+		st, err := a.cacheStore(cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +146,7 @@ func (a *App) buildStages(cfg *config.Config, prices *pricing.Table) (*stages, e
 	if cfg.Cache.On() {
 		c, err := mk(&cfg.Cache)
 		if err != nil {
-			return nil, fmt.Errorf("serve: cache: %w", err)
+			return fmt.Errorf("serve: cache: %w", err)
 		}
 		s.caches[""] = c
 	}
@@ -136,10 +160,9 @@ func (a *App) buildStages(cfg *config.Config, prices *pricing.Table) (*stages, e
 		}
 		c, err := mk(rc.Cache)
 		if err != nil {
-			return nil, fmt.Errorf("serve: router %s: cache: %w", name, err)
+			return fmt.Errorf("serve: router %s: cache: %w", name, err)
 		}
 		s.caches[name] = c
 	}
-	ok = true
-	return s, nil
+	return nil
 }

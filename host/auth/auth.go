@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/ratelimit"
 )
 
@@ -102,7 +103,7 @@ func (id Identity) CheckModel(model string) error {
 	if id.AllowsModel(model) {
 		return nil
 	}
-	return &Error{Status: http.StatusForbidden, Type: "permission_error", Code: "model_not_allowed",
+	return &Error{Status: http.StatusForbidden, Type: openai.TypePermission, Code: openai.CodeModelNotAllowed,
 		Message: fmt.Sprintf("key %q may not use model %q", id.KeyID, model)}
 }
 
@@ -111,7 +112,7 @@ func (id Identity) CheckRouter(router string) error {
 	if id.AllowsRouter(router) {
 		return nil
 	}
-	return &Error{Status: http.StatusForbidden, Type: "permission_error", Code: "router_not_allowed",
+	return &Error{Status: http.StatusForbidden, Type: openai.TypePermission, Code: openai.CodeRouterNotAllowed,
 		Message: fmt.Sprintf("key %q may not use router %q", id.KeyID, router)}
 }
 
@@ -172,14 +173,14 @@ func (e *Error) Is(target error) bool {
 
 var (
 	// ErrMissingKey: auth is required and the request carries no key (401).
-	ErrMissingKey = &Error{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "missing_api_key",
+	ErrMissingKey = &Error{Status: http.StatusUnauthorized, Type: openai.TypeInvalidRequest, Code: openai.CodeMissingAPIKey,
 		Message: "no API key provided; send Authorization: Bearer <key> or x-api-key"}
 	// ErrInvalidKey: the key is not one of the configured virtual keys (401).
-	ErrInvalidKey = &Error{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
+	ErrInvalidKey = &Error{Status: http.StatusUnauthorized, Type: openai.TypeInvalidRequest, Code: openai.CodeInvalidAPIKey,
 		Message: "invalid API key"}
 	// ErrModelNotAllowed and ErrRouterNotAllowed match the errors of CheckModel and CheckRouter.
-	ErrModelNotAllowed  = &Error{Status: http.StatusForbidden, Code: "model_not_allowed"}
-	ErrRouterNotAllowed = &Error{Status: http.StatusForbidden, Code: "router_not_allowed"}
+	ErrModelNotAllowed  = &Error{Status: http.StatusForbidden, Code: openai.CodeModelNotAllowed}
+	ErrRouterNotAllowed = &Error{Status: http.StatusForbidden, Code: openai.CodeRouterNotAllowed}
 )
 
 // Options configures an Authenticator.
@@ -311,9 +312,6 @@ func (a *Authenticator) Identify(r *http.Request) (Identity, error) {
 	}
 	return Identity{Anonymous: true, User: r.Header.Get(a.userHeader), Team: r.Header.Get(a.teamHeader)}, nil
 }
-
-// TrustsIdentityHeaders reports whether anonymous callers are named by the identity headers.
-func (a *Authenticator) TrustsIdentityHeaders() bool { return a.trustHeaders }
 
 // dummy is compared against when the hash is unknown, so hits and misses do the same work.
 var dummy [sha256.Size]byte

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/sluice-gw/sluice/host/config"
 )
 
 // Strategy names an ordering strategy.
@@ -78,19 +80,22 @@ type Prober func(ctx context.Context, t Target) error
 // Retries configures attempts after the first.
 type Retries struct {
 	// Attempts is the maximum number of attempts per request, the first
-	// included (default 3; 1 disables failover).
+	// included (1 disables failover).
+	//
+	// Every zero field of a Config gets host/config's default (config.DefaultAttempts and the
+	// rest), the same table declared and implicit routers get.
 	Attempts int
 	// Backoff and MaxBackoff bound the full-jitter backoff before repeating a
 	// target already tried by the same request: a uniform pause in
 	// [0, min(MaxBackoff, Backoff x 2^(n-1))] for the n-th repeat. An
 	// attempt on a target not yet tried goes at once: it is another failure
-	// domain, and waiting would only add latency. Defaults 50ms and 1s.
+	// domain, and waiting would only add latency.
 	Backoff, MaxBackoff time.Duration
-	// Budget is the ratio of retries to requests allowed over BudgetWindow
-	// (default 0.2), on top of BudgetFloor retries per second (default 10).
+	// Budget is the ratio of retries to requests allowed over BudgetWindow (in 10
+	// buckets), on top of BudgetFloor retries per second.
 	Budget       float64
 	BudgetFloor  float64
-	BudgetWindow time.Duration // default 10s, in 10 buckets
+	BudgetWindow time.Duration
 	// AfterSend also retries failures that came after the whole request reached the upstream
 	// (Outcome.AfterSend: a timeout or reset while waiting for the answer, a stream broken
 	// before its first chunk). The upstream may then do and bill the work twice, so it is
@@ -101,18 +106,17 @@ type Retries struct {
 // Health configures passive health and ejection.
 type Health struct {
 	// Window is the sliding window of outcomes, in Buckets time buckets.
-	// Defaults 30s and 10.
 	Window  time.Duration
 	Buckets int
 	// Threshold ejects a target when failures/requests in the window exceed
-	// it with at least MinRequests outcomes. Defaults 0.5 and 10.
+	// it with at least MinRequests outcomes (a threshold of 1 never ejects).
 	Threshold   float64
 	MinRequests int
 	// Cooldown is the first ejection's length; each failed trial doubles it
-	// up to MaxCooldown. Defaults 10s and 5m.
+	// up to MaxCooldown.
 	Cooldown, MaxCooldown time.Duration
-	// RetryAfter cools a target after a 429 without a usable Retry-After
-	// (default 30s). Any 429 cooling is capped at MaxCooldown.
+	// RetryAfter cools a target after a 429 without a usable Retry-After. Any
+	// 429 cooling is capped at MaxCooldown.
 	RetryAfter time.Duration
 }
 
@@ -121,7 +125,7 @@ type Health struct {
 type Probe struct {
 	// Func runs one check; nil disables probing.
 	Func Prober
-	// Interval between rounds (default 10s); Timeout per check (default 5s).
+	// Interval between rounds; Timeout per check.
 	Interval, Timeout time.Duration
 }
 
@@ -133,14 +137,14 @@ type Config struct {
 	Retries  Retries
 	Health   Health
 	Probe    Probe
-	// DefaultRTT is the latency assumed for a target without samples
-	// (default 250ms); Decay is the PeakEWMA time constant (default 10s).
+	// DefaultRTT is the latency assumed for a target without samples; Decay
+	// is the PeakEWMA time constant.
 	DefaultRTT, Decay time.Duration
 	// Timeout bounds a whole request and AttemptTimeout one attempt; the
-	// gateway enforces both with contexts. Defaults 60s and Timeout.
+	// gateway enforces both with contexts (AttemptTimeout defaults to Timeout).
 	Timeout, AttemptTimeout time.Duration
-	// FallbackStrategy orders targets when the Orderer fails (default
-	// priority). It cannot be plugin.
+	// FallbackStrategy orders targets when the Orderer fails. It cannot be
+	// plugin.
 	FallbackStrategy Strategy
 	// Orderer is required by the plugin strategy.
 	Orderer Orderer
@@ -171,152 +175,167 @@ func defDur(d *time.Duration, v time.Duration) {
 	}
 }
 
-// normalize applies defaults and validates c in place.
+func defNum[T int | float64](n *T, v T) {
+	if *n == 0 {
+		*n = v
+	}
+}
+
+// normalize fills unset fields with host/config's defaults (the one table every router
+// gets) and validates c in place.
 func (c *Config) normalize() error {
-	bad := func(field, format string, args ...any) error {
-		return &ConfigError{Router: c.Name, Field: field, Reason: fmt.Sprintf(format, args...)}
-	}
-	if c.Name == "" {
-		return bad("name", "must not be empty")
-	}
+	c.defaults()
+	return c.validate()
+}
+
+func (c *Config) defaults() {
 	if c.Strategy == "" {
-		c.Strategy = StrategyLatency
-	}
-	if !c.Strategy.valid() {
-		return bad("strategy", "unknown strategy %q", c.Strategy)
+		c.Strategy = Strategy(config.DefaultStrategy)
 	}
 	if c.FallbackStrategy == "" {
-		c.FallbackStrategy = StrategyPriority
+		c.FallbackStrategy = Strategy(config.DefaultFallbackStrategy)
+	}
+	r := &c.Retries
+	defNum(&r.Attempts, config.DefaultAttempts)
+	defDur(&r.Backoff, config.DefaultBackoff)
+	defDur(&r.MaxBackoff, config.DefaultMaxBackoff)
+	defNum(&r.Budget, config.DefaultRetryBudget)
+	defNum(&r.BudgetFloor, config.DefaultBudgetFloor)
+	defDur(&r.BudgetWindow, config.DefaultBudgetWindow)
+	h := &c.Health
+	defDur(&h.Window, config.DefaultHealthWindow)
+	defNum(&h.Buckets, config.DefaultHealthBuckets)
+	defNum(&h.Threshold, config.DefaultHealthThreshold)
+	defNum(&h.MinRequests, config.DefaultMinRequests)
+	defDur(&h.Cooldown, config.DefaultCooldown)
+	defDur(&h.MaxCooldown, config.DefaultMaxCooldown)
+	defDur(&h.RetryAfter, config.DefaultRetryAfter)
+	if c.Probe.Func != nil {
+		defDur(&c.Probe.Interval, config.DefaultProbeInterval)
+		defDur(&c.Probe.Timeout, config.MaxProbeTimeout)
+	}
+	defDur(&c.DefaultRTT, config.DefaultRTT)
+	defDur(&c.Decay, config.DefaultDecay)
+	defDur(&c.Timeout, config.DefaultRouterTimeout)
+	defDur(&c.AttemptTimeout, c.Timeout)
+}
+
+func (c *Config) bad(field, format string, args ...any) error {
+	return &ConfigError{Router: c.Name, Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) validate() error {
+	if c.Name == "" {
+		return c.bad("name", "must not be empty")
+	}
+	if !c.Strategy.valid() {
+		return c.bad("strategy", "unknown strategy %q", c.Strategy)
 	}
 	if !c.FallbackStrategy.valid() || c.FallbackStrategy == StrategyPlugin {
-		return bad("fallback_strategy", "must be a built-in strategy, got %q", c.FallbackStrategy)
+		return c.bad("fallback_strategy", "must be a built-in strategy, got %q", c.FallbackStrategy)
 	}
 	if c.Strategy == StrategyPlugin && c.Orderer == nil {
-		return bad("orderer", "strategy plugin needs an orderer")
+		return c.bad("orderer", "strategy plugin needs an orderer")
 	}
+	if err := c.validateTargets(); err != nil {
+		return err
+	}
+	if err := c.validateRetries(); err != nil {
+		return err
+	}
+	if err := c.validateHealth(); err != nil {
+		return err
+	}
+	return c.validateTimes()
+}
+
+func (c *Config) validateTargets() error {
 	if len(c.Targets) == 0 {
-		return bad("targets", "at least one target is required")
+		return c.bad("targets", "at least one target is required")
 	}
 	if len(c.Targets) > maxTargets {
-		return bad("targets", "at most %d targets, got %d", maxTargets, len(c.Targets))
+		return c.bad("targets", "at most %d targets, got %d", maxTargets, len(c.Targets))
 	}
 	seen := make(map[string]int, len(c.Targets))
 	for i, t := range c.Targets {
 		f := fmt.Sprintf("targets[%d]", i)
 		switch {
 		case t.ID == "":
-			return bad(f+".id", "must not be empty")
+			return c.bad(f+".id", "must not be empty")
 		case t.Provider == "":
-			return bad(f+".provider", "must not be empty")
+			return c.bad(f+".provider", "must not be empty")
 		case t.Model == "":
-			return bad(f+".model", "must not be empty")
+			return c.bad(f+".model", "must not be empty")
 		case t.Weight < 0:
-			return bad(f+".weight", "must be >= 0, got %d", t.Weight)
+			return c.bad(f+".weight", "must be >= 0, got %d", t.Weight)
 		case t.PriceIn < 0:
-			return bad(f+".price_in", "must be >= 0")
+			return c.bad(f+".price_in", "must be >= 0")
 		case t.PriceOut < 0:
-			return bad(f+".price_out", "must be >= 0")
+			return c.bad(f+".price_out", "must be >= 0")
 		}
 		if j, dup := seen[t.ID]; dup {
-			return bad(f+".id", "duplicate of targets[%d] (%q)", j, t.ID)
+			return c.bad(f+".id", "duplicate of targets[%d] (%q)", j, t.ID)
 		}
 		seen[t.ID] = i
 	}
+	return nil
+}
 
+func (c *Config) validateRetries() error {
 	r := &c.Retries
-	if r.Attempts == 0 {
-		r.Attempts = 3
+	switch {
+	case r.Attempts < 0:
+		return c.bad("retries.attempts", "must be >= 1, got %d", r.Attempts)
+	case r.Backoff < 0:
+		return c.bad("retries.backoff", "must be >= 0")
+	case r.MaxBackoff < r.Backoff:
+		return c.bad("retries.max_backoff", "must be >= retries.backoff (%s)", r.Backoff)
+	case r.Budget < 0:
+		return c.bad("retries.budget", "must be >= 0")
+	case r.BudgetFloor < 0:
+		return c.bad("retries.budget_floor", "must be >= 0")
+	case r.BudgetWindow < 10*time.Millisecond:
+		return c.bad("retries.budget_window", "must be >= 10ms")
 	}
-	if r.Attempts < 0 {
-		return bad("retries.attempts", "must be >= 1, got %d", r.Attempts)
-	}
-	defDur(&r.Backoff, 50*time.Millisecond)
-	defDur(&r.MaxBackoff, time.Second)
-	if r.Backoff < 0 {
-		return bad("retries.backoff", "must be >= 0")
-	}
-	if r.MaxBackoff < r.Backoff {
-		return bad("retries.max_backoff", "must be >= retries.backoff (%s)", r.Backoff)
-	}
-	if r.Budget == 0 {
-		r.Budget = 0.2
-	}
-	if r.Budget < 0 {
-		return bad("retries.budget", "must be >= 0")
-	}
-	if r.BudgetFloor == 0 {
-		r.BudgetFloor = 10
-	}
-	if r.BudgetFloor < 0 {
-		return bad("retries.budget_floor", "must be >= 0")
-	}
-	defDur(&r.BudgetWindow, 10*time.Second)
-	if r.BudgetWindow < 10*time.Millisecond {
-		return bad("retries.budget_window", "must be >= 10ms")
-	}
+	return nil
+}
 
+func (c *Config) validateHealth() error {
 	h := &c.Health
-	defDur(&h.Window, 30*time.Second)
-	if h.Buckets == 0 {
-		h.Buckets = 10
+	switch {
+	case h.Buckets < 1 || h.Buckets > 1000:
+		return c.bad("health.buckets", "must be in [1, 1000], got %d", h.Buckets)
+	case h.Window < time.Duration(h.Buckets)*time.Millisecond:
+		return c.bad("health.window", "must be at least 1ms per bucket")
+	case !config.ValidThreshold(h.Threshold):
+		// The same range host/config accepts: 1 is allowed and never ejects.
+		return c.bad("health.threshold", "must be in (0, 1], got %g", h.Threshold)
+	case h.MinRequests < 1:
+		return c.bad("health.min_requests", "must be >= 1")
+	case h.Cooldown < 0:
+		return c.bad("health.cooldown", "must be > 0")
+	case h.MaxCooldown < h.Cooldown:
+		return c.bad("health.max_cooldown", "must be >= health.cooldown (%s)", h.Cooldown)
+	case h.RetryAfter < 0:
+		return c.bad("health.retry_after", "must be > 0")
 	}
-	if h.Buckets < 1 || h.Buckets > 1000 {
-		return bad("health.buckets", "must be in [1, 1000], got %d", h.Buckets)
-	}
-	if h.Window < time.Duration(h.Buckets)*time.Millisecond {
-		return bad("health.window", "must be at least 1ms per bucket")
-	}
-	if h.Threshold == 0 {
-		h.Threshold = 0.5
-	}
-	if h.Threshold < 0 || h.Threshold >= 1 {
-		return bad("health.threshold", "must be in (0, 1), got %g", h.Threshold)
-	}
-	if h.MinRequests == 0 {
-		h.MinRequests = 10
-	}
-	if h.MinRequests < 1 {
-		return bad("health.min_requests", "must be >= 1")
-	}
-	defDur(&h.Cooldown, 10*time.Second)
-	defDur(&h.MaxCooldown, 5*time.Minute)
-	defDur(&h.RetryAfter, 30*time.Second)
-	if h.Cooldown < 0 {
-		return bad("health.cooldown", "must be > 0")
-	}
-	if h.MaxCooldown < h.Cooldown {
-		return bad("health.max_cooldown", "must be >= health.cooldown (%s)", h.Cooldown)
-	}
-	if h.RetryAfter < 0 {
-		return bad("health.retry_after", "must be > 0")
-	}
+	return nil
+}
 
-	if c.Probe.Func != nil {
-		defDur(&c.Probe.Interval, 10*time.Second)
-		defDur(&c.Probe.Timeout, 5*time.Second)
-		if c.Probe.Interval < 0 {
-			return bad("probe.interval", "must be > 0")
-		}
-		if c.Probe.Timeout < 0 {
-			return bad("probe.timeout", "must be > 0")
-		}
-	}
-
-	defDur(&c.DefaultRTT, 250*time.Millisecond)
-	defDur(&c.Decay, 10*time.Second)
-	if c.DefaultRTT < 0 {
-		return bad("default_rtt", "must be > 0")
-	}
-	if c.Decay < 0 {
-		return bad("decay", "must be > 0")
-	}
-	defDur(&c.Timeout, 60*time.Second)
-	defDur(&c.AttemptTimeout, c.Timeout)
-	if c.Timeout < 0 {
-		return bad("timeout", "must be > 0")
-	}
-	if c.AttemptTimeout < 0 || c.AttemptTimeout > c.Timeout {
-		return bad("attempt_timeout", "must be in (0, timeout]")
+func (c *Config) validateTimes() error {
+	switch {
+	case c.Probe.Func != nil && c.Probe.Interval < 0:
+		return c.bad("probe.interval", "must be > 0")
+	case c.Probe.Func != nil && c.Probe.Timeout < 0:
+		return c.bad("probe.timeout", "must be > 0")
+	case c.DefaultRTT < 0:
+		return c.bad("default_rtt", "must be > 0")
+	case c.Decay < 0:
+		return c.bad("decay", "must be > 0")
+	case c.Timeout < 0:
+		return c.bad("timeout", "must be > 0")
+	case c.AttemptTimeout < 0 || c.AttemptTimeout > c.Timeout:
+		return c.bad("attempt_timeout", "must be in (0, timeout]")
 	}
 	return nil
 }

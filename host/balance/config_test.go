@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-gw/sluice/host/config"
 )
 
 func TestConfigValidationNamesField(t *testing.T) {
@@ -29,6 +31,7 @@ func TestConfigValidationNamesField(t *testing.T) {
 		{"max backoff", func(c *Config) { c.Retries.Backoff, c.Retries.MaxBackoff = time.Second, time.Millisecond }, "retries.max_backoff"},
 		{"budget", func(c *Config) { c.Retries.Budget = -0.1 }, "retries.budget"},
 		{"threshold", func(c *Config) { c.Health.Threshold = 1.5 }, "health.threshold"},
+		{"threshold 0 after defaults", func(c *Config) { c.Health.Threshold = -0.1 }, "health.threshold"},
 		{"buckets", func(c *Config) { c.Health.Buckets = -1 }, "health.buckets"},
 		{"max cooldown", func(c *Config) { c.Health.Cooldown, c.Health.MaxCooldown = time.Minute, time.Second }, "health.max_cooldown"},
 		{"attempt timeout", func(c *Config) { c.Timeout, c.AttemptTimeout = time.Second, time.Minute }, "attempt_timeout"},
@@ -54,7 +57,8 @@ func TestConfigValidationNamesField(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	r := mustRouter(t, Config{Targets: []Target{tgt("a", "p")}})
-	if r.maxAttempts != 3 || r.Timeout() != 60*time.Second || r.AttemptTimeout() != 60*time.Second {
+	// The defaults are host/config's, the ones declared and implicit routers get.
+	if r.maxAttempts != config.DefaultAttempts || r.Timeout() != config.DefaultRouterTimeout || r.AttemptTimeout() != config.DefaultRouterTimeout {
 		t.Fatalf("defaults: attempts %d timeout %s attempt %s", r.maxAttempts, r.Timeout(), r.AttemptTimeout())
 	}
 	if r.strategy != StrategyLatency || r.fallback != StrategyPriority {
@@ -70,5 +74,14 @@ func TestParseStrategy(t *testing.T) {
 	}
 	if _, err := ParseStrategy("random"); err == nil || !strings.Contains(err.Error(), `"random"`) {
 		t.Fatalf("ParseStrategy(random) = %v", err)
+	}
+}
+
+// TestThresholdOneAccepted: host/config accepts a health threshold of 1 (never eject), so
+// balance does too.
+func TestThresholdOneAccepted(t *testing.T) {
+	r := mustRouter(t, Config{Targets: []Target{tgt("a", "p")}, Health: Health{Threshold: 1}})
+	if r == nil {
+		t.Fatal("no router")
 	}
 }

@@ -574,7 +574,8 @@ func TestPlanCloseReleasesAttempt(t *testing.T) {
 }
 
 func TestBackoffFullJitter(t *testing.T) {
-	r := mustRouter(t, Config{Targets: []Target{tgt("a", "pa")}, Retries: Retries{Attempts: 8, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}, Rand: seeded()})
+	r := mustRouter(t, Config{Targets: []Target{tgt("a", "pa")}, Retries: Retries{Attempts: 8, Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		Health: Health{MinRequests: 10}, Rand: seeded()}) // eight failures must not eject the one target
 	for n, ceil := range map[int]time.Duration{1: 10 * time.Millisecond, 2: 20 * time.Millisecond, 3: 40 * time.Millisecond, 4: 50 * time.Millisecond, 40: 50 * time.Millisecond} {
 		var sum time.Duration
 		const k = 2000

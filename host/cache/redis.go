@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sluice-gw/sluice/host/redisclient"
+
+	"github.com/sluice-gw/sluice/host/config"
 )
 
 // RedisOptions configure a Redis-backed store.
@@ -17,7 +19,7 @@ type RedisOptions struct {
 	URL string
 	// Prefix is prepended to every key; default "sluice:cache:".
 	Prefix string
-	// Timeout bounds each operation, connecting included; default 100ms.
+	// Timeout bounds each operation, connecting included; default config.DefaultRedisTimeout.
 	Timeout time.Duration
 	// Cooldown is how long Redis is skipped after a failure, so an outage
 	// costs one timeout per cooldown rather than one per request; default 1s.
@@ -50,7 +52,7 @@ var _ Store = (*RedisStore)(nil)
 // eagerly: an unreachable Redis shows up as bypasses, not as a startup error.
 func NewRedisStore(o RedisOptions) (*RedisStore, error) {
 	if o.Timeout <= 0 {
-		o.Timeout = 100 * time.Millisecond
+		o.Timeout = config.DefaultRedisTimeout
 	}
 	if o.Cooldown <= 0 {
 		o.Cooldown = time.Second

@@ -41,259 +41,6 @@ func (v *validator) envOf(key string) string {
 	return ""
 }
 
-func setDur(d *Duration, def time.Duration) {
-	if *d == 0 {
-		*d = Duration(def)
-	}
-}
-
-func (c *Config) applyDefaults(v *validator) {
-	s := &c.Server
-	if s.Listen == "" {
-		s.Listen = "127.0.0.1:8080"
-	}
-	if s.MaxBodySize == 0 {
-		s.MaxBodySize = 16 << 20
-	}
-	if s.MaxHeaderBytes == 0 {
-		s.MaxHeaderBytes = 64 << 10
-	}
-	if s.MaxMessages == 0 {
-		s.MaxMessages = 10000
-	}
-	if s.MaxTools == 0 {
-		s.MaxTools = 512
-	}
-	if s.MaxImplicitRouters == 0 {
-		s.MaxImplicitRouters = 1024
-	}
-	setDur(&s.ReadHeaderTimeout, 10*time.Second)
-	setDur(&s.ReadBodyTimeout, 60*time.Second)
-	setDur(&s.WriteTimeout, 30*time.Second)
-	if s.MaxConnections == 0 {
-		s.MaxConnections = 4096
-	}
-	if s.MaxStreams == 0 {
-		s.MaxStreams = 1024
-	}
-	setDur(&s.IdleTimeout, 120*time.Second)
-	setDur(&s.ShutdownTimeout, 30*time.Second)
-	if s.IncludeUsage == nil {
-		t := true
-		s.IncludeUsage = &t
-	}
-	if s.PolicyBuffer == 0 {
-		s.PolicyBuffer = 4 << 20
-	}
-	if c.Log.Level == "" {
-		c.Log.Level = "info"
-	}
-	if c.Log.Format == "" {
-		c.Log.Format = "text"
-	}
-	if c.Log.Access == "" {
-		c.Log.Access = "stderr"
-	}
-	if c.Log.MaxBodyBytes == 0 {
-		c.Log.MaxBodyBytes = 4 << 10
-	}
-	if c.Providers == nil {
-		c.Providers = map[string]*Provider{}
-	}
-	if _, ok := c.Providers["demo"]; !ok {
-		// The local demo model is always there, so any config can be tried without a key.
-		c.Providers["demo"] = &Provider{Kind: "demo"}
-	}
-	for name, p := range c.Providers {
-		if p.Enabled != nil && !*p.Enabled {
-			delete(c.Providers, name)
-			if v.disabled == nil {
-				v.disabled = map[string]bool{}
-			}
-			v.disabled[name] = true
-		}
-	}
-	for name, p := range c.Providers {
-		p.Name = name
-		if p.Kind == "" {
-			if _, ok := Kinds[name]; ok {
-				p.Kind = name
-			}
-		}
-		k, ok := Kinds[p.Kind]
-		if !ok {
-			continue // reported by validate
-		}
-		if p.BaseURL == "" {
-			p.BaseURL = k.BaseURL
-			if p.Kind == "bedrock" && p.Region != "" {
-				p.BaseURL = "https://bedrock-runtime." + p.Region + ".amazonaws.com"
-			}
-		}
-		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
-		if p.Auth == "" {
-			p.Auth = k.Auth
-			if p.Kind == "openai" && p.APIKey == "" && p.KeyEnv == "" && !p.BYOK && isLoopbackURL(p.BaseURL) {
-				p.Auth = "none"
-			}
-		}
-		if p.Translator == "" {
-			p.Translator = k.Translator
-		}
-		if p.KeyEnv == "" {
-			p.KeyEnv = v.envOf("providers." + name + ".api_key")
-		}
-		if p.Kind == "demo" && len(p.Models) == 0 {
-			p.Models = []string{"echo", "lorem"}
-		}
-		if p.Native == nil {
-			p.Native = defaultNative(name, p)
-		}
-		setDur(&p.Timeout, 10*time.Minute)
-		setDur(&p.IdleTimeout, 60*time.Second)
-	}
-	for name, p := range c.Plugins {
-		p.Name = name
-		setDur(&p.Timeout, 50*time.Millisecond)
-		if p.Memory == 0 {
-			p.Memory = 64 << 20
-		}
-		if p.Sandbox == "" {
-			p.Sandbox = "untrusted"
-		}
-		if p.Stream == "" {
-			p.Stream = "hold"
-		}
-		if p.CheckEvery == 0 {
-			p.CheckEvery = 1 << 10
-		}
-	}
-	for name, r := range c.Routers {
-		r.Name = name
-		if r.Strategy == "" {
-			r.Strategy = "latency"
-		}
-		if r.FallbackStrategy == "" {
-			r.FallbackStrategy = "priority"
-		}
-		for i := range r.Targets {
-			if r.Targets[i].Weight == 0 {
-				r.Targets[i].Weight = 1
-			}
-		}
-		if r.Retries.Attempts == 0 {
-			r.Retries.Attempts = min(3, max(1, len(r.Targets)))
-		}
-		setDur(&r.Retries.Backoff, 25*time.Millisecond)
-		setDur(&r.Retries.MaxBackoff, time.Second)
-		if r.Retries.Budget == 0 {
-			r.Retries.Budget = 0.2
-		}
-		setDur(&r.Timeout, 10*time.Minute)
-		setDur(&r.DefaultRTT, 250*time.Millisecond)
-		setDur(&r.Decay, 10*time.Second)
-		h := &r.Health
-		setDur(&h.Window, 30*time.Second)
-		if h.Threshold == 0 {
-			h.Threshold = 0.5
-		}
-		if h.MinRequests == 0 {
-			h.MinRequests = 5
-		}
-		setDur(&h.Cooldown, 5*time.Second)
-		setDur(&h.MaxCooldown, 2*time.Minute)
-	}
-	cacheDefaults(&c.Cache)
-	for _, name := range sortedKeys(c.Routers) {
-		r := c.Routers[name]
-		if r.Cache != nil {
-			// All routers share the one store, so its kind and size are set under [cache] only.
-			if r.Cache.Store != "" && r.Cache.Store != c.Cache.Store {
-				v.errAt("routers."+name+".cache.store", "routers share the [cache] store; set store there")
-			}
-			if r.Cache.MaxBytes != 0 && r.Cache.MaxBytes != c.Cache.MaxBytes {
-				v.errAt("routers."+name+".cache.max_bytes", "routers share the [cache] store; set max_bytes there")
-			}
-			merged := c.Cache
-			if r.Cache.Enabled != nil {
-				merged.Enabled = r.Cache.Enabled
-			}
-			if r.Cache.TTL != 0 {
-				merged.TTL = r.Cache.TTL
-			}
-			if r.Cache.Buckets != 0 {
-				merged.Buckets = r.Cache.Buckets
-			}
-			if r.Cache.MaxBuckets != 0 {
-				merged.MaxBuckets = r.Cache.MaxBuckets
-			}
-			if r.Cache.SharedAcross {
-				merged.SharedAcross = true
-			}
-			if r.Cache.MaxEntrySize != 0 {
-				merged.MaxEntrySize = r.Cache.MaxEntrySize
-			}
-			if r.Cache.KeyPlugin != "" {
-				merged.KeyPlugin = r.Cache.KeyPlugin
-			}
-			if r.Cache.Ignore != nil {
-				merged.Ignore = r.Cache.Ignore
-			}
-			*r.Cache = merged
-		}
-	}
-	if c.Auth.UserHeader == "" {
-		c.Auth.UserHeader = "x-sluice-user"
-	}
-	if c.Auth.TeamHeader == "" {
-		c.Auth.TeamHeader = "x-sluice-team"
-	}
-	rs := &c.Responses
-	if rs.Store == "" {
-		rs.Store = "memory"
-		if c.Redis.URL != "" {
-			rs.Store = "redis"
-		}
-	}
-	setDur(&rs.TTL, 24*time.Hour)
-	if rs.MaxBytes == 0 {
-		rs.MaxBytes = 128 << 20
-	}
-	if rs.MaxRecord == 0 {
-		rs.MaxRecord = 8 << 20
-	}
-	setDur(&c.Redis.Timeout, 250*time.Millisecond)
-	if c.Redis.FailOpen == nil {
-		t := true
-		c.Redis.FailOpen = &t
-	}
-	// Telemetry defaults stay empty on purpose: empty means "decide from the standard OTEL_*
-	// environment variables" (OTEL_SERVICE_NAME, OTEL_TRACES_EXPORTER, ...).
-}
-
-func cacheDefaults(c *Cache) {
-	if c.Enabled == nil {
-		f := false
-		c.Enabled = &f
-	}
-	setDur(&c.TTL, 10*time.Minute)
-	if c.Buckets == 0 {
-		c.Buckets = 1
-	}
-	if c.MaxBuckets == 0 {
-		c.MaxBuckets = 10
-	}
-	if c.MaxBytes == 0 {
-		c.MaxBytes = 256 << 20
-	}
-	if c.MaxEntrySize == 0 {
-		c.MaxEntrySize = 1 << 20
-	}
-	if c.Store == "" {
-		c.Store = "memory"
-	}
-}
-
 // IsLoopbackAddr reports whether a listen address (host:port) binds only loopback: an empty
 // host or 0.0.0.0 / [::] binds every interface and is not loopback.
 func IsLoopbackAddr(addr string) bool {
@@ -337,6 +84,22 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 }
 
 func (c *Config) validate(v *validator) {
+	c.validateServer(v)
+	c.validateRedis(v)
+	c.validateResponsesAndLog(v)
+	c.validateProviders(v)
+	c.validatePlugins(v)
+	c.validateReferences(v)
+	c.validateCache(v, "cache", &c.Cache)
+	for i := range c.Limits {
+		validateLimit(v, fmt.Sprintf("limits[%d]", i), &c.Limits[i])
+	}
+	c.validateAuth(v)
+	c.validateTelemetryAndPricing(v)
+}
+
+// validateServer checks [server]: listeners, sizes and timeouts.
+func (c *Config) validateServer(v *validator) {
 	for _, f := range []struct {
 		key string
 		n   int
@@ -382,7 +145,10 @@ func (c *Config) validate(v *validator) {
 			v.errAt("server.metrics_listen", "%q is not host:port (or \"off\")", m)
 		}
 	}
-	c.validateRedis(v)
+}
+
+// validateResponsesAndLog checks [responses] and [log].
+func (c *Config) validateResponsesAndLog(v *validator) {
 	switch rs := c.Responses; {
 	case !slices.Contains([]string{"memory", "redis", "off"}, rs.Store):
 		v.errAt("responses.store", "%q is not one of memory, redis, off", rs.Store)
@@ -397,6 +163,10 @@ func (c *Config) validate(v *validator) {
 	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
 		v.errAt("log.format", "%q is not one of text, json", c.Log.Format)
 	}
+}
+
+// validateProviders checks each provider; the ones without credentials are one warning.
+func (c *Config) validateProviders(v *validator) {
 	var missing []string
 	for _, name := range sortedKeys(c.Providers) {
 		p := c.Providers[name]
@@ -461,6 +231,10 @@ func (c *Config) validate(v *validator) {
 	if len(missing) > 0 {
 		v.warns = append(v.warns, Problem{File: v.file, Msg: "providers not configured (requests to them answer 503 until they are): " + strings.Join(missing, ", ")})
 	}
+}
+
+// validatePlugins checks each plugin's file and settings.
+func (c *Config) validatePlugins(v *validator) {
 	for _, name := range sortedKeys(c.Plugins) {
 		p := c.Plugins[name]
 		key := "plugins." + name
@@ -485,6 +259,10 @@ func (c *Config) validate(v *validator) {
 			v.errAt(key+".pool", "must not be negative")
 		}
 	}
+}
+
+// validateReferences checks the routers and every name that refers to a provider, router or plugin.
+func (c *Config) validateReferences(v *validator) {
 	for _, name := range sortedKeys(c.Routers) {
 		c.validateRouter(v, name, c.Routers[name])
 	}
@@ -506,10 +284,10 @@ func (c *Config) validate(v *validator) {
 			v.errAt("policies", "policy %d: plugin %q is not declared under [plugins]", i+1, pol)
 		}
 	}
-	c.validateCache(v, "cache", &c.Cache)
-	for i := range c.Limits {
-		validateLimit(v, fmt.Sprintf("limits[%d]", i), &c.Limits[i])
-	}
+}
+
+// validateAuth checks [auth] and each virtual key (and fills a key limit's scope).
+func (c *Config) validateAuth(v *validator) {
 	if c.Auth.Required && len(c.Auth.Keys) == 0 && c.Auth.KeysFile == "" {
 		v.errAt("auth.required", "auth is required but no keys or keys_file are given")
 	}
@@ -533,6 +311,10 @@ func (c *Config) validate(v *validator) {
 			validateLimit(v, fmt.Sprintf("%s.limits[%d]", key, j), &c.Auth.Keys[i].Limits[j])
 		}
 	}
+}
+
+// validateTelemetryAndPricing checks [telemetry] and [pricing].
+func (c *Config) validateTelemetryAndPricing(v *validator) {
 	if !slices.Contains([]string{"", "none", "otlp-grpc", "otlp-http", "stdout"}, c.Telemetry.Traces) {
 		v.errAt("telemetry.traces", "%q is not one of none, otlp-grpc, otlp-http, stdout", c.Telemetry.Traces)
 	}
@@ -611,7 +393,7 @@ func (c *Config) validateRouter(v *validator, name string, r *Router) {
 		v.warns = append(v.warns, Problem{File: v.file, Line: v.loc.line(key + ".attempt_timeout"), Key: key + ".attempt_timeout",
 			Msg: fmt.Sprintf("an attempt that times out after its request was sent is not moved to another target (the upstream may bill it twice); the request fails at %s unless retries.after_send = true", r.AttemptTimeout.D())})
 	}
-	if !(r.Health.Threshold > 0 && r.Health.Threshold <= 1) {
+	if !ValidThreshold(r.Health.Threshold) {
 		v.errAt(key+".health", "threshold %v is not a ratio in (0, 1]", r.Health.Threshold)
 	}
 	for _, alias := range sortedKeys(r.Aliases) {
@@ -715,7 +497,26 @@ func (c *Config) validateRedis(v *validator) {
 			v.errAt("redis.url", "database %q is not a non-negative number", p)
 		}
 	}
-	if tlsSet && u.Scheme != "rediss" {
+	c.validateRedisTLS(v, u.Scheme, tlsSet)
+	if sentinelSet {
+		switch {
+		case len(r.SentinelAddrs) == 0:
+			v.errAt("redis.sentinel_addrs", "is required with sentinel_master and sentinel_password")
+		case r.SentinelMaster == "":
+			v.errAt("redis.sentinel_master", "is required with sentinel_addrs (the name in \"sentinel monitor <name> ...\")")
+		}
+		for i, a := range r.SentinelAddrs {
+			if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "" {
+				v.errAt("redis.sentinel_addrs", "entry %d %q is not host:port", i+1, a)
+			}
+		}
+	}
+}
+
+// validateRedisTLS checks the [redis] TLS settings against the URL's scheme.
+func (c *Config) validateRedisTLS(v *validator, scheme string, tlsSet bool) {
+	r := &c.Redis
+	if tlsSet && scheme != "rediss" {
 		for _, f := range []struct {
 			key string
 			set bool
@@ -744,21 +545,8 @@ func (c *Config) validateRedis(v *validator) {
 			v.errAt(f.key, "%q cannot be read: %v", f.path, errors.Unwrap(err))
 		}
 	}
-	if r.TLSInsecureSkipVerify && u.Scheme == "rediss" {
+	if r.TLSInsecureSkipVerify && scheme == "rediss" {
 		v.warns = append(v.warns, Problem{File: v.file, Line: v.loc.line("redis.tls_insecure_skip_verify"), Key: "redis.tls_insecure_skip_verify",
 			Msg: "the Redis server's certificate is not verified: anyone on the path can read and change rate limits, cached answers and stored responses"})
-	}
-	if sentinelSet {
-		switch {
-		case len(r.SentinelAddrs) == 0:
-			v.errAt("redis.sentinel_addrs", "is required with sentinel_master and sentinel_password")
-		case r.SentinelMaster == "":
-			v.errAt("redis.sentinel_master", "is required with sentinel_addrs (the name in \"sentinel monitor <name> ...\")")
-		}
-		for i, a := range r.SentinelAddrs {
-			if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "" {
-				v.errAt("redis.sentinel_addrs", "entry %d %q is not host:port", i+1, a)
-			}
-		}
 	}
 }

@@ -183,7 +183,7 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 		Allow: c.az.allow,
 	})
 	if err != nil {
-		return openai.Errorf(503, "no_target", fmt.Sprintf("router %s: %v", routerLabel(c), err))
+		return openai.Errorf(503, openai.CodeNoTarget, fmt.Sprintf("router %s: %v", routerLabel(c), err))
 	}
 	defer plan.Close()
 	c.plan = plan
@@ -231,16 +231,16 @@ func (g *Gateway) readRequest(c *call) (*openai.Request, *openai.Error) {
 func bodyError(err error) *openai.Error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return openai.Errorf(413, "request_too_large", fmt.Sprintf("request body is larger than the %d-byte limit", mbe.Limit))
+		return openai.Errorf(413, openai.CodeRequestTooLarge, fmt.Sprintf("request body is larger than the %d-byte limit", mbe.Limit))
 	}
-	return openai.Errorf(400, "bad_request", "reading request body: "+err.Error())
+	return openai.Errorf(400, openai.CodeBadRequest, "reading request body: "+err.Error())
 }
 
 // dispatch runs the attempts of the plan until one answers, then relays the answer.
 func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
 	if c.stream {
 		if !g.streams.TryAcquire() {
-			return openai.Errorf(503, "too_many_streams", fmt.Sprintf("the gateway is relaying its limit of %d streams (server.max_streams); retry shortly", g.streams.Cap()))
+			return openai.Errorf(503, openai.CodeTooManyStreams, fmt.Sprintf("the gateway is relaying its limit of %d streams (server.max_streams); retry shortly", g.streams.Cap()))
 		}
 		defer g.streams.Release()
 	}
@@ -257,7 +257,7 @@ func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
 			case <-time.After(d):
 			case <-ctx.Done():
 				_ = g.report(c, balance.Outcome{Kind: balance.KindCanceled})
-				return openai.Errorf(504, "timeout", "request deadline passed while backing off")
+				return openai.Errorf(504, openai.CodeTimeout, "request deadline passed while backing off")
 			}
 		}
 		c.attempts++
@@ -268,7 +268,7 @@ func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
 		last = oerr
 	}
 	if last == nil {
-		last = openai.Errorf(503, "no_target", fmt.Sprintf("router %s has no usable target", routerLabel(c)))
+		last = openai.Errorf(503, openai.CodeNoTarget, fmt.Sprintf("router %s has no usable target", routerLabel(c)))
 	}
 	if c.lastUp != nil && last == c.lastUpErr {
 		c.status, c.errMsg = c.lastUp.Status, last.Message
@@ -327,7 +327,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 		}
 		_ = g.report(c, o)
 		if o.Retryable() {
-			e := openai.Errorf(resp.Status, "upstream_error", fmt.Sprintf("provider %s answered %d", t.Provider, resp.Status))
+			e := openai.Errorf(resp.Status, openai.CodeUpstreamError, fmt.Sprintf("provider %s answered %d", t.Provider, resp.Status))
 			if ue := upstreamMessage(resp.Body); ue != "" {
 				e.Message += ": " + ue
 			}
@@ -393,15 +393,15 @@ func (g *Gateway) attemptFailed(ctx context.Context, c *call, t balance.Target, 
 	case ctx.Err() != nil && c.r.Context().Err() != nil:
 		o.Kind = balance.KindCanceled
 		_ = g.report(c, o)
-		return true, openai.Errorf(499, "client_closed", "the client went away")
+		return true, openai.Errorf(499, openai.CodeClientClosed, "the client went away")
 	case ctx.Err() != nil:
 		o.Kind = balance.KindCanceled
 		_ = g.report(c, o)
-		return true, openai.Errorf(504, "timeout", fmt.Sprintf("router %s: request timed out after %s", routerLabel(c), c.plan.Timeout()))
+		return true, openai.Errorf(504, openai.CodeTimeout, fmt.Sprintf("router %s: request timed out after %s", routerLabel(c), c.plan.Timeout()))
 	case c.firstByte.expired():
 		o.Kind = balance.KindTimeout
 		_ = g.report(c, o)
-		return false, openai.Errorf(504, "upstream_timeout", fmt.Sprintf("provider %s: no first chunk within %s", t.Provider, c.plan.AttemptTimeout()))
+		return false, openai.Errorf(504, openai.CodeUpstreamTimeout, fmt.Sprintf("provider %s: no first chunk within %s", t.Provider, c.plan.AttemptTimeout()))
 	case errors.As(err, &ae):
 		switch ae.Kind {
 		case provider.FailTimeout:
@@ -409,23 +409,23 @@ func (g *Gateway) attemptFailed(ctx context.Context, c *call, t balance.Target, 
 		case provider.FailCredentials:
 			o.Kind = balance.KindStatus4xx
 			_ = g.report(c, o)
-			return true, openai.Errorf(401, "provider_key_required", ae.Error())
+			return true, openai.Errorf(401, openai.CodeProviderKeyRequired, ae.Error())
 		case provider.FailUnavailable:
 			o.Kind = balance.KindStatus4xx // a configuration gap, not upstream health
 			_ = g.report(c, o)
-			return false, openai.Errorf(503, "provider_not_configured", ae.Error())
+			return false, openai.Errorf(503, openai.CodeProviderNotConfigured, ae.Error())
 		case provider.FailTranslate:
 			o.Kind = balance.KindStatus4xx
 			_ = g.report(c, o)
-			return true, openai.Errorf(502, "translation_failed", ae.Error())
+			return true, openai.Errorf(502, openai.CodeTranslationFailed, ae.Error())
 		default:
 			o.Kind = balance.KindConnect
 		}
 		_ = g.report(c, o)
 		if ae.Kind == provider.FailTimeout {
-			return false, openai.Errorf(504, "upstream_timeout", ae.Error())
+			return false, openai.Errorf(504, openai.CodeUpstreamTimeout, ae.Error())
 		}
-		return false, openai.Errorf(502, "upstream_unreachable", ae.Error())
+		return false, openai.Errorf(502, openai.CodeUpstreamUnreachable, ae.Error())
 	default:
 		// A plugin error (translator): the request is at fault or the plugin is broken.
 		o.Kind = balance.KindStatus4xx
@@ -584,7 +584,7 @@ func streamError(err error) *openai.Error {
 	}
 	var ae *provider.AttemptError
 	if errors.As(err, &ae) {
-		return openai.Errorf(502, "stream_broken", ae.Error())
+		return openai.Errorf(502, openai.CodeStreamBroken, ae.Error())
 	}
 	return pluginError(err)
 }
@@ -626,7 +626,7 @@ func pluginError(err error) *openai.Error {
 		}
 		return e
 	}
-	return openai.Errorf(502, "plugin_error", err.Error())
+	return openai.Errorf(502, openai.CodePluginError, err.Error())
 }
 
 // limitHeaders sends the rate-limit headers of the request's reservation.

@@ -16,10 +16,10 @@ import (
 func parseRequest(body []byte, sc *config.Server) (*openai.Request, *openai.Error) {
 	req, err := openai.ParseRequest(body)
 	if err != nil {
-		e := openai.Errorf(400, "invalid_json", "request body: "+err.Error())
+		e := openai.Errorf(400, openai.CodeInvalidJSON, "request body: "+err.Error())
 		var de *openai.DuplicateKeyError
 		if errors.As(err, &de) {
-			e.Code, e.Param = "duplicate_key", de.Key
+			e.Code, e.Param = openai.CodeDuplicateKey, de.Key
 		}
 		return nil, e
 	}
@@ -38,7 +38,11 @@ func parseRequest(body []byte, sc *config.Server) (*openai.Request, *openai.Erro
 }
 
 func tooMany(param string, n, max int, key string) *openai.Error {
-	e := openai.Errorf(400, "too_many_"+param, fmt.Sprintf("the request has %d %s; at most %d are allowed (%s)", n, param, max, key))
+	code := openai.CodeTooManyMessages
+	if param == "tools" {
+		code = openai.CodeTooManyTools
+	}
+	e := openai.Errorf(400, code, fmt.Sprintf("the request has %d %s; at most %d are allowed (%s)", n, param, max, key))
 	e.Param = param
 	return e
 }
@@ -54,18 +58,18 @@ const maxPinBytes = 2 * openai.MaxModelName
 // checkSluiceHeaders refuses override headers longer than anything they can name.
 func checkSluiceHeaders(h http.Header) *openai.Error {
 	if v := h.Get("X-Sluice-Provider"); len(v) > maxPinBytes {
-		return openai.Errorf(400, "invalid_header", fmt.Sprintf("x-sluice-provider is %d bytes long; at most %d are allowed", len(v), maxPinBytes))
+		return openai.Errorf(400, openai.CodeInvalidHeader, fmt.Sprintf("x-sluice-provider is %d bytes long; at most %d are allowed", len(v), maxPinBytes))
 	}
 	v := h.Get("X-Sluice-Exclude")
 	if v == "" {
 		return nil
 	}
 	if n := strings.Count(v, ",") + 1; n > maxExcludes {
-		return openai.Errorf(400, "invalid_header", fmt.Sprintf("x-sluice-exclude lists %d entries; at most %d are allowed", n, maxExcludes))
+		return openai.Errorf(400, openai.CodeInvalidHeader, fmt.Sprintf("x-sluice-exclude lists %d entries; at most %d are allowed", n, maxExcludes))
 	}
 	for part := range strings.SplitSeq(v, ",") {
 		if len(part) > maxPinBytes {
-			return openai.Errorf(400, "invalid_header", fmt.Sprintf("an x-sluice-exclude entry is %d bytes long; at most %d are allowed", len(part), maxPinBytes))
+			return openai.Errorf(400, openai.CodeInvalidHeader, fmt.Sprintf("an x-sluice-exclude entry is %d bytes long; at most %d are allowed", len(part), maxPinBytes))
 		}
 	}
 	return nil

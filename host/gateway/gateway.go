@@ -170,10 +170,10 @@ func (g *Gateway) Close() {
 func (g *Gateway) routes() http.Handler {
 	m := mux.NewRouter()
 	m.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		openai.Errorf(404, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)).Write(w)
+		openai.Errorf(404, openai.CodeNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)).Write(w)
 	})
 	m.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		openai.Errorf(405, "method_not_allowed", fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)).Write(w)
+		openai.Errorf(405, openai.CodeMethodNotAllow, fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)).Write(w)
 	})
 	m.HandleFunc("/health", g.health).Methods(http.MethodGet, http.MethodHead)
 	m.HandleFunc("/ready", g.readyz).Methods(http.MethodGet, http.MethodHead)
@@ -213,7 +213,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			g.log.Error("panic serving request", "request_id", id, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			openai.Errorf(500, "internal_error", "sluice hit an internal error serving request "+id).Write(w)
+			openai.Errorf(500, openai.CodeInternal, "sluice hit an internal error serving request "+id).Write(w)
 		}
 	}()
 	g.handler.ServeHTTP(w, r)

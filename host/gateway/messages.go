@@ -43,7 +43,7 @@ func (g *Gateway) messages() http.Handler {
 		}
 		if conv.Refusal != nil {
 			// Only a target that speaks the Messages API natively can take it.
-			d.bridgeErr = openai.Errorf(400, "unsupported_on_bridge", conv.Refusal.Error())
+			d.bridgeErr = openai.Errorf(400, openai.CodeUnsupportedOnBridge, conv.Refusal.Error())
 		}
 		r = withDialect(r, d)
 		r.Body = io.NopCloser(bytes.NewReader(conv.Body))

@@ -101,5 +101,5 @@ func (g *Gateway) models(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) notFoundRouter(w http.ResponseWriter, name string) {
-	openai.Errorf(404, "router_not_found", "router \""+name+"\" is not configured").Write(w)
+	openai.Errorf(404, openai.CodeRouterNotFound, "router \""+name+"\" is not configured").Write(w)
 }

@@ -83,32 +83,32 @@ func (g *Gateway) passthrough(w http.ResponseWriter, r *http.Request) {
 	p, ok := g.providers[name]
 	c.provider = name
 	if !ok {
-		c.fail(w, openai.Errorf(404, "provider_not_found", fmt.Sprintf("provider %q is not configured", name)))
+		c.fail(w, openai.Errorf(404, openai.CodeProviderNotFound, fmt.Sprintf("provider %q is not configured", name)))
 		return
 	}
 	rest := strings.TrimPrefix(r.URL.Path, "/passthrough/"+name)
 	if cl := path.Clean(rest); rest == "" || cl != strings.TrimSuffix(rest, "/") && cl != rest {
-		c.fail(w, openai.Errorf(400, "invalid_path", "passthrough paths must be clean (no '.', '..' or empty segments)"))
+		c.fail(w, openai.Errorf(400, openai.CodeInvalidPath, "passthrough paths must be clean (no '.', '..' or empty segments)"))
 		return
 	}
 	if !globAny(g.passthroughPaths(name), rest) {
-		c.fail(w, openai.Errorf(403, "passthrough_not_allowed", fmt.Sprintf("provider %s does not allow passthrough to %s (providers.%s.passthrough)", name, rest, name)))
+		c.fail(w, openai.Errorf(403, openai.CodePassthroughNotAllowed, fmt.Sprintf("provider %s does not allow passthrough to %s (providers.%s.passthrough)", name, rest, name)))
 		return
 	}
 	if !c.ident.AllowsPassthrough(name, rest) {
-		c.fail(w, openai.Errorf(403, "passthrough_not_allowed", fmt.Sprintf("key %q may not use passthrough to %s:%s; add it to the key's passthrough list", c.ident.KeyID, name, rest)))
+		c.fail(w, openai.Errorf(403, openai.CodePassthroughNotAllowed, fmt.Sprintf("key %q may not use passthrough to %s:%s; add it to the key's passthrough list", c.ident.KeyID, name, rest)))
 		return
 	}
 	if len(g.policies) > 0 && inferenceEndpoint(rest) {
-		c.fail(w, openai.Errorf(403, "policy_bypass_refused", fmt.Sprintf("passthrough to the inference endpoint %s is refused while policy plugins are configured (they cannot see passthrough traffic); use the /v1 API", rest)))
+		c.fail(w, openai.Errorf(403, openai.CodePolicyBypassRefused, fmt.Sprintf("passthrough to the inference endpoint %s is refused while policy plugins are configured (they cannot see passthrough traffic); use the /v1 API", rest)))
 		return
 	}
 	if p.Kind == "demo" {
-		c.fail(w, openai.Errorf(400, "unsupported", "the demo provider has no raw API to pass through to"))
+		c.fail(w, openai.Errorf(400, openai.CodeUnsupported, "the demo provider has no raw API to pass through to"))
 		return
 	}
 	if u := p.Unavailable(); u != "" {
-		c.fail(w, openai.Errorf(503, "provider_not_configured", u))
+		c.fail(w, openai.Errorf(503, openai.CodeProviderNotConfigured, u))
 		return
 	}
 	account := false
@@ -126,7 +126,7 @@ func (g *Gateway) passthrough(w http.ResponseWriter, r *http.Request) {
 	defer g.settle(c)
 	base, err := url.Parse(p.BaseURL)
 	if err != nil {
-		c.fail(w, openai.Errorf(500, "bad_provider_url", "provider "+name+": base_url does not parse"))
+		c.fail(w, openai.Errorf(500, openai.CodeBadProviderURL, "provider "+name+": base_url does not parse"))
 		return
 	}
 	allowed := passthroughHeaders
@@ -162,7 +162,7 @@ func (g *Gateway) passthrough(w http.ResponseWriter, r *http.Request) {
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			e := g.scrubbed(openai.Errorf(502, "upstream_unreachable", fmt.Sprintf("provider %s: %v", name, err)))
+			e := g.scrubbed(openai.Errorf(502, openai.CodeUpstreamUnreachable, fmt.Sprintf("provider %s: %v", name, err)))
 			c.errMsg = e.Message
 			e.Write(w)
 		},
@@ -183,7 +183,7 @@ func (g *Gateway) passthroughModel(c *call, provider string, account bool) *open
 	r := c.r
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return openai.Errorf(413, "request_too_large", "reading request body: "+err.Error())
+		return openai.Errorf(413, openai.CodeRequestTooLarge, "reading request body: "+err.Error())
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
@@ -217,7 +217,7 @@ func (g *Gateway) passthroughModel(c *call, provider string, account bool) *open
 	}
 	if model == "" {
 		if inferenceEndpoint(rest) {
-			return openai.Errorf(403, "model_not_allowed", fmt.Sprintf("key %q has a model allow-list and this passthrough request names no model", c.ident.KeyID))
+			return openai.Errorf(403, openai.CodeModelNotAllowed, fmt.Sprintf("key %q has a model allow-list and this passthrough request names no model", c.ident.KeyID))
 		}
 		return nil
 	}

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/sluice-gw/sluice/host/balance"
+	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/openai"
 )
 
@@ -19,7 +19,7 @@ func (g *Gateway) resolve(pathRouter, model string) (name string, r *balance.Rou
 	if pathRouter != "" {
 		r, ok := g.routers[pathRouter]
 		if !ok {
-			return "", nil, "", openai.Errorf(404, "router_not_found", fmt.Sprintf("router %q is not configured", pathRouter))
+			return "", nil, "", openai.Errorf(404, openai.CodeRouterNotFound, fmt.Sprintf("router %q is not configured", pathRouter))
 		}
 		return pathRouter, r, "", nil
 	}
@@ -30,7 +30,7 @@ func (g *Gateway) resolve(pathRouter, model string) (name string, r *balance.Rou
 		if g.cfg.Server.DefaultRouter != "" {
 			return g.cfg.Server.DefaultRouter, g.routers[g.cfg.Server.DefaultRouter], "", nil
 		}
-		e := openai.Errorf(400, "missing_model", "the request has no model; name one as provider/model, e.g. \"openai/gpt-4o-mini\" or \"demo/echo\"")
+		e := openai.Errorf(400, openai.CodeMissingModel, "the request has no model; name one as provider/model, e.g. \"openai/gpt-4o-mini\" or \"demo/echo\"")
 		e.Param = "model"
 		return "", nil, "", e
 	}
@@ -54,7 +54,7 @@ func (g *Gateway) resolve(pathRouter, model string) (name string, r *balance.Rou
 		case g.cfg.Server.DefaultProvider != "" && !hasSlash:
 			model = g.cfg.Server.DefaultProvider + "/" + model
 		default:
-			e := openai.Errorf(404, "model_not_found", fmt.Sprintf("model %q does not name a configured provider, router or alias (known providers: %s)", model, strings.Join(sortedNames(g.providers), ", ")))
+			e := openai.Errorf(404, openai.CodeModelNotFound, fmt.Sprintf("model %q does not name a configured provider, router or alias (known providers: %s)", model, strings.Join(sortedNames(g.providers), ", ")))
 			e.Param = "model"
 			return "", nil, "", e
 		}
@@ -71,7 +71,7 @@ func modelError(model string) *openai.Error {
 	if err == nil {
 		return nil
 	}
-	e := openai.Errorf(400, "invalid_model", err.Error())
+	e := openai.Errorf(400, openai.CodeInvalidModel, err.Error())
 	e.Param = "model"
 	return e
 }
@@ -130,20 +130,16 @@ func (g *Gateway) implicitRouter(model string) (*balance.Router, *openai.Error) 
 	prov, m, _ := strings.Cut(model, "/")
 	p := g.providers[prov]
 	if p == nil {
-		e := openai.Errorf(404, "model_not_found", fmt.Sprintf("model %q does not name a configured provider", model))
+		e := openai.Errorf(404, openai.CodeModelNotFound, fmt.Sprintf("model %q does not name a configured provider", model))
 		e.Param = "model"
 		return nil, e
 	}
-	r, err := balance.NewRouter(balance.Config{
-		Name:     model,
-		Strategy: balance.StrategyPriority,
-		Targets:  []balance.Target{{ID: model, Provider: prov, Model: m, Weight: 1}},
-		Retries:  balance.Retries{Attempts: 2, Backoff: 25 * time.Millisecond, MaxBackoff: 250 * time.Millisecond, Budget: 0.2},
-		Timeout:  p.Timeout,
-		Registry: g.registry,
-	})
+	// The same defaults as a declared router (host/config's one table).
+	bc := balance.FromConfig(config.ImplicitRouter(model, config.Duration(p.Timeout)))
+	bc.Targets, bc.Registry = []balance.Target{{ID: model, Provider: prov, Model: m, Weight: 1}}, g.registry
+	r, err := balance.NewRouter(bc)
 	if err != nil {
-		e := openai.Errorf(400, "invalid_model", err.Error())
+		e := openai.Errorf(400, openai.CodeInvalidModel, err.Error())
 		e.Param = "model"
 		return nil, e
 	}

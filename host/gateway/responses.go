@@ -71,7 +71,7 @@ func (g *Gateway) responses() http.Handler {
 				responsesError(re).Write(w)
 				return
 			}
-			openai.Errorf(400, "invalid_request", err.Error()).Write(w)
+			openai.Errorf(400, openai.CodeInvalidRequest, err.Error()).Write(w)
 			return
 		}
 		defer req.Release() // nothing reads req once the answer is written
@@ -106,7 +106,7 @@ func (g *Gateway) responses() http.Handler {
 		if err != nil {
 			var re *responsesapi.Error
 			if !errors.As(err, &re) || re.Param == "previous_response_id" {
-				openai.Errorf(400, "invalid_request", err.Error()).Write(w)
+				openai.Errorf(400, openai.CodeInvalidRequest, err.Error()).Write(w)
 				return
 			}
 			// Only a native target can serve this request (a built-in tool, a field chat
@@ -192,7 +192,7 @@ func itemsArray(parts ...[][]byte) []byte {
 
 func (g *Gateway) previous(ctx context.Context, tenant, id string) (*respstore.Record, *openai.Error) {
 	if g.stored == nil {
-		e := openai.Errorf(400, "store_disabled", "previous_response_id needs stored responses, which are off on this gateway ([responses] store = \"off\")")
+		e := openai.Errorf(400, openai.CodeStoreDisabled, "previous_response_id needs stored responses, which are off on this gateway ([responses] store = \"off\")")
 		e.Param = "previous_response_id"
 		return nil, e
 	}
@@ -201,11 +201,11 @@ func (g *Gateway) previous(ctx context.Context, tenant, id string) (*respstore.R
 	rec, err := g.stored.Get(ctx, tenant, id)
 	switch {
 	case errors.Is(err, respstore.ErrNotFound):
-		e := openai.Errorf(404, "previous_response_not_found", fmt.Sprintf("Previous response with id '%s' not found.", id))
+		e := openai.Errorf(404, openai.CodePreviousResponseNotFnd, fmt.Sprintf("Previous response with id '%s' not found.", id))
 		e.Param = "previous_response_id"
 		return nil, e
 	case err != nil:
-		return nil, openai.Errorf(503, "store_unavailable", "reading the previous response: "+err.Error())
+		return nil, openai.Errorf(503, openai.CodeStoreUnavailable, "reading the previous response: "+err.Error())
 	}
 	return rec, nil
 }
@@ -278,14 +278,14 @@ func (a *responsesWriter) drain() error {
 			v := jsonx.Get(data, "error")
 			code := v.Get("code").Str()
 			if code == "" {
-				code = "stream_broken"
+				code = openai.CodeStreamBroken
 			}
 			out = a.converter().Fail(code, v.Get("message").Str())
 			a.ended = true
 		default:
 			evs, err := a.converter().Chunk(data)
 			if err != nil {
-				out = a.converter().Fail("bad_chunk", "converting the upstream stream: "+err.Error())
+				out = a.converter().Fail(openai.CodeBadChunk, "converting the upstream stream: "+err.Error())
 				a.ended = true
 			} else {
 				out = evs
@@ -325,7 +325,7 @@ func (a *responsesWriter) finish() {
 		a.meta.ID = responsesapi.NewID("resp")
 		out, _, err := responsesapi.FromChat(a.buf, a.meta)
 		if err != nil {
-			openai.Errorf(502, "conversion_failed", "converting the answer: "+err.Error()).Write(a.w)
+			openai.Errorf(502, openai.CodeConversionFailed, "converting the answer: "+err.Error()).Write(a.w)
 			return
 		}
 		a.end(out)
@@ -345,7 +345,7 @@ func (g *Gateway) responseByID(op string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := mux.Vars(r)["id"]
 		if g.stored == nil {
-			openai.Errorf(404, "store_disabled", "stored responses are off on this gateway ([responses] store = \"off\")").Write(w)
+			openai.Errorf(404, openai.CodeStoreDisabled, "stored responses are off on this gateway ([responses] store = \"off\")").Write(w)
 			return
 		}
 		tenant, oe := g.tenant(r)
@@ -354,7 +354,7 @@ func (g *Gateway) responseByID(op string) http.HandlerFunc {
 			return
 		}
 		if r.URL.Query().Get("stream") == "true" {
-			e := openai.Errorf(400, "unsupported_parameter", "stream=true on a stored response is not supported by sluice; retrieve it whole")
+			e := openai.Errorf(400, openai.CodeUnsupportedParameter, "stream=true on a stored response is not supported by sluice; retrieve it whole")
 			e.Param = "stream"
 			e.Write(w)
 			return
@@ -364,12 +364,12 @@ func (g *Gateway) responseByID(op string) http.HandlerFunc {
 		rec, err := g.stored.Get(ctx, tenant, id)
 		switch {
 		case errors.Is(err, respstore.ErrNotFound):
-			e := openai.Errorf(404, "not_found", fmt.Sprintf("Response with id '%s' not found.", id))
+			e := openai.Errorf(404, openai.CodeNotFound, fmt.Sprintf("Response with id '%s' not found.", id))
 			e.Param = "response_id"
 			e.Write(w)
 			return
 		case err != nil:
-			openai.Errorf(503, "store_unavailable", "reading the stored response: "+err.Error()).Write(w)
+			openai.Errorf(503, openai.CodeStoreUnavailable, "reading the stored response: "+err.Error()).Write(w)
 			return
 		}
 		switch op {
@@ -382,21 +382,21 @@ func (g *Gateway) responseByID(op string) http.HandlerFunc {
 				g.forwardNative(r.Context(), rec, http.MethodDelete, "/"+id)
 			}
 			if err := g.stored.Delete(ctx, tenant, id); err != nil && !errors.Is(err, respstore.ErrNotFound) {
-				openai.Errorf(503, "store_unavailable", "deleting the stored response: "+err.Error()).Write(w)
+				openai.Errorf(503, openai.CodeStoreUnavailable, "deleting the stored response: "+err.Error()).Write(w)
 				return
 			}
 			b := append([]byte(`{"id":`), jsonString(id)...)
 			writeJSON(w, 200, append(b, `,"object":"response","deleted":true}`...))
 		case "cancel":
 			if !rec.Native {
-				e := openai.Errorf(400, "not_cancellable", "Only responses created with background=true can be cancelled; this one was answered in full.")
+				e := openai.Errorf(400, openai.CodeNotCancellable, "Only responses created with background=true can be cancelled; this one was answered in full.")
 				e.Param = "response_id"
 				e.Write(w)
 				return
 			}
 			resp := g.forwardNative(r.Context(), rec, http.MethodPost, "/"+id+"/cancel")
 			if resp == nil {
-				openai.Errorf(502, "upstream_unreachable", "provider "+rec.Provider+" could not be reached to cancel the response").Write(w)
+				openai.Errorf(502, openai.CodeUpstreamUnreachable, "provider "+rec.Provider+" could not be reached to cancel the response").Write(w)
 				return
 			}
 			writeJSON(w, resp.Status, resp.Body)
@@ -428,7 +428,7 @@ func (g *Gateway) inputItems(w http.ResponseWriter, r *http.Request, rec *respst
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 100 {
-			e := openai.Errorf(400, "invalid_value", "limit must be an integer between 1 and 100")
+			e := openai.Errorf(400, openai.CodeInvalidValue, "limit must be an integer between 1 and 100")
 			e.Param = "limit"
 			e.Write(w)
 			return
@@ -440,7 +440,7 @@ func (g *Gateway) inputItems(w http.ResponseWriter, r *http.Request, rec *respst
 		order = "desc"
 	}
 	if order != "asc" && order != "desc" {
-		e := openai.Errorf(400, "invalid_value", "order must be asc or desc")
+		e := openai.Errorf(400, openai.CodeInvalidValue, "order must be asc or desc")
 		e.Param = "order"
 		e.Write(w)
 		return

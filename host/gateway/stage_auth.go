@@ -59,7 +59,7 @@ func (g *Gateway) authorize(c *call, targets []balance.Target, model string) *op
 		// A provider's byok flag says it accepts client credentials; a virtual key must also be
 		// allowed to bring them, so a key holder cannot bypass the gateway's provider accounts.
 		if byokKey != "" && keyed && !c.ident.BYOK {
-			return openai.Errorf(403, "byok_not_allowed", fmt.Sprintf("key %q may not send its own provider key (x-sluice-provider-key); set byok = true on the key", c.ident.KeyID))
+			return openai.Errorf(403, openai.CodeBYOKNotAllowed, fmt.Sprintf("key %q may not send its own provider key (x-sluice-provider-key); set byok = true on the key", c.ident.KeyID))
 		}
 		// Pinning and excluding steer a keyed caller's traffic: they need the key's permission
 		// whether or not keys are required. A request bringing its own provider key may name
@@ -67,7 +67,7 @@ func (g *Gateway) authorize(c *call, targets []balance.Target, model string) *op
 		// targets the key may use.
 		pinned := c.r.Header.Get("X-Sluice-Provider") != "" && byokKey == ""
 		if (pinned || c.r.Header.Get("X-Sluice-Exclude") != "") && (keyed || g.cfg.Auth.Required) && !g.overrides[c.ident.KeyID] {
-			return openai.Errorf(403, "overrides_not_allowed", "this key may not pin or exclude providers (x-sluice-provider, x-sluice-exclude); set overrides = true on the key")
+			return openai.Errorf(403, openai.CodeOverridesNotAllowed, "this key may not pin or exclude providers (x-sluice-provider, x-sluice-exclude); set overrides = true on the key")
 		}
 	}
 	restrict := keyed && c.ident.RestrictsModels()
@@ -121,7 +121,7 @@ func (g *Gateway) byokProvider(c *call, ok []balance.Target, pin string) (string
 			}
 		}
 		if p := g.providers[prov]; p == nil || !p.BYOK {
-			return "", openai.Errorf(400, "byok_not_supported", fmt.Sprintf("provider %q does not accept client provider keys (x-sluice-provider-key); set byok = true on the provider", prov))
+			return "", openai.Errorf(400, openai.CodeBYOKNotSupported, fmt.Sprintf("provider %q does not accept client provider keys (x-sluice-provider-key); set byok = true on the provider", prov))
 		}
 		return prov, nil
 	}
@@ -133,12 +133,12 @@ func (g *Gateway) byokProvider(c *call, ok []balance.Target, pin string) (string
 	}
 	switch len(provs) {
 	case 0:
-		return "", openai.Errorf(400, "byok_not_supported", fmt.Sprintf("no target of %s accepts client provider keys (x-sluice-provider-key); send the request without one or to a provider with byok = true", routerLabel(c)))
+		return "", openai.Errorf(400, openai.CodeBYOKNotSupported, fmt.Sprintf("no target of %s accepts client provider keys (x-sluice-provider-key); send the request without one or to a provider with byok = true", routerLabel(c)))
 	case 1:
 		return provs[0], nil
 	}
 	sort.Strings(provs)
-	return "", openai.Errorf(400, "byok_ambiguous", fmt.Sprintf("router %s has several providers that accept client keys (%s): name the one x-sluice-provider-key is for with x-sluice-provider", routerLabel(c), strings.Join(provs, ", ")))
+	return "", openai.Errorf(400, openai.CodeBYOKAmbiguous, fmt.Sprintf("router %s has several providers that accept client keys (%s): name the one x-sluice-provider-key is for with x-sluice-provider", routerLabel(c), strings.Join(provs, ", ")))
 }
 
 // byokNamespace is the cache namespace part of a client provider key: answers paid with one
@@ -160,7 +160,7 @@ func modelRefused(c *call, targets []balance.Target, pin string) *openai.Error {
 	case pin != "":
 		msg = fmt.Sprintf("key %q may not use %q (router %q)", c.ident.KeyID, pin, name)
 	}
-	return authError(&auth.Error{Status: 403, Type: "permission_error", Code: "model_not_allowed", Message: msg})
+	return authError(&auth.Error{Status: 403, Type: openai.TypePermission, Code: openai.CodeModelNotAllowed, Message: msg})
 }
 
 // targetMatches is balance's pin rule: a provider ("openai") or provider/model pair.
@@ -196,5 +196,5 @@ func authError(err error) *openai.Error {
 		}
 		return e
 	}
-	return openai.Errorf(401, "invalid_api_key", err.Error())
+	return openai.Errorf(401, openai.CodeInvalidAPIKey, err.Error())
 }

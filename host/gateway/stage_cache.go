@@ -109,7 +109,7 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		}
 		var ko cacheKeyOut
 		if err := json.Unmarshal(out, &ko); err != nil {
-			return false, openai.Errorf(502, "plugin_error", "plugin "+kp.Name()+" hook cache_key returned invalid JSON: "+err.Error())
+			return false, openai.Errorf(502, openai.CodePluginError, "plugin "+kp.Name()+" hook cache_key returned invalid JSON: "+err.Error())
 		}
 		if ko.Skip {
 			w.Header().Set(cache.HeaderStatus, cache.Bypass.String())
@@ -297,7 +297,7 @@ func (g *Gateway) replayPolicies(c *call, e *cache.Entry, body []byte, chunks []
 	}
 	whole, err := e.AsCompletion()
 	if err != nil {
-		return nil, nil, openai.Errorf(502, "policy_unsupported", "the cached answer could not be assembled for on_response policies: "+err.Error())
+		return nil, nil, openai.Errorf(502, openai.CodePolicyUnsupported, "the cached answer could not be assembled for on_response policies: "+err.Error())
 	}
 	nb, perr := g.responsePolicies(c, 200, whole)
 	if perr != nil {
@@ -308,7 +308,7 @@ func (g *Gateway) replayPolicies(c *call, e *cache.Entry, body []byte, chunks []
 	}
 	out, err := (&cache.Entry{Model: e.Model, Body: nb, Usage: e.Usage}).AsChunks(c.req.IncludeUsage)
 	if err != nil {
-		return nil, nil, openai.Errorf(502, "plugin_error", "an on_response policy rewrote the cached answer into something that is not a chat.completion: "+err.Error())
+		return nil, nil, openai.Errorf(502, openai.CodePluginError, "an on_response policy rewrote the cached answer into something that is not a chat.completion: "+err.Error())
 	}
 	return nil, out, nil
 }

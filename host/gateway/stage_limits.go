@@ -47,9 +47,9 @@ func (g *Gateway) check(c *call, d ratelimit.Demand) *openai.Error {
 			return e
 		}
 		if errors.Is(err, ratelimit.ErrUnavailable) {
-			return openai.Errorf(503, "rate_limit_unavailable", "the rate-limit store is unavailable and limits are configured to fail closed")
+			return openai.Errorf(503, openai.CodeRateLimitUnavailable, "the rate-limit store is unavailable and limits are configured to fail closed")
 		}
-		return openai.Errorf(500, "rate_limit_error", fmt.Sprintf("rate limit: %v", err))
+		return openai.Errorf(500, openai.CodeRateLimitError, fmt.Sprintf("rate limit: %v", err))
 	}
 	c.resv = res
 	return nil

@@ -50,7 +50,7 @@ func (g *Gateway) requestPolicies(c *call) *openai.Error {
 		if body != nil {
 			req, err := openai.ParseRequest(body)
 			if err != nil {
-				return openai.Errorf(502, "plugin_error", fmt.Sprintf("plugin %s hook on_request rewrote the body into invalid JSON: %v", p.Name(), err))
+				return openai.Errorf(502, openai.CodePluginError, fmt.Sprintf("plugin %s hook on_request rewrote the body into invalid JSON: %v", p.Name(), err))
 			}
 			c.req = req
 			c.stream = req.Stream && c.stream
@@ -97,7 +97,7 @@ func (g *Gateway) runResponsePolicies(c *call, status int, body []byte, partial 
 		}
 		if nb != nil {
 			if !json.Valid(nb) {
-				return nil, openai.Errorf(502, "plugin_error", fmt.Sprintf("plugin %s hook on_response rewrote the body into invalid JSON", p.Name()))
+				return nil, openai.Errorf(502, openai.CodePluginError, fmt.Sprintf("plugin %s hook on_response rewrote the body into invalid JSON", p.Name()))
 			}
 			body = nb
 		}
@@ -108,7 +108,7 @@ func (g *Gateway) runResponsePolicies(c *call, status int, body []byte, partial 
 func (g *Gateway) applyPolicy(p *plugin.Plugin, hook string, out []byte) ([]byte, *openai.Error) {
 	var po policyOut
 	if err := json.Unmarshal(out, &po); err != nil {
-		return nil, openai.Errorf(502, "plugin_error", fmt.Sprintf("plugin %s hook %s returned invalid JSON: %v", p.Name(), hook, err))
+		return nil, openai.Errorf(502, openai.CodePluginError, fmt.Sprintf("plugin %s hook %s returned invalid JSON: %v", p.Name(), hook, err))
 	}
 	switch po.Action {
 	case "", "allow":
@@ -120,7 +120,7 @@ func (g *Gateway) applyPolicy(p *plugin.Plugin, hook string, out []byte) ([]byte
 		}
 		code := po.Code
 		if code == "" {
-			code = "policy_rejected"
+			code = openai.CodePolicyRejected
 		}
 		msg := po.Message
 		if msg == "" {
@@ -129,11 +129,11 @@ func (g *Gateway) applyPolicy(p *plugin.Plugin, hook string, out []byte) ([]byte
 		return nil, openai.Errorf(status, code, msg)
 	case "rewrite":
 		if len(po.Body) == 0 {
-			return nil, openai.Errorf(502, "plugin_error", fmt.Sprintf("plugin %s hook %s: rewrite without a body", p.Name(), hook))
+			return nil, openai.Errorf(502, openai.CodePluginError, fmt.Sprintf("plugin %s hook %s: rewrite without a body", p.Name(), hook))
 		}
 		return po.Body, nil
 	}
-	return nil, openai.Errorf(502, "plugin_error", fmt.Sprintf("plugin %s hook %s: unknown action %q (allow, reject or rewrite)", p.Name(), hook, po.Action))
+	return nil, openai.Errorf(502, openai.CodePluginError, fmt.Sprintf("plugin %s hook %s: unknown action %q (allow, reject or rewrite)", p.Name(), hook, po.Action))
 }
 
 // logPluginError logs a plugin failure with the guest's stderr tail, which clients never see.
@@ -221,7 +221,7 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 		}
 		if size += len(chunk); size > limit {
 			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start)})
-			return true, openai.Errorf(502, "policy_buffer_exceeded", fmt.Sprintf("the streamed answer is longer than server.policy_buffer (%d bytes), the most held for on_response policies; it was not sent", limit))
+			return true, openai.Errorf(502, openai.CodePolicyBufferExceeded, fmt.Sprintf("the streamed answer is longer than server.policy_buffer (%d bytes), the most held for on_response policies; it was not sent", limit))
 		}
 		chunks = append(chunks, append([]byte(nil), chunk...))
 		c.noteChunk(chunk)
@@ -268,7 +268,7 @@ func (g *Gateway) streamPolicies(c *call, model string, chunks [][]byte) ([][]by
 		text = true
 	}
 	if err != nil {
-		return nil, openai.Errorf(502, "policy_unsupported", "the streamed answer could not be assembled for on_response policies: "+err.Error())
+		return nil, openai.Errorf(502, openai.CodePolicyUnsupported, "the streamed answer could not be assembled for on_response policies: "+err.Error())
 	}
 	nb, perr := g.responsePolicies(c, 200, body)
 	if perr != nil {
@@ -278,11 +278,11 @@ func (g *Gateway) streamPolicies(c *call, model string, chunks [][]byte) ([][]by
 		return chunks, nil
 	}
 	if text {
-		return nil, openai.Errorf(502, "policy_unsupported", "an on_response policy rewrote a streamed text completion, which sluice cannot re-stream; the answer was not sent")
+		return nil, openai.Errorf(502, openai.CodePolicyUnsupported, "an on_response policy rewrote a streamed text completion, which sluice cannot re-stream; the answer was not sent")
 	}
 	out, err := (&cache.Entry{Model: model, Body: nb}).AsChunks(true)
 	if err != nil {
-		return nil, openai.Errorf(502, "plugin_error", "an on_response policy rewrote the streamed answer into something that is not a chat.completion: "+err.Error())
+		return nil, openai.Errorf(502, openai.CodePluginError, "an on_response policy rewrote the streamed answer into something that is not a chat.completion: "+err.Error())
 	}
 	return out, nil
 }
@@ -393,14 +393,14 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 			body, err = assembleText(chunks)
 		}
 		if err != nil {
-			return openai.Errorf(502, "policy_unsupported", "the streamed answer could not be assembled for on_response policies: "+err.Error())
+			return openai.Errorf(502, openai.CodePolicyUnsupported, "the streamed answer could not be assembled for on_response policies: "+err.Error())
 		}
 		nb, perr := g.runResponsePolicies(c, 200, body, partial)
 		if perr != nil {
 			return perr
 		}
 		if !bytes.Equal(nb, body) {
-			return openai.Errorf(502, "policy_rewrite_unsupported", "an on_response policy with stream = \"incremental\" rewrote a streamed answer, which cannot be applied to bytes already sent; the stream was stopped")
+			return openai.Errorf(502, openai.CodePolicyRewriteUnsupported, "an on_response policy with stream = \"incremental\" rewrote a streamed answer, which cannot be applied to bytes already sent; the stream was stopped")
 		}
 		return nil
 	}
@@ -410,7 +410,7 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 		c.noteChunk(chunk)
 		if size += len(chunk); size > limit {
 			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: sw != nil})
-			return refuse(openai.Errorf(502, "policy_buffer_exceeded", fmt.Sprintf("the streamed answer is longer than server.policy_buffer (%d bytes), the most on_response policies check", limit)))
+			return refuse(openai.Errorf(502, openai.CodePolicyBufferExceeded, fmt.Sprintf("the streamed answer is longer than server.policy_buffer (%d bytes), the most on_response policies check", limit)))
 		}
 		chunks = append(chunks, append([]byte(nil), chunk...))
 		if since += len(chunk); since >= every {

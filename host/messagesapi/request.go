@@ -85,37 +85,64 @@ func ToOpenAI(anthropicReq []byte) (Converted, error) {
 	if k, dup := duplicateKey(req); dup {
 		return Converted{}, invalid("key %q appears more than once; send each top-level key once", k)
 	}
-	var mdl, messages, system, maxTokens, stop, temperature, topP, streamV, tools, toolChoice,
-		metadata, thinking, outputConfig jsonx.Value
 	c := &converter{}
+	f := c.members(req)
+	model := f.model.Str()
+	if model == "" {
+		return Converted{}, invalid("model is required")
+	}
+	if !f.messages.IsArray() {
+		return Converted{}, invalid("messages must be an array")
+	}
+	if err := f.checkTypes(); err != nil {
+		return Converted{}, err
+	}
+	stream, _ := f.stream.Bool()
+	c.w = jsonx.NewWriter(make([]byte, 0, len(anthropicReq)+128))
+	if err := c.write(&f, model, stream); err != nil {
+		return Converted{}, err
+	}
+	return Converted{Body: c.w.Bytes(), Model: model, Stream: stream, Ignored: c.ignored, Refusal: c.refusal}, nil
+}
+
+// requestFields are the top-level members of a Messages request that are converted.
+type requestFields struct {
+	model, messages, system, maxTokens, stop, temperature, topP, stream, tools, toolChoice,
+	metadata, thinking, outputConfig jsonx.Value
+}
+
+// members sorts the request's members into the fields converted, the ignored (noted) and the
+// refused.
+func (c *converter) members(req jsonx.Value) requestFields {
+	var f requestFields
 	for k, v := range req.Members() {
 		switch key := k.Str(); key {
 		case "model":
-			mdl = v
+			f.model = v
 		case "messages":
-			messages = v
+			f.messages = v
 		case "system":
-			system = v
+			f.system = v
 		case "max_tokens":
-			maxTokens = v
+			f.maxTokens = v
 		case "stop_sequences":
-			stop = v
+			f.stop = v
 		case "temperature":
-			temperature = v
+			f.temperature = v
 		case "top_p":
-			topP = v
+			f.topP = v
 		case "stream":
-			streamV = v
+			f.stream = v
 		case "tools":
-			tools = v
+			f.tools = v
 		case "tool_choice":
-			toolChoice = v
+			f.toolChoice = v
 		case "metadata":
-			metadata = v
+			f.metadata = v
 		case "thinking":
-			thinking = v
+			f.thinking = v
 		case "output_config":
-			outputConfig = v
+			f.outputConfig = v
 		case "top_k", "service_tier", "context_management":
 			// top_k: chat has no top-k sampling. service_tier: a capacity hint for
 			// Anthropic's own tiers. context_management: Anthropic's server-side clearing of
@@ -133,90 +160,67 @@ func ToOpenAI(anthropicReq []byte) (Converted, error) {
 			c.refuse("unknown field %q", key)
 		}
 	}
-	model := mdl.Str()
-	if model == "" {
-		return Converted{}, invalid("model is required")
-	}
-	if !messages.IsArray() {
-		return Converted{}, invalid("messages must be an array")
-	}
-	stream, _ := streamV.Bool()
-	for _, f := range []struct {
+	return f
+}
+
+func (f *requestFields) checkTypes() error {
+	for _, t := range []struct {
 		name string
 		v    jsonx.Value
 		ok   bool
 	}{
-		{"stop_sequences", stop, stop.IsArray()}, {"temperature", temperature, temperature.IsNumber()},
-		{"top_p", topP, topP.IsNumber()}, {"stream", streamV, streamV.Kind() == jsonx.Bool},
-		{"tools", tools, tools.IsArray()},
+		{"stop_sequences", f.stop, f.stop.IsArray()}, {"temperature", f.temperature, f.temperature.IsNumber()},
+		{"top_p", f.topP, f.topP.IsNumber()}, {"stream", f.stream, f.stream.Kind() == jsonx.Bool},
+		{"tools", f.tools, f.tools.IsArray()},
 	} {
-		if f.v.Exists() && !f.v.IsNull() && !f.ok {
-			return Converted{}, invalid("%s has the wrong type", f.name)
+		if t.v.Exists() && !t.v.IsNull() && !t.ok {
+			return invalid("%s has the wrong type", t.name)
 		}
 	}
+	return nil
+}
 
-	c.w = jsonx.NewWriter(make([]byte, 0, len(anthropicReq)+128))
+// write writes the chat completions body.
+func (c *converter) write(f *requestFields, model string, stream bool) error {
 	w := c.w
 	w.ObjectStart()
 	w.Key("model")
 	w.String(model)
 	w.Key("messages")
 	w.ArrayStart()
-	if err := c.system(system, "system"); err != nil {
-		return Converted{}, err
+	if err := c.system(f.system, "system"); err != nil {
+		return err
 	}
-	for i, m := range messages.Elems() {
+	for i, m := range f.messages.Elems() {
 		if err := c.message(m, i); err != nil {
-			return Converted{}, err
+			return err
 		}
 	}
 	w.ArrayEnd()
-	if maxTokens.Exists() && !maxTokens.IsNull() {
-		n, ok := maxTokens.Int()
-		if !ok || n < 0 {
-			return Converted{}, invalid("max_tokens must be a non-negative integer")
-		}
-		w.Key("max_tokens")
-		w.Int(n)
+	if err := c.sampling(f); err != nil {
+		return err
 	}
-	if stop.IsArray() && stop.Len() > 0 {
-		for i, s := range stop.Elems() {
-			if !s.IsString() {
-				return Converted{}, invalid("stop_sequences[%d] must be a string", i)
-			}
-		}
-		w.Key("stop")
-		w.Value(stop)
+	if err := c.metadata(f.metadata); err != nil {
+		return err
 	}
-	if temperature.IsNumber() {
-		w.Key("temperature")
-		w.Value(temperature)
-	}
-	if topP.IsNumber() {
-		w.Key("top_p")
-		w.Value(topP)
-	}
-	if err := c.metadata(metadata); err != nil {
-		return Converted{}, err
-	}
-	effort, err := c.thinkingEffort(thinking)
+	effort, err := c.thinkingEffort(f.thinking)
 	if err != nil {
-		return Converted{}, err
+		return err
 	}
-	if err := c.outputConfig(outputConfig, &effort); err != nil {
-		return Converted{}, err
+	if err := c.outputConfig(f.outputConfig, &effort); err != nil {
+		return err
 	}
 	if effort != "" {
 		w.Key("reasoning_effort")
 		w.String(effort)
 	}
-	if tools.IsArray() && tools.Len() > 0 {
-		if err := c.tools(tools); err != nil {
-			return Converted{}, err
+	if f.tools.IsArray() && f.tools.Len() > 0 {
+		if err := c.tools(f.tools); err != nil {
+			return err
 		}
 	}
-	if err := c.toolChoice(toolChoice); err != nil {
-		return Converted{}, err
+	if err := c.toolChoice(f.toolChoice); err != nil {
+		return err
 	}
 	if stream {
 		w.Key("stream")
@@ -228,7 +232,38 @@ func ToOpenAI(anthropicReq []byte) (Converted, error) {
 		w.ObjectEnd()
 	}
 	w.ObjectEnd()
-	return Converted{Body: w.Bytes(), Model: model, Stream: stream, Ignored: c.ignored, Refusal: c.refusal}, nil
+	return nil
+}
+
+// sampling writes max_tokens, stop, temperature and top_p.
+func (c *converter) sampling(f *requestFields) error {
+	w := c.w
+	if f.maxTokens.Exists() && !f.maxTokens.IsNull() {
+		n, ok := f.maxTokens.Int()
+		if !ok || n < 0 {
+			return invalid("max_tokens must be a non-negative integer")
+		}
+		w.Key("max_tokens")
+		w.Int(n)
+	}
+	if f.stop.IsArray() && f.stop.Len() > 0 {
+		for i, s := range f.stop.Elems() {
+			if !s.IsString() {
+				return invalid("stop_sequences[%d] must be a string", i)
+			}
+		}
+		w.Key("stop")
+		w.Value(f.stop)
+	}
+	if f.temperature.IsNumber() {
+		w.Key("temperature")
+		w.Value(f.temperature)
+	}
+	if f.topP.IsNumber() {
+		w.Key("top_p")
+		w.Value(f.topP)
+	}
+	return nil
 }
 
 func (c *converter) metadata(md jsonx.Value) error {

@@ -3,18 +3,19 @@ package openai
 import (
 	"net/http"
 
+	"github.com/sluice-gw/sluice/sdk/abi"
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
-// Error types as OpenAI uses them.
+// Error types as OpenAI uses them (sdk/abi holds them, shared with plugins).
 const (
-	TypeInvalidRequest = "invalid_request_error"
-	TypeAuthentication = "authentication_error"
-	TypePermission     = "permission_error"
-	TypeNotFound       = "not_found_error"
-	TypeRateLimit      = "rate_limit_error"
-	TypeServer         = "api_error"
-	TypeUnavailable    = "service_unavailable"
+	TypeInvalidRequest = abi.TypeInvalidRequest
+	TypeAuthentication = abi.TypeAuthentication
+	TypePermission     = abi.TypePermission
+	TypeNotFound       = abi.TypeNotFound
+	TypeRateLimit      = abi.TypeRateLimit
+	TypeServer         = abi.TypeServer
+	TypeUnavailable    = abi.TypeUnavailable
 )
 
 // Error is an error a client receives as `{"error":{"message","type","code","param"}}`.
@@ -35,25 +36,9 @@ func Errorf(status int, code, msg string) *Error {
 	return &Error{Status: status, Type: TypeFor(status), Code: code, Message: msg}
 }
 
-// TypeFor returns the OpenAI error type conventionally paired with an HTTP status.
-func TypeFor(status int) string {
-	switch {
-	case status == 401:
-		return TypeAuthentication
-	case status == 403:
-		return TypePermission
-	case status == 404:
-		return TypeNotFound
-	case status == 429:
-		return TypeRateLimit
-	case status == 503:
-		return TypeUnavailable
-	case status >= 500:
-		return TypeServer
-	default:
-		return TypeInvalidRequest
-	}
-}
+// TypeFor returns the OpenAI error type paired with an HTTP status: abi.ErrorType, the table
+// plugins use too.
+func TypeFor(status int) string { return abi.ErrorType(status) }
 
 // Body renders the error object. Every string is escaped for JSON (control characters, quotes,
 // invalid UTF-8), so the body is valid whatever the message quotes from a client or upstream.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/sluice-gw/sluice/sdk/abi"
 )
 
 // Error is a failed hook call. Guest errors (the ABI error bit) keep the guest's status, type,
@@ -37,16 +39,15 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Error codes the host itself produces.
 const (
-	CodeTrapped        = "plugin_trapped"
-	CodeTimeout        = "plugin_timeout"
-	CodeCanceled       = "plugin_canceled"
-	CodeBusy           = "plugin_busy"
-	CodeABIViolation   = "plugin_abi_violation"
-	CodeHookMissing    = "hook_not_exported"
-	CodeUnavailable    = "plugin_unavailable"
-	CodeBadGuestError  = "plugin_bad_error_payload"
-	typeAPIError       = "api_error"
-	typeInvalidRequest = "invalid_request_error"
+	CodeTrapped       = "plugin_trapped"
+	CodeTimeout       = "plugin_timeout"
+	CodeCanceled      = "plugin_canceled"
+	CodeBusy          = "plugin_busy"
+	CodeABIViolation  = "plugin_abi_violation"
+	CodeHookMissing   = "hook_not_exported"
+	CodeUnavailable   = "plugin_unavailable"
+	CodeBadGuestError = "plugin_bad_error_payload"
+	typeAPIError      = abi.TypeServer
 )
 
 // guestError decodes the guest's error payload.
@@ -65,10 +66,7 @@ func guestError(plugin, hook string, payload []byte) *Error {
 		p.Status = 400
 	}
 	if p.Type == "" {
-		p.Type = typeInvalidRequest
-		if p.Status >= 500 {
-			p.Type = typeAPIError
-		}
+		p.Type = abi.ErrorType(p.Status)
 	}
 	return &Error{Plugin: plugin, Hook: hook, Status: p.Status, Type: p.Type, Code: p.Code, Message: p.Message}
 }

@@ -290,7 +290,7 @@ func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
 	}
 	out.Body = b
 	if resp.StatusCode >= 400 && !looksLikeOpenAIError(b) {
-		out.Body = (&openai.Error{Status: resp.StatusCode, Type: openai.TypeFor(resp.StatusCode), Code: "upstream_error",
+		out.Body = (&openai.Error{Status: resp.StatusCode, Type: openai.TypeFor(resp.StatusCode), Code: openai.CodeUpstreamError,
 			Message: fmt.Sprintf("provider %s answered %d: %s", p.Name, resp.StatusCode, snippet(b))}).Body()
 	}
 	return out, nil

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluice-gw/sluice/host/openai"
 )
 
 // ErrUnavailable is wrapped by Check's error when the store failed and the limiter is
@@ -432,9 +434,9 @@ func (e *DeniedError) Error() string {
 // rate_limit_exceeded otherwise.
 func (e *DeniedError) Code() string {
 	if e.Budget {
-		return "insufficient_quota"
+		return openai.CodeInsufficientQuota
 	}
-	return "rate_limit_exceeded"
+	return openai.CodeRateLimitExceeded
 }
 
 // Decisions returns the state of every tier that applied (none was consumed).

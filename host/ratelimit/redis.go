@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sluice-gw/sluice/host/redisclient"
+
+	"github.com/sluice-gw/sluice/host/config"
 )
 
 // RedisOptions configures a RedisStore.
@@ -48,7 +50,7 @@ var errCircuitOpen = errors.New("redis: unavailable (cooling down after a failur
 // NewRedisStore parses the options; it does not connect until first use (see Ping).
 func NewRedisStore(o RedisOptions) (*RedisStore, error) {
 	if o.Timeout <= 0 {
-		o.Timeout = 250 * time.Millisecond
+		o.Timeout = config.DefaultRedisTimeout
 	}
 	if o.Cooldown <= 0 {
 		o.Cooldown = time.Second

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
@@ -113,7 +114,7 @@ func (e *Error) Body() []byte {
 // PreviousNotFound is the error for a previous_response_id the store does not hold, in
 // OpenAI's words.
 func PreviousNotFound(id string) *Error {
-	return &Error{Status: 404, Param: "previous_response_id", Code: "previous_response_not_found",
+	return &Error{Status: 404, Param: "previous_response_id", Code: openai.CodePreviousResponseNotFnd,
 		Message: fmt.Sprintf("Previous response with id '%s' not found.", id)}
 }
 
@@ -122,11 +123,11 @@ func bad(param, code, format string, args ...any) *Error {
 }
 
 func invalidType(param, want string) *Error {
-	return bad(param, "invalid_type", "Invalid type for '%s': expected %s.", param, want)
+	return bad(param, openai.CodeInvalidType, "Invalid type for '%s': expected %s.", param, want)
 }
 
 func unsupported(param, format string, args ...any) *Error {
-	return bad(param, "unsupported_parameter", format, args...)
+	return bad(param, openai.CodeUnsupportedParameter, format, args...)
 }
 
 // Parse validates the shape of a Responses request and extracts what the gateway needs. It
@@ -138,130 +139,146 @@ func Parse(body []byte) (*Request, error) {
 	root, err := jsonx.ParseTape(body, r.tape)
 	if err != nil {
 		r.Release()
-		return nil, &Error{Status: 400, Code: "invalid_json",
+		return nil, &Error{Status: 400, Code: openai.CodeInvalidJSON,
 			Message: "We could not parse the JSON body of your request: " + err.Error()}
 	}
 	if !root.IsObject() {
-		return nil, &Error{Status: 400, Code: "invalid_json", Message: "The request body must be a JSON object."}
+		return nil, &Error{Status: 400, Code: openai.CodeInvalidJSON, Message: "The request body must be a JSON object."}
 	}
 	var input jsonx.Value
-	f := &r.f
 	for k, v := range root.Members() {
-		// Comparing the key's bytes does not allocate; an escaped key is unknown, then named.
-		kr := k.Raw()
-		switch string(kr[1 : len(kr)-1]) {
-		case "model":
-			if !v.IsString() {
-				return nil, invalidType("model", "a string")
-			}
-			r.Model = v.Str()
-		case "input":
-			input = v
-		case "instructions":
-			switch v.Kind() {
-			case jsonx.Null:
-			case jsonx.String:
-				r.Instructions, r.hasInstr = v.Str(), true
-			default:
-				return nil, invalidType("instructions", "a string")
-			}
-		case "stream", "store", "background":
-			b, ok := v.Bool()
-			if !ok && !v.IsNull() {
-				return nil, invalidType(k.Str(), "a boolean")
-			}
-			switch string(kr[1 : len(kr)-1]) {
-			case "stream":
-				r.Stream = b
-			case "store":
-				r.Store = b || !ok
-			default:
-				r.Background = b
-			}
-		case "previous_response_id":
-			if !v.IsString() && !v.IsNull() {
-				return nil, invalidType("previous_response_id", "a string")
-			}
-			r.PreviousResponseID = v.Str()
-		case "metadata":
-			if v.IsObject() {
-				for mk, mv := range v.Members() {
-					if !mv.IsString() {
-						return nil, invalidType("metadata."+mk.Str(), "a string")
-					}
-				}
-				r.Metadata = v.Raw()
-			} else if !v.IsNull() {
-				return nil, invalidType("metadata", "an object")
-			}
-		case "tools":
-			if err := r.parseTools(v); err != nil {
-				return nil, err
-			}
-			f.tools = v
-		case "tool_choice":
-			f.toolChoice = v
-		case "parallel_tool_calls":
-			f.parallel = v
-		case "text":
-			f.text = v
-		case "reasoning":
-			f.reasoning = v
-		case "max_output_tokens":
-			f.maxOutput = v
-		case "max_tool_calls":
-			f.maxToolCalls = v
-			if !v.IsNull() {
-				r.Ignored = append(r.Ignored, "max_tool_calls") // it limits built-in tools, which are refused
-			}
-		case "temperature":
-			f.temperature = v
-		case "top_p":
-			f.topP = v
-		case "top_logprobs":
-			f.topLogprobs = v
-		case "user":
-			f.user = v
-		case "safety_identifier":
-			f.safetyID = v
-		case "prompt_cache_key":
-			f.promptCacheKey = v
-		case "prompt_cache_retention":
-			f.promptCacheRetention = v
-		case "service_tier":
-			f.serviceTier = v
-		case "include":
-			f.include = v
-		case "truncation":
-			f.truncation = v
-			if v.Is("auto") {
-				r.Ignored = append(r.Ignored, "truncation") // the conversation is sent whole
-			}
-		case "stream_options":
-			f.streamOptions = v
-			if b, _ := v.Get("include_obfuscation").Bool(); b {
-				r.Ignored = append(r.Ignored, "stream_options.include_obfuscation") // no padding is sent
-			}
-		case "client_metadata":
-			if !v.IsObject() && !v.IsNull() {
-				return nil, invalidType("client_metadata", "an object")
-			}
-			if v.IsObject() {
-				r.Ignored = append(r.Ignored, "client_metadata")
-			}
-		case "conversation", "prompt":
-			if !v.IsNull() && f.refused == "" {
-				f.refused = k.Str()
-			}
-		default:
-			if f.unknown == "" {
-				f.unknown = k.Str()
-			}
+		if err := r.member(k, v, &input); err != nil {
+			return nil, err
 		}
 	}
 	if r.Model == "" {
-		return nil, bad("model", "missing_required_parameter", "Missing required parameter: 'model'.")
+		return nil, bad("model", openai.CodeMissingRequiredParameter, "Missing required parameter: 'model'.")
 	}
+	if err := r.setInput(input); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// member reads one top-level member of the request; the input is kept for setInput.
+func (r *Request) member(k, v jsonx.Value, input *jsonx.Value) error {
+	f := &r.f
+	// Comparing the key's bytes does not allocate; an escaped key is unknown, then named.
+	kr := k.Raw()
+	switch string(kr[1 : len(kr)-1]) {
+	case "model":
+		if !v.IsString() {
+			return invalidType("model", "a string")
+		}
+		r.Model = v.Str()
+	case "input":
+		*input = v
+	case "instructions":
+		switch v.Kind() {
+		case jsonx.Null:
+		case jsonx.String:
+			r.Instructions, r.hasInstr = v.Str(), true
+		default:
+			return invalidType("instructions", "a string")
+		}
+	case "stream", "store", "background":
+		b, ok := v.Bool()
+		if !ok && !v.IsNull() {
+			return invalidType(k.Str(), "a boolean")
+		}
+		switch string(kr[1 : len(kr)-1]) {
+		case "stream":
+			r.Stream = b
+		case "store":
+			r.Store = b || !ok
+		default:
+			r.Background = b
+		}
+	case "previous_response_id":
+		if !v.IsString() && !v.IsNull() {
+			return invalidType("previous_response_id", "a string")
+		}
+		r.PreviousResponseID = v.Str()
+	case "metadata":
+		if v.IsObject() {
+			for mk, mv := range v.Members() {
+				if !mv.IsString() {
+					return invalidType("metadata."+mk.Str(), "a string")
+				}
+			}
+			r.Metadata = v.Raw()
+		} else if !v.IsNull() {
+			return invalidType("metadata", "an object")
+		}
+	case "tools":
+		if err := r.parseTools(v); err != nil {
+			return err
+		}
+		f.tools = v
+	case "tool_choice":
+		f.toolChoice = v
+	case "parallel_tool_calls":
+		f.parallel = v
+	case "text":
+		f.text = v
+	case "reasoning":
+		f.reasoning = v
+	case "max_output_tokens":
+		f.maxOutput = v
+	case "max_tool_calls":
+		f.maxToolCalls = v
+		if !v.IsNull() {
+			r.Ignored = append(r.Ignored, "max_tool_calls") // it limits built-in tools, which are refused
+		}
+	case "temperature":
+		f.temperature = v
+	case "top_p":
+		f.topP = v
+	case "top_logprobs":
+		f.topLogprobs = v
+	case "user":
+		f.user = v
+	case "safety_identifier":
+		f.safetyID = v
+	case "prompt_cache_key":
+		f.promptCacheKey = v
+	case "prompt_cache_retention":
+		f.promptCacheRetention = v
+	case "service_tier":
+		f.serviceTier = v
+	case "include":
+		f.include = v
+	case "truncation":
+		f.truncation = v
+		if v.Is("auto") {
+			r.Ignored = append(r.Ignored, "truncation") // the conversation is sent whole
+		}
+	case "stream_options":
+		f.streamOptions = v
+		if b, _ := v.Get("include_obfuscation").Bool(); b {
+			r.Ignored = append(r.Ignored, "stream_options.include_obfuscation") // no padding is sent
+		}
+	case "client_metadata":
+		if !v.IsObject() && !v.IsNull() {
+			return invalidType("client_metadata", "an object")
+		}
+		if v.IsObject() {
+			r.Ignored = append(r.Ignored, "client_metadata")
+		}
+	case "conversation", "prompt":
+		if !v.IsNull() && f.refused == "" {
+			f.refused = k.Str()
+		}
+	default:
+		if f.unknown == "" {
+			f.unknown = k.Str()
+		}
+	}
+	return nil
+}
+
+// setInput reads the input: a string is one user message, an array its items.
+func (r *Request) setInput(input jsonx.Value) error {
 	switch input.Kind() {
 	case jsonx.Invalid, jsonx.Null:
 	case jsonx.String:
@@ -273,14 +290,14 @@ func Parse(body []byte) (*Request, error) {
 		r.Input, r.items = make([][]byte, 0, n), make([]jsonx.Value, 0, n)
 		for i, it := range input.Elems() {
 			if err := checkItem(it, i); err != nil {
-				return nil, err
+				return err
 			}
 			r.Input, r.items = append(r.Input, it.Raw()), append(r.items, it)
 		}
 	default:
-		return nil, invalidType("input", "a string or an array of input items")
+		return invalidType("input", "a string or an array of input items")
 	}
-	return r, nil
+	return nil
 }
 
 // tapes are parse tables for reuse: a table takes 5 bytes per byte of body, so a 7 KB agent

@@ -3,6 +3,7 @@ package responsesapi
 import (
 	"fmt"
 
+	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
@@ -31,7 +32,7 @@ func (r *Request) ToChat(history [][]byte) ([]byte, error) {
 		return nil, unsupported(f.refused, "'%s' is not supported when the request is served through chat completions.", f.refused)
 	}
 	if f.unknown != "" {
-		return nil, bad(f.unknown, "unknown_parameter", "Unknown parameter: '%s'.", f.unknown)
+		return nil, bad(f.unknown, openai.CodeUnknownParameter, "Unknown parameter: '%s'.", f.unknown)
 	}
 	if len(r.BuiltinTools) > 0 {
 		p := fmt.Sprintf("tools[%d].type", r.builtinAt[0])
@@ -54,7 +55,7 @@ func (r *Request) ToChat(history [][]byte) ([]byte, error) {
 	for i, h := range history {
 		v, err := jsonx.Parse(h)
 		if err != nil || !v.IsObject() {
-			return nil, bad("previous_response_id", "invalid_value", "Stored item %d of the previous response is not a JSON object.", i)
+			return nil, bad("previous_response_id", openai.CodeInvalidValue, "Stored item %d of the previous response is not a JSON object.", i)
 		}
 		c.src, c.idx = srcHistory, i
 		if err := c.item(v); err != nil {
@@ -160,7 +161,7 @@ func (r *Request) writeOptions(w *jsonx.Writer) error {
 		}
 	}
 	if v := f.truncation; v.Exists() && !v.IsNull() && !v.Is("disabled") && !v.Is("auto") {
-		return bad("truncation", "invalid_value", "Invalid value for 'truncation': expected 'disabled' or 'auto'.")
+		return bad("truncation", openai.CodeInvalidValue, "Invalid value for 'truncation': expected 'disabled' or 'auto'.")
 	}
 	if v := f.streamOptions; v.Exists() && !v.IsNull() {
 		if !v.IsObject() {
@@ -191,7 +192,7 @@ func intField(w *jsonx.Writer, v jsonx.Value, name, chatName string) error {
 		return invalidType(name, "an integer")
 	}
 	if n < 1 {
-		return bad(name, "invalid_value", "Invalid value for '%s': it must be at least 1.", name)
+		return bad(name, openai.CodeInvalidValue, "Invalid value for '%s': it must be at least 1.", name)
 	}
 	w.Key(chatName)
 	w.Int(n)
@@ -207,7 +208,7 @@ func (r *Request) writeToolChoice(w *jsonx.Writer) (allowed map[string]bool, err
 		return nil, nil
 	case jsonx.String:
 		if !tc.Is("auto") && !tc.Is("none") && !tc.Is("required") {
-			return nil, bad("tool_choice", "invalid_value", "Invalid value for 'tool_choice': expected 'auto', 'none' or 'required'.")
+			return nil, bad("tool_choice", openai.CodeInvalidValue, "Invalid value for 'tool_choice': expected 'auto', 'none' or 'required'.")
 		}
 		w.Key("tool_choice")
 		w.Value(tc)
@@ -220,7 +221,7 @@ func (r *Request) writeToolChoice(w *jsonx.Writer) (allowed map[string]bool, err
 	case t.Is("function"):
 		name := tc.Get("name")
 		if !name.IsString() {
-			return nil, bad("tool_choice.name", "missing_required_parameter", "Missing required parameter: 'tool_choice.name'.")
+			return nil, bad("tool_choice.name", openai.CodeMissingRequiredParameter, "Missing required parameter: 'tool_choice.name'.")
 		}
 		w.Fragment(`,"tool_choice":{"type":"function","function":{"name":`)
 		w.Value(name)
@@ -231,7 +232,7 @@ func (r *Request) writeToolChoice(w *jsonx.Writer) (allowed map[string]bool, err
 		// with auto or required.
 		mode := tc.Get("mode")
 		if !mode.Is("auto") && !mode.Is("required") {
-			return nil, bad("tool_choice.mode", "invalid_value", "Invalid value for 'tool_choice.mode': expected 'auto' or 'required'.")
+			return nil, bad("tool_choice.mode", openai.CodeInvalidValue, "Invalid value for 'tool_choice.mode': expected 'auto' or 'required'.")
 		}
 		allowed = map[string]bool{}
 		for i, at := range tc.Get("tools").Elems() {
@@ -347,7 +348,7 @@ func writeText(w *jsonx.Writer, text jsonx.Value) error {
 				continue
 			}
 			if !v.Is("low") && !v.Is("medium") && !v.Is("high") {
-				return bad("text.verbosity", "invalid_value", "Invalid value for 'text.verbosity': expected 'low', 'medium' or 'high'.")
+				return bad("text.verbosity", openai.CodeInvalidValue, "Invalid value for 'text.verbosity': expected 'low', 'medium' or 'high'.")
 			}
 			w.Key("verbosity")
 			w.Value(v)
@@ -371,10 +372,10 @@ func writeFormat(w *jsonx.Writer, f jsonx.Value) error {
 		var g [4]jsonx.Value
 		f.Fields(g[:], "name", "schema", "strict", "description")
 		if !g[0].IsString() {
-			return bad("text.format.name", "missing_required_parameter", "Missing required parameter: 'text.format.name'.")
+			return bad("text.format.name", openai.CodeMissingRequiredParameter, "Missing required parameter: 'text.format.name'.")
 		}
 		if !g[1].IsObject() {
-			return bad("text.format.schema", "missing_required_parameter", "Missing required parameter: 'text.format.schema'.")
+			return bad("text.format.schema", openai.CodeMissingRequiredParameter, "Missing required parameter: 'text.format.schema'.")
 		}
 		for k := range f.Members() {
 			switch k.Str() {
@@ -397,7 +398,7 @@ func writeFormat(w *jsonx.Writer, f jsonx.Value) error {
 		}
 		w.Fragment(`}}`)
 	default:
-		return bad("text.format.type", "invalid_value", "Invalid value for 'text.format.type': expected 'text', 'json_object' or 'json_schema'.")
+		return bad("text.format.type", openai.CodeInvalidValue, "Invalid value for 'text.format.type': expected 'text', 'json_object' or 'json_schema'.")
 	}
 	return nil
 }
@@ -478,9 +479,9 @@ func (c *conv) item(it jsonx.Value) error {
 	case typ.Is("reasoning"):
 		return c.reasoningItem(it)
 	case typ.Is("item_reference"):
-		return c.bad(".type", "unsupported_value", "Item references cannot be resolved for a target served through chat completions; send the item itself.")
+		return c.bad(".type", openai.CodeUnsupportedValue, "Item references cannot be resolved for a target served through chat completions; send the item itself.")
 	}
-	return c.bad(".type", "unsupported_value", "Input items of type %s cannot be served through chat completions.", typ.Raw())
+	return c.bad(".type", openai.CodeUnsupportedValue, "Input items of type %s cannot be served through chat completions.", typ.Raw())
 }
 
 func (c *conv) flush() {
@@ -551,7 +552,7 @@ func (c *conv) message(it, role jsonx.Value) error {
 	case role.Is("system"), role.Is("developer"):
 		chatRole = "system"
 	default:
-		return c.bad(".role", "invalid_value", "Invalid value for role: expected 'user', 'assistant', 'system' or 'developer'.")
+		return c.bad(".role", openai.CodeInvalidValue, "Invalid value for role: expected 'user', 'assistant', 'system' or 'developer'.")
 	}
 	w.Fragment(`{"role":`)
 	w.String(chatRole)
@@ -574,7 +575,7 @@ func (c *conv) message(it, role jsonx.Value) error {
 		}
 		w.ArrayEnd()
 	default:
-		return c.bad(".content", "invalid_type", "Content must be a string or an array of content parts.")
+		return c.bad(".content", openai.CodeInvalidType, "Content must be a string or an array of content parts.")
 	}
 	w.ObjectEnd()
 	return nil
@@ -613,10 +614,10 @@ func (c *conv) media(p, t jsonx.Value, at string) error {
 		var f [3]jsonx.Value
 		p.Fields(f[:], "image_url", "file_id", "detail")
 		if f[1].IsString() {
-			return c.bad(at+".file_id", "unsupported_parameter", "Files uploaded to OpenAI cannot be fetched by a target served through chat completions; send the image as image_url.")
+			return c.bad(at+".file_id", openai.CodeUnsupportedParameter, "Files uploaded to OpenAI cannot be fetched by a target served through chat completions; send the image as image_url.")
 		}
 		if !f[0].IsString() {
-			return c.bad(at+".image_url", "missing_required_parameter", "An input_image needs an image_url.")
+			return c.bad(at+".image_url", openai.CodeMissingRequiredParameter, "An input_image needs an image_url.")
 		}
 		w.Fragment(`{"type":"image_url","image_url":{"url":`)
 		w.Value(f[0])
@@ -629,13 +630,13 @@ func (c *conv) media(p, t jsonx.Value, at string) error {
 		var f [4]jsonx.Value
 		p.Fields(f[:], "file_data", "filename", "file_id", "file_url")
 		if f[2].IsString() {
-			return c.bad(at+".file_id", "unsupported_parameter", "Files uploaded to OpenAI cannot be fetched by a target served through chat completions; send the file as file_data.")
+			return c.bad(at+".file_id", openai.CodeUnsupportedParameter, "Files uploaded to OpenAI cannot be fetched by a target served through chat completions; send the file as file_data.")
 		}
 		if f[3].IsString() {
-			return c.bad(at+".file_url", "unsupported_parameter", "File URLs cannot be fetched for a target served through chat completions; send the file as file_data.")
+			return c.bad(at+".file_url", openai.CodeUnsupportedParameter, "File URLs cannot be fetched for a target served through chat completions; send the file as file_data.")
 		}
 		if !f[0].IsString() {
-			return c.bad(at+".file_data", "missing_required_parameter", "An input_file needs file_data.")
+			return c.bad(at+".file_data", openai.CodeMissingRequiredParameter, "An input_file needs file_data.")
 		}
 		w.Fragment(`{"type":"file","file":{`)
 		if f[1].IsString() {
@@ -648,13 +649,13 @@ func (c *conv) media(p, t jsonx.Value, at string) error {
 	case t.Is("input_audio"):
 		a := p.Get("input_audio")
 		if !a.IsObject() {
-			return c.bad(at+".input_audio", "missing_required_parameter", "An input_audio part needs input_audio {data, format}.")
+			return c.bad(at+".input_audio", openai.CodeMissingRequiredParameter, "An input_audio part needs input_audio {data, format}.")
 		}
 		w.Fragment(`{"type":"input_audio","input_audio":`)
 		w.Value(a)
 		w.ObjectEnd()
 	default:
-		return c.bad(at+".type", "unsupported_value", "Content of type %s cannot be served through chat completions.", t.Raw())
+		return c.bad(at+".type", openai.CodeUnsupportedValue, "Content of type %s cannot be served through chat completions.", t.Raw())
 	}
 	return nil
 }
@@ -664,7 +665,7 @@ func (c *conv) functionCall(it jsonx.Value) error {
 	it.Fields(f[:], "call_id", "name", "arguments", "namespace")
 	for k, n := range [3]string{"call_id", "name", "arguments"} {
 		if !f[k].IsString() {
-			return c.bad("."+n, "missing_required_parameter", "A function_call needs %s (a string).", n)
+			return c.bad("."+n, openai.CodeMissingRequiredParameter, "A function_call needs %s (a string).", n)
 		}
 	}
 	c.asst = true
@@ -690,7 +691,7 @@ func (c *conv) functionOutput(it jsonx.Value) error {
 	var f [2]jsonx.Value
 	it.Fields(f[:], "call_id", "output")
 	if !f[0].IsString() {
-		return c.bad(".call_id", "missing_required_parameter", "A function_call_output needs call_id (a string).")
+		return c.bad(".call_id", openai.CodeMissingRequiredParameter, "A function_call_output needs call_id (a string).")
 	}
 	w := c.w
 	w.Fragment(`{"role":"tool","tool_call_id":`)
@@ -736,7 +737,7 @@ func (c *conv) functionOutput(it jsonx.Value) error {
 		}
 		w.ArrayEnd()
 	default:
-		return c.bad(".output", "invalid_type", "A function_call_output's output must be a string or an array of content parts.")
+		return c.bad(".output", openai.CodeInvalidType, "A function_call_output's output must be a string or an array of content parts.")
 	}
 	w.ObjectEnd()
 	return nil
@@ -747,7 +748,7 @@ func (c *conv) reasoningItem(it jsonx.Value) error {
 	it.Fields(f[:], "summary", "content", "encrypted_content")
 	sig := f[2]
 	if !sig.IsString() && sig.Exists() && !sig.IsNull() {
-		return c.bad(".encrypted_content", "invalid_type", "encrypted_content must be a string.")
+		return c.bad(".encrypted_content", openai.CodeInvalidType, "encrypted_content must be a string.")
 	}
 	// Reasoning belongs to the assistant message after it: close the one being gathered, and
 	// one already waiting with its own signature (a signature cannot be merged).
@@ -773,7 +774,7 @@ func (c *conv) reasoningItem(it jsonx.Value) error {
 func (c *conv) reasoningText(parts jsonx.Value, at, typ string) error {
 	if !parts.IsArray() {
 		if parts.Exists() && !parts.IsNull() {
-			return c.bad(at, "invalid_type", "Reasoning %s must be an array.", at[1:])
+			return c.bad(at, openai.CodeInvalidType, "Reasoning %s must be an array.", at[1:])
 		}
 		return nil
 	}

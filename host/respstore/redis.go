@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/sluice-gw/sluice/host/redisclient"
+
+	"github.com/sluice-gw/sluice/host/config"
 )
 
 // redisStore keeps each record under prefix + hash(tenant) + ":" + id with SET ... PX ttl, so
@@ -22,10 +24,10 @@ type redisStore struct {
 // NewRedis returns a store on c. Keys are prefix, a hash of the tenant (tenant names never
 // appear in Redis and cannot collide with the separator) and the id. Records live for ttl
 // (0: until deleted) and a record whose encoding exceeds maxRecord bytes is refused with
-// ErrTooLarge (maxRecord <= 0: 16 MiB).
+// ErrTooLarge (maxRecord <= 0: config.DefaultResponsesMaxRecord).
 func NewRedis(c *redisclient.Client, prefix string, ttl time.Duration, maxRecord int64) Store {
 	if maxRecord <= 0 {
-		maxRecord = 16 << 20
+		maxRecord = config.DefaultResponsesMaxRecord
 	}
 	return &redisStore{c: c, prefix: prefix, ttl: ttl, maxRecord: maxRecord}
 }

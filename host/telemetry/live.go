@@ -305,26 +305,42 @@ func (l *Live) Snapshot() dashboard.Snapshot {
 		return dashboard.Snapshot{}
 	}
 	now := l.now()
-	nowSec := now.Unix()
-	first := nowSec - liveWindow + 1
 	snap := dashboard.Snapshot{
 		GeneratedAt:   now.UTC(),
 		UptimeSeconds: now.Sub(l.start).Seconds(),
 		WindowSeconds: liveWindow,
 	}
-	se := &snap.Series
+	l.modelsMu.RLock()
+	models := append([]modelInfo(nil), l.models...)
+	l.modelsMu.RUnlock()
+	w := l.window(&snap.Series, now.Unix(), len(models))
+	snap.Totals = l.totals(w)
+	snap.Models = modelRows(models, w)
+	snap.Plugins = l.pluginRows()
+	snap.RateLimits = l.limitRows()
+	if f := l.targets.Load(); f != nil {
+		snap.Targets = (*f)()
+	}
+	return snap
+}
+
+// windowSums are the sums over the live window that the headline figures and the per-model
+// rows are made of.
+type windowSums struct {
+	models                             [liveModels]struct{ req, errs, in, out, cost, lat int64 }
+	pct                                [latBuckets]uint64
+	recentReq, recentErr, hits, misses int64
+}
+
+// window fills the per-second series of the last liveWindow seconds and sums what the
+// totals and the model rows need; nModels models are summed.
+func (l *Live) window(se *dashboard.Series, nowSec int64, nModels int) *windowSums {
+	first := nowSec - liveWindow + 1
 	se.Start = first
 	for _, p := range []*[]float64{&se.Requests, &se.Errors, &se.P50Ms, &se.P90Ms, &se.P99Ms, &se.TokensIn, &se.TokensOut, &se.CostUSD, &se.CacheHits, &se.CacheMisses, &se.RateLimited} {
 		*p = make([]float64, liveWindow)
 	}
-
-	l.modelsMu.RLock()
-	models := append([]modelInfo(nil), l.models...)
-	l.modelsMu.RUnlock()
-	var modelSums [liveModels]struct{ req, errs, in, out, cost, lat int64 }
-	var pct [latBuckets]uint64
-	var recentReq, recentErr, hits, misses int64
-
+	w := &windowSums{}
 	for i := range liveWindow {
 		sec := first + int64(i)
 		s := &l.ring[sec%liveWindow]
@@ -347,21 +363,21 @@ func (l *Live) Snapshot() dashboard.Snapshot {
 		se.CostUSD[i] = float64(s.cost.Load()) / 1e9
 		h, m := s.cacheHits.Load(), s.cacheMisses.Load()
 		se.CacheHits[i], se.CacheMisses[i] = float64(h), float64(m)
-		hits, misses = hits+h, misses+m
+		w.hits, w.misses = w.hits+h, w.misses+m
 		se.RateLimited[i] = float64(s.rateLimited.Load())
 		// Headline rates use whole seconds only: skip the one in progress.
 		if sec < nowSec && sec >= nowSec-recentSeconds {
-			recentReq += req
-			recentErr += errs
+			w.recentReq += req
+			w.recentErr += errs
 		}
 		if sec > nowSec-pctSeconds {
 			for b := range counts {
-				pct[b] += counts[b]
+				w.pct[b] += counts[b]
 			}
 		}
-		for mi := range models {
+		for mi := range nModels {
 			ms := &s.models[mi]
-			a := &modelSums[mi]
+			a := &w.models[mi]
 			a.req += ms.requests.Load()
 			a.errs += ms.errors.Load()
 			a.in += ms.tokensIn.Load()
@@ -370,13 +386,16 @@ func (l *Live) Snapshot() dashboard.Snapshot {
 			a.lat += ms.latNs.Load()
 		}
 	}
+	return w
+}
 
-	p := percentiles(&pct, .5, .9, .99)
-	snap.Totals = dashboard.Totals{
+func (l *Live) totals(w *windowSums) dashboard.Totals {
+	p := percentiles(&w.pct, .5, .9, .99)
+	t := dashboard.Totals{
 		Requests:       l.requests.Load(),
 		Errors:         l.errors.Load(),
-		RequestsPerSec: float64(recentReq) / recentSeconds,
-		ErrorsPerSec:   float64(recentErr) / recentSeconds,
+		RequestsPerSec: float64(w.recentReq) / recentSeconds,
+		ErrorsPerSec:   float64(w.recentErr) / recentSeconds,
 		P50Ms:          p[0] / 1e6,
 		P90Ms:          p[1] / 1e6,
 		P99Ms:          p[2] / 1e6,
@@ -388,23 +407,33 @@ func (l *Live) Snapshot() dashboard.Snapshot {
 		InFlight:       l.inFlight.Load(),
 		Streams:        l.streams.Load(),
 	}
-	if hits+misses > 0 {
-		snap.Totals.CacheHitRate = float64(hits) / float64(hits+misses)
+	if w.hits+w.misses > 0 {
+		t.CacheHitRate = float64(w.hits) / float64(w.hits+w.misses)
 	}
+	return t
+}
 
+// modelRows are the models with requests in the window, busiest first.
+func modelRows(models []modelInfo, w *windowSums) []dashboard.Model {
+	var rows []dashboard.Model
 	for mi, info := range models {
-		a := modelSums[mi]
+		a := w.models[mi]
 		if a.req == 0 {
 			continue
 		}
-		snap.Models = append(snap.Models, dashboard.Model{
+		rows = append(rows, dashboard.Model{
 			Model: info.name, Provider: info.provider,
 			Requests: a.req, Errors: a.errs, TokensIn: a.in, TokensOut: a.out,
 			CostUSD: float64(a.cost) / 1e9, MeanMs: float64(a.lat) / float64(a.req) / 1e6,
 		})
 	}
-	sort.Slice(snap.Models, func(i, j int) bool { return snap.Models[i].Requests > snap.Models[j].Requests })
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Requests > rows[j].Requests })
+	return rows
+}
 
+// pluginRows are the plugin hooks called so far, by plugin and hook.
+func (l *Live) pluginRows() []dashboard.Plugin {
+	var rows []dashboard.Plugin
 	l.pluginsMu.RLock()
 	for k, ps := range l.plugins {
 		calls := ps.calls.Load()
@@ -417,32 +446,33 @@ func (l *Live) Snapshot() dashboard.Snapshot {
 			}
 			row.P99Us = percentiles(&counts, .99)[0] / 1e3
 		}
-		snap.Plugins = append(snap.Plugins, row)
+		rows = append(rows, row)
 	}
 	l.pluginsMu.RUnlock()
-	sort.Slice(snap.Plugins, func(i, j int) bool {
-		a, b := snap.Plugins[i], snap.Plugins[j]
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
 		if a.Plugin != b.Plugin {
 			return a.Plugin < b.Plugin
 		}
 		return a.Hook < b.Hook
 	})
+	return rows
+}
 
+// limitRows are the rate-limit rejections so far, by tier and unit.
+func (l *Live) limitRows() []dashboard.RateLimit {
+	var rows []dashboard.RateLimit
 	l.limitsMu.RLock()
 	for k, c := range l.limits {
-		snap.RateLimits = append(snap.RateLimits, dashboard.RateLimit{Tier: k[0], Unit: k[1], Rejections: c.Load()})
+		rows = append(rows, dashboard.RateLimit{Tier: k[0], Unit: k[1], Rejections: c.Load()})
 	}
 	l.limitsMu.RUnlock()
-	sort.Slice(snap.RateLimits, func(i, j int) bool {
-		a, b := snap.RateLimits[i], snap.RateLimits[j]
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
 		if a.Tier != b.Tier {
 			return a.Tier < b.Tier
 		}
 		return a.Unit < b.Unit
 	})
-
-	if f := l.targets.Load(); f != nil {
-		snap.Targets = (*f)()
-	}
-	return snap
+	return rows
 }

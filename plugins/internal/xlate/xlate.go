@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/sluice-gw/sluice/sdk"
+	"github.com/sluice-gw/sluice/sdk/abi"
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
@@ -259,22 +260,9 @@ func ContentRaw(dst []byte, content jsonx.Value) ([]byte, bool) {
 	return dst, false
 }
 
-// ErrorType maps an HTTP status to the OpenAI error type clients expect for it.
-func ErrorType(status int) string {
-	switch {
-	case status == 401:
-		return "authentication_error"
-	case status == 403:
-		return "permission_error"
-	case status == 404:
-		return "not_found_error"
-	case status == 429:
-		return "rate_limit_error"
-	case status >= 500:
-		return "api_error"
-	}
-	return "invalid_request_error"
-}
+// ErrorType maps an HTTP status to the OpenAI error type clients expect for it: abi.ErrorType,
+// the table the host uses too.
+func ErrorType(status int) string { return abi.ErrorType(status) }
 
 // WriteError writes an OpenAI error object {"message","type","code"} (the inner object).
 func WriteError(w *jsonx.Writer, message, typ, code string) {
