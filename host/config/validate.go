@@ -129,8 +129,14 @@ func (c *Config) applyDefaults(v *validator) {
 			if p.Kind == "bedrock" && p.Region != "" {
 				p.BaseURL = "https://bedrock-runtime." + p.Region + ".amazonaws.com"
 			}
+			if p.Kind == "vertex" {
+				p.BaseURL = VertexBaseURL(p.Location)
+			}
 		}
 		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
+		if p.Kind == "vertex" && p.Location == "" {
+			p.Location = "global"
+		}
 		if p.Auth == "" {
 			p.Auth = k.Auth
 			if p.Kind == "openai" && p.APIKey == "" && p.KeyEnv == "" && !p.BYOK && isLoopbackURL(p.BaseURL) {
@@ -435,14 +441,20 @@ func (c *Config) validate(v *validator) {
 			}
 		}
 		switch {
-		case p.Kind == "bedrock" && (p.AccessKeyID == "" || p.SecretAccessKey == ""):
-			missing = append(missing, name+" (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+		case p.Kind == "bedrock" && (p.AccessKeyID == "") != (p.SecretAccessKey == ""):
+			// One of the pair alone is a mistake; neither means the SDK's default chain.
+			v.errAt(key+".access_key_id", "access_key_id and secret_access_key go together (leave both empty for the AWS default credential chain)")
+		case p.Kind == "vertex" && p.Project == "":
+			missing = append(missing, name+" (set GOOGLE_CLOUD_PROJECT)")
 		case k.NeedsKey && p.APIKey == "" && p.Auth != "none" && !p.BYOK:
 			env := p.KeyEnv
 			if env == "" {
 				env = "api_key"
 			}
 			missing = append(missing, fmt.Sprintf("%s (set %s)", name, env))
+		}
+		if p.Credentials != "" && p.Credentials != "static" && p.Credentials != "chain" {
+			v.errAt(key+".credentials", "%q is not static or chain", p.Credentials)
 		}
 		if p.Kind == "azure" && p.APIVersion == "" {
 			v.errAt(key+".api_version", "azure needs an api_version, e.g. \"2024-10-21\"")
