@@ -479,6 +479,12 @@ func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
 	if v := up.Get("Retry-After"); v != "" {
 		h.Set("Retry-After", v)
 	}
+	// What a provider answered for itself (embeddings): hints it ignored, usage it estimated.
+	for _, k := range []string{"X-Sluice-Ignored", "X-Sluice-Usage-Estimated"} {
+		for _, v := range up.Values(k) {
+			h.Add(k, v)
+		}
+	}
 }
 
 // relayStream sends an upstream stream to the client event by event. Before the first chunk
