@@ -462,7 +462,7 @@ func (c *Config) validate(v *validator) {
 		for _, d := range p.Native {
 			switch {
 			case d == "responses" && (p.Kind == "azure" || (k.Translator == "" && p.Kind != "demo")):
-			case d == "messages" && (p.Kind == "anthropic" || p.Kind == "bedrock"):
+			case d == "messages" && (p.Kind == "anthropic" || p.Kind == "bedrock" || p.Kind == "vertex"):
 			case d == "responses" || d == "messages":
 				v.errAt(key+".native", "kind %q cannot serve the %s API natively", p.Kind, d)
 			default:
@@ -684,8 +684,8 @@ func defaultNative(name string, p *Provider) []string {
 	switch {
 	case p.Kind == "azure":
 		return []string{"responses"}
-	case p.Kind == "anthropic", p.Kind == "bedrock":
-		return []string{"messages"} // bedrock: for Anthropic's models, through InvokeModel
+	case p.Kind == "anthropic", p.Kind == "bedrock", p.Kind == "vertex":
+		return []string{"messages"} // bedrock and vertex: for Anthropic's models (InvokeModel, rawPredict)
 	case p.Kind == "openai" && (name == "openai" || strings.HasPrefix(p.BaseURL, "https://api.openai.com/")):
 		return []string{"responses"}
 	}

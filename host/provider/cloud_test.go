@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -433,5 +434,73 @@ func TestEmbeddingsBedrock(t *testing.T) {
 		if status != 400 || !strings.Contains(body, `"param":"`+c.param+`"`) {
 			t.Errorf("%s %s: %d %s", c.model, c.extra, status, body)
 		}
+	}
+}
+
+// Messages requests to Claude on Vertex go natively: the body as sent, less the model (in the
+// URL) and with Vertex's anthropic_version; the beta header goes on; a stream is relayed as
+// Anthropic's events.
+func TestVertexNativeMessages(t *testing.T) {
+	fake := fakeprovider.NewVertex(t, fakeprovider.WithVertex("proj-1", "us-east5"))
+	p, err := New(&config.Provider{Name: "vx", Kind: "vertex", BaseURL: fake.Root, Auth: "google", Project: "proj-1", Location: "us-east5",
+		CredentialsFile: writeFile(t, "sa.json", fake.ServiceAccountJSON()), Native: []string{"messages"},
+		Timeout: config.Duration(10 * time.Second), IdleTimeout: config.Duration(10 * time.Second)}, loadNative, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const model = "claude-sonnet-4-5@20250929"
+	if !p.Speaks(Messages, model) || p.Speaks(Messages, "gemini-2.5-flash") || p.Speaks(CountTokens, model) {
+		t.Fatal("Speaks: messages for Claude models only")
+	}
+	h := http.Header{}
+	h.Set("Anthropic-Version", "2023-06-01")
+	h.Set("Anthropic-Beta", "interleaved-thinking-2025-05-14")
+	for _, stream := range []bool{false, true} {
+		body := fmt.Sprintf(`{"model":%q,"max_tokens":20,"stream":%v,"system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"native hello"}]}`, model, stream)
+		resp, err := p.DoNative(context.Background(), &NativeRequest{Dialect: Messages, Body: []byte(body), Stream: stream, Model: model, Header: h})
+		if err != nil || resp.Status != 200 {
+			t.Fatalf("stream=%v: %v %+v", stream, err, resp)
+		}
+		var got strings.Builder
+		if resp.Events != nil {
+			var names []string
+			for {
+				name, data, err := resp.Events.NextEvent()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, name)
+				got.Write(data)
+			}
+			resp.Events.Close()
+			if names[0] != "message_start" || names[len(names)-1] != "message_stop" {
+				t.Errorf("events %v", names)
+			}
+		} else {
+			got.Write(resp.Body)
+		}
+		if !strings.Contains(got.String(), "native") || !strings.Contains(got.String(), "hello") {
+			t.Errorf("stream=%v: %s", stream, got.String())
+		}
+		calls := fake.VertexCalls()
+		last := calls[len(calls)-1]
+		op := map[bool]string{false: ":rawPredict", true: ":streamRawPredict"}[stream]
+		if last.Invalid != "" || !strings.HasSuffix(last.Path, "/publishers/anthropic/models/"+model+op) || strings.Contains(string(last.Body), `"model"`) ||
+			!strings.Contains(string(last.Body), `"cache_control"`) {
+			t.Errorf("stream=%v: %s %s %q", stream, last.Path, last.Body, last.Invalid)
+		}
+		if rs := fake.Requests(); rs[len(rs)-1].Header.Get("Anthropic-Beta") != "interleaved-thinking-2025-05-14" {
+			t.Errorf("beta header not sent on")
+		}
+	}
+	// An error from Vertex's own front comes back in Anthropic's shape.
+	q, _ := New(&config.Provider{Name: "vx", Kind: "vertex", BaseURL: fake.Root, Auth: "google", Project: "other-proj", Location: "us-east5",
+		CredentialsFile: writeFile(t, "sa2.json", fake.ServiceAccountJSON()), Native: []string{"messages"}}, loadNative, Options{})
+	resp, err := q.DoNative(context.Background(), &NativeRequest{Dialect: Messages, Body: []byte(`{"model":"claude-x","max_tokens":5,"messages":[]}`), Model: "claude-x", Header: h})
+	if err != nil || resp.Status != 404 || !strings.Contains(string(resp.Body), `"type":"error"`) || !strings.Contains(string(resp.Body), "not_found_error") {
+		t.Errorf("front error: %v %d %s", err, resp.Status, resp.Body)
 	}
 }

@@ -209,3 +209,45 @@ func (p *Provider) vertexClaudeCall(call *upstreamCall, r *Request) (string, err
 	}
 	return p.vertexRoot() + "/publishers/anthropic/models/" + url.PathEscape(r.Model) + op, nil
 }
+
+// doVertexMessages sends a Messages request to Claude on Vertex as it came, but for what Vertex
+// moves: the model into the URL, the version into the body (anthropic-beta stays a header). A
+// stream is Anthropic's own SSE; an error not in Anthropic's shape (Google's front answers
+// auth and quota errors itself) is turned into one.
+func (p *Provider) doVertexMessages(ctx context.Context, r *NativeRequest) (*Response, error) {
+	if r.Dialect != Messages || (r.Method != "" && r.Method != http.MethodPost) || r.Path != "" {
+		return nil, p.fail(FailTranslate, "vertex: only message creation is served natively")
+	}
+	call := &upstreamCall{Path: "/v1/messages", Body: r.Body}
+	u, err := p.vertexClaudeCall(call, &Request{Model: r.Model, Stream: r.Stream})
+	if err != nil {
+		return nil, p.fail(FailTranslate, "%w", err)
+	}
+	h := r.Header.Clone()
+	h.Del("Anthropic-Version")
+	req, err := p.newRequest(ctx, http.MethodPost, u, call.Body, &Request{Stream: r.Stream, Header: h})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.send(req, r.Stream)
+	if err != nil {
+		return nil, err
+	}
+	out := &Response{Status: resp.StatusCode, Header: relayHeaders(resp.Header)}
+	if resp.StatusCode/100 == 2 && r.Stream && isEventStream(resp.Header) {
+		out.Events = newNativeStream(p, resp.Body, p.IdleTimeout)
+		return out, nil
+	}
+	b, err := readAll(p, resp.Body, resp.ContentLength)
+	if err != nil {
+		return nil, err
+	}
+	out.Body = b
+	var shape struct {
+		Type string `json:"type"`
+	}
+	if resp.StatusCode >= 400 && (json.Unmarshal(b, &shape) != nil || shape.Type != "error") {
+		out.Body = anthropicError(resp.StatusCode, "vertex: "+upstreamErrorMessage(b), b)
+	}
+	return out, nil
+}

@@ -145,3 +145,36 @@ api_key = "ant-key"
 		}
 	}
 }
+
+// TestVertexMessagesNative: /v1/messages to Claude on Vertex reaches rawPredict and
+// streamRawPredict with the client's body (model moved to the URL, Vertex's version in the
+// body) and comes back as Anthropic's own answer and events.
+func TestVertexMessagesNative(t *testing.T) {
+	vx := fakeprovider.NewVertex(t, fakeprovider.WithVertex("p1", "global"))
+	sa := filepath.Join(t.TempDir(), "sa.json")
+	if err := os.WriteFile(sa, vx.ServiceAccountJSON(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startSluice(t, baseConfig+fmt.Sprintf(`
+[providers.vertex]
+base_url = %q
+project = "p1"
+credentials_file = %q
+`, vx.Root, sa))
+	const model = "vertex/claude-haiku-4-5@20251001"
+	status, body := messagesCall(t, s.URL, []byte(`{"model":"`+model+`","max_tokens":30,"messages":[{"role":"user","content":"hi there vertex"}]}`), nil)
+	m := jsonObject(t, body)
+	if status != 200 || m["type"] != "message" || !strings.Contains(fmt.Sprint(m["content"]), "hi there vertex") {
+		t.Fatalf("%d %s", status, body)
+	}
+	status, body = messagesCall(t, s.URL, []byte(`{"model":"`+model+`","max_tokens":30,"stream":true,"messages":[{"role":"user","content":"hi stream"}]}`), nil)
+	names, _ := sseEvents(body)
+	if status != 200 || len(names) == 0 || names[0] != "message_start" || names[len(names)-1] != "message_stop" {
+		t.Fatalf("%d %v\n%s", status, names, body)
+	}
+	calls := vx.VertexCalls()
+	if len(calls) != 2 || !strings.HasSuffix(calls[0].Path, "/locations/global/publishers/anthropic/models/claude-haiku-4-5@20251001:rawPredict") ||
+		!strings.HasSuffix(calls[1].Path, ":streamRawPredict") || calls[0].Invalid != "" || calls[1].Invalid != "" {
+		t.Errorf("calls %+v", calls)
+	}
+}
