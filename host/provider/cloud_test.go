@@ -117,6 +117,8 @@ func TestVertexChatRegional(t *testing.T) {
 		{"gemini-2.5-flash", true, "/v1/projects/proj-1/locations/us-east5/publishers/google/models/gemini-2.5-flash:streamGenerateContent"},
 		{"claude-sonnet-4-5@20250929", false, "/v1/projects/proj-1/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:rawPredict"},
 		{"claude-sonnet-4-5@20250929", true, "/v1/projects/proj-1/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929:streamRawPredict"},
+		{"meta/llama-4-maverick-17b-128e-instruct-maas", false, "/v1/projects/proj-1/locations/us-east5/endpoints/openapi/chat/completions"},
+		{"meta/llama-4-maverick-17b-128e-instruct-maas", true, "/v1/projects/proj-1/locations/us-east5/endpoints/openapi/chat/completions"},
 	} {
 		status, body := do(t, p, ChatCompletions, c.model, chatBody(c.model, c.stream), c.stream)
 		if status != 200 || !strings.Contains(body, "vertex") {
@@ -142,7 +144,7 @@ func TestVertexChatRegional(t *testing.T) {
 		}
 	}
 	if n := fake.TokensIssued(); n != 1 {
-		t.Errorf("%d tokens issued for 4 calls, want 1 (cached)", n)
+		t.Errorf("%d tokens issued for 6 calls, want 1 (cached)", n)
 	}
 }
 

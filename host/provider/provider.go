@@ -263,7 +263,7 @@ func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
 	if p.BYOK && p.apiKey == "" && r.ClientKey == "" && p.auth != "none" && p.auth != "sigv4" {
 		return nil, p.fail(FailCredentials, "this provider takes the caller's own key: send it in x-sluice-provider-key")
 	}
-	if p.vertex != nil {
+	if p.vertex != nil && !vertexOpenAI(r) {
 		return p.doVertex(ctx, r)
 	}
 	if r.Endpoint == Embeddings && (p.Kind == "gemini" || p.Kind == "bedrock") {
@@ -277,6 +277,9 @@ func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
 		return nil, p.fail(FailTranslate, "endpoint %s is not supported", r.Endpoint)
 	}
 	u := p.BaseURL + path
+	if p.vertex != nil {
+		u = p.vertexRoot() + "/endpoints/openapi" + path
+	}
 	body := r.Body
 	if r.Endpoint == ChatCompletions {
 		// keep_extensions keeps a chat client's own members; a bridge's reasoning never goes.

@@ -159,6 +159,13 @@ func vertexPublisher(model string) string {
 	return "google"
 }
 
+// vertexOpenAI reports a chat request for a partner or open model ("meta/llama-...",
+// "mistralai/..."): Vertex serves those on its OpenAI-compatible endpoint
+// ({root}/endpoints/openapi/chat/completions), which takes the OpenAI body as it is.
+func vertexOpenAI(r *Request) bool {
+	return r.Endpoint == ChatCompletions && strings.Contains(r.Model, "/")
+}
+
 // doVertex sends one chat attempt to Vertex AI through the translator of the model's publisher.
 func (p *Provider) doVertex(ctx context.Context, r *Request) (*Response, error) {
 	if r.Endpoint == Embeddings {

@@ -78,7 +78,7 @@ api_key = "ant-key"
 		{"bedrock/cohere.embed-v4:0", 512},
 	}
 	dims := map[string]int{"vertex/text-embedding-005": 768, "bedrock/cohere.embed-english-v3": 1024}
-	chat := []string{"vertex/gemini-2.5-flash", "vertex/claude-sonnet-4-5@20250929", "bedrock/amazon.nova-lite-v1:0", "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0"}
+	chat := []string{"vertex/gemini-2.5-flash", "vertex/claude-sonnet-4-5@20250929", "vertex/meta/llama-4-maverick-17b-128e-instruct-maas", "bedrock/amazon.nova-lite-v1:0", "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0"}
 	chatJSON, _ := json.Marshal(chat)
 	embJSON, _ := json.Marshal(embeds)
 	outPath := filepath.Join(dir, "out.json")
@@ -132,7 +132,7 @@ api_key = "ant-key"
 		}
 	}
 	for _, c := range vx.VertexCalls() {
-		if c.Invalid != "" || !strings.HasPrefix(c.Path, "/v1/projects/sluice-proj/locations/us-east5/publishers/") {
+		if c.Invalid != "" || !strings.HasPrefix(c.Path, "/v1/projects/sluice-proj/locations/us-east5/") {
 			t.Errorf("vertex call %s: %q", c.Path, c.Invalid)
 		}
 	}

@@ -225,6 +225,16 @@ func (s *Server) serveVertex(w http.ResponseWriter, r *http.Request) {
 		refuse(401, "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
 		return
 	}
+	if r.URL.Path == "/v1/projects/"+v.project+"/locations/"+v.location+"/endpoints/openapi/chat/completions" {
+		// The OpenAI-compatible endpoint of partner and open models ("meta/llama-...").
+		m, err := decodeObject(body)
+		if model, _ := m["model"].(string); err != nil || !strings.Contains(model, "/") {
+			refuse(400, "fakeprovider: vertex: the openapi endpoint takes publisher/model names")
+			return
+		}
+		s.handOn(w, r, "/v1/chat/completions", body, func(h http.Header) { h.Set("Authorization", "Bearer "+s.innerKey()) }, s.serveOpenAI)
+		return
+	}
 	prefix := "/v1/projects/" + v.project + "/locations/" + v.location + "/publishers/"
 	rest, ok := strings.CutPrefix(r.URL.Path, prefix)
 	if !ok {
