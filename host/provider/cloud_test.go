@@ -344,10 +344,21 @@ func TestEmbeddingsGemini(t *testing.T) {
 	if l.Usage.PromptTokens == 0 {
 		t.Errorf("no estimated usage")
 	}
+	resp, _ := p.Do(context.Background(), &Request{Endpoint: Embeddings, Model: m, Body: embedBody(m, "x", `,"user":"u-1"`)})
+	if resp.Header.Get("X-Sluice-Usage-Estimated") != "prompt_tokens" || resp.Header.Get("X-Sluice-Ignored") != "user" {
+		t.Errorf("headers %v", resp.Header)
+	}
 	if r := fake.Requests(); !strings.HasSuffix(r[1].Path, ":batchEmbedContents") || !strings.Contains(string(r[1].Body), `"taskType":"RETRIEVAL_DOCUMENT"`) {
 		t.Errorf("batch: %s %s", r[1].Path, r[1].Body)
 	}
-	// What cannot map is refused by name, before any upstream call.
+	// A count the API gives is used rather than the estimate.
+	fake.Enqueue(fakeprovider.Reply{Body: []byte(`{"embedding":{"values":[0.5,-0.25]},"usageMetadata":{"promptTokenCount":7}}`)})
+	resp, err = p.Do(context.Background(), &Request{Endpoint: Embeddings, Model: m, Body: embedBody(m, "counted", "")})
+	if err != nil || resp.Status != 200 || !strings.Contains(string(resp.Body), `"embedding":[0.5,-0.25]`) || !strings.Contains(string(resp.Body), `"prompt_tokens":7`) ||
+		resp.Header.Get("X-Sluice-Usage-Estimated") != "" {
+		t.Errorf("counted: %v %s %v", err, resp.Body, resp.Header)
+	}
+		// What cannot map is refused by name, before any upstream call.
 	for _, c := range []struct{ body, param string }{
 		{`{"model":"m","input":[[1,2,3]]}`, "input"},
 		{`{"model":"m","input":"x","input_type":"search_query"}`, "input_type"},

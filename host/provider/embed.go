@@ -303,6 +303,20 @@ type geminiValues struct {
 	Values []float32 `json:"values"`
 }
 
+// geminiUsage is the token count newer Gemini API answers carry; older ones have none.
+type geminiUsage struct {
+	UsageMetadata *struct {
+		PromptTokenCount int `json:"promptTokenCount"`
+	} `json:"usageMetadata"`
+}
+
+func (u geminiUsage) tokens() int {
+	if u.UsageMetadata == nil {
+		return -1
+	}
+	return u.UsageMetadata.PromptTokenCount
+}
+
 // geminiEmbed calls embedContent for one input, batchEmbedContents for several (at most 100 a
 // call, the API's limit).
 func (p *Provider) geminiEmbed(ctx context.Context, r *Request, req *embedRequest, inputs []string) (embedResult, error) {
@@ -313,15 +327,17 @@ func (p *Provider) geminiEmbed(ctx context.Context, r *Request, req *embedReques
 	if len(inputs) == 1 {
 		var out struct {
 			Embedding geminiValues `json:"embedding"`
+			geminiUsage
 		}
 		if _, err := p.embedPost(ctx, r, base+":embedContent", one(inputs[0], ""), &out); err != nil {
 			return embedResult{}, err
 		}
-		return embedResult{vectors: [][]float32{out.Embedding.Values}, tokens: -1}, nil
+		return embedResult{vectors: [][]float32{out.Embedding.Values}, tokens: out.tokens()}, nil
 	}
 	const batch = 100
 	vectors := make([][]float32, len(inputs))
 	n := (len(inputs) + batch - 1) / batch
+	counts := make([]int, n)
 	err := fanOut(ctx, n, 4, func(ctx context.Context, k int) error {
 		lo, hi := k*batch, min((k+1)*batch, len(inputs))
 		reqs := make([]geminiEmbedReq, 0, hi-lo)
@@ -330,6 +346,7 @@ func (p *Provider) geminiEmbed(ctx context.Context, r *Request, req *embedReques
 		}
 		var out struct {
 			Embeddings []geminiValues `json:"embeddings"`
+			geminiUsage
 		}
 		if _, err := p.embedPost(ctx, r, base+":batchEmbedContents", map[string]any{"requests": reqs}, &out); err != nil {
 			return err
@@ -340,12 +357,20 @@ func (p *Provider) geminiEmbed(ctx context.Context, r *Request, req *embedReques
 		for i, e := range out.Embeddings {
 			vectors[lo+i] = e.Values
 		}
+		counts[k] = out.tokens()
 		return nil
 	})
 	if err != nil {
 		return embedResult{}, err
 	}
-	return embedResult{vectors: vectors, tokens: -1}, nil
+	total := 0
+	for _, c := range counts {
+		if c < 0 {
+			return embedResult{vectors: vectors, tokens: -1}, nil
+		}
+		total += c
+	}
+	return embedResult{vectors: vectors, tokens: total}, nil
 }
 
 // --- Vertex AI ---

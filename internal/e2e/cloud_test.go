@@ -87,6 +87,16 @@ api_key = "ant-key"
 		t.Errorf("node: want %q in\n%s", want, out)
 	}
 
+	// What a provider did not map reaches the client in headers.
+	status, h, body := post(t, s.URL+"/v1/embeddings", `{"model":"gemini/gemini-embedding-001","input":"hi","user":"u-7"}`)
+	if status != 200 || h.Get("X-Sluice-Usage-Estimated") != "prompt_tokens" || h.Get("X-Sluice-Ignored") != "user" {
+		t.Errorf("gemini embeddings headers: %d %v %s", status, h, body)
+	}
+	status, _, body = post(t, s.URL+"/v1/embeddings", `{"model":"bedrock/amazon.titan-embed-text-v2:0","input":"hi","dimensions":100}`)
+	if status != 400 || !strings.Contains(body, `"param":"dimensions"`) {
+		t.Errorf("titan dimensions 100: %d %s", status, body)
+	}
+
 	raw, err := os.ReadFile(outPath)
 	if err != nil {
 		t.Fatal(err)
