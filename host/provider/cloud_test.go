@@ -358,7 +358,7 @@ func TestEmbeddingsGemini(t *testing.T) {
 		resp.Header.Get("X-Sluice-Usage-Estimated") != "" {
 		t.Errorf("counted: %v %s %v", err, resp.Body, resp.Header)
 	}
-		// What cannot map is refused by name, before any upstream call.
+	// What cannot map is refused by name, before any upstream call.
 	for _, c := range []struct{ body, param string }{
 		{`{"model":"m","input":[[1,2,3]]}`, "input"},
 		{`{"model":"m","input":"x","input_type":"search_query"}`, "input_type"},
