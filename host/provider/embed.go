@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -58,6 +59,10 @@ type embedFail struct {
 
 func (e *embedFail) Error() string { return string(e.body) }
 
+func (e *embedFail) response() *Response {
+	return &Response{Status: e.status, Header: e.header, Body: e.body}
+}
+
 func embedRefuse(param, format string, args ...any) *embedFail {
 	e := &openai.Error{Status: 400, Type: openai.TypeFor(400), Code: "unsupported_parameter", Param: param, Message: fmt.Sprintf(format, args...)}
 	return &embedFail{status: 400, body: e.Body()}
@@ -66,27 +71,26 @@ func embedRefuse(param, format string, args ...any) *embedFail {
 // doEmbeddings answers an OpenAI embeddings request from Gemini, Vertex AI or Bedrock.
 func (p *Provider) doEmbeddings(ctx context.Context, r *Request) (*Response, error) {
 	req, inputs, fail := p.parseEmbed(r)
-	if fail == nil {
-		var res embedResult
-		var err error
-		switch {
-		case p.vertex != nil:
-			res, err = p.vertexEmbed(ctx, r, req, inputs)
-		case p.Kind == "gemini":
-			res, err = p.geminiEmbed(ctx, r, req, inputs)
-		default:
-			res, err = p.bedrockEmbed(ctx, r, req, inputs)
-		}
-		if err != nil {
-			var ok bool
-			if fail, ok = err.(*embedFail); !ok {
-				return nil, err
-			}
-		} else {
-			return p.embedResponse(r, req, inputs, res), nil
-		}
+	if fail != nil {
+		return fail.response(), nil
 	}
-	return &Response{Status: fail.status, Header: fail.header, Body: fail.body}, nil
+	var res embedResult
+	var err error
+	switch {
+	case p.vertex != nil:
+		res, err = p.vertexEmbed(ctx, r, req, inputs)
+	case p.Kind == "gemini":
+		res, err = p.geminiEmbed(ctx, r, req, inputs)
+	default:
+		res, err = p.bedrockEmbed(ctx, r, req, inputs)
+	}
+	if errors.As(err, &fail) {
+		return fail.response(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p.embedResponse(r, req, inputs, res), nil
 }
 
 // parseEmbed reads the request and refuses what no provider of this kind can take.

@@ -183,6 +183,9 @@ func (p *Provider) doVertex(ctx context.Context, r *Request) (*Response, error) 
 		}
 		u := p.vertexRoot() + "/publishers/google" + call.Path
 		if q := strings.TrimPrefix(call.Query, "?"); q != "" {
+			if strings.Contains(q, "#") {
+				return "", fmt.Errorf("vertex: returned query %q carries a fragment", q)
+			}
 			u += "?" + q
 		}
 		return u, nil
