@@ -4,6 +4,11 @@ package provider
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +139,34 @@ func TestAWSChainNothingAndStatic(t *testing.T) {
 	s := newBedrock(t, fake, config.Provider{AccessKeyID: "AKIASTATIC", SecretAccessKey: "static-secret"})
 	if status, body := titanCall(t, s, "hello static"); status != 200 {
 		t.Fatalf("%d %s", status, body)
+	}
+}
+
+// An SSO profile: the SDK reads the cached IAM Identity Center token and trades it at the
+// portal (AWS_ENDPOINT_URL_SSO) for role credentials.
+func TestAWSChainSSOProfile(t *testing.T) {
+	awsEnv(t)
+	creds := fakeprovider.NewAWSCredentials()
+	sts := fakeprovider.NewSTS(t, creds, time.Hour)
+	fake := fakeprovider.NewBedrock(t, fakeprovider.WithAWSCredentials(creds))
+	const startURL = "https://acme.awsapps.com/start"
+	t.Setenv("AWS_CONFIG_FILE", writeFile(t, "config", []byte("[profile sso-dev]\nsso_start_url = "+startURL+
+		"\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = Inference\n")))
+	t.Setenv("AWS_ENDPOINT_URL_SSO", sts.URL)
+	sum := sha1.Sum([]byte(startURL))
+	cache := filepath.Join(os.Getenv("HOME"), ".aws", "sso", "cache")
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tok := fmt.Sprintf(`{"accessToken":%q,"expiresAt":%q,"region":"us-east-1","startUrl":%q}`, fakeprovider.SSOAccessToken, time.Now().Add(time.Hour).UTC().Format(time.RFC3339), startURL)
+	if err := os.WriteFile(filepath.Join(cache, hex.EncodeToString(sum[:])+".json"), []byte(tok), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := newBedrock(t, fake, config.Provider{Profile: "sso-dev"})
+	if status, body := titanCall(t, p, "hello sso"); status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	if _, tok := lastAuth(fake); tok != "fake-session-token-1" || sts.Issued() != 1 {
+		t.Errorf("token %q, %d issued", tok, sts.Issued())
 	}
 }

@@ -59,8 +59,9 @@ func checkStoredCreds(set *AWSCredentials, akid string, r *http.Request) (aws.Cr
 	return c, "", ""
 }
 
-// STS is a fake AWS STS endpoint for AssumeRoleWithWebIdentity (IRSA) and a fake ECS container
-// credentials endpoint (GET /ecs), both issuing temporary credentials into an AWSCredentials set.
+// STS is a fake AWS STS endpoint for AssumeRoleWithWebIdentity (IRSA), a fake ECS container
+// credentials endpoint (GET /ecs) and a fake IAM Identity Center portal (GetRoleCredentials),
+// all issuing temporary credentials into an AWSCredentials set.
 type STS struct {
 	URL string // set AWS_ENDPOINT_URL_STS to it; the ECS endpoint is URL + "/ecs"
 
@@ -140,7 +141,28 @@ func stsError(w http.ResponseWriter, code int, typ, msg string) {
 	fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>fake</RequestId></ErrorResponse>`, typ, msg)
 }
 
+// SSOAccessToken is the IAM Identity Center access token the fake's SSO portal accepts (a
+// test writes it into the SDK's token cache).
+const SSOAccessToken = "fake-sso-access-token"
+
 func (s *STS) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/federation/credentials" {
+		// IAM Identity Center's GetRoleCredentials (AWS_ENDPOINT_URL_SSO points here).
+		q := r.URL.Query()
+		if r.Header.Get("X-Amz-Sso_bearer_token") != SSOAccessToken || q.Get("account_id") == "" || q.Get("role_name") == "" {
+			w.Header().Set("X-Amzn-Errortype", "UnauthorizedException")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write(mustJSON(map[string]string{"message": "Session token not found or invalid"}))
+			return
+		}
+		c := s.issue()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(mustJSON(map[string]any{"roleCredentials": map[string]any{
+			"accessKeyId": c.AccessKeyID, "secretAccessKey": c.SecretAccessKey, "sessionToken": c.SessionToken,
+			"expiration": c.Expires.UnixMilli(),
+		}}))
+		return
+	}
 	if r.URL.Path == "/ecs" {
 		c := s.issue()
 		w.Header().Set("Content-Type", "application/json")
