@@ -23,12 +23,24 @@ var Kinds = map[string]Kind{
 	"anthropic":  {BaseURL: "https://api.anthropic.com", Auth: "x-api-key", Translator: "anthropic", NeedsKey: true},
 	"gemini":     {BaseURL: "https://generativelanguage.googleapis.com/v1beta", Auth: "x-goog-api-key", Translator: "gemini", NeedsKey: true},
 	"bedrock":    {Auth: "sigv4", Translator: "bedrock"},
-	"azure":      {Auth: "api-key", NeedsKey: true},
-	"demo":       {Auth: "none"},
+	// Vertex AI: the base URL follows the location (VertexBaseURL); the translator follows
+	// the model (gemini-* or claude-*).
+	"vertex": {Auth: "google"},
+	"azure":  {Auth: "api-key", NeedsKey: true},
+	"demo":   {Auth: "none"},
 }
 
 // AuthStyles are the accepted values of a provider's auth key.
-var AuthStyles = []string{"bearer", "x-api-key", "x-goog-api-key", "api-key", "sigv4", "none"}
+var AuthStyles = []string{"bearer", "x-api-key", "x-goog-api-key", "api-key", "sigv4", "google", "none"}
+
+// VertexBaseURL is the Vertex AI service endpoint of a location: regional endpoints carry the
+// region as a host prefix, the global one has none.
+func VertexBaseURL(location string) string {
+	if location == "" || location == "global" {
+		return "https://aiplatform.googleapis.com"
+	}
+	return "https://" + location + "-aiplatform.googleapis.com"
+}
 
 // Strategies are the accepted router strategies.
 var Strategies = []string{"latency", "weighted", "round_robin", "least_busy", "priority", "cost", "plugin"}

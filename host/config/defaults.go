@@ -185,8 +185,14 @@ func (c *Config) providerDefaults(v *validator) {
 			if p.Kind == "bedrock" && p.Region != "" {
 				p.BaseURL = "https://bedrock-runtime." + p.Region + ".amazonaws.com"
 			}
+			if p.Kind == "vertex" {
+				p.BaseURL = VertexBaseURL(p.Location)
+			}
 		}
 		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
+		if p.Kind == "vertex" && p.Location == "" {
+			p.Location = "global"
+		}
 		if p.Auth == "" {
 			p.Auth = k.Auth
 			if p.Kind == "openai" && p.APIKey == "" && p.KeyEnv == "" && !p.BYOK && isLoopbackURL(p.BaseURL) {

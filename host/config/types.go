@@ -132,6 +132,17 @@ type Provider struct {
 	AccessKeyID     string `toml:"access_key_id"`
 	SecretAccessKey string `toml:"secret_access_key"`
 	SessionToken    string `toml:"session_token"`
+	// Without static keys, credentials come from the AWS SDK's default chain; Profile names a
+	// shared config profile for it, and Credentials = "chain" uses the chain even when no
+	// source is visible locally (an EC2 instance profile) or static keys are set.
+	Profile     string `toml:"profile"`
+	Credentials string `toml:"credentials"`
+
+	// Vertex AI. Credentials come from CredentialsFile (a service-account key file) or, when
+	// it is empty, Google's application default credentials.
+	Project         string `toml:"project"`
+	Location        string `toml:"location"`
+	CredentialsFile string `toml:"credentials_file"`
 
 	// Azure OpenAI.
 	APIVersion  string            `toml:"api_version"`

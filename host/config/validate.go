@@ -205,8 +205,11 @@ func (c *Config) validateProviders(v *validator) {
 			}
 		}
 		switch {
-		case p.Kind == "bedrock" && (p.AccessKeyID == "" || p.SecretAccessKey == ""):
-			missing = append(missing, name+" (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+		case p.Kind == "bedrock" && (p.AccessKeyID == "") != (p.SecretAccessKey == ""):
+			// One of the pair alone is a mistake; neither means the SDK's default chain.
+			v.errAt(key+".access_key_id", "access_key_id and secret_access_key go together (leave both empty for the AWS default credential chain)")
+		case p.Kind == "vertex" && p.Project == "":
+			missing = append(missing, name+" (set GOOGLE_CLOUD_PROJECT)")
 		case k.NeedsKey && p.APIKey == "" && p.Auth != "none" && !p.BYOK:
 			env := p.KeyEnv
 			if env == "" {
@@ -214,13 +217,16 @@ func (c *Config) validateProviders(v *validator) {
 			}
 			missing = append(missing, fmt.Sprintf("%s (set %s)", name, env))
 		}
+		if p.Credentials != "" && p.Credentials != "static" && p.Credentials != "chain" {
+			v.errAt(key+".credentials", "%q is not static or chain", p.Credentials)
+		}
 		if p.Kind == "azure" && p.APIVersion == "" {
 			v.errAt(key+".api_version", "azure needs an api_version, e.g. \"2024-10-21\"")
 		}
 		for _, d := range p.Native {
 			switch {
 			case d == "responses" && (p.Kind == "azure" || (k.Translator == "" && p.Kind != "demo")):
-			case d == "messages" && (p.Kind == "anthropic" || p.Kind == "bedrock"):
+			case d == "messages" && (p.Kind == "anthropic" || p.Kind == "bedrock" || p.Kind == "vertex"):
 			case d == "responses" || d == "messages":
 				v.errAt(key+".native", "kind %q cannot serve the %s API natively", p.Kind, d)
 			default:
@@ -454,8 +460,8 @@ func defaultNative(name string, p *Provider) []string {
 	switch {
 	case p.Kind == "azure":
 		return []string{"responses"}
-	case p.Kind == "anthropic", p.Kind == "bedrock":
-		return []string{"messages"} // bedrock: for Anthropic's models, through InvokeModel
+	case p.Kind == "anthropic", p.Kind == "bedrock", p.Kind == "vertex":
+		return []string{"messages"} // bedrock and vertex: for Anthropic's models (InvokeModel, rawPredict)
 	case p.Kind == "openai" && (name == "openai" || strings.HasPrefix(p.BaseURL, "https://api.openai.com/")):
 		return []string{"responses"}
 	}

@@ -479,8 +479,11 @@ func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
 	if v := up.Get("Retry-After"); v != "" {
 		h.Set("Retry-After", v)
 	}
-	for _, v := range up.Values(provider.IgnoredHeader) {
-		h.Add(provider.IgnoredHeader, v)
+	// What a provider answered for itself (embeddings): hints it ignored, usage it estimated.
+	for _, k := range []string{provider.IgnoredHeader, "X-Sluice-Usage-Estimated"} {
+		for _, v := range up.Values(k) {
+			h.Add(k, v)
+		}
 	}
 }
 

@@ -204,6 +204,8 @@ func genAISystem(g *Gateway, provider string) string {
 		return "gcp.gemini"
 	case "bedrock":
 		return "aws.bedrock"
+	case "vertex":
+		return "gcp.vertex_ai"
 	case "azure":
 		return "az.ai.openai"
 	case "openai":

@@ -31,6 +31,9 @@ func (p *Provider) Speaks(dialect, model string) bool {
 	if p.Kind == "bedrock" {
 		return dialect == Messages && slices.Contains(p.native, Messages) && strings.Contains(model, "anthropic.claude")
 	}
+	if p.Kind == "vertex" {
+		return dialect == Messages && slices.Contains(p.native, Messages) && vertexPublisher(model) == "anthropic"
+	}
 	if dialect == CountTokens {
 		dialect = Messages
 	}
@@ -98,6 +101,9 @@ func (p *Provider) DoNative(ctx context.Context, r *NativeRequest) (*Response, e
 	}
 	if p.Kind == "bedrock" {
 		return p.doBedrockMessages(ctx, r)
+	}
+	if p.vertex != nil {
+		return p.doVertexMessages(ctx, r)
 	}
 	method := r.Method
 	if method == "" {

@@ -70,9 +70,11 @@ type Provider struct {
 	region      string
 	creds       aws.Credentials
 	signer      *v4.Signer
+	awsChain    aws.CredentialsProvider // the SDK's default chain, when no static keys are set
 	apiVersion  string
 	deployments map[string]string
 	native      []string // dialects served natively (Responses, Messages)
+	vertex      *vertex  // Vertex AI's project, location, tokens and translators
 }
 
 // Options are process-wide settings shared by every provider.
@@ -110,12 +112,24 @@ func New(pc *config.Provider, load LoadTranslator, opts Options) (*Provider, err
 	case pc.Kind == "demo":
 	case p.BaseURL == "":
 		p.unavailable = fmt.Sprintf("no base_url (set %s_BASE_URL)", strings.ToUpper(p.Name))
-	case p.auth == "sigv4":
-		if pc.AccessKeyID == "" || pc.SecretAccessKey == "" {
-			p.unavailable = "no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+	case pc.Kind == "vertex":
+		if err := p.newVertex(pc, load, rt); err != nil {
+			return nil, err
 		}
-		p.creds = aws.Credentials{AccessKeyID: pc.AccessKeyID, SecretAccessKey: pc.SecretAccessKey, SessionToken: pc.SessionToken}
+	case p.auth == "sigv4":
 		p.signer = v4.NewSigner()
+		p.creds = aws.Credentials{AccessKeyID: pc.AccessKeyID, SecretAccessKey: pc.SecretAccessKey, SessionToken: pc.SessionToken}
+		if pc.AccessKeyID != "" && pc.SecretAccessKey != "" && pc.Credentials != "chain" {
+			break
+		}
+		chain, visible, err := awsChain(pc)
+		switch {
+		case err != nil:
+			p.unavailable = err.Error()
+		case !visible:
+			p.unavailable = "no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, web identity or container credentials; with an EC2 instance profile alone set credentials = \"chain\")"
+		}
+		p.awsChain = chain
 	case p.auth != "none" && p.apiKey == "" && !p.BYOK && config.Kinds[pc.Kind].NeedsKey:
 		env := pc.KeyEnv
 		if env == "" {
@@ -249,6 +263,12 @@ func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
 	if p.BYOK && p.apiKey == "" && r.ClientKey == "" && p.auth != "none" && p.auth != "sigv4" {
 		return nil, p.fail(FailCredentials, "this provider takes the caller's own key: send it in x-sluice-provider-key")
 	}
+	if p.vertex != nil && !vertexOpenAI(r) {
+		return p.doVertex(ctx, r)
+	}
+	if r.Endpoint == Embeddings && (p.Kind == "gemini" || p.Kind == "bedrock") {
+		return p.doEmbeddings(ctx, r)
+	}
 	if p.translator != nil {
 		return p.doTranslated(ctx, r)
 	}
@@ -257,6 +277,9 @@ func (p *Provider) Do(ctx context.Context, r *Request) (*Response, error) {
 		return nil, p.fail(FailTranslate, "endpoint %s is not supported", r.Endpoint)
 	}
 	u := p.BaseURL + path
+	if p.vertex != nil {
+		u = p.vertexRoot() + "/endpoints/openapi" + path
+	}
 	body := r.Body
 	if r.Endpoint == ChatCompletions {
 		// keep_extensions keeps a chat client's own members; a bridge's reasoning never goes.
@@ -329,11 +352,23 @@ func (p *Provider) newRequest(ctx context.Context, method, u string, body []byte
 		h.Set("api-key", key)
 	case "x-goog-api-key":
 		h.Set("x-goog-api-key", key)
+	case "google":
+		if p.vertex != nil {
+			bearer, err := p.vertexBearer()
+			if err != nil {
+				return nil, p.fail(FailUnavailable, "%w", err)
+			}
+			h.Set("Authorization", bearer)
+		}
 	case "sigv4":
 		sum := sha256.Sum256(body)
 		hash := hex.EncodeToString(sum[:])
 		h.Set("X-Amz-Content-Sha256", hash)
-		if err := p.signer.SignHTTP(ctx, p.creds, req, hash, "bedrock", p.region, time.Now()); err != nil {
+		creds, err := p.awsCredentials(ctx)
+		if err != nil {
+			return nil, p.fail(FailUnavailable, "%w", err)
+		}
+		if err := p.signer.SignHTTP(ctx, creds, req, hash, "bedrock", p.region, time.Now()); err != nil {
 			return nil, p.fail(FailTranslate, "signing request: %w", err)
 		}
 	}
@@ -451,6 +486,12 @@ func (p *Provider) Authorize(r *http.Request) {
 		r.Header.Set("api-key", p.apiKey)
 	case "x-goog-api-key":
 		r.Header.Set("x-goog-api-key", p.apiKey)
+	case "google":
+		if p.vertex != nil {
+			if bearer, err := p.vertexBearer(); err == nil {
+				r.Header.Set("Authorization", bearer)
+			}
+		}
 	case "sigv4":
 		var body []byte
 		if r.Body != nil && r.GetBody != nil {
@@ -462,7 +503,9 @@ func (p *Provider) Authorize(r *http.Request) {
 		sum := sha256.Sum256(body)
 		hash := hex.EncodeToString(sum[:])
 		r.Header.Set("X-Amz-Content-Sha256", hash)
-		_ = p.signer.SignHTTP(r.Context(), p.creds, r, hash, "bedrock", p.region, time.Now())
+		if creds, err := p.awsCredentials(r.Context()); err == nil {
+			_ = p.signer.SignHTTP(r.Context(), creds, r, hash, "bedrock", p.region, time.Now())
+		}
 	}
 	for k, v := range p.headers {
 		r.Header.Set(k, v)

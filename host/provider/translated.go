@@ -59,7 +59,15 @@ func appendEnvelopeHead(b []byte, endpoint, model, requestID string) []byte {
 }
 
 func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, error) {
-	t := p.translator
+	return p.doTranslatedWith(ctx, r, p.translator, nil)
+}
+
+// routeCall turns a translator's upstream call into the URL to send it to, adjusting the call
+// where the upstream differs from the translator's provider (Vertex AI); nil means
+// translatedURL.
+type routeCall func(call *upstreamCall) (string, error)
+
+func (p *Provider) doTranslatedWith(ctx context.Context, r *Request, t Translator, route routeCall) (*Response, error) {
 	out, err := t.TranslateRequest(ctx, p.requestEnvelope(r))
 	if err != nil {
 		return nil, err // a plugin error: the caller turns it into a client error naming the plugin
@@ -71,7 +79,12 @@ func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, err
 	if call.Method == "" {
 		call.Method = http.MethodPost
 	}
-	u, err := p.translatedURL(call.Path, call.Query)
+	var u string
+	if route != nil {
+		u, err = route(&call)
+	} else {
+		u, err = p.translatedURL(call.Path, call.Query)
+	}
 	if err != nil {
 		return nil, p.fail(FailTranslate, "translator %s: %w", t.Name(), err)
 	}
@@ -87,9 +100,9 @@ func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, err
 	if resp.StatusCode/100 == 2 && r.Stream {
 		switch {
 		case strings.HasPrefix(ct, "application/vnd.amazon.eventstream"):
-			return &Response{Status: resp.StatusCode, Header: withIgnored(relayHeaders(resp.Header), call.Ignored), Stream: newTranslatedStream(ctx, p, r, resp.Body, true)}, nil
+			return &Response{Status: resp.StatusCode, Header: withIgnored(relayHeaders(resp.Header), call.Ignored), Stream: newTranslatedStream(ctx, p, t, r, resp.Body, true)}, nil
 		case strings.HasPrefix(ct, "text/event-stream"):
-			return &Response{Status: resp.StatusCode, Header: withIgnored(relayHeaders(resp.Header), call.Ignored), Stream: newTranslatedStream(ctx, p, r, resp.Body, false)}, nil
+			return &Response{Status: resp.StatusCode, Header: withIgnored(relayHeaders(resp.Header), call.Ignored), Stream: newTranslatedStream(ctx, p, t, r, resp.Body, false)}, nil
 		}
 	}
 	body, err := readAll(p, resp.Body, resp.ContentLength)
@@ -192,6 +205,7 @@ type chunkResult struct {
 type translatedStream struct {
 	ctx     context.Context
 	p       *Provider
+	t       Translator
 	r       *Request
 	body    *idleReader
 	sse     *sse.Reader
@@ -204,9 +218,9 @@ type translatedStream struct {
 	env     []byte
 }
 
-func newTranslatedStream(ctx context.Context, p *Provider, r *Request, body io.ReadCloser, binary bool) *translatedStream {
+func newTranslatedStream(ctx context.Context, p *Provider, t Translator, r *Request, body io.ReadCloser, binary bool) *translatedStream {
 	ir := newIdleReader(body, p.IdleTimeout)
-	s := &translatedStream{ctx: ctx, p: p, r: r, body: ir, state: json.RawMessage("null")}
+	s := &translatedStream{ctx: ctx, p: p, t: t, r: r, body: ir, state: json.RawMessage("null")}
 	if binary {
 		s.es = eventstream.NewDecoder()
 	} else {
@@ -322,13 +336,13 @@ func (s *translatedStream) fill() error {
 	}
 	env = append(env, "]}"...)
 	s.env = env
-	out, err := s.p.translator.TranslateChunk(s.ctx, env)
+	out, err := s.t.TranslateChunk(s.ctx, env)
 	if err != nil {
 		return err
 	}
 	var res chunkResult
 	if err := json.Unmarshal(out, &res); err != nil {
-		return s.p.fail(FailTranslate, "translator %s: translate_chunk returned invalid JSON: %w", s.p.translator.Name(), err)
+		return s.p.fail(FailTranslate, "translator %s: translate_chunk returned invalid JSON: %w", s.t.Name(), err)
 	}
 	if res.Error != nil {
 		return &StreamError{Provider: s.p.Name, Type: res.Error.Type, Code: res.Error.Code, Message: res.Error.Message}

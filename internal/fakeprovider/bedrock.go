@@ -58,16 +58,21 @@ func (s *Server) bedrockAuth(r *http.Request, body []byte) (string, string) {
 	if !has["host"] || !has["x-amz-date"] {
 		return "InvalidSignatureException", "Signed headers must include host and x-amz-date."
 	}
-	if s.cfg.akid == "" {
-		return "", ""
+	creds := aws.Credentials{AccessKeyID: s.cfg.akid, SecretAccessKey: s.cfg.secret, SessionToken: r.Header.Get("X-Amz-Security-Token")}
+	if s.cfg.awsCreds != nil {
+		var exc, msg string
+		if creds, exc, msg = checkStoredCreds(s.cfg.awsCreds, akid, r); exc != "" {
+			return exc, msg
+		}
+	} else {
+		if s.cfg.akid == "" {
+			return "", ""
+		}
+		if akid != s.cfg.akid {
+			return "UnrecognizedClientException", "The security token included in the request is invalid."
+		}
 	}
-	if akid != s.cfg.akid {
-		return "UnrecognizedClientException", "The security token included in the request is invalid."
-	}
-	want, err := resign(r, body, signed, region, at, aws.Credentials{
-		AccessKeyID: s.cfg.akid, SecretAccessKey: s.cfg.secret,
-		SessionToken: r.Header.Get("X-Amz-Security-Token"),
-	})
+	want, err := resign(r, body, signed, region, at, creds)
 	if err != nil || want != authz {
 		return "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
 	}
@@ -313,7 +318,7 @@ var bedrockStatus = map[string]int{
 	"ThrottlingException": 429, "ServiceQuotaExceededException": 429, "ModelTimeoutException": 408,
 	"InternalServerException": 500, "ServiceUnavailableException": 503, "ModelNotReadyException": 429,
 	"ModelErrorException": 424, "UnrecognizedClientException": 403, "InvalidSignatureException": 403,
-	"MissingAuthenticationTokenException": 403, "IncompleteSignatureException": 403,
+	"MissingAuthenticationTokenException": 403, "ExpiredTokenException": 403, "IncompleteSignatureException": 403,
 }
 
 func bedrockExceptionFor(status int) string {
@@ -341,6 +346,8 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body map[string]any
+	var embedded []byte
+	var embedTokens int
 	exc := ""
 	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/model/")
 	seg, op, _ := strings.Cut(rest, "/")
@@ -354,6 +361,10 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 		switch body, err = decodeObject(rec.Body); {
 		case err != nil:
 			exc, rec.Invalid = "ValidationException", "Malformed input request, please reformat your input and try again."
+		case invoke && isBedrockEmbed(model) && !rec.Stream:
+			if embedded, embedTokens, rec.Invalid = bedrockEmbedAnswer(model, body); rec.Invalid != "" {
+				exc = "ValidationException"
+			}
 		case invoke:
 			if rec.Invalid = validateInvoke(r, model, body); rec.Invalid != "" {
 				exc = "ValidationException"
@@ -390,6 +401,11 @@ func (s *Server) serveBedrock(w http.ResponseWriter, r *http.Request) {
 	}
 	if reply.Body != nil && (!rec.Stream || reply.Chunks == nil) {
 		x.body(http.StatusOK, "application/json", reply.Body)
+		return
+	}
+	if embedded != nil {
+		x.w.Header().Set("X-Amzn-Bedrock-Input-Token-Count", strconv.Itoa(embedTokens))
+		x.body(http.StatusOK, "application/json", embedded)
 		return
 	}
 	if invoke {

@@ -289,6 +289,7 @@ func (s *Server) serveGemini(w http.ResponseWriter, r *http.Request) {
 	}
 	status := http.StatusBadRequest
 	var body map[string]any
+	var embedded []byte
 	path := r.URL.Path
 	rest, ok := strings.CutPrefix(path, "/v1beta/models/")
 	if !ok {
@@ -302,7 +303,7 @@ func (s *Server) serveGemini(w http.ResponseWriter, r *http.Request) {
 		key = r.URL.Query().Get("key")
 	}
 	switch {
-	case !ok || model == "" || (method != "generateContent" && method != "streamGenerateContent" && method != "countTokens"):
+	case !ok || model == "" || (method != "generateContent" && method != "streamGenerateContent" && method != "countTokens" && method != "embedContent" && method != "batchEmbedContents"):
 		status = http.StatusNotFound
 		rec.Invalid = "Requested entity was not found."
 	case r.Method != http.MethodPost:
@@ -320,6 +321,10 @@ func (s *Server) serveGemini(w http.ResponseWriter, r *http.Request) {
 		}
 		if method == "countTokens" {
 			rec.Invalid = validateGeminiCount(model, body)
+			break
+		}
+		if method == "embedContent" || method == "batchEmbedContents" {
+			embedded, rec.Invalid = geminiEmbedAnswer(model, method, body)
 			break
 		}
 		rec.Invalid = validateGemini(body)
@@ -343,6 +348,10 @@ func (s *Server) serveGemini(w http.ResponseWriter, r *http.Request) {
 	}
 	if reply.Body != nil && (!rec.Stream || reply.Chunks == nil) {
 		x.body(http.StatusOK, "application/json; charset=UTF-8", reply.Body)
+		return
+	}
+	if embedded != nil {
+		x.body(http.StatusOK, "application/json; charset=UTF-8", embedded)
 		return
 	}
 	if method == "countTokens" {

@@ -25,6 +25,7 @@ const (
 	FormatAnthropic
 	FormatGemini
 	FormatBedrock
+	FormatVertex
 )
 
 func (f Format) String() string {
@@ -37,6 +38,8 @@ func (f Format) String() string {
 		return "gemini"
 	case FormatBedrock:
 		return "bedrock"
+	case FormatVertex:
+		return "vertex"
 	}
 	return fmt.Sprintf("format(%d)", int(f))
 }
@@ -195,6 +198,10 @@ type config struct {
 	noRecording bool
 	noResponses bool
 	logf        func(format string, args ...any)
+
+	vertexProject, vertexLocation string
+	tokenTTL                      time.Duration
+	awsCreds                      *AWSCredentials
 }
 
 // Option configures a Server.
@@ -271,6 +278,7 @@ type Server struct {
 	cached  map[string]bool            // prompt-cache prefixes seen (Anthropic)
 	signed  map[string]string          // thinking signatures issued, to the thinking they sign (Anthropic)
 	thought map[string]string          // thought signatures issued, to the function they came with (Gemini)
+	vertex  *vertexState               // token endpoint and Vertex API state
 
 	nReq, nRejected, nStreams, nFaults, nConns, nGone atomic.Int64
 }
@@ -305,6 +313,12 @@ func Start(addr string, opts ...Option) (*Server, error) {
 		h = http.HandlerFunc(s.serveGemini)
 	case FormatBedrock:
 		h = http.HandlerFunc(s.serveBedrock)
+	case FormatVertex:
+		if err := s.initVertex(); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		h = http.HandlerFunc(s.serveVertex)
 	default:
 		ln.Close()
 		return nil, fmt.Errorf("fakeprovider: unknown format %d", int(cfg.format))
