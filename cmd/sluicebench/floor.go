@@ -75,6 +75,9 @@ var floorTargets = []*floorTarget{
 	{Name: "full-trace1", Model: "bench", Header: map[string]string{"Authorization": "Bearer " + floorKey}, NoStream: true, Optional: true,
 		Config: func(e floorEnv) string { return fullConfig(e, "1.0") },
 		About:  "full with every request traced and exported over OTLP/HTTP"},
+	{Name: "full-trace1-sdk", Model: "bench", Header: map[string]string{"Authorization": "Bearer " + floorKey}, NoStream: true, Optional: true,
+		Config: func(e floorEnv) string { return fullConfig(e, "1.0") }, Env: func(floorEnv) []string { return []string{"SLUICE_TRACES_SDK=true"} },
+		About: "full-trace1 through the OTel SDK and its OTLP/HTTP exporter instead of the lean tracer"},
 }
 
 // defaultFloor names the targets `sluicebench` measures when -floor is not given.
@@ -269,6 +272,9 @@ type Floor struct {
 	// (µs) and req/s lost (%), medians of rounds.
 	TraceCPUus *Ratio `json:"trace_cpu_us,omitempty"`
 	TraceLoss  *Ratio `json:"trace_loss_pct,omitempty"`
+	// The same through the OTel SDK (full-trace1-sdk), for comparison.
+	TraceSDKCPUus *Ratio `json:"trace_sdk_cpu_us,omitempty"`
+	TraceSDKLoss  *Ratio `json:"trace_sdk_loss_pct,omitempty"`
 }
 
 // ratioOf is the median and range of a[i]/b[i] over rounds where b[i] is not zero.
@@ -400,6 +406,10 @@ func summarizeFloor(f *Floor) {
 		f.Budgets = append(f.Budgets,
 			atMost("tracing at 1.0: CPU per request added", c.Median, 20, "µs"),
 			atMost("tracing at 1.0: req/s lost against 0", l.Median, 10, "%"))
+	}
+	if sdk, off := byName["full-trace1-sdk"], byName["full-trace0"]; sdk != nil && off != nil {
+		c, l := diffOf(cpu(sdk), cpu(off)), lossOf(rps(sdk), rps(off))
+		f.TraceSDKCPUus, f.TraceSDKLoss = &c, &l
 	}
 }
 

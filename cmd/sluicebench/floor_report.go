@@ -77,6 +77,9 @@ func (f *Floor) printText(w io.Writer) {
 	if c, l := f.TraceCPUus, f.TraceLoss; c != nil && l != nil {
 		fmt.Fprintf(w, "tracing at 1.0 vs 0: %+.1f µs CPU per request (rounds %.1f to %.1f), %.1f %% of req/s lost (rounds %.1f to %.1f)\n", c.Median, c.Min, c.Max, l.Median, l.Min, l.Max)
 	}
+	if c, l := f.TraceSDKCPUus, f.TraceSDKLoss; c != nil && l != nil {
+		fmt.Fprintf(w, "tracing at 1.0 through the OTel SDK vs 0: %+.1f µs CPU per request (rounds %.1f to %.1f), %.1f %% of req/s lost (rounds %.1f to %.1f)\n", c.Median, c.Min, c.Max, l.Median, l.Min, l.Max)
+	}
 }
 
 func (f *Floor) markdown(b *strings.Builder) {
@@ -93,6 +96,9 @@ func (f *Floor) markdown(b *strings.Builder) {
 	}
 	if c, l := f.TraceCPUus, f.TraceLoss; c != nil && l != nil {
 		fmt.Fprintf(b, "Tracing at 1.0 vs 0 (`full-trace1` vs `full-trace0`): %+.1f µs CPU per request (rounds %.1f to %.1f), %.1f %% of req/s lost (rounds %.1f to %.1f).\n\n", c.Median, c.Min, c.Max, l.Median, l.Min, l.Max)
+	}
+	if c, l := f.TraceSDKCPUus, f.TraceSDKLoss; c != nil && l != nil {
+		fmt.Fprintf(b, "The same through the OTel SDK (`full-trace1-sdk` vs `full-trace0`): %+.1f µs CPU per request (rounds %.1f to %.1f), %.1f %% of req/s lost (rounds %.1f to %.1f).\n\n", c.Median, c.Min, c.Max, l.Median, l.Min, l.Max)
 	}
 	if len(f.Budgets) > 0 {
 		b.WriteString("| budget | measured | target | |\n|---|--:|--:|---|\n")
