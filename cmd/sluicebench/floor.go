@@ -226,7 +226,15 @@ type FloorRound struct {
 	TTFTP99 float64 `json:"ttft_p99_ms"`
 	Errors  int     `json:"errors"`
 	Sent    int     `json:"sent"`
+	// Behind marks a round whose open loop fell behind the arrival rate (p50 above
+	// behindP50 ms): the gateway did not get the CPU it needed (on a shared machine, another
+	// process on its core), queued requests, and its CPU per request then drops with the
+	// batching a backlog brings. Such a round's latency and CPU figures say little.
+	Behind bool `json:"behind,omitempty"`
 }
+
+// behindP50 is the open-loop p50, in ms, above which a round counts as fallen behind.
+const behindP50 = 20
 
 // FloorTarget is one target's result: medians over the rounds and the ratios to bare.
 type FloorTarget struct {
@@ -561,6 +569,7 @@ func runFloor(ctx context.Context, o *Options, targets []*floorTarget, logf func
 			}
 			fr.P50, fr.P99 = ms(open.Latency.Quantile(0.5)), ms(open.Latency.Quantile(0.99))
 			fr.Errors, fr.Sent = open.ErrorCount(), open.Sent
+			fr.Behind = fr.P50 > behindP50
 			time.Sleep(200 * time.Millisecond)
 			closed, err := run(s, loadgen.Config{Request: req(s, false), Conns: o.Conns, Duration: o.FloorDuration})
 			if err != nil {

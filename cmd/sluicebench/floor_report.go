@@ -24,11 +24,14 @@ func timesText(v float64) string {
 
 // floorRows is the suite's table, one row per target; the text and markdown reports share it.
 func floorRows(f *Floor) (head []string, rows [][]string) {
-	head = []string{"target", "req/s", "× bare", "CPU µs/req", "× bare", "p50", "p99", "added p50", "× bare", "added p99", "× bare", "TTFT p50", "TTFT added", "− bare's", "idle RSS MB", "errors"}
+	head = []string{"target", "req/s", "× bare", "CPU µs/req", "× bare", "p50", "p99", "added p50", "× bare", "added p99", "× bare", "TTFT p50", "TTFT added", "− bare's", "idle RSS MB", "errors", "rounds behind"}
 	for _, t := range f.Targets {
-		errs := 0
+		errs, behind := 0, 0
 		for _, r := range t.Rounds {
 			errs += r.Errors
+			if r.Behind {
+				behind++
+			}
 		}
 		cpu, added50, added99, ttftAdded, over := "–", "–", "–", "–", "–"
 		if t.Name != "direct" {
@@ -56,7 +59,7 @@ func floorRows(f *Floor) (head []string, rows [][]string) {
 		if t.IdleRSSMB > 0 {
 			rss = fmt.Sprintf("%.1f", t.IdleRSSMB)
 		}
-		rows = append(rows, []string{t.Name, fmt.Sprintf("%.0f", t.RPS), rps, cpu, cpur, fmtMS(t.P50), fmtMS(t.P99), added50, a50, added99, a99, ttft, ttftAdded, over, rss, fmt.Sprint(errs)})
+		rows = append(rows, []string{t.Name, fmt.Sprintf("%.0f", t.RPS), rps, cpu, cpur, fmtMS(t.P50), fmtMS(t.P99), added50, a50, added99, a99, ttft, ttftAdded, over, rss, fmt.Sprint(errs), fmt.Sprint(behind)})
 	}
 	return head, rows
 }
@@ -71,6 +74,7 @@ func (f *Floor) printText(w io.Writer) {
 		fmt.Fprintln(tw, strings.Join(r, "\t")+"\t")
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "rounds behind: open-loop p50 above %d ms, the gateway starved of CPU; their latency and CPU figures say little\n", behindP50)
 	if l := f.AccessLogLoss; l != nil {
 		fmt.Fprintf(w, "access log on vs off: %.1f %% of req/s lost (rounds %.1f to %.1f)\n", l.Median, l.Min, l.Max)
 	}
@@ -90,7 +94,7 @@ func (f *Floor) markdown(b *strings.Builder) {
 	for _, r := range rows {
 		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
 	}
-	b.WriteString("\n")
+	fmt.Fprintf(b, "\n\"Rounds behind\" counts rounds whose open loop had a p50 above %d ms: the gateway did not get the CPU it needed and queued requests, and then its CPU per request drops with the batching a backlog brings. Their latency and CPU figures say little.\n\n", behindP50)
 	if l := f.AccessLogLoss; l != nil {
 		fmt.Fprintf(b, "Access log on vs off (`default` vs `default-nolog`): %.1f %% of req/s lost (rounds %.1f to %.1f).\n\n", l.Median, l.Min, l.Max)
 	}
