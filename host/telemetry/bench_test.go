@@ -293,3 +293,8 @@ func BenchmarkRequestTraceOnSDK(b *testing.B) {
 	b.Setenv("SLUICE_TRACES_SDK", "true")
 	BenchmarkRequestTraceOn(b)
 }
+
+func BenchmarkServerTelemetryOnSDK(b *testing.B) {
+	b.Setenv("SLUICE_TRACES_SDK", "true")
+	benchServer(b, true)
+}
