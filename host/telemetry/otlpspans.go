@@ -436,7 +436,7 @@ func appendValue(b []byte, v attribute.Value) []byte {
 		return appendArray(b, v.AsStringSlice(), attribute.StringValue)
 	}
 	b = protowire.AppendTag(b, fAnyString, protowire.BytesType)
-	return protowire.AppendString(b, v.Emit())
+	return protowire.AppendString(b, v.String())
 }
 
 func appendArray[T any](b []byte, xs []T, val func(T) attribute.Value) []byte {
