@@ -87,10 +87,14 @@ prices:
 	cd host/pricing/gen && npm ci --no-audit --no-fund && node snapshot.mjs > ../genai-prices.json
 	$(GO) test -count=1 ./host/pricing/
 
+# The floor suite (bare / default / full, each pinned to one core) first, then the scenarios
+# with 5 s runs, then the micro-benchmarks; about 10 minutes in all on 2 cores (add full-trace1-sdk
+# to -floor for the OTel SDK's tracing cost in the same run).
 bench: build
 	$(GO) build -o bin/fakeupstream ./cmd/fakeupstream
+	$(GO) build -o bin/bareproxy ./cmd/bareproxy
 	$(GO) build -o bin/sluicebench ./cmd/sluicebench
-	bin/sluicebench -sluice bin/sluice -upstream bin/fakeupstream -json bin/bench.json -markdown bin/bench.md
+	bin/sluicebench -sluice bin/sluice -upstream bin/fakeupstream -bareproxy bin/bareproxy -floor bare,default,default-nolog,full,full-trace0,full-trace1 -duration 5s -json bin/bench.json -markdown bin/bench.md
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./host/openai ./host/sse ./host/balance ./host/ratelimit ./host/cache ./host/telemetry ./host/redisclient ./host/responsesapi ./host/messagesapi ./host/gateway
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 100x ./host/plugin
 	$(GO) test -run '^$$' -bench Wasm -benchtime 2000x ./plugins/internal/wasmbench

@@ -52,6 +52,10 @@ type Options struct {
 	JSON          string        `json:"-"`
 	Markdown      string        `json:"-"`
 	NoProcess     bool          `json:"no_process"`
+	BareProxy     string        `json:"bareproxy"`
+	Floor         []string      `json:"floor"`
+	FloorDuration time.Duration `json:"-"`
+	FloorStreams  time.Duration `json:"-"`
 
 	// Seconds, for the JSON report.
 	DurationS      float64 `json:"duration_s"`
@@ -64,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runFake(ctx, args[1:], stdout, stderr)
 	}
 	var o Options
-	var scen string
+	var scen, floor string
 	fs := flag.NewFlagSet("sluicebench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.Sluice, "sluice", "bin/sluice", "sluice binary (missing: direct side only)")
@@ -83,6 +87,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&scen, "scenarios", "", "comma-separated scenarios (default: "+defaultScenarios()+"; all: "+strings.Join(scenarioNames(), ",")+")")
 	fs.StringVar(&o.JSON, "json", "", "also write the report as JSON to this file")
 	fs.StringVar(&o.Markdown, "markdown", "", "also write BENCHMARKS.md sections for the measured areas to this file")
+	fs.StringVar(&o.BareProxy, "bareproxy", "bin/bareproxy", "the floor suite's bare proxy binary (cmd/bareproxy)")
+	fs.StringVar(&floor, "floor", "", "floor suite targets, comma-separated, or off (default without -scenarios: "+defaultFloor()+"; all: "+floorTargetNames()+")")
+	fs.DurationVar(&o.FloorDuration, "floor-duration", 4*time.Second, "floor suite: length of each open-loop and each closed-loop run")
+	fs.DurationVar(&o.FloorStreams, "floor-streams", 2*time.Second, "floor suite: length of each run of sequential streams (0: none)")
 	fs.BoolVar(&o.NoProcess, "no-process", false, "skip time-to-ready, idle RSS and binary size")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -90,8 +98,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	if scen == "" {
 		scen = defaultScenarios()
+	}
+	if scen == "none" {
+		scen = ""
+	}
+	if floor == "" && !explicit["scenarios"] {
+		floor = defaultFloor()
+	}
+	var floorTs []*floorTarget
+	if floor != "off" {
+		var err error
+		if floorTs, err = parseFloor(floor); err != nil {
+			return err
+		}
+		for _, t := range floorTs {
+			o.Floor = append(o.Floor, t.Name)
+		}
 	}
 	for _, n := range strings.Split(scen, ",") {
 		n = strings.TrimSpace(n)
@@ -136,6 +162,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		rep.Process = p
+	}
+	if rep.SluiceAvailable && len(floorTs) > 0 {
+		if _, err := os.Stat(o.BareProxy); err != nil {
+			return fmt.Errorf("bare proxy binary: %w (build it with: go build -o bin/bareproxy ./cmd/bareproxy)", err)
+		}
+		logf("floor: %s; %d rounds, order rotated", strings.Join(o.Floor, ", "), o.Runs)
+		f, err := runFloor(ctx, &o, floorTs, logf)
+		if err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+		rep.Floor = f
 	}
 	for _, n := range o.Scenarios {
 		if ctx.Err() != nil {

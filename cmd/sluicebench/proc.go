@@ -52,8 +52,16 @@ func (t *tail) String() string {
 }
 
 func startProc(ctx context.Context, name, bin string, args []string, stdout io.Writer) (*proc, error) {
+	return startProcEnv(ctx, name, bin, args, nil, stdout)
+}
+
+// startProcEnv is startProc with env added to this process's environment.
+func startProcEnv(ctx context.Context, name, bin string, args, env []string, stdout io.Writer) (*proc, error) {
 	p := &proc{name: name, out: &tail{}, done: make(chan struct{})}
 	cmd := exec.CommandContext(ctx, bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 3 * time.Second
 	cmd.Stderr = p.out

@@ -24,6 +24,7 @@ type Report struct {
 	Options         Options     `json:"options"`
 	SluiceAvailable bool        `json:"sluice_available"`
 	Process         *Process    `json:"process,omitempty"`
+	Floor           *Floor      `json:"floor,omitempty"`
 	Scenarios       []*Measured `json:"scenarios"`
 	Budgets         []Budget    `json:"budgets"` // process budgets and every scenario's
 	Notes           []string    `json:"notes,omitempty"`
@@ -74,6 +75,9 @@ func (r *Report) finish(o *Options) {
 		} else {
 			r.Notes = append(r.Notes, "stripped build failed: "+p.StrippedFailed)
 		}
+	}
+	if r.Floor != nil {
+		r.Budgets = append(r.Budgets, r.Floor.Budgets...)
 	}
 	for _, m := range r.Scenarios {
 		r.Budgets = append(r.Budgets, m.Budgets...)
@@ -140,6 +144,10 @@ func (r *Report) printText(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "\nsluicebench %s  (%d CPUs %s, %s, %s)\n", r.Date, m.CPUs, m.Arch, m.CPU, m.Go)
 	fmt.Fprintf(w, "medians over %d runs; latency in ms; added = through minus direct, median of paired runs\n\n", r.Options.Runs)
+	if r.Floor != nil {
+		r.Floor.printText(w)
+		fmt.Fprintln(w)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tload\tside\treq/s\tp50\tp90\tp99\tp99.9\tmax\tttft p50\tttft p99\tok %\terrors\t")
 	for _, s := range r.Scenarios {
@@ -222,10 +230,13 @@ func (r *Report) markdown() string {
 				ss = append(ss, s)
 			}
 		}
-		if len(ss) == 0 && !(area == AreaCore && r.Process != nil) {
+		if len(ss) == 0 && !(area == AreaCore && (r.Process != nil || r.Floor != nil)) {
 			continue
 		}
 		fmt.Fprintf(&b, "## %s\n\n", area)
+		if area == AreaCore && r.Floor != nil {
+			r.Floor.markdown(&b)
+		}
 		if len(ss) > 0 {
 			b.WriteString("| scenario | load | req/s direct | req/s sluice | p50 direct | p50 sluice | added p50 | p99 direct | p99 sluice | added p99 | TTFT p50 / p99 added | success | sluice CPU |\n")
 			b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")

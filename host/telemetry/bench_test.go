@@ -84,8 +84,10 @@ func BenchmarkPlainRequestTraceOn(b *testing.B) {
 	r := benchRequest()
 	b.ReportAllocs()
 	cpu := startCPU()
+	n := 0
 	for b.Loop() {
 		plainRequestSpans(tel, r)
+		flushEvery(b, tel, &n)
 	}
 	cpu.report(b)
 }
@@ -126,10 +128,23 @@ func BenchmarkRequestTraceOn(b *testing.B) {
 	h := http.Header{}
 	b.ReportAllocs()
 	cpu := startCPU()
+	n := 0
 	for b.Loop() {
 		requestSpans(tel, r, h)
+		flushEvery(b, tel, &n)
 	}
 	cpu.report(b)
+}
+
+// flushEvery exports what is queued every 200 requests and waits for it, so that a loop
+// faster than any real load neither drops spans (which would leave their export uncounted)
+// nor lets the queue grow.
+func flushEvery(b *testing.B, tel *Telemetry, n *int) {
+	if *n++; *n%200 == 0 {
+		if err := tel.flushTraces(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // cpuMeter reports process CPU time per op, which counts the exporter's
@@ -265,4 +280,21 @@ func BenchmarkRecordPlugin(b *testing.B) {
 	for b.Loop() {
 		tel.RecordPlugin(p)
 	}
+}
+
+// The SDK variants run the same spans through the OTel SDK and its OTLP/HTTP exporter
+// (SLUICE_TRACES_SDK=true), against which the lean tracer is measured (docs/decisions.md).
+func BenchmarkPlainRequestTraceOnSDK(b *testing.B) {
+	b.Setenv("SLUICE_TRACES_SDK", "true")
+	BenchmarkPlainRequestTraceOn(b)
+}
+
+func BenchmarkRequestTraceOnSDK(b *testing.B) {
+	b.Setenv("SLUICE_TRACES_SDK", "true")
+	BenchmarkRequestTraceOn(b)
+}
+
+func BenchmarkServerTelemetryOnSDK(b *testing.B) {
+	b.Setenv("SLUICE_TRACES_SDK", "true")
+	benchServer(b, true)
 }

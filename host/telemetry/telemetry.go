@@ -183,6 +183,22 @@ func (t *Telemetry) setupTraces(ctx context.Context, cfg Traces, res *resource.R
 	if err != nil {
 		return err
 	}
+	if kind == ExporterOTLPHTTP && leanConfigured(cfg) {
+		if ratio, ok := leanSampling(cfg.SampleRatio); ok {
+			ep, err := parseEndpoint(cfg.Endpoint, cfg.Insecure, "/v1/traces")
+			if err != nil {
+				return fmt.Errorf("telemetry: traces: %w", err)
+			}
+			scheme := "https"
+			if ep.insecure {
+				scheme = "http"
+			}
+			b := newSpanBatcher(scheme+"://"+ep.hostport+ep.path, cfg.Headers, res, tracerName)
+			t.tracer = newLeanTracer(ratio, b)
+			t.shutdowns = append(t.shutdowns, b.Shutdown)
+			return nil
+		}
+	}
 	var opts []sdktrace.TracerProviderOption
 	switch kind {
 	case ExporterNone:
@@ -203,9 +219,43 @@ func (t *Telemetry) setupTraces(ctx context.Context, cfg Traces, res *resource.R
 	}
 	opts = append(opts, sdktrace.WithResource(res), sdktrace.WithSampler(sampler))
 	t.tp = sdktrace.NewTracerProvider(opts...)
-	t.tracer = t.tp.Tracer("github.com/sluice-gw/sluice/host/telemetry")
+	t.tracer = t.tp.Tracer(tracerName)
 	t.shutdowns = append(t.shutdowns, t.tp.Shutdown)
 	return nil
+}
+
+// flushTraces exports the spans queued so far and waits for the export.
+func (t *Telemetry) flushTraces(ctx context.Context) error {
+	if lt, ok := t.tracer.(*leanTracer); ok {
+		return lt.out.Flush(ctx)
+	}
+	if t.tp != nil {
+		return t.tp.ForceFlush(ctx)
+	}
+	return nil
+}
+
+// tracerName is the instrumentation scope of sluice's spans.
+const tracerName = "github.com/sluice-gw/sluice/host/telemetry"
+
+// leanConfigured reports whether the lean tracer (lean.go) can serve an OTLP/HTTP config:
+// the endpoint comes from the config, no test Recorder is attached, and the environment tunes
+// neither the OTLP exporter (headers, TLS, compression, timeouts) nor the batch processor,
+// which only the SDK reads. SLUICE_TRACES_SDK=true always picks the SDK.
+func leanConfigured(cfg Traces) bool {
+	if cfg.Recorder != nil || cfg.Endpoint == "" || envBool("SLUICE_TRACES_SDK") {
+		return false
+	}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "OTEL_EXPORTER_OTLP_ENDPOINT", k == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+			k == "OTEL_EXPORTER_OTLP_PROTOCOL", k == "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL":
+		case strings.HasPrefix(k, "OTEL_EXPORTER_OTLP_"), strings.HasPrefix(k, "OTEL_BSP_"):
+			return false
+		}
+	}
+	return true
 }
 
 // samplerFor picks the sampler: a configured ratio (parent-based), else

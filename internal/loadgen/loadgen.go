@@ -38,6 +38,10 @@ type Request struct {
 	// "event: EndEvent" line (the Responses API ends on response.completed, the Messages API
 	// on message_stop, neither with [DONE]).
 	EndEvent string
+	// Unique, when set, is a marker inside Body that every send overwrites with a request
+	// number in hex digits of the same width, so that no two bodies are equal (a cache in front
+	// of the upstream sees only misses).
+	Unique []byte
 }
 
 // Config bounds one run. A run ends when Duration has passed or MaxRequests were sent,
@@ -234,8 +238,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	st := &stats{lat: NewHistogram(), ttft: NewHistogram(), lag: NewHistogram(), errs: map[string]int{}}
 	res := &Result{Rate: cfg.Rate, Conns: cfg.Conns}
+	uniq := -1
+	if len(cfg.Request.Unique) > 0 {
+		if uniq = bytes.Index(cfg.Request.Body, cfg.Request.Unique); uniq < 0 {
+			return nil, errors.New("loadgen: the Unique marker is not in the body")
+		}
+	}
+	var seq atomic.Uint64
 	send := func(scheduled time.Time) outcome {
-		return do(runCtx, client, cfg.Request, hdr, cfg.Timeout, scheduled)
+		body := cfg.Request.Body
+		if uniq >= 0 {
+			body = uniqueBody(body, uniq, len(cfg.Request.Unique), seq.Add(1))
+		}
+		return do(runCtx, client, cfg.Request, body, hdr, cfg.Timeout, scheduled)
 	}
 
 	start := time.Now()
@@ -330,10 +345,10 @@ func runClosed(ctx context.Context, cfg Config, start time.Time, st *stats, send
 }
 
 // do sends one request; latency runs from scheduled (the open-loop slot, or the send time).
-func do(ctx context.Context, client *http.Client, r Request, hdr http.Header, timeout time.Duration, scheduled time.Time) outcome {
+func do(ctx context.Context, client *http.Client, r Request, body []byte, hdr http.Header, timeout time.Duration, scheduled time.Time) outcome {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(body))
 	if err != nil {
 		return outcome{err: "request", end: time.Now()}
 	}
@@ -359,6 +374,17 @@ func do(ctx context.Context, client *http.Client, r Request, hdr http.Header, ti
 		return outcome{latency: end.Sub(scheduled), bytes: n, end: end}
 	}
 	return readStream(resp.Body, scheduled, r.EndEvent)
+}
+
+// uniqueBody is a copy of body with the width bytes at at replaced by n in hex, zero-padded
+// on the left (the low digits when n needs more than width).
+func uniqueBody(body []byte, at, width int, n uint64) []byte {
+	b := bytes.Clone(body)
+	for i := at + width - 1; i >= at; i-- {
+		b[i] = "0123456789abcdef"[n&15]
+		n >>= 4
+	}
+	return b
 }
 
 var (

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -209,5 +211,37 @@ func TestStreamEndEvent(t *testing.T) {
 	}
 	if res.OK != 3 || res.Errors["stream_no_done"] != 2 || res.TTFT.Count() != 3 {
 		t.Fatalf("ok %d errors %v ttft count %d", res.OK, res.Errors, res.TTFT.Count())
+	}
+}
+
+func TestUniqueBodies(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[string(b)]++
+		mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	body := []byte(`{"user":"u-XXXXXXXX","model":"m"}`)
+	res, err := Run(context.Background(), Config{Request: Request{URL: srv.URL, Body: body, Unique: []byte("XXXXXXXX")}, Conns: 4, MaxRequests: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 300 || len(seen) != 300 {
+		t.Fatalf("ok %d, distinct bodies %d; want 300 and 300", res.OK, len(seen))
+	}
+	for b := range seen {
+		if len(b) != len(body) || !strings.HasPrefix(b, `{"user":"u-0000`) {
+			t.Fatalf("body %q: want the marker replaced in place", b)
+		}
+	}
+	if _, err := Run(context.Background(), Config{Request: Request{URL: srv.URL, Body: body, Unique: []byte("nope")}, MaxRequests: 1}); err == nil {
+		t.Fatal("a marker missing from the body must be refused")
+	}
+	if got := string(uniqueBody([]byte("a----b"), 1, 4, 0x1abcd)); got != "aabcdb" {
+		t.Fatalf("uniqueBody keeps the low digits: got %q", got)
 	}
 }
