@@ -24,19 +24,39 @@ import (
 	"github.com/sluice-gw/sluice/host/telemetry"
 )
 
-// call is one client request on its way through the pipeline.
+// call is one client request on its way through the pipeline. What the request half reads
+// (the request, its route and plan, the caller) is here; what each stage owns is in the
+// struct of its own below, embedded so that the stages read one another's results by name.
 type call struct {
 	id       string
 	start    time.Time
 	endpoint string
-	r        *http.Request
-	req      *openai.Request
-	router   string
-	plan     *balance.Plan
+	// route labels the request's metrics ("/v1/chat/completions"); "" for passthrough,
+	// which records none.
+	route  string
+	r      *http.Request
+	req    *openai.Request
+	router string
+	plan   *balance.Plan
 	// dialect is set when the request arrived as the Responses or Messages API.
 	dialect *dialect
+	ident   auth.Identity
+	az      authz
+	// answered is set once the pipeline wrote its answer (or error) without panicking: only
+	// then does the response half complete and flush it.
+	answered bool
 
-	// outcome, for headers, the access log and settlement
+	outcome
+	streamState
+	failover
+	limitState
+	cacheState
+	observeState
+}
+
+// outcome is what the attempts produced, read by the headers, settlement, metrics and the
+// access log.
+type outcome struct {
 	status   int
 	provider string
 	model    string
@@ -46,43 +66,63 @@ type call struct {
 	finish   string
 	ttft     time.Duration
 	errMsg   string
-	stream   bool
-	injected bool // stream_options.include_usage was added by sluice
-	// streamOpts is the stream_options value sent upstream when sluice adds include_usage.
-	streamOpts []byte
-	cacheNote  string
-	// firstByte bounds the current streamed attempt until its first chunk (nil otherwise).
-	firstByte *firstByteTimer
-	// lastUp is the last upstream error answer; when no attempt succeeds it is relayed as is.
-	lastUp    *provider.Response
-	lastUpErr *openai.Error
-	// lastUpNative: lastUp came from a native attempt and is in the dialect's own shape.
-	lastUpNative bool
-
-	ident      auth.Identity
-	az         authz
-	resv       *ratelimit.Reservation
-	limitTier  string
-	costMicros int64
-
 	// upstreamWork is true once an attempt's request reached an upstream that may have done
 	// (and billed) the work; relayed counts the stream chunks sent to the client. Together they
 	// price a request whose usage never came (see settle).
 	upstreamWork bool
 	relayed      int
+}
 
+// streamState is what a streamed request carries through its attempts.
+type streamState struct {
+	stream   bool
+	injected bool // stream_options.include_usage was added by sluice
+	// streamOpts is the stream_options value sent upstream when sluice adds include_usage.
+	streamOpts []byte
+	// firstByte bounds the current streamed attempt until its first chunk (nil otherwise).
+	firstByte *firstByteTimer
+}
+
+// failover is what dispatch keeps between attempts.
+type failover struct {
+	// lastUp is the last upstream error answer; when no attempt succeeds it is relayed as is.
+	lastUp    *provider.Response
+	lastUpErr *openai.Error
+	// lastUpNative: lastUp came from a native attempt and is in the dialect's own shape.
+	lastUpNative bool
+}
+
+// limitState is the rate-limit stage's: the reservation admit made and settle corrects.
+type limitState struct {
+	resv       *ratelimit.Reservation
+	limitTier  string
+	costMicros int64
+}
+
+// cacheState is the cache stage's: the lookup's key and bucket, a stream's collected chunks,
+// and the answer the store stage keeps once the client has it.
+type cacheState struct {
 	cache       *cache.Cache
 	cacheKey    cache.Key
 	cacheCtl    cache.Control
 	cacheBucket int
 	cacheHit    bool
+	cacheNote   string
 	collect     bool
 	chunks      [][]byte
 	// chunkBytes is the size the collected chunks add to a cache entry; past collectMax the
 	// stream is not collected any further (and not stored).
 	chunkBytes, collectMax int
 	collectOver            bool
+	// keep is set when a complete answer may be stored: keepBody (a body) or keepChunks (a
+	// stream's chunks). The store itself runs in the response half, after the flush.
+	keep       bool
+	keepBody   []byte
+	keepChunks [][]byte
+}
 
+// observeState is the telemetry and access log's: spans and the captured response body.
+type observeState struct {
 	capture      *captureWriter
 	span         *telemetry.Span
 	attemptSpan  *telemetry.Span
@@ -92,31 +132,31 @@ type call struct {
 func (g *Gateway) api(endpoint string) http.Handler {
 	route := "/v1/" + strings.ReplaceAll(endpoint, ".", "/")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: endpoint, r: r, dialect: dialectOf(r)}
+		c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: endpoint, route: route, r: r, dialect: dialectOf(r)}
 		if c.dialect != nil && g.responseGuards {
 			c.dialect.bridged = true
 		}
-		route := route
 		if c.dialect != nil {
-			route = "/v1/" + c.dialect.name
+			c.route = "/v1/" + c.dialect.name
 		}
 		if g.tel != nil {
 			var ctx context.Context
-			ctx, c.span = g.tel.StartRequest(r.Context(), r, route)
+			ctx, c.span = g.tel.StartRequest(r.Context(), r, c.route)
 			if ctx != r.Context() {
 				c.r = r.WithContext(ctx)
 			}
 			defer g.tel.RequestStarted()()
 		}
-		defer g.finishTelemetry(c, route)
-		defer g.logAccess(c)
 		if g.redact != nil {
 			c.capture = &captureWriter{ResponseWriter: w, max: int(g.cfg.Log.MaxBodyBytes)}
 			w = c.capture
 		}
+		// The response half runs even if a stage panics: a reservation is never left unsettled.
+		defer g.respond(w, c)
 		if err := g.serveAPI(w, c); err != nil {
 			c.fail(w, g.scrubbed(err))
 		}
+		c.answered = true
 	})
 }
 
@@ -126,7 +166,25 @@ func (c *call) fail(w http.ResponseWriter, e *openai.Error) {
 	if c.resv != nil {
 		c.resv.WriteHeaders(w.Header())
 	}
-	e.Write(w)
+	writeError(w, e)
+}
+
+// writeError is openai.Error.Write with the body's length declared, so that the response
+// half can flush the error before it accounts, as it does an answer.
+func writeError(w http.ResponseWriter, e *openai.Error) {
+	h := w.Header()
+	for k, vs := range e.Header {
+		h[k] = vs
+	}
+	b := e.Body()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	status := e.Status
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
@@ -192,7 +250,6 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 		if e := g.staged(c, "ratelimit", g.admit); e != nil {
 			return e
 		}
-		defer g.settle(c)
 	}
 	if g.cacheFor(c) != nil {
 		sp := g.stage(c, "cache")
@@ -277,6 +334,7 @@ func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
 		}
 		g.writeHeaders(w, c, c.lastUp.Header)
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(c.lastUp.Body)))
 		w.WriteHeader(c.lastUp.Status)
 		_, _ = w.Write(c.lastUp.Body)
 		return nil
@@ -343,6 +401,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 		c.status = resp.Status
 		g.writeHeaders(w, c, resp.Header)
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(resp.Body)))
 		w.WriteHeader(resp.Status)
 		_, _ = w.Write(resp.Body)
 		c.errMsg = upstreamMessage(resp.Body)
@@ -375,7 +434,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(body)
-	g.cacheStore(c, body, nil) // a native body is stored marked as such (nativeContentType)
+	c.keepAnswer(body, nil) // a native body is stored marked as such (nativeContentType)
 	return true, nil
 }
 
@@ -516,7 +575,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	if err == io.EOF {
 		_ = sw.Done()
 		if c.finish != "" {
-			g.cacheStore(c, nil, c.chunks)
+			c.keepAnswer(nil, c.chunks)
 		}
 		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		return true, nil
@@ -637,6 +696,9 @@ func asPluginError(err error, target **plugin.Error) bool { return errors.As(err
 
 // staged runs one pipeline stage inside its own span.
 func (g *Gateway) staged(c *call, name string, fn func(*call) *openai.Error) *openai.Error {
+	if g.stageHook != nil {
+		g.stageHook(name)
+	}
 	if g.tel == nil {
 		return fn(c)
 	}

@@ -247,7 +247,7 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 	}
 	_ = sw.Done()
 	if c.finish != "" {
-		g.cacheStore(c, nil, c.chunks)
+		c.keepAnswer(nil, c.chunks)
 	}
 	return true, nil
 }
@@ -453,7 +453,7 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 	}
 	_ = sw.Done()
 	if c.finish != "" {
-		g.cacheStore(c, nil, c.chunks)
+		c.keepAnswer(nil, c.chunks)
 	}
 	return true, nil
 }
