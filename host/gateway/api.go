@@ -252,6 +252,9 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 		}
 	}
 	if g.cacheFor(c) != nil {
+		if g.stageHook != nil {
+			g.stageHook("cache")
+		}
 		sp := g.stage(c, "cache")
 		hit, e := g.serveFromCache(w, c)
 		sp.SetCacheStatus(c.cacheNote)
@@ -295,6 +298,9 @@ func bodyError(err error) *openai.Error {
 
 // dispatch runs the attempts of the plan until one answers, then relays the answer.
 func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
+	if g.stageHook != nil {
+		g.stageHook("dispatch")
+	}
 	if c.stream {
 		if !g.streams.TryAcquire() {
 			return openai.Errorf(503, "too_many_streams", fmt.Sprintf("the gateway is relaying its limit of %d streams (server.max_streams); retry shortly", g.streams.Cap()))

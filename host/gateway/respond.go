@@ -33,6 +33,9 @@ func (g *Gateway) respond(w http.ResponseWriter, c *call) {
 		if d := c.dialect; d != nil && d.end != nil {
 			d.end() // a bridged answer is converted and written by the dialect's writer
 		}
+		if g.stageHook != nil {
+			g.stageHook("flush")
+		}
 		flushAnswer(w)
 	}
 	g.account(c)
