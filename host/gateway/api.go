@@ -570,7 +570,11 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 		c.noteChunk(chunk)
 		if !(c.injected && openai.IsUsageOnlyChunk(chunk)) {
 			c.relayed++
-			if werr := sw.Data(chunk); werr != nil {
+			sw.Queue("", chunk)
+		}
+		// Chunks that arrived together leave in one write and one flush.
+		if !readAhead(s) {
+			if werr := sw.Flush(); werr != nil {
 				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
 				c.status, c.errMsg = 499, "client went away mid-stream"
 				return true, nil
@@ -594,6 +598,13 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	c.status = 502
 	_ = sw.Data(bytes.TrimRight(e.Body(), "\n"))
 	return true, nil
+}
+
+// readAhead reports whether a stream's next chunk or event is already read, so the one in
+// hand may wait for it in the same write.
+func readAhead(s any) bool {
+	r, ok := s.(interface{ Ready() bool })
+	return ok && r.Ready()
 }
 
 // streamCut reports a stream that stopped after its first byte: the client left (true: nothing

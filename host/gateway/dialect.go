@@ -278,10 +278,13 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 		if c.collect {
 			c.record(sseFrame(name, data))
 		}
-		if werr := sw.Event(name, data); werr != nil {
-			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
-			c.status, c.errMsg = 499, "client went away mid-stream"
-			return true, nil
+		sw.Queue(name, data)
+		if !readAhead(s) {
+			if werr := sw.Flush(); werr != nil {
+				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
+				c.status, c.errMsg = 499, "client went away mid-stream"
+				return true, nil
+			}
 		}
 		name, data, err = s.NextEvent()
 	}

@@ -235,17 +235,18 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 	g.startStream(w, c, resp.Header)
 	defer g.tel.StreamStarted()()
 	sw := sse.NewWriter(w)
+	// The whole answer is here: it leaves in one write, [DONE] included.
 	for _, chunk := range out {
 		c.record(chunk)
 		if c.injected && openai.IsUsageOnlyChunk(chunk) {
 			continue
 		}
-		if err := sw.Data(chunk); err != nil {
-			c.status, c.errMsg = 499, "client went away mid-stream"
-			return true, nil
-		}
+		sw.Queue("", chunk)
 	}
-	_ = sw.Done()
+	if err := sw.Done(); err != nil {
+		c.status, c.errMsg = 499, "client went away mid-stream"
+		return true, nil
+	}
 	if c.finish != "" {
 		c.keepAnswer(nil, c.chunks)
 	}
@@ -366,15 +367,14 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 			stopStream = g.tel.StreamStarted()
 			sw = sse.NewWriter(w)
 		}
+		// A checked window leaves in one write.
 		for ; sent < len(chunks); sent++ {
 			if c.injected && openai.IsUsageOnlyChunk(chunks[sent]) {
 				continue
 			}
-			if err := sw.Data(chunks[sent]); err != nil {
-				return false
-			}
+			sw.Queue("", chunks[sent])
 		}
-		return true
+		return sw.Flush() == nil
 	}
 	// refuse answers a failed check: a plain error before any byte, in-stream after.
 	refuse := func(e *openai.Error) (bool, *openai.Error) {
