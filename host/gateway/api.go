@@ -528,10 +528,11 @@ func (g *Gateway) streamOptions(c *call) {
 func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
 	g.limitHeaders(w, c)
 	h := w.Header()
-	h.Set("X-Sluice-Provider", c.provider)
-	h.Set("X-Sluice-Model", c.provider+"/"+c.model)
-	h.Set("X-Sluice-Target", c.target)
-	h.Set("X-Sluice-Attempts", strconv.Itoa(c.attempts))
+	th := g.targetHeaders(c.target, c.provider, c.model)
+	h["X-Sluice-Provider"] = th.provider
+	h["X-Sluice-Model"] = th.model
+	h["X-Sluice-Target"] = th.target
+	h["X-Sluice-Attempts"] = attemptsValue(c.attempts)
 	if c.router != "" {
 		h.Set("X-Sluice-Router", c.router)
 	}
@@ -564,21 +565,24 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	g.startStream(w, c, resp.Header)
 	defer g.tel.StreamStarted()()
 	sw := sse.NewWriter(w)
+	defer sw.Release()
 	chunk := first
 	for err == nil {
 		c.record(chunk)
 		c.noteChunk(chunk)
+		var werr error
 		if !(c.injected && openai.IsUsageOnlyChunk(chunk)) {
 			c.relayed++
-			sw.Queue("", chunk)
+			werr = sw.Queue("", chunk)
 		}
 		// Chunks that arrived together leave in one write and one flush.
-		if !readAhead(s) {
-			if werr := sw.Flush(); werr != nil {
-				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
-				c.status, c.errMsg = 499, "client went away mid-stream"
-				return true, nil
-			}
+		if werr == nil && !readAhead(s) {
+			werr = sw.Flush()
+		}
+		if werr != nil {
+			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
+			c.status, c.errMsg = 499, "client went away mid-stream"
+			return true, nil
 		}
 		chunk, err = s.Next()
 	}

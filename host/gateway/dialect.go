@@ -270,6 +270,7 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 	g.startStream(w, c, resp.Header)
 	defer g.tel.StreamStarted()()
 	sw := sse.NewWriter(w)
+	defer sw.Release()
 	events, ended := 0, false
 	for err == nil {
 		events++
@@ -278,13 +279,14 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 		if c.collect {
 			c.record(sseFrame(name, data))
 		}
-		sw.Queue(name, data)
-		if !readAhead(s) {
-			if werr := sw.Flush(); werr != nil {
-				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
-				c.status, c.errMsg = 499, "client went away mid-stream"
-				return true, nil
-			}
+		werr := sw.Queue(name, data)
+		if werr == nil && !readAhead(s) {
+			werr = sw.Flush()
+		}
+		if werr != nil {
+			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
+			c.status, c.errMsg = 499, "client went away mid-stream"
+			return true, nil
 		}
 		name, data, err = s.NextEvent()
 	}

@@ -93,6 +93,8 @@ type Gateway struct {
 	idSeq    atomic.Uint64
 	ready    atomic.Bool
 
+	hdrs headerCache // x-sluice-* values per target
+
 	// stageHook, when set (by tests), sees the name of each pipeline stage as it starts.
 	stageHook func(stage string)
 }

@@ -57,7 +57,7 @@ func (s *syncBuf) String() string {
 
 // newTestbed starts the upstreams and a gateway; extra is appended to a configuration that
 // declares the providers a and b (kind openai, pointing at the fakes).
-func newTestbed(t *testing.T, extra string) *testbed {
+func newTestbed(t testing.TB, extra string) *testbed {
 	t.Helper()
 	tb := &testbed{a: fakeprovider.NewOpenAI(t), b: fakeprovider.NewOpenAI(t), access: &syncBuf{}}
 	toml := fmt.Sprintf("[providers.a]\nkind = \"openai\"\nbase_url = %q\napi_key = \"ka\"\n[providers.b]\nkind = \"openai\"\nbase_url = %q\napi_key = \"kb\"\n",

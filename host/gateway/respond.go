@@ -47,6 +47,10 @@ func (g *Gateway) respond(w http.ResponseWriter, c *call) {
 func flushAnswer(w http.ResponseWriter) {
 	h := w.Header()
 	if h.Get("Content-Length") != "" || h.Get("Content-Type") == "text/event-stream" {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush() // the gateway's own writers all flush; no controller to allocate
+			return
+		}
 		_ = http.NewResponseController(w).Flush()
 	}
 }

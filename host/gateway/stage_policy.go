@@ -235,15 +235,20 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 	g.startStream(w, c, resp.Header)
 	defer g.tel.StreamStarted()()
 	sw := sse.NewWriter(w)
-	// The whole answer is here: it leaves in one write, [DONE] included.
+	defer sw.Release()
+	// The whole answer is here: it leaves in few writes and one flush, [DONE] included.
+	var err error
 	for _, chunk := range out {
 		c.record(chunk)
-		if c.injected && openai.IsUsageOnlyChunk(chunk) {
+		if c.injected && openai.IsUsageOnlyChunk(chunk) || err != nil {
 			continue
 		}
-		sw.Queue("", chunk)
+		err = sw.Queue("", chunk)
 	}
-	if err := sw.Done(); err != nil {
+	if err == nil {
+		err = sw.Done()
+	}
+	if err != nil {
 		c.status, c.errMsg = 499, "client went away mid-stream"
 		return true, nil
 	}
@@ -358,6 +363,9 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 		if stopStream != nil {
 			stopStream()
 		}
+		if sw != nil {
+			sw.Release()
+		}
 	}()
 	// flush sends the chunks not sent yet; the first call writes the response head.
 	flush := func() bool {
@@ -372,7 +380,9 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 			if c.injected && openai.IsUsageOnlyChunk(chunks[sent]) {
 				continue
 			}
-			sw.Queue("", chunks[sent])
+			if err := sw.Queue("", chunks[sent]); err != nil {
+				return false
+			}
 		}
 		return sw.Flush() == nil
 	}

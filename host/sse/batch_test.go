@@ -67,3 +67,25 @@ func TestQueueOneWrite(t *testing.T) {
 		t.Fatalf("Flush with nothing queued wrote: %v, %d writes", err, cw.writes)
 	}
 }
+
+// A long burst is written in pieces but flushed once, and nothing is lost.
+func TestQueueLongBurst(t *testing.T) {
+	cw := &countingWriter{ResponseRecorder: httptest.NewRecorder()}
+	w := NewWriter(cw)
+	defer w.Release()
+	ev := []byte(strings.Repeat("x", 1000))
+	for range 50 {
+		if err := w.Queue("", ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if cw.flushes != 1 || cw.writes < 2 || cw.writes > 50/(maxQueued/1008)+2 {
+		t.Fatalf("%d writes, %d flushes", cw.writes, cw.flushes)
+	}
+	if got := strings.Count(cw.Body.String(), "data: "+string(ev)+"\n\n"); got != 50 {
+		t.Fatalf("%d events out of 50", got)
+	}
+}

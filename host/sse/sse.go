@@ -126,8 +126,10 @@ type Writer struct {
 	w   io.Writer
 	rc  *http.ResponseController
 	buf []byte
-	// queued is how much of buf holds events Queue kept for the next write.
-	queued int
+	// queued is how much of buf holds events Queue kept for the next write; unflushed is
+	// set when Queue wrote a long burst without flushing it.
+	queued    int
+	unflushed bool
 }
 
 // NewWriter returns a Writer that flushes after every event.
@@ -168,8 +170,11 @@ func appendEvent(b []byte, name string, data []byte) []byte {
 
 // flush writes buf and flushes it to the client.
 func (w *Writer) flush() error {
-	if _, err := w.w.Write(w.buf); err != nil {
-		return fmt.Errorf("sse: write: %w", err)
+	w.unflushed = false
+	if len(w.buf) > 0 {
+		if _, err := w.w.Write(w.buf); err != nil {
+			return fmt.Errorf("sse: write: %w", err)
+		}
 	}
 	if err := w.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return fmt.Errorf("sse: flush: %w", err)
