@@ -96,14 +96,12 @@ func newTestbed(t testing.TB, extra string) *testbed {
 		t.Cleanup(r.Close)
 		d.Routers[name] = r
 	}
-	if len(cfg.Auth.Keys) > 0 {
-		var keys []auth.KeySpec
-		for _, k := range cfg.Auth.Keys {
-			keys = append(keys, auth.KeySpec{ID: k.ID, Key: k.Key, Team: k.Team, Models: k.Models})
-		}
-		if d.Auth, err = auth.New(auth.Options{Required: cfg.Auth.Required, Keys: keys}); err != nil {
-			t.Fatal(err)
-		}
+	var keys []auth.KeySpec
+	for _, k := range cfg.Auth.Keys {
+		keys = append(keys, auth.KeySpec{ID: k.ID, Key: k.Key, Team: k.Team, Models: k.Models})
+	}
+	if d.Auth, err = auth.New(auth.Options{Required: cfg.Auth.Required, Keys: keys}); err != nil {
+		t.Fatal(err)
 	}
 	if len(cfg.Limits) > 0 {
 		var rules []ratelimit.Rule

@@ -247,3 +247,61 @@ func TestResponseHeaders(t *testing.T) {
 		t.Errorf("no rate-limit headers: %v", h)
 	}
 }
+
+// A request over its limit is refused with OpenAI's rate-limit error and the headers that say
+// when to come back; the refusal runs the response half like any answer.
+func TestRateLimitRefusal(t *testing.T) {
+	tb := newTestbed(t, `
+[[limits]]
+scope = "global"
+unit = "requests"
+rate = "1/hour"
+burst = 1
+`)
+	if resp, body := tb.post(t, "/v1/chat/completions", chatBody("a/m", false)); resp.StatusCode != 200 {
+		t.Fatalf("first request: %d %s", resp.StatusCode, body)
+	}
+	tb.takeStages()
+	resp, body := tb.post(t, "/v1/chat/completions", chatBody("a/m", false))
+	var e struct {
+		Error struct {
+			Type string `json:"type"`
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if resp.StatusCode != 429 || json.Unmarshal([]byte(body), &e) != nil || e.Error.Type != "rate_limit_error" || e.Error.Code != "rate_limit_exceeded" {
+		t.Fatalf("over the limit: %d %s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Retry-After") == "" || resp.Header.Get("X-Ratelimit-Remaining-Requests") != "0" {
+		t.Errorf("refusal headers: %v", resp.Header)
+	}
+	want := []string{"ratelimit", "flush", "cache_store", "settle", "metrics", "access_log"}
+	if got := tb.takeStages(); !slices.Equal(got, want) {
+		t.Errorf("stages %v, want %v", got, want)
+	}
+	if tb.a.Count() != 1 {
+		t.Errorf("the upstream got %d requests, want 1", tb.a.Count())
+	}
+}
+
+// A passthrough call ends in the same response half: settled, then logged.
+func TestPassthroughResponseHalf(t *testing.T) {
+	tb := newTestbed(t, "")
+	req, _ := http.NewRequest(http.MethodGet, tb.srv.URL+"/passthrough/a/models", nil)
+	tb.inflight.Add(1)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("passthrough: %d", resp.StatusCode)
+	}
+	want := []string{"flush", "cache_store", "settle", "metrics", "access_log"}
+	if got := tb.takeStages(); !slices.Equal(got, want) {
+		t.Errorf("stages %v, want %v", got, want)
+	}
+	if !strings.Contains(tb.access.String(), "path=/passthrough/a/models status=200") {
+		t.Errorf("no access line:\n%s", tb.access.String())
+	}
+}
