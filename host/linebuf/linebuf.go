@@ -26,7 +26,9 @@ type Writer struct {
 	// inline counts the batches a caller wrote itself because the batch was full.
 	inline uint64
 
-	// outMu serializes writes to out, so batches leave in the order they were cut.
+	// outMu is held while a batch is cut and written: one batch is out at a time, so two
+	// buffers (pending and spare) serve, and a caller over the size bound waits for the
+	// write under way instead of starting another.
 	outMu sync.Mutex
 	spare []byte
 	kick  chan struct{}
@@ -70,9 +72,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 	w.pending = append(w.pending, p...)
 	if len(w.pending) >= w.maxBytes {
 		w.inline++
-		batch := w.cut()
 		w.mu.Unlock()
-		return len(p), w.writeOut(batch)
+		return len(p), w.drain()
 	}
 	if wasEmpty {
 		// Under mu, so that Close cannot close kick in between.
@@ -85,26 +86,23 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// cut takes the pending batch and gives pending the spare buffer. Called with mu held.
-func (w *Writer) cut() []byte {
+// drain cuts the pending batch and writes it.
+func (w *Writer) drain() error {
+	w.outMu.Lock()
+	defer w.outMu.Unlock()
+	w.mu.Lock()
 	b := w.pending
 	w.pending, w.spare = w.spare[:0], nil
-	return b
-}
-
-// writeOut writes one batch and keeps its buffer for reuse.
-func (w *Writer) writeOut(b []byte) error {
-	if len(b) == 0 {
-		return nil
+	w.mu.Unlock()
+	var err error
+	if len(b) > 0 {
+		_, err = w.out.Write(b)
 	}
-	w.outMu.Lock()
-	_, err := w.out.Write(b)
-	w.outMu.Unlock()
 	w.mu.Lock()
 	if err != nil {
 		w.err = err
 	}
-	if w.spare == nil && cap(b) <= 2*w.maxBytes {
+	if cap(b) <= 2*w.maxBytes {
 		w.spare = b[:0]
 	}
 	w.mu.Unlock()
@@ -119,20 +117,14 @@ func (w *Writer) flusher() {
 				time.Sleep(wait)
 			}
 		}
-		w.mu.Lock()
-		batch := w.cut()
-		w.mu.Unlock()
-		_ = w.writeOut(batch)
+		_ = w.drain()
 		w.last = time.Now()
 	}
 }
 
 // Flush writes the pending batch now.
 func (w *Writer) Flush() error {
-	w.mu.Lock()
-	batch := w.cut()
-	w.mu.Unlock()
-	err := w.writeOut(batch)
+	err := w.drain()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err == nil {
