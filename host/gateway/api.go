@@ -114,11 +114,10 @@ type cacheState struct {
 	// stream is not collected any further (and not stored).
 	chunkBytes, collectMax int
 	collectOver            bool
-	// keep is set when a complete answer may be stored: keepBody (a body) or keepChunks (a
-	// stream's chunks). The store itself runs in the response half, after the flush.
-	keep       bool
-	keepBody   []byte
-	keepChunks [][]byte
+	// keep is set when a complete answer may be stored: keepBody, or for a stream the
+	// collected chunks. The store itself runs in the response half, after the flush.
+	keep     bool
+	keepBody []byte
 }
 
 // observeState is the telemetry and access log's: spans and the captured response body.
@@ -440,7 +439,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(body)
-	c.keepAnswer(body, nil) // a native body is stored marked as such (nativeContentType)
+	c.keepAnswer(body) // a native body is stored marked as such (nativeContentType)
 	return true, nil
 }
 
@@ -589,7 +588,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	if err == io.EOF {
 		_ = sw.Done()
 		if c.finish != "" {
-			c.keepAnswer(nil, c.chunks)
+			c.keepAnswer(nil)
 		}
 		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		return true, nil

@@ -292,7 +292,7 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 	}
 	if err == io.EOF && ended {
 		if c.finish != "" && c.finish != "error" {
-			c.keepAnswer(nil, c.chunks)
+			c.keepAnswer(nil)
 		}
 		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		return true, nil

@@ -65,15 +65,19 @@ func (g *Gateway) account(c *call) {
 	}
 }
 
-// keepAnswer marks a complete, successful answer for the cache store stage: a body, or a
-// stream's chunks. Nothing is stored while the client waits.
-func (c *call) keepAnswer(body []byte, chunks [][]byte) {
-	c.keep, c.keepBody, c.keepChunks = true, body, chunks
+// keepAnswer marks a complete, successful answer for the cache store stage: a body, or (nil)
+// a stream's collected chunks. Nothing is stored while the client waits.
+func (c *call) keepAnswer(body []byte) {
+	c.keep, c.keepBody = true, body
 }
 
 // storeAnswer is the cache store stage: it keeps the answer keepAnswer marked.
 func (g *Gateway) storeAnswer(c *call) {
-	if c.keep {
-		g.cacheStore(c, c.keepBody, c.keepChunks)
+	switch {
+	case !c.keep:
+	case c.keepBody != nil:
+		g.cacheStore(c, c.keepBody, nil)
+	default:
+		g.cacheStore(c, nil, c.chunks)
 	}
 }

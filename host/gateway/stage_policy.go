@@ -253,7 +253,7 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 		return true, nil
 	}
 	if c.finish != "" {
-		c.keepAnswer(nil, c.chunks)
+		c.keepAnswer(nil)
 	}
 	return true, nil
 }
@@ -463,7 +463,7 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 	}
 	_ = sw.Done()
 	if c.finish != "" {
-		c.keepAnswer(nil, c.chunks)
+		c.keepAnswer(nil)
 	}
 	return true, nil
 }
