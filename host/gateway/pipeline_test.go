@@ -78,9 +78,21 @@ func TestStageOrder(t *testing.T) {
 	}
 }
 
-// The client has its answer before the accounting runs: the response half flushes first.
+// The client has its answer before the accounting runs: the response half flushes first, on
+// the plain path and on a dialect's, whose writer converts the answer before the flush.
 func TestAnswerFlushedBeforeAccounting(t *testing.T) {
-	tb := newTestbed(t, fullConfig)
+	for _, tc := range []struct{ name, path, body, want string }{
+		{"chat", "/router/duo/v1/chat/completions", chatBody("duo", false), "chat.completion"},
+		{"messages bridged", "/router/duo/v1/messages", `{"model":"duo","max_tokens":16,"messages":[{"role":"user","content":"hello there"}]}`, "message"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := newTestbed(t, fullConfig)
+			answerFlushedFirst(t, tb, tc.path, tc.body, tc.want)
+		})
+	}
+}
+
+func answerFlushedFirst(t *testing.T, tb *testbed, path, body, want string) {
 	got := make(chan struct{})
 	released := make(chan struct{})
 	tb.gw.stageHook = func(s string) {
@@ -107,8 +119,7 @@ func TestAnswerFlushedBeforeAccounting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	body := chatBody("duo", false)
-	_, _ = conn.Write([]byte("POST /router/duo/v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test-1\r\nContent-Type: application/json\r\nContent-Length: " +
+	_, _ = conn.Write([]byte("POST " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-test-1\r\nContent-Type: application/json\r\nContent-Length: " +
 		itoa(len(body)) + "\r\n\r\n" + body))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
@@ -116,9 +127,10 @@ func TestAnswerFlushedBeforeAccounting(t *testing.T) {
 	}
 	var out struct {
 		Object string `json:"object"`
+		Type   string `json:"type"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Object != "chat.completion" {
-		t.Fatalf("answer %+v: %v", out, err)
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Object+out.Type != want {
+		t.Fatalf("answer %+v, want %q: %v", out, want, err)
 	}
 	close(got)
 	<-released
