@@ -7,10 +7,16 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/sluice-gw/sluice/host/config"
+	"github.com/sluice-gw/sluice/host/linebuf"
 	"github.com/sluice-gw/sluice/host/telemetry"
 )
+
+// accessBatching bounds the access log's batches: a line waits at most 2 ms under steady
+// traffic (none after an idle spell), and at most 256 KiB wait at once.
+var accessBatching = linebuf.Options{MaxBytes: 256 << 10, Linger: 2 * time.Millisecond}
 
 func newLoggers(cfg *config.Config, stdout, stderr io.Writer) (log, access *slog.Logger, closeFn func(), err error) {
 	if stdout == nil {
@@ -37,14 +43,18 @@ func newLoggers(cfg *config.Config, stdout, stderr io.Writer) (log, access *slog
 	case "stderr":
 		access = log
 	case "stdout":
-		access = mk(stdout)
+		// Access lines are batched into few writes (host/linebuf); the process log is not.
+		lb := linebuf.New(stdout, accessBatching)
+		access = mk(lb)
+		closeFn = func() { _ = lb.Close() }
 	default:
 		f, err := os.OpenFile(cfg.Log.Access, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("serve: access log: %w", err)
 		}
-		access = slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		closeFn = func() { f.Close() }
+		lb := linebuf.New(f, accessBatching)
+		access = slog.New(slog.NewJSONHandler(lb, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		closeFn = func() { _ = lb.Close(); f.Close() }
 	}
 	return log, access, closeFn, nil
 }

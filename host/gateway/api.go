@@ -24,19 +24,39 @@ import (
 	"github.com/sluice-gw/sluice/host/telemetry"
 )
 
-// call is one client request on its way through the pipeline.
+// call is one client request on its way through the pipeline. What the request half reads
+// (the request, its route and plan, the caller) is here; what each stage owns is in the
+// struct of its own below, embedded so that the stages read one another's results by name.
 type call struct {
 	id       string
 	start    time.Time
 	endpoint string
-	r        *http.Request
-	req      *openai.Request
-	router   string
-	plan     *balance.Plan
+	// route labels the request's metrics ("/v1/chat/completions"); "" for passthrough,
+	// which records none.
+	route  string
+	r      *http.Request
+	req    *openai.Request
+	router string
+	plan   *balance.Plan
 	// dialect is set when the request arrived as the Responses or Messages API.
 	dialect *dialect
+	ident   auth.Identity
+	az      authz
+	// answered is set once the pipeline wrote its answer (or error) without panicking: only
+	// then does the response half complete and flush it.
+	answered bool
 
-	// outcome, for headers, the access log and settlement
+	outcome
+	streamState
+	failover
+	limitState
+	cacheState
+	observeState
+}
+
+// outcome is what the attempts produced, read by the headers, settlement, metrics and the
+// access log.
+type outcome struct {
 	status   int
 	provider string
 	model    string
@@ -46,43 +66,62 @@ type call struct {
 	finish   string
 	ttft     time.Duration
 	errMsg   string
-	stream   bool
-	injected bool // stream_options.include_usage was added by sluice
-	// streamOpts is the stream_options value sent upstream when sluice adds include_usage.
-	streamOpts []byte
-	cacheNote  string
-	// firstByte bounds the current streamed attempt until its first chunk (nil otherwise).
-	firstByte *firstByteTimer
-	// lastUp is the last upstream error answer; when no attempt succeeds it is relayed as is.
-	lastUp    *provider.Response
-	lastUpErr *openai.Error
-	// lastUpNative: lastUp came from a native attempt and is in the dialect's own shape.
-	lastUpNative bool
-
-	ident      auth.Identity
-	az         authz
-	resv       *ratelimit.Reservation
-	limitTier  string
-	costMicros int64
-
 	// upstreamWork is true once an attempt's request reached an upstream that may have done
 	// (and billed) the work; relayed counts the stream chunks sent to the client. Together they
 	// price a request whose usage never came (see settle).
 	upstreamWork bool
 	relayed      int
+}
 
+// streamState is what a streamed request carries through its attempts.
+type streamState struct {
+	stream   bool
+	injected bool // stream_options.include_usage was added by sluice
+	// streamOpts is the stream_options value sent upstream when sluice adds include_usage.
+	streamOpts []byte
+	// firstByte bounds the current streamed attempt until its first chunk (nil otherwise).
+	firstByte *firstByteTimer
+}
+
+// failover is what dispatch keeps between attempts.
+type failover struct {
+	// lastUp is the last upstream error answer; when no attempt succeeds it is relayed as is.
+	lastUp    *provider.Response
+	lastUpErr *openai.Error
+	// lastUpNative: lastUp came from a native attempt and is in the dialect's own shape.
+	lastUpNative bool
+}
+
+// limitState is the rate-limit stage's: the reservation admit made and settle corrects.
+type limitState struct {
+	resv       *ratelimit.Reservation
+	limitTier  string
+	costMicros int64
+}
+
+// cacheState is the cache stage's: the lookup's key and bucket, a stream's collected chunks,
+// and the answer the store stage keeps once the client has it.
+type cacheState struct {
 	cache       *cache.Cache
 	cacheKey    cache.Key
 	cacheCtl    cache.Control
 	cacheBucket int
 	cacheHit    bool
+	cacheNote   string
 	collect     bool
 	chunks      [][]byte
 	// chunkBytes is the size the collected chunks add to a cache entry; past collectMax the
 	// stream is not collected any further (and not stored).
 	chunkBytes, collectMax int
 	collectOver            bool
+	// keep is set when a complete answer may be stored: keepBody, or for a stream the
+	// collected chunks. The store itself runs in the response half, after the flush.
+	keep     bool
+	keepBody []byte
+}
 
+// observeState is the telemetry and access log's: spans and the captured response body.
+type observeState struct {
 	capture      *captureWriter
 	span         *telemetry.Span
 	attemptSpan  *telemetry.Span
@@ -92,31 +131,31 @@ type call struct {
 func (g *Gateway) api(endpoint string) http.Handler {
 	route := "/v1/" + strings.ReplaceAll(endpoint, ".", "/")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: endpoint, r: r, dialect: dialectOf(r)}
+		c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: endpoint, route: route, r: r, dialect: dialectOf(r)}
 		if c.dialect != nil && g.responseGuards {
 			c.dialect.bridged = true
 		}
-		route := route
 		if c.dialect != nil {
-			route = "/v1/" + c.dialect.name
+			c.route = "/v1/" + c.dialect.name
 		}
 		if g.tel != nil {
 			var ctx context.Context
-			ctx, c.span = g.tel.StartRequest(r.Context(), r, route)
+			ctx, c.span = g.tel.StartRequest(r.Context(), r, c.route)
 			if ctx != r.Context() {
 				c.r = r.WithContext(ctx)
 			}
 			defer g.tel.RequestStarted()()
 		}
-		defer g.finishTelemetry(c, route)
-		defer g.logAccess(c)
 		if g.redact != nil {
 			c.capture = &captureWriter{ResponseWriter: w, max: int(g.cfg.Log.MaxBodyBytes)}
 			w = c.capture
 		}
+		// The response half runs even if a stage panics: a reservation is never left unsettled.
+		defer g.respond(w, c)
 		if err := g.serveAPI(w, c); err != nil {
 			c.fail(w, g.scrubbed(err))
 		}
+		c.answered = true
 	})
 }
 
@@ -126,7 +165,25 @@ func (c *call) fail(w http.ResponseWriter, e *openai.Error) {
 	if c.resv != nil {
 		c.resv.WriteHeaders(w.Header())
 	}
-	e.Write(w)
+	writeError(w, e)
+}
+
+// writeError is openai.Error.Write with the body's length declared, so that the response
+// half can flush the error before it accounts, as it does an answer.
+func writeError(w http.ResponseWriter, e *openai.Error) {
+	h := w.Header()
+	for k, vs := range e.Header {
+		h[k] = vs
+	}
+	b := e.Body()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	status := e.Status
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
@@ -192,9 +249,11 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 		if e := g.staged(c, "ratelimit", g.admit); e != nil {
 			return e
 		}
-		defer g.settle(c)
 	}
 	if g.cacheFor(c) != nil {
+		if g.stageHook != nil {
+			g.stageHook("cache")
+		}
 		sp := g.stage(c, "cache")
 		hit, e := g.serveFromCache(w, c)
 		sp.SetCacheStatus(c.cacheNote)
@@ -238,6 +297,9 @@ func bodyError(err error) *openai.Error {
 
 // dispatch runs the attempts of the plan until one answers, then relays the answer.
 func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
+	if g.stageHook != nil {
+		g.stageHook("dispatch")
+	}
 	if c.stream {
 		if !g.streams.TryAcquire() {
 			return openai.Errorf(503, openai.CodeTooManyStreams, fmt.Sprintf("the gateway is relaying its limit of %d streams (server.max_streams); retry shortly", g.streams.Cap()))
@@ -277,6 +339,7 @@ func (g *Gateway) dispatch(w http.ResponseWriter, c *call) *openai.Error {
 		}
 		g.writeHeaders(w, c, c.lastUp.Header)
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(c.lastUp.Body)))
 		w.WriteHeader(c.lastUp.Status)
 		_, _ = w.Write(c.lastUp.Body)
 		return nil
@@ -343,6 +406,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 		c.status = resp.Status
 		g.writeHeaders(w, c, resp.Header)
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(resp.Body)))
 		w.WriteHeader(resp.Status)
 		_, _ = w.Write(resp.Body)
 		c.errMsg = upstreamMessage(resp.Body)
@@ -375,7 +439,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, t
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(body)
-	g.cacheStore(c, body, nil) // a native body is stored marked as such (nativeContentType)
+	c.keepAnswer(body) // a native body is stored marked as such (nativeContentType)
 	return true, nil
 }
 
@@ -463,10 +527,11 @@ func (g *Gateway) streamOptions(c *call) {
 func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
 	g.limitHeaders(w, c)
 	h := w.Header()
-	h.Set("X-Sluice-Provider", c.provider)
-	h.Set("X-Sluice-Model", c.provider+"/"+c.model)
-	h.Set("X-Sluice-Target", c.target)
-	h.Set("X-Sluice-Attempts", strconv.Itoa(c.attempts))
+	th := g.targetHeaders(c.target, c.provider, c.model)
+	h["X-Sluice-Provider"] = th.provider
+	h["X-Sluice-Model"] = th.model
+	h["X-Sluice-Target"] = th.target
+	h["X-Sluice-Attempts"] = attemptsValue(c.attempts)
 	if c.router != "" {
 		h.Set("X-Sluice-Router", c.router)
 	}
@@ -505,24 +570,31 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	g.startStream(w, c, resp.Header)
 	defer g.tel.StreamStarted()()
 	sw := sse.NewWriter(w)
+	defer sw.Release()
 	chunk := first
 	for err == nil {
 		c.record(chunk)
 		c.noteChunk(chunk)
+		var werr error
 		if !(c.injected && openai.IsUsageOnlyChunk(chunk)) {
 			c.relayed++
-			if werr := sw.Data(chunk); werr != nil {
-				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
-				c.status, c.errMsg = 499, "client went away mid-stream"
-				return true, nil
-			}
+			werr = sw.Queue("", chunk)
+		}
+		// Chunks that arrived together leave in one write and one flush.
+		if werr == nil && !readAhead(s) {
+			werr = sw.Flush()
+		}
+		if werr != nil {
+			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
+			c.status, c.errMsg = 499, "client went away mid-stream"
+			return true, nil
 		}
 		chunk, err = s.Next()
 	}
 	if err == io.EOF {
 		_ = sw.Done()
 		if c.finish != "" {
-			g.cacheStore(c, nil, c.chunks)
+			c.keepAnswer(nil)
 		}
 		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		return true, nil
@@ -535,6 +607,13 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	c.status = 502
 	_ = sw.Data(bytes.TrimRight(e.Body(), "\n"))
 	return true, nil
+}
+
+// readAhead reports whether a stream's next chunk or event is already read, so the one in
+// hand may wait for it in the same write.
+func readAhead(s any) bool {
+	r, ok := s.(interface{ Ready() bool })
+	return ok && r.Ready()
 }
 
 // streamCut reports a stream that stopped after its first byte: the client left (true: nothing
@@ -643,6 +722,9 @@ func asPluginError(err error, target **plugin.Error) bool { return errors.As(err
 
 // staged runs one pipeline stage inside its own span.
 func (g *Gateway) staged(c *call, name string, fn func(*call) *openai.Error) *openai.Error {
+	if g.stageHook != nil {
+		g.stageHook(name)
+	}
 	if g.tel == nil {
 		return fn(c)
 	}

@@ -142,7 +142,7 @@ func TestUnauthorizedModelBuildsNothing(t *testing.T) {
 }
 
 func TestRecordStopsAtMaxEntry(t *testing.T) {
-	c := &call{collect: true, collectMax: 1000, model: "m"}
+	c := &call{cacheState: cacheState{collect: true, collectMax: 1000}, outcome: outcome{model: "m"}}
 	chunk := []byte(strings.Repeat("c", 100))
 	for range 20 {
 		c.record(chunk)
@@ -150,7 +150,7 @@ func TestRecordStopsAtMaxEntry(t *testing.T) {
 	if c.collect || !c.collectOver || c.chunks != nil {
 		t.Fatalf("still collecting: collect %v over %v, %d chunks", c.collect, c.collectOver, len(c.chunks))
 	}
-	c = &call{collect: true, collectMax: 10000, model: "m"}
+	c = &call{cacheState: cacheState{collect: true, collectMax: 10000}, outcome: outcome{model: "m"}}
 	for range 20 {
 		c.record(chunk)
 	}

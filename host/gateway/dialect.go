@@ -36,6 +36,9 @@ type dialect struct {
 	// nativeBody rewrites the body for one native target (Responses: previous_response_id
 	// expanded when the target cannot resolve it); nil sends body with the model set.
 	nativeBody func(p *provider.Provider, model string) []byte
+	// end completes the answer through the dialect's writer (a bridged body is converted and
+	// written); the response half calls it before it flushes and accounts.
+	end func()
 	// beforeEnd sees the final answer (a Responses object) just before the client gets its
 	// end, so that a stored response exists by the time the client can name it.
 	beforeEnd func(answer []byte)
@@ -267,6 +270,7 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 	g.startStream(w, c, resp.Header)
 	defer g.tel.StreamStarted()()
 	sw := sse.NewWriter(w)
+	defer sw.Release()
 	events, ended := 0, false
 	for err == nil {
 		events++
@@ -275,7 +279,11 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 		if c.collect {
 			c.record(sseFrame(name, data))
 		}
-		if werr := sw.Event(name, data); werr != nil {
+		werr := sw.Queue(name, data)
+		if werr == nil && !readAhead(s) {
+			werr = sw.Flush()
+		}
+		if werr != nil {
 			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindCanceled, FirstByteSent: true})
 			c.status, c.errMsg = 499, "client went away mid-stream"
 			return true, nil
@@ -284,7 +292,7 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 	}
 	if err == io.EOF && ended {
 		if c.finish != "" && c.finish != "error" {
-			g.cacheStore(c, nil, c.chunks)
+			c.keepAnswer(nil)
 		}
 		_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start), FirstByteSent: true})
 		return true, nil
@@ -395,6 +403,9 @@ type convWriter struct {
 	// holdNativeErrors buffers a native error body too, for finish to check its shape.
 	holdNativeErrors bool
 	onEvents         func() error
+	// finished is set by the writer's finish, which may be called twice (by the response
+	// half, then by the dialect's handler) and writes once.
+	finished bool
 }
 
 func (a *convWriter) Header() http.Header { return a.w.Header() }

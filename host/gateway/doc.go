@@ -1,5 +1,17 @@
 // Package gateway owns the client-facing HTTP surface: the routes, the ordered pipeline one
-// request goes through (parse, auth, policy, rate limit, cache, balance, provider attempts,
-// response policy, settlement, log), and the OpenAI-shaped errors clients see. Each stage is
-// built elsewhere and handed in; this package only orders and connects them.
+// request goes through, and the OpenAI-shaped errors clients see. Each stage is built
+// elsewhere and handed in; this package only orders and connects them.
+//
+// The request half (serveAPI) runs, in order: read and check the body, auth (identify),
+// request policies (on_request), resolve the router, authorize the caller for its targets,
+// plan the targets (balance), rate-limit admission (a reservation), the cache lookup (a hit
+// answers here), then dispatch: the plan's attempts, each one sent, its outcome reported to
+// the router, and on success relayed. Output policies (on_response) run inside the relay,
+// before the answer is written, since they may rewrite or refuse it.
+//
+// The response half (respond) is the same for every path: a relayed body or stream, a native
+// answer, a cache replay, an error, a passthrough. The answer is completed (a dialect's writer
+// converts a bridged body) and flushed, so the client has it; then the accounting stages run
+// in this order: cache store, settlement of the reservation, metrics and the request span,
+// the access log line (see accounting in respond.go).
 package gateway

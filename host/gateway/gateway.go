@@ -92,6 +92,11 @@ type Gateway struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 	ready    atomic.Bool
+
+	hdrs headerCache // x-sluice-* values per target
+
+	// stageHook, when set (by tests), sees the name of each pipeline stage as it starts.
+	stageHook func(stage string)
 }
 
 // New connects the stages.

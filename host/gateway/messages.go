@@ -49,6 +49,7 @@ func (g *Gateway) messages() http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(conv.Body))
 		r.ContentLength = int64(len(conv.Body))
 		aw := newAnthropicWriter(w, d, conv)
+		d.end = aw.finish
 		chat.ServeHTTP(aw, r)
 		aw.finish()
 	})
@@ -106,9 +107,10 @@ func (a *anthropicWriter) drain() error {
 
 // finish writes a buffered (non-streamed) answer once the pipeline is done.
 func (a *anthropicWriter) finish() {
-	if a.pass || a.sse || a.status == 0 {
+	if a.pass || a.sse || a.status == 0 || a.finished {
 		return
 	}
+	a.finished = true
 	h := a.w.Header()
 	h.Del("Content-Length")
 	if a.d.native && isAnthropicError(a.buf) {

@@ -114,13 +114,14 @@ func (g *Gateway) costUSD(c *call) float64 {
 	})) / 1e6
 }
 
-// finishTelemetry records the request's metrics and closes its span.
-func (g *Gateway) finishTelemetry(c *call, route string) {
-	if g.tel == nil {
+// finishTelemetry records the request's metrics and closes its span. Passthrough calls (no
+// route) record none.
+func (g *Gateway) finishTelemetry(c *call) {
+	if g.tel == nil || c.route == "" {
 		return
 	}
 	rec := telemetry.RequestRecord{
-		Route: route, Provider: c.provider, Status: c.status, Duration: time.Since(c.start),
+		Route: c.route, Provider: c.provider, Status: c.status, Duration: time.Since(c.start),
 		TTFT: c.ttft, Team: c.ident.Team,
 	}
 	if c.provider != "" {

@@ -74,7 +74,12 @@ func (g *Gateway) passthroughPaths(name string) []string {
 // access log apply.
 func (g *Gateway) passthrough(w http.ResponseWriter, r *http.Request) {
 	c := &call{id: r.Header.Get("X-Request-Id"), start: time.Now(), endpoint: "passthrough", r: r}
-	defer g.logAccess(c)
+	defer g.respond(w, c) // settlement and the access line, after the answer is flushed
+	g.servePassthrough(w, r, c)
+	c.answered = true
+}
+
+func (g *Gateway) servePassthrough(w http.ResponseWriter, r *http.Request, c *call) {
 	if e := g.identify(c); e != nil {
 		c.fail(w, e)
 		return
@@ -123,7 +128,6 @@ func (g *Gateway) passthrough(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, e)
 		return
 	}
-	defer g.settle(c)
 	base, err := url.Parse(p.BaseURL)
 	if err != nil {
 		c.fail(w, openai.Errorf(500, openai.CodeBadProviderURL, "provider "+name+": base_url does not parse"))

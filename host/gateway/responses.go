@@ -140,6 +140,7 @@ func (g *Gateway) responses() http.Handler {
 		if req.Store && g.stored != nil {
 			d.beforeEnd = func(answer []byte) { g.storeResponse(tenant, req, history, d, answer) }
 		}
+		d.end = rw.finish
 		r = withDialect(r, d)
 		r.Body = io.NopCloser(bytes.NewReader(chatBody))
 		r.ContentLength = int64(len(chatBody))
@@ -316,9 +317,10 @@ func (a *responsesWriter) end(answer []byte) {
 
 // finish writes a buffered (non-streamed) answer once the pipeline is done.
 func (a *responsesWriter) finish() {
-	if a.pass || a.sse || a.status == 0 {
+	if a.pass || a.sse || a.status == 0 || a.finished {
 		return
 	}
+	a.finished = true
 	h := a.w.Header()
 	h.Del("Content-Length")
 	if a.status == 200 {

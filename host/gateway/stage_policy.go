@@ -235,19 +235,25 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 	g.startStream(w, c, resp.Header)
 	defer g.tel.StreamStarted()()
 	sw := sse.NewWriter(w)
+	defer sw.Release()
+	// The whole answer is here: it leaves in few writes and one flush, [DONE] included.
+	var err error
 	for _, chunk := range out {
 		c.record(chunk)
-		if c.injected && openai.IsUsageOnlyChunk(chunk) {
+		if c.injected && openai.IsUsageOnlyChunk(chunk) || err != nil {
 			continue
 		}
-		if err := sw.Data(chunk); err != nil {
-			c.status, c.errMsg = 499, "client went away mid-stream"
-			return true, nil
-		}
+		err = sw.Queue("", chunk)
 	}
-	_ = sw.Done()
+	if err == nil {
+		err = sw.Done()
+	}
+	if err != nil {
+		c.status, c.errMsg = 499, "client went away mid-stream"
+		return true, nil
+	}
 	if c.finish != "" {
-		g.cacheStore(c, nil, c.chunks)
+		c.keepAnswer(nil)
 	}
 	return true, nil
 }
@@ -357,6 +363,9 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 		if stopStream != nil {
 			stopStream()
 		}
+		if sw != nil {
+			sw.Release()
+		}
 	}()
 	// flush sends the chunks not sent yet; the first call writes the response head.
 	flush := func() bool {
@@ -366,15 +375,16 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 			stopStream = g.tel.StreamStarted()
 			sw = sse.NewWriter(w)
 		}
+		// A checked window leaves in one write.
 		for ; sent < len(chunks); sent++ {
 			if c.injected && openai.IsUsageOnlyChunk(chunks[sent]) {
 				continue
 			}
-			if err := sw.Data(chunks[sent]); err != nil {
+			if err := sw.Queue("", chunks[sent]); err != nil {
 				return false
 			}
 		}
-		return true
+		return sw.Flush() == nil
 	}
 	// refuse answers a failed check: a plain error before any byte, in-stream after.
 	refuse := func(e *openai.Error) (bool, *openai.Error) {
@@ -453,7 +463,7 @@ func (g *Gateway) relayIncremental(ctx context.Context, w http.ResponseWriter, c
 	}
 	_ = sw.Done()
 	if c.finish != "" {
-		g.cacheStore(c, nil, c.chunks)
+		c.keepAnswer(nil)
 	}
 	return true, nil
 }

@@ -126,6 +126,10 @@ type Writer struct {
 	w   io.Writer
 	rc  *http.ResponseController
 	buf []byte
+	// queued is how much of buf holds events Queue kept for the next write; unflushed is
+	// set when Queue wrote a long burst without flushing it.
+	queued    int
+	unflushed bool
 }
 
 // NewWriter returns a Writer that flushes after every event.
@@ -139,7 +143,13 @@ func (w *Writer) Data(data []byte) error { return w.Event("", data) }
 // Event writes an optionally named event and flushes. Multi-line data is split into several
 // data lines.
 func (w *Writer) Event(name string, data []byte) error {
-	b := w.buf[:0]
+	w.buf = appendEvent(w.buf[:w.queued], name, data)
+	w.queued = 0
+	return w.flush()
+}
+
+// appendEvent appends one event in SSE framing to b.
+func appendEvent(b []byte, name string, data []byte) []byte {
 	if name != "" {
 		b = append(b, "event: "...)
 		b = append(b, name...)
@@ -155,10 +165,16 @@ func (w *Writer) Event(name string, data []byte) error {
 		}
 		data = rest
 	}
-	b = append(b, '\n')
-	w.buf = b
-	if _, err := w.w.Write(b); err != nil {
-		return fmt.Errorf("sse: write: %w", err)
+	return append(b, '\n')
+}
+
+// flush writes buf and flushes it to the client.
+func (w *Writer) flush() error {
+	w.unflushed = false
+	if len(w.buf) > 0 {
+		if _, err := w.w.Write(w.buf); err != nil {
+			return fmt.Errorf("sse: write: %w", err)
+		}
 	}
 	if err := w.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return fmt.Errorf("sse: flush: %w", err)

@@ -88,10 +88,12 @@ func TestMessagesNativeWhole(t *testing.T) {
 			t.Errorf("stream events %v", names)
 		}
 	}
-	// Usage of the native answers was read for the access log.
-	if logs := s.Logs(); !strings.Contains(logs, "path=/v1/messages status=200") || !strings.Contains(logs, "completion_tokens=") {
-		t.Errorf("access log lacks the native answers' usage:\n%s", logs)
-	}
+	// Usage of the native answers was read for the access log (written once the client has
+	// its answer, so it is waited for).
+	waitFor(t, func() bool {
+		logs := s.Logs()
+		return strings.Contains(logs, "path=/v1/messages status=200") && strings.Contains(logs, "completion_tokens=")
+	}, "the access log to show the native answers' usage")
 }
 
 // TestMessagesNativeErrors: an Anthropic upstream's error reaches the client in Anthropic's own
