@@ -26,6 +26,9 @@ type state struct {
 	providers map[string]*provider.Provider
 	routers   map[string]*balance.Router
 	stages    *stages
+	// plugins is the staged plugin update this state was built against; committed when the
+	// state is published, aborted when building it failed.
+	plugins *plugin.Update
 }
 
 func (s *state) close() {
@@ -44,11 +47,16 @@ func (a *App) build(ctx context.Context, cfg *config.Config) (_ *state, err erro
 	prev := a.stores
 	defer func() { a.settleStores(prev, err == nil, cfg.Server.ShutdownTimeout.D()) }()
 	st := &state{cfg: cfg, providers: map[string]*provider.Provider{}, routers: map[string]*balance.Router{}}
-	for name, pc := range cfg.Plugins {
-		if err := a.loadPlugin(ctx, name, pc); err != nil {
-			return nil, err
-		}
+	upd, err := a.plugins.Stage(ctx, pluginSpecs(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
 	}
+	st.plugins = upd
+	defer func() {
+		if err != nil {
+			upd.Abort()
+		}
+	}()
 	for name, pc := range cfg.Providers {
 		var opts provider.Options
 		if pc.Kind == "demo" {
@@ -103,21 +111,16 @@ func (s *state) closeRouters() {
 	}
 }
 
-// loadPlugin loads a declared plugin, or keeps the loaded one when its file and settings are
-// unchanged (a config reload must not recompile what did not change).
-func (a *App) loadPlugin(ctx context.Context, name string, pc *config.Plugin) error {
-	spec := plugin.Spec{
-		Name: name, Path: pc.Path, Config: pc.Config, Timeout: pc.Timeout.D(),
-		MemoryPages: uint32(int64(pc.Memory) / 65536), Pool: pc.Pool, Sandbox: plugin.Sandbox(pc.Sandbox),
+// pluginSpecs lists the plugins cfg declares.
+func pluginSpecs(cfg *config.Config) []plugin.Spec {
+	specs := make([]plugin.Spec, 0, len(cfg.Plugins))
+	for name, pc := range cfg.Plugins {
+		specs = append(specs, plugin.Spec{
+			Name: name, Path: pc.Path, Config: pc.Config, Timeout: pc.Timeout.D(),
+			MemoryPages: uint32(int64(pc.Memory) / 65536), Pool: pc.Pool, Sandbox: plugin.Sandbox(pc.Sandbox),
+		})
 	}
-	if old, ok := a.plugins.Get(name); ok && old.Path() == pc.Path && a.sameSpec(name, spec) {
-		return nil
-	}
-	if _, err := a.plugins.Load(ctx, spec); err != nil {
-		return fmt.Errorf("serve: plugin %s: %w", name, err)
-	}
-	a.rememberSpec(name, spec)
-	return nil
+	return specs
 }
 
 // translatorLoader loads a translator: a declared plugin by name, else the embedded one.
@@ -141,7 +144,7 @@ func (a *App) translatorLoader(ctx context.Context, cfg *config.Config) provider
 		// translate_chunk is optional: without it the provider serves only non-streamed calls
 		// (a streamed call gets a clear error naming the missing hook).
 		for _, h := range []string{"translate_request", "translate_response"} {
-			if !p.Has(h) {
+			if !p.HasNext(h) {
 				return nil, fmt.Errorf("plugin %q has no %s hook, so it cannot translate", name, h)
 			}
 		}
@@ -204,7 +207,7 @@ func (a *App) newRouter(rc *config.Router, providers map[string]*provider.Provid
 	}
 	if rc.Strategy == "plugin" {
 		p, ok := a.plugins.Get(rc.Plugin)
-		if !ok || !p.Has("route") {
+		if !ok || !p.HasNext("route") {
 			return nil, fmt.Errorf("plugin %q has no route hook", rc.Plugin)
 		}
 		bc.Orderer = routeOrderer(p)

@@ -4,24 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 
 	"github.com/sluice-gw/sluice/host/balance"
 	"github.com/sluice-gw/sluice/host/plugin"
 )
-
-// sameSpec and rememberSpec run under reloadMu (or before serving starts).
-func (a *App) sameSpec(name string, s plugin.Spec) bool {
-	old, ok := a.specs[name]
-	return ok && reflect.DeepEqual(old, s)
-}
-
-func (a *App) rememberSpec(name string, s plugin.Spec) {
-	if a.specs == nil {
-		a.specs = map[string]plugin.Spec{}
-	}
-	a.specs[name] = s
-}
 
 type routeOut struct {
 	Order []string `json:"order"`

@@ -112,18 +112,18 @@ func New(d Deps) (*Gateway, error) {
 		if !ok {
 			return nil, fmt.Errorf("gateway: policy plugin %q is not loaded", name)
 		}
-		if !p.Has("on_request") && !p.Has("on_response") {
+		if !p.HasNext("on_request") && !p.HasNext("on_response") {
 			return nil, fmt.Errorf("gateway: plugin %q has neither on_request nor on_response, so it cannot be a policy", name)
 		}
 		g.policies = append(g.policies, p)
-		g.responseGuards = g.responseGuards || p.Has("on_response")
+		g.responseGuards = g.responseGuards || p.HasNext("on_response")
 	}
 	addKeyPlugin := func(router, name string) error {
 		if name == "" {
 			return nil
 		}
 		p, ok := d.Plugins.Get(name)
-		if !ok || !p.Has("cache_key") {
+		if !ok || !p.HasNext("cache_key") {
 			return fmt.Errorf("gateway: cache key plugin %q is not loaded or has no cache_key hook", name)
 		}
 		g.keyPlugin[router] = p
