@@ -45,6 +45,7 @@ const (
 	CodeHookMissing    = "hook_not_exported"
 	CodeUnavailable    = "plugin_unavailable"
 	CodeBadGuestError  = "plugin_bad_error_payload"
+	CodeBadOutput      = "plugin_bad_output"
 	typeAPIError       = "api_error"
 	typeInvalidRequest = "invalid_request_error"
 )

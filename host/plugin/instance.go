@@ -59,6 +59,9 @@ func (v *version) newInstance(ctx context.Context, first bool) (*instance, error
 		if err := v.readHooks(ctx, inst); err != nil {
 			return fail(err)
 		}
+		if err := v.readFeatures(ctx, inst); err != nil {
+			return fail(err)
+		}
 	}
 	for h := range v.hooks {
 		inst.fns[h] = mod.ExportedFunction(abi.ExportName(h))

@@ -25,6 +25,7 @@ type version struct {
 	sum      string
 	hooks    map[string]bool
 	hookList []string
+	features uint64 // abi.Feature* bits the guest declared
 	initIn   []byte
 	timeout  time.Duration
 	trusted  bool

@@ -10,46 +10,22 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluice-gw/sluice/sdk/jsonx"
+	"github.com/sluice-gw/sluice/sdk/routeview"
 )
 
 // Meta is the pre-extracted request description (META) route, cache_key and policy hooks get:
-// never the whole body, and no credential headers.
-type Meta struct {
-	RequestID     string
-	Endpoint      string
-	Model         string
-	Router        string
-	User          string
-	Team          string
-	KeyID         string
-	Stream        bool
-	TokenEstimate int64
-	MaxTokens     int64
-	Temperature   *float64
-	Headers       []Header // allow-listed, lower-cased names; the first value of each
-	NowMs         int64
-}
+// never the whole body, and no credential headers. It is the flat route view's type too, so
+// the JSON and the binary forms carry the same fields.
+type Meta = routeview.Meta
 
 // Header is one request header a plugin may route on.
-type Header struct{ Name, Value string }
+type Header = routeview.Header
 
 // MaxHeaders bounds the headers of a Meta that are encoded.
-const MaxHeaders = 32
+const MaxHeaders = routeview.MaxHeaders
 
 // Candidate is one routing target as a route hook sees it (CAND).
-type Candidate struct {
-	ID        string
-	Provider  string
-	Model     string
-	Weight    int
-	Priority  int
-	Healthy   bool
-	EWMAms    float64
-	InFlight  int64
-	ErrorRate float64
-	PriceIn   float64 // USD per 1M input tokens
-	PriceOut  float64
-}
+type Candidate = routeview.Candidate
 
 // writer wraps jsonx.Writer with the checks that keep embedded JSON valid.
 type writer struct{ jsonx.Writer }
