@@ -27,7 +27,7 @@ func testMeta() *Meta {
 	temp := 0.7
 	return &Meta{RequestID: "r1", Endpoint: "chat.completions", Model: "gpt-4o-mini", Router: "prod",
 		User: "u", Team: "t", KeyID: "k", TokenEstimate: 123, Temperature: &temp,
-		Headers: []Header{{"x-tenant", "acme"}}, NowMs: 1700000000000}
+		Headers: []Header{{Name: "x-tenant", Value: "acme"}}, NowMs: 1700000000000}
 }
 
 func testCands() []Candidate {

@@ -36,7 +36,7 @@ func FuzzEnvelopes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id, model, hk, hv string, body []byte, fl float64, n int64) {
 		m := &Meta{RequestID: id, Endpoint: "chat.completions", Model: model, Router: model, User: hv, Team: hk,
 			KeyID: id, Stream: n%2 == 0, TokenEstimate: n, MaxTokens: -n, Temperature: &fl,
-			Headers: []Header{{hk, hv}, {hk, id}, {"x-b", model}}, NowMs: n}
+			Headers: []Header{{Name: hk, Value: hv}, {Name: hk, Value: id}, {Name: "x-b", Value: model}}, NowMs: n}
 		meta := mustValid(t, "meta", AppendMeta(nil, m))
 		if utf8.ValidString(model) && meta["model"] != model {
 			t.Fatalf("model %q arrived as %q", model, meta["model"])
@@ -79,9 +79,9 @@ func FuzzEnvelopes(f *testing.F) {
 // TestMetaHeadersBounded: at most MaxHeaders headers, duplicates dropped (first wins).
 func TestMetaHeadersBounded(t *testing.T) {
 	m := &Meta{}
-	m.Headers = append(m.Headers, Header{"x-a", "1"}, Header{"x-a", "2"})
+	m.Headers = append(m.Headers, Header{Name: "x-a", Value: "1"}, Header{Name: "x-a", Value: "2"})
 	for i := range 40 {
-		m.Headers = append(m.Headers, Header{"x-h" + string(rune('a'+i)), "v"})
+		m.Headers = append(m.Headers, Header{Name: "x-h" + string(rune('a'+i)), Value: "v"})
 	}
 	v := mustValid(t, "meta", AppendMeta(nil, m))
 	hs := v["headers"].(map[string]any)
