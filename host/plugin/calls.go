@@ -137,4 +137,3 @@ func (p *Plugin) TranslateResponse(ctx context.Context, in []byte) ([]byte, erro
 func (p *Plugin) TranslateChunk(ctx context.Context, in []byte) ([]byte, error) {
 	return p.Call(ctx, abi.HookTranslateChunk, in)
 }
-
