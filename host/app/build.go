@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-gw/sluice/host/provider"
 	"github.com/sluice-gw/sluice/host/provider/demo"
 	"github.com/sluice-gw/sluice/host/telemetry"
+	"github.com/sluice-gw/sluice/sdk/abi"
 )
 
 // state is everything built from one configuration; a reload builds a new one and swaps.
@@ -143,7 +144,7 @@ func (a *App) translatorLoader(ctx context.Context, cfg *config.Config) provider
 		}
 		// translate_chunk is optional: without it the provider serves only non-streamed calls
 		// (a streamed call gets a clear error naming the missing hook).
-		for _, h := range []string{"translate_request", "translate_response"} {
+		for _, h := range []string{abi.HookTranslateRequest, abi.HookTranslateResponse} {
 			if !p.HasNext(h) {
 				return nil, fmt.Errorf("plugin %q has no %s hook, so it cannot translate", name, h)
 			}
@@ -160,13 +161,13 @@ type pluginTranslator struct {
 
 func (t pluginTranslator) Name() string { return t.p.Name() }
 func (t pluginTranslator) TranslateRequest(ctx context.Context, in []byte) ([]byte, error) {
-	return t.call(ctx, "translate_request", in)
+	return t.call(ctx, abi.HookTranslateRequest, in)
 }
 func (t pluginTranslator) TranslateResponse(ctx context.Context, in []byte) ([]byte, error) {
-	return t.call(ctx, "translate_response", in)
+	return t.call(ctx, abi.HookTranslateResponse, in)
 }
 func (t pluginTranslator) TranslateChunk(ctx context.Context, in []byte) ([]byte, error) {
-	return t.call(ctx, "translate_chunk", in)
+	return t.call(ctx, abi.HookTranslateChunk, in)
 }
 
 func (t pluginTranslator) call(ctx context.Context, hook string, in []byte) ([]byte, error) {
@@ -207,7 +208,7 @@ func (a *App) newRouter(rc *config.Router, providers map[string]*provider.Provid
 	}
 	if rc.Strategy == "plugin" {
 		p, ok := a.plugins.Get(rc.Plugin)
-		if !ok || !p.HasNext("route") {
+		if !ok || !p.HasNext(abi.HookRoute) {
 			return nil, fmt.Errorf("plugin %q has no route hook", rc.Plugin)
 		}
 		bc.Orderer = routeOrderer(p)

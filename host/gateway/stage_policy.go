@@ -21,7 +21,7 @@ import (
 // requestPolicies runs each policy plugin's on_request in order: allow, reject or rewrite.
 func (g *Gateway) requestPolicies(c *call) *openai.Error {
 	for _, p := range g.policies {
-		if !p.Has("on_request") {
+		if !p.Has(abi.HookOnRequest) {
 			continue
 		}
 		ctx, done := g.pluginSpan(c, p, abi.HookOnRequest)
@@ -60,7 +60,7 @@ func (g *Gateway) responsePolicies(c *call, status int, body []byte) ([]byte, *o
 // stream that has not ended ("partial":true in the input).
 func (g *Gateway) runResponsePolicies(c *call, status int, body []byte, partial bool) ([]byte, *openai.Error) {
 	for _, p := range g.policies {
-		if !p.Has("on_response") {
+		if !p.Has(abi.HookOnResponse) {
 			continue
 		}
 		ctx, done := g.pluginSpan(c, p, abi.HookOnResponse)
@@ -131,7 +131,7 @@ func (g *Gateway) logPluginError(c *call, err error) {
 // through it too (see docs/decisions.md, "Output policies on every path").
 func (g *Gateway) checksResponses() bool {
 	for _, p := range g.policies {
-		if p.Has("on_response") {
+		if p.Has(abi.HookOnResponse) {
 			return true
 		}
 	}
@@ -143,7 +143,7 @@ func (g *Gateway) checksResponses() bool {
 func (g *Gateway) incrementalEvery() int {
 	every := 0
 	for _, p := range g.policies {
-		if !p.Has("on_response") {
+		if !p.Has(abi.HookOnResponse) {
 			continue
 		}
 		pc := g.cfg.Plugins[p.Name()]

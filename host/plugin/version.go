@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-gw/sluice/host/plugin/envelope"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
@@ -79,13 +80,11 @@ func newVersion(ctx context.Context, p *Plugin, spec *Spec, bin []byte) (_ *vers
 	if err := v.instantiateHost(ctx); err != nil {
 		return nil, err
 	}
-	v.initIn, err = json.Marshal(struct {
-		Name   string         `json:"name"`
-		Config map[string]any `json:"config"`
-	}{p.name, nonNil(spec.Config)})
+	cfgJSON, err := json.Marshal(nonNil(spec.Config))
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	v.initIn = envelope.Init(nil, p.name, cfgJSON)
 	v.slots <- struct{}{}
 	inst, err := v.newInstance(ctx, true)
 	if err != nil {
