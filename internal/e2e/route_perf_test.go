@@ -165,7 +165,7 @@ targets = [{ model = "demo/echo" }, { model = "demo/echo" }]
 [routers.plain]
 strategy = "round_robin"
 targets = [{ model = "demo/echo" }, { model = "demo/echo" }]
-`, jsonPath, viewPath)), `level = "debug"`, `level = "warn"`, 1))
+`, jsonPath, viewPath)), `level = "debug"`, "level = \"info\"\naccess = \"off\"", 1))
 	url := s.URL + "/v1/chat/completions"
 	secs := 10 * time.Second
 	results := map[string][]time.Duration{}
@@ -204,7 +204,7 @@ func TestPerfReloadsUnderLoad(t *testing.T) {
 path = %q
 sandbox = "trusted"
 config = { n = %d }
-`, path, n)), `level = "debug"`, `level = "warn"`, 1)
+`, path, n)), `level = "debug"`, "level = \"info\"\naccess = \"off\"", 1)
 	}
 	s := startSluice(t, cfg(0))
 	url := s.URL + "/v1/chat/completions"
