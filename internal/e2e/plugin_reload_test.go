@@ -50,11 +50,11 @@ func pluginStats(t *testing.T, admin string) map[string]struct {
 	return out
 }
 
+// writeConfig replaces the running sluice's config file by write-then-rename, so that its
+// config watcher never reads a half-written file.
 func writeConfig(t *testing.T, s *Sluice, cfg string) {
 	t.Helper()
-	if err := os.WriteFile(s.cmd.Args[len(s.cmd.Args)-1], []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	replaceFile(t, s.cmd.Args[len(s.cmd.Args)-1], []byte(cfg))
 }
 
 // Every [plugins.X] setting (config, timeout, memory, pool, path) changed and reloaded under
