@@ -17,6 +17,7 @@ var (
 	routeViewH func(v *RouteView, order []int) ([]int, error)
 	viewOrder  []int
 	viewConv   []byte
+	curView    RouteView // the handler's view, kept here so that passing it allocates nothing
 )
 
 // HandleRouteView registers the route hook over the flat view. The handler appends candidate
@@ -39,11 +40,13 @@ func runRouteView(in []byte) ([]byte, error) {
 		viewConv = routeview.Append(viewConv[:0], viewMeta(&ri.Meta), viewCands(ri.Candidates))
 		in = viewConv
 	}
-	v, err := routeview.Parse(in)
+	var err error
+	curView, err = routeview.Parse(in)
 	if err != nil {
 		return nil, Errorf(400, "invalid_hook_input", "route: %v", err)
 	}
-	order, err := routeViewH(&v, viewOrder[:0])
+	v := &curView
+	order, err := routeViewH(v, viewOrder[:0])
 	if err != nil {
 		return nil, err
 	}

@@ -47,3 +47,25 @@ func TestHandleRouteView(t *testing.T) {
 		t.Fatal("an out-of-range index was answered")
 	}
 }
+
+func BenchmarkRouteViewHook(b *testing.B) {
+	Reset()
+	defer Reset()
+	HandleRouteView(func(v *RouteView, order []int) ([]int, error) {
+		want := v.Header("x-tenant")
+		for i := range v.Len() {
+			if v.Cand(i).Provider() == want {
+				order = append(order, i)
+			}
+		}
+		return order, nil
+	})
+	in := routeview.Append(nil, &routeview.Meta{Model: "m", Headers: []routeview.Header{{Name: "x-tenant", Value: "acme"}}},
+		[]routeview.Candidate{{ID: "a", Provider: "acme"}, {ID: "b", Provider: "b"}})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := dispatchID(idRoute, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
