@@ -187,7 +187,9 @@ var ErrFormat = errors.New("routeview: malformed view")
 // IsView reports whether b starts like a flat view (as opposed to the JSON form).
 func IsView(b []byte) bool { return len(b) >= 4 && string(b[:4]) == Magic }
 
-// Parse checks b (every record and string ref in bounds) and returns a view of it.
+// Parse checks b's header and that its records lie inside it, and returns a view of it. String
+// refs are checked when read (one out of bounds reads as ""), so that a handler pays only for
+// the fields it reads.
 func Parse(b []byte) (View, error) {
 	if len(b) < HeaderSize || !IsView(b) {
 		return View{}, ErrFormat
@@ -205,33 +207,12 @@ func Parse(b []byte) (View, error) {
 	if v.candOff < HeaderSize || v.candOff+v.ncand*v.candSize > total || v.hdrOff < HeaderSize || v.hdrOff+v.nhdr*v.hdrSz > total {
 		return View{}, ErrFormat
 	}
-	ok := func(ref int) bool {
-		off, n := uint64(get32(b[ref:])), uint64(get32(b[ref+4:]))
-		return off+n <= uint64(total)
-	}
-	for i := range numMetaStrings {
-		if !ok(64 + 8*i) {
-			return View{}, ErrFormat
-		}
-	}
-	for i := range v.ncand {
-		r := v.candOff + i*v.candSize
-		if !ok(r) || !ok(r+8) || !ok(r+16) {
-			return View{}, ErrFormat
-		}
-	}
-	for i := range v.nhdr {
-		r := v.hdrOff + i*v.hdrSz
-		if !ok(r) || !ok(r+8) {
-			return View{}, ErrFormat
-		}
-	}
 	return v, nil
 }
 
 func (v *View) str(ref int) string {
 	off, n := get32(v.b[ref:]), get32(v.b[ref+4:])
-	if n == 0 {
+	if n == 0 || uint64(off)+uint64(n) > uint64(len(v.b)) {
 		return ""
 	}
 	return unsafe.String(&v.b[off], int(n))
@@ -277,7 +258,7 @@ func (v *View) Header(name string) string {
 	for i := range v.nhdr {
 		r := v.hdrOff + i*v.hdrSz
 		off, n := get32(v.b[r:]), get32(v.b[r+4:])
-		if int(n) == len(name) && string(v.b[off:off+n]) == name {
+		if int(n) == len(name) && uint64(off)+uint64(n) <= uint64(len(v.b)) && string(v.b[off:off+n]) == name {
 			return v.str(r + 8)
 		}
 	}
