@@ -208,3 +208,48 @@ path = %q
 	waitVersion(t, url, "v2", 30*time.Second)
 	load.finish(t)
 }
+
+// Reload requests that overlap are applied one at a time and none is lost: the configuration
+// written last is serving as soon as the last request has been answered.
+func TestConcurrentReloadsLastConfigWins(t *testing.T) {
+	dir := t.TempDir()
+	p1, p2 := filepath.Join(dir, "v1.wasm"), filepath.Join(dir, "v2.wasm")
+	if err := os.WriteFile(p1, guestWasm(t, "v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p2, guestWasm(t, "v2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(path string, n int) string {
+		return `policies = ["guard"]` + upstreamConfig("http://127.0.0.1:1", fmt.Sprintf(`
+[plugins.guard]
+path = %q
+config = { n = %d }
+`, path, n))
+	}
+	s := startSluice(t, cfg(p1, 0))
+	url := s.URL + "/v1/chat/completions"
+	waitVersion(t, url, "v1", time.Second)
+	codes := make(chan int, 20)
+	for i := 1; i <= 20; i++ {
+		path := p1
+		if i%2 == 0 {
+			path = p2
+		}
+		writeConfig(t, s, cfg(path, i))
+		go func() {
+			code, _, _, _ := quietPost(s.Admin+"/admin/reload", "")
+			codes <- code
+		}()
+	}
+	for range 20 {
+		if code := <-codes; code != 200 {
+			t.Fatalf("a reload answered %d", code)
+		}
+	}
+	// No waiting: the last request's answer came from a run that read the last file.
+	if code, _, body := post(t, url, pchat("demo/echo")); code != 200 || !strings.Contains(body, `"version":"v2"`) {
+		t.Fatalf("after the last reload: %d %s", code, body)
+	}
+	t.Logf("%d reload runs answered 20 overlapping requests", strings.Count(s.Logs(), "configuration reloaded"))
+}
