@@ -211,7 +211,7 @@ func (a *App) newRouter(rc *config.Router, providers map[string]*provider.Provid
 		if !ok || !p.HasNext(abi.HookRoute) {
 			return nil, fmt.Errorf("plugin %q has no route hook", rc.Plugin)
 		}
-		bc.Orderer = routeOrderer(p)
+		bc.Orderer = routeOrderer(p, a.tel)
 	}
 	if rc.Health.Probe > 0 {
 		timeout := 5 * time.Second
