@@ -79,7 +79,7 @@ func hookID(hook string) int {
 func registered(id int) bool {
 	switch id {
 	case idRoute:
-		return raw[id] != nil || routeH != nil
+		return raw[id] != nil || routeH != nil || routeViewH != nil
 	case idCacheKey:
 		return raw[id] != nil || cacheKeyH != nil
 	case idOnRequest:
@@ -161,6 +161,8 @@ func dispatchID(id int, in []byte) ([]byte, error) {
 	var out []byte
 	var err error
 	switch {
+	case id == idRoute && routeViewH != nil:
+		out, err = runRouteView(in)
 	case id == idRoute && routeH != nil:
 		out, err = runRoute(in)
 	case id == idCacheKey && cacheKeyH != nil:
@@ -243,6 +245,7 @@ func Invoke(hook string, in []byte) ([]byte, error) {
 func Reset() {
 	raw = [numHooks]HandlerFunc{}
 	routeH, cacheKeyH, requestH, responseH = nil, nil, nil, nil
+	routeViewH = nil
 	onInit = nil
 	cfg = Config{}
 }

@@ -61,8 +61,8 @@ type App struct {
 	// draining is set once shutdown starts: a configuration swapped in later stays unready.
 	draining atomic.Bool
 	reloadMu sync.Mutex
+	reloads  reloadQueue
 	started  time.Time
-	specs    map[string]plugin.Spec
 	tel      *telemetry.Telemetry
 	stores   stores
 	guard    atomic.Pointer[adminGuard]
@@ -109,6 +109,7 @@ func run(ctx context.Context, opts Options, loaded **config.Config) error {
 	defer done()
 	a.started = started
 	cfg, log := st.cfg, a.log
+	st.plugins.Commit(0)
 	a.state.Store(st)
 	for _, w := range cfg.Warnings {
 		log.Warn(w.String())
@@ -202,7 +203,13 @@ func (a *App) shutdown(srv, admin *http.Server) error {
 }
 
 // Reload re-reads the configuration and plugins and swaps them in only if everything builds.
+// Concurrent requests are applied one at a time in order and none is lost (reloadQueue): each
+// returns the outcome of a reload that started after it was asked for.
 func (a *App) Reload(ctx context.Context) error {
+	return a.reloads.do(ctx, func() error { return a.reload(context.WithoutCancel(ctx)) })
+}
+
+func (a *App) reload(ctx context.Context) error {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
 	cfg, err := loadConfig(a.opts.ConfigPath)
@@ -226,6 +233,9 @@ func (a *App) Reload(ctx context.Context) error {
 	if err != nil {
 		return scrubbed(cfg, fmt.Errorf("reload: %w", err))
 	}
+	// Changed plugins keep their identity, so the old state's routers and policies serve the
+	// new versions from here on too; removed plugins close once the old state has drained.
+	st.plugins.Commit(old.cfg.Server.ShutdownTimeout.D())
 	a.state.Store(st)
 	if g := a.guard.Load(); g != nil {
 		a.guard.Store(newAdminGuard(g.next, cfg.Server, a.adminBound))

@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-gw/sluice/host/provider"
 	"github.com/sluice-gw/sluice/host/provider/demo"
 	"github.com/sluice-gw/sluice/host/telemetry"
+	"github.com/sluice-gw/sluice/sdk/abi"
 )
 
 // state is everything built from one configuration; a reload builds a new one and swaps.
@@ -26,6 +27,9 @@ type state struct {
 	providers map[string]*provider.Provider
 	routers   map[string]*balance.Router
 	stages    *stages
+	// plugins is the staged plugin update this state was built against; committed when the
+	// state is published, aborted when building it failed.
+	plugins *plugin.Update
 }
 
 func (s *state) close() {
@@ -44,11 +48,16 @@ func (a *App) build(ctx context.Context, cfg *config.Config) (_ *state, err erro
 	prev := a.stores
 	defer func() { a.settleStores(prev, err == nil, cfg.Server.ShutdownTimeout.D()) }()
 	st := &state{cfg: cfg, providers: map[string]*provider.Provider{}, routers: map[string]*balance.Router{}}
-	for name, pc := range cfg.Plugins {
-		if err := a.loadPlugin(ctx, name, pc); err != nil {
-			return nil, err
-		}
+	upd, err := a.plugins.Stage(ctx, pluginSpecs(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
 	}
+	st.plugins = upd
+	defer func() {
+		if err != nil {
+			upd.Abort()
+		}
+	}()
 	for name, pc := range cfg.Providers {
 		var opts provider.Options
 		if pc.Kind == "demo" {
@@ -103,21 +112,16 @@ func (s *state) closeRouters() {
 	}
 }
 
-// loadPlugin loads a declared plugin, or keeps the loaded one when its file and settings are
-// unchanged (a config reload must not recompile what did not change).
-func (a *App) loadPlugin(ctx context.Context, name string, pc *config.Plugin) error {
-	spec := plugin.Spec{
-		Name: name, Path: pc.Path, Config: pc.Config, Timeout: pc.Timeout.D(),
-		MemoryPages: uint32(int64(pc.Memory) / 65536), Pool: pc.Pool, Sandbox: plugin.Sandbox(pc.Sandbox),
+// pluginSpecs lists the plugins cfg declares.
+func pluginSpecs(cfg *config.Config) []plugin.Spec {
+	specs := make([]plugin.Spec, 0, len(cfg.Plugins))
+	for name, pc := range cfg.Plugins {
+		specs = append(specs, plugin.Spec{
+			Name: name, Path: pc.Path, Config: pc.Config, Timeout: pc.Timeout.D(),
+			MemoryPages: uint32(int64(pc.Memory) / 65536), Pool: pc.Pool, Sandbox: plugin.Sandbox(pc.Sandbox),
+		})
 	}
-	if old, ok := a.plugins.Get(name); ok && old.Path() == pc.Path && a.sameSpec(name, spec) {
-		return nil
-	}
-	if _, err := a.plugins.Load(ctx, spec); err != nil {
-		return fmt.Errorf("serve: plugin %s: %w", name, err)
-	}
-	a.rememberSpec(name, spec)
-	return nil
+	return specs
 }
 
 // translatorLoader loads a translator: a declared plugin by name, else the embedded one.
@@ -140,8 +144,8 @@ func (a *App) translatorLoader(ctx context.Context, cfg *config.Config) provider
 		}
 		// translate_chunk is optional: without it the provider serves only non-streamed calls
 		// (a streamed call gets a clear error naming the missing hook).
-		for _, h := range []string{"translate_request", "translate_response"} {
-			if !p.Has(h) {
+		for _, h := range []string{abi.HookTranslateRequest, abi.HookTranslateResponse} {
+			if !p.HasNext(h) {
 				return nil, fmt.Errorf("plugin %q has no %s hook, so it cannot translate", name, h)
 			}
 		}
@@ -157,13 +161,13 @@ type pluginTranslator struct {
 
 func (t pluginTranslator) Name() string { return t.p.Name() }
 func (t pluginTranslator) TranslateRequest(ctx context.Context, in []byte) ([]byte, error) {
-	return t.call(ctx, "translate_request", in)
+	return t.call(ctx, abi.HookTranslateRequest, in)
 }
 func (t pluginTranslator) TranslateResponse(ctx context.Context, in []byte) ([]byte, error) {
-	return t.call(ctx, "translate_response", in)
+	return t.call(ctx, abi.HookTranslateResponse, in)
 }
 func (t pluginTranslator) TranslateChunk(ctx context.Context, in []byte) ([]byte, error) {
-	return t.call(ctx, "translate_chunk", in)
+	return t.call(ctx, abi.HookTranslateChunk, in)
 }
 
 func (t pluginTranslator) call(ctx context.Context, hook string, in []byte) ([]byte, error) {
@@ -198,10 +202,10 @@ func (a *App) newRouter(rc *config.Router, providers map[string]*provider.Provid
 	bc.Targets, bc.Registry = targets, a.registry
 	if rc.Strategy == "plugin" {
 		p, ok := a.plugins.Get(rc.Plugin)
-		if !ok || !p.Has("route") {
+		if !ok || !p.HasNext(abi.HookRoute) {
 			return nil, fmt.Errorf("plugin %q has no route hook", rc.Plugin)
 		}
-		bc.Orderer = routeOrderer(p)
+		bc.Orderer = routeOrderer(p, a.tel)
 	}
 	if rc.Health.Probe > 0 {
 		timeout := config.MaxProbeTimeout

@@ -2,57 +2,33 @@ package app
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"reflect"
+	"errors"
+	"time"
 
 	"github.com/sluice-gw/sluice/host/balance"
 	"github.com/sluice-gw/sluice/host/plugin"
+	"github.com/sluice-gw/sluice/host/telemetry"
+	"github.com/sluice-gw/sluice/sdk/abi"
 )
 
-// sameSpec and rememberSpec run under reloadMu (or before serving starts).
-func (a *App) sameSpec(name string, s plugin.Spec) bool {
-	old, ok := a.specs[name]
-	return ok && reflect.DeepEqual(old, s)
-}
-
-func (a *App) rememberSpec(name string, s plugin.Spec) {
-	if a.specs == nil {
-		a.specs = map[string]plugin.Spec{}
-	}
-	a.specs[name] = s
-}
-
-type routeOut struct {
-	Order []string `json:"order"`
-}
-
-// routeOrderer wraps a plugin's route hook as the balance package's Orderer. meta is the JSON
-// the gateway built for the request.
-func routeOrderer(p *plugin.Plugin) balance.Orderer {
-	return func(ctx context.Context, meta any, cands []balance.CandidateStats) ([]string, error) {
-		mb, _ := meta.([]byte)
-		if len(mb) == 0 {
-			mb = []byte("{}")
+// routeOrderer wraps a plugin's route hook as the balance package's Orderer. meta is the
+// *plugin.Meta the gateway built for the request. Each call is counted in the plugin metrics
+// like the gateway's hooks (no span: routing is on every request's critical path).
+func routeOrderer(p *plugin.Plugin, tel *telemetry.Telemetry) balance.Orderer {
+	return func(ctx context.Context, meta any, cands []balance.CandidateStats) (_ []string, err error) {
+		start := time.Now()
+		defer func() {
+			var pe *plugin.Error
+			trap := err != nil && errors.As(err, &pe) && pe.Trap
+			tel.RecordPlugin(telemetry.PluginRecord{Plugin: p.Name(), Hook: abi.HookRoute, Duration: time.Since(start), Err: err != nil, Trap: trap})
+		}()
+		m, _ := meta.(*plugin.Meta)
+		pc := make([]plugin.Candidate, len(cands))
+		for i, c := range cands {
+			pc[i] = plugin.Candidate{ID: c.ID, Provider: c.Provider, Model: c.Model, Weight: c.Weight,
+				Priority: c.Priority, Healthy: c.Healthy, EWMAms: c.EWMAms, InFlight: c.InFlight,
+				ErrorRate: c.ErrorRate, PriceIn: c.PriceIn, PriceOut: c.PriceOut}
 		}
-		cb, err := json.Marshal(cands)
-		if err != nil {
-			return nil, err
-		}
-		in := make([]byte, 0, len(mb)+len(cb)+32)
-		in = append(in, `{"meta":`...)
-		in = append(in, mb...)
-		in = append(in, `,"candidates":`...)
-		in = append(in, cb...)
-		in = append(in, '}')
-		out, err := p.Call(ctx, "route", in)
-		if err != nil {
-			return nil, err
-		}
-		var r routeOut
-		if err := json.Unmarshal(out, &r); err != nil {
-			return nil, fmt.Errorf("plugin %s: route returned invalid JSON: %w", p.Name(), err)
-		}
-		return r.Order, nil
+		return p.Route(ctx, m, pc)
 	}
 }

@@ -91,6 +91,7 @@ func Check(ctx context.Context, opts Options) (*config.Config, error) {
 	if err != nil {
 		return cfg, scrubbed(cfg, err)
 	}
+	st.plugins.Abort() // the staged plugin versions are built and checked, never served
 	st.close()
 	done()
 	return cfg, nil

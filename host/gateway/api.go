@@ -224,9 +224,9 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 			return oerr
 		}
 	}
-	var meta []byte
+	var meta any
 	if rc, ok := g.cfg.Routers[name]; ok && rc.Strategy == "plugin" {
-		meta = g.metaJSON(c)
+		meta = g.meta(c)
 	}
 	// An explicit pin header (permission-checked in authorize) wins over a router alias.
 	pin := c.r.Header.Get("X-Sluice-Provider")

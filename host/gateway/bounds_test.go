@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-gw/sluice/host/balance"
 	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/openai"
+	"github.com/sluice-gw/sluice/host/plugin/envelope"
 	"github.com/sluice-gw/sluice/host/provider"
 )
 
@@ -171,7 +172,7 @@ func FuzzMetaJSON(f *testing.F) {
 		r.Header["X-"+hk] = []string{hv}
 		c := &call{id: id, r: r, endpoint: provider.ChatCompletions, router: model,
 			req: &openai.Request{Model: model, User: user}, ident: auth.Identity{User: user, Team: team, KeyID: hv}}
-		b := g.metaJSON(c)
+		b := envelope.AppendMeta(nil, g.meta(c))
 		if !utf8.Valid(b) || !json.Valid(b) {
 			t.Fatalf("invalid meta JSON: %q", b)
 		}

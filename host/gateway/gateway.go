@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-gw/sluice/host/ratelimit"
 	"github.com/sluice-gw/sluice/host/respstore"
 	"github.com/sluice-gw/sluice/host/telemetry"
+	"github.com/sluice-gw/sluice/sdk/abi"
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
@@ -117,18 +118,18 @@ func New(d Deps) (*Gateway, error) {
 		if !ok {
 			return nil, fmt.Errorf("gateway: policy plugin %q is not loaded", name)
 		}
-		if !p.Has("on_request") && !p.Has("on_response") {
+		if !p.HasNext(abi.HookOnRequest) && !p.HasNext(abi.HookOnResponse) {
 			return nil, fmt.Errorf("gateway: plugin %q has neither on_request nor on_response, so it cannot be a policy", name)
 		}
 		g.policies = append(g.policies, p)
-		g.responseGuards = g.responseGuards || p.Has("on_response")
+		g.responseGuards = g.responseGuards || p.HasNext(abi.HookOnResponse)
 	}
 	addKeyPlugin := func(router, name string) error {
 		if name == "" {
 			return nil
 		}
 		p, ok := d.Plugins.Get(name)
-		if !ok || !p.Has("cache_key") {
+		if !ok || !p.HasNext(abi.HookCacheKey) {
 			return fmt.Errorf("gateway: cache key plugin %q is not loaded or has no cache_key hook", name)
 		}
 		g.keyPlugin[router] = p

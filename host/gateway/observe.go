@@ -80,20 +80,20 @@ func (g *Gateway) startAttempt(ctx context.Context, c *call) (context.Context, h
 	return ctx, h
 }
 
-// callPlugin runs one plugin hook inside a span and records its latency and outcome.
-func (g *Gateway) callPlugin(c *call, p *plugin.Plugin, hook string, in []byte) ([]byte, error) {
+// pluginSpan opens the span of one plugin hook call; done records its latency and outcome.
+func (g *Gateway) pluginSpan(c *call, p *plugin.Plugin, hook string) (ctx context.Context, done func(error)) {
 	ctx, span := g.tel.StartStage(c.r.Context(), "plugin "+p.Name()+" "+hook)
 	span.SetPlugin(p.Name(), hook)
 	start := time.Now()
-	out, err := p.Call(ctx, hook, in)
-	var pe *plugin.Error
-	trap := err != nil && asPluginError(err, &pe) && pe.Trap
-	g.tel.RecordPlugin(telemetry.PluginRecord{Plugin: p.Name(), Hook: hook, Duration: time.Since(start), Err: err != nil, Trap: trap})
-	if err != nil {
-		span.Fail(err, "plugin_error")
+	return ctx, func(err error) {
+		var pe *plugin.Error
+		trap := err != nil && asPluginError(err, &pe) && pe.Trap
+		g.tel.RecordPlugin(telemetry.PluginRecord{Plugin: p.Name(), Hook: hook, Duration: time.Since(start), Err: err != nil, Trap: trap})
+		if err != nil {
+			span.Fail(err, "plugin_error")
+		}
+		span.End()
 	}
-	span.End()
-	return out, err
 }
 
 // stage opens a child span of the request for one pipeline stage.

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,8 +10,9 @@ import (
 
 	"github.com/sluice-gw/sluice/host/cache"
 	"github.com/sluice-gw/sluice/host/openai"
+	"github.com/sluice-gw/sluice/host/plugin"
 	"github.com/sluice-gw/sluice/host/provider"
-	"github.com/sluice-gw/sluice/sdk/jsonx"
+	"github.com/sluice-gw/sluice/sdk/abi"
 )
 
 // cacheFor returns the cache that applies to the request's router, or nil.
@@ -26,12 +26,6 @@ func (g *Gateway) cacheFor(c *call) *cache.Cache {
 // maxMetadata bounds the metadata object passed to a cache_key plugin (OpenAI allows 16 pairs
 // of at most 64 + 512 characters).
 const maxMetadata = 16 << 10
-
-type cacheKeyOut struct {
-	Key     string `json:"key"`
-	Skip    bool   `json:"skip"`
-	Buckets int    `json:"buckets"`
-}
 
 // serveFromCache looks the request up; on a hit it answers and returns true. On a miss it
 // remembers the key and bucket so a complete answer is stored after the upstream call.
@@ -86,30 +80,18 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		kp = g.keyPlugin[""]
 	}
 	if kp != nil {
-		in := make([]byte, 0, 512+len(ext.LastUser)+len(ext.System))
-		in = append(in, `{"meta":`...)
-		in = append(in, g.metaJSON(c)...)
-		in = append(in, `,"key":`...)
-		in = jsonx.AppendString(in, string(key))
-		in = append(in, `,"last_user":`...)
-		in = jsonx.AppendString(in, ext.LastUser)
-		in = append(in, `,"system":`...)
-		in = jsonx.AppendString(in, ext.System)
+		ckin := &plugin.CacheKeyInput{Key: string(key), LastUser: ext.LastUser, System: ext.System}
 		// The request's metadata (OpenAI: string pairs) lets a plugin key by what the caller
 		// declares, e.g. a template id, without the whole body crossing the ABI.
-		if md, ok := c.req.Field("metadata"); ok && len(md) > 0 && md[0] == '{' && len(md) <= maxMetadata {
-			in = append(in, `,"metadata":`...)
-			in = append(in, md...)
+		if md, ok := c.req.Field("metadata"); ok && len(md) <= maxMetadata {
+			ckin.Metadata = md
 		}
-		in = append(in, '}')
-		out, err := g.callPlugin(c, kp, "cache_key", in)
+		ctx, done := g.pluginSpan(c, kp, abi.HookCacheKey)
+		ko, err := kp.CacheKey(ctx, g.meta(c), ckin)
+		done(err)
 		if err != nil {
 			g.logPluginError(c, err)
 			return false, pluginError(err)
-		}
-		var ko cacheKeyOut
-		if err := json.Unmarshal(out, &ko); err != nil {
-			return false, openai.Errorf(502, openai.CodePluginError, "plugin "+kp.Name()+" hook cache_key returned invalid JSON: "+err.Error())
 		}
 		if ko.Skip {
 			w.Header().Set(cache.HeaderStatus, cache.Bypass.String())

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/sluice-gw/sluice/host/balance"
@@ -16,34 +15,23 @@ import (
 	"github.com/sluice-gw/sluice/host/plugin"
 	"github.com/sluice-gw/sluice/host/provider"
 	"github.com/sluice-gw/sluice/host/sse"
+	"github.com/sluice-gw/sluice/sdk/abi"
 )
-
-type policyOut struct {
-	Action  string          `json:"action"`
-	Status  int             `json:"status"`
-	Code    string          `json:"code"`
-	Message string          `json:"message"`
-	Body    json.RawMessage `json:"body"`
-}
 
 // requestPolicies runs each policy plugin's on_request in order: allow, reject or rewrite.
 func (g *Gateway) requestPolicies(c *call) *openai.Error {
 	for _, p := range g.policies {
-		if !p.Has("on_request") {
+		if !p.Has(abi.HookOnRequest) {
 			continue
 		}
-		in := make([]byte, 0, len(c.req.Raw)+512)
-		in = append(in, `{"meta":`...)
-		in = append(in, g.metaJSON(c)...)
-		in = append(in, `,"body":`...)
-		in = append(in, c.req.Raw...)
-		in = append(in, '}')
-		out, err := g.callPlugin(c, p, "on_request", in)
+		ctx, done := g.pluginSpan(c, p, abi.HookOnRequest)
+		d, err := p.OnRequest(ctx, g.meta(c), c.req.Raw)
+		done(err)
 		if err != nil {
 			g.logPluginError(c, err)
 			return pluginError(err)
 		}
-		body, oerr := g.applyPolicy(p, "on_request", out)
+		body, oerr := g.applyPolicy(p, abi.HookOnRequest, d)
 		if oerr != nil {
 			return oerr
 		}
@@ -72,26 +60,17 @@ func (g *Gateway) responsePolicies(c *call, status int, body []byte) ([]byte, *o
 // stream that has not ended ("partial":true in the input).
 func (g *Gateway) runResponsePolicies(c *call, status int, body []byte, partial bool) ([]byte, *openai.Error) {
 	for _, p := range g.policies {
-		if !p.Has("on_response") {
+		if !p.Has(abi.HookOnResponse) {
 			continue
 		}
-		in := make([]byte, 0, len(body)+512)
-		in = append(in, `{"meta":`...)
-		in = append(in, g.metaJSON(c)...)
-		in = append(in, `,"status":`...)
-		in = strconv.AppendInt(in, int64(status), 10)
-		if partial {
-			in = append(in, `,"partial":true`...)
-		}
-		in = append(in, `,"body":`...)
-		in = append(in, body...)
-		in = append(in, '}')
-		out, err := g.callPlugin(c, p, "on_response", in)
+		ctx, done := g.pluginSpan(c, p, abi.HookOnResponse)
+		d, err := p.OnResponse(ctx, g.meta(c), status, partial, body)
+		done(err)
 		if err != nil {
 			g.logPluginError(c, err)
 			return nil, pluginError(err)
 		}
-		nb, oerr := g.applyPolicy(p, "on_response", out)
+		nb, oerr := g.applyPolicy(p, abi.HookOnResponse, d)
 		if oerr != nil {
 			return nil, oerr
 		}
@@ -105,11 +84,8 @@ func (g *Gateway) runResponsePolicies(c *call, status int, body []byte, partial 
 	return body, nil
 }
 
-func (g *Gateway) applyPolicy(p *plugin.Plugin, hook string, out []byte) ([]byte, *openai.Error) {
-	var po policyOut
-	if err := json.Unmarshal(out, &po); err != nil {
-		return nil, openai.Errorf(502, openai.CodePluginError, fmt.Sprintf("plugin %s hook %s returned invalid JSON: %v", p.Name(), hook, err))
-	}
+// applyPolicy turns a policy's decision into: no change, the client's error, or a new body.
+func (g *Gateway) applyPolicy(p *plugin.Plugin, hook string, po plugin.Decision) ([]byte, *openai.Error) {
 	switch po.Action {
 	case "", "allow":
 		return nil, nil
@@ -155,7 +131,7 @@ func (g *Gateway) logPluginError(c *call, err error) {
 // through it too (see docs/decisions.md, "Output policies on every path").
 func (g *Gateway) checksResponses() bool {
 	for _, p := range g.policies {
-		if p.Has("on_response") {
+		if p.Has(abi.HookOnResponse) {
 			return true
 		}
 	}
@@ -167,7 +143,7 @@ func (g *Gateway) checksResponses() bool {
 func (g *Gateway) incrementalEvery() int {
 	every := 0
 	for _, p := range g.policies {
-		if !p.Has("on_response") {
+		if !p.Has(abi.HookOnResponse) {
 			continue
 		}
 		pc := g.cfg.Plugins[p.Name()]

@@ -83,6 +83,7 @@ const (
 	CodeHookNotExported       = "hook_not_exported"
 	CodePluginUnavailable     = "plugin_unavailable"
 	CodePluginBadErrorPayload = "plugin_bad_error_payload"
+	CodePluginBadOutput       = "plugin_bad_output"
 
 	// The admin API.
 	CodeReloadRefused      = "reload_refused"
@@ -183,6 +184,7 @@ var Codes = map[string]CodeInfo{
 	CodeHookNotExported:       {Status: 500, Type: TypeServer},
 	CodePluginUnavailable:     {Status: 503, Type: TypeServer},
 	CodePluginBadErrorPayload: {Status: 502, Type: TypeServer},
+	CodePluginBadOutput:       {Status: 502, Type: TypeServer},
 
 	// The admin API answers every error as an invalid_request_error.
 	CodeReloadRefused:      {Status: 422, Type: TypeInvalidRequest},

@@ -93,6 +93,11 @@ func validate(cm wazero.CompiledModule) error {
 			return err
 		}
 	}
+	if d, ok := ex[abi.ExportFeatures]; ok {
+		if err := checkSig("export", abi.ExportFeatures, d, sigI64); err != nil {
+			return err
+		}
+	}
 	if d, ok := ex[abi.ExportInitialize]; ok {
 		if err := checkSig("export", abi.ExportInitialize, d, sigVoid); err != nil {
 			return err

@@ -39,15 +39,17 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Error codes the host itself produces.
 const (
-	CodeTrapped       = "plugin_trapped"
-	CodeTimeout       = "plugin_timeout"
-	CodeCanceled      = "plugin_canceled"
-	CodeBusy          = "plugin_busy"
-	CodeABIViolation  = "plugin_abi_violation"
-	CodeHookMissing   = "hook_not_exported"
-	CodeUnavailable   = "plugin_unavailable"
-	CodeBadGuestError = "plugin_bad_error_payload"
-	typeAPIError      = abi.TypeServer
+	CodeTrapped        = "plugin_trapped"
+	CodeTimeout        = "plugin_timeout"
+	CodeCanceled       = "plugin_canceled"
+	CodeBusy           = "plugin_busy"
+	CodeABIViolation   = "plugin_abi_violation"
+	CodeHookMissing    = "hook_not_exported"
+	CodeUnavailable    = "plugin_unavailable"
+	CodeBadGuestError  = "plugin_bad_error_payload"
+	CodeBadOutput      = "plugin_bad_output"
+	typeAPIError       = abi.TypeServer
+	typeInvalidRequest = abi.TypeInvalidRequest
 )
 
 // guestError decodes the guest's error payload.

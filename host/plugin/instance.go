@@ -29,7 +29,7 @@ type instance struct {
 // newInstance instantiates the module and runs the handshake: _initialize, the ABI version,
 // (first instance only) the hooks list, then init with the plugin config.
 func (v *version) newInstance(ctx context.Context, first bool) (*instance, error) {
-	ctx, cancel := context.WithTimeout(ctx, v.p.spec.InitTimeout)
+	ctx, cancel := context.WithTimeout(ctx, v.spec.InitTimeout)
 	defer cancel()
 	out := &capture{}
 	mod, err := v.rt.InstantiateModule(ctx, v.cm, wazero.NewModuleConfig().
@@ -57,6 +57,9 @@ func (v *version) newInstance(ctx context.Context, first bool) (*instance, error
 	}
 	if first {
 		if err := v.readHooks(ctx, inst); err != nil {
+			return fail(err)
+		}
+		if err := v.readFeatures(ctx, inst); err != nil {
 			return fail(err)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ type Plugin struct {
 	log  *slog.Logger
 
 	cur      atomic.Pointer[version]
+	next     atomic.Pointer[version] // staged by an uncommitted Update
 	reloadMu sync.Mutex
 	fileSum  [32]byte // sha256 of the bytes serving, to skip no-op file reloads
 	stats    counters
@@ -33,45 +33,37 @@ type Plugin struct {
 // Load compiles, validates and initialises a plugin. Nothing of the guest runs before its
 // exports, signatures and imports have been checked.
 func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
+	p, err := e.build(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.track(p); err != nil {
+		p.cur.Load().unref()
+		return nil, err
+	}
+	return p, nil
+}
+
+// build makes a plugin with its first version, not yet tracked by the engine.
+func (e *Engine) build(ctx context.Context, spec Spec) (*Plugin, error) {
 	if spec.Name == "" {
 		return nil, errors.New("plugin: load: empty name")
 	}
-	if spec.Timeout <= 0 {
-		spec.Timeout = DefaultTimeout
-	}
-	if spec.InitTimeout <= 0 {
-		spec.InitTimeout = DefaultInitTimeout
-	}
-	if spec.MemoryPages == 0 {
-		spec.MemoryPages = DefaultMemoryPages
-	}
-	if spec.Pool <= 0 {
-		spec.Pool = runtime.GOMAXPROCS(0)
-	}
-	bin := spec.Bytes
-	if bin == nil {
-		if spec.Path == "" {
-			return nil, fmt.Errorf("plugin: load %q: neither path nor bytes", spec.Name)
-		}
-		var err error
-		if bin, err = os.ReadFile(spec.Path); err != nil {
-			return nil, fmt.Errorf("plugin: load %q: %w", spec.Name, err)
-		}
+	spec = spec.normalized()
+	bin, err := spec.module()
+	if err != nil {
+		return nil, fmt.Errorf("plugin: load %q: %w", spec.Name, err)
 	}
 	spec.Bytes = nil // the serving version holds what it needs; do not pin the file bytes
 	p := &Plugin{e: e, name: spec.Name, spec: spec,
 		log: e.log.With("plugin", spec.Name)}
 	start := time.Now()
-	v, err := newVersion(ctx, p, bin)
+	v, err := newVersion(ctx, p, &spec, bin)
 	if err != nil {
 		return nil, fmt.Errorf("plugin: load %q: %w", spec.Name, err)
 	}
 	p.fileSum = sha256.Sum256(bin)
 	p.cur.Store(v)
-	if err := e.track(p); err != nil {
-		v.unref()
-		return nil, err
-	}
 	p.log.Info("plugin loaded", "version", v.sum, "hooks", v.hookList,
 		"sandbox", string(spec.sandbox()), "took", time.Since(start).Round(time.Microsecond))
 	return p, nil
@@ -80,13 +72,28 @@ func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 // Name returns the plugin's name.
 func (p *Plugin) Name() string { return p.name }
 
-// Path returns the file the plugin was loaded from ("" for byte-loaded plugins).
-func (p *Plugin) Path() string { return p.spec.Path }
+// Path returns the file the serving version was loaded from ("" for byte-loaded plugins).
+func (p *Plugin) Path() string {
+	if v := p.cur.Load(); v != nil {
+		return v.spec.Path
+	}
+	return ""
+}
 
 // Has reports whether the serving version implements hook.
 func (p *Plugin) Has(hook string) bool {
 	v := p.cur.Load()
 	return v != nil && v.hooks[hook]
+}
+
+// HasNext reports whether hook will be on once a staged configuration update is committed:
+// the staged version's hooks when there is one, else the serving version's. What is built from
+// a new configuration checks hooks with it.
+func (p *Plugin) HasNext(hook string) bool {
+	if v := p.next.Load(); v != nil {
+		return v.hooks[hook]
+	}
+	return p.Has(hook)
 }
 
 // Hooks lists the hooks of the serving version in ABI order.
@@ -197,29 +204,58 @@ func (p *Plugin) Reload(ctx context.Context, bin []byte) error {
 }
 
 func (p *Plugin) reloadLocked(ctx context.Context, bin []byte) error {
+	v, err := p.prepareLocked(ctx, &p.spec, bin)
+	if err != nil {
+		return err
+	}
+	p.swapLocked(v, p.spec, sha256.Sum256(bin))
+	return nil
+}
+
+// prepareLocked builds and warms a new version from spec and bin without serving it. The new
+// version gets as many idle instances as the serving one has live, so the swap moves traffic
+// onto instances that already passed init.
+func (p *Plugin) prepareLocked(ctx context.Context, spec *Spec, bin []byte) (*version, error) {
 	if p.closed.Load() {
-		return fmt.Errorf("plugin: reload %q: plugin closed", p.name)
+		return nil, fmt.Errorf("plugin: reload %q: plugin closed", p.name)
 	}
 	start := time.Now()
-	v, err := newVersion(ctx, p, bin)
+	v, err := newVersion(ctx, p, spec, bin)
+	if err == nil {
+		n := 1
+		if old := p.cur.Load(); old != nil {
+			n = int(old.live.Load())
+		}
+		if err = v.warm(ctx, n); err != nil {
+			v.unref()
+		}
+	}
 	if err != nil {
 		p.stats.reloadFailures.Add(1)
 		p.log.Error("plugin reload refused; previous version keeps serving", "error", err)
-		return fmt.Errorf("plugin: reload %q: %w", p.name, err)
+		return nil, fmt.Errorf("plugin: reload %q: %w", p.name, err)
 	}
-	p.fileSum = sha256.Sum256(bin)
+	p.log.Debug("plugin version prepared", "version", v.sum, "warm", v.live.Load(), "took", time.Since(start).Round(time.Microsecond))
+	return v, nil
+}
+
+// swapLocked serves v from now on; calls in flight finish on the version they hold.
+func (p *Plugin) swapLocked(v *version, spec Spec, sum [32]byte) {
+	spec.Bytes = nil
+	p.spec, p.fileSum = spec, sum
 	old := p.cur.Swap(v)
 	if old != nil {
 		old.unref()
 	}
 	p.stats.reloads.Add(1)
-	p.log.Info("plugin reloaded", "version", v.sum, "hooks", v.hookList, "took", time.Since(start).Round(time.Microsecond))
-	return nil
+	p.log.Info("plugin reloaded", "version", v.sum, "hooks", v.hookList, "instances", v.live.Load())
 }
 
 // ReloadFile re-reads the plugin's file and reloads it when its content changed. It reports
 // whether a new version was swapped in.
 func (p *Plugin) ReloadFile(ctx context.Context) (bool, error) {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
 	if p.spec.Path == "" {
 		return false, fmt.Errorf("plugin: reload %q: not loaded from a file", p.name)
 	}
@@ -228,8 +264,6 @@ func (p *Plugin) ReloadFile(ctx context.Context) (bool, error) {
 		p.stats.reloadFailures.Add(1)
 		return false, fmt.Errorf("plugin: reload %q: %w", p.name, err)
 	}
-	p.reloadMu.Lock()
-	defer p.reloadMu.Unlock()
 	sum := sha256.Sum256(bin)
 	if bytes.Equal(sum[:], p.fileSum[:]) {
 		return false, nil

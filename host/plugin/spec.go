@@ -1,6 +1,13 @@
 package plugin
 
-import "time"
+import (
+	"errors"
+	"maps"
+	"os"
+	"reflect"
+	"runtime"
+	"time"
+)
 
 // Sandbox selects how strictly a plugin's runtime is confined (docs/decisions.md, "Plugin
 // sandbox levels").
@@ -50,4 +57,48 @@ func (s *Spec) sandbox() Sandbox {
 		return SandboxTrusted
 	}
 	return SandboxUntrusted
+}
+
+// normalized returns the spec with its defaults filled in, so that two specs that load the
+// same way compare equal.
+func (s Spec) normalized() Spec {
+	if s.Timeout <= 0 {
+		s.Timeout = DefaultTimeout
+	}
+	if s.InitTimeout <= 0 {
+		s.InitTimeout = DefaultInitTimeout
+	}
+	if s.MemoryPages == 0 {
+		s.MemoryPages = DefaultMemoryPages
+	}
+	if s.Pool <= 0 {
+		s.Pool = runtime.GOMAXPROCS(0)
+	}
+	if s.Config != nil {
+		s.Config = maps.Clone(s.Config)
+	}
+	return s
+}
+
+// module returns the spec's module bytes, reading Path when Bytes is nil.
+func (s *Spec) module() ([]byte, error) {
+	if s.Bytes != nil {
+		return s.Bytes, nil
+	}
+	if s.Path == "" {
+		return nil, errors.New("neither path nor bytes")
+	}
+	return os.ReadFile(s.Path)
+}
+
+// sameSettings reports whether a and b (both normalized) differ in nothing but the module
+// bytes they carry.
+func sameSettings(a, b Spec) bool {
+	a.Bytes, b.Bytes = nil, nil
+	ac, bc := a.Config, b.Config
+	a.Config, b.Config = nil, nil
+	if len(ac) == 0 && len(bc) == 0 {
+		return reflect.DeepEqual(a, b)
+	}
+	return reflect.DeepEqual(a, b) && reflect.DeepEqual(ac, bc)
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-gw/sluice/host/plugin/envelope"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
@@ -19,11 +20,13 @@ import (
 // the plugin's pointer holds one too until the version is retired.
 type version struct {
 	p        *Plugin
+	spec     Spec // the settings this version was built with (a config reload builds a new one)
 	rt       wazero.Runtime
 	cm       wazero.CompiledModule
 	sum      string
 	hooks    map[string]bool
 	hookList []string
+	features uint64 // abi.Feature* bits the guest declared
 	initIn   []byte
 	timeout  time.Duration
 	trusted  bool
@@ -40,11 +43,11 @@ type version struct {
 
 // newVersion compiles, validates and handshakes bin off the serving path. The returned version
 // holds one reference and one warm instance that has passed init.
-func newVersion(ctx context.Context, p *Plugin, bin []byte) (_ *version, err error) {
-	spec := &p.spec
+func newVersion(ctx context.Context, p *Plugin, spec *Spec, bin []byte) (_ *version, err error) {
 	sum := sha256.Sum256(bin)
 	v := &version{
 		p:       p,
+		spec:    *spec,
 		sum:     hex.EncodeToString(sum[:6]),
 		timeout: spec.Timeout,
 		trusted: spec.sandbox() == SandboxTrusted,
@@ -77,13 +80,11 @@ func newVersion(ctx context.Context, p *Plugin, bin []byte) (_ *version, err err
 	if err := v.instantiateHost(ctx); err != nil {
 		return nil, err
 	}
-	v.initIn, err = json.Marshal(struct {
-		Name   string         `json:"name"`
-		Config map[string]any `json:"config"`
-	}{p.name, nonNil(spec.Config)})
+	cfgJSON, err := json.Marshal(nonNil(spec.Config))
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	v.initIn = envelope.Init(nil, p.name, cfgJSON)
 	v.slots <- struct{}{}
 	inst, err := v.newInstance(ctx, true)
 	if err != nil {
@@ -92,6 +93,27 @@ func newVersion(ctx context.Context, p *Plugin, bin []byte) (_ *version, err err
 	}
 	v.put(inst)
 	return v, nil
+}
+
+// warm brings the version's idle pool to n instances (at most its pool size), each through the
+// full handshake and init, so that once it is swapped in no request waits for an instance to be
+// created.
+func (v *version) warm(ctx context.Context, n int) error {
+	n = min(n, cap(v.slots))
+	held := make([]*instance, 0, n)
+	defer func() {
+		for _, inst := range held {
+			v.put(inst)
+		}
+	}()
+	for range n {
+		inst, err := v.get(ctx)
+		if err != nil {
+			return fmt.Errorf("warm: %w", err)
+		}
+		held = append(held, inst)
+	}
+	return nil
 }
 
 func nonNil(m map[string]any) map[string]any {

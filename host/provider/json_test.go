@@ -54,12 +54,13 @@ func FuzzUpstreamErrorBody(f *testing.F) {
 	})
 }
 
-// FuzzEnvelopeHead: translator envelopes are valid JSON for any endpoint, model and request id.
+// FuzzEnvelopeHead: translator envelopes are valid JSON for any endpoint, model, request id,
+// provider options and body.
 func FuzzEnvelopeHead(f *testing.F) {
 	f.Add("chat.completions", "claude-\x00\xff", "req\"\\\n")
 	f.Fuzz(func(t *testing.T, endpoint, model, id string) {
-		b := appendEnvelopeHead(nil, endpoint, model, id)
-		b = append(b, '}')
+		r := &Request{Endpoint: endpoint, Model: model, RequestID: id, Body: []byte(id)}
+		b := (&Provider{Name: model, options: []byte(endpoint)}).requestEnvelope(r)
 		if !json.Valid(b) || !utf8.Valid(b) {
 			t.Fatalf("invalid envelope %q", b)
 		}

@@ -8,14 +8,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
+	"github.com/sluice-gw/sluice/host/plugin/envelope"
 	"github.com/sluice-gw/sluice/host/sse"
-	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // upstreamCall is a translator's translate_request output.
@@ -47,15 +46,9 @@ type translatedResponse struct {
 	Body   json.RawMessage `json:"body"`
 }
 
-func appendEnvelopeHead(b []byte, endpoint, model, requestID string) []byte {
-	b = append(b, `{"endpoint":`...)
-	b = jsonx.AppendString(b, endpoint)
-	b = append(b, `,"model":`...)
-	b = jsonx.AppendString(b, model)
-	b = append(b, `,"request_id":`...)
-	b = jsonx.AppendString(b, requestID)
-	b = append(b, `,"now":`...)
-	return strconv.AppendInt(b, time.Now().Unix(), 10)
+// envelopeHead is what every translator envelope of r starts with.
+func envelopeHead(r *Request) *envelope.Head {
+	return &envelope.Head{Endpoint: r.Endpoint, Model: r.Model, RequestID: r.RequestID, Now: time.Now().Unix()}
 }
 
 func (p *Provider) doTranslated(ctx context.Context, r *Request) (*Response, error) {
@@ -109,17 +102,7 @@ func (p *Provider) doTranslatedWith(ctx context.Context, r *Request, t Translato
 	if err != nil {
 		return nil, err
 	}
-	env := make([]byte, 0, len(body)+160)
-	env = appendEnvelopeHead(env, r.Endpoint, r.Model, r.RequestID)
-	env = append(env, `,"status":`...)
-	env = strconv.AppendInt(env, int64(resp.StatusCode), 10)
-	env = append(env, `,"body":`...)
-	if json.Valid(body) && len(bytes.TrimSpace(body)) > 0 {
-		env = append(env, body...)
-	} else {
-		env = jsonx.AppendString(env, string(body))
-	}
-	env = append(env, '}')
+	env := envelope.TranslateResponse(make([]byte, 0, len(body)+160), envelopeHead(r), resp.StatusCode, body)
 	tout, err := t.TranslateResponse(ctx, env)
 	if err != nil {
 		return nil, err
@@ -136,17 +119,7 @@ func (p *Provider) doTranslatedWith(ctx context.Context, r *Request, t Translato
 
 // requestEnvelope is the translate_request input for r.
 func (p *Provider) requestEnvelope(r *Request) []byte {
-	in := make([]byte, 0, len(r.Body)+256)
-	in = appendEnvelopeHead(in, r.Endpoint, r.Model, r.RequestID)
-	in = append(in, `,"stream":`...)
-	in = strconv.AppendBool(in, r.Stream)
-	in = append(in, `,"provider":{"name":`...)
-	in = jsonx.AppendString(in, p.Name)
-	in = append(in, `,"options":`...)
-	in = append(in, p.options...)
-	in = append(in, `},"body":`...)
-	in = append(in, r.Body...)
-	return append(in, '}')
+	return envelope.TranslateRequest(make([]byte, 0, len(r.Body)+256), envelopeHead(r), r.Stream, p.Name, p.options, r.Body)
 }
 
 // translatedURL joins a translator's path and query to the provider's base URL. The path must
@@ -291,18 +264,14 @@ func (s *translatedStream) Next() ([]byte, error) {
 // fill reads one event (and any more already buffered, up to maxBatch) and translates them in
 // one call, so a burst of small events costs one plugin call.
 func (s *translatedStream) fill() error {
-	env := s.env[:0]
-	env = appendEnvelopeHead(env, s.r.Endpoint, s.r.Model, s.r.RequestID)
-	env = append(env, `,"state":`...)
-	env = append(env, s.state...)
-	env = append(env, `,"events":[`...)
-	n := 0
-	for n < maxBatch && len(env) < maxBatchBytes {
+	var ch envelope.Chunk
+	ch.Begin(s.env[:0], envelopeHead(s.r), s.state)
+	for ch.Events() < maxBatch && ch.Len() < maxBatchBytes {
 		name, data, err := s.readEvent()
-		if err == io.EOF && n == 0 {
+		if err == io.EOF && ch.Events() == 0 {
 			// The upstream closed cleanly: tell the translator (Gemini has no terminal event).
 			s.ended = true
-			env = append(env, `{"event":"__end__","data":null}`...)
+			ch.End()
 			break
 		}
 		if err != nil {
@@ -312,29 +281,17 @@ func (s *translatedStream) fill() error {
 			return s.p.streamErr(err)
 		}
 		if len(bytes.TrimSpace(data)) == 0 || bytes.Equal(data, doneData) {
-			if n == 0 {
+			if ch.Events() == 0 {
 				continue
 			}
 			break
 		}
-		if n > 0 {
-			env = append(env, ',')
-		}
-		env = append(env, `{"event":`...)
-		env = jsonx.AppendString(env, name)
-		env = append(env, `,"data":`...)
-		if json.Valid(data) {
-			env = append(env, data...)
-		} else {
-			env = jsonx.AppendString(env, string(data))
-		}
-		env = append(env, '}')
-		n++
+		ch.Event(name, data)
 		if !s.buffered() {
 			break
 		}
 	}
-	env = append(env, "]}"...)
+	env := ch.Bytes()
 	s.env = env
 	out, err := s.t.TranslateChunk(s.ctx, env)
 	if err != nil {

@@ -18,7 +18,16 @@ const (
 	ExportVersion    = "sluice_abi_version" // () -> i32
 	ExportAlloc      = "sluice_alloc"       // (size i32) -> i32
 	ExportHooks      = "sluice_hooks"       // () -> i64, packed JSON array of hook names
+	ExportFeatures   = "sluice_features"    // () -> i64, bit set of Feature* (optional)
 	HookExportPrefix = "sluice_"            // + hook name: (ptr i32, len i32) -> i64
+)
+
+// Features a guest declares through ExportFeatures (additions to v1; a host that does not know
+// a bit ignores it, and a guest must still accept the v1 form of every input).
+const (
+	// FeatureRouteView asks for the route hook's input as the flat route view
+	// (sdk/routeview) instead of JSON.
+	FeatureRouteView = 1 << 0
 )
 
 // Host functions in HostModule.
