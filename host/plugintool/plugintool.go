@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -17,10 +18,14 @@ import (
 	"time"
 
 	"github.com/sluice-gw/sluice/host/plugin"
+	"github.com/sluice-gw/sluice/sdk"
 )
 
-// ModulePath is the module the SDK lives in.
+// ModulePath is sluice's main module.
 const ModulePath = "github.com/sluice-gw/sluice"
+
+// SDKModule is the module the SDK lives in.
+const SDKModule = "github.com/sluice-gw/sluice/sdk"
 
 const usage = `usage:
   sluice plugin new NAME --hook route|cache_key|translate|policy [--dir DIR] [--sdk SLUICE_SRC]
@@ -103,7 +108,7 @@ func runNew(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	hook := fs.String("hook", "", "route | cache_key | translate | policy")
 	dir := fs.String("dir", "", "target directory (default ./NAME)")
-	sdkSrc := fs.String("sdk", "", "sluice source checkout, for a plugin outside it (default: found from the working directory)")
+	sdkSrc := fs.String("sdk", "", "use the SDK of this sluice checkout (or sdk/ directory) instead of the copy this binary carries")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -131,41 +136,112 @@ func runNew(args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return fmt.Errorf("plugin new: %w", err)
 	}
-	data := map[string]string{"Name": name, "Hook": *hook}
-	files := map[string]string{"main.go": tmpl.main, "logic.go": tmpl.logic, "logic_test.go": tmpl.test, "README.md": readmeTmpl}
+	data := map[string]string{"Name": name, "Hook": *hook, "Call": tmpl.call, "ConfigArg": configArg(tmpl.config)}
+	files := map[string]string{"main.go": tmpl.main, "logic.go": tmpl.logic, "logic_test.go": tmpl.test,
+		"README.md": readmeTmpl, "input.json": tmpl.input + "\n"}
 	// A plugin inside the sluice tree builds as part of its module. Outside, it gets its own
-	// go.mod requiring the sluice module through a replace directive to a local checkout (the
-	// SDK is std-lib only, so nothing is downloaded) and sluice's go.sum.
+	// go.mod requiring the SDK module through a replace directive: to the sdk/ of a checkout
+	// named by --sdk, or else to a copy of the SDK this binary carries, written next to the
+	// plugin. The SDK is std-lib only, so nothing is downloaded either way.
 	if _, inside := findModuleRoot(target); !inside {
-		src := *sdkSrc
-		if src == "" {
-			var found bool
-			if src, found = findModuleRoot("."); !found {
-				return errors.New("plugin new: the target is outside a sluice checkout; pass --sdk PATH_TO_SLUICE_SOURCE")
-			}
+		replace, err := sdkFor(target, *sdkSrc)
+		if err != nil {
+			return err
 		}
-		src, _ = filepath.Abs(src)
-		if root, ok := findModuleRoot(src); !ok || root != src {
-			return fmt.Errorf("plugin new: --sdk %s is not the root of the %s module", src, ModulePath)
-		}
-		data["SDK"] = src
+		data["SDK"] = replace
+		data["Go"] = goVersion()
 		files["go.mod"] = goModTmpl
-		if sum, err := os.ReadFile(filepath.Join(src, "go.sum")); err == nil {
-			if err := os.WriteFile(filepath.Join(target, "go.sum"), sum, 0o644); err != nil {
-				return fmt.Errorf("plugin new: %w", err)
-			}
-		}
 	}
 	// Plain placeholder replacement, not text/template: templates reach reflect's method
 	// lookup, which turns off the linker's dead-code elimination for the whole binary.
-	fill := strings.NewReplacer("{{.Name}}", data["Name"], "{{.Hook}}", data["Hook"], "{{.SDK}}", data["SDK"])
+	var pairs []string
+	for k, v := range data {
+		pairs = append(pairs, "{{."+k+"}}", v)
+	}
+	fill := strings.NewReplacer(pairs...)
 	for fname, body := range files {
 		if err := os.WriteFile(filepath.Join(target, fname), []byte(fill.Replace(body)), 0o644); err != nil {
 			return fmt.Errorf("plugin new: %w", err)
 		}
 	}
-	fmt.Fprintf(stdout, "created %s (hook %s)\n  test:  cd %s && go test ./...\n  build: sluice plugin build %s\n", target, *hook, target, target)
+	fmt.Fprintf(stdout, "created %s (hook %s)\n  test:  cd %s && go test ./...\n  build: sluice plugin build %s\n  try:   sluice plugin test %s/%s.wasm --hook %s --input %s/input.json%s\n",
+		target, *hook, target, target, target, filepath.Base(target), tmpl.call, target, configArg(tmpl.config))
 	return nil
+}
+
+func configArg(cfg string) string {
+	if cfg == "" {
+		return ""
+	}
+	return " --config '" + cfg + "'"
+}
+
+// SDKDir is where `plugin new` writes the SDK copy inside a plugin made outside a checkout.
+const SDKDir = "sluice-sdk"
+
+// sdkFor returns the replace target for the SDK module of a plugin in target: the sdk/ of the
+// checkout (or the SDK directory) src, or, when src is empty, ./sluice-sdk after writing the
+// embedded SDK there.
+func sdkFor(target, src string) (string, error) {
+	if src != "" {
+		src, _ = filepath.Abs(src)
+		for _, d := range []string{src, filepath.Join(src, "sdk")} {
+			if modulePath(d) == SDKModule {
+				return d, nil
+			}
+		}
+		return "", fmt.Errorf("plugin new: --sdk %s holds neither the %s module nor a sluice checkout with it in sdk/", src, SDKModule)
+	}
+	if err := writeFS(sdk.Source(), filepath.Join(target, SDKDir)); err != nil {
+		return "", fmt.Errorf("plugin new: write the SDK: %w", err)
+	}
+	return "./" + SDKDir, nil
+}
+
+// modulePath is the module declared by dir/go.mod, or "".
+func modulePath(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "module" {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// goVersion is the go directive of the SDK's go.mod, which a plugin needs at least.
+func goVersion() string {
+	b, _ := fs.ReadFile(sdk.Source(), "go.mod")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[0] == "go" {
+			return f[1]
+		}
+	}
+	return "1.26"
+}
+
+// writeFS copies every file of src under dir.
+func writeFS(src fs.FS, dir string) error {
+	return fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(dir, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(out, 0o755)
+		}
+		if strings.HasSuffix(p, "_test.go") {
+			return nil // the SDK's own tests are not the plugin's
+		}
+		b, err := fs.ReadFile(src, p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, b, 0o644)
+	})
 }
 
 func validName(s string) bool {

@@ -17,9 +17,9 @@ func run(t *testing.T, args ...string) (string, string, error) {
 	return out.String(), errb.String(), err
 }
 
-// TestNewBuildTest scaffolds each kind of plugin outside the sluice tree (so it gets its own
-// go.mod with a replace to this checkout), runs its native test, builds it to wasm and runs a
-// hook through the real engine.
+// TestNewBuildTest scaffolds each kind of plugin outside the sluice tree with --sdk naming
+// this checkout (so it gets its own go.mod with a replace to its sdk/), runs its native test,
+// builds it to wasm and runs a hook through the real engine.
 func TestNewBuildTest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds Go wasm guests")
@@ -37,11 +37,12 @@ func TestNewBuildTest(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.hook, func(t *testing.T) {
 			dir := filepath.Join(base, "my-"+strings.ReplaceAll(c.hook, "_", "-"))
-			if _, _, err := run(t, "new", filepath.Base(dir), "--hook", c.hook, "--dir", dir); err != nil {
+			if _, _, err := run(t, "new", filepath.Base(dir), "--hook", c.hook, "--dir", dir, "--sdk", "../.."); err != nil {
 				t.Fatal(err)
 			}
+			sdkDir, _ := filepath.Abs("../../sdk")
 			gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-			if err != nil || !strings.Contains(string(gomod), "replace github.com/sluice-gw/sluice => ") {
+			if err != nil || !strings.Contains(string(gomod), "replace github.com/sluice-gw/sluice/sdk => "+sdkDir+"\n") {
 				t.Fatalf("go.mod: %s %v", gomod, err)
 			}
 			cmd := exec.Command("go", "test", "./...")
