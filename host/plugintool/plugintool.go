@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluice-gw/sluice/host/plugin"
 	"github.com/sluice-gw/sluice/sdk"
+	"github.com/sluice-gw/sluice/sdk/conformance/guestcheck"
 )
 
 // ModulePath is sluice's main module.
@@ -30,7 +31,8 @@ const SDKModule = "github.com/sluice-gw/sluice/sdk"
 const usage = `usage:
   sluice plugin new NAME --hook route|cache_key|translate|policy [--dir DIR] [--sdk SLUICE_SRC]
   sluice plugin build DIR [-o OUT.wasm]
-  sluice plugin test PLUGIN.wasm --hook HOOK --input FILE.json [--config JSON] [--timeout D]`
+  sluice plugin test PLUGIN.wasm --hook HOOK [--input FILE.json] [--config JSON] [--timeout D]
+      [--checks=false] [--fuzz N] [--calls N] [--mem-calls N] [--p99 D] [--stateful] [--seed N]`
 
 // Run executes one plugin subcommand; args start after "plugin".
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -296,20 +298,34 @@ func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("plugin test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	hook := fs.String("hook", "", "hook to call (route, cache_key, translate_request, on_request, ...)")
-	input := fs.String("input", "", "input JSON file (- for stdin)")
+	input := fs.String("input", "", "input JSON file (- for stdin; default a built-in sample for the hook)")
 	config := fs.String("config", "", "plugin config as a JSON object")
 	timeout := fs.Duration("timeout", 5*time.Second, "per-call deadline")
+	checks := fs.Bool("checks", true, "after the call, run the plugin checks (edge cases, fuzzing, memory, state, latency)")
+	fuzz := fs.Int("fuzz", 300, "fuzzed inputs")
+	calls := fs.Int("calls", 2000, "sample calls timed for latency")
+	memCalls := fs.Int("mem-calls", 60000, "calls run for the memory-growth check")
+	p99 := fs.Duration("p99", 20*time.Millisecond, "latency budget of one call (p99)")
+	stateful := fs.Bool("stateful", false, "the plugin's answers depend on earlier calls on purpose: skip the state check")
+	seed := fs.Uint64("seed", 1, "fuzzing seed")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || *hook == "" || *input == "" {
-		return errors.New("plugin test: want PLUGIN.wasm --hook HOOK --input FILE.json")
+	if len(pos) != 1 || *hook == "" {
+		return errors.New("plugin test: want PLUGIN.wasm --hook HOOK [--input FILE.json]")
 	}
 	var in []byte
-	if *input == "-" {
+	switch *input {
+	case "":
+		s, ok := samples[*hook]
+		if !ok {
+			return fmt.Errorf("plugin test: no built-in sample for hook %q; pass --input", *hook)
+		}
+		in = []byte(s)
+	case "-":
 		in, err = io.ReadAll(os.Stdin)
-	} else {
+	default:
 		in, err = os.ReadFile(*input)
 	}
 	if err != nil {
@@ -321,13 +337,22 @@ func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("plugin test: --config: %w", err)
 		}
 	}
-	e, err := plugin.NewEngine(plugin.EngineOptions{Logger: slog.New(slog.NewTextHandler(stderr, nil))})
+	wasm, err := os.ReadFile(pos[0])
+	if err != nil {
+		return fmt.Errorf("plugin test: %w", err)
+	}
+	// Guest logs go to a discarding logger during the checks: thousands of calls would drown
+	// the report.
+	quiet := false
+	logger := slog.New(slog.NewTextHandler(filterWriter{w: stderr, quiet: &quiet}, nil))
+	e, err := plugin.NewEngine(plugin.EngineOptions{Logger: logger})
 	if err != nil {
 		return fmt.Errorf("plugin test: %w", err)
 	}
 	defer e.Close()
 	name := strings.TrimSuffix(filepath.Base(pos[0]), ".wasm")
 	start := time.Now()
+	// The default sandbox, as the gateway loads a plugin from a file.
 	p, err := e.Load(ctx, plugin.Spec{Name: name, Path: pos[0], Config: cfg, Timeout: *timeout, Pool: 1})
 	if err != nil {
 		return fmt.Errorf("plugin test: %w", err)
@@ -345,5 +370,70 @@ func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "%s\n", out)
 	fmt.Fprintf(stderr, "hooks %v; load %v; call %v\n", p.Hooks(), loaded.Round(time.Microsecond), took.Round(time.Microsecond))
-	return nil
+	if !*checks {
+		return nil
+	}
+	quiet = true
+	opts := guestcheck.GuestOptions{Hook: *hook, Sample: in, Fuzz: *fuzz, Calls: *calls, MemCalls: *memCalls, P99: *p99, Stateful: *stateful, Seed: *seed}
+	probe, err := newMemProbe(ctx, wasm, name, cfg, plugin.DefaultMemoryPages)
+	if err != nil {
+		fmt.Fprintf(stderr, "checks: memory growth not measured: %v\n", err)
+	} else {
+		defer probe.Close()
+		opts.Memory = probe
+	}
+	rep := guestcheck.CheckGuest(ctx, engineGuest{p}, opts)
+	quiet = false
+	mem := "not measured"
+	if rep.MemEnd > 0 {
+		mem = fmt.Sprintf("%.1f -> %.1f MiB", float64(rep.MemFirst)/(1<<20), float64(rep.MemEnd)/(1<<20))
+	}
+	fmt.Fprintf(stderr, "checks: %d edge-case and fuzzed inputs; latency p50 %v p99 %v over %d calls; memory %s\n",
+		rep.Inputs, rep.P50.Round(100*time.Nanosecond), rep.P99.Round(100*time.Nanosecond), rep.Calls, mem)
+	if rep.OK() {
+		fmt.Fprintln(stderr, "checks: ok")
+		return nil
+	}
+	for _, f := range rep.Findings {
+		fmt.Fprintf(stderr, "FAIL %s\n", f)
+	}
+	return fmt.Errorf("plugin test: %d check(s) failed", len(rep.Findings))
+}
+
+// engineGuest adapts a loaded plugin to the conformance kit: guest error payloads are results,
+// traps, deadlines and ABI violations are failures.
+type engineGuest struct{ p *plugin.Plugin }
+
+func (g engineGuest) Hooks() []string { return g.p.Hooks() }
+func (g engineGuest) Close() error    { return g.p.Close() }
+func (g engineGuest) Call(ctx context.Context, hook string, in []byte) (guestcheck.Result, error) {
+	out, err := g.p.Call(ctx, hook, in)
+	var pe *plugin.Error
+	if errors.As(err, &pe) && !pe.Trap {
+		return guestcheck.Result{IsError: true, Status: pe.Status, Code: pe.Code, Message: pe.Message}, nil
+	}
+	return guestcheck.Result{Out: out}, err
+}
+
+// filterWriter drops everything while *quiet.
+type filterWriter struct {
+	w     io.Writer
+	quiet *bool
+}
+
+func (f filterWriter) Write(b []byte) (int, error) {
+	if *f.quiet {
+		return len(b), nil
+	}
+	return f.w.Write(b)
+}
+
+// samples are the inputs `plugin test` uses when --input is not given.
+var samples = map[string]string{
+	"route":              scaffolds["route"].input,
+	"cache_key":          scaffolds["cache_key"].input,
+	"on_request":         scaffolds["policy"].input,
+	"on_response":        `{"meta":{"model":"gpt-4o-mini"},"status":200,"body":{"choices":[{"message":{"role":"assistant","content":"hi"}}]}}`,
+	"translate_request":  scaffolds["translate"].input,
+	"translate_response": `{"status":200,"body":{"id":"x","choices":[]}}`,
 }

@@ -57,7 +57,8 @@ func TestNewBuildTest(t *testing.T) {
 			}
 			in := filepath.Join(dir, "in.json")
 			os.WriteFile(in, []byte(c.input), 0o644)
-			args := []string{"test", wasm, "--hook", c.call, "--input", in}
+			// The checks run in TestBinaryOutsideCheckout.
+			args := []string{"test", wasm, "--hook", c.call, "--input", in, "--checks=false"}
 			if c.config != "" {
 				args = append(args, "--config", c.config)
 			}
@@ -79,7 +80,9 @@ func TestErrors(t *testing.T) {
 		{[]string{"frob"}, `unknown subcommand "frob"`},
 		{[]string{"new", "x", "--hook", "nope", "--dir", dir}, "--hook must be"},
 		{[]string{"new", "Bad Name", "--hook", "route"}, "use lower-case"},
-		{[]string{"test", "missing.wasm", "--hook", "route"}, "want PLUGIN.wasm"},
+		{[]string{"test", "missing.wasm"}, "want PLUGIN.wasm"},
+		{[]string{"test", "missing.wasm", "--hook", "sluice_frob"}, `no built-in sample for hook "sluice_frob"`},
+		{[]string{"new", "x", "--hook", "route", "--dir", filepath.Join(dir, "x"), "--sdk", dir}, "holds neither"},
 		{[]string{"test", filepath.Join(dir, "missing.wasm"), "--hook", "route", "--input", os.DevNull}, "no such file"},
 	} {
 		if _, _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
