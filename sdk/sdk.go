@@ -247,20 +247,28 @@ func Reset() {
 	cfg = Config{}
 }
 
+var initKeys = [...]string{"name", "config"}
+
 func initHook(in []byte) ([]byte, error) {
-	s := scanner{b: in}
 	var c Config
-	s.object(func(k []byte) {
-		switch string(k) {
-		case "name":
-			c.name = s.str()
-		case "config":
-			c.raw = s.raw()
-		default:
-			s.skip()
+	root, err := parseObject(in, nil)
+	r := reader{}
+	var keys seen
+	for k, v, i := root.NextMember(0); err == nil && k.Exists(); k, v, i = root.NextMember(i) {
+		idx := keyIndex(k, initKeys[:], -1)
+		if keys.dup(idx, k) {
+			err = errDup(k)
+			break
 		}
-	})
-	if err := s.end(); err != nil {
+		switch idx {
+		case 0:
+			c.name = r.str(k, v)
+		case 1:
+			c.raw = v.Raw()
+		}
+		err = r.err
+	}
+	if err != nil {
 		return nil, Errorf(400, "invalid_hook_input", "init: %v", err)
 	}
 	if len(c.raw) > 0 {

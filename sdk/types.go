@@ -1,6 +1,10 @@
 package sdk
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
 
 // Meta is the pre-extracted request summary the host gives route, cache_key and policy hooks.
 type Meta struct {
@@ -105,52 +109,13 @@ func Reject(status int, code, message string) Decision {
 // Rewrite replaces the body with body (raw JSON).
 func Rewrite(body []byte) Decision { return Decision{Action: ActionRewrite, Body: body} }
 
-// decodeMeta reads META at the scanner's position. Without s.src (policy inputs, whose body
-// should not be copied) the meta object is copied to a string once so that its strings are
-// substrings of it: one allocation for all of them. With reuse, the Headers map is cleared and
-// refilled instead of allocated.
-func decodeMeta(s *scanner, m *Meta, temp *float64) {
-	if s.null() {
-		return
-	}
-	if s.src == "" {
-		s.ws()
-		start := s.i
-		s.skip()
-		if s.err != nil {
-			return
-		}
-		sub := scanner{b: s.b[start:s.i]}
-		sub.src = string(sub.b)
-		sub.meta(m, temp)
-		if sub.err != nil {
-			s.fail()
-		}
-		return
-	}
-	s.meta(m, temp)
-}
-
-// Keys of META and CAND in the order the host writes them. keyIndex tries the expected position
-// first, so a member costs one comparison; other orders and unknown keys still work.
+// Keys of META and CAND in the order the host writes them (keyIndex tries that position first).
 var (
 	metaKeys = [...]string{"request_id", "endpoint", "model", "router", "user", "team", "key_id", "stream",
 		"token_estimate", "max_tokens", "temperature", "headers", "now_ms"}
 	candKeys = [...]string{"id", "provider", "model", "weight", "priority", "healthy", "ewma_ms", "in_flight",
 		"error_rate", "price_in", "price_out"}
 )
-
-func keyIndex(k []byte, keys []string, guess int) int {
-	if guess < len(keys) && string(k) == keys[guess] {
-		return guess
-	}
-	for i, kk := range keys {
-		if string(k) == kk {
-			return i
-		}
-	}
-	return -1
-}
 
 // resetMeta zeroes m, keeping (cleared) its Headers map when reused.
 func resetMeta(m *Meta, reuse bool) {
@@ -162,104 +127,121 @@ func resetMeta(m *Meta, reuse bool) {
 	}
 }
 
-func (s *scanner) meta(m *Meta, temp *float64) {
-	if !s.open('{') {
+// decodeMeta reads the META object v. Without r.src (policy inputs, whose body should not be
+// copied) the meta object is copied to a string once so that its strings are substrings of it:
+// one allocation for all of them.
+func decodeMeta(r *reader, k, v jsonx.Value, m *Meta, temp *float64) {
+	if !r.object(k, v) {
 		return
 	}
-	for n := 0; ; {
-		k, ok := s.member(&n)
-		if !ok {
-			break
+	if r.src == "" {
+		sub := reader{base: v.Raw(), src: string(v.Raw())}
+		sub.meta(v, m, temp)
+		r.fail(sub.err)
+		return
+	}
+	r.meta(v, m, temp)
+}
+
+func (r *reader) meta(obj jsonx.Value, m *Meta, temp *float64) {
+	var keys seen
+	n := 0
+	for k, v, i := obj.NextMember(0); k.Exists(); k, v, i = obj.NextMember(i) {
+		idx := keyIndex(k, metaKeys[:], n)
+		n++
+		if keys.dup(idx, k) {
+			r.fail(errDup(k))
+			return
 		}
-		idx := keyIndex(k, metaKeys[:], n-1)
 		switch idx {
-		case 0: // request_id
-			m.RequestID = s.strVal()
-		case 1: // endpoint
-			m.Endpoint = s.strVal()
-		case 2: // model
-			m.Model = s.strVal()
-		case 3: // router
-			m.Router = s.strVal()
-		case 4: // user
-			m.User = s.strVal()
-		case 5: // team
-			m.Team = s.strVal()
-		case 6: // key_id
-			m.KeyID = s.strVal()
-		case 7: // stream
-			m.Stream = s.boolean()
-		case 8: // token_estimate
-			m.TokenEstimate = int(s.intVal())
-		case 9: // max_tokens
-			m.MaxTokens = int(s.intVal())
+		case 0:
+			m.RequestID = r.str(k, v)
+		case 1:
+			m.Endpoint = r.str(k, v)
+		case 2:
+			m.Model = r.str(k, v)
+		case 3:
+			m.Router = r.str(k, v)
+		case 4:
+			m.User = r.str(k, v)
+		case 5:
+			m.Team = r.str(k, v)
+		case 6:
+			m.KeyID = r.str(k, v)
+		case 7:
+			m.Stream = r.bool(k, v)
+		case 8:
+			m.TokenEstimate = int(r.int(k, v))
+		case 9:
+			m.MaxTokens = int(r.int(k, v))
 		case 10: // temperature
-			if s.null() {
+			if v.IsNull() {
 				m.Temperature = nil
 				continue
 			}
-			t := s.floatVal()
+			t := r.float(k, v)
 			if temp == nil {
 				temp = new(float64)
 			}
 			*temp = t
 			m.Temperature = temp
 		case 11: // headers
-			if s.null() || !s.open('{') {
+			if !r.object(k, v) {
 				continue
 			}
-			for hn := 0; s.next(&hn, '}'); {
-				k := s.keyStr()
-				v := s.strVal()
+			for hk, hv, j := v.NextMember(0); hk.Exists(); hk, hv, j = v.NextMember(j) {
+				name := r.str(hk, hk)
 				if m.Headers == nil {
 					m.Headers = make(map[string]string, 4)
+				} else if _, dup := m.Headers[name]; dup {
+					r.fail(errDup(hk))
+					return
 				}
-				m.Headers[k] = v
+				m.Headers[name] = r.str(hk, hv)
 			}
-		case 12: // now_ms
-			m.NowMs = s.intVal()
-		default:
-			s.skip()
+		case 12:
+			m.NowMs = r.int(k, v)
+		}
+		if r.err != nil {
+			return
 		}
 	}
 }
 
-func (s *scanner) candidate(c *Candidate) {
+func (r *reader) candidate(obj jsonx.Value, c *Candidate) {
 	*c = Candidate{}
-	if !s.open('{') {
-		return
-	}
-	for n := 0; ; {
-		k, ok := s.member(&n)
-		if !ok {
-			break
+	var keys seen
+	n := 0
+	for k, v, i := obj.NextMember(0); k.Exists(); k, v, i = obj.NextMember(i) {
+		idx := keyIndex(k, candKeys[:], n)
+		n++
+		if keys.dup(idx, k) {
+			r.fail(errDup(k))
+			return
 		}
-		idx := keyIndex(k, candKeys[:], n-1)
 		switch idx {
-		case 0: // id
-			c.ID = s.strVal()
-		case 1: // provider
-			c.Provider = s.strVal()
-		case 2: // model
-			c.Model = s.strVal()
-		case 3: // weight
-			c.Weight = s.floatVal()
-		case 4: // priority
-			c.Priority = int(s.intVal())
-		case 5: // healthy
-			c.Healthy = s.boolean()
-		case 6: // ewma_ms
-			c.EwmaMs = s.floatVal()
-		case 7: // in_flight
-			c.InFlight = int(s.intVal())
-		case 8: // error_rate
-			c.ErrorRate = s.floatVal()
-		case 9: // price_in
-			c.PriceIn = s.floatVal()
-		case 10: // price_out
-			c.PriceOut = s.floatVal()
-		default:
-			s.skip()
+		case 0:
+			c.ID = r.str(k, v)
+		case 1:
+			c.Provider = r.str(k, v)
+		case 2:
+			c.Model = r.str(k, v)
+		case 3:
+			c.Weight = r.float(k, v)
+		case 4:
+			c.Priority = int(r.int(k, v))
+		case 5:
+			c.Healthy = r.bool(k, v)
+		case 6:
+			c.EwmaMs = r.float(k, v)
+		case 7:
+			c.InFlight = int(r.int(k, v))
+		case 8:
+			c.ErrorRate = r.float(k, v)
+		case 9:
+			c.PriceIn = r.float(k, v)
+		case 10:
+			c.PriceOut = r.float(k, v)
 		}
 	}
 }
@@ -271,6 +253,33 @@ func DecodeRouteInput(b []byte) (RouteInput, error) {
 	return in, err
 }
 
+var (
+	routeKeys    = [...]string{"meta", "candidates"}
+	cacheKeyKeys = [...]string{"meta", "key", "last_user", "system"}
+	requestKeys  = [...]string{"meta", "body"}
+	responseKeys = [...]string{"meta", "status", "body"}
+)
+
+// viewTape is the reused jsonx.Tape of the exports' views (reuse set: one call at a time per
+// instance). It turns every skip over a nested value into a lookup, so the input is read about
+// once; without it each container would be scanned again at every level that steps over it.
+var viewTape jsonx.Tape
+
+// maxTaped bounds the inputs read with viewTape (the tape costs 4 bytes per input byte and is
+// kept); larger ones, rare for the typed views, parse without it.
+const maxTaped = 256 << 10
+
+func viewParse(b []byte, reuse bool) (jsonx.Value, error) {
+	switch {
+	case len(b) > maxTaped:
+		return parseObject(b, nil)
+	case reuse:
+		return parseObject(b, &viewTape)
+	}
+	// A fresh decode (the exported Decode functions, safe for concurrent use) gets its own tape.
+	return parseObject(b, new(jsonx.Tape))
+}
+
 // decodeRoute parses a route input into in. The input is copied to a string once, so every
 // string field is a substring of it. With reuse, in's Candidates array and Headers map are
 // refilled rather than allocated (the exports reuse one RouteInput across calls).
@@ -279,36 +288,43 @@ func decodeRoute(b []byte, in *RouteInput, reuse bool, temp *float64) error {
 	if !reuse {
 		cands = nil
 	}
-	s := scanner{b: b, src: string(b)}
 	resetMeta(&in.Meta, reuse)
 	in.Candidates = nil
-	if s.open('{') {
-		for n := 0; ; {
-			k, ok := s.member(&n)
-			if !ok {
-				break
+	root, err := viewParse(b, reuse)
+	if err != nil {
+		return err
+	}
+	r := reader{base: b, src: string(b)}
+	var keys seen
+	for k, v, i := root.NextMember(0); k.Exists() && r.err == nil; k, v, i = root.NextMember(i) {
+		idx := keyIndex(k, routeKeys[:], -1)
+		if keys.dup(idx, k) {
+			return errDup(k)
+		}
+		switch idx {
+		case 0:
+			decodeMeta(&r, k, v, &in.Meta, temp)
+		case 1:
+			if v.IsNull() {
+				continue
 			}
-			switch string(k) {
-			case "meta":
-				decodeMeta(&s, &in.Meta, temp)
-			case "candidates":
-				if s.null() || !s.open('[') {
-					continue
+			if !v.IsArray() {
+				r.fail(errType(k, "an array", v))
+				continue
+			}
+			if cands == nil {
+				cands = make([]Candidate, 0, 4)
+			}
+			for e, j := v.NextElem(0); e.Exists() && r.err == nil; e, j = v.NextElem(j) {
+				cands = append(cands, Candidate{})
+				if r.object(k, e) {
+					r.candidate(e, &cands[len(cands)-1])
 				}
-				if cands == nil {
-					cands = make([]Candidate, 0, 4)
-				}
-				for cn := 0; s.next(&cn, ']'); {
-					cands = append(cands, Candidate{})
-					s.candidate(&cands[len(cands)-1])
-				}
-			default:
-				s.skip()
 			}
 		}
 	}
 	in.Candidates = cands
-	return s.end()
+	return r.err
 }
 
 // DecodeCacheKeyInput parses a cache_key hook input into fresh values.
@@ -319,30 +335,31 @@ func DecodeCacheKeyInput(b []byte) (CacheKeyInput, error) {
 }
 
 func decodeCacheKey(b []byte, in *CacheKeyInput, reuse bool, temp *float64) error {
-	s := scanner{b: b, src: string(b)}
 	resetMeta(&in.Meta, reuse)
 	in.Key, in.LastUser, in.System = "", "", ""
-	if s.open('{') {
-		for n := 0; ; {
-			k, ok := s.member(&n)
-			if !ok {
-				break
-			}
-			switch string(k) {
-			case "meta":
-				decodeMeta(&s, &in.Meta, temp)
-			case "key":
-				in.Key = s.strVal()
-			case "last_user":
-				in.LastUser = s.strVal()
-			case "system":
-				in.System = s.strVal()
-			default:
-				s.skip()
-			}
+	root, err := viewParse(b, reuse)
+	if err != nil {
+		return err
+	}
+	r := reader{base: b, src: string(b)}
+	var keys seen
+	for k, v, i := root.NextMember(0); k.Exists() && r.err == nil; k, v, i = root.NextMember(i) {
+		idx := keyIndex(k, cacheKeyKeys[:], -1)
+		if keys.dup(idx, k) {
+			return errDup(k)
+		}
+		switch idx {
+		case 0:
+			decodeMeta(&r, k, v, &in.Meta, temp)
+		case 1:
+			in.Key = r.str(k, v)
+		case 2:
+			in.LastUser = r.str(k, v)
+		case 3:
+			in.System = r.str(k, v)
 		}
 	}
-	return s.end()
+	return r.err
 }
 
 // DecodeRequestInput parses an on_request hook input. Body aliases b.
@@ -354,26 +371,27 @@ func DecodeRequestInput(b []byte) (RequestInput, error) {
 
 // decodeRequest reads the body as a raw span of b (no copy); only the meta object is copied.
 func decodeRequest(b []byte, in *RequestInput, reuse bool, temp *float64) error {
-	s := scanner{b: b}
 	resetMeta(&in.Meta, reuse)
 	in.Body = nil
-	if s.open('{') {
-		for n := 0; ; {
-			k, ok := s.member(&n)
-			if !ok {
-				break
-			}
-			switch string(k) {
-			case "meta":
-				decodeMeta(&s, &in.Meta, temp)
-			case "body":
-				in.Body = s.raw()
-			default:
-				s.skip()
-			}
+	root, err := viewParse(b, reuse)
+	if err != nil {
+		return err
+	}
+	var r reader
+	var keys seen
+	for k, v, i := root.NextMember(0); k.Exists() && r.err == nil; k, v, i = root.NextMember(i) {
+		idx := keyIndex(k, requestKeys[:], -1)
+		if keys.dup(idx, k) {
+			return errDup(k)
+		}
+		switch idx {
+		case 0:
+			decodeMeta(&r, k, v, &in.Meta, temp)
+		case 1:
+			in.Body = v.Raw()
 		}
 	}
-	return s.end()
+	return r.err
 }
 
 // DecodeResponseInput parses an on_response hook input. Body aliases b.
@@ -384,28 +402,29 @@ func DecodeResponseInput(b []byte) (ResponseInput, error) {
 }
 
 func decodeResponse(b []byte, in *ResponseInput, reuse bool, temp *float64) error {
-	s := scanner{b: b}
 	resetMeta(&in.Meta, reuse)
 	in.Body, in.Status = nil, 0
-	if s.open('{') {
-		for n := 0; ; {
-			k, ok := s.member(&n)
-			if !ok {
-				break
-			}
-			switch string(k) {
-			case "meta":
-				decodeMeta(&s, &in.Meta, temp)
-			case "status":
-				in.Status = int(s.intVal())
-			case "body":
-				in.Body = s.raw()
-			default:
-				s.skip()
-			}
+	root, err := viewParse(b, reuse)
+	if err != nil {
+		return err
+	}
+	var r reader
+	var keys seen
+	for k, v, i := root.NextMember(0); k.Exists() && r.err == nil; k, v, i = root.NextMember(i) {
+		idx := keyIndex(k, responseKeys[:], -1)
+		if keys.dup(idx, k) {
+			return errDup(k)
+		}
+		switch idx {
+		case 0:
+			decodeMeta(&r, k, v, &in.Meta, temp)
+		case 1:
+			in.Status = int(r.int(k, v))
+		case 2:
+			in.Body = v.Raw()
 		}
 	}
-	return s.end()
+	return r.err
 }
 
 // AppendJSON appends the route output's JSON envelope.
