@@ -1,147 +1,37 @@
 package sdk
 
 import (
-	"errors"
 	"strconv"
-	"unsafe"
 
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
-// The SDK reads JSON with one core, sdk/jsonx: a document is validated once (encoding/json's
-// grammar, nesting at most jsonx.MaxDepth deep) and then read through Values that are views of
-// it. On top of that, every object the SDK decodes refuses duplicate keys (encoding/json would
-// silently keep the last one, so two readers of the same input could disagree), strings decode
-// with encoding/json's rules (surrogate pairs joined, lone surrogates and invalid UTF-8 as
-// U+FFFD), and a value of the wrong type is an error, not a zero. Typed hook views are decoded
-// this way instead of with encoding/json, whose reflection-driven struct decoding costs about
-// ten times more inside a wasm guest (ABI.md, "Performance").
+// The SDK reads JSON with one core, sdk/jsonx, which validates with encoding/json's grammar,
+// bounds nesting at jsonx.MaxDepth and decodes strings with encoding/json's rules (surrogate
+// pairs joined, lone surrogates and invalid UTF-8 as U+FFFD). The typed hook views read their
+// input in one pass with a jsonx.Scanner; Field, SetField and Decode parse to jsonx Values. On
+// top of that every object the SDK decodes refuses duplicate keys (encoding/json would keep the
+// last one, so two readers of one input could disagree), and a value of the wrong type is an
+// error, not a zero. Typed views are decoded this way instead of with encoding/json, whose
+// reflection-driven struct decoding costs about ten times more inside a wasm guest (ABI.md,
+// "Performance").
 
-var errSyntax = errors.New("sdk: invalid JSON")
-
-// jsonError is a decoding failure past the syntax: a duplicate key, a wrong type, a number out
-// of range.
+// jsonError is a decoding failure past the syntax: a duplicate key, a number out of range.
 type jsonError struct{ msg string }
 
 func (e *jsonError) Error() string { return "sdk: " + e.msg }
 
-func errDup(k jsonx.Value) error { return &jsonError{"duplicate key " + k.String()} }
-
-func errType(k jsonx.Value, want string, v jsonx.Value) error {
-	return &jsonError{"member " + k.String() + ": want " + want + ", got " + v.Kind().String()}
-}
-
-// bstr is an allocation-free string view of b for parsing calls that do not keep it.
-func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
-// reader decodes the members of validated Values into Go values. Strings that need no decoding
-// are substrings of src, the document (base) copied to a string once, so a view's strings cost
-// one allocation in all; without src each string is copied.
-type reader struct {
-	base []byte
-	src  string
-	err  error
-}
-
-func (r *reader) fail(err error) {
-	if r.err == nil {
-		r.err = err
-	}
-}
-
-// str reads a string member; null reads as "".
-func (r *reader) str(k, v jsonx.Value) string {
-	raw := v.Raw()
-	if len(raw) == 0 || raw[0] != '"' {
-		if !v.IsNull() {
-			r.fail(errType(k, "a string", v))
-		}
-		return ""
-	}
-	if !v.Plain() {
-		return v.Str()
-	}
-	if r.src != "" {
-		if off := cap(r.base) - cap(raw); off >= 0 && off+len(raw) <= len(r.src) {
-			return r.src[off+1 : off+len(raw)-1]
-		}
-	}
-	return string(raw[1 : len(raw)-1])
-}
-
-func isNumber(raw []byte) bool {
-	return len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9')
-}
-
-// float reads a number member; null reads as 0. Numbers out of float64's range are refused.
-func (r *reader) float(k, v jsonx.Value) float64 {
-	raw := v.Raw()
-	if !isNumber(raw) {
-		if !v.IsNull() {
-			r.fail(errType(k, "a number", v))
-		}
-		return 0
-	}
-	if f, ok := simpleFloat(raw); ok {
-		return f
-	}
-	f, err := strconv.ParseFloat(bstr(raw), 64)
-	if err != nil {
-		r.fail(&jsonError{"member " + k.String() + ": number " + string(raw) + " is out of range"})
-	}
-	return f
-}
-
-// int reads an integer member; null reads as 0. Like encoding/json into an int, a fraction, an
-// exponent or a value out of int64's range is refused.
-func (r *reader) int(k, v jsonx.Value) int64 {
-	raw := v.Raw()
-	if !isNumber(raw) {
-		if !v.IsNull() {
-			r.fail(errType(k, "an integer", v))
-		}
-		return 0
-	}
-	if n, ok := simpleInt(raw); ok {
-		return n
-	}
-	n, err := strconv.ParseInt(bstr(raw), 10, 64)
-	if err != nil {
-		r.fail(&jsonError{"member " + k.String() + ": " + string(raw) + " is not an integer in range"})
-	}
-	return n
-}
-
-// bool reads a boolean member; null reads as false.
-func (r *reader) bool(k, v jsonx.Value) bool {
-	b, ok := v.Bool()
-	if !ok && !v.IsNull() {
-		r.fail(errType(k, "a boolean", v))
-	}
-	return b
-}
-
-// object reports whether v is an object to read (null is not, and is no error).
-func (r *reader) object(k, v jsonx.Value) bool {
-	switch v.Kind() {
-	case jsonx.Object:
-		return true
-	case jsonx.Null:
-		return false
-	}
-	r.fail(errType(k, "an object", v))
-	return false
-}
+func errDup(k []byte) error { return &jsonError{"duplicate key " + strconv.Quote(string(k))} }
 
 // seen tracks the keys of one object for duplicates: a bit per known key (its index in the
-// view's key list), and the rare unknown keys in a list.
+// view's key list), and the rare unknown keys in a list. Keys are compared decoded.
 type seen struct {
 	known   uint64
-	unknown []jsonx.Value
+	unknown [][]byte
 }
 
 // dup records key (known index idx, or -1) and reports whether it was seen before.
-func (s *seen) dup(idx int, key jsonx.Value) bool {
+func (s *seen) dup(idx int, key []byte) bool {
 	if idx >= 0 {
 		bit := uint64(1) << idx
 		d := s.known&bit != 0
@@ -149,7 +39,7 @@ func (s *seen) dup(idx int, key jsonx.Value) bool {
 		return d
 	}
 	for _, u := range s.unknown {
-		if sameKey(u, key) {
+		if string(u) == string(key) {
 			return true
 		}
 	}
@@ -157,36 +47,15 @@ func (s *seen) dup(idx int, key jsonx.Value) bool {
 	return false
 }
 
-// sameKey compares two keys by their decoded contents.
-func sameKey(a, b jsonx.Value) bool {
-	if a.Plain() && b.Plain() {
-		return string(a.Raw()) == string(b.Raw())
-	}
-	return a.Str() == b.Str()
-}
-
-// keyIndex finds key in keys, trying the expected position first, so a member in the order the
-// host writes them costs one comparison; other orders and escaped keys still work. The names in
-// keys are plain ASCII, so raw bytes equal to one of them are that name without decoding.
-func keyIndex(key jsonx.Value, keys []string, guess int) int {
-	raw := key.Raw()
-	body := raw[1 : len(raw)-1]
-	if guess >= 0 && guess < len(keys) && string(body) == keys[guess] {
+// keyIndex finds the decoded key in keys, trying the expected position first, so a member in
+// the order the host writes them costs one comparison.
+func keyIndex(key []byte, keys []string, guess int) int {
+	if guess >= 0 && guess < len(keys) && string(key) == keys[guess] {
 		return guess
 	}
 	for i, k := range keys {
-		if string(body) == k {
+		if string(key) == k {
 			return i
-		}
-	}
-	for _, c := range body {
-		if c == '\\' || c >= 0x80 {
-			for i, k := range keys {
-				if key.Is(k) {
-					return i
-				}
-			}
-			break
 		}
 	}
 	return -1
@@ -243,7 +112,7 @@ func AppendSetField(dst, obj []byte, key string, val []byte) ([]byte, error) {
 	for k, v, i := root.NextMember(0); k.Exists(); k, v, i = root.NextMember(i) {
 		if k.Is(key) {
 			if done {
-				return nil, errDup(k)
+				return nil, errDup(k.Raw())
 			}
 			done = true
 			if val == nil {
@@ -288,15 +157,13 @@ func String(raw []byte) (string, bool) {
 
 // Number decodes a raw JSON number value (false when it is out of float64's range).
 func Number(raw []byte) (float64, bool) {
-	v, err := jsonx.Parse(raw)
-	if err != nil || !v.IsNumber() {
+	var s jsonx.Scanner
+	s.Reset(raw, "")
+	if c := s.Peek(); c != '-' && (c < '0' || c > '9') {
 		return 0, false
 	}
-	if f, ok := simpleFloat(v.Raw()); ok {
-		return f, true
-	}
-	f, err := strconv.ParseFloat(bstr(v.Raw()), 64)
-	return f, err == nil
+	f := s.Float()
+	return f, s.End() == nil
 }
 
 // Decode decodes raw JSON into map[string]any, []any, string, float64, bool or nil. Objects
@@ -316,7 +183,7 @@ func decodeAny(v jsonx.Value) (any, error) {
 		for k, e, i := v.NextMember(0); k.Exists(); k, e, i = v.NextMember(i) {
 			ks := k.Str()
 			if _, dup := m[ks]; dup {
-				return nil, errDup(k)
+				return nil, errDup([]byte(ks))
 			}
 			x, err := decodeAny(e)
 			if err != nil {
@@ -353,106 +220,6 @@ func decodeAny(v jsonx.Value) (any, error) {
 // AppendString appends s as a JSON string literal, escaped as encoding/json does (without its
 // HTML escaping): invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
 func AppendString(dst []byte, s string) []byte { return jsonx.AppendString(dst, s) }
-
-// pow10 holds the powers of ten that float64 represents exactly.
-var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
-	1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// simpleFloat parses numbers with at most 15 significant digits and a small exponent exactly
-// (an exact integer times or divided by an exact power of ten is correctly rounded), which is
-// every stat and price the host sends. strconv.ParseFloat costs about 250 ns a call inside a
-// wasm guest; this costs a tenth of that. Anything else reports false and goes to strconv.
-func simpleFloat(b []byte) (float64, bool) {
-	i := 0
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		i++
-	}
-	var m int64
-	digits, frac := 0, 0
-	start := i
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		m = m*10 + int64(b[i]-'0')
-		if m != 0 {
-			digits++
-		}
-	}
-	if i == start {
-		return 0, false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if i == len(b) || b[i] < '0' || b[i] > '9' {
-			return 0, false
-		}
-		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-			m = m*10 + int64(b[i]-'0')
-			if m != 0 {
-				digits++
-			}
-			frac++
-		}
-	}
-	exp := 0
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			eneg = b[i] == '-'
-			i++
-		}
-		es := i
-		for ; i < len(b) && b[i] >= '0' && b[i] <= '9' && i-es < 4; i++ {
-			exp = exp*10 + int(b[i]-'0')
-		}
-		if i == es {
-			return 0, false
-		}
-		if eneg {
-			exp = -exp
-		}
-	}
-	if i != len(b) || digits > 15 {
-		return 0, false
-	}
-	exp -= frac
-	f := float64(m)
-	switch {
-	case exp == 0:
-	case exp > 0 && exp < len(pow10):
-		f *= pow10[exp]
-	case exp < 0 && -exp < len(pow10):
-		f /= pow10[-exp]
-	default:
-		return 0, false
-	}
-	if neg {
-		f = -f
-	}
-	return f, true
-}
-
-// simpleInt parses the common -?digits form without allocating.
-func simpleInt(b []byte) (int64, bool) {
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		n = -n
-	}
-	return n, true
-}
 
 // AppendValue appends v (nil, bool, string, ints, floats, []any, map[string]any, []string,
 // map[string]string or raw JSON as []byte) as JSON.

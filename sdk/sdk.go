@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-gw/sluice/sdk/abi"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // Hook names (ABI v1).
@@ -251,24 +252,26 @@ var initKeys = [...]string{"name", "config"}
 
 func initHook(in []byte) ([]byte, error) {
 	var c Config
-	root, err := parseObject(in, nil)
-	r := reader{}
-	var keys seen
-	for k, v, i := root.NextMember(0); err == nil && k.Exists(); k, v, i = root.NextMember(i) {
-		idx := keyIndex(k, initKeys[:], -1)
-		if keys.dup(idx, k) {
-			err = errDup(k)
-			break
+	var s jsonx.Scanner
+	s.Reset(in, "")
+	if s.Open('{') {
+		var keys seen
+		for n := 0; ; {
+			idx, ok := member(&s, &n, initKeys[:], -1, &keys)
+			if !ok {
+				break
+			}
+			switch idx {
+			case 0:
+				c.name = s.Str()
+			case 1:
+				c.raw = s.Raw()
+			default:
+				s.Skip()
+			}
 		}
-		switch idx {
-		case 0:
-			c.name = r.str(k, v)
-		case 1:
-			c.raw = v.Raw()
-		}
-		err = r.err
 	}
-	if err != nil {
+	if err := s.End(); err != nil {
 		return nil, Errorf(400, "invalid_hook_input", "init: %v", err)
 	}
 	if len(c.raw) > 0 {

@@ -115,6 +115,10 @@ var (
 		"token_estimate", "max_tokens", "temperature", "headers", "now_ms"}
 	candKeys = [...]string{"id", "provider", "model", "weight", "priority", "healthy", "ewma_ms", "in_flight",
 		"error_rate", "price_in", "price_out"}
+	routeKeys    = [...]string{"meta", "candidates"}
+	cacheKeyKeys = [...]string{"meta", "key", "last_user", "system"}
+	requestKeys  = [...]string{"meta", "body"}
+	responseKeys = [...]string{"meta", "status", "body"}
 )
 
 // resetMeta zeroes m, keeping (cleared) its Headers map when reused.
@@ -127,121 +131,149 @@ func resetMeta(m *Meta, reuse bool) {
 	}
 }
 
-// decodeMeta reads the META object v. Without r.src (policy inputs, whose body should not be
-// copied) the meta object is copied to a string once so that its strings are substrings of it:
-// one allocation for all of them.
-func decodeMeta(r *reader, k, v jsonx.Value, m *Meta, temp *float64) {
-	if !r.object(k, v) {
-		return
+// member reads the next member's key of the object s is in, finds it in keys (guess first)
+// and refuses a key seen before in this object. idx is -1 for a key not in keys.
+func member(s *jsonx.Scanner, n *int, keys []string, guess int, seen *seen) (idx int, ok bool) {
+	k, ok := s.Member(n)
+	if !ok {
+		return -1, false
 	}
-	if r.src == "" {
-		sub := reader{base: v.Raw(), src: string(v.Raw())}
-		sub.meta(v, m, temp)
-		r.fail(sub.err)
-		return
+	idx = keyIndex(k, keys, guess)
+	if seen.dup(idx, k) {
+		s.Fail(errDup(k))
+		return -1, false
 	}
-	r.meta(v, m, temp)
+	return idx, true
 }
 
-func (r *reader) meta(obj jsonx.Value, m *Meta, temp *float64) {
+// decodeMeta reads META at the scanner's position. Without a source string (policy inputs,
+// whose body should not be copied) the meta object is copied to a string once so that its
+// strings are substrings of it: one allocation for all of them. With reuse, the Headers map is
+// cleared and refilled instead of allocated.
+func decodeMeta(s *jsonx.Scanner, m *Meta, temp *float64, copyMeta bool) {
+	if s.Null() {
+		return
+	}
+	if copyMeta {
+		raw := s.Raw()
+		if s.Err() != nil {
+			return
+		}
+		var sub jsonx.Scanner
+		sub.Reset(raw, string(raw))
+		decodeMetaObject(&sub, m, temp)
+		if err := sub.End(); err != nil {
+			s.Fail(err)
+		}
+		return
+	}
+	decodeMetaObject(s, m, temp)
+}
+
+func decodeMetaObject(s *jsonx.Scanner, m *Meta, temp *float64) {
+	if !s.Open('{') {
+		return
+	}
 	var keys seen
-	n := 0
-	for k, v, i := obj.NextMember(0); k.Exists(); k, v, i = obj.NextMember(i) {
-		idx := keyIndex(k, metaKeys[:], n)
-		n++
-		if keys.dup(idx, k) {
-			r.fail(errDup(k))
+	for n := 0; ; {
+		idx, ok := member(s, &n, metaKeys[:], n, &keys)
+		if !ok {
 			return
 		}
 		switch idx {
 		case 0:
-			m.RequestID = r.str(k, v)
+			m.RequestID = s.Str()
 		case 1:
-			m.Endpoint = r.str(k, v)
+			m.Endpoint = s.Str()
 		case 2:
-			m.Model = r.str(k, v)
+			m.Model = s.Str()
 		case 3:
-			m.Router = r.str(k, v)
+			m.Router = s.Str()
 		case 4:
-			m.User = r.str(k, v)
+			m.User = s.Str()
 		case 5:
-			m.Team = r.str(k, v)
+			m.Team = s.Str()
 		case 6:
-			m.KeyID = r.str(k, v)
+			m.KeyID = s.Str()
 		case 7:
-			m.Stream = r.bool(k, v)
+			m.Stream = s.Bool()
 		case 8:
-			m.TokenEstimate = int(r.int(k, v))
+			m.TokenEstimate = int(s.Int())
 		case 9:
-			m.MaxTokens = int(r.int(k, v))
+			m.MaxTokens = int(s.Int())
 		case 10: // temperature
-			if v.IsNull() {
+			if s.Null() {
 				m.Temperature = nil
 				continue
 			}
-			t := r.float(k, v)
+			t := s.Float()
 			if temp == nil {
 				temp = new(float64)
 			}
 			*temp = t
 			m.Temperature = temp
 		case 11: // headers
-			if !r.object(k, v) {
+			if s.Null() || !s.Open('{') {
 				continue
 			}
-			for hk, hv, j := v.NextMember(0); hk.Exists(); hk, hv, j = v.NextMember(j) {
-				name := r.str(hk, hk)
+			for hn := 0; ; {
+				k, ok := s.Member(&hn)
+				if !ok {
+					break
+				}
 				if m.Headers == nil {
 					m.Headers = make(map[string]string, 4)
-				} else if _, dup := m.Headers[name]; dup {
-					r.fail(errDup(hk))
+				} else if _, dup := m.Headers[string(k)]; dup {
+					s.Fail(errDup(k))
 					return
 				}
-				m.Headers[name] = r.str(hk, hv)
+				// The name is a substring of the source when the key needed no decoding.
+				m.Headers[s.Text(k)] = s.Str()
 			}
 		case 12:
-			m.NowMs = r.int(k, v)
-		}
-		if r.err != nil {
-			return
+			m.NowMs = s.Int()
+		default:
+			s.Skip()
 		}
 	}
 }
 
-func (r *reader) candidate(obj jsonx.Value, c *Candidate) {
+func decodeCandidate(s *jsonx.Scanner, c *Candidate) {
 	*c = Candidate{}
+	if s.Null() || !s.Open('{') {
+		return
+	}
 	var keys seen
-	n := 0
-	for k, v, i := obj.NextMember(0); k.Exists(); k, v, i = obj.NextMember(i) {
-		idx := keyIndex(k, candKeys[:], n)
-		n++
-		if keys.dup(idx, k) {
-			r.fail(errDup(k))
+	for n := 0; ; {
+		idx, ok := member(s, &n, candKeys[:], n, &keys)
+		if !ok {
 			return
 		}
 		switch idx {
 		case 0:
-			c.ID = r.str(k, v)
+			c.ID = s.Str()
 		case 1:
-			c.Provider = r.str(k, v)
+			c.Provider = s.Str()
 		case 2:
-			c.Model = r.str(k, v)
+			c.Model = s.Str()
 		case 3:
-			c.Weight = r.float(k, v)
+			c.Weight = s.Float()
 		case 4:
-			c.Priority = int(r.int(k, v))
+			c.Priority = int(s.Int())
 		case 5:
-			c.Healthy = r.bool(k, v)
+			c.Healthy = s.Bool()
 		case 6:
-			c.EwmaMs = r.float(k, v)
+			c.EwmaMs = s.Float()
 		case 7:
-			c.InFlight = int(r.int(k, v))
+			c.InFlight = int(s.Int())
 		case 8:
-			c.ErrorRate = r.float(k, v)
+			c.ErrorRate = s.Float()
 		case 9:
-			c.PriceIn = r.float(k, v)
+			c.PriceIn = s.Float()
 		case 10:
-			c.PriceOut = r.float(k, v)
+			c.PriceOut = s.Float()
+		default:
+			s.Skip()
 		}
 	}
 }
@@ -253,33 +285,6 @@ func DecodeRouteInput(b []byte) (RouteInput, error) {
 	return in, err
 }
 
-var (
-	routeKeys    = [...]string{"meta", "candidates"}
-	cacheKeyKeys = [...]string{"meta", "key", "last_user", "system"}
-	requestKeys  = [...]string{"meta", "body"}
-	responseKeys = [...]string{"meta", "status", "body"}
-)
-
-// viewTape is the reused jsonx.Tape of the exports' views (reuse set: one call at a time per
-// instance). It turns every skip over a nested value into a lookup, so the input is read about
-// once; without it each container would be scanned again at every level that steps over it.
-var viewTape jsonx.Tape
-
-// maxTaped bounds the inputs read with viewTape (the tape costs 4 bytes per input byte and is
-// kept); larger ones, rare for the typed views, parse without it.
-const maxTaped = 256 << 10
-
-func viewParse(b []byte, reuse bool) (jsonx.Value, error) {
-	switch {
-	case len(b) > maxTaped:
-		return parseObject(b, nil)
-	case reuse:
-		return parseObject(b, &viewTape)
-	}
-	// A fresh decode (the exported Decode functions, safe for concurrent use) gets its own tape.
-	return parseObject(b, new(jsonx.Tape))
-}
-
 // decodeRoute parses a route input into in. The input is copied to a string once, so every
 // string field is a substring of it. With reuse, in's Candidates array and Headers map are
 // refilled rather than allocated (the exports reuse one RouteInput across calls).
@@ -288,43 +293,38 @@ func decodeRoute(b []byte, in *RouteInput, reuse bool, temp *float64) error {
 	if !reuse {
 		cands = nil
 	}
+	var s jsonx.Scanner
+	s.Reset(b, string(b))
 	resetMeta(&in.Meta, reuse)
 	in.Candidates = nil
-	root, err := viewParse(b, reuse)
-	if err != nil {
-		return err
-	}
-	r := reader{base: b, src: string(b)}
-	var keys seen
-	for k, v, i := root.NextMember(0); k.Exists() && r.err == nil; k, v, i = root.NextMember(i) {
-		idx := keyIndex(k, routeKeys[:], -1)
-		if keys.dup(idx, k) {
-			return errDup(k)
-		}
-		switch idx {
-		case 0:
-			decodeMeta(&r, k, v, &in.Meta, temp)
-		case 1:
-			if v.IsNull() {
-				continue
+	if s.Open('{') {
+		var keys seen
+		for n := 0; ; {
+			idx, ok := member(&s, &n, routeKeys[:], -1, &keys)
+			if !ok {
+				break
 			}
-			if !v.IsArray() {
-				r.fail(errType(k, "an array", v))
-				continue
-			}
-			if cands == nil {
-				cands = make([]Candidate, 0, 4)
-			}
-			for e, j := v.NextElem(0); e.Exists() && r.err == nil; e, j = v.NextElem(j) {
-				cands = append(cands, Candidate{})
-				if r.object(k, e) {
-					r.candidate(e, &cands[len(cands)-1])
+			switch idx {
+			case 0:
+				decodeMeta(&s, &in.Meta, temp, false)
+			case 1:
+				if s.Null() || !s.Open('[') {
+					continue
 				}
+				if cands == nil {
+					cands = make([]Candidate, 0, 4)
+				}
+				for cn := 0; s.Next(&cn, ']'); {
+					cands = append(cands, Candidate{})
+					decodeCandidate(&s, &cands[len(cands)-1])
+				}
+			default:
+				s.Skip()
 			}
 		}
 	}
 	in.Candidates = cands
-	return r.err
+	return s.End()
 }
 
 // DecodeCacheKeyInput parses a cache_key hook input into fresh values.
@@ -335,31 +335,32 @@ func DecodeCacheKeyInput(b []byte) (CacheKeyInput, error) {
 }
 
 func decodeCacheKey(b []byte, in *CacheKeyInput, reuse bool, temp *float64) error {
+	var s jsonx.Scanner
+	s.Reset(b, string(b))
 	resetMeta(&in.Meta, reuse)
 	in.Key, in.LastUser, in.System = "", "", ""
-	root, err := viewParse(b, reuse)
-	if err != nil {
-		return err
-	}
-	r := reader{base: b, src: string(b)}
-	var keys seen
-	for k, v, i := root.NextMember(0); k.Exists() && r.err == nil; k, v, i = root.NextMember(i) {
-		idx := keyIndex(k, cacheKeyKeys[:], -1)
-		if keys.dup(idx, k) {
-			return errDup(k)
+	if s.Open('{') {
+		var keys seen
+		for n := 0; ; {
+			idx, ok := member(&s, &n, cacheKeyKeys[:], -1, &keys)
+			if !ok {
+				break
+			}
+			switch idx {
+			case 0:
+				decodeMeta(&s, &in.Meta, temp, false)
+			case 1:
+				in.Key = s.Str()
+			case 2:
+				in.LastUser = s.Str()
+			case 3:
+				in.System = s.Str()
+			default:
+				s.Skip()
+			}
 		}
-		switch idx {
-		case 0:
-			decodeMeta(&r, k, v, &in.Meta, temp)
-		case 1:
-			in.Key = r.str(k, v)
-		case 2:
-			in.LastUser = r.str(k, v)
-		case 3:
-			in.System = r.str(k, v)
-		}
 	}
-	return r.err
+	return s.End()
 }
 
 // DecodeRequestInput parses an on_request hook input. Body aliases b.
@@ -371,27 +372,28 @@ func DecodeRequestInput(b []byte) (RequestInput, error) {
 
 // decodeRequest reads the body as a raw span of b (no copy); only the meta object is copied.
 func decodeRequest(b []byte, in *RequestInput, reuse bool, temp *float64) error {
+	var s jsonx.Scanner
+	s.Reset(b, "")
 	resetMeta(&in.Meta, reuse)
 	in.Body = nil
-	root, err := viewParse(b, reuse)
-	if err != nil {
-		return err
-	}
-	var r reader
-	var keys seen
-	for k, v, i := root.NextMember(0); k.Exists() && r.err == nil; k, v, i = root.NextMember(i) {
-		idx := keyIndex(k, requestKeys[:], -1)
-		if keys.dup(idx, k) {
-			return errDup(k)
+	if s.Open('{') {
+		var keys seen
+		for n := 0; ; {
+			idx, ok := member(&s, &n, requestKeys[:], -1, &keys)
+			if !ok {
+				break
+			}
+			switch idx {
+			case 0:
+				decodeMeta(&s, &in.Meta, temp, true)
+			case 1:
+				in.Body = s.Raw()
+			default:
+				s.Skip()
+			}
 		}
-		switch idx {
-		case 0:
-			decodeMeta(&r, k, v, &in.Meta, temp)
-		case 1:
-			in.Body = v.Raw()
-		}
 	}
-	return r.err
+	return s.End()
 }
 
 // DecodeResponseInput parses an on_response hook input. Body aliases b.
@@ -402,29 +404,30 @@ func DecodeResponseInput(b []byte) (ResponseInput, error) {
 }
 
 func decodeResponse(b []byte, in *ResponseInput, reuse bool, temp *float64) error {
+	var s jsonx.Scanner
+	s.Reset(b, "")
 	resetMeta(&in.Meta, reuse)
 	in.Body, in.Status = nil, 0
-	root, err := viewParse(b, reuse)
-	if err != nil {
-		return err
-	}
-	var r reader
-	var keys seen
-	for k, v, i := root.NextMember(0); k.Exists() && r.err == nil; k, v, i = root.NextMember(i) {
-		idx := keyIndex(k, responseKeys[:], -1)
-		if keys.dup(idx, k) {
-			return errDup(k)
+	if s.Open('{') {
+		var keys seen
+		for n := 0; ; {
+			idx, ok := member(&s, &n, responseKeys[:], -1, &keys)
+			if !ok {
+				break
+			}
+			switch idx {
+			case 0:
+				decodeMeta(&s, &in.Meta, temp, true)
+			case 1:
+				in.Status = int(s.Int())
+			case 2:
+				in.Body = s.Raw()
+			default:
+				s.Skip()
+			}
 		}
-		switch idx {
-		case 0:
-			decodeMeta(&r, k, v, &in.Meta, temp)
-		case 1:
-			in.Status = int(r.int(k, v))
-		case 2:
-			in.Body = v.Raw()
-		}
 	}
-	return r.err
+	return s.End()
 }
 
 // AppendJSON appends the route output's JSON envelope.

@@ -21,9 +21,3 @@ func (v Value) NextMember(pos int) (key, val Value, next int) {
 	k, val, next := v.nextMember(i)
 	return Value{raw: k, t: v.t}, val, next
 }
-
-// Plain reports whether a string value's raw contents read as themselves: no escapes and
-// valid UTF-8, so that the bytes between the quotes are its decoded contents.
-func (v Value) Plain() bool {
-	return v.Kind() == String && !hasEscape(v.raw[1:len(v.raw)-1])
-}
