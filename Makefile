@@ -83,6 +83,7 @@ fuzz:
 	$(GO) test -run x -fuzz FuzzReader -fuzztime 20s ./host/sse
 	$(GO) test -run x -fuzz FuzzParse -fuzztime 20s ./host/config
 	$(GO) test -run x -fuzz FuzzBedrockEvents -fuzztime 20s ./host/provider
+	cd sdk && $(GO) test -run x -fuzz FuzzTypedViews -fuzztime 20s .
 
 bench: build
 	$(GO) build -o bin/fakeupstream ./cmd/fakeupstream
