@@ -1,8 +1,12 @@
 package sdk
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 func TestDecodeRouteInput(t *testing.T) {
@@ -125,5 +129,59 @@ func TestRequestViewBodyAndMeta(t *testing.T) {
 	r, err := DecodeResponseInput([]byte(`{"status":201,"meta":null,"body":null}`))
 	if err != nil || r.Status != 201 || string(r.Body) != "null" {
 		t.Fatalf("%+v %v", r, err)
+	}
+}
+
+// The views refuse what two readers could read differently (duplicate keys, also when one is
+// escaped), bound the nesting like every sluice reader, refuse values of the wrong type, and
+// decode strings exactly as encoding/json does.
+func TestViewsJSONRules(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	for _, c := range []struct{ in, want string }{
+		{`{"meta":{"model":"a","model":"b"}}`, `duplicate key "model"`},
+		{`{"meta":{"model":"a","mod\u0065l":"b"}}`, `duplicate key "model"`},
+		{`{"meta":{},"meta":{}}`, `duplicate key "meta"`},
+		{`{"meta":{"zz":1,"zz":2}}`, `duplicate key "zz"`},
+		{`{"meta":{"headers":{"x":"1","x":"2"}}}`, `duplicate key "x"`},
+		{`{"candidates":[{"id":"a","id":"b"}]}`, `duplicate key "id"`},
+		{`{"meta":{"model":5}}`, "expected string"},
+		{`{"meta":{"token_estimate":1.5}}`, "not an integer"},
+		{`{"meta":{"temperature":1e400}}`, "out of range"},
+		{`{"candidates":[{"healthy":"yes"}]}`, "expected boolean"},
+		{`{"x":` + deep(jsonx.MaxDepth) + `}`, "exceeded max depth"},
+		{`{"meta":{"model":"m"}} x`, "after top-level value"},
+		{`[]`, "expected object"},
+	} {
+		if _, err := DecodeRouteInput([]byte(c.in)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%.60s: error %v, want %q", c.in, err, c.want)
+		}
+	}
+	if _, err := DecodeRouteInput([]byte(`{"x":` + deep(jsonx.MaxDepth-1) + `}`)); err != nil {
+		t.Errorf("nesting of exactly MaxDepth refused: %v", err)
+	}
+	for _, s := range []string{`"\ud83d\ude00"`, `"\ud800"`, `"\udc00\ud800"`, `"a\ud800\u0041"`, "\"\xff\xfe\"", "\"\xc0\xaf\"", "\"\xe2\x82\"", `"\u2028"`, `"ok"`} {
+		var want string
+		if err := json.Unmarshal([]byte(s), &want); err != nil {
+			t.Fatal(err)
+		}
+		in, err := DecodeRouteInput([]byte(`{"meta":{"model":` + s + `},"candidates":[{"id":` + s + `}]}`))
+		if err != nil || in.Meta.Model != want || in.Candidates[0].ID != want {
+			t.Errorf("%s: %q %q %v, encoding/json %q", s, in.Meta.Model, in.Candidates[0].ID, err, want)
+		}
+		if got, ok := String([]byte(s)); !ok || got != want {
+			t.Errorf("String(%s) = %q, want %q", s, got, want)
+		}
+	}
+	if _, ok := Field([]byte(`{"a":1,"a":2}`), "a"); ok {
+		t.Error("Field read a duplicate key")
+	}
+	if _, err := SetField([]byte(`{"a":1,"a":2}`), "a", []byte("3")); err == nil {
+		t.Error("SetField accepted a duplicate key")
+	}
+	if _, err := Decode([]byte(`{"a":{"b":1,"b":2}}`)); err == nil {
+		t.Error("Decode accepted a duplicate key")
+	}
+	if _, err := Invoke(HookInit, []byte(`{"name":"a","name":"b","config":{}}`)); err == nil {
+		t.Error("init accepted a duplicate key")
 	}
 }
