@@ -32,7 +32,7 @@ const usage = `usage:
   sluice plugin new NAME --hook route|cache_key|translate|policy [--dir DIR] [--sdk SLUICE_SRC]
   sluice plugin build DIR [-o OUT.wasm]
   sluice plugin test PLUGIN.wasm --hook HOOK [--input FILE.json] [--config JSON] [--timeout D]
-      [--checks=false] [--fuzz N] [--calls N] [--mem-calls N] [--p99 D] [--stateful] [--seed N]`
+      [--checks=false] [--fuzz N] [--calls N] [--mem-calls N] [--p50 D] [--p99 D] [--stateful] [--seed N]`
 
 // Run executes one plugin subcommand; args start after "plugin".
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -305,7 +305,8 @@ func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fuzz := fs.Int("fuzz", 300, "fuzzed inputs")
 	calls := fs.Int("calls", 2000, "sample calls timed for latency")
 	memCalls := fs.Int("mem-calls", 60000, "calls run for the memory-growth check")
-	p99 := fs.Duration("p99", 20*time.Millisecond, "latency budget of one call (p99)")
+	p50 := fs.Duration("p50", 2*time.Millisecond, "latency budget of one call (median)")
+	p99 := fs.Duration("p99", 0, "latency budget of one call (p99; 0: reported, not checked)")
 	stateful := fs.Bool("stateful", false, "the plugin's answers depend on earlier calls on purpose: skip the state check")
 	seed := fs.Uint64("seed", 1, "fuzzing seed")
 	pos, err := parse(fs, args)
@@ -374,7 +375,7 @@ func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	quiet = true
-	opts := guestcheck.GuestOptions{Hook: *hook, Sample: in, Fuzz: *fuzz, Calls: *calls, MemCalls: *memCalls, P99: *p99, Stateful: *stateful, Seed: *seed}
+	opts := guestcheck.GuestOptions{Hook: *hook, Sample: in, Fuzz: *fuzz, Calls: *calls, MemCalls: *memCalls, P50: *p50, P99: *p99, Stateful: *stateful, Seed: *seed}
 	probe, err := newMemProbe(ctx, wasm, name, cfg, plugin.DefaultMemoryPages)
 	if err != nil {
 		fmt.Fprintf(stderr, "checks: memory growth not measured: %v\n", err)

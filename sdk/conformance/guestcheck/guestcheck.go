@@ -51,9 +51,11 @@ type GuestOptions struct {
 	// MaxGrowth is how much the memory may grow over the second half of the calls: this many
 	// bytes (default 1 MiB) or a quarter of the memory at half-way, whichever is more.
 	MaxGrowth uint64
-	// P99 is the latency budget of one sample call (default 20ms, which a busy machine with a
-	// Go guest collecting garbage meets; tighten it to the hook's real budget).
-	P99 time.Duration
+	// P50 and P99 are the latency budgets of one sample call. P50 defaults to 2ms, which only
+	// a plugin doing far too much per call misses; P99 is checked only when set, since one
+	// busy moment of the machine decides it (set both to the hook's real budget in CI). A
+	// missed budget is measured once more and the better round counts.
+	P50, P99 time.Duration
 	// Stateful skips the state-leak check, for plugins whose output depends on earlier calls
 	// on purpose (counters, rotation).
 	Stateful bool
@@ -84,7 +86,7 @@ func (f Finding) String() string {
 type Report struct {
 	Findings         []Finding
 	Inputs           int // edge-case and fuzzed inputs run
-	Calls            int // timed sample calls
+	Calls            int // timed sample calls (one round, or two when the first missed a budget)
 	P50, P99         time.Duration
 	MemFirst, MemEnd uint64 // memory after half of the calls and after all (0: not measured)
 }
@@ -95,7 +97,7 @@ func (r *Report) OK() bool { return len(r.Findings) == 0 }
 // CheckGuest runs the guest-side checks on g's hook. A guest may refuse any input with an
 // error payload; what fails is a trap, a deadline, an ABI violation, an output that is not
 // JSON (for a JSON input), a sample answered differently after other inputs, memory that
-// keeps growing, and a p99 latency above the budget.
+// keeps growing, and latency above the budget.
 func CheckGuest(ctx context.Context, g Guest, o GuestOptions) Report {
 	if o.Fuzz == 0 {
 		o.Fuzz = 300
@@ -106,8 +108,8 @@ func CheckGuest(ctx context.Context, g Guest, o GuestOptions) Report {
 	if o.MemCalls == 0 {
 		o.MemCalls = 60000
 	}
-	if o.P99 == 0 {
-		o.P99 = 20 * time.Millisecond
+	if o.P50 == 0 {
+		o.P50 = 2 * time.Millisecond
 	}
 	if o.MaxGrowth == 0 {
 		o.MaxGrowth = 1 << 20
@@ -171,22 +173,29 @@ func CheckGuest(ctx context.Context, g Guest, o GuestOptions) Report {
 	for range 50 {
 		g.Call(ctx, o.Hook, o.Sample)
 	}
-	lat := make([]time.Duration, 0, o.Calls)
-	for range o.Calls {
-		t0 := time.Now()
-		if _, err := g.Call(ctx, o.Hook, o.Sample); err != nil {
-			add("latency", "sample", "call failed: "+err.Error())
-			break
+	over := func() bool { return r.P50 > o.P50 || o.P99 > 0 && r.P99 > o.P99 }
+	for round := 0; round < 2 && (round == 0 || over()); round++ {
+		lat := make([]time.Duration, 0, o.Calls)
+		for range o.Calls {
+			t0 := time.Now()
+			if _, err := g.Call(ctx, o.Hook, o.Sample); err != nil {
+				add("latency", "sample", "call failed: "+err.Error())
+				return r
+			}
+			lat = append(lat, time.Since(t0))
 		}
-		lat = append(lat, time.Since(t0))
-	}
-	if len(lat) > 0 {
 		slices.Sort(lat)
-		r.Calls = len(lat)
-		r.P50, r.P99 = lat[len(lat)/2], lat[len(lat)*99/100]
-		if r.P99 > o.P99 {
-			add("latency", "sample", fmt.Sprintf("p99 %v over the budget of %v (p50 %v, %d calls)", r.P99, o.P99, r.P50, len(lat)))
+		p50, p99 := lat[len(lat)/2], lat[len(lat)*99/100]
+		if round == 0 || p50 < r.P50 {
+			r.P50 = p50
 		}
+		if round == 0 || p99 < r.P99 {
+			r.P99 = p99
+		}
+		r.Calls += len(lat)
+	}
+	if over() {
+		add("latency", "sample", fmt.Sprintf("p50 %v, p99 %v over the budget (p50 %v, p99 %v) in two rounds of %d calls", r.P50, r.P99, o.P50, budget(o.P99), o.Calls))
 	}
 
 	// Memory growth: the sample and the edge cases in turn, many times over.
@@ -220,6 +229,13 @@ func CheckGuest(ctx context.Context, g Guest, o GuestOptions) Report {
 		}
 	}
 	return r
+}
+
+func budget(d time.Duration) string {
+	if d == 0 {
+		return "none"
+	}
+	return d.String()
 }
 
 func describe(r Result, err error) string {

@@ -67,14 +67,14 @@ func TestCheckGuest(t *testing.T) {
 			g := &fakeGuest{flaw: c.flaw}
 			o := GuestOptions{Hook: "route", Sample: sample, Fuzz: 50, Calls: 200, MemCalls: 2000}
 			if c.flaw == "slow" {
-				o.P99 = time.Microsecond
+				o.P50 = time.Microsecond
 			}
 			r := CheckGuest(context.Background(), g, o)
 			if c.check == "" {
 				if !r.OK() {
 					t.Fatalf("findings on a good guest: %v", r.Findings)
 				}
-				if r.Inputs < 50 || r.Calls != 200 || r.MemEnd == 0 {
+				if r.Inputs < 50 || r.Calls < 200 || r.MemEnd == 0 {
 					t.Fatalf("report %+v", r)
 				}
 				return
