@@ -257,8 +257,13 @@ func initHook(in []byte) ([]byte, error) {
 	if s.Open('{') {
 		var keys seen
 		for n := 0; ; {
-			idx, ok := member(&s, &n, initKeys[:], -1, &keys)
+			k, ok := s.Member(&n)
 			if !ok {
+				break
+			}
+			idx := keyIndex(k, initKeys[:], -1)
+			if keys.dup(idx, k) {
+				s.Fail(errDup(k))
 				break
 			}
 			switch idx {

@@ -131,21 +131,6 @@ func resetMeta(m *Meta, reuse bool) {
 	}
 }
 
-// member reads the next member's key of the object s is in, finds it in keys (guess first)
-// and refuses a key seen before in this object. idx is -1 for a key not in keys.
-func member(s *jsonx.Scanner, n *int, keys []string, guess int, seen *seen) (idx int, ok bool) {
-	k, ok := s.Member(n)
-	if !ok {
-		return -1, false
-	}
-	idx = keyIndex(k, keys, guess)
-	if seen.dup(idx, k) {
-		s.Fail(errDup(k))
-		return -1, false
-	}
-	return idx, true
-}
-
 // decodeMeta reads META at the scanner's position. Without a source string (policy inputs,
 // whose body should not be copied) the meta object is copied to a string once so that its
 // strings are substrings of it: one allocation for all of them. With reuse, the Headers map is
@@ -176,8 +161,13 @@ func decodeMetaObject(s *jsonx.Scanner, m *Meta, temp *float64) {
 	}
 	var keys seen
 	for n := 0; ; {
-		idx, ok := member(s, &n, metaKeys[:], n, &keys)
+		k, ok := s.Member(&n)
 		if !ok {
+			return
+		}
+		idx := keyIndex(k, metaKeys[:], n-1)
+		if keys.dup(idx, k) {
+			s.Fail(errDup(k))
 			return
 		}
 		switch idx {
@@ -245,8 +235,13 @@ func decodeCandidate(s *jsonx.Scanner, c *Candidate) {
 	}
 	var keys seen
 	for n := 0; ; {
-		idx, ok := member(s, &n, candKeys[:], n, &keys)
+		k, ok := s.Member(&n)
 		if !ok {
+			return
+		}
+		idx := keyIndex(k, candKeys[:], n-1)
+		if keys.dup(idx, k) {
+			s.Fail(errDup(k))
 			return
 		}
 		switch idx {
@@ -300,8 +295,13 @@ func decodeRoute(b []byte, in *RouteInput, reuse bool, temp *float64) error {
 	if s.Open('{') {
 		var keys seen
 		for n := 0; ; {
-			idx, ok := member(&s, &n, routeKeys[:], -1, &keys)
+			k, ok := s.Member(&n)
 			if !ok {
+				break
+			}
+			idx := keyIndex(k, routeKeys[:], -1)
+			if keys.dup(idx, k) {
+				s.Fail(errDup(k))
 				break
 			}
 			switch idx {
@@ -342,8 +342,13 @@ func decodeCacheKey(b []byte, in *CacheKeyInput, reuse bool, temp *float64) erro
 	if s.Open('{') {
 		var keys seen
 		for n := 0; ; {
-			idx, ok := member(&s, &n, cacheKeyKeys[:], -1, &keys)
+			k, ok := s.Member(&n)
 			if !ok {
+				break
+			}
+			idx := keyIndex(k, cacheKeyKeys[:], -1)
+			if keys.dup(idx, k) {
+				s.Fail(errDup(k))
 				break
 			}
 			switch idx {
@@ -379,8 +384,13 @@ func decodeRequest(b []byte, in *RequestInput, reuse bool, temp *float64) error 
 	if s.Open('{') {
 		var keys seen
 		for n := 0; ; {
-			idx, ok := member(&s, &n, requestKeys[:], -1, &keys)
+			k, ok := s.Member(&n)
 			if !ok {
+				break
+			}
+			idx := keyIndex(k, requestKeys[:], -1)
+			if keys.dup(idx, k) {
+				s.Fail(errDup(k))
 				break
 			}
 			switch idx {
@@ -411,8 +421,13 @@ func decodeResponse(b []byte, in *ResponseInput, reuse bool, temp *float64) erro
 	if s.Open('{') {
 		var keys seen
 		for n := 0; ; {
-			idx, ok := member(&s, &n, responseKeys[:], -1, &keys)
+			k, ok := s.Member(&n)
 			if !ok {
+				break
+			}
+			idx := keyIndex(k, responseKeys[:], -1)
+			if keys.dup(idx, k) {
+				s.Fail(errDup(k))
 				break
 			}
 			switch idx {

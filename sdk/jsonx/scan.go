@@ -237,27 +237,56 @@ func (s *Scanner) Null() bool {
 	return false
 }
 
-// numSpan reads a number's text with Parse's grammar; nil when the value is null (consumed)
-// or, with an error, anything else.
+// numSpan returns the bytes of the number at the scan position (nil when the value does not
+// start like one) and whether they are known valid: the fast paths check the grammar as they
+// parse, so a span they accept needs no separate scan.
 func (s *Scanner) numSpan() []byte {
 	b, i := s.b, s.i
 	for i < len(b) && isWS(b[i]) {
 		i++
 	}
-	if i < len(b) && (b[i] == '-' || b[i] >= '0' && b[i] <= '9') {
-		end, err := scanNumber(b, i)
-		if err != nil {
-			s.Fail(err)
-			return nil
+	start := i
+	for i < len(b) {
+		c := b[i]
+		if (c >= '0' && c <= '9') || c == '-' || c == '.' || c == 'e' || c == 'E' || c == '+' {
+			i++
+			continue
 		}
-		s.i = end
-		return b[i:end]
+		break
 	}
 	s.i = i
-	if !s.Null() {
-		s.fail("expected number")
+	if i == start {
+		return nil
 	}
-	return nil
+	return b[start:i]
+}
+
+// leadingZero reports a number with a zero before another digit, which the grammar refuses and
+// the fast paths would read.
+func leadingZero(nb []byte) bool {
+	if len(nb) > 0 && nb[0] == '-' {
+		nb = nb[1:]
+	}
+	return len(nb) > 1 && nb[0] == '0' && nb[1] >= '0' && nb[1] <= '9'
+}
+
+// slowNumber validates the number at start with the grammar and returns its text, or fails.
+func (s *Scanner) slowNumber(start int) []byte {
+	end, err := scanNumber(s.b, start)
+	if err != nil {
+		s.Fail(err)
+		return nil
+	}
+	s.i = end
+	return s.b[start:end]
+}
+
+// nullOr consumes a null at the scan position (reset to start), or fails with msg.
+func (s *Scanner) nullOr(start int, msg string) {
+	s.i = start
+	if !s.Null() {
+		s.fail(msg)
+	}
 }
 
 // bstr is an allocation-free string view of b for parsing calls that do not keep it.
@@ -266,12 +295,20 @@ func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // Float reads a number (null reads as 0); numbers out of float64's range are an error, as
 // encoding/json makes them.
 func (s *Scanner) Float() float64 {
+	start := s.i
 	nb := s.numSpan()
 	if nb == nil {
+		s.nullOr(start, "expected number")
 		return 0
 	}
-	if v, ok := simpleFloat(nb); ok {
+	if v, ok := simpleFloat(nb); ok && !leadingZero(nb) {
 		return v
+	}
+	for start < len(s.b) && isWS(s.b[start]) {
+		start++
+	}
+	if nb = s.slowNumber(start); nb == nil {
+		return 0
 	}
 	f, err := strconv.ParseFloat(bstr(nb), 64)
 	if err != nil {
@@ -284,12 +321,20 @@ func (s *Scanner) Float() float64 {
 // Int reads an integer (null reads as 0). As encoding/json into an int64, a fraction, an
 // exponent or a value out of range is an error.
 func (s *Scanner) Int() int64 {
+	start := s.i
 	nb := s.numSpan()
 	if nb == nil {
+		s.nullOr(start, "expected number")
 		return 0
 	}
-	if v, ok := parseSimpleInt(nb); ok {
+	if v, ok := parseSimpleInt(nb); ok && !leadingZero(nb) {
 		return v
+	}
+	for start < len(s.b) && isWS(s.b[start]) {
+		start++
+	}
+	if nb = s.slowNumber(start); nb == nil {
+		return 0
 	}
 	n, err := strconv.ParseInt(bstr(nb), 10, 64)
 	if err != nil {
