@@ -36,7 +36,8 @@ run: build
 	bin/sluice serve
 
 # What the tests need that Go does not fetch: redis-server for multi-replica tests, chromium
-# for the dashboard test, the official Node SDKs for end-to-end tests, and the coding agents
+# for the dashboard test, the official Node SDKs for end-to-end tests, the AssemblyScript
+# compiler of the AssemblyScript SDK (sdk/as, pinned), and the coding agents
 # (Codex CLI, Claude Code) with the Node 22 they run on, kept in their own folder and used by
 # path so the system node stays as it is.
 test-deps:
@@ -49,6 +50,7 @@ test-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	cd sdk/as && npm ci --no-audit --no-fund --loglevel=error
 	cd $(AGENTS_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@# podman (with runc, for hosts where crun cannot run) lets the image test start the image;
 	@# without it that one test is skipped.

@@ -65,6 +65,39 @@ func TestBinaryOutsideCheckout(t *testing.T) {
 			}
 		})
 	}
+	// AssemblyScript plugins, with the compiler make test-deps installs in sdk/as (npm ci) put
+	// on PATH instead of the plugin's own npm install, which needs the registry.
+	ascDir, _ := filepath.Abs("../../sdk/as/node_modules/.bin")
+	if _, err := os.Stat(filepath.Join(ascDir, "asc")); err != nil {
+		t.Logf("no %s (make test-deps): AssemblyScript plugins not tested", filepath.Join(ascDir, "asc"))
+	} else {
+		for _, hook := range []string{"route", "cache_key", "policy"} {
+			t.Run("as/"+hook, func(t *testing.T) {
+				name := "as-" + strings.ReplaceAll(hook, "_", "-")
+				if out, err := sh(t, work, bin, "plugin", "new", name, "--hook", hook, "--lang", "as"); err != nil {
+					t.Fatalf("new: %v\n%s", err, out)
+				}
+				dir := filepath.Join(work, name)
+				if _, err := exec.LookPath("asc"); err != nil {
+					out, err := sh(t, dir, bin, "plugin", "build", ".")
+					if err == nil || !strings.Contains(out, "npm install") || !strings.Contains(out, "asc") {
+						t.Fatalf("build without a compiler: %v, want the missing asc named\n%s", err, out)
+					}
+				}
+				old := env[0]
+				env[0] = "PATH=" + ascDir + string(os.PathListSeparator) + os.Getenv("PATH")
+				defer func() { env[0] = old }()
+				if out, err := sh(t, dir, bin, "plugin", "build", "."); err != nil {
+					t.Fatalf("build: %v\n%s", err, out)
+				}
+				line := readmeTestLine(t, filepath.Join(dir, "README.md"))
+				out, err := sh(t, dir, "sh", "-c", strings.Replace(line, "sluice", bin, 1))
+				if err != nil || !strings.Contains(out, "checks: ok") {
+					t.Fatalf("%s: %v\n%s", line, err, out)
+				}
+			})
+		}
+	}
 	t.Run("stateful route fails the checks", func(t *testing.T) {
 		dir := filepath.Join(work, "my-route")
 		logic, err := os.ReadFile(filepath.Join(dir, "logic.go"))

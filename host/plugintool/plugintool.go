@@ -29,7 +29,7 @@ const ModulePath = "github.com/sluice-gw/sluice"
 const SDKModule = "github.com/sluice-gw/sluice/sdk"
 
 const usage = `usage:
-  sluice plugin new NAME --hook route|cache_key|translate|policy [--dir DIR] [--sdk SLUICE_SRC]
+  sluice plugin new NAME --hook route|cache_key|translate|policy [--lang go|as] [--dir DIR] [--sdk SLUICE_SRC]
   sluice plugin build DIR [-o OUT.wasm]
   sluice plugin test PLUGIN.wasm --hook HOOK [--input FILE.json] [--config JSON] [--timeout D]
       [--checks=false] [--fuzz N] [--calls N] [--mem-calls N] [--p50 D] [--p99 D] [--stateful] [--seed N]`
@@ -111,6 +111,7 @@ func runNew(args []string, stdout, stderr io.Writer) error {
 	hook := fs.String("hook", "", "route | cache_key | translate | policy")
 	dir := fs.String("dir", "", "target directory (default ./NAME)")
 	sdkSrc := fs.String("sdk", "", "use the SDK of this sluice checkout (or sdk/ directory) instead of the copy this binary carries")
+	lang := fs.String("lang", "go", "go | as (AssemblyScript: route, cache_key and policy)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -122,9 +123,19 @@ func runNew(args []string, stdout, stderr io.Writer) error {
 	if !validName(name) {
 		return fmt.Errorf("plugin new: name %q: use lower-case letters, digits and dashes", name)
 	}
-	tmpl, ok := scaffolds[*hook]
-	if !ok {
-		return fmt.Errorf("plugin new: --hook must be route, cache_key, translate or policy, not %q", *hook)
+	var tmpl scaffold
+	var ok bool
+	switch *lang {
+	case "go":
+		if tmpl, ok = scaffolds[*hook]; !ok {
+			return fmt.Errorf("plugin new: --hook must be route, cache_key, translate or policy, not %q", *hook)
+		}
+	case "as":
+		if tmpl, ok = asScaffolds[*hook]; !ok {
+			return fmt.Errorf("plugin new: --lang as: --hook must be route, cache_key or policy, not %q", *hook)
+		}
+	default:
+		return fmt.Errorf("plugin new: --lang must be go or as, not %q", *lang)
 	}
 	target := *dir
 	if target == "" {
@@ -137,6 +148,9 @@ func runNew(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return fmt.Errorf("plugin new: %w", err)
+	}
+	if *lang == "as" {
+		return newAS(target, name, *hook, tmpl, stdout)
 	}
 	data := map[string]string{"Name": name, "Hook": *hook, "Call": tmpl.call, "ConfigArg": configArg(tmpl.config)}
 	files := map[string]string{"main.go": tmpl.main, "logic.go": tmpl.logic, "logic_test.go": tmpl.test,
@@ -168,6 +182,31 @@ func runNew(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "created %s (hook %s)\n  test:  cd %s && go test ./...\n  build: sluice plugin build %s\n  try:   sluice plugin test %s/%s.wasm --hook %s --input %s/input.json%s\n",
 		target, *hook, target, target, target, filepath.Base(target), tmpl.call, target, configArg(tmpl.config))
+	return nil
+}
+
+// newAS writes an AssemblyScript plugin: its entry, package.json pinning the compiler, the
+// README, the sample input and the SDK copied from the binary.
+func newAS(target, name, hook string, tmpl scaffold, stdout io.Writer) error {
+	fill := strings.NewReplacer("{{.Name}}", name, "{{.Hook}}", hook, "{{.Call}}", tmpl.call)
+	if err := os.MkdirAll(filepath.Join(target, "assembly"), 0o755); err != nil {
+		return fmt.Errorf("plugin new: %w", err)
+	}
+	for fname, body := range map[string]string{"assembly/index.ts": tmpl.logic, "package.json": asPackageTmpl,
+		"README.md": asReadmeTmpl, "input.json": tmpl.input + "\n", ".gitignore": "node_modules/\n*.wasm\n"} {
+		if err := os.WriteFile(filepath.Join(target, filepath.FromSlash(fname)), []byte(fill.Replace(body)), 0o644); err != nil {
+			return fmt.Errorf("plugin new: %w", err)
+		}
+	}
+	src, err := fs.Sub(sdk.Source(), "as/assembly")
+	if err != nil {
+		return fmt.Errorf("plugin new: %w", err)
+	}
+	if err := writeFS(src, filepath.Join(target, ASSDKDir)); err != nil {
+		return fmt.Errorf("plugin new: write the SDK: %w", err)
+	}
+	fmt.Fprintf(stdout, "created %s (hook %s, AssemblyScript)\n  setup: cd %s && npm install\n  build: sluice plugin build %s\n  try:   sluice plugin test %s/%s.wasm --hook %s --input %s/input.json\n",
+		target, hook, target, target, target, filepath.Base(target), tmpl.call, target)
 	return nil
 }
 
@@ -238,6 +277,7 @@ func writeFS(src fs.FS, dir string) error {
 		if strings.HasSuffix(p, "_test.go") {
 			return nil // the SDK's own tests are not the plugin's
 		}
+
 		b, err := fs.ReadFile(src, p)
 		if err != nil {
 			return err
@@ -279,12 +319,25 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	target, _ = filepath.Abs(target)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", target, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("plugin build: go build: %w", err)
+	if isAS(dir) {
+		asc, err := findASC(dir)
+		if err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(ctx, asc, append([]string{"assembly/index.ts", "-o", target}, ascFlags...)...)
+		cmd.Dir = dir
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("plugin build: asc: %w", err)
+		}
+	} else {
+		cmd := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", target, ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("plugin build: go build: %w", err)
+		}
 	}
 	st, err := os.Stat(target)
 	if err != nil {
@@ -292,6 +345,31 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "built %s (%d bytes, %.1f MiB) in %v\n", target, st.Size(), float64(st.Size())/(1<<20), time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// isAS reports an AssemblyScript plugin: assembly/index.ts and a package.json, no Go files.
+func isAS(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, "assembly", "index.ts")); err != nil {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(dir, "package.json")); err != nil {
+		return false
+	}
+	gofiles, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	return len(gofiles) == 0
+}
+
+// findASC finds the AssemblyScript compiler: the plugin's own (npm install), else asc on PATH.
+func findASC(dir string) (string, error) {
+	local := filepath.Join(dir, "node_modules", ".bin", "asc")
+	if _, err := os.Stat(local); err == nil {
+		return local, nil
+	}
+	if p, err := exec.LookPath("asc"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("plugin build: the AssemblyScript compiler (asc) is not in %s nor on PATH: run `npm install` in %s (it installs assemblyscript %s, pinned in package.json), or put asc on PATH",
+		filepath.Join(dir, "node_modules", ".bin"), dir, ASVersion)
 }
 
 func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -80,6 +80,8 @@ func TestErrors(t *testing.T) {
 		{[]string{"frob"}, `unknown subcommand "frob"`},
 		{[]string{"new", "x", "--hook", "nope", "--dir", dir}, "--hook must be"},
 		{[]string{"new", "Bad Name", "--hook", "route"}, "use lower-case"},
+		{[]string{"new", "x", "--hook", "translate", "--lang", "as", "--dir", dir}, "--lang as: --hook must be route, cache_key or policy"},
+		{[]string{"new", "x", "--hook", "route", "--lang", "rust", "--dir", dir}, "--lang must be go or as"},
 		{[]string{"test", "missing.wasm"}, "want PLUGIN.wasm"},
 		{[]string{"test", "missing.wasm", "--hook", "sluice_frob"}, `no built-in sample for hook "sluice_frob"`},
 		{[]string{"new", "x", "--hook", "route", "--dir", filepath.Join(dir, "x"), "--sdk", dir}, "holds neither"},
