@@ -3,11 +3,17 @@ package plugintool
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice-gw/sluice/host/plugin"
+	"github.com/sluice-gw/sluice/sdk/conformance/guestcheck"
 )
 
 // TestBinaryOutsideCheckout is what a user with only the sluice binary and Go does: in a
@@ -95,6 +101,9 @@ func TestBinaryOutsideCheckout(t *testing.T) {
 				if err != nil || !strings.Contains(out, "checks: ok") {
 					t.Fatalf("%s: %v\n%s", line, err, out)
 				}
+				goName := "my-" + strings.ReplaceAll(hook, "_", "-")
+				sameAnswers(t, filepath.Join(work, goName, goName+".wasm"), filepath.Join(dir, name+".wasm"),
+					asScaffolds[hook].call, asScaffolds[hook].input, scaffolds[hook].config)
 			})
 		}
 	}
@@ -152,4 +161,54 @@ func readmeTestLine(t *testing.T, path string) string {
 	}
 	t.Fatalf("%s has no `sluice plugin test` line", path)
 	return ""
+}
+
+// sameAnswers runs the Go and the AssemblyScript scaffold of one hook (the same logic) on the
+// edge-case and fuzzed inputs of the checks: both SDKs must accept and refuse the same inputs
+// and answer alike, which holds the AssemblyScript SDK to the Go SDK's JSON rules.
+func sameAnswers(t *testing.T, goWasm, asWasm, hook, sample, config string) {
+	t.Helper()
+	ctx := context.Background()
+	e, err := plugin.NewEngine(plugin.EngineOptions{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var cfg map[string]any
+	if config != "" {
+		json.Unmarshal([]byte(config), &cfg)
+	}
+	var gs []engineGuest
+	for _, f := range []string{goWasm, asWasm} {
+		p, err := e.Load(ctx, plugin.Spec{Name: filepath.Base(f), Path: f, Config: cfg, Sandbox: plugin.SandboxTrusted, Pool: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs = append(gs, engineGuest{p})
+	}
+	inputs := [][]byte{[]byte(sample)}
+	for _, edge := range guestcheck.EdgeInputs([]byte(sample)) {
+		inputs = append(inputs, edge.Input)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 300 {
+		inputs = append(inputs, guestcheck.Mutate(rng, []byte(sample)))
+	}
+	differ := 0
+	for _, in := range inputs {
+		a, aerr := gs[0].Call(ctx, hook, in)
+		b, berr := gs[1].Call(ctx, hook, in)
+		if aerr != nil || berr != nil {
+			t.Fatalf("%s on %.80q: go %v, as %v", hook, in, aerr, berr)
+		}
+		if a.IsError != b.IsError || (!a.IsError && !bytes.Equal(a.Out, b.Out)) || (a.IsError && a.Status != b.Status) {
+			differ++
+			if differ <= 5 {
+				t.Errorf("%s on %.120q:\n go %v %d %s %s\n as %v %d %s %s", hook, in, a.IsError, a.Status, a.Out, a.Message, b.IsError, b.Status, b.Out, b.Message)
+			}
+		}
+	}
+	if differ > 0 {
+		t.Fatalf("%d of %d inputs answered differently", differ, len(inputs))
+	}
 }

@@ -47,10 +47,27 @@ handleRoute(route);
 	"cache_key": {call: "cache_key", input: `{"meta":{"model":"gpt-4o-mini"},"key":"k","last_user":"Hello   World","system":"be brief"}`,
 		logic: asHead + `import { CacheKeyInput, CacheKeyOutput, handleCacheKey } from "../` + ASSDKDir + `/sluice";
 
+// isSpace is Unicode White_Space, as Go's unicode.IsSpace.
+function isSpace(c: i32): bool {
+  return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
 // key makes requests that differ only in case and spacing of the last user message share a
 // cache entry. Set skip to not cache a request.
 function key(input: CacheKeyInput): CacheKeyOutput {
-  const words = input.lastUser.toLowerCase().split(" ").filter((w: string): bool => w.length > 0);
+  const s = input.lastUser.toLowerCase();
+  const words: string[] = [];
+  let start = -1;
+  for (let i = 0; i <= s.length; i++) {
+    const space = i == s.length || isSpace(s.charCodeAt(i));
+    if (space && start >= 0) {
+      words.push(s.substring(start, i));
+      start = -1;
+    } else if (!space && start < 0) {
+      start = i;
+    }
+  }
   const o = new CacheKeyOutput();
   o.key = input.meta.model + "\u0000" + input.system + "\u0000" + words.join(" ");
   return o;

@@ -117,6 +117,40 @@ export class Reader {
     return this.strSlow(start);
   }
 
+  // skipStr validates and consumes a string without decoding it (skipped members can be large).
+  skipStr(): void {
+    let q = this.p + 1;
+    while (q < this.end) {
+      const c = load<u8>(q);
+      if (c == 0x22) {
+        this.p = q + 1;
+        return;
+      }
+      if (c < 0x20) {
+        this.p = q;
+        this.fail("control character in string");
+        return;
+      }
+      if (c == 0x5c) {
+        if (q + 1 >= this.end) break;
+        const e = load<u8>(q + 1);
+        if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
+          q += 2;
+        } else if (e == 0x75 && hex4(q + 2, this.end) >= 0) {
+          q += 6;
+        } else {
+          this.p = q;
+          this.fail("invalid escape");
+          return;
+        }
+        continue;
+      }
+      q++;
+    }
+    this.p = this.end;
+    this.fail("unterminated string");
+  }
+
   // strSlow decodes escapes and non-ASCII bytes, replacing what encoding/json replaces.
   strSlow(start: usize): string {
     const units = new Array<i32>();
@@ -315,7 +349,7 @@ export class Reader {
       if (!this.open(0x5b)) return;
       for (let n = 0; this.next(n, 0x5d); n++) this.skip();
     } else if (c == 0x22) {
-      this.str();
+      this.skipStr();
     } else if (c == 0x74 || c == 0x66) {
       this.bool();
     } else if (c == 0x6e) {
