@@ -36,7 +36,8 @@ run: build
 	bin/sluice serve
 
 # What the tests need that Go does not fetch: redis-server for multi-replica tests, chromium
-# for the dashboard test, the official Node SDKs for end-to-end tests, and the coding agents
+# for the dashboard test, the official Node SDKs for end-to-end tests, the AssemblyScript
+# compiler of the AssemblyScript SDK (sdk/as, pinned), and the coding agents
 # (Codex CLI, Claude Code) with the Node 22 they run on, kept in their own folder and used by
 # path so the system node stays as it is.
 test-deps:
@@ -49,6 +50,7 @@ test-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	cd sdk/as && npm ci --no-audit --no-fund --loglevel=error
 	cd $(AGENTS_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@# podman (with runc, for hosts where crun cannot run) lets the image test start the image;
 	@# without it that one test is skipped.
@@ -58,20 +60,23 @@ test-deps:
 
 test: test-deps build
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	cd sdk && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	cd deploy && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	GOOS=wasip1 GOARCH=wasm $(GO) vet ./sdk/... $(TRANSLATORS:%=./plugins/%/...)
+	GOOS=wasip1 GOARCH=wasm $(GO) vet $(TRANSLATORS:%=./plugins/%/...)
 	$(GO) run $(STATICCHECK) ./...
+	@# The SDK is its own module (standard library only): vet it natively and as a guest.
+	cd sdk && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 	cd deploy && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
-	@for d in . deploy; do \
-		(cd $$d && cp go.mod /tmp/sluice-go.mod.$$$$ && cp go.sum /tmp/sluice-go.sum.$$$$ && $(GO) mod tidy && \
+	@for d in . sdk deploy; do \
+		(cd $$d && touch go.sum && cp go.mod /tmp/sluice-go.mod.$$$$ && cp go.sum /tmp/sluice-go.sum.$$$$ && $(GO) mod tidy && touch go.sum && \
 		if ! cmp -s go.mod /tmp/sluice-go.mod.$$$$ || ! cmp -s go.sum /tmp/sluice-go.sum.$$$$; then \
 			echo "go mod tidy changes $$d/go.mod or go.sum: run it and commit"; \
-			cp /tmp/sluice-go.mod.$$$$ go.mod; cp /tmp/sluice-go.sum.$$$$ go.sum; rm -f /tmp/sluice-go.*.$$$$; exit 1; fi; \
-		rm -f /tmp/sluice-go.*.$$$$) || exit 1; \
+			cp /tmp/sluice-go.mod.$$$$ go.mod; cp /tmp/sluice-go.sum.$$$$ go.sum; rm -f /tmp/sluice-go.*.$$$$; [ -s go.sum ] || rm -f go.sum; exit 1; fi; \
+		rm -f /tmp/sluice-go.*.$$$$; [ -s go.sum ] || rm -f go.sum) || exit 1; \
 	done
 
 # Short fuzzing passes over the parsers.
@@ -80,6 +85,7 @@ fuzz:
 	$(GO) test -run x -fuzz FuzzReader -fuzztime 20s ./host/sse
 	$(GO) test -run x -fuzz FuzzParse -fuzztime 20s ./host/config
 	$(GO) test -run x -fuzz FuzzBedrockEvents -fuzztime 20s ./host/provider
+	cd sdk && $(GO) test -run x -fuzz FuzzTypedViews -fuzztime 20s .
 
 # prices regenerates the embedded price snapshot from the @pydantic/genai-prices version pinned
 # in host/pricing/gen/package.json (bump it there), then checks it against the published prices.

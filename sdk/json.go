@@ -1,554 +1,94 @@
 package sdk
 
 import (
-	"errors"
 	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
-	"unsafe"
 
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
-// This file is a small single-pass JSON scanner and writer. Typed hook views are decoded with
-// it instead of encoding/json, whose reflection-driven struct decoding costs about ten times
-// more inside a wasm guest (sdk/ABI.md, "Performance"). The hot paths (typed views, skip, raw,
-// Field, SetField) iterate with open/next instead of callbacks: a closure per object made the
-// scanner escape to the heap and cost most of a route hook inside wasm.
+// The SDK reads JSON with one core, sdk/jsonx, which validates with encoding/json's grammar,
+// bounds nesting at jsonx.MaxDepth and decodes strings with encoding/json's rules (surrogate
+// pairs joined, lone surrogates and invalid UTF-8 as U+FFFD). The typed hook views read their
+// input in one pass with a jsonx.Scanner; Field, SetField and Decode parse to jsonx Values. On
+// top of that every object the SDK decodes refuses duplicate keys (encoding/json would keep the
+// last one, so two readers of one input could disagree), and a value of the wrong type is an
+// error, not a zero. Typed views are decoded this way instead of with encoding/json, whose
+// reflection-driven struct decoding costs about ten times more inside a wasm guest (ABI.md,
+// "Performance").
 
-var errSyntax = errors.New("sdk: invalid JSON")
+// jsonError is a decoding failure past the syntax: a duplicate key, a number out of range.
+type jsonError struct{ msg string }
 
-// maxDepth is the nesting limit every JSON reader of sluice shares.
-const maxDepth = jsonx.MaxDepth
+func (e *jsonError) Error() string { return "sdk: " + e.msg }
 
-type scanner struct {
-	b   []byte
-	i   int
-	err error
-	// src, when set, holds the same bytes as b as a string: strings without escapes are then
-	// returned as substrings of it, without allocating, and stay valid after the call.
-	src string
+func errDup(k []byte) error { return &jsonError{"duplicate key " + strconv.Quote(string(k))} }
+
+// seen tracks the keys of one object for duplicates: a bit per known key (its index in the
+// view's key list), and the rare unknown keys in a list. Keys are compared decoded.
+type seen struct {
+	known   uint64
+	unknown [][]byte
 }
 
-// next advances to the next member (after open('{')) or element (after open('[')) of the
-// current container, consuming the separator. n counts the items seen; start it at 0.
-func (s *scanner) next(n *int, end byte) bool {
-	c := s.peek()
-	if c == end {
-		s.i++
-		return false
+// dup records key (known index idx, or -1) and reports whether it was seen before.
+func (s *seen) dup(idx int, key []byte) bool {
+	if idx >= 0 {
+		bit := uint64(1) << idx
+		d := s.known&bit != 0
+		s.known |= bit
+		return d
 	}
-	if *n > 0 {
-		if c != ',' {
-			s.fail()
-			return false
-		}
-		s.i++
-	}
-	*n++
-	return s.err == nil
-}
-
-// open consumes the container opener c ('{' or '[').
-func (s *scanner) open(c byte) bool {
-	if s.peek() != c {
-		s.fail()
-		return false
-	}
-	s.i++
-	return true
-}
-
-// key reads an object key and the colon after it. The bytes alias the input unless the key
-// has escapes.
-func (s *scanner) key() []byte {
-	k, _ := s.strBytes()
-	if s.peek() != ':' {
-		s.fail()
-		return nil
-	}
-	s.i++
-	return k
-}
-
-// keyStr is key as a string (a substring of src when possible).
-func (s *scanner) keyStr() string {
-	start := s.i
-	if s.peek() == '"' {
-		start = s.i + 1
-	}
-	k, esc := s.strBytes()
-	if s.peek() != ':' {
-		s.fail()
-		return ""
-	}
-	s.i++
-	if !esc && s.src != "" {
-		return s.src[start : start+len(k)]
-	}
-	return string(k)
-}
-
-// skipStr consumes a string without decoding it.
-func (s *scanner) skipStr() {
-	if s.peek() != '"' {
-		s.fail()
-		return
-	}
-	for i := s.i + 1; i < len(s.b); i++ {
-		switch c := s.b[i]; {
-		case c == '"':
-			s.i = i + 1
-			return
-		case c == '\\':
-			i++
-		case c < 0x20:
-			s.fail()
-			return
-		}
-	}
-	s.fail()
-}
-
-// bstr is an allocation-free string view of b for parsing calls that do not keep it.
-func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
-func (s *scanner) fail() {
-	if s.err == nil {
-		s.err = errSyntax
-	}
-	s.i = len(s.b)
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-func (s *scanner) peek() byte {
-	s.ws()
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-// object calls fn for each key; fn must consume exactly one value. Only the cold paths (config
-// decoding) use it.
-func (s *scanner) object(fn func(key []byte)) {
-	if !s.open('{') {
-		return
-	}
-	for n := 0; s.next(&n, '}'); {
-		fn(s.key())
-	}
-}
-
-// array calls fn for each element; fn must consume exactly one value.
-func (s *scanner) array(fn func()) {
-	if !s.open('[') {
-		return
-	}
-	for n := 0; s.next(&n, ']'); {
-		fn()
-	}
-}
-
-// strBytes returns the string's raw bytes (a sub-slice when it has no escapes) and whether it
-// had escapes.
-func (s *scanner) strBytes() ([]byte, bool) {
-	if s.peek() != '"' {
-		s.fail()
-		return nil, false
-	}
-	s.i++
-	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		if c == '"' {
-			out := s.b[start:s.i]
-			s.i++
-			return out, false
-		}
-		if c == '\\' {
-			break
-		}
-		if c < 0x20 {
-			s.fail()
-			return nil, false
-		}
-		s.i++
-	}
-	// Slow path: unescape into a new buffer.
-	out := append([]byte(nil), s.b[start:s.i]...)
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			return out, true
-		case c == '\\':
-			if s.i+1 >= len(s.b) {
-				s.fail()
-				return nil, false
-			}
-			e := s.b[s.i+1]
-			s.i += 2
-			switch e {
-			case '"', '\\', '/':
-				out = append(out, e)
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r, ok := s.hex4()
-				if !ok {
-					return nil, false
-				}
-				if utf16.IsSurrogate(r) && s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
-					s.i += 2
-					r2, ok := s.hex4()
-					if !ok {
-						return nil, false
-					}
-					r = utf16.DecodeRune(r, r2)
-				}
-				out = utf8.AppendRune(out, r)
-			default:
-				s.fail()
-				return nil, false
-			}
-		case c < 0x20:
-			s.fail()
-			return nil, false
-		default:
-			out = append(out, c)
-			s.i++
-		}
-	}
-	s.fail()
-	return nil, false
-}
-
-func (s *scanner) hex4() (rune, bool) {
-	if s.i+4 > len(s.b) {
-		s.fail()
-		return 0, false
-	}
-	v, err := strconv.ParseUint(string(s.b[s.i:s.i+4]), 16, 32)
-	if err != nil {
-		s.fail()
-		return 0, false
-	}
-	s.i += 4
-	return rune(v), true
-}
-
-// str reads a string; null reads as "".
-func (s *scanner) str() string {
-	if s.null() {
-		return ""
-	}
-	start := s.i + 1
-	b, esc := s.strBytes()
-	if !esc && s.src != "" && s.err == nil {
-		return s.src[start : start+len(b)]
-	}
-	return string(b)
-}
-
-func (s *scanner) null() bool {
-	if s.peek() == 'n' && s.i+4 <= len(s.b) && string(s.b[s.i:s.i+4]) == "null" {
-		s.i += 4
-		return true
-	}
-	return false
-}
-
-func (s *scanner) numBytes() []byte {
-	s.ws()
-	start := s.i
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
-			s.i++
-			continue
-		}
-		break
-	}
-	if start == s.i {
-		s.fail()
-	}
-	return s.b[start:s.i]
-}
-
-// float reads a number; null reads as 0.
-func (s *scanner) float() float64 {
-	if s.null() {
-		return 0
-	}
-	nb := s.numBytes()
-	if v, ok := simpleFloat(nb); ok {
-		return v
-	}
-	f, err := strconv.ParseFloat(bstr(nb), 64)
-	if err != nil {
-		s.fail()
-	}
-	return f
-}
-
-// pow10 holds the powers of ten that float64 represents exactly.
-var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
-	1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// simpleFloat parses numbers with at most 15 significant digits and a small exponent exactly
-// (an exact integer times or divided by an exact power of ten is correctly rounded), which is
-// every stat and price the host sends. strconv.ParseFloat costs about 250 ns a call inside a
-// wasm guest; this costs a tenth of that. Anything else reports false and goes to strconv.
-func simpleFloat(b []byte) (float64, bool) {
-	i := 0
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		i++
-	}
-	var m int64
-	digits, frac := 0, 0
-	start := i
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		m = m*10 + int64(b[i]-'0')
-		if m != 0 {
-			digits++
-		}
-	}
-	if i == start {
-		return 0, false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if i == len(b) || b[i] < '0' || b[i] > '9' {
-			return 0, false
-		}
-		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-			m = m*10 + int64(b[i]-'0')
-			if m != 0 {
-				digits++
-			}
-			frac++
-		}
-	}
-	exp := 0
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			eneg = b[i] == '-'
-			i++
-		}
-		es := i
-		for ; i < len(b) && b[i] >= '0' && b[i] <= '9' && i-es < 4; i++ {
-			exp = exp*10 + int(b[i]-'0')
-		}
-		if i == es {
-			return 0, false
-		}
-		if eneg {
-			exp = -exp
-		}
-	}
-	if i != len(b) || digits > 15 {
-		return 0, false
-	}
-	exp -= frac
-	f := float64(m)
-	switch {
-	case exp == 0:
-	case exp > 0 && exp < len(pow10):
-		f *= pow10[exp]
-	case exp < 0 && -exp < len(pow10):
-		f /= pow10[-exp]
-	default:
-		return 0, false
-	}
-	if neg {
-		f = -f
-	}
-	return f, true
-}
-
-// simpleInt parses the common -?digits form without allocating.
-func simpleInt(b []byte) (int64, bool) {
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	if neg {
-		n = -n
-	}
-	return n, true
-}
-
-// int reads an integer (a fractional number is truncated); null reads as 0.
-func (s *scanner) int() int64 {
-	if s.null() {
-		return 0
-	}
-	nb := s.numBytes()
-	if v, ok := simpleInt(nb); ok {
-		return v
-	}
-	f, err := strconv.ParseFloat(bstr(nb), 64)
-	if err != nil {
-		s.fail()
-	}
-	return int64(f)
-}
-
-func (s *scanner) boolean() bool {
-	switch s.peek() {
-	case 't':
-		if s.i+4 <= len(s.b) && string(s.b[s.i:s.i+4]) == "true" {
-			s.i += 4
+	for _, u := range s.unknown {
+		if string(u) == string(key) {
 			return true
 		}
-	case 'f':
-		if s.i+5 <= len(s.b) && string(s.b[s.i:s.i+5]) == "false" {
-			s.i += 5
-			return false
-		}
-	case 'n':
-		if s.null() {
-			return false
-		}
 	}
-	s.fail()
+	s.unknown = append(s.unknown, key)
 	return false
 }
 
-// skip consumes one value of any kind.
-func (s *scanner) skip() { s.skipDepth(0) }
-
-func (s *scanner) skipDepth(d int) {
-	if c := s.peek(); d >= maxDepth && (c == '{' || c == '[') {
-		s.fail()
-		return
+// keyIndex finds the decoded key in keys, trying the expected position first, so a member in
+// the order the host writes them costs one comparison.
+func keyIndex(key []byte, keys []string, guess int) int {
+	if guess >= 0 && guess < len(keys) && string(key) == keys[guess] {
+		return guess
 	}
-	switch s.peek() {
-	case '{':
-		s.i++
-		for n := 0; s.next(&n, '}'); {
-			s.skipStr()
-			if s.peek() != ':' {
-				s.fail()
-				return
-			}
-			s.i++
-			s.skipDepth(d + 1)
+	for i, k := range keys {
+		if string(key) == k {
+			return i
 		}
-	case '[':
-		s.i++
-		for n := 0; s.next(&n, ']'); {
-			s.skipDepth(d + 1)
-		}
-	case '"':
-		s.skipStr()
-	case 't', 'f':
-		s.boolean()
-	case 'n':
-		if !s.null() {
-			s.fail()
-		}
-	default:
-		s.numBytes()
 	}
+	return -1
 }
 
-// raw consumes one value and returns its bytes.
-func (s *scanner) raw() []byte {
-	s.ws()
-	start := s.i
-	s.skip()
-	if s.err != nil {
-		return nil
+// parseObject validates b as one JSON object.
+func parseObject(b []byte, t *jsonx.Tape) (jsonx.Value, error) {
+	v, err := jsonx.ParseTape(b, t)
+	if err != nil {
+		return v, err
 	}
-	return s.b[start:s.i]
+	if !v.IsObject() {
+		return v, &jsonError{"want a JSON object, got " + v.Kind().String()}
+	}
+	return v, nil
 }
 
-// value decodes one value into map[string]any, []any, string, float64, bool or nil.
-func (s *scanner) value() any {
-	switch s.peek() {
-	case '{':
-		m := map[string]any{}
-		s.object(func(k []byte) { m[string(k)] = s.value() })
-		return m
-	case '[':
-		a := []any{}
-		s.array(func() { a = append(a, s.value()) })
-		return a
-	case '"':
-		return s.str()
-	case 't', 'f':
-		return s.boolean()
-	case 'n':
-		if s.null() {
-			return nil
-		}
-		s.fail()
-		return nil
-	default:
-		return s.float()
-	}
-}
-
-func (s *scanner) end() error {
-	s.ws()
-	if s.err == nil && s.i != len(s.b) {
-		s.err = errSyntax
-	}
-	return s.err
-}
-
-// Field returns the raw JSON value of the top-level key in the object obj.
+// Field returns the raw JSON value of the top-level key in the object obj; false when obj is
+// not a valid object, lacks the key, or has it more than once.
 func Field(obj []byte, key string) ([]byte, bool) {
-	s := scanner{b: obj}
-	if !s.open('{') {
+	root, err := parseObject(obj, nil)
+	if err != nil {
 		return nil, false
 	}
 	var out []byte
 	found := false
-	for n := 0; s.next(&n, '}'); {
-		k := s.key()
-		if !found && string(k) == key {
-			out, found = s.raw(), true
-			continue
+	for k, v, i := root.NextMember(0); k.Exists(); k, v, i = root.NextMember(i) {
+		if k.Is(key) {
+			if found {
+				return nil, false
+			}
+			out, found = v.Raw(), true
 		}
-		s.skip()
-	}
-	if s.err != nil {
-		return nil, false
 	}
 	return out, found
 }
@@ -559,26 +99,25 @@ func SetField(obj []byte, key string, val []byte) ([]byte, error) {
 	return AppendSetField(make([]byte, 0, len(obj)+len(key)+len(val)+4), obj, key, val)
 }
 
-// AppendSetField is SetField appending to dst (pass a reused buffer to avoid allocating).
+// AppendSetField is SetField appending to dst (pass a reused buffer to avoid allocating). An
+// obj that is not a valid object, or that has key more than once, is an error.
 func AppendSetField(dst, obj []byte, key string, val []byte) ([]byte, error) {
-	s := scanner{b: obj}
-	if !s.open('{') {
-		return nil, errSyntax
+	root, err := parseObject(obj, nil)
+	if err != nil {
+		return nil, err
 	}
 	out := append(dst, '{')
 	w := 0
 	done := false
-	for n := 0; s.next(&n, '}'); {
-		ks := s.i
-		k := s.key()
-		s.ws()
-		start := s.i
-		s.skip()
-		if string(k) == key {
-			if done || val == nil {
-				continue
+	for k, v, i := root.NextMember(0); k.Exists(); k, v, i = root.NextMember(i) {
+		if k.Is(key) {
+			if done {
+				return nil, errDup(k.Raw())
 			}
 			done = true
+			if val == nil {
+				continue
+			}
 			if w > 0 {
 				out = append(out, ',')
 			}
@@ -591,13 +130,10 @@ func AppendSetField(dst, obj []byte, key string, val []byte) ([]byte, error) {
 		if w > 0 {
 			out = append(out, ',')
 		}
-		// The key's original bytes (already valid JSON), then the colon and the value.
-		out = append(out, trimWS(obj[ks:start])...)
-		out = append(out, s.b[start:s.i]...)
+		out = append(out, k.Raw()...)
+		out = append(out, ':')
+		out = append(out, v.Raw()...)
 		w++
-	}
-	if err := s.end(); err != nil {
-		return nil, err
 	}
 	if !done && val != nil {
 		if w > 0 {
@@ -610,99 +146,80 @@ func AppendSetField(dst, obj []byte, key string, val []byte) ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-// trimWS drops JSON whitespace around b.
-func trimWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
 // String decodes a raw JSON string value.
 func String(raw []byte) (string, bool) {
-	s := scanner{b: raw}
-	if s.peek() != '"' {
+	v, err := jsonx.Parse(raw)
+	if err != nil || !v.IsString() {
 		return "", false
 	}
-	v := s.str()
-	return v, s.end() == nil
+	return v.Str(), true
 }
 
-// Number decodes a raw JSON number value.
+// Number decodes a raw JSON number value (false when it is out of float64's range).
 func Number(raw []byte) (float64, bool) {
-	s := scanner{b: raw}
-	c := s.peek()
-	if c != '-' && (c < '0' || c > '9') {
+	var s jsonx.Scanner
+	s.Reset(raw, "")
+	if c := s.Peek(); c != '-' && (c < '0' || c > '9') {
 		return 0, false
 	}
-	v := s.float()
-	return v, s.end() == nil
+	f := s.Float()
+	return f, s.End() == nil
 }
 
-// Decode decodes raw JSON into map[string]any, []any, string, float64, bool or nil.
+// Decode decodes raw JSON into map[string]any, []any, string, float64, bool or nil. Objects
+// with a duplicate key and numbers out of float64's range are refused.
 func Decode(raw []byte) (any, error) {
-	s := scanner{b: raw}
-	v := s.value()
-	if err := s.end(); err != nil {
+	v, err := jsonx.Parse(raw)
+	if err != nil {
 		return nil, err
 	}
-	return v, nil
+	return decodeAny(v)
 }
 
-const hexDigits = "0123456789abcdef"
-
-// AppendString appends s as a JSON string literal.
-func AppendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, `\ufffd`...)
-				i++
-				start = i
-				continue
+func decodeAny(v jsonx.Value) (any, error) {
+	switch v.Kind() {
+	case jsonx.Object:
+		m := map[string]any{}
+		for k, e, i := v.NextMember(0); k.Exists(); k, e, i = v.NextMember(i) {
+			ks := k.Str()
+			if _, dup := m[ks]; dup {
+				return nil, errDup([]byte(ks))
 			}
-			if r == '\u2028' || r == '\u2029' {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, `\u202`...)
-				dst = append(dst, hexDigits[r&0xf])
-				i += size
-				start = i
-				continue
+			x, err := decodeAny(e)
+			if err != nil {
+				return nil, err
 			}
-			i += size
-			continue
+			m[ks] = x
 		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		return m, nil
+	case jsonx.Array:
+		a := []any{}
+		for e, i := v.NextElem(0); e.Exists(); e, i = v.NextElem(i) {
+			x, err := decodeAny(e)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, x)
 		}
-		i++
-		start = i
+		return a, nil
+	case jsonx.String:
+		return v.Str(), nil
+	case jsonx.Number:
+		f, ok := v.Float()
+		if !ok {
+			return nil, &jsonError{"number " + v.String() + " is out of range"}
+		}
+		return f, nil
+	case jsonx.Bool:
+		b, _ := v.Bool()
+		return b, nil
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return nil, nil
 }
+
+// AppendString appends s as a JSON string literal, escaped as encoding/json does (without its
+// HTML escaping): invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
+func AppendString(dst []byte, s string) []byte { return jsonx.AppendString(dst, s) }
 
 // AppendValue appends v (nil, bool, string, ints, floats, []any, map[string]any, []string,
 // map[string]string or raw JSON as []byte) as JSON.

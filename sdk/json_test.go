@@ -1,9 +1,12 @@
 package sdk
 
 import (
+	"encoding/json"
 	"errors"
-	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 func TestDecodeRouteInput(t *testing.T) {
@@ -129,40 +132,56 @@ func TestRequestViewBodyAndMeta(t *testing.T) {
 	}
 }
 
-func TestSimpleFloatMatchesStrconv(t *testing.T) {
-	for _, s := range []string{"0", "-0", "12.5", "0.01", "0.15", "0.6", "1e3", "1.5E-7", "123456789012345", "0.000123",
-		"-42.125", "3.14159265358979", "1e22", "1e-22", "0.1", "0.2", "0.3", "1700000000000.5", "5e+2", "00.5"} {
-		want, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+// The views refuse what two readers could read differently (duplicate keys, also when one is
+// escaped), bound the nesting like every sluice reader, refuse values of the wrong type, and
+// decode strings exactly as encoding/json does.
+func TestViewsJSONRules(t *testing.T) {
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	for _, c := range []struct{ in, want string }{
+		{`{"meta":{"model":"a","model":"b"}}`, `duplicate key "model"`},
+		{`{"meta":{"model":"a","mod\u0065l":"b"}}`, `duplicate key "model"`},
+		{`{"meta":{},"meta":{}}`, `duplicate key "meta"`},
+		{`{"meta":{"zz":1,"zz":2}}`, `duplicate key "zz"`},
+		{`{"meta":{"headers":{"x":"1","x":"2"}}}`, `duplicate key "x"`},
+		{`{"candidates":[{"id":"a","id":"b"}]}`, `duplicate key "id"`},
+		{`{"meta":{"model":5}}`, "expected string"},
+		{`{"meta":{"token_estimate":1.5}}`, "not an integer"},
+		{`{"meta":{"temperature":1e400}}`, "out of range"},
+		{`{"candidates":[{"healthy":"yes"}]}`, "expected boolean"},
+		{`{"x":` + deep(jsonx.MaxDepth) + `}`, "exceeded max depth"},
+		{`{"meta":{"model":"m"}} x`, "after top-level value"},
+		{`[]`, "expected object"},
+	} {
+		if _, err := DecodeRouteInput([]byte(c.in)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%.60s: error %v, want %q", c.in, err, c.want)
+		}
+	}
+	if _, err := DecodeRouteInput([]byte(`{"x":` + deep(jsonx.MaxDepth-1) + `}`)); err != nil {
+		t.Errorf("nesting of exactly MaxDepth refused: %v", err)
+	}
+	for _, s := range []string{`"\ud83d\ude00"`, `"\ud800"`, `"\udc00\ud800"`, `"a\ud800\u0041"`, "\"\xff\xfe\"", "\"\xc0\xaf\"", "\"\xe2\x82\"", `"\u2028"`, `"ok"`} {
+		var want string
+		if err := json.Unmarshal([]byte(s), &want); err != nil {
 			t.Fatal(err)
 		}
-		got, ok := simpleFloat([]byte(s))
-		if ok && got != want {
-			t.Errorf("%s: %v, strconv %v", s, got, want)
+		in, err := DecodeRouteInput([]byte(`{"meta":{"model":` + s + `},"candidates":[{"id":` + s + `}]}`))
+		if err != nil || in.Meta.Model != want || in.Candidates[0].ID != want {
+			t.Errorf("%s: %q %q %v, encoding/json %q", s, in.Meta.Model, in.Candidates[0].ID, err, want)
 		}
-		sc := scanner{b: []byte(s)}
-		if f := sc.float(); f != want || sc.end() != nil {
-			t.Errorf("scanner %s: %v, want %v", s, f, want)
-		}
-	}
-	for _, s := range []string{"1234567890123456789", "1e400", "1.", "1e", "-", "1x"} {
-		if _, ok := simpleFloat([]byte(s)); ok {
-			t.Errorf("%s accepted by the fast path", s)
+		if got, ok := String([]byte(s)); !ok || got != want {
+			t.Errorf("String(%s) = %q, want %q", s, got, want)
 		}
 	}
-}
-
-func FuzzSimpleFloat(f *testing.F) {
-	f.Add("12.5")
-	f.Add("-0.001e3")
-	f.Fuzz(func(t *testing.T, s string) {
-		got, ok := simpleFloat([]byte(s))
-		if !ok {
-			return
-		}
-		want, err := strconv.ParseFloat(s, 64)
-		if err != nil || got != want {
-			t.Fatalf("%q: fast %v, strconv %v (%v)", s, got, want, err)
-		}
-	})
+	if _, ok := Field([]byte(`{"a":1,"a":2}`), "a"); ok {
+		t.Error("Field read a duplicate key")
+	}
+	if _, err := SetField([]byte(`{"a":1,"a":2}`), "a", []byte("3")); err == nil {
+		t.Error("SetField accepted a duplicate key")
+	}
+	if _, err := Decode([]byte(`{"a":{"b":1,"b":2}}`)); err == nil {
+		t.Error("Decode accepted a duplicate key")
+	}
+	if _, err := Invoke(HookInit, []byte(`{"name":"a","name":"b","config":{}}`)); err == nil {
+		t.Error("init accepted a duplicate key")
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-gw/sluice/sdk/abi"
+	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
 // Hook names (ABI v1).
@@ -250,20 +251,35 @@ func Reset() {
 	cfg = Config{}
 }
 
+var initKeys = [...]string{"name", "config"}
+
 func initHook(in []byte) ([]byte, error) {
-	s := scanner{b: in}
 	var c Config
-	s.object(func(k []byte) {
-		switch string(k) {
-		case "name":
-			c.name = s.str()
-		case "config":
-			c.raw = s.raw()
-		default:
-			s.skip()
+	var s jsonx.Scanner
+	s.Reset(in, "")
+	if s.Open('{') {
+		var keys seen
+		for n := 0; ; {
+			k, ok := s.Member(&n)
+			if !ok {
+				break
+			}
+			idx := keyIndex(k, initKeys[:], -1)
+			if keys.dup(idx, k) {
+				s.Fail(errDup(k))
+				break
+			}
+			switch idx {
+			case 0:
+				c.name = s.Str()
+			case 1:
+				c.raw = s.Raw()
+			default:
+				s.Skip()
+			}
 		}
-	})
-	if err := s.end(); err != nil {
+	}
+	if err := s.End(); err != nil {
 		return nil, Errorf(400, "invalid_hook_input", "init: %v", err)
 	}
 	if len(c.raw) > 0 {

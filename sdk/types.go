@@ -1,6 +1,10 @@
 package sdk
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/sluice-gw/sluice/sdk/jsonx"
+)
 
 // Meta is the pre-extracted request summary the host gives route, cache_key and policy hooks.
 type Meta struct {
@@ -105,52 +109,17 @@ func Reject(status int, code, message string) Decision {
 // Rewrite replaces the body with body (raw JSON).
 func Rewrite(body []byte) Decision { return Decision{Action: ActionRewrite, Body: body} }
 
-// decodeMeta reads META at the scanner's position. Without s.src (policy inputs, whose body
-// should not be copied) the meta object is copied to a string once so that its strings are
-// substrings of it: one allocation for all of them. With reuse, the Headers map is cleared and
-// refilled instead of allocated.
-func decodeMeta(s *scanner, m *Meta, temp *float64) {
-	if s.null() {
-		return
-	}
-	if s.src == "" {
-		s.ws()
-		start := s.i
-		s.skip()
-		if s.err != nil {
-			return
-		}
-		sub := scanner{b: s.b[start:s.i]}
-		sub.src = string(sub.b)
-		sub.meta(m, temp)
-		if sub.err != nil {
-			s.fail()
-		}
-		return
-	}
-	s.meta(m, temp)
-}
-
-// Keys of META and CAND in the order the host writes them. keyIndex tries the expected position
-// first, so a member costs one comparison; other orders and unknown keys still work.
+// Keys of META and CAND in the order the host writes them (keyIndex tries that position first).
 var (
 	metaKeys = [...]string{"request_id", "endpoint", "model", "router", "user", "team", "key_id", "stream",
 		"token_estimate", "max_tokens", "temperature", "headers", "now_ms"}
 	candKeys = [...]string{"id", "provider", "model", "weight", "priority", "healthy", "ewma_ms", "in_flight",
 		"error_rate", "price_in", "price_out"}
+	routeKeys    = [...]string{"meta", "candidates"}
+	cacheKeyKeys = [...]string{"meta", "key", "last_user", "system"}
+	requestKeys  = [...]string{"meta", "body"}
+	responseKeys = [...]string{"meta", "status", "body"}
 )
-
-func keyIndex(k []byte, keys []string, guess int) int {
-	if guess < len(keys) && string(k) == keys[guess] {
-		return guess
-	}
-	for i, kk := range keys {
-		if string(k) == kk {
-			return i
-		}
-	}
-	return -1
-}
 
 // resetMeta zeroes m, keeping (cleared) its Headers map when reused.
 func resetMeta(m *Meta, reuse bool) {
@@ -162,104 +131,144 @@ func resetMeta(m *Meta, reuse bool) {
 	}
 }
 
-func (s *scanner) meta(m *Meta, temp *float64) {
-	if !s.open('{') {
+// decodeMeta reads META at the scanner's position. Without a source string (policy inputs,
+// whose body should not be copied) the meta object is copied to a string once so that its
+// strings are substrings of it: one allocation for all of them. With reuse, the Headers map is
+// cleared and refilled instead of allocated.
+func decodeMeta(s *jsonx.Scanner, m *Meta, temp *float64, copyMeta bool) {
+	if s.Null() {
 		return
 	}
+	if copyMeta {
+		raw := s.Raw()
+		if s.Err() != nil {
+			return
+		}
+		var sub jsonx.Scanner
+		sub.Reset(raw, string(raw))
+		decodeMetaObject(&sub, m, temp)
+		if err := sub.End(); err != nil {
+			s.Fail(err)
+		}
+		return
+	}
+	decodeMetaObject(s, m, temp)
+}
+
+func decodeMetaObject(s *jsonx.Scanner, m *Meta, temp *float64) {
+	if !s.Open('{') {
+		return
+	}
+	var keys seen
 	for n := 0; ; {
-		k, ok := s.member(&n)
+		k, ok := s.Member(&n)
 		if !ok {
-			break
+			return
 		}
 		idx := keyIndex(k, metaKeys[:], n-1)
+		if keys.dup(idx, k) {
+			s.Fail(errDup(k))
+			return
+		}
 		switch idx {
-		case 0: // request_id
-			m.RequestID = s.strVal()
-		case 1: // endpoint
-			m.Endpoint = s.strVal()
-		case 2: // model
-			m.Model = s.strVal()
-		case 3: // router
-			m.Router = s.strVal()
-		case 4: // user
-			m.User = s.strVal()
-		case 5: // team
-			m.Team = s.strVal()
-		case 6: // key_id
-			m.KeyID = s.strVal()
-		case 7: // stream
-			m.Stream = s.boolean()
-		case 8: // token_estimate
-			m.TokenEstimate = int(s.intVal())
-		case 9: // max_tokens
-			m.MaxTokens = int(s.intVal())
+		case 0:
+			m.RequestID = s.Str()
+		case 1:
+			m.Endpoint = s.Str()
+		case 2:
+			m.Model = s.Str()
+		case 3:
+			m.Router = s.Str()
+		case 4:
+			m.User = s.Str()
+		case 5:
+			m.Team = s.Str()
+		case 6:
+			m.KeyID = s.Str()
+		case 7:
+			m.Stream = s.Bool()
+		case 8:
+			m.TokenEstimate = int(s.Int())
+		case 9:
+			m.MaxTokens = int(s.Int())
 		case 10: // temperature
-			if s.null() {
+			if s.Null() {
 				m.Temperature = nil
 				continue
 			}
-			t := s.floatVal()
+			t := s.Float()
 			if temp == nil {
 				temp = new(float64)
 			}
 			*temp = t
 			m.Temperature = temp
 		case 11: // headers
-			if s.null() || !s.open('{') {
+			if s.Null() || !s.Open('{') {
 				continue
 			}
-			for hn := 0; s.next(&hn, '}'); {
-				k := s.keyStr()
-				v := s.strVal()
+			for hn := 0; ; {
+				k, ok := s.Member(&hn)
+				if !ok {
+					break
+				}
 				if m.Headers == nil {
 					m.Headers = make(map[string]string, 4)
+				} else if _, dup := m.Headers[string(k)]; dup {
+					s.Fail(errDup(k))
+					return
 				}
-				m.Headers[k] = v
+				// The name is a substring of the source when the key needed no decoding.
+				m.Headers[s.Text(k)] = s.Str()
 			}
-		case 12: // now_ms
-			m.NowMs = s.intVal()
+		case 12:
+			m.NowMs = s.Int()
 		default:
-			s.skip()
+			s.Skip()
 		}
 	}
 }
 
-func (s *scanner) candidate(c *Candidate) {
+func decodeCandidate(s *jsonx.Scanner, c *Candidate) {
 	*c = Candidate{}
-	if !s.open('{') {
+	if s.Null() || !s.Open('{') {
 		return
 	}
+	var keys seen
 	for n := 0; ; {
-		k, ok := s.member(&n)
+		k, ok := s.Member(&n)
 		if !ok {
-			break
+			return
 		}
 		idx := keyIndex(k, candKeys[:], n-1)
+		if keys.dup(idx, k) {
+			s.Fail(errDup(k))
+			return
+		}
 		switch idx {
-		case 0: // id
-			c.ID = s.strVal()
-		case 1: // provider
-			c.Provider = s.strVal()
-		case 2: // model
-			c.Model = s.strVal()
-		case 3: // weight
-			c.Weight = s.floatVal()
-		case 4: // priority
-			c.Priority = int(s.intVal())
-		case 5: // healthy
-			c.Healthy = s.boolean()
-		case 6: // ewma_ms
-			c.EwmaMs = s.floatVal()
-		case 7: // in_flight
-			c.InFlight = int(s.intVal())
-		case 8: // error_rate
-			c.ErrorRate = s.floatVal()
-		case 9: // price_in
-			c.PriceIn = s.floatVal()
-		case 10: // price_out
-			c.PriceOut = s.floatVal()
+		case 0:
+			c.ID = s.Str()
+		case 1:
+			c.Provider = s.Str()
+		case 2:
+			c.Model = s.Str()
+		case 3:
+			c.Weight = s.Float()
+		case 4:
+			c.Priority = int(s.Int())
+		case 5:
+			c.Healthy = s.Bool()
+		case 6:
+			c.EwmaMs = s.Float()
+		case 7:
+			c.InFlight = int(s.Int())
+		case 8:
+			c.ErrorRate = s.Float()
+		case 9:
+			c.PriceIn = s.Float()
+		case 10:
+			c.PriceOut = s.Float()
 		default:
-			s.skip()
+			s.Skip()
 		}
 	}
 }
@@ -279,36 +288,43 @@ func decodeRoute(b []byte, in *RouteInput, reuse bool, temp *float64) error {
 	if !reuse {
 		cands = nil
 	}
-	s := scanner{b: b, src: string(b)}
+	var s jsonx.Scanner
+	s.Reset(b, string(b))
 	resetMeta(&in.Meta, reuse)
 	in.Candidates = nil
-	if s.open('{') {
+	if s.Open('{') {
+		var keys seen
 		for n := 0; ; {
-			k, ok := s.member(&n)
+			k, ok := s.Member(&n)
 			if !ok {
 				break
 			}
-			switch string(k) {
-			case "meta":
-				decodeMeta(&s, &in.Meta, temp)
-			case "candidates":
-				if s.null() || !s.open('[') {
+			idx := keyIndex(k, routeKeys[:], -1)
+			if keys.dup(idx, k) {
+				s.Fail(errDup(k))
+				break
+			}
+			switch idx {
+			case 0:
+				decodeMeta(&s, &in.Meta, temp, false)
+			case 1:
+				if s.Null() || !s.Open('[') {
 					continue
 				}
 				if cands == nil {
 					cands = make([]Candidate, 0, 4)
 				}
-				for cn := 0; s.next(&cn, ']'); {
+				for cn := 0; s.Next(&cn, ']'); {
 					cands = append(cands, Candidate{})
-					s.candidate(&cands[len(cands)-1])
+					decodeCandidate(&s, &cands[len(cands)-1])
 				}
 			default:
-				s.skip()
+				s.Skip()
 			}
 		}
 	}
 	in.Candidates = cands
-	return s.end()
+	return s.End()
 }
 
 // DecodeCacheKeyInput parses a cache_key hook input into fresh values.
@@ -319,30 +335,37 @@ func DecodeCacheKeyInput(b []byte) (CacheKeyInput, error) {
 }
 
 func decodeCacheKey(b []byte, in *CacheKeyInput, reuse bool, temp *float64) error {
-	s := scanner{b: b, src: string(b)}
+	var s jsonx.Scanner
+	s.Reset(b, string(b))
 	resetMeta(&in.Meta, reuse)
 	in.Key, in.LastUser, in.System = "", "", ""
-	if s.open('{') {
+	if s.Open('{') {
+		var keys seen
 		for n := 0; ; {
-			k, ok := s.member(&n)
+			k, ok := s.Member(&n)
 			if !ok {
 				break
 			}
-			switch string(k) {
-			case "meta":
-				decodeMeta(&s, &in.Meta, temp)
-			case "key":
-				in.Key = s.strVal()
-			case "last_user":
-				in.LastUser = s.strVal()
-			case "system":
-				in.System = s.strVal()
+			idx := keyIndex(k, cacheKeyKeys[:], -1)
+			if keys.dup(idx, k) {
+				s.Fail(errDup(k))
+				break
+			}
+			switch idx {
+			case 0:
+				decodeMeta(&s, &in.Meta, temp, false)
+			case 1:
+				in.Key = s.Str()
+			case 2:
+				in.LastUser = s.Str()
+			case 3:
+				in.System = s.Str()
 			default:
-				s.skip()
+				s.Skip()
 			}
 		}
 	}
-	return s.end()
+	return s.End()
 }
 
 // DecodeRequestInput parses an on_request hook input. Body aliases b.
@@ -354,26 +377,33 @@ func DecodeRequestInput(b []byte) (RequestInput, error) {
 
 // decodeRequest reads the body as a raw span of b (no copy); only the meta object is copied.
 func decodeRequest(b []byte, in *RequestInput, reuse bool, temp *float64) error {
-	s := scanner{b: b}
+	var s jsonx.Scanner
+	s.Reset(b, "")
 	resetMeta(&in.Meta, reuse)
 	in.Body = nil
-	if s.open('{') {
+	if s.Open('{') {
+		var keys seen
 		for n := 0; ; {
-			k, ok := s.member(&n)
+			k, ok := s.Member(&n)
 			if !ok {
 				break
 			}
-			switch string(k) {
-			case "meta":
-				decodeMeta(&s, &in.Meta, temp)
-			case "body":
-				in.Body = s.raw()
+			idx := keyIndex(k, requestKeys[:], -1)
+			if keys.dup(idx, k) {
+				s.Fail(errDup(k))
+				break
+			}
+			switch idx {
+			case 0:
+				decodeMeta(&s, &in.Meta, temp, true)
+			case 1:
+				in.Body = s.Raw()
 			default:
-				s.skip()
+				s.Skip()
 			}
 		}
 	}
-	return s.end()
+	return s.End()
 }
 
 // DecodeResponseInput parses an on_response hook input. Body aliases b.
@@ -384,28 +414,35 @@ func DecodeResponseInput(b []byte) (ResponseInput, error) {
 }
 
 func decodeResponse(b []byte, in *ResponseInput, reuse bool, temp *float64) error {
-	s := scanner{b: b}
+	var s jsonx.Scanner
+	s.Reset(b, "")
 	resetMeta(&in.Meta, reuse)
 	in.Body, in.Status = nil, 0
-	if s.open('{') {
+	if s.Open('{') {
+		var keys seen
 		for n := 0; ; {
-			k, ok := s.member(&n)
+			k, ok := s.Member(&n)
 			if !ok {
 				break
 			}
-			switch string(k) {
-			case "meta":
-				decodeMeta(&s, &in.Meta, temp)
-			case "status":
-				in.Status = int(s.intVal())
-			case "body":
-				in.Body = s.raw()
+			idx := keyIndex(k, responseKeys[:], -1)
+			if keys.dup(idx, k) {
+				s.Fail(errDup(k))
+				break
+			}
+			switch idx {
+			case 0:
+				decodeMeta(&s, &in.Meta, temp, true)
+			case 1:
+				in.Status = int(s.Int())
+			case 2:
+				in.Body = s.Raw()
 			default:
-				s.skip()
+				s.Skip()
 			}
 		}
 	}
-	return s.end()
+	return s.End()
 }
 
 // AppendJSON appends the route output's JSON envelope.

@@ -17,9 +17,9 @@ func run(t *testing.T, args ...string) (string, string, error) {
 	return out.String(), errb.String(), err
 }
 
-// TestNewBuildTest scaffolds each kind of plugin outside the sluice tree (so it gets its own
-// go.mod with a replace to this checkout), runs its native test, builds it to wasm and runs a
-// hook through the real engine.
+// TestNewBuildTest scaffolds each kind of plugin outside the sluice tree with --sdk naming
+// this checkout (so it gets its own go.mod with a replace to its sdk/), runs its native test,
+// builds it to wasm and runs a hook through the real engine.
 func TestNewBuildTest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds Go wasm guests")
@@ -37,11 +37,12 @@ func TestNewBuildTest(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.hook, func(t *testing.T) {
 			dir := filepath.Join(base, "my-"+strings.ReplaceAll(c.hook, "_", "-"))
-			if _, _, err := run(t, "new", filepath.Base(dir), "--hook", c.hook, "--dir", dir); err != nil {
+			if _, _, err := run(t, "new", filepath.Base(dir), "--hook", c.hook, "--dir", dir, "--sdk", "../.."); err != nil {
 				t.Fatal(err)
 			}
+			sdkDir, _ := filepath.Abs("../../sdk")
 			gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-			if err != nil || !strings.Contains(string(gomod), "replace github.com/sluice-gw/sluice => ") {
+			if err != nil || !strings.Contains(string(gomod), "replace github.com/sluice-gw/sluice/sdk => "+sdkDir+"\n") {
 				t.Fatalf("go.mod: %s %v", gomod, err)
 			}
 			cmd := exec.Command("go", "test", "./...")
@@ -56,7 +57,8 @@ func TestNewBuildTest(t *testing.T) {
 			}
 			in := filepath.Join(dir, "in.json")
 			os.WriteFile(in, []byte(c.input), 0o644)
-			args := []string{"test", wasm, "--hook", c.call, "--input", in}
+			// The checks run in TestBinaryOutsideCheckout.
+			args := []string{"test", wasm, "--hook", c.call, "--input", in, "--checks=false"}
 			if c.config != "" {
 				args = append(args, "--config", c.config)
 			}
@@ -78,7 +80,11 @@ func TestErrors(t *testing.T) {
 		{[]string{"frob"}, `unknown subcommand "frob"`},
 		{[]string{"new", "x", "--hook", "nope", "--dir", dir}, "--hook must be"},
 		{[]string{"new", "Bad Name", "--hook", "route"}, "use lower-case"},
-		{[]string{"test", "missing.wasm", "--hook", "route"}, "want PLUGIN.wasm"},
+		{[]string{"new", "x", "--hook", "translate", "--lang", "as", "--dir", dir}, "--lang as: --hook must be route, cache_key or policy"},
+		{[]string{"new", "x", "--hook", "route", "--lang", "rust", "--dir", dir}, "--lang must be go or as"},
+		{[]string{"test", "missing.wasm"}, "want PLUGIN.wasm"},
+		{[]string{"test", "missing.wasm", "--hook", "sluice_frob"}, `no built-in sample for hook "sluice_frob"`},
+		{[]string{"new", "x", "--hook", "route", "--dir", filepath.Join(dir, "x"), "--sdk", dir}, "holds neither"},
 		{[]string{"test", filepath.Join(dir, "missing.wasm"), "--hook", "route", "--input", os.DevNull}, "no such file"},
 	} {
 		if _, _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -1,6 +1,9 @@
 package plugintool
 
-type scaffold struct{ main, logic, test string }
+// scaffold is one hook kind's starting point: the wasm entry, the logic with its native test,
+// the hook `plugin test` calls, a sample input for it and a config that makes the sample
+// meaningful.
+type scaffold struct{ main, logic, test, call, input, config string }
 
 const mainHead = `//go:build wasip1
 
@@ -72,7 +75,8 @@ func TestRoute(t *testing.T) {
 		t.Fatalf("order %v", got)
 	}
 }
-`},
+`,
+		call: "route", input: `{"meta":{"model":"gpt-4o-mini"},"candidates":[{"id":"a","healthy":true,"ewma_ms":30},{"id":"b","healthy":false,"ewma_ms":1},{"id":"c","healthy":true,"ewma_ms":10}]}`},
 	"cache_key": {
 		main: mainHead + `	sdk.HandleCacheKey(func(in sdk.CacheKeyInput) (sdk.CacheKeyOutput, error) { return Key(in), nil })
 }
@@ -109,7 +113,8 @@ func TestKey(t *testing.T) {
 		t.Fatalf("%q != %q", a.Key, b.Key)
 	}
 }
-`},
+`,
+		call: "cache_key", input: `{"meta":{"model":"gpt-4o-mini"},"key":"k","last_user":"Hello   World","system":"be brief"}`},
 	"policy": {
 		main: mainHead + `	sdk.HandleRequest(func(in sdk.RequestInput) (sdk.Decision, error) {
 		return Check(cfg.Strings("blocked_users"), in), nil
@@ -150,7 +155,8 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("%+v", d)
 	}
 }
-`},
+`,
+		call: "on_request", input: `{"meta":{"model":"gpt-4o-mini","user":"eve"},"body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}}`, config: `{"blocked_users":["eve"]}`},
 	"translate": {
 		main: mainHead + `	sdk.Handle(sdk.HookTranslateRequest, TranslateRequest)
 	sdk.Handle(sdk.HookTranslateResponse, TranslateResponse)
@@ -217,21 +223,24 @@ func TestTranslateResponse(t *testing.T) {
 		t.Fatalf("%s %v", out, err)
 	}
 }
-`},
+`,
+		call: "translate_request", input: `{"endpoint":"chat.completions","model":"m","body":{"model":"m","messages":[{"role":"user","content":"hi"}]}}`},
 }
 
 const readmeTmpl = `# {{.Name}}
 
 A sluice plugin on the ` + "`{{.Hook}}`" + ` hook, written with the Go SDK
-(` + "`github.com/sluice-gw/sluice/sdk`" + `; the ABI is in sdk/ABI.md).
+(` + "`github.com/sluice-gw/sluice/sdk`" + `; the ABI is in its ABI.md).
 
 - ` + "`logic.go`" + `: the plugin's logic as plain Go; ` + "`logic_test.go`" + ` tests it natively (` + "`go test ./...`" + `).
 - ` + "`main.go`" + `: the wasm entry (` + "`//go:build wasip1`" + `); it registers the handlers from init.
+- ` + "`input.json`" + `: a sample input for the ` + "`{{.Call}}`" + ` hook.
 
-Build and try it:
+Build it, call it once with the sample input, and run the plugin checks (edge-case and fuzzed
+inputs, memory growth, state kept between calls, latency in the default sandbox):
 
     sluice plugin build .
-    sluice plugin test {{.Name}}.wasm --hook <hook> --input input.json --config '{}'
+    sluice plugin test {{.Name}}.wasm --hook {{.Call}} --input input.json{{.ConfigArg}}
 
 Load it from the gateway config:
 
@@ -242,10 +251,10 @@ Load it from the gateway config:
 
 const goModTmpl = `module example.com/{{.Name}}
 
-go 1.26.8
+go {{.Go}}
 
-require github.com/sluice-gw/sluice v0.0.0
+require github.com/sluice-gw/sluice/sdk v0.0.0
 
-// The SDK comes from a local sluice checkout.
-replace github.com/sluice-gw/sluice => {{.SDK}}
+// The SDK is a local module: the copy written by ` + "`sluice plugin new`" + `, or a checkout's sdk/.
+replace github.com/sluice-gw/sluice/sdk => {{.SDK}}
 `

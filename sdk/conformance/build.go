@@ -61,7 +61,7 @@ func build(pkgDir, ldflags string) (string, error) {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && p != dir && (d.Name() == "conformance" || d.Name() == "testdata") {
+			if d.IsDir() && p != dir && (d.Name() == "conformance" || d.Name() == "testdata" || d.Name() == "node_modules") {
 				return filepath.SkipDir
 			}
 			if !d.IsDir() && strings.HasSuffix(p, ".go") {

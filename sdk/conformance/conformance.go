@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sluice-gw/sluice/sdk/conformance/guestcheck"
 )
 
 // Host is the host under test.
@@ -22,23 +24,11 @@ type Host interface {
 	Logs() []string
 }
 
-// Guest is one loaded plugin.
-type Guest interface {
-	Hooks() []string
-	// Call runs hook. A guest error payload (the error bit) is reported in Result with
-	// IsError; err is for failures of the call itself (trap, ABI violation).
-	Call(ctx context.Context, hook string, input []byte) (Result, error)
-	Close() error
-}
+// Guest is one loaded plugin (shared with the guest-side checks in guestcheck).
+type Guest = guestcheck.Guest
 
 // Result is a hook call's outcome.
-type Result struct {
-	Out     []byte
-	IsError bool
-	Status  int
-	Code    string
-	Message string
-}
+type Result = guestcheck.Result
 
 // Run runs the conformance suite against hosts made by newHost (one per subtest).
 func Run(t *testing.T, newHost func(t *testing.T) Host) {
