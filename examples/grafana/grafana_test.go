@@ -52,7 +52,8 @@ func registryFamilies(t *testing.T) map[string]*dto.MetricFamily {
 	}
 	defer tel.Shutdown(context.Background())
 	tel.RecordRequest(telemetry.RequestRecord{Route: "/v1/chat/completions", Provider: "openai", Model: "gpt-4o-mini", Team: "acme", Status: 200,
-		Duration: time.Second, TTFT: time.Millisecond, InputTokens: 1, OutputTokens: 1, CostUSD: 1})
+		Duration: time.Second, TTFT: time.Millisecond, InputTokens: 1, OutputTokens: 1, CostUSD: 1, EstimatedInputTokens: 1})
+	tel.RecordUnpriced("openai/unlisted")
 	tel.RecordAttempt(telemetry.AttemptRecord{Provider: "openai", Target: "openai/gpt-4o-mini#0", Outcome: "ok", Duration: time.Second, Failover: true})
 	tel.SetTargetHealth(telemetry.TargetHealth{Provider: "openai", Target: "openai/gpt-4o-mini#0", Healthy: true, EWMA: time.Second})
 	tel.RecordPlugin(telemetry.PluginRecord{Plugin: "p", Hook: "route", Duration: time.Microsecond, Err: true, Trap: true})
