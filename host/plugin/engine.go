@@ -23,7 +23,20 @@ const (
 	DefaultTimeout     = 500 * time.Millisecond
 	DefaultInitTimeout = 10 * time.Second
 	DefaultMemoryPages = 1024 // 64 MiB; Go guests need at least ~52 pages to start
+	// DefaultMaxDepth caps a call's guest call depth. Go guests' deepest ordinary paths
+	// (encoding/json on nested input, fmt) stay in the hundreds.
+	DefaultMaxDepth = 10000
 )
+
+// FuelPerMillisecond converts a call's timeout into its CPU budget in meter units (about one
+// unit per wasm instruction executed). It is measured on a tight loop on a 2-core build
+// machine (BENCHMARKS.md, "Plugin sandbox"): a guest doing only that runs out close to its
+// timeout; heavier instructions (memory, calls) run out later in wall time.
+const FuelPerMillisecond = 1_000_000
+
+func fuelFor(d time.Duration) int64 {
+	return d.Microseconds() * FuelPerMillisecond / 1000
+}
 
 // EngineOptions configures an Engine.
 type EngineOptions struct {
@@ -34,8 +47,9 @@ type EngineOptions struct {
 	NoCache bool
 	// Logger receives plugin logs (sluice_host.log), traps and reloads. Default slog.Default().
 	Logger *slog.Logger
-	// MaxConcurrency bounds guest calls running at once across all plugins (guest code is not
-	// preemptible, so more than the cores only adds latency). Default GOMAXPROCS.
+	// MaxConcurrency is the most slots one plugin's share may have (its pool is capped at
+	// it): each plugin runs on its own slots only, so a slow plugin cannot take another's.
+	// Default GOMAXPROCS.
 	MaxConcurrency int
 }
 
@@ -44,7 +58,7 @@ type Engine struct {
 	cache    wazero.CompilationCache
 	cacheDir string
 	log      *slog.Logger
-	sem      chan struct{}
+	maxShare int
 
 	mu      sync.Mutex
 	plugins map[*Plugin]struct{}
@@ -61,7 +75,7 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	e.sem = make(chan struct{}, n)
+	e.maxShare = n
 	if opts.NoCache {
 		e.cache = wazero.NewCompilationCache()
 		return e, nil
@@ -87,23 +101,6 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 
 // CacheDir returns the compilation cache directory ("" when the cache is in memory).
 func (e *Engine) CacheDir() string { return e.cacheDir }
-
-// acquire takes a slot of the global execution semaphore.
-func (e *Engine) acquire(ctx context.Context) error {
-	select {
-	case e.sem <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case e.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (e *Engine) release() { <-e.sem }
 
 func (e *Engine) track(p *Plugin) error {
 	e.mu.Lock()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -45,8 +44,11 @@ func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	if spec.MemoryPages == 0 {
 		spec.MemoryPages = DefaultMemoryPages
 	}
-	if spec.Pool <= 0 {
-		spec.Pool = runtime.GOMAXPROCS(0)
+	if spec.Pool <= 0 || spec.Pool > e.maxShare {
+		spec.Pool = e.maxShare
+	}
+	if spec.MaxDepth == 0 {
+		spec.MaxDepth = DefaultMaxDepth
 	}
 	bin := spec.Bytes
 	if bin == nil {
@@ -142,32 +144,19 @@ func (p *Plugin) call(ctx context.Context, hook string, input []byte) ([]byte, e
 	if !v.hooks[hook] || hook == "init" {
 		return nil, &Error{Plugin: p.name, Hook: hook, Status: 500, Type: typeAPIError, Code: CodeHookMissing, Message: "hook not exported by the plugin"}
 	}
+	// Waiting for a slot follows the caller: a client that is gone stops waiting.
 	inst, err := v.get(ctx)
 	if err != nil {
 		return nil, p.busy(hook, err)
 	}
-	if err := p.e.acquire(ctx); err != nil {
-		v.put(inst)
-		return nil, p.busy(hook, err)
-	}
-	callCtx := ctx
-	if !v.trusted {
-		var cancel context.CancelFunc
-		callCtx, cancel = context.WithTimeout(ctx, v.timeout)
-		defer cancel()
-	}
-	out, gerr, err := inst.call(callCtx, hook, input)
-	p.e.release()
+	// The call itself is detached from the caller's cancellation: it is bounded by its own
+	// CPU budget (and deadline), and a client disconnect must not destroy a healthy instance.
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.timeout)
+	defer cancel()
+	out, gerr, err := inst.call(callCtx, hook, input, v.fuel, v.maxDepth)
 	if err != nil {
+		e := v.classify(hook, err, inst, v.timeout)
 		v.discard(inst)
-		e := v.classify(hook, err, inst.out, v.timeout)
-		if ctx.Err() != nil {
-			// The caller gave up (client gone, request deadline): the interrupted instance
-			// goes, but it is no fault of the plugin's and counts as neither trap nor timeout.
-			e.Code, e.Message = CodeCanceled, "call canceled by the caller: "+ctx.Err().Error()
-			p.log.Debug("plugin call canceled by the caller; instance discarded", "hook", hook)
-			return nil, e
-		}
 		p.stats.traps.Add(1)
 		if e.Code == CodeTimeout {
 			p.stats.timeouts.Add(1)

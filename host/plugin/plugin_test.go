@@ -199,18 +199,22 @@ func TestPoolBusy(t *testing.T) {
 	}
 }
 
-func TestTrustedSandbox(t *testing.T) {
+// TestOneSandbox: first-party plugins and the deprecated level names all run metered.
+func TestOneSandbox(t *testing.T) {
 	e, _ := newTestEngine(t)
-	p := load(t, e, Spec{Name: "first", Bytes: goodWasm(t, "v1"), FirstParty: true})
-	if v := p.cur.Load(); !v.trusted {
-		t.Fatal("first-party plugin did not default to the trusted sandbox")
-	}
-	if _, err := p.Call(context.Background(), "route", []byte(routeIn)); err != nil {
-		t.Fatal(err)
-	}
-	u := load(t, e, Spec{Name: "user", Bytes: goodWasm(t, "v1")})
-	if u.cur.Load().trusted {
-		t.Fatal("user plugin did not default to the untrusted sandbox")
+	for _, spec := range []Spec{
+		{Name: "first", FirstParty: true},
+		{Name: "trusted", Sandbox: SandboxTrusted},
+		{Name: "user"},
+	} {
+		spec.Bytes = goodWasm(t, "v1")
+		p := load(t, e, spec)
+		if v := p.cur.Load(); !v.metered || v.fuel <= 0 || v.maxDepth != DefaultMaxDepth {
+			t.Fatalf("%s: metered=%v fuel=%d depth=%d", spec.Name, v.metered, v.fuel, v.maxDepth)
+		}
+		if _, err := p.Call(context.Background(), "route", []byte(routeIn)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -26,7 +26,10 @@ type version struct {
 	hookList []string
 	initIn   []byte
 	timeout  time.Duration
-	trusted  bool
+	fuel     int64  // per-call CPU budget in meter units (meter.go), from the timeout
+	initFuel int64  // budget of instantiation and each handshake call
+	maxDepth uint32 // call-depth allowance per call
+	metered  bool
 	recycle  uint32 // discard an instance whose memory grew past this many bytes
 
 	slots chan struct{} // pool capacity
@@ -44,11 +47,14 @@ func newVersion(ctx context.Context, p *Plugin, bin []byte) (_ *version, err err
 	spec := &p.spec
 	sum := sha256.Sum256(bin)
 	v := &version{
-		p:       p,
-		sum:     hex.EncodeToString(sum[:6]),
-		timeout: spec.Timeout,
-		trusted: spec.sandbox() == SandboxTrusted,
-		slots:   make(chan struct{}, spec.Pool),
+		p:        p,
+		sum:      hex.EncodeToString(sum[:6]),
+		timeout:  spec.Timeout,
+		fuel:     fuelFor(spec.Timeout),
+		initFuel: fuelFor(spec.InitTimeout),
+		maxDepth: spec.MaxDepth,
+		metered:  !spec.noMeter,
+		slots:    make(chan struct{}, spec.Pool),
 	}
 	v.refs.Store(1)
 	v.recycle = uint32(uint64(spec.MemoryPages) * 65536 * 3 / 4)
@@ -56,7 +62,7 @@ func newVersion(ctx context.Context, p *Plugin, bin []byte) (_ *version, err err
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(p.e.cache).
 		WithMemoryLimitPages(spec.MemoryPages).
-		WithCloseOnContextDone(!v.trusted)
+		WithCloseOnContextDone(spec.closeOnDone)
 	// Runtime.Close is the cleanup for every failure below.
 	v.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer func() {
@@ -64,6 +70,11 @@ func newVersion(ctx context.Context, p *Plugin, bin []byte) (_ *version, err err
 			v.destroy()
 		}
 	}()
+	if v.metered {
+		if bin, err = meterModule(bin, spec.MemoryPages, v.initFuel, v.maxDepth); err != nil {
+			return nil, err
+		}
+	}
 	v.cm, err = v.rt.CompileModule(ctx, bin)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
