@@ -32,7 +32,7 @@ const (
 // unit per wasm instruction executed). It is measured on a tight loop on a 2-core build
 // machine (BENCHMARKS.md, "Plugin sandbox"): a guest doing only that runs out close to its
 // timeout; heavier instructions (memory, calls) run out later in wall time.
-const FuelPerMillisecond = 1_000_000
+const FuelPerMillisecond = 10_000_000
 
 func fuelFor(d time.Duration) int64 {
 	return d.Microseconds() * FuelPerMillisecond / 1000

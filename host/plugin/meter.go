@@ -88,24 +88,24 @@ func meterModule(bin []byte, maxPages uint32, fuel int64, depth uint32) ([]byte,
 	depthIdx := fuelIdx + 1
 	nTypes := uint32(len(types))
 	var extraTypes []funcType
-	blockTypeFor := func(ti uint32) ([]byte, error) {
+	blockTypeFor := func(ti uint32) ([]byte, int, error) {
 		if int(ti) >= len(types) {
-			return nil, fmt.Errorf("type index %d out of range", ti)
+			return nil, 0, fmt.Errorf("type index %d out of range", ti)
 		}
-		res := types[ti].results
+		res, np := types[ti].results, len(types[ti].params)
 		switch len(res) {
 		case 0:
-			return []byte{0x40}, nil
+			return []byte{0x40}, np, nil
 		case 1:
-			return []byte{res[0]}, nil
+			return []byte{res[0]}, np, nil
 		}
 		for i, t := range extraTypes {
 			if bytes.Equal(t.results, res) {
-				return appendSLEB(nil, int64(nTypes)+int64(i)), nil
+				return appendSLEB(nil, int64(nTypes)+int64(i)), np, nil
 			}
 		}
 		extraTypes = append(extraTypes, funcType{results: res})
-		return appendSLEB(nil, int64(nTypes)+int64(len(extraTypes)-1)), nil
+		return appendSLEB(nil, int64(nTypes)+int64(len(extraTypes)-1)), np, nil
 	}
 
 	out := append([]byte(nil), wasmHeader...)
@@ -370,7 +370,7 @@ func clampMemories(b []byte, maxPages uint32) ([]byte, error) {
 }
 
 // meterCode rewrites the code section.
-func meterCode(b []byte, funcTypes []uint32, blockTypeFor func(uint32) ([]byte, error), fuelIdx, depthIdx uint32) ([]byte, error) {
+func meterCode(b []byte, funcTypes []uint32, blockTypeFor func(uint32) ([]byte, int, error), fuelIdx, depthIdx uint32) ([]byte, error) {
 	r := &reader{b: b}
 	n, err := r.u32()
 	if err != nil {
@@ -386,11 +386,11 @@ func meterCode(b []byte, funcTypes []uint32, blockTypeFor func(uint32) ([]byte, 
 		if err != nil {
 			return nil, fmt.Errorf("meter: function %d: %w", i, err)
 		}
-		bt, err := blockTypeFor(funcTypes[i])
+		bt, params, err := blockTypeFor(funcTypes[i])
 		if err != nil {
 			return nil, fmt.Errorf("meter: function %d: %w", i, err)
 		}
-		body, err = meterBody(body[:0], fb, bt, fuelIdx, depthIdx)
+		body, err = meterBody(body[:0], fb, bt, params, fuelIdx, depthIdx)
 		if err != nil {
 			return nil, fmt.Errorf("meter: function %d: %w", i, err)
 		}
@@ -406,29 +406,36 @@ type span struct {
 }
 
 // meterBody instruments one function body (locals then expression) into out.
-func meterBody(out, fb, bt []byte, fuelIdx, depthIdx uint32) ([]byte, error) {
+// The function keeps the budget in a local of its own (a register, where a global costs a
+// load and a store each time): it is loaded from the global on entry and after each call, and
+// stored back before each call, at the exit and before a budget trap.
+func meterBody(out, fb, bt []byte, params int, fuelIdx, depthIdx uint32) ([]byte, error) {
 	r := &reader{b: fb}
 	nl, err := r.u32()
 	if err != nil {
 		return nil, err
 	}
+	nLocals := uint64(params)
 	for j := uint32(0); j < nl; j++ {
-		if _, err := r.u32(); err != nil {
+		n, err := r.u32()
+		if err != nil {
 			return nil, err
 		}
+		nLocals += uint64(n)
 		if err := r.skip(1); err != nil {
 			return nil, err
 		}
 	}
+	if nLocals >= 50000 {
+		return nil, fmt.Errorf("%d locals: too many to add one", nLocals)
+	}
 	localsEnd := r.off
+	m := &meterEmit{fuel: fuelIdx, local: uint32(nLocals)}
 
-	// Pass 1: frame the instructions and price the function and each loop.
+	// Pass 1: frame the instructions.
 	var (
-		spans    []span
-		ctl      []int // per open label: index into costs for loops, -1 otherwise
-		costs    []int64
-		funcCost int64
-		loopAt   []int // stack of open loops' cost indices
+		spans []span
+		open  int
 	)
 	for {
 		if r.off >= len(fb) {
@@ -440,44 +447,53 @@ func meterBody(out, fb, bt []byte, fuelIdx, depthIdx uint32) ([]byte, error) {
 			return nil, err
 		}
 		spans = append(spans, span{start, r.off, kind})
-		if len(loopAt) > 0 {
-			costs[loopAt[len(loopAt)-1]]++
-		} else {
-			funcCost++
-		}
 		switch kind {
-		case kBlock:
-			ctl = append(ctl, -1)
-		case kLoop:
-			ctl = append(ctl, len(costs))
-			loopAt = append(loopAt, len(costs))
-			costs = append(costs, 0)
+		case kBlock, kLoop:
+			open++
+		case kElse:
+			if open == 0 {
+				return nil, errors.New("else outside if")
+			}
 		case kEnd:
-			if len(ctl) == 0 {
+			if open == 0 {
 				if r.off != len(fb) {
 					return nil, fmt.Errorf("%d bytes after the final end", len(fb)-r.off)
 				}
-				goto priced
+				goto framed
 			}
-			if ctl[len(ctl)-1] >= 0 {
-				loopAt = loopAt[:len(loopAt)-1]
-			}
-			ctl = ctl[:len(ctl)-1]
-		case kElse:
-			if len(ctl) == 0 {
-				return nil, errors.New("else outside if")
-			}
+			open--
 		}
 	}
-priced:
+framed:
+	// Price each region: a region starts at the body's start and at every place a branch can
+	// land or a path can begin (after loop, else and end), and costs its instruction count.
+	// Entering a block or an if does not start one: the region runs on into it, so a skipped
+	// then-branch or the code after a branch out is charged anyway (the charge is an upper
+	// bound, never less than what runs). Every region is charged as it starts; only loop
+	// headers and the function entry also check the balance, since only back-edges and calls
+	// can make a run unbounded.
+	cost := make([]int64, len(spans)+1) // cost[i]: the region starting at span i
+	regionStart := 0
+	for i, s := range spans {
+		cost[regionStart]++
+		switch s.kind {
+		case kLoop, kElse, kEnd:
+			regionStart = i + 1
+		}
+	}
+
 	// Pass 2: emit.
-	out = append(out, fb[:localsEnd]...)
+	out = appendULEB(out, uint64(nl)+1)
+	out = append(out, fb[lebLen(fb):localsEnd]...)
+	out = append(out, 0x01, 0x7e) // the budget local
 	out = appendDepthEnter(out, depthIdx)
-	out = appendFuel(out, fuelIdx, funcCost)
+	out = m.load(out)
+	out = m.charge(out, cost[0], true)
 	out = append(out, 0x02)
 	out = append(out, bt...)
-	depth, loop := 0, 0
-	for _, s := range spans[:len(spans)-1] {
+	depth := 0
+	last := len(spans) - 1
+	for i, s := range spans[:last] {
 		switch s.kind {
 		case kReturn:
 			out = append(out, 0x0c)
@@ -487,31 +503,77 @@ priced:
 			depth++
 		case kLoop:
 			depth++
-			out = append(out, fb[s.start:s.end]...)
-			out = appendFuel(out, fuelIdx, costs[loop])
-			loop++
-			continue
 		case kEnd:
 			depth--
+		case kCall:
+			out = m.store(out)
+			out = append(out, fb[s.start:s.end]...)
+			out = m.load(out)
+			continue
 		}
 		out = append(out, fb[s.start:s.end]...)
+		switch s.kind {
+		case kLoop:
+			out = m.charge(out, cost[i+1], true)
+		case kElse, kEnd:
+			if i+1 < last && cost[i+1] > 0 {
+				out = m.charge(out, cost[i+1], false)
+			}
+		}
 	}
 	out = append(out, 0x0b) // the wrapper block
+	out = m.store(out)
 	out = appendDepthLeave(out, depthIdx)
 	return append(out, 0x0b), nil
 }
 
-// appendFuel: fuel -= cost; if fuel < 0 { unreachable }.
-func appendFuel(b []byte, idx uint32, cost int64) []byte {
+// meterEmit writes the budget instructions of one function.
+type meterEmit struct {
+	fuel  uint32 // the global
+	local uint32 // the function's copy
+}
+
+func lebLen(b []byte) int {
+	for i, c := range b {
+		if c&0x80 == 0 {
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// load: local = global.
+func (m *meterEmit) load(b []byte) []byte {
 	b = append(b, 0x23)
-	b = appendULEB(b, uint64(idx))
+	b = appendULEB(b, uint64(m.fuel))
+	b = append(b, 0x21)
+	return appendULEB(b, uint64(m.local))
+}
+
+// store: global = local.
+func (m *meterEmit) store(b []byte) []byte {
+	b = append(b, 0x20)
+	b = appendULEB(b, uint64(m.local))
+	b = append(b, 0x24)
+	return appendULEB(b, uint64(m.fuel))
+}
+
+// charge: local -= cost; and when check, if local < 0 { global = local; unreachable }.
+func (m *meterEmit) charge(b []byte, cost int64, check bool) []byte {
+	b = append(b, 0x20)
+	b = appendULEB(b, uint64(m.local))
 	b = append(b, 0x42)
 	b = appendSLEB(b, max(cost, 1))
-	b = append(b, 0x7d, 0x24) // i64.sub, global.set
-	b = appendULEB(b, uint64(idx))
-	b = append(b, 0x23)
-	b = appendULEB(b, uint64(idx))
-	return append(b, 0x42, 0x00, 0x53, 0x04, 0x40, 0x00, 0x0b) // i64.const 0, i64.lt_s, if, unreachable, end
+	b = append(b, 0x7d) // i64.sub
+	if !check {
+		b = append(b, 0x21)
+		return appendULEB(b, uint64(m.local))
+	}
+	b = append(b, 0x22) // local.tee
+	b = appendULEB(b, uint64(m.local))
+	b = append(b, 0x42, 0x00, 0x53, 0x04, 0x40) // i64.const 0, i64.lt_s, if
+	b = m.store(b)
+	return append(b, 0x00, 0x0b) // unreachable, end
 }
 
 // appendDepthEnter: if depth == 0 { unreachable }; depth--.

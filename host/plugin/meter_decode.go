@@ -85,6 +85,7 @@ const (
 	kElse
 	kEnd
 	kReturn
+	kCall // call, call_indirect: the callee reads the budget from the global
 )
 
 // nextInstr decodes one instruction at r and returns its kind. Unknown or unsupported opcodes
@@ -120,10 +121,12 @@ func nextInstr(r *reader) (int, error) {
 		return kReturn, nil
 	case op == 0x10: // call
 		_, err = r.u32()
+		return kCall, err
 	case op == 0x11: // call_indirect typeidx tableidx
 		if _, err = r.u32(); err == nil {
 			_, err = r.u32()
 		}
+		return kCall, err
 	case op == 0x1a || op == 0x1b: // drop, select
 	case op == 0x1c: // select t*
 		var n uint32
