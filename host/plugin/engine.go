@@ -28,10 +28,13 @@ const (
 	DefaultMaxDepth = 10000
 )
 
-// FuelPerMillisecond converts a call's timeout into its CPU budget in meter units (about one
-// unit per wasm instruction executed). It is measured on a tight loop on a 2-core build
-// machine (BENCHMARKS.md, "Plugin sandbox"): a guest doing only that runs out close to its
-// timeout; heavier instructions (memory, calls) run out later in wall time.
+// FuelPerMillisecond converts a call's timeout into its CPU budget in meter units (one unit
+// per wasm instruction of each region entered, an upper bound of what runs). Measured on the
+// development machine (BENCHMARKS.md, "Plugin sandbox"): the cheapest loop (an empty one) burns
+// about 9.5M units/ms, so a call stops at about its timeout at the latest on code like it;
+// Go guests burn 16-60M units/ms (the meter overcharges their dispatch blocks) and stop after
+// a sixth to two thirds of it. Instructions slower than a register op (memory.fill over many
+// pages) can stretch a call past it; the memory cap bounds those.
 const FuelPerMillisecond = 10_000_000
 
 func fuelFor(d time.Duration) int64 {

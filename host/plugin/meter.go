@@ -442,7 +442,7 @@ func meterBody(out, fb, bt []byte, params int, fuelIdx, depthIdx uint32) ([]byte
 			return nil, errors.New("body has no final end")
 		}
 		start := r.off
-		kind, err := nextInstr(r)
+		kind, err := nextInstr(r, nLocals, fuelIdx)
 		if err != nil {
 			return nil, err
 		}

@@ -89,8 +89,11 @@ const (
 )
 
 // nextInstr decodes one instruction at r and returns its kind. Unknown or unsupported opcodes
-// are errors naming the opcode.
-func nextInstr(r *reader) (int, error) {
+// are errors naming the opcode. Local and global indices must be below nLocals and nGlobals,
+// the function's and module's own: the meter's local and globals come after them, and only
+// the meter's code may touch those (wazero validates the rewritten module, in which they
+// exist, so the original's bounds are checked here).
+func nextInstr(r *reader, nLocals uint64, nGlobals uint32) (int, error) {
 	at := r.off
 	op, err := r.byte()
 	if err != nil {
@@ -133,7 +136,17 @@ func nextInstr(r *reader) (int, error) {
 		if n, err = r.u32(); err == nil {
 			err = r.skip(int(n))
 		}
-	case op >= 0x20 && op <= 0x26: // local.*, global.*, table.get/set
+	case op >= 0x20 && op <= 0x22: // local.get, local.set, local.tee
+		var i uint32
+		if i, err = r.u32(); err == nil && uint64(i) >= nLocals {
+			return 0, fmt.Errorf("offset %d: local %d out of range", at, i)
+		}
+	case op == 0x23 || op == 0x24: // global.get, global.set
+		var i uint32
+		if i, err = r.u32(); err == nil && i >= nGlobals {
+			return 0, fmt.Errorf("offset %d: global %d out of range", at, i)
+		}
+	case op == 0x25 || op == 0x26: // table.get, table.set
 		_, err = r.u32()
 	case op >= 0x28 && op <= 0x3e: // loads and stores
 		err = memarg(r)

@@ -71,9 +71,16 @@ func newVersion(ctx context.Context, p *Plugin, bin []byte) (_ *version, err err
 		}
 	}()
 	if v.metered {
-		if bin, err = meterModule(bin, spec.MemoryPages, v.initFuel, v.maxDepth); err != nil {
-			return nil, err
+		metered, merr := meterModule(bin, spec.MemoryPages, v.initFuel, v.maxDepth)
+		if merr != nil {
+			// A module the meter cannot read is usually not valid wasm at all: wazero's own
+			// error says why more precisely (it is compiled only on this failure path).
+			if _, cerr := v.rt.CompileModule(ctx, bin); cerr != nil {
+				return nil, fmt.Errorf("compile: %w", cerr)
+			}
+			return nil, merr
 		}
+		bin = metered
 	}
 	v.cm, err = v.rt.CompileModule(ctx, bin)
 	if err != nil {
