@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -424,4 +425,67 @@ func TestCallDetachedFromCaller(t *testing.T) {
 		t.Fatalf("waiting with a canceled context: %v", err)
 	}
 	v.put(held)
+}
+
+// TestStderrPerCall: a trap's report carries only that call's stderr, never what an earlier
+// call (another tenant's request) wrote on the same instance.
+func TestStderrPerCall(t *testing.T) {
+	e, _ := newTestEngine(t)
+	p := load(t, e, Spec{Name: "good", Bytes: goodWasm(t, "v1"), Pool: 1})
+	if _, err := p.Call(context.Background(), "on_request", onRequest("whisper")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.Call(context.Background(), "on_request", onRequest("panic"))
+	pe := asError(t, err)
+	if !strings.Contains(pe.Stderr, "assignment to entry in nil map") {
+		t.Fatalf("trap stderr lacks the panic: %q", pe.Stderr)
+	}
+	if strings.Contains(pe.Stderr, "tenant-a-secret") {
+		t.Fatalf("trap stderr carries an earlier call's output: %q", pe.Stderr)
+	}
+}
+
+// TestSlotsPerPlugin: each plugin runs on its own slots; one that keeps all of its own busy
+// does not delay another, even when the engine allows one slot per plugin.
+func TestSlotsPerPlugin(t *testing.T) {
+	lb := &logBuf{}
+	e, err := NewEngine(EngineOptions{CacheDir: testCacheDir, MaxConcurrency: 1,
+		Logger: slog.New(slog.NewTextHandler(lb, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	bin := goodWasm(t, "v1")
+	slow := load(t, e, Spec{Name: "slow", Bytes: bin, Pool: 4})
+	fast := load(t, e, Spec{Name: "fast", Bytes: bin})
+	if n := slow.cur.Load().p.spec.Pool; n != 1 {
+		t.Fatalf("pool %d above the engine's share cap of 1", n)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				slow.Call(context.Background(), "on_request", onRequest("sleep")) // 30 ms each
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	time.Sleep(20 * time.Millisecond)
+	for range 20 {
+		// A slot the slow plugin could take would make this wait for up to 30 ms.
+		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Millisecond)
+		_, err := fast.Call(ctx, "route", []byte(routeIn))
+		cancel()
+		if err != nil {
+			t.Fatalf("fast plugin starved by the slow one: %v", err)
+		}
+	}
 }

@@ -4,7 +4,7 @@
 // echoes, cache_key lower-cases, on_response reports the build's version (set with
 // -ldflags=-X main.version=...), and on_request misbehaves on demand by the request's model:
 // panic, loop, hog (allocate until out of memory), recurse (unbounded recursion), error,
-// sleep (a 30 ms busy loop), crunch (1e6 xorshift steps) or log.
+// sleep (a 30 ms busy loop), crunch (1e6 xorshift steps), whisper (a line to stderr) or log.
 package main
 
 import (
@@ -78,6 +78,8 @@ func init() {
 				x ^= x << 17
 			}
 			crunched = x
+		case "whisper":
+			println("tenant-a-secret") // to stderr; the call succeeds
 		case "log":
 			sdk.Log(sdk.LevelWarn, "hello from the guest")
 		}
