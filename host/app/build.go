@@ -109,6 +109,7 @@ func (a *App) loadPlugin(ctx context.Context, name string, pc *config.Plugin) er
 	spec := plugin.Spec{
 		Name: name, Path: pc.Path, Config: pc.Config, Timeout: pc.Timeout.D(),
 		MemoryPages: uint32(int64(pc.Memory) / 65536), Pool: pc.Pool, Sandbox: plugin.Sandbox(pc.Sandbox),
+		MaxDepth: uint32(pc.MaxDepth),
 	}
 	if old, ok := a.plugins.Get(name); ok && old.Path() == pc.Path && a.sameSpec(name, spec) {
 		return nil
