@@ -23,6 +23,10 @@ const (
 	DefaultTimeout     = 500 * time.Millisecond
 	DefaultInitTimeout = 10 * time.Second
 	DefaultMemoryPages = 1024 // 64 MiB; Go guests need at least ~52 pages to start
+	// DefaultFirstPartyMemoryPages is the built-in translators' cap: they take bodies up to
+	// the gateway's 16 MiB limit, and a Go guest's peak is several times its input (the
+	// anthropic translator asks for an 80 MiB block on a 16 MiB body).
+	DefaultFirstPartyMemoryPages = 4096 // 256 MiB
 	// DefaultMaxDepth caps a call's guest call depth. Go guests' deepest ordinary paths
 	// (encoding/json on nested input, fmt) stay in the hundreds.
 	DefaultMaxDepth = 10000

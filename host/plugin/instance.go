@@ -176,9 +176,13 @@ func (in *instance) call(ctx context.Context, hook string, input []byte, fuel in
 		return nil, nil, fmt.Errorf("%w: input of %d bytes is too large", errABI, len(input))
 	}
 	if n > in.inCap || in.inPtr == 0 {
+		// Powers of two up to 1 MiB, then whole MiBs: a 16 MiB body must not ask for 32.
 		want := uint32(1024)
-		for want < n {
+		for want < n && want < 1<<20 {
 			want *= 2
+		}
+		if want < n {
+			want = (n + 1<<20 - 1) &^ (1<<20 - 1)
 		}
 		in.stack[0] = uint64(want)
 		if err := in.alloc.CallWithStack(ctx, in.stack); err != nil {

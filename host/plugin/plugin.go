@@ -43,6 +43,9 @@ func (e *Engine) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	}
 	if spec.MemoryPages == 0 {
 		spec.MemoryPages = DefaultMemoryPages
+		if spec.FirstParty {
+			spec.MemoryPages = DefaultFirstPartyMemoryPages
+		}
 	}
 	if spec.Pool <= 0 || spec.Pool > e.maxShare {
 		spec.Pool = e.maxShare
