@@ -118,7 +118,7 @@ func TestFuelRate(t *testing.T) {
 }
 
 // TestSandboxOverhead measures the sandbox mechanisms on loop-heavy guests, interleaved and
-// taking each one's fastest of many calls (the machine is shared: the minimum is the cost, the
+// taking each one's fastest of 30 rounds (a round is one call of a loop-heavy guest, or a batch of 200 of a short hook) (the machine is shared: the minimum is the cost, the
 // rest is other load), and holds the default level to <= 2x the unprotected call.
 func TestSandboxOverhead(t *testing.T) {
 	if testing.Short() {
@@ -135,11 +135,14 @@ func TestSandboxOverhead(t *testing.T) {
 	guests := []*guest{
 		{name: "loop-1e6-handmade", hook: "route", in: []byte("{}")},
 		{name: "crunch-1e6-go", hook: "on_request", in: onRequest("crunch")},
+		// Call-heavy rather than loop-heavy: reported, not held to the budget.
+		{name: "route-meta-go", hook: "route", in: []byte(routeIn)},
+		{name: "cache-key-go", hook: "cache_key", in: []byte(`{"meta":{},"last_user":"Hello World"}`)},
 	}
 	for _, g := range guests {
 		for _, m := range sandboxModes {
 			bin := good
-			if g.hook == "route" {
+			if g.name == "loop-1e6-handmade" {
 				bin = loopGuest(1_000_000)
 			}
 			spec := Spec{Name: g.name, Bytes: bin, Pool: 1, Timeout: 10 * time.Second}
@@ -149,14 +152,21 @@ func TestSandboxOverhead(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	for range 40 {
+	for range 30 {
 		for _, g := range guests {
+			// Short hooks run in batches so that the per-call figure is not one cold call.
+			k := 200
+			if strings.Contains(g.name, "1e6") {
+				k = 1
+			}
 			for i, p := range g.ps {
 				start := time.Now()
-				if _, err := p.Call(ctx, g.hook, g.in); err != nil {
-					t.Fatal(err)
+				for range k {
+					if _, err := p.Call(ctx, g.hook, g.in); err != nil {
+						t.Fatal(err)
+					}
 				}
-				g.best[i] = min(g.best[i], time.Since(start))
+				g.best[i] = min(g.best[i], time.Since(start)/time.Duration(k))
 			}
 		}
 	}
@@ -165,7 +175,7 @@ func TestSandboxOverhead(t *testing.T) {
 		for i, m := range sandboxModes {
 			t.Logf("%-18s %-14s %10s  %.2fx", g.name, m.name, g.best[i], float64(g.best[i])/float64(base))
 		}
-		if r := float64(g.best[2]) / float64(base); r > 2 {
+		if r := float64(g.best[2]) / float64(base); r > 2 && strings.Contains(g.name, "1e6") {
 			t.Errorf("%s: metered call %.2fx the unprotected one, budget 2x", g.name, r)
 		}
 	}
