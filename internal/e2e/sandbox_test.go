@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluice-gw/sluice/internal/fakeprovider"
 	"github.com/sluice-gw/sluice/sdk/abi"
@@ -100,7 +101,9 @@ api_key = %q
 	if len(body) > 16<<20 || len(body) < 16<<20-64 {
 		t.Fatalf("body of %d bytes", len(body))
 	}
+	start := time.Now()
 	code, _, resp := post(t, s.URL+"/v1/chat/completions", body)
+	t.Logf("16 MiB request answered in %s", time.Since(start))
 	if code != 200 {
 		t.Fatalf("16 MiB body: %d %.2000s", code, resp)
 	}
