@@ -153,9 +153,15 @@ func (p *Plugin) call(ctx context.Context, hook string, input []byte) ([]byte, e
 		return nil, p.busy(hook, err)
 	}
 	// The call itself is detached from the caller's cancellation: it is bounded by its own
-	// CPU budget (and deadline), and a client disconnect must not destroy a healthy instance.
-	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.timeout)
-	defer cancel()
+	// CPU budget, and a client disconnect must not destroy a healthy instance. A wall-clock
+	// deadline matters only where wazero watches the context (close-on-context-done, kept for
+	// the benchmarks); elsewhere it would cost a timer per call for nothing.
+	callCtx := context.WithoutCancel(ctx)
+	if v.closeOnDone {
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithTimeout(callCtx, v.timeout)
+		defer cancel()
+	}
 	out, gerr, err := inst.call(callCtx, hook, input, v.fuel, v.maxDepth)
 	if err != nil {
 		e := v.classify(hook, err, inst, v.timeout)

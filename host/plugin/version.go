@@ -30,7 +30,9 @@ type version struct {
 	initFuel int64  // budget of instantiation and each handshake call
 	maxDepth uint32 // call-depth allowance per call
 	metered  bool
-	recycle  uint32 // discard an instance whose memory grew past this many bytes
+	// closeOnDone: wazero stops the guest when the call's context ends (benchmarks only).
+	closeOnDone bool
+	recycle     uint32 // discard an instance whose memory grew past this many bytes
 
 	slots chan struct{} // pool capacity
 	mu    sync.Mutex
@@ -47,14 +49,15 @@ func newVersion(ctx context.Context, p *Plugin, bin []byte) (_ *version, err err
 	spec := &p.spec
 	sum := sha256.Sum256(bin)
 	v := &version{
-		p:        p,
-		sum:      hex.EncodeToString(sum[:6]),
-		timeout:  spec.Timeout,
-		fuel:     fuelFor(spec.Timeout),
-		initFuel: fuelFor(spec.InitTimeout),
-		maxDepth: spec.MaxDepth,
-		metered:  !spec.noMeter,
-		slots:    make(chan struct{}, spec.Pool),
+		p:           p,
+		sum:         hex.EncodeToString(sum[:6]),
+		timeout:     spec.Timeout,
+		fuel:        fuelFor(spec.Timeout),
+		initFuel:    fuelFor(spec.InitTimeout),
+		maxDepth:    spec.MaxDepth,
+		metered:     !spec.noMeter,
+		closeOnDone: spec.closeOnDone,
+		slots:       make(chan struct{}, spec.Pool),
 	}
 	v.refs.Store(1)
 	v.recycle = uint32(uint64(spec.MemoryPages) * 65536 * 3 / 4)
