@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-gw/sluice/sdk/conformance"
 	w "github.com/sluice-gw/sluice/sdk/conformance/wasmbin"
@@ -263,5 +264,66 @@ func FuzzMeter(f *testing.F) {
 			t.Fatalf("valid module no longer compiles metered: %v", merr)
 		}
 		mcm.Close(ctx)
+	})
+}
+
+// FuzzMeterBody aims at the instruction decoder: a random body in an otherwise valid module
+// (two i32 params, an i64 result, an i32 and an i64 local, a memory and two globals' worth of
+// room). Whatever wazero accepts stays valid metered and, when it can run, computes the same.
+func FuzzMeterBody(f *testing.F) {
+	for _, seed := range [][]byte{
+		{w.OpLoop, w.BlockVoid, w.OpBr, 0, w.OpEnd, w.OpUnreachable},
+		w.Cat(w.LocalGet(0), []byte{w.OpI64ExtendU}),
+		w.Cat([]byte{w.OpBlock, 0x7e}, w.I64Const(5), []byte{0x0f, w.OpEnd}),
+		w.Cat(w.I32Const(1), []byte{0x04, 0x7e}, w.I64Const(1), []byte{0x05}, w.I64Const(2), []byte{w.OpEnd}),
+		w.Cat(w.LocalGet(0), []byte{0x28, 2, 0, w.OpDrop, 0xfc, 0x0b, 0}, w.I64Const(0)),
+		w.Cat([]byte{0xfd, 0x0c}, make([]byte, 16), []byte{w.OpDrop}, w.I64Const(0)),
+	} {
+		f.Add(seed)
+	}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		m := &w.Module{}
+		m.Memory(1, 1)
+		m.ExportFunc("f", m.Func([]w.ValType{w.I32, w.I32}, ti64, []w.ValType{w.I32, w.I64}, body...))
+		bin := m.Bytes()
+		out, err := meterModule(bin, 16, 100_000, 100)
+		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+		defer rt.Close(ctx)
+		if _, cerr := rt.CompileModule(ctx, bin); cerr != nil {
+			return
+		}
+		if err != nil {
+			if !strings.Contains(err.Error(), "not supported") {
+				t.Fatalf("valid body refused: %v", err)
+			}
+			return
+		}
+		if _, merr := rt.CompileModule(ctx, out); merr != nil {
+			t.Fatalf("valid body no longer compiles metered: %v\nbody % x", merr, body)
+		}
+		// Same result when the metered run finishes (one out of budget may differ). The
+		// metered run goes first: the plain one may loop forever, so it runs only after, in a
+		// runtime that can stop it.
+		metered, merr := rt.Instantiate(ctx, out)
+		if merr != nil {
+			return
+		}
+		b, berr := metered.ExportedFunction("f").Call(ctx, 3, 4)
+		if berr != nil {
+			return
+		}
+		prt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCloseOnContextDone(true))
+		defer prt.Close(ctx)
+		plain, perr := prt.Instantiate(ctx, bin)
+		if perr != nil {
+			t.Fatalf("plain module does not instantiate: %v", perr)
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		a, aerr := plain.ExportedFunction("f").Call(pctx, 3, 4)
+		if aerr != nil || a[0] != b[0] {
+			t.Fatalf("plain %v %v, metered %v %v\nbody % x", a, aerr, b, berr, body)
+		}
 	})
 }
