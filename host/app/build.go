@@ -119,6 +119,7 @@ func pluginSpecs(cfg *config.Config) []plugin.Spec {
 		specs = append(specs, plugin.Spec{
 			Name: name, Path: pc.Path, Config: pc.Config, Timeout: pc.Timeout.D(),
 			MemoryPages: uint32(int64(pc.Memory) / 65536), Pool: pc.Pool, Sandbox: plugin.Sandbox(pc.Sandbox),
+			MaxDepth: uint32(pc.MaxDepth),
 		})
 	}
 	return specs

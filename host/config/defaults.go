@@ -215,7 +215,7 @@ func (c *Config) providerDefaults(v *validator) {
 func pluginDefaults(p *Plugin) {
 	setDur(&p.Timeout, 50*time.Millisecond)
 	setInt(&p.Memory, 64<<20)
-	setStr(&p.Sandbox, "untrusted")
+	setStr(&p.Sandbox, "metered")
 	setStr(&p.Stream, "hold")
 	setInt(&p.CheckEvery, 1<<10)
 }

@@ -166,8 +166,11 @@ type Plugin struct {
 	Timeout Duration       `toml:"timeout"`
 	Memory  ByteSize       `toml:"memory"`
 	Pool    int            `toml:"pool"`
-	// Sandbox is "untrusted" (deadlines enforced inside loops, slower) or "trusted".
+	// Sandbox is "metered", the one level: a per-call CPU budget (from timeout), a call-depth
+	// cap (max_depth) and the memory cap. "trusted" and "untrusted" are deprecated aliases.
 	Sandbox string `toml:"sandbox"`
+	// MaxDepth caps the plugin's call depth per call (runaway recursion); 0 means the default.
+	MaxDepth int `toml:"max_depth"`
 	// Stream says how an on_response policy sees streamed answers: "hold" (default: the stream
 	// is held until the policy passed the whole answer) or "incremental" (chunks flow; the
 	// policy checks the answer so far every check_every bytes and at the end, and a rejection

@@ -252,8 +252,18 @@ func (c *Config) validatePlugins(v *validator) {
 		} else if _, err := os.Stat(p.Path); err != nil {
 			v.errAt(key+".path", "%v", err)
 		}
-		if !slices.Contains([]string{"trusted", "untrusted"}, p.Sandbox) {
-			v.errAt(key+".sandbox", "%q is not one of trusted, untrusted", p.Sandbox)
+		switch p.Sandbox {
+		case "metered":
+		case "trusted", "untrusted":
+			// Accepted so that older configs keep loading; both now mean metered.
+			v.warns = append(v.warns, Problem{File: v.file, Line: v.loc.line(key + ".sandbox"), Key: key + ".sandbox",
+				Msg: fmt.Sprintf("%q is deprecated and ignored: every plugin, built-ins included, runs metered (CPU budget from timeout, call-depth cap, memory cap); remove the key", p.Sandbox)})
+			p.Sandbox = "metered"
+		default:
+			v.errAt(key+".sandbox", "%q is not \"metered\" (the one sandbox level; \"trusted\" and \"untrusted\" are deprecated aliases)", p.Sandbox)
+		}
+		if p.MaxDepth < 0 || p.MaxDepth > 1_000_000 {
+			v.errAt(key+".max_depth", "%d is not between 0 (the default) and 1000000", p.MaxDepth)
 		}
 		if !slices.Contains([]string{"hold", "incremental"}, p.Stream) {
 			v.errAt(key+".stream", "%q is not one of hold, incremental", p.Stream)

@@ -26,18 +26,23 @@ func benchCall(b *testing.B, p *Plugin, hook string, in []byte) {
 	b.ReportMetric(float64(st.P50.Microseconds()), "p50-bucket-us")
 }
 
-// BenchmarkCall measures a hook call through the pool (acquire, semaphore, write, call, copy).
+// BenchmarkCall measures a hook call through the pool (slot, write, call, copy) per sandbox
+// mechanism (sandboxModes; metered is what every plugin gets).
 func BenchmarkCall(b *testing.B) {
 	e, _ := newTestEngine(b)
 	good := goodWasm(b, "v1")
 	translate := []byte(`{"endpoint":"chat.completions","model":"m","body":{"messages":[{"role":"user","content":"` + strings.Repeat("x", 900) + `"}]}}`)
-	for _, sb := range []Sandbox{SandboxTrusted, SandboxUntrusted} {
-		raw := load(b, e, Spec{Name: "raw", Bytes: conformance.Echo(false, "route"), Sandbox: sb, Pool: 1})
-		goP := load(b, e, Spec{Name: "good", Bytes: good, Sandbox: sb, Pool: 1})
-		b.Run(string(sb)+"/noop-handmade", func(b *testing.B) { benchCall(b, raw, "route", []byte("{}")) })
-		b.Run(string(sb)+"/noop-go", func(b *testing.B) { benchCall(b, goP, "translate_request", []byte("{}")) })
-		b.Run(string(sb)+"/route-meta-go", func(b *testing.B) { benchCall(b, goP, "route", []byte(routeIn)) })
-		b.Run(string(sb)+"/translate-echo-1KB-go", func(b *testing.B) { benchCall(b, goP, "translate_request", translate) })
+	for _, m := range sandboxModes {
+		spec := Spec{Name: "raw", Bytes: conformance.Echo(false, "route"), Pool: 1}
+		m.set(&spec)
+		raw := load(b, e, spec)
+		spec = Spec{Name: "good", Bytes: good, Pool: 1}
+		m.set(&spec)
+		goP := load(b, e, spec)
+		b.Run(m.name+"/noop-handmade", func(b *testing.B) { benchCall(b, raw, "route", []byte("{}")) })
+		b.Run(m.name+"/noop-go", func(b *testing.B) { benchCall(b, goP, "translate_request", []byte("{}")) })
+		b.Run(m.name+"/route-meta-go", func(b *testing.B) { benchCall(b, goP, "route", []byte(routeIn)) })
+		b.Run(m.name+"/translate-echo-1KB-go", func(b *testing.B) { benchCall(b, goP, "translate_request", translate) })
 	}
 }
 

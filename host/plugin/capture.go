@@ -39,6 +39,14 @@ func (c *capture) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// reset forgets what was written: each call's trap report shows only that call's output, never
+// an earlier caller's.
+func (c *capture) reset() {
+	c.mu.Lock()
+	c.head, c.tn, c.total = c.head[:0], 0, 0
+	c.mu.Unlock()
+}
+
 func (c *capture) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -23,7 +23,27 @@ const (
 	DefaultTimeout     = 500 * time.Millisecond
 	DefaultInitTimeout = 10 * time.Second
 	DefaultMemoryPages = 1024 // 64 MiB; Go guests need at least ~52 pages to start
+	// DefaultFirstPartyMemoryPages is the built-in translators' cap: they take bodies up to
+	// the gateway's 16 MiB limit, and a Go guest's peak is several times its input (the
+	// anthropic translator asks for an 80 MiB block on a 16 MiB body).
+	DefaultFirstPartyMemoryPages = 4096 // 256 MiB
+	// DefaultMaxDepth caps a call's guest call depth. Go guests' deepest ordinary paths
+	// (encoding/json on nested input, fmt) stay in the hundreds.
+	DefaultMaxDepth = 10000
 )
+
+// FuelPerMillisecond converts a call's timeout into its CPU budget in meter units (one unit
+// per wasm instruction of each region entered, an upper bound of what runs). Measured on the
+// development machine (BENCHMARKS.md, "Plugin sandbox"): the cheapest loop (an empty one) burns
+// about 9.5M units/ms, so a call stops at about its timeout at the latest on code like it;
+// Go guests burn 16-60M units/ms (the meter overcharges their dispatch blocks) and stop after
+// a sixth to two thirds of it. Instructions slower than a register op (memory.fill over many
+// pages) can stretch a call past it; the memory cap bounds those.
+const FuelPerMillisecond = 10_000_000
+
+func fuelFor(d time.Duration) int64 {
+	return d.Microseconds() * FuelPerMillisecond / 1000
+}
 
 // EngineOptions configures an Engine.
 type EngineOptions struct {
@@ -34,8 +54,9 @@ type EngineOptions struct {
 	NoCache bool
 	// Logger receives plugin logs (sluice_host.log), traps and reloads. Default slog.Default().
 	Logger *slog.Logger
-	// MaxConcurrency bounds guest calls running at once across all plugins (guest code is not
-	// preemptible, so more than the cores only adds latency). Default GOMAXPROCS.
+	// MaxConcurrency is the most slots one plugin's share may have (its pool is capped at
+	// it): each plugin runs on its own slots only, so a slow plugin cannot take another's.
+	// Default GOMAXPROCS.
 	MaxConcurrency int
 }
 
@@ -44,7 +65,7 @@ type Engine struct {
 	cache    wazero.CompilationCache
 	cacheDir string
 	log      *slog.Logger
-	sem      chan struct{}
+	maxShare int
 
 	mu      sync.Mutex
 	plugins map[*Plugin]struct{}
@@ -61,7 +82,7 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	e.sem = make(chan struct{}, n)
+	e.maxShare = n
 	if opts.NoCache {
 		e.cache = wazero.NewCompilationCache()
 		return e, nil
@@ -87,23 +108,6 @@ func NewEngine(opts EngineOptions) (*Engine, error) {
 
 // CacheDir returns the compilation cache directory ("" when the cache is in memory).
 func (e *Engine) CacheDir() string { return e.cacheDir }
-
-// acquire takes a slot of the global execution semaphore.
-func (e *Engine) acquire(ctx context.Context) error {
-	select {
-	case e.sem <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case e.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (e *Engine) release() { <-e.sem }
 
 func (e *Engine) track(p *Plugin) error {
 	e.mu.Lock()

@@ -41,6 +41,7 @@ func (e *Error) Unwrap() error { return e.Err }
 const (
 	CodeTrapped        = "plugin_trapped"
 	CodeTimeout        = "plugin_timeout"
+	CodeStackExhausted = "plugin_stack_exhausted"
 	CodeCanceled       = "plugin_canceled"
 	CodeBusy           = "plugin_busy"
 	CodeABIViolation   = "plugin_abi_violation"

@@ -24,6 +24,26 @@ type instance struct {
 	inPtr uint32
 	inCap uint32
 	stack []uint64
+	// fuel and depth are the metering globals (meter.go); arm sets them before each call.
+	// They are nil for a module loaded unmetered (benchmarks only).
+	fuel  api.MutableGlobal
+	depth api.MutableGlobal
+}
+
+// arm gives the instance a fresh CPU budget and call-depth allowance for one call.
+func (in *instance) arm(fuel int64, depth uint32) {
+	if in.fuel != nil {
+		in.fuel.Set(uint64(fuel))
+		in.depth.Set(uint64(depth))
+	}
+}
+
+// exhausted reports which metering limit stopped the last call, if any.
+func (in *instance) exhausted() (fuel, depth bool) {
+	if in.fuel == nil {
+		return false, false
+	}
+	return int64(in.fuel.Get()) < 0, uint32(in.depth.Get()) == 0
 }
 
 // newInstance instantiates the module and runs the handshake: _initialize, the ABI version,
@@ -32,6 +52,8 @@ func (v *version) newInstance(ctx context.Context, first bool) (*instance, error
 	ctx, cancel := context.WithTimeout(ctx, v.spec.InitTimeout)
 	defer cancel()
 	out := &capture{}
+	// A wasm start section runs inside InstantiateModule, before arm: the metering globals'
+	// initial values are the init budget (meterModule), so it is bounded too.
 	mod, err := v.rt.InstantiateModule(ctx, v.cm, wazero.NewModuleConfig().
 		WithName("").WithStartFunctions().WithStdout(out).WithStderr(out))
 	if err != nil {
@@ -43,6 +65,15 @@ func (v *version) newInstance(ctx context.Context, first bool) (*instance, error
 		_ = mod.Close(context.Background())
 		return nil, withStderr(err, out)
 	}
+	if v.metered {
+		var ok1, ok2 bool
+		inst.fuel, ok1 = mod.ExportedGlobal(meterFuelExport).(api.MutableGlobal)
+		inst.depth, ok2 = mod.ExportedGlobal(meterDepthExport).(api.MutableGlobal)
+		if !ok1 || !ok2 {
+			return fail(errors.New("metering globals missing"))
+		}
+	}
+	inst.arm(v.initFuel, v.maxDepth)
 	if f := mod.ExportedFunction(abi.ExportInitialize); f != nil {
 		if _, err := f.Call(ctx); err != nil {
 			return fail(fmt.Errorf("%s: %w", abi.ExportInitialize, err))
@@ -67,7 +98,7 @@ func (v *version) newInstance(ctx context.Context, first bool) (*instance, error
 		inst.fns[h] = mod.ExportedFunction(abi.ExportName(h))
 	}
 	if v.hooks[abi.HookInit] {
-		out, gerr, err := inst.call(ctx, abi.HookInit, v.initIn)
+		out, gerr, err := inst.call(ctx, abi.HookInit, v.initIn, v.initFuel, v.maxDepth)
 		if err != nil {
 			return fail(fmt.Errorf("init: %w", err))
 		}
@@ -139,16 +170,22 @@ var errABI = errors.New("ABI violation")
 
 // call runs one hook on the instance. It returns the output copy, or the guest's error payload,
 // or a runtime error (trap, deadline, ABI violation) after which the instance must be dropped.
-func (in *instance) call(ctx context.Context, hook string, input []byte) (out, guestErr []byte, err error) {
+func (in *instance) call(ctx context.Context, hook string, input []byte, fuel int64, depth uint32) (out, guestErr []byte, err error) {
 	fn := in.fns[hook]
+	in.out.reset()
+	in.arm(fuel, depth)
 	n := uint32(len(input))
 	if uint64(len(input)) > abi.MaxResultLen {
 		return nil, nil, fmt.Errorf("%w: input of %d bytes is too large", errABI, len(input))
 	}
 	if n > in.inCap || in.inPtr == 0 {
+		// Powers of two up to 1 MiB, then whole MiBs: a 16 MiB body must not ask for 32.
 		want := uint32(1024)
-		for want < n {
+		for want < n && want < 1<<20 {
 			want *= 2
+		}
+		if want < n {
+			want = (n + 1<<20 - 1) &^ (1<<20 - 1)
 		}
 		in.stack[0] = uint64(want)
 		if err := in.alloc.CallWithStack(ctx, in.stack); err != nil {
@@ -181,11 +218,20 @@ func (in *instance) call(ctx context.Context, hook string, input []byte) (out, g
 	return cp, nil, nil
 }
 
-// classify turns a runtime error into a typed call error.
-func (v *version) classify(hook string, err error, out *capture, timeout time.Duration) *Error {
-	e := &Error{Plugin: v.p.name, Hook: hook, Status: 502, Type: typeAPIError, Trap: true, Err: err, Stderr: out.String()}
+// classify turns a runtime error into a typed call error; the metering globals tell a spent
+// budget and a depth cap from other traps.
+func (v *version) classify(hook string, err error, inst *instance, timeout time.Duration) *Error {
+	e := &Error{Plugin: v.p.name, Hook: hook, Status: 502, Type: typeAPIError, Trap: true, Err: err, Stderr: inst.out.String()}
 	var exit *sys.ExitError
+	fuel, depth := false, false
+	if v.metered {
+		fuel, depth = inst.exhausted()
+	}
 	switch {
+	case fuel:
+		e.Status, e.Code, e.Message = 504, CodeTimeout, fmt.Sprintf("CPU budget of %s exhausted", timeout)
+	case depth:
+		e.Code, e.Message = CodeStackExhausted, fmt.Sprintf("call depth above %d (runaway recursion)", v.maxDepth)
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
 		e.Status, e.Code, e.Message = 504, CodeTimeout, fmt.Sprintf("deadline of %s exceeded", timeout)
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled:

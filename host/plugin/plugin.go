@@ -49,7 +49,7 @@ func (e *Engine) build(ctx context.Context, spec Spec) (*Plugin, error) {
 	if spec.Name == "" {
 		return nil, errors.New("plugin: load: empty name")
 	}
-	spec = spec.normalized()
+	spec = e.normalize(spec)
 	bin, err := spec.module()
 	if err != nil {
 		return nil, fmt.Errorf("plugin: load %q: %w", spec.Name, err)
@@ -149,32 +149,25 @@ func (p *Plugin) call(ctx context.Context, hook string, input []byte) ([]byte, e
 	if !v.hooks[hook] || hook == "init" {
 		return nil, &Error{Plugin: p.name, Hook: hook, Status: 500, Type: typeAPIError, Code: CodeHookMissing, Message: "hook not exported by the plugin"}
 	}
+	// Waiting for a slot follows the caller: a client that is gone stops waiting.
 	inst, err := v.get(ctx)
 	if err != nil {
 		return nil, p.busy(hook, err)
 	}
-	if err := p.e.acquire(ctx); err != nil {
-		v.put(inst)
-		return nil, p.busy(hook, err)
-	}
-	callCtx := ctx
-	if !v.trusted {
+	// The call itself is detached from the caller's cancellation: it is bounded by its own
+	// CPU budget, and a client disconnect must not destroy a healthy instance. A wall-clock
+	// deadline matters only where wazero watches the context (close-on-context-done, kept for
+	// the benchmarks); elsewhere it would cost a timer per call for nothing.
+	callCtx := context.WithoutCancel(ctx)
+	if v.closeOnDone {
 		var cancel context.CancelFunc
-		callCtx, cancel = context.WithTimeout(ctx, v.timeout)
+		callCtx, cancel = context.WithTimeout(callCtx, v.timeout)
 		defer cancel()
 	}
-	out, gerr, err := inst.call(callCtx, hook, input)
-	p.e.release()
+	out, gerr, err := inst.call(callCtx, hook, input, v.fuel, v.maxDepth)
 	if err != nil {
+		e := v.classify(hook, err, inst, v.timeout)
 		v.discard(inst)
-		e := v.classify(hook, err, inst.out, v.timeout)
-		if ctx.Err() != nil {
-			// The caller gave up (client gone, request deadline): the interrupted instance
-			// goes, but it is no fault of the plugin's and counts as neither trap nor timeout.
-			e.Code, e.Message = CodeCanceled, "call canceled by the caller: "+ctx.Err().Error()
-			p.log.Debug("plugin call canceled by the caller; instance discarded", "hook", hook)
-			return nil, e
-		}
 		p.stats.traps.Add(1)
 		if e.Code == CodeTimeout {
 			p.stats.timeouts.Add(1)

@@ -158,7 +158,7 @@ func (u *Update) stage(ctx context.Context, spec Spec) error {
 	if spec.Name == "" {
 		return errors.New("plugin: load: empty name")
 	}
-	spec = spec.normalized()
+	spec = u.r.e.normalize(spec)
 	p, ok := u.r.Get(spec.Name)
 	if !ok {
 		np, err := u.r.e.Load(ctx, spec)

@@ -35,14 +35,19 @@ func versionOf(t *testing.T, p *Plugin) string {
 // pool) is applied by a staged update without a restart, in place (the same *Plugin), with
 // the new version warmed before it serves; an unchanged spec changes nothing.
 func TestStageChangesEverySetting(t *testing.T) {
-	e, _ := newTestEngine(t)
+	// A share cap above the pools asked for, so that the pool setting is what changes.
+	e, err := NewEngine(EngineOptions{CacheDir: testCacheDir, MaxConcurrency: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
 	r := NewRegistry(e)
 	t.Cleanup(func() { r.Close() })
 	dir := t.TempDir()
 	path := filepath.Join(dir, "good.wasm")
 	writeFile(t, path, goodWasm(t, "v1"))
 	ctx := context.Background()
-	spec := Spec{Name: "good", Path: path, Sandbox: SandboxTrusted, Config: map[string]any{"a": 1}}
+	spec := Spec{Name: "good", Path: path, Pool: 2, Config: map[string]any{"a": 1}}
 	u, err := r.Stage(ctx, []Spec{spec})
 	if err != nil {
 		t.Fatal(err)

@@ -9,18 +9,21 @@ import (
 	"time"
 )
 
-// Sandbox selects how strictly a plugin's runtime is confined (docs/decisions.md, "Plugin
-// sandbox levels").
+// Sandbox names a sandbox level. There is one: every plugin, built-ins included, runs metered
+// (docs/decisions.md, "Plugin sandbox: metered modules"). The older names are accepted and mean
+// the same.
 type Sandbox string
 
 const (
-	// SandboxDefault resolves to SandboxTrusted for first-party plugins and SandboxUntrusted
-	// otherwise.
+	// SandboxDefault is SandboxMetered.
 	SandboxDefault Sandbox = ""
-	// SandboxTrusted compiles without close-on-context-done: 5-14x faster loops, but the
-	// per-call deadline cannot interrupt a running guest.
+	// SandboxMetered instruments the module at load: a per-call CPU budget charged at function
+	// entries and loop headers, a call-depth cap, and the memory cap clamped into the module.
+	SandboxMetered Sandbox = "metered"
+	// SandboxTrusted is deprecated: it used to turn the deadline off; it now means metered.
 	SandboxTrusted Sandbox = "trusted"
-	// SandboxUntrusted enforces the per-call deadline at every loop back-edge.
+	// SandboxUntrusted is deprecated: it used to mean close-on-context-done; it now means
+	// metered.
 	SandboxUntrusted Sandbox = "untrusted"
 )
 
@@ -33,31 +36,31 @@ type Spec struct {
 	Bytes []byte
 	// Config is the plugin's TOML table, passed to the init hook as JSON.
 	Config map[string]any
-	// Timeout bounds one hook call (untrusted sandbox only). Default DefaultTimeout.
+	// Timeout is one hook call's CPU budget, converted to meter units at FuelPerMillisecond.
+	// Default DefaultTimeout.
 	Timeout time.Duration
 	// InitTimeout bounds instantiation plus the init hook. Default DefaultInitTimeout.
 	InitTimeout time.Duration
 	// MemoryPages caps each instance's linear memory in 64 KiB pages. Default DefaultMemoryPages.
 	MemoryPages uint32
-	// Pool caps the instances (concurrent calls) of this plugin. Default GOMAXPROCS.
+	// MaxDepth caps the guest's call depth per call (and so the host stack it can use).
+	// Default DefaultMaxDepth.
+	MaxDepth uint32
+	// Pool caps the instances (concurrent calls) of this plugin; it is also the plugin's share
+	// of the engine's execution slots. Default GOMAXPROCS.
 	Pool int
-	// Sandbox chooses trusted or untrusted runtime settings.
+	// Sandbox is kept for configuration compatibility; every level is metered.
 	Sandbox Sandbox
-	// FirstParty marks plugins shipped with sluice; it makes SandboxDefault mean trusted.
+	// FirstParty marks plugins shipped with sluice (informational: they get the same sandbox).
 	FirstParty bool
+
+	// For the sandbox benchmarks only: noMeter loads the module as it is (no budget, no depth
+	// cap) and closeOnDone turns on wazero's close-on-context-done.
+	noMeter, closeOnDone bool
 }
 
-// sandbox resolves SandboxDefault.
-func (s *Spec) sandbox() Sandbox {
-	switch s.Sandbox {
-	case SandboxTrusted, SandboxUntrusted:
-		return s.Sandbox
-	}
-	if s.FirstParty {
-		return SandboxTrusted
-	}
-	return SandboxUntrusted
-}
+// sandbox reports the level in effect.
+func (s *Spec) sandbox() Sandbox { return SandboxMetered }
 
 // normalized returns the spec with its defaults filled in, so that two specs that load the
 // same way compare equal.
@@ -70,9 +73,15 @@ func (s Spec) normalized() Spec {
 	}
 	if s.MemoryPages == 0 {
 		s.MemoryPages = DefaultMemoryPages
+		if s.FirstParty {
+			s.MemoryPages = DefaultFirstPartyMemoryPages
+		}
 	}
 	if s.Pool <= 0 {
 		s.Pool = runtime.GOMAXPROCS(0)
+	}
+	if s.MaxDepth == 0 {
+		s.MaxDepth = DefaultMaxDepth
 	}
 	if s.Config != nil {
 		s.Config = maps.Clone(s.Config)
@@ -101,4 +110,13 @@ func sameSettings(a, b Spec) bool {
 		return reflect.DeepEqual(a, b)
 	}
 	return reflect.DeepEqual(a, b) && reflect.DeepEqual(ac, bc)
+}
+
+// normalize is normalized with the engine's cap on each plugin's share of execution slots.
+func (e *Engine) normalize(s Spec) Spec {
+	s = s.normalized()
+	if s.Pool > e.maxShare {
+		s.Pool = e.maxShare
+	}
+	return s
 }

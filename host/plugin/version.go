@@ -29,8 +29,13 @@ type version struct {
 	features uint64 // abi.Feature* bits the guest declared
 	initIn   []byte
 	timeout  time.Duration
-	trusted  bool
-	recycle  uint32 // discard an instance whose memory grew past this many bytes
+	fuel     int64  // per-call CPU budget in meter units (meter.go), from the timeout
+	initFuel int64  // budget of instantiation and each handshake call
+	maxDepth uint32 // call-depth allowance per call
+	metered  bool
+	// closeOnDone: wazero stops the guest when the call's context ends (benchmarks only).
+	closeOnDone bool
+	recycle     uint32 // discard an instance whose memory grew past this many bytes
 
 	slots chan struct{} // pool capacity
 	mu    sync.Mutex
@@ -46,12 +51,16 @@ type version struct {
 func newVersion(ctx context.Context, p *Plugin, spec *Spec, bin []byte) (_ *version, err error) {
 	sum := sha256.Sum256(bin)
 	v := &version{
-		p:       p,
-		spec:    *spec,
-		sum:     hex.EncodeToString(sum[:6]),
-		timeout: spec.Timeout,
-		trusted: spec.sandbox() == SandboxTrusted,
-		slots:   make(chan struct{}, spec.Pool),
+		p:           p,
+		spec:        *spec,
+		sum:         hex.EncodeToString(sum[:6]),
+		timeout:     spec.Timeout,
+		fuel:        fuelFor(spec.Timeout),
+		initFuel:    fuelFor(spec.InitTimeout),
+		maxDepth:    spec.MaxDepth,
+		metered:     !spec.noMeter,
+		closeOnDone: spec.closeOnDone,
+		slots:       make(chan struct{}, spec.Pool),
 	}
 	v.refs.Store(1)
 	v.recycle = uint32(uint64(spec.MemoryPages) * 65536 * 3 / 4)
@@ -59,7 +68,7 @@ func newVersion(ctx context.Context, p *Plugin, spec *Spec, bin []byte) (_ *vers
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(p.e.cache).
 		WithMemoryLimitPages(spec.MemoryPages).
-		WithCloseOnContextDone(!v.trusted)
+		WithCloseOnContextDone(spec.closeOnDone)
 	// Runtime.Close is the cleanup for every failure below.
 	v.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer func() {
@@ -67,6 +76,18 @@ func newVersion(ctx context.Context, p *Plugin, spec *Spec, bin []byte) (_ *vers
 			v.destroy()
 		}
 	}()
+	if v.metered {
+		metered, merr := meterModule(bin, spec.MemoryPages, v.initFuel, v.maxDepth)
+		if merr != nil {
+			// A module the meter cannot read is usually not valid wasm at all: wazero's own
+			// error says why more precisely (it is compiled only on this failure path).
+			if _, cerr := v.rt.CompileModule(ctx, bin); cerr != nil {
+				return nil, fmt.Errorf("compile: %w", cerr)
+			}
+			return nil, merr
+		}
+		bin = metered
+	}
 	v.cm, err = v.rt.CompileModule(ctx, bin)
 	if err != nil {
 		return nil, fmt.Errorf("compile: %w", err)

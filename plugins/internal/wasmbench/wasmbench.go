@@ -1,6 +1,6 @@
 // Package wasmbench measures the first-party translators as the gateway runs them: compiled to
-// wasip1, loaded by host/plugin in the trusted sandbox, called through the ABI with the
-// benchmark envelopes of plugins/internal/xlatetest.
+// wasip1, loaded by host/plugin in the metered sandbox every plugin gets, called through the
+// ABI with the benchmark envelopes of plugins/internal/xlatetest.
 package wasmbench
 
 import (
@@ -56,7 +56,7 @@ func Build(tb testing.TB, name string) []byte {
 }
 
 // Load builds the named translator and loads it as the gateway loads a built-in: first party,
-// trusted sandbox, with the given pool size. The engine is closed when tb ends.
+// metered like every plugin, with the given pool size. The engine is closed when tb ends.
 func Load(tb testing.TB, name string, pool int) *plugin.Plugin {
 	tb.Helper()
 	bin := Build(tb, name)
@@ -64,7 +64,7 @@ func Load(tb testing.TB, name string, pool int) *plugin.Plugin {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, err := e.Load(context.Background(), plugin.Spec{Name: name, Bytes: bin, FirstParty: true, Sandbox: plugin.SandboxTrusted, Pool: pool})
+	p, err := e.Load(context.Background(), plugin.Spec{Name: name, Bytes: bin, FirstParty: true, Pool: pool})
 	if err != nil {
 		e.Close()
 		tb.Fatal(fmt.Errorf("wasmbench: loading %s: %w", name, err))

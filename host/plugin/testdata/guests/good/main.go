@@ -4,7 +4,7 @@
 // echoes, cache_key lower-cases, on_response reports the build's version (set with
 // -ldflags=-X main.version=...), and on_request misbehaves on demand by the request's model:
 // panic, loop, hog (allocate until out of memory), recurse (unbounded recursion), error,
-// sleep (a 30 ms busy loop) or log.
+// sleep (a 30 ms busy loop), crunch (1e6 xorshift steps), whisper (a line to stderr) or log.
 package main
 
 import (
@@ -16,7 +16,10 @@ import (
 
 var version = "v1"
 
-var sink [][]byte
+var (
+	sink     [][]byte
+	crunched uint64
+)
 
 func recurse(n int) int {
 	var pad [64]byte
@@ -66,6 +69,17 @@ func init() {
 			end := time.Now().Add(30 * time.Millisecond)
 			for time.Now().Before(end) {
 			}
+		case "crunch":
+			// A loop-heavy call for the sandbox benchmarks: 1e6 xorshift steps.
+			x := uint64(88172645463325252)
+			for range 1_000_000 {
+				x ^= x << 13
+				x ^= x >> 7
+				x ^= x << 17
+			}
+			crunched = x
+		case "whisper":
+			println("tenant-a-secret") // to stderr; the call succeeds
 		case "log":
 			sdk.Log(sdk.LevelWarn, "hello from the guest")
 		}
