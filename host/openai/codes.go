@@ -84,6 +84,7 @@ const (
 	CodePluginUnavailable     = "plugin_unavailable"
 	CodePluginBadErrorPayload = "plugin_bad_error_payload"
 	CodePluginBadOutput       = "plugin_bad_output"
+	CodePluginStackExhausted  = "plugin_stack_exhausted"
 
 	// The admin API.
 	CodeReloadRefused      = "reload_refused"
@@ -185,6 +186,7 @@ var Codes = map[string]CodeInfo{
 	CodePluginUnavailable:     {Status: 503, Type: TypeServer},
 	CodePluginBadErrorPayload: {Status: 502, Type: TypeServer},
 	CodePluginBadOutput:       {Status: 502, Type: TypeServer},
+	CodePluginStackExhausted:  {Status: 502, Type: TypeServer},
 
 	// The admin API answers every error as an invalid_request_error.
 	CodeReloadRefused:      {Status: 422, Type: TypeInvalidRequest},
