@@ -134,7 +134,7 @@ func (a *App) translatorLoader(ctx context.Context, cfg *config.Config) provider
 				if err != nil {
 					return nil, err
 				}
-				if _, err := a.plugins.Load(ctx, plugin.Spec{Name: name, Bytes: bin, FirstParty: true}); err != nil {
+				if _, err := a.plugins.Load(ctx, plugin.Spec{Name: name, Bytes: bin, Config: builtin.Config(name), FirstParty: true}); err != nil {
 					return nil, fmt.Errorf("plugin %s: %w", name, err)
 				}
 			}

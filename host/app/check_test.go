@@ -102,7 +102,7 @@ var extraAccepted = map[string]bool{
 func extraConfigs(t *testing.T) []string {
 	t.Helper()
 	dir := t.TempDir()
-	gz, err := os.ReadFile(filepath.Join("..", "builtin", "wasm", "anthropic.wasm.gz"))
+	gz, err := os.ReadFile(filepath.Join("..", "builtin", "wasm", "translators.wasm.gz"))
 	if err != nil {
 		t.Skipf("embedded translators not built (make plugins): %v", err)
 	}
@@ -149,6 +149,7 @@ rate = "10/s"
 `,
 		"translator-plugin": `[plugins.p]
 path = "translator.wasm"
+config = { translator = "anthropic" }
 [providers.custom]
 kind = "anthropic"
 api_key = "k"

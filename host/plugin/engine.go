@@ -54,9 +54,9 @@ type EngineOptions struct {
 	NoCache bool
 	// Logger receives plugin logs (sluice_host.log), traps and reloads. Default slog.Default().
 	Logger *slog.Logger
-	// MaxConcurrency is the most slots one plugin's share may have (its pool is capped at
-	// it): each plugin runs on its own slots only, so a slow plugin cannot take another's.
-	// Default GOMAXPROCS.
+	// MaxConcurrency is the share of execution slots a plugin that sets no pool gets: each
+	// plugin runs on its own slots only, so a slow plugin cannot take another's. A plugin's own
+	// pool setting is its share. Default GOMAXPROCS.
 	MaxConcurrency int
 }
 

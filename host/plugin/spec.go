@@ -112,11 +112,11 @@ func sameSettings(a, b Spec) bool {
 	return reflect.DeepEqual(a, b) && reflect.DeepEqual(ac, bc)
 }
 
-// normalize is normalized with the engine's cap on each plugin's share of execution slots.
+// normalize is normalized with the engine's default share of execution slots for a plugin
+// that sets no pool; a pool the operator sets is kept as set.
 func (e *Engine) normalize(s Spec) Spec {
-	s = s.normalized()
-	if s.Pool > e.maxShare {
+	if s.Pool <= 0 {
 		s.Pool = e.maxShare
 	}
-	return s
+	return s.normalized()
 }

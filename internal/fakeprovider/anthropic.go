@@ -777,6 +777,12 @@ func (s *Server) anthropicMessage(reply *Reply, rec *Received, body map[string]a
 	}
 	seqStr := strconv.Itoa(rec.Seq)
 	var content []any
+	if th, _ := body["thinking"].(map[string]any); reply.Thinking == "" && len(reply.ToolCalls) > 0 && th != nil && th["type"] != "disabled" {
+		// With thinking on, the API starts a tool-using turn with a thinking block, and the next
+		// request must send it back first (validateAnthropicThinkingUse): a scripted reply
+		// without thinking gets a short one, as the real model would write.
+		reply.Thinking = "I will use the tool."
+	}
 	if reply.Thinking != "" {
 		content = append(content, map[string]any{"type": "thinking", "thinking": reply.Thinking, "signature": s.sign(seqStr, reply.Thinking)})
 	}
