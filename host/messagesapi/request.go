@@ -892,69 +892,27 @@ func (c *converter) resultText(pieces []resultPiece, at string) error {
 	return nil
 }
 
+// geminiSig prefixes each segment of a Gemini translator's reasoning_signature.
+var geminiSig = []byte("gemini:")
+
 // assistant writes an assistant turn: text as content (parts when a block carries a
 // breakpoint), tool_use blocks as tool_calls, thinking as reasoning_content with its signature
 // in reasoning_signature (extensions the Anthropic translator turns back into a thinking block,
 // so tool use with thinking survives a round trip). Several thinking blocks are joined and keep
 // the last signature, or all of Gemini's. redacted_thinking is encrypted for Anthropic alone: no other model can
 // read it, so it is left out and listed as ignored.
-// geminiSig prefixes each segment of a Gemini translator's reasoning_signature.
-var geminiSig = []byte("gemini:")
-
 func (c *converter) assistant(content jsonx.Value, at string) error {
-	w := c.w
-	var text, reasoning, signature []byte
-	calls, thinking := 0, false
-	parts := false
-	switch content.Kind() {
-	case jsonx.String:
-		text = content.AppendStr(nil)
-	case jsonx.Array:
-		for j, b := range content.Elems() {
-			bat := at + ".content[" + itoa(j) + "]"
-			if !b.IsObject() {
-				return invalid("%s must be an object", bat)
-			}
-			switch t := b.Get("type"); {
-			case t.Is("text"):
-				if !b.Get("text").IsString() {
-					return invalid("%s: text must be a string", bat)
-				}
-				text = b.Get("text").AppendStr(text)
-				if cc := b.Get("cache_control"); cc.Exists() && !cc.IsNull() {
-					parts = true
-				}
-			case t.Is("tool_use"):
-				if !b.Get("id").IsString() || !b.Get("name").IsString() {
-					return invalid("%s: tool_use needs an id and a name", bat)
-				}
-				calls++
-			case t.Is("thinking"):
-				thinking = true
-				reasoning = b.Get("thinking").AppendStr(reasoning)
-				if s := b.Get("signature"); s.IsString() {
-					// Gemini's signatures are "gemini:" segments that join (a stream may
-					// split them over thinking blocks); any other keeps the last one.
-					if !bytes.HasPrefix(signature, geminiSig) || !strings.HasPrefix(s.Str(), string(geminiSig)) {
-						signature = signature[:0]
-					}
-					signature = s.AppendStr(signature)
-				}
-			case t.Is("redacted_thinking"):
-				c.ignore("redacted_thinking")
-			default:
-				c.notBridged(bat, t)
-			}
-		}
-	default:
-		return invalid("%s: content must be a string or an array", at)
+	t, err := c.readAssistant(content, at)
+	if err != nil {
+		return err
 	}
+	w := c.w
 	w.ObjectStart()
 	w.Key("role")
 	w.String("assistant")
 	w.Key("content")
 	switch {
-	case parts:
+	case t.parts:
 		w.ArrayStart()
 		for j, b := range content.Elems() {
 			if b.Get("type").Is("text") {
@@ -964,49 +922,117 @@ func (c *converter) assistant(content jsonx.Value, at string) error {
 			}
 		}
 		w.ArrayEnd()
-	case len(text) == 0 && calls > 0:
+	case len(t.text) == 0 && t.calls > 0:
 		w.Null()
 	default:
-		w.StringBytes(text)
+		w.StringBytes(t.text)
 	}
-	if thinking {
+	if t.thinking {
 		w.Key("reasoning_content")
-		w.StringBytes(reasoning)
-		if len(signature) > 0 {
+		w.StringBytes(t.reasoning)
+		if len(t.signature) > 0 {
 			w.Key("reasoning_signature")
-			w.StringBytes(signature)
+			w.StringBytes(t.signature)
 		}
 	}
-	if calls > 0 {
-		w.Key("tool_calls")
-		w.ArrayStart()
-		for j, b := range content.Elems() {
-			if !b.Get("type").Is("tool_use") {
-				continue
-			}
-			w.ObjectStart()
-			w.Key("id")
-			w.Value(b.Get("id"))
-			w.Key("type")
-			w.String("function")
-			w.Key("function")
-			w.ObjectStart()
-			w.Key("name")
-			w.Value(b.Get("name"))
-			w.Key("arguments")
-			if in := b.Get("input"); in.IsObject() {
-				w.StringBytes(compact(in))
-			} else {
-				w.String("{}")
-			}
-			w.ObjectEnd()
-			if err := c.cacheControl(b.Get("cache_control"), at+".content["+itoa(j)+"]"); err != nil {
-				return err
-			}
-			w.ObjectEnd()
-		}
-		w.ArrayEnd()
+	if t.calls > 0 {
+		return c.toolCalls(content, at)
 	}
+	w.ObjectEnd()
+	return nil
+}
+
+// assistantTurn is what readAssistant gathers from an assistant turn's content.
+type assistantTurn struct {
+	text, reasoning, signature []byte
+	calls                      int  // tool_use blocks
+	thinking                   bool // a thinking block was sent
+	parts                      bool // a text block carries a breakpoint
+}
+
+// readAssistant checks the blocks of an assistant turn and gathers its text, thinking and
+// signature, and how many tool calls it makes.
+func (c *converter) readAssistant(content jsonx.Value, at string) (assistantTurn, error) {
+	var t assistantTurn
+	switch content.Kind() {
+	case jsonx.String:
+		t.text = content.AppendStr(nil)
+		return t, nil
+	case jsonx.Array:
+	default:
+		return t, invalid("%s: content must be a string or an array", at)
+	}
+	for j, b := range content.Elems() {
+		bat := at + ".content[" + itoa(j) + "]"
+		if !b.IsObject() {
+			return t, invalid("%s must be an object", bat)
+		}
+		switch typ := b.Get("type"); {
+		case typ.Is("text"):
+			if !b.Get("text").IsString() {
+				return t, invalid("%s: text must be a string", bat)
+			}
+			t.text = b.Get("text").AppendStr(t.text)
+			if cc := b.Get("cache_control"); cc.Exists() && !cc.IsNull() {
+				t.parts = true
+			}
+		case typ.Is("tool_use"):
+			if !b.Get("id").IsString() || !b.Get("name").IsString() {
+				return t, invalid("%s: tool_use needs an id and a name", bat)
+			}
+			t.calls++
+		case typ.Is("thinking"):
+			t.thinking = true
+			t.reasoning = b.Get("thinking").AppendStr(t.reasoning)
+			if s := b.Get("signature"); s.IsString() {
+				// Gemini's signatures are "gemini:" segments that join (a stream may
+				// split them over thinking blocks); any other keeps the last one.
+				if !bytes.HasPrefix(t.signature, geminiSig) || !strings.HasPrefix(s.Str(), string(geminiSig)) {
+					t.signature = t.signature[:0]
+				}
+				t.signature = s.AppendStr(t.signature)
+			}
+		case typ.Is("redacted_thinking"):
+			c.ignore("redacted_thinking")
+		default:
+			c.notBridged(bat, typ)
+		}
+	}
+	return t, nil
+}
+
+// toolCalls writes the turn's tool_use blocks as its tool_calls, the input as the arguments
+// string, and closes the message.
+func (c *converter) toolCalls(content jsonx.Value, at string) error {
+	w := c.w
+	w.Key("tool_calls")
+	w.ArrayStart()
+	for j, b := range content.Elems() {
+		if !b.Get("type").Is("tool_use") {
+			continue
+		}
+		w.ObjectStart()
+		w.Key("id")
+		w.Value(b.Get("id"))
+		w.Key("type")
+		w.String("function")
+		w.Key("function")
+		w.ObjectStart()
+		w.Key("name")
+		w.Value(b.Get("name"))
+		w.Key("arguments")
+		if in := b.Get("input"); in.IsObject() {
+			w.StringBytes(compact(in))
+		} else {
+			w.String("{}")
+		}
+		w.ObjectEnd()
+		if err := c.cacheControl(b.Get("cache_control"), at+".content["+itoa(j)+"]"); err != nil {
+			return err
+		}
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
 	w.ObjectEnd()
 	return nil
 }
