@@ -388,6 +388,8 @@ func (c *canon) str() error {
 	return c.strSlow(start)
 }
 
+// strSlow writes the string at src[start] decoded and re-encoded: escapes resolved and
+// invalid UTF-8 replaced, so that equal strings give equal bytes however they were spelled.
 func (c *canon) strSlow(start int) error {
 	s := c.src
 	i := start
@@ -407,70 +409,83 @@ func (c *canon) strSlow(start int) error {
 			c.pos = i
 			return c.errorf("control character in string")
 		case b == '\\':
-			if i+1 >= len(s) {
-				c.pos = i
-				return c.errorf("unterminated escape")
-			}
-			e := s[i+1]
-			i += 2
-			var r rune
-			switch e {
-			case '"', '\\', '/':
-				r = rune(e)
-			case 'b':
-				r = '\b'
-			case 'f':
-				r = '\f'
-			case 'n':
-				r = '\n'
-			case 'r':
-				r = '\r'
-			case 't':
-				r = '\t'
-			case 'u':
-				var ok bool
-				r, ok = hex4(s, i)
-				if !ok {
-					c.pos = i
-					return c.errorf("invalid \\u escape")
-				}
-				i += 4
-				if utf16.IsSurrogate(r) {
-					r2, ok2 := rune(0), false
-					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
-						r2, ok2 = hex4(s, i+2)
-					}
-					if d := utf16.DecodeRune(r, r2); ok2 && d != utf8.RuneError {
-						r = d
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-			default:
-				c.pos = i
-				return c.errorf("invalid escape")
+			r, next, err := c.escape(i)
+			if err != nil {
+				return err
 			}
 			c.dst = appendRune(c.dst, r)
+			i = next
 		default:
-			// Copy the run up to the next special byte in one go.
-			j := i + 1
-			for j < len(s) && s[j] != '"' && s[j] != '\\' && s[j] >= 0x20 {
-				j++
-			}
-			run := s[i:j]
-			if utf8.Valid(run) {
-				c.dst = append(c.dst, run...)
-			} else {
-				for len(run) > 0 {
-					r, n := utf8.DecodeRune(run)
-					c.dst = utf8.AppendRune(c.dst, r)
-					run = run[n:]
-				}
-			}
-			i = j
+			i = c.copyRun(i)
 		}
 	}
+}
+
+// escape decodes the escape sequence at src[i] (a backslash) and returns its rune and the
+// index after it. A lone or mismatched surrogate becomes U+FFFD, like encoding/json.
+func (c *canon) escape(i int) (rune, int, error) {
+	s := c.src
+	if i+1 >= len(s) {
+		c.pos = i
+		return 0, 0, c.errorf("unterminated escape")
+	}
+	e := s[i+1]
+	i += 2
+	switch e {
+	case '"', '\\', '/':
+		return rune(e), i, nil
+	case 'b':
+		return '\b', i, nil
+	case 'f':
+		return '\f', i, nil
+	case 'n':
+		return '\n', i, nil
+	case 'r':
+		return '\r', i, nil
+	case 't':
+		return '\t', i, nil
+	case 'u':
+		r, ok := hex4(s, i)
+		if !ok {
+			c.pos = i
+			return 0, 0, c.errorf("invalid \\u escape")
+		}
+		i += 4
+		if utf16.IsSurrogate(r) {
+			r2, ok2 := rune(0), false
+			if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+				r2, ok2 = hex4(s, i+2)
+			}
+			if d := utf16.DecodeRune(r, r2); ok2 && d != utf8.RuneError {
+				return d, i + 6, nil
+			}
+			return utf8.RuneError, i, nil
+		}
+		return r, i, nil
+	}
+	c.pos = i
+	return 0, 0, c.errorf("invalid escape")
+}
+
+// copyRun copies the run of plain bytes from src[i] up to the next quote, backslash or
+// control byte in one go, invalid UTF-8 replaced by U+FFFD, and returns the index after it.
+func (c *canon) copyRun(i int) int {
+	s := c.src
+	j := i + 1
+	for j < len(s) && s[j] != '"' && s[j] != '\\' && s[j] >= 0x20 {
+		j++
+	}
+	run := s[i:j]
+	if utf8.Valid(run) {
+		c.dst = append(c.dst, run...)
+	} else {
+		for len(run) > 0 {
+			r, n := utf8.DecodeRune(run)
+			c.dst = utf8.AppendRune(c.dst, r)
+			run = run[n:]
+		}
+	}
+	return j
 }
 
 func hex4(s []byte, i int) (rune, bool) {

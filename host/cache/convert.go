@@ -82,116 +82,145 @@ func (e *Entry) AsCompletion() ([]byte, error) {
 	if !e.Stream() {
 		return e.Body, nil
 	}
-	out := completion{Object: "chat.completion", Model: e.Model}
+	a := assembly{out: completion{Object: "chat.completion", Model: e.Model}}
 	if !e.Created.IsZero() {
-		out.Created = e.Created.Unix()
-	}
-	type acc struct {
-		role             string
-		content, refusal []byte
-		hasContent       bool
-		hasRefusal       bool
-		tools            []toolCall
-		finish           *string
-	}
-	var choices []*acc
-	get := func(i int) *acc {
-		for len(choices) <= i {
-			choices = append(choices, &acc{})
-		}
-		return choices[i]
+		a.out.Created = e.Created.Unix()
 	}
 	for _, raw := range e.Chunks {
-		var ch chunkIn
-		if err := json.Unmarshal(raw, &ch); err != nil {
-			return nil, fmt.Errorf("cache: assemble completion: %w", err)
-		}
-		if ch.Object != "" && ch.Object != "chat.completion.chunk" {
-			return nil, fmt.Errorf("%w: chunk object %q", ErrNotConvertible, ch.Object)
-		}
-		if out.ID == "" {
-			out.ID = ch.ID
-		}
-		if ch.Created != 0 {
-			out.Created = ch.Created
-		}
-		if ch.Model != "" {
-			out.Model = ch.Model
-		}
-		if ch.SystemFingerprint != "" {
-			out.SystemFingerprint = ch.SystemFingerprint
-		}
-		if len(ch.Usage) > 0 && !bytes.Equal(ch.Usage, jsonNull) {
-			out.Usage = ch.Usage
-		}
-		for _, c := range ch.Choices {
-			if c.Index < 0 || c.Index > 127 {
-				return nil, fmt.Errorf("%w: choice index %d", ErrNotConvertible, c.Index)
-			}
-			a := get(c.Index)
-			if c.Delta.Role != "" {
-				a.role = c.Delta.Role
-			}
-			if c.Delta.Content != nil {
-				a.hasContent = true
-				a.content = append(a.content, *c.Delta.Content...)
-			}
-			if c.Delta.Refusal != nil {
-				a.hasRefusal = true
-				a.refusal = append(a.refusal, *c.Delta.Refusal...)
-			}
-			for _, tc := range c.Delta.ToolCalls {
-				idx := 0
-				if tc.Index != nil {
-					idx = *tc.Index
-				}
-				if idx < 0 || idx > 1023 {
-					return nil, fmt.Errorf("%w: tool call index %d", ErrNotConvertible, idx)
-				}
-				for len(a.tools) <= idx {
-					a.tools = append(a.tools, toolCall{})
-				}
-				t := &a.tools[idx]
-				if tc.ID != "" {
-					t.ID = tc.ID
-				}
-				if tc.Type != "" {
-					t.Type = tc.Type
-				}
-				t.Function.Name += tc.Function.Name
-				t.Function.Arguments += tc.Function.Arguments
-			}
-			if c.FinishReason != nil {
-				a.finish = c.FinishReason
-			}
+		if err := a.add(raw); err != nil {
+			return nil, err
 		}
 	}
-	if out.Usage == nil && e.Usage != (Usage{}) {
-		out.Usage = usageJSON(e.Usage)
+	if a.out.Usage == nil && e.Usage != (Usage{}) {
+		a.out.Usage = usageJSON(e.Usage)
 	}
-	out.Choices = make([]completionChoice, len(choices))
-	for i, a := range choices {
-		m := message{Role: a.role}
-		if m.Role == "" {
-			m.Role = "assistant"
-		}
-		if a.hasContent {
-			s := string(a.content)
-			m.Content = &s
-		}
-		if a.hasRefusal {
-			s := string(a.refusal)
-			m.Refusal = &s
-		}
-		for j := range a.tools {
-			if a.tools[j].Type == "" {
-				a.tools[j].Type = "function"
-			}
-		}
-		m.ToolCalls = a.tools
-		out.Choices[i] = completionChoice{Index: i, Message: m, Logprobs: jsonNull, FinishReason: a.finish}
+	a.out.Choices = make([]completionChoice, len(a.choices))
+	for i, c := range a.choices {
+		a.out.Choices[i] = completionChoice{Index: i, Message: c.message(), Logprobs: jsonNull, FinishReason: c.finish}
 	}
-	return json.Marshal(out)
+	return json.Marshal(a.out)
+}
+
+// assembly is a chat completion being assembled from stream chunks.
+type assembly struct {
+	out     completion
+	choices []*choiceAcc
+}
+
+// choiceAcc is one choice of an assembly: its deltas so far.
+type choiceAcc struct {
+	role             string
+	content, refusal []byte
+	hasContent       bool
+	hasRefusal       bool
+	tools            []toolCall
+	finish           *string
+}
+
+// add folds one chunk into the assembly: the last id, created, model, fingerprint and
+// usage seen win (the first id), and each choice's delta is appended to its choice.
+func (a *assembly) add(raw []byte) error {
+	var ch chunkIn
+	if err := json.Unmarshal(raw, &ch); err != nil {
+		return fmt.Errorf("cache: assemble completion: %w", err)
+	}
+	if ch.Object != "" && ch.Object != "chat.completion.chunk" {
+		return fmt.Errorf("%w: chunk object %q", ErrNotConvertible, ch.Object)
+	}
+	if a.out.ID == "" {
+		a.out.ID = ch.ID
+	}
+	if ch.Created != 0 {
+		a.out.Created = ch.Created
+	}
+	if ch.Model != "" {
+		a.out.Model = ch.Model
+	}
+	if ch.SystemFingerprint != "" {
+		a.out.SystemFingerprint = ch.SystemFingerprint
+	}
+	if len(ch.Usage) > 0 && !bytes.Equal(ch.Usage, jsonNull) {
+		a.out.Usage = ch.Usage
+	}
+	for _, c := range ch.Choices {
+		if c.Index < 0 || c.Index > 127 {
+			return fmt.Errorf("%w: choice index %d", ErrNotConvertible, c.Index)
+		}
+		for len(a.choices) <= c.Index {
+			a.choices = append(a.choices, &choiceAcc{})
+		}
+		acc := a.choices[c.Index]
+		if c.Delta.Role != "" {
+			acc.role = c.Delta.Role
+		}
+		if c.Delta.Content != nil {
+			acc.hasContent = true
+			acc.content = append(acc.content, *c.Delta.Content...)
+		}
+		if c.Delta.Refusal != nil {
+			acc.hasRefusal = true
+			acc.refusal = append(acc.refusal, *c.Delta.Refusal...)
+		}
+		if err := acc.addToolCalls(c.Delta.ToolCalls); err != nil {
+			return err
+		}
+		if c.FinishReason != nil {
+			acc.finish = c.FinishReason
+		}
+	}
+	return nil
+}
+
+// addToolCalls merges tool call deltas by index: the id and type are set once, the name and
+// arguments are concatenated.
+func (acc *choiceAcc) addToolCalls(calls []toolCall) error {
+	for _, tc := range calls {
+		idx := 0
+		if tc.Index != nil {
+			idx = *tc.Index
+		}
+		if idx < 0 || idx > 1023 {
+			return fmt.Errorf("%w: tool call index %d", ErrNotConvertible, idx)
+		}
+		for len(acc.tools) <= idx {
+			acc.tools = append(acc.tools, toolCall{})
+		}
+		t := &acc.tools[idx]
+		if tc.ID != "" {
+			t.ID = tc.ID
+		}
+		if tc.Type != "" {
+			t.Type = tc.Type
+		}
+		t.Function.Name += tc.Function.Name
+		t.Function.Arguments += tc.Function.Arguments
+	}
+	return nil
+}
+
+// message is the assembled choice's message: role assistant unless one was sent, content
+// and refusal present only when some delta carried them, tool calls typed "function" when
+// no type was sent.
+func (acc *choiceAcc) message() message {
+	m := message{Role: acc.role}
+	if m.Role == "" {
+		m.Role = "assistant"
+	}
+	if acc.hasContent {
+		s := string(acc.content)
+		m.Content = &s
+	}
+	if acc.hasRefusal {
+		s := string(acc.refusal)
+		m.Refusal = &s
+	}
+	for j := range acc.tools {
+		if acc.tools[j].Type == "" {
+			acc.tools[j].Type = "function"
+		}
+	}
+	m.ToolCalls = acc.tools
+	return m
 }
 
 func usageJSON(u Usage) json.RawMessage {
@@ -245,67 +274,9 @@ func (e *Entry) AsChunks(includeUsage bool) ([][]byte, error) {
 	if c.Object != "chat.completion" {
 		return nil, fmt.Errorf("%w: object %q", ErrNotConvertible, c.Object)
 	}
-	var out [][]byte
-	emit := func(choices []chunkChoice, usage json.RawMessage) error {
-		if choices == nil {
-			choices = []chunkChoice{}
-		}
-		b, err := json.Marshal(chunkOut{ID: c.ID, Object: "chat.completion.chunk", Created: c.Created,
-			Model: c.Model, SystemFingerprint: c.SystemFingerprint, Choices: choices, Usage: usage})
-		out = append(out, b)
-		return err
-	}
-	one := func(idx int, d delta, finish *string) error {
-		return emit([]chunkChoice{{Index: idx, Delta: d, Logprobs: jsonNull, FinishReason: finish}}, nil)
-	}
+	s := splitter{c: &c}
 	for _, ch := range c.Choices {
-		role := ch.Message.Role
-		if role == "" {
-			role = "assistant"
-		}
-		// Like OpenAI: the role chunk opens content with "" unless the answer
-		// has none (tool calls only), which keeps a null content null.
-		head := delta{Role: role}
-		if ch.Message.Content != nil {
-			head.Content = new(string)
-		}
-		if err := one(ch.Index, head, nil); err != nil {
-			return nil, err
-		}
-		if ch.Message.Content != nil {
-			for _, p := range splitText(*ch.Message.Content, contentPiece) {
-				if err := one(ch.Index, delta{Content: &p}, nil); err != nil {
-					return nil, err
-				}
-			}
-		}
-		if ch.Message.Refusal != nil {
-			r := *ch.Message.Refusal
-			if err := one(ch.Index, delta{Refusal: &r}, nil); err != nil {
-				return nil, err
-			}
-		}
-		for i, tc := range ch.Message.ToolCalls {
-			idx := i
-			head := toolCall{Index: &idx, ID: tc.ID, Type: tc.Type}
-			head.Function.Name = tc.Function.Name
-			if err := one(ch.Index, delta{ToolCalls: []toolCall{head}}, nil); err != nil {
-				return nil, err
-			}
-			if tc.Function.Arguments != "" {
-				args := toolCall{Index: &idx}
-				args.Function.Arguments = tc.Function.Arguments
-				if err := one(ch.Index, delta{ToolCalls: []toolCall{args}}, nil); err != nil {
-					return nil, err
-				}
-			}
-		}
-		finish := ch.FinishReason
-		if finish == nil {
-			stop := "stop"
-			finish = &stop
-		}
-		if err := one(ch.Index, delta{}, finish); err != nil {
+		if err := s.choice(ch); err != nil {
 			return nil, err
 		}
 	}
@@ -316,12 +287,87 @@ func (e *Entry) AsChunks(includeUsage bool) ([][]byte, error) {
 		}
 		// Unknown usage is left out rather than reported as zero tokens.
 		if len(u) > 0 && !bytes.Equal(u, jsonNull) {
-			if err := emit(nil, u); err != nil {
+			if err := s.emit(nil, u); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return out, nil
+	return s.out, nil
+}
+
+// splitter cuts a chat completion into stream chunks that carry its id, created, model and
+// fingerprint.
+type splitter struct {
+	c   *completion
+	out [][]byte
+}
+
+// emit appends a chunk with these choices (none: []) and usage.
+func (s *splitter) emit(choices []chunkChoice, usage json.RawMessage) error {
+	if choices == nil {
+		choices = []chunkChoice{}
+	}
+	b, err := json.Marshal(chunkOut{ID: s.c.ID, Object: "chat.completion.chunk", Created: s.c.Created,
+		Model: s.c.Model, SystemFingerprint: s.c.SystemFingerprint, Choices: choices, Usage: usage})
+	s.out = append(s.out, b)
+	return err
+}
+
+// one appends a chunk with one choice's delta.
+func (s *splitter) one(idx int, d delta, finish *string) error {
+	return s.emit([]chunkChoice{{Index: idx, Delta: d, Logprobs: jsonNull, FinishReason: finish}}, nil)
+}
+
+// choice appends one choice's chunks: the role, the content in pieces, the refusal, each
+// tool call (header, then arguments), and the finish reason (stop when there was none).
+func (s *splitter) choice(ch completionChoice) error {
+	role := ch.Message.Role
+	if role == "" {
+		role = "assistant"
+	}
+	// Like OpenAI: the role chunk opens content with "" unless the answer
+	// has none (tool calls only), which keeps a null content null.
+	head := delta{Role: role}
+	if ch.Message.Content != nil {
+		head.Content = new(string)
+	}
+	if err := s.one(ch.Index, head, nil); err != nil {
+		return err
+	}
+	if ch.Message.Content != nil {
+		for _, p := range splitText(*ch.Message.Content, contentPiece) {
+			if err := s.one(ch.Index, delta{Content: &p}, nil); err != nil {
+				return err
+			}
+		}
+	}
+	if ch.Message.Refusal != nil {
+		r := *ch.Message.Refusal
+		if err := s.one(ch.Index, delta{Refusal: &r}, nil); err != nil {
+			return err
+		}
+	}
+	for i, tc := range ch.Message.ToolCalls {
+		idx := i
+		head := toolCall{Index: &idx, ID: tc.ID, Type: tc.Type}
+		head.Function.Name = tc.Function.Name
+		if err := s.one(ch.Index, delta{ToolCalls: []toolCall{head}}, nil); err != nil {
+			return err
+		}
+		if tc.Function.Arguments != "" {
+			args := toolCall{Index: &idx}
+			args.Function.Arguments = tc.Function.Arguments
+			if err := s.one(ch.Index, delta{ToolCalls: []toolCall{args}}, nil); err != nil {
+				return err
+			}
+		}
+	}
+	finish := ch.FinishReason
+	if finish == nil {
+		stop := "stop"
+		finish = &stop
+	}
+	return s.one(ch.Index, delta{}, finish)
 }
 
 // replayChunks returns the stored chunks, adjusting only the usage-only chunk.

@@ -215,40 +215,68 @@ func FromOpenAI(openaiResp []byte) ([]byte, error) {
 	}
 	w.Key("content")
 	w.ArrayStart()
-	// A signature alone is a thinking block too: Gemini may sign a step without a thought
-	// summary, and the client must send the signature back.
+	writeThinkingBlock(w, msg)
+	writeTextBlock(w, msg)
+	writeToolUseBlocks(w, msg.Get("tool_calls"))
+	w.ArrayEnd()
+	w.Key("stop_reason")
+	w.String(stopReason(choice.Get("finish_reason").Str()))
+	w.Key("stop_sequence")
+	w.Null()
+	w.Key("usage")
+	readUsage(f[3]).write(w)
+	w.ObjectEnd()
+	return w.Bytes(), nil
+}
+
+// writeThinkingBlock writes the message's reasoning and its signature as a thinking block, if
+// it has either. A signature alone is a thinking block too: Gemini may sign a step without a
+// thought summary, and the client must send the signature back.
+func writeThinkingBlock(w *jsonx.Writer, msg jsonx.Value) {
 	r, sig := msg.Get("reasoning_content"), msg.Get("reasoning_signature")
-	if r.IsString() && !r.Is("") || sig.IsString() && !sig.Is("") {
-		w.ObjectStart()
-		w.Key("type")
-		w.String("thinking")
-		w.Key("thinking")
-		if r.IsString() {
-			w.Value(r)
-		} else {
-			w.String("")
-		}
-		w.Key("signature")
-		if s := msg.Get("reasoning_signature"); s.IsString() {
-			w.Value(s)
-		} else {
-			w.String("")
-		}
-		w.ObjectEnd()
+	if !(r.IsString() && !r.Is("") || sig.IsString() && !sig.Is("")) {
+		return
 	}
+	w.ObjectStart()
+	w.Key("type")
+	w.String("thinking")
+	w.Key("thinking")
+	if r.IsString() {
+		w.Value(r)
+	} else {
+		w.String("")
+	}
+	w.Key("signature")
+	if sig.IsString() {
+		w.Value(sig)
+	} else {
+		w.String("")
+	}
+	w.ObjectEnd()
+}
+
+// writeTextBlock writes the message's content, or its refusal when it has no content, as a
+// text block, if there is any text.
+func writeTextBlock(w *jsonx.Writer, msg jsonx.Value) {
 	text := msg.Get("content").AppendStr(nil)
 	if len(text) == 0 {
 		text = msg.Get("refusal").AppendStr(nil)
 	}
-	if len(text) > 0 {
-		w.ObjectStart()
-		w.Key("type")
-		w.String("text")
-		w.Key("text")
-		w.StringBytes(text)
-		w.ObjectEnd()
+	if len(text) == 0 {
+		return
 	}
-	for _, tc := range msg.Get("tool_calls").Elems() {
+	w.ObjectStart()
+	w.Key("type")
+	w.String("text")
+	w.Key("text")
+	w.StringBytes(text)
+	w.ObjectEnd()
+}
+
+// writeToolUseBlocks writes each tool call as a tool_use block; arguments that are not a JSON
+// object become an empty input.
+func writeToolUseBlocks(w *jsonx.Writer, calls jsonx.Value) {
+	for _, tc := range calls.Elems() {
 		fn := tc.Get("function")
 		w.ObjectStart()
 		w.Key("type")
@@ -265,15 +293,6 @@ func FromOpenAI(openaiResp []byte) ([]byte, error) {
 		}
 		w.ObjectEnd()
 	}
-	w.ArrayEnd()
-	w.Key("stop_reason")
-	w.String(stopReason(choice.Get("finish_reason").Str()))
-	w.Key("stop_sequence")
-	w.Null()
-	w.Key("usage")
-	readUsage(f[3]).write(w)
-	w.ObjectEnd()
-	return w.Bytes(), nil
 }
 
 // StreamConverter turns one stream of OpenAI chat.completion.chunk objects into Anthropic SSE

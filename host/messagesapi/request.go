@@ -646,90 +646,111 @@ func (c *converter) document(b jsonx.Value, at string) error {
 			c.ignore("citations")
 		}
 	}
-	w := c.w
 	switch st := src.Get("type"); {
 	case st.Is("base64"):
-		if !src.Get("data").IsString() {
-			return invalid("%s: a base64 document source needs data", at)
-		}
-		if !src.Get("media_type").Is("application/pdf") {
-			c.refuse("%s: only application/pdf base64 documents can be sent to a non-Anthropic provider", at)
-			return nil
-		}
-		name := title.Str()
-		if name == "" {
-			name = "document.pdf"
-		}
-		w.ObjectStart()
-		w.Key("type")
-		w.String("file")
-		w.Key("file")
-		w.ObjectStart()
-		w.Key("filename")
-		w.String(name)
-		w.Key("file_data")
-		w.String("data:application/pdf;base64," + src.Get("data").Str())
-		w.ObjectEnd()
-		if err := c.cacheControl(cc, at); err != nil {
-			return err
-		}
-		w.ObjectEnd()
-		return nil
+		return c.documentPDF(src, title, cc, at)
 	case st.Is("text"):
-		data := src.Get("data")
-		if !data.IsString() {
-			return invalid("%s: a text document source needs data", at)
-		}
-		text := docHeader(title, ctx)
-		text = data.AppendStr(text)
-		w.ObjectStart()
-		w.Key("type")
-		w.String("text")
-		w.Key("text")
-		w.StringBytes(text)
-		if err := c.cacheControl(cc, at); err != nil {
-			return err
-		}
-		w.ObjectEnd()
-		return nil
+		return c.documentText(src, title, ctx, cc, at)
 	case st.Is("content"):
-		inner := src.Get("content")
-		if h := docHeader(title, ctx); len(h) > 0 {
-			w.ObjectStart()
-			w.Key("type")
-			w.String("text")
-			w.Key("text")
-			w.StringBytes(h[:len(h)-2]) // a part of its own: no trailing separator
-			w.ObjectEnd()
-		}
-		if inner.IsString() {
-			return c.textPart(inner, cc, at)
-		}
-		n := inner.Len()
-		for k, blk := range inner.Elems() {
-			iat := at + ".source.content[" + itoa(k) + "]"
-			blkCC := blk.Get("cache_control")
-			if k == n-1 && !blkCC.Exists() {
-				blkCC = cc // the document's breakpoint ends at its last part
-			}
-			switch t := blk.Get("type"); {
-			case t.Is("text"):
-				if err := c.textPart(blk.Get("text"), blkCC, iat); err != nil {
-					return err
-				}
-			case t.Is("image"):
-				if err := c.image(blk, iat); err != nil {
-					return err
-				}
-			default:
-				c.notBridged(iat, t)
-			}
-		}
-		return nil
+		return c.documentContent(src, title, ctx, cc, at)
 	case st.Is("url"):
 		c.refuse("%s: document source type \"url\" cannot be sent to a non-Anthropic provider; send the PDF as base64", at)
 	default:
 		c.refuse("%s: document source type %s cannot be sent to a non-Anthropic provider", at, typeName(st))
+	}
+	return nil
+}
+
+// documentPDF writes a base64 document source as a chat file part named by the title; other
+// media types than PDF are refused.
+func (c *converter) documentPDF(src, title, cc jsonx.Value, at string) error {
+	if !src.Get("data").IsString() {
+		return invalid("%s: a base64 document source needs data", at)
+	}
+	if !src.Get("media_type").Is("application/pdf") {
+		c.refuse("%s: only application/pdf base64 documents can be sent to a non-Anthropic provider", at)
+		return nil
+	}
+	name := title.Str()
+	if name == "" {
+		name = "document.pdf"
+	}
+	w := c.w
+	w.ObjectStart()
+	w.Key("type")
+	w.String("file")
+	w.Key("file")
+	w.ObjectStart()
+	w.Key("filename")
+	w.String(name)
+	w.Key("file_data")
+	w.String("data:application/pdf;base64," + src.Get("data").Str())
+	w.ObjectEnd()
+	if err := c.cacheControl(cc, at); err != nil {
+		return err
+	}
+	w.ObjectEnd()
+	return nil
+}
+
+// documentText writes a plain text document source as one text part headed by the title and
+// context.
+func (c *converter) documentText(src, title, ctx, cc jsonx.Value, at string) error {
+	data := src.Get("data")
+	if !data.IsString() {
+		return invalid("%s: a text document source needs data", at)
+	}
+	text := docHeader(title, ctx)
+	text = data.AppendStr(text)
+	w := c.w
+	w.ObjectStart()
+	w.Key("type")
+	w.String("text")
+	w.Key("text")
+	w.StringBytes(text)
+	if err := c.cacheControl(cc, at); err != nil {
+		return err
+	}
+	w.ObjectEnd()
+	return nil
+}
+
+// documentContent writes a content document source: the title and context as a text part of
+// their own, then its text and image blocks as parts; the document's breakpoint goes on its
+// last part unless that part has its own.
+func (c *converter) documentContent(src, title, ctx, cc jsonx.Value, at string) error {
+	inner := src.Get("content")
+	if h := docHeader(title, ctx); len(h) > 0 {
+		w := c.w
+		w.ObjectStart()
+		w.Key("type")
+		w.String("text")
+		w.Key("text")
+		w.StringBytes(h[:len(h)-2]) // a part of its own: no trailing separator
+		w.ObjectEnd()
+	}
+	if inner.IsString() {
+		return c.textPart(inner, cc, at)
+	}
+	n := inner.Len()
+	for k, blk := range inner.Elems() {
+		iat := at + ".source.content[" + itoa(k) + "]"
+		blkCC := blk.Get("cache_control")
+		if k == n-1 && !blkCC.Exists() {
+			blkCC = cc // the document's breakpoint ends at its last part
+		}
+		switch t := blk.Get("type"); {
+		case t.Is("text"):
+			if err := c.textPart(blk.Get("text"), blkCC, iat); err != nil {
+				return err
+			}
+		case t.Is("image"):
+			if err := c.image(blk, iat); err != nil {
+				return err
+			}
+		default:
+			c.notBridged(iat, t)
+		}
 	}
 	return nil
 }
@@ -770,85 +791,29 @@ func (c *converter) toolResult(b jsonx.Value, at string) (images int, err error)
 		if isErr {
 			text = append([]byte("Error: "), text...)
 		}
-		if cc.Exists() && !cc.IsNull() {
-			w.ArrayStart()
-			w.ObjectStart()
-			w.Key("type")
-			w.String("text")
-			w.Key("text")
-			w.StringBytes(text)
-			if err := c.cacheControl(cc, at); err != nil {
-				return 0, err
-			}
-			w.ObjectEnd()
-			w.ArrayEnd()
-		} else {
-			w.StringBytes(text)
+		if err := c.resultText([]resultPiece{{text: text, cc: cc}}, at); err != nil {
+			return 0, err
 		}
 	case jsonx.Array:
-		// Text of the result in order; documents with a text source count as text.
-		type piece struct {
-			text []byte
-			cc   jsonx.Value
+		pieces, n, err := c.resultPieces(content, at)
+		if err != nil {
+			return 0, err
 		}
-		var pieces []piece
-		for k, inner := range content.Elems() {
-			iat := at + ".content[" + itoa(k) + "]"
-			switch t := inner.Get("type"); {
-			case t.Is("text"):
-				if !inner.Get("text").IsString() {
-					return 0, invalid("%s: text must be a string", iat)
-				}
-				pieces = append(pieces, piece{inner.Get("text").AppendStr(nil), inner.Get("cache_control")})
-			case t.Is("image"):
-				images++
-			case t.Is("document") && inner.Get("source", "type").Is("text"):
-				pieces = append(pieces, piece{inner.Get("source", "data").AppendStr(docHeader(inner.Get("title"), inner.Get("context"))), inner.Get("cache_control")})
-			default:
-				c.refuse("%s: block type %s cannot be sent in a tool_result to a non-Anthropic provider", iat, typeName(t))
-			}
-		}
+		images = n
 		if isErr {
 			if len(pieces) == 0 {
-				pieces = append(pieces, piece{})
+				pieces = append(pieces, resultPiece{})
 			}
 			pieces[0].text = append([]byte("Error: "), pieces[0].text...)
 		}
 		if cc.Exists() && !cc.IsNull() {
 			if len(pieces) == 0 {
-				pieces = append(pieces, piece{text: []byte{}})
+				pieces = append(pieces, resultPiece{text: []byte{}})
 			}
 			pieces[len(pieces)-1].cc = cc
 		}
-		parts := false
-		for _, p := range pieces {
-			if p.cc.Exists() && !p.cc.IsNull() {
-				parts = true
-			}
-		}
-		if parts {
-			w.ArrayStart()
-			for _, p := range pieces {
-				w.ObjectStart()
-				w.Key("type")
-				w.String("text")
-				w.Key("text")
-				w.StringBytes(p.text)
-				if err := c.cacheControl(p.cc, at); err != nil {
-					return 0, err
-				}
-				w.ObjectEnd()
-			}
-			w.ArrayEnd()
-		} else {
-			var text []byte
-			for i, p := range pieces {
-				if i > 0 {
-					text = append(text, '\n')
-				}
-				text = append(text, p.text...)
-			}
-			w.StringBytes(text)
+		if err := c.resultText(pieces, at); err != nil {
+			return 0, err
 		}
 	default:
 		return 0, invalid("%s: tool_result content must be a string or an array", at)
@@ -857,69 +822,97 @@ func (c *converter) toolResult(b jsonx.Value, at string) (images int, err error)
 	return images, nil
 }
 
+// resultPiece is a piece of a tool result's text with its breakpoint.
+type resultPiece struct {
+	text []byte
+	cc   jsonx.Value
+}
+
+// resultPieces reads the blocks of a tool result's content array: the text of the result in
+// order (documents with a text source count as text), and how many images it holds. Other
+// blocks are refused.
+func (c *converter) resultPieces(content jsonx.Value, at string) (pieces []resultPiece, images int, err error) {
+	for k, inner := range content.Elems() {
+		iat := at + ".content[" + itoa(k) + "]"
+		switch t := inner.Get("type"); {
+		case t.Is("text"):
+			if !inner.Get("text").IsString() {
+				return nil, 0, invalid("%s: text must be a string", iat)
+			}
+			pieces = append(pieces, resultPiece{inner.Get("text").AppendStr(nil), inner.Get("cache_control")})
+		case t.Is("image"):
+			images++
+		case t.Is("document") && inner.Get("source", "type").Is("text"):
+			pieces = append(pieces, resultPiece{inner.Get("source", "data").AppendStr(docHeader(inner.Get("title"), inner.Get("context"))), inner.Get("cache_control")})
+		default:
+			c.refuse("%s: block type %s cannot be sent in a tool_result to a non-Anthropic provider", iat, typeName(t))
+		}
+	}
+	return pieces, images, nil
+}
+
+// resultText writes a tool message's content: one string of the pieces joined by line breaks,
+// or text parts when a piece carries a breakpoint.
+func (c *converter) resultText(pieces []resultPiece, at string) error {
+	w := c.w
+	parts := false
+	for _, p := range pieces {
+		if p.cc.Exists() && !p.cc.IsNull() {
+			parts = true
+		}
+	}
+	if !parts {
+		if len(pieces) == 1 {
+			w.StringBytes(pieces[0].text)
+			return nil
+		}
+		var text []byte
+		for i, p := range pieces {
+			if i > 0 {
+				text = append(text, '\n')
+			}
+			text = append(text, p.text...)
+		}
+		w.StringBytes(text)
+		return nil
+	}
+	w.ArrayStart()
+	for _, p := range pieces {
+		w.ObjectStart()
+		w.Key("type")
+		w.String("text")
+		w.Key("text")
+		w.StringBytes(p.text)
+		if err := c.cacheControl(p.cc, at); err != nil {
+			return err
+		}
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
+	return nil
+}
+
+// geminiSig prefixes each segment of a Gemini translator's reasoning_signature.
+var geminiSig = []byte("gemini:")
+
 // assistant writes an assistant turn: text as content (parts when a block carries a
 // breakpoint), tool_use blocks as tool_calls, thinking as reasoning_content with its signature
 // in reasoning_signature (extensions the Anthropic translator turns back into a thinking block,
 // so tool use with thinking survives a round trip). Several thinking blocks are joined and keep
 // the last signature, or all of Gemini's. redacted_thinking is encrypted for Anthropic alone: no other model can
 // read it, so it is left out and listed as ignored.
-// geminiSig prefixes each segment of a Gemini translator's reasoning_signature.
-var geminiSig = []byte("gemini:")
-
 func (c *converter) assistant(content jsonx.Value, at string) error {
-	w := c.w
-	var text, reasoning, signature []byte
-	calls, thinking := 0, false
-	parts := false
-	switch content.Kind() {
-	case jsonx.String:
-		text = content.AppendStr(nil)
-	case jsonx.Array:
-		for j, b := range content.Elems() {
-			bat := at + ".content[" + itoa(j) + "]"
-			if !b.IsObject() {
-				return invalid("%s must be an object", bat)
-			}
-			switch t := b.Get("type"); {
-			case t.Is("text"):
-				if !b.Get("text").IsString() {
-					return invalid("%s: text must be a string", bat)
-				}
-				text = b.Get("text").AppendStr(text)
-				if cc := b.Get("cache_control"); cc.Exists() && !cc.IsNull() {
-					parts = true
-				}
-			case t.Is("tool_use"):
-				if !b.Get("id").IsString() || !b.Get("name").IsString() {
-					return invalid("%s: tool_use needs an id and a name", bat)
-				}
-				calls++
-			case t.Is("thinking"):
-				thinking = true
-				reasoning = b.Get("thinking").AppendStr(reasoning)
-				if s := b.Get("signature"); s.IsString() {
-					// Gemini's signatures are "gemini:" segments that join (a stream may
-					// split them over thinking blocks); any other keeps the last one.
-					if !bytes.HasPrefix(signature, geminiSig) || !strings.HasPrefix(s.Str(), string(geminiSig)) {
-						signature = signature[:0]
-					}
-					signature = s.AppendStr(signature)
-				}
-			case t.Is("redacted_thinking"):
-				c.ignore("redacted_thinking")
-			default:
-				c.notBridged(bat, t)
-			}
-		}
-	default:
-		return invalid("%s: content must be a string or an array", at)
+	t, err := c.readAssistant(content, at)
+	if err != nil {
+		return err
 	}
+	w := c.w
 	w.ObjectStart()
 	w.Key("role")
 	w.String("assistant")
 	w.Key("content")
 	switch {
-	case parts:
+	case t.parts:
 		w.ArrayStart()
 		for j, b := range content.Elems() {
 			if b.Get("type").Is("text") {
@@ -929,49 +922,117 @@ func (c *converter) assistant(content jsonx.Value, at string) error {
 			}
 		}
 		w.ArrayEnd()
-	case len(text) == 0 && calls > 0:
+	case len(t.text) == 0 && t.calls > 0:
 		w.Null()
 	default:
-		w.StringBytes(text)
+		w.StringBytes(t.text)
 	}
-	if thinking {
+	if t.thinking {
 		w.Key("reasoning_content")
-		w.StringBytes(reasoning)
-		if len(signature) > 0 {
+		w.StringBytes(t.reasoning)
+		if len(t.signature) > 0 {
 			w.Key("reasoning_signature")
-			w.StringBytes(signature)
+			w.StringBytes(t.signature)
 		}
 	}
-	if calls > 0 {
-		w.Key("tool_calls")
-		w.ArrayStart()
-		for j, b := range content.Elems() {
-			if !b.Get("type").Is("tool_use") {
-				continue
-			}
-			w.ObjectStart()
-			w.Key("id")
-			w.Value(b.Get("id"))
-			w.Key("type")
-			w.String("function")
-			w.Key("function")
-			w.ObjectStart()
-			w.Key("name")
-			w.Value(b.Get("name"))
-			w.Key("arguments")
-			if in := b.Get("input"); in.IsObject() {
-				w.StringBytes(compact(in))
-			} else {
-				w.String("{}")
-			}
-			w.ObjectEnd()
-			if err := c.cacheControl(b.Get("cache_control"), at+".content["+itoa(j)+"]"); err != nil {
-				return err
-			}
-			w.ObjectEnd()
-		}
-		w.ArrayEnd()
+	if t.calls > 0 {
+		return c.toolCalls(content, at)
 	}
+	w.ObjectEnd()
+	return nil
+}
+
+// assistantTurn is what readAssistant gathers from an assistant turn's content.
+type assistantTurn struct {
+	text, reasoning, signature []byte
+	calls                      int  // tool_use blocks
+	thinking                   bool // a thinking block was sent
+	parts                      bool // a text block carries a breakpoint
+}
+
+// readAssistant checks the blocks of an assistant turn and gathers its text, thinking and
+// signature, and how many tool calls it makes.
+func (c *converter) readAssistant(content jsonx.Value, at string) (assistantTurn, error) {
+	var t assistantTurn
+	switch content.Kind() {
+	case jsonx.String:
+		t.text = content.AppendStr(nil)
+		return t, nil
+	case jsonx.Array:
+	default:
+		return t, invalid("%s: content must be a string or an array", at)
+	}
+	for j, b := range content.Elems() {
+		bat := at + ".content[" + itoa(j) + "]"
+		if !b.IsObject() {
+			return t, invalid("%s must be an object", bat)
+		}
+		switch typ := b.Get("type"); {
+		case typ.Is("text"):
+			if !b.Get("text").IsString() {
+				return t, invalid("%s: text must be a string", bat)
+			}
+			t.text = b.Get("text").AppendStr(t.text)
+			if cc := b.Get("cache_control"); cc.Exists() && !cc.IsNull() {
+				t.parts = true
+			}
+		case typ.Is("tool_use"):
+			if !b.Get("id").IsString() || !b.Get("name").IsString() {
+				return t, invalid("%s: tool_use needs an id and a name", bat)
+			}
+			t.calls++
+		case typ.Is("thinking"):
+			t.thinking = true
+			t.reasoning = b.Get("thinking").AppendStr(t.reasoning)
+			if s := b.Get("signature"); s.IsString() {
+				// Gemini's signatures are "gemini:" segments that join (a stream may
+				// split them over thinking blocks); any other keeps the last one.
+				if !bytes.HasPrefix(t.signature, geminiSig) || !strings.HasPrefix(s.Str(), string(geminiSig)) {
+					t.signature = t.signature[:0]
+				}
+				t.signature = s.AppendStr(t.signature)
+			}
+		case typ.Is("redacted_thinking"):
+			c.ignore("redacted_thinking")
+		default:
+			c.notBridged(bat, typ)
+		}
+	}
+	return t, nil
+}
+
+// toolCalls writes the turn's tool_use blocks as its tool_calls, the input as the arguments
+// string, and closes the message.
+func (c *converter) toolCalls(content jsonx.Value, at string) error {
+	w := c.w
+	w.Key("tool_calls")
+	w.ArrayStart()
+	for j, b := range content.Elems() {
+		if !b.Get("type").Is("tool_use") {
+			continue
+		}
+		w.ObjectStart()
+		w.Key("id")
+		w.Value(b.Get("id"))
+		w.Key("type")
+		w.String("function")
+		w.Key("function")
+		w.ObjectStart()
+		w.Key("name")
+		w.Value(b.Get("name"))
+		w.Key("arguments")
+		if in := b.Get("input"); in.IsObject() {
+			w.StringBytes(compact(in))
+		} else {
+			w.String("{}")
+		}
+		w.ObjectEnd()
+		if err := c.cacheControl(b.Get("cache_control"), at+".content["+itoa(j)+"]"); err != nil {
+			return err
+		}
+		w.ObjectEnd()
+	}
+	w.ArrayEnd()
 	w.ObjectEnd()
 	return nil
 }

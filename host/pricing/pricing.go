@@ -135,13 +135,6 @@ func Default() *Table {
 	return newTable(shipped())
 }
 
-// New returns a Table with no shipped prices, holding exactly prices (keys as in Override).
-func New(prices map[string]Price) *Table {
-	t := newTable(&snapshot{byID: map[string]*providerPrices{}})
-	t.Override(prices)
-	return t
-}
-
 func newTable(s *snapshot) *Table {
 	t := &Table{snap: s, unknownSeen: map[string]bool{}}
 	t.st.Store(&state{over: overrides{}, providers: map[string]string{}})

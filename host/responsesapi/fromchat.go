@@ -193,6 +193,75 @@ func writeResponse(w *jsonx.Writer, m *Meta, o *outcome) {
 		r = &Request{Store: true}
 	}
 	f := &r.f
+	writeStatus(w, m, o, r)
+	w.Key("instructions")
+	if r.hasInstr {
+		w.String(r.Instructions)
+	} else {
+		w.Null()
+	}
+	w.Key("max_output_tokens")
+	valueOr(w, f.maxOutput, "null")
+	w.Key("max_tool_calls")
+	valueOr(w, f.maxToolCalls, "null")
+	w.Key("model")
+	w.String(m.Model)
+	w.Fragment(`,"output":[`)
+	for _, it := range o.output {
+		w.Raw(it)
+	}
+	w.ArrayEnd()
+	w.Key("parallel_tool_calls")
+	valueOr(w, f.parallel, "true")
+	w.Key("previous_response_id")
+	if r.PreviousResponseID != "" {
+		w.String(r.PreviousResponseID)
+	} else {
+		w.Null()
+	}
+	w.Key("prompt_cache_key")
+	valueOr(w, f.promptCacheKey, "null")
+	w.Key("prompt_cache_retention")
+	valueOr(w, f.promptCacheRetention, "null")
+	writeReasoningSettings(w, f.reasoning)
+	w.Key("safety_identifier")
+	valueOr(w, f.safetyID, "null")
+	w.Key("service_tier")
+	if o.tier.IsString() {
+		w.Value(o.tier)
+	} else {
+		valueOr(w, f.serviceTier, `"default"`)
+	}
+	w.Key("store")
+	w.Bool(r.Store)
+	w.Key("temperature")
+	valueOr(w, f.temperature, "null")
+	writeTextSettings(w, f.text)
+	w.Key("tool_choice")
+	valueOr(w, f.toolChoice, `"auto"`)
+	w.Key("tools")
+	valueOr(w, f.tools, "[]")
+	w.Key("top_logprobs")
+	valueOr(w, f.topLogprobs, "0")
+	w.Key("top_p")
+	valueOr(w, f.topP, "null")
+	w.Key("truncation")
+	valueOr(w, f.truncation, `"disabled"`)
+	w.Key("usage")
+	if o.usage != nil {
+		w.Raw(o.usage)
+	} else {
+		w.Null()
+	}
+	w.Key("user")
+	valueOr(w, f.user, "null")
+	writeMetadata(w, r.Metadata)
+	w.ObjectEnd()
+}
+
+// writeStatus opens the response object and writes what says where the run stands: its id,
+// creation time, status, and the completion time, error or incomplete reason that go with it.
+func writeStatus(w *jsonx.Writer, m *Meta, o *outcome, r *Request) {
 	w.Fragment(`{"id":`)
 	w.String(m.ID)
 	w.Fragment(`,"object":"response","created_at":`)
@@ -225,90 +294,43 @@ func writeResponse(w *jsonx.Writer, m *Meta, o *outcome) {
 	} else {
 		w.Null()
 	}
-	w.Key("instructions")
-	if r.hasInstr {
-		w.String(r.Instructions)
-	} else {
-		w.Null()
-	}
-	w.Key("max_output_tokens")
-	valueOr(w, f.maxOutput, "null")
-	w.Key("max_tool_calls")
-	valueOr(w, f.maxToolCalls, "null")
-	w.Key("model")
-	w.String(m.Model)
-	w.Fragment(`,"output":[`)
-	for _, it := range o.output {
-		w.Raw(it)
-	}
-	w.ArrayEnd()
-	w.Key("parallel_tool_calls")
-	valueOr(w, f.parallel, "true")
-	w.Key("previous_response_id")
-	if r.PreviousResponseID != "" {
-		w.String(r.PreviousResponseID)
-	} else {
-		w.Null()
-	}
-	w.Key("prompt_cache_key")
-	valueOr(w, f.promptCacheKey, "null")
-	w.Key("prompt_cache_retention")
-	valueOr(w, f.promptCacheRetention, "null")
+}
+
+// writeReasoningSettings echoes the request's reasoning settings as the "reasoning" member; the
+// deprecated generate_summary stands in for summary when only it was sent.
+func writeReasoningSettings(w *jsonx.Writer, reasoning jsonx.Value) {
 	w.Fragment(`,"reasoning":{"effort":`)
-	valueOr(w, f.reasoning.Get("effort"), "null")
+	valueOr(w, reasoning.Get("effort"), "null")
 	w.Key("summary")
-	if s := f.reasoning.Get("summary"); s.Exists() && !s.IsNull() {
+	if s := reasoning.Get("summary"); s.Exists() && !s.IsNull() {
 		w.Value(s)
 	} else {
-		valueOr(w, f.reasoning.Get("generate_summary"), "null")
+		valueOr(w, reasoning.Get("generate_summary"), "null")
 	}
 	w.ObjectEnd()
-	w.Key("safety_identifier")
-	valueOr(w, f.safetyID, "null")
-	w.Key("service_tier")
-	if o.tier.IsString() {
-		w.Value(o.tier)
-	} else {
-		valueOr(w, f.serviceTier, `"default"`)
-	}
-	w.Key("store")
-	w.Bool(r.Store)
-	w.Key("temperature")
-	valueOr(w, f.temperature, "null")
+}
+
+// writeTextSettings echoes the request's text settings as the "text" member, with the API's defaults.
+func writeTextSettings(w *jsonx.Writer, text jsonx.Value) {
 	w.Fragment(`,"text":{"format":`)
-	valueOr(w, f.text.Get("format"), `{"type":"text"}`)
+	valueOr(w, text.Get("format"), `{"type":"text"}`)
 	w.Key("verbosity")
-	valueOr(w, f.text.Get("verbosity"), `"medium"`)
+	valueOr(w, text.Get("verbosity"), `"medium"`)
 	w.ObjectEnd()
-	w.Key("tool_choice")
-	valueOr(w, f.toolChoice, `"auto"`)
-	w.Key("tools")
-	valueOr(w, f.tools, "[]")
-	w.Key("top_logprobs")
-	valueOr(w, f.topLogprobs, "0")
-	w.Key("top_p")
-	valueOr(w, f.topP, "null")
-	w.Key("truncation")
-	valueOr(w, f.truncation, `"disabled"`)
-	w.Key("usage")
-	if o.usage != nil {
-		w.Raw(o.usage)
-	} else {
-		w.Null()
-	}
-	w.Key("user")
-	valueOr(w, f.user, "null")
+}
+
+// writeMetadata echoes the request's metadata object, {} when it had none.
+func writeMetadata(w *jsonx.Writer, metadata []byte) {
 	w.Key("metadata")
-	if r.Metadata != nil {
-		if v, err := jsonx.Parse(r.Metadata); err == nil && bytes.ContainsAny(r.Metadata, "\r\n") {
-			w.Copy(v) // see valueOr
-		} else {
-			w.Raw(r.Metadata)
-		}
-	} else {
+	if metadata == nil {
 		w.Fragment(`{}`)
+		return
 	}
-	w.ObjectEnd()
+	if v, err := jsonx.Parse(metadata); err == nil && bytes.ContainsAny(metadata, "\r\n") {
+		w.Copy(v) // see valueOr
+	} else {
+		w.Raw(metadata)
+	}
 }
 
 func valueOr(w *jsonx.Writer, v jsonx.Value, def string) {

@@ -162,59 +162,21 @@ func Parse(body []byte) (*Request, error) {
 
 // member reads one top-level member of the request; the input is kept for setInput.
 func (r *Request) member(k, v jsonx.Value, input *jsonx.Value) error {
-	f := &r.f
 	// Comparing the key's bytes does not allocate; an escaped key is unknown, then named.
 	kr := k.Raw()
-	switch string(kr[1 : len(kr)-1]) {
-	case "model":
-		if !v.IsString() {
-			return invalidType("model", "a string")
-		}
-		r.Model = v.Str()
-	case "input":
-		*input = v
-	case "instructions":
-		switch v.Kind() {
-		case jsonx.Null:
-		case jsonx.String:
-			r.Instructions, r.hasInstr = v.Str(), true
-		default:
-			return invalidType("instructions", "a string")
-		}
-	case "stream", "store", "background":
-		b, ok := v.Bool()
-		if !ok && !v.IsNull() {
-			return invalidType(k.Str(), "a boolean")
-		}
-		switch string(kr[1 : len(kr)-1]) {
-		case "stream":
-			r.Stream = b
-		case "store":
-			r.Store = b || !ok
-		default:
-			r.Background = b
-		}
-	case "previous_response_id":
-		if !v.IsString() && !v.IsNull() {
-			return invalidType("previous_response_id", "a string")
-		}
-		r.PreviousResponseID = v.Str()
-	case "metadata":
-		if v.IsObject() {
-			for mk, mv := range v.Members() {
-				if !mv.IsString() {
-					return invalidType("metadata."+mk.Str(), "a string")
-				}
-			}
-			r.Metadata = v.Raw()
-		} else if !v.IsNull() {
-			return invalidType("metadata", "an object")
-		}
-	case "tools":
-		if err := r.parseTools(v); err != nil {
-			return err
-		}
-		f.tools = v
+	name := kr[1 : len(kr)-1]
+	if r.keepOption(name, v) {
+		return nil
+	}
+	return r.readMember(k, name, v, input)
+}
+
+// keepOption keeps a member that is passed on to the chat body or echoed in the response
+// (written by writeOptions and writeResponse), noting in Ignored the settings that have no
+// effect here. It reports whether name was one of them.
+func (r *Request) keepOption(name []byte, v jsonx.Value) bool {
+	f := &r.f
+	switch string(name) {
 	case "tool_choice":
 		f.toolChoice = v
 	case "parallel_tool_calls":
@@ -258,6 +220,47 @@ func (r *Request) member(k, v jsonx.Value, input *jsonx.Value) error {
 		if b, _ := v.Get("include_obfuscation").Bool(); b {
 			r.Ignored = append(r.Ignored, "stream_options.include_obfuscation") // no padding is sent
 		}
+	default:
+		return false
+	}
+	return true
+}
+
+// readMember reads a member the gateway acts on itself (model, input, instructions, the
+// stream/store/background switches, the state and metadata members, tools), checking its
+// type, and records the first refused or unknown member.
+func (r *Request) readMember(k jsonx.Value, name []byte, v jsonx.Value, input *jsonx.Value) error {
+	f := &r.f
+	switch string(name) {
+	case "model":
+		if !v.IsString() {
+			return invalidType("model", "a string")
+		}
+		r.Model = v.Str()
+	case "input":
+		*input = v
+	case "instructions":
+		switch v.Kind() {
+		case jsonx.Null:
+		case jsonx.String:
+			r.Instructions, r.hasInstr = v.Str(), true
+		default:
+			return invalidType("instructions", "a string")
+		}
+	case "stream", "store", "background":
+		return r.readSwitch(k, name, v)
+	case "previous_response_id":
+		if !v.IsString() && !v.IsNull() {
+			return invalidType("previous_response_id", "a string")
+		}
+		r.PreviousResponseID = v.Str()
+	case "metadata":
+		return r.readMetadata(v)
+	case "tools":
+		if err := r.parseTools(v); err != nil {
+			return err
+		}
+		f.tools = v
 	case "client_metadata":
 		if !v.IsObject() && !v.IsNull() {
 			return invalidType("client_metadata", "an object")
@@ -273,6 +276,39 @@ func (r *Request) member(k, v jsonx.Value, input *jsonx.Value) error {
 		if f.unknown == "" {
 			f.unknown = k.Str()
 		}
+	}
+	return nil
+}
+
+// readSwitch reads the boolean stream, store or background; null leaves it at its default
+// (store's is true).
+func (r *Request) readSwitch(k jsonx.Value, name []byte, v jsonx.Value) error {
+	b, ok := v.Bool()
+	if !ok && !v.IsNull() {
+		return invalidType(k.Str(), "a boolean")
+	}
+	switch string(name) {
+	case "stream":
+		r.Stream = b
+	case "store":
+		r.Store = b || !ok
+	default:
+		r.Background = b
+	}
+	return nil
+}
+
+// readMetadata keeps the metadata object, whose values must all be strings.
+func (r *Request) readMetadata(v jsonx.Value) error {
+	if v.IsObject() {
+		for mk, mv := range v.Members() {
+			if !mv.IsString() {
+				return invalidType("metadata."+mk.Str(), "a string")
+			}
+		}
+		r.Metadata = v.Raw()
+	} else if !v.IsNull() {
+		return invalidType("metadata", "an object")
 	}
 	return nil
 }

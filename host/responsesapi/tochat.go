@@ -77,6 +77,8 @@ func (r *Request) ToChat(history [][]byte) ([]byte, error) {
 	return w.Bytes(), nil
 }
 
+// writeOptions writes the chat body's settings after its messages, checking each setting's type
+// in the order the members are listed here.
 func (r *Request) writeOptions(w *jsonx.Writer) error {
 	f := &r.f
 	allowed, err := r.writeToolChoice(w)
@@ -108,6 +110,29 @@ func (r *Request) writeOptions(w *jsonx.Writer) error {
 			return invalidType("max_tool_calls", "an integer")
 		}
 	}
+	if err := r.writeSampling(w); err != nil {
+		return err
+	}
+	if err := r.writeStringOptions(w); err != nil {
+		return err
+	}
+	if err := r.checkNoOpOptions(); err != nil {
+		return err
+	}
+	if r.Metadata != nil {
+		w.Key("metadata")
+		w.Raw(r.Metadata)
+	}
+	if r.Stream {
+		w.Fragment(`,"stream":true,"stream_options":{"include_usage":true}`)
+	}
+	return nil
+}
+
+// writeSampling passes on temperature, top_p and top_logprobs, and turns logprobs on when
+// top_logprobs is set or the include list asks for output logprobs.
+func (r *Request) writeSampling(w *jsonx.Writer) error {
+	f := &r.f
 	for _, n := range [...]struct {
 		v    jsonx.Value
 		name string
@@ -147,6 +172,12 @@ func (r *Request) writeOptions(w *jsonx.Writer) error {
 		w.Key("logprobs")
 		w.Bool(true)
 	}
+	return nil
+}
+
+// writeStringOptions passes on the string settings that chat completions takes as they are.
+func (r *Request) writeStringOptions(w *jsonx.Writer) error {
+	f := &r.f
 	for _, n := range [...]struct {
 		v    jsonx.Value
 		name string
@@ -160,6 +191,13 @@ func (r *Request) writeOptions(w *jsonx.Writer) error {
 			w.Value(n.v)
 		}
 	}
+	return nil
+}
+
+// checkNoOpOptions checks the type of truncation and stream_options, which have nothing to
+// pass on.
+func (r *Request) checkNoOpOptions() error {
+	f := &r.f
 	if v := f.truncation; v.Exists() && !v.IsNull() && !v.Is("disabled") && !v.Is("auto") {
 		return bad("truncation", openai.CodeInvalidValue, "Invalid value for 'truncation': expected 'disabled' or 'auto'.")
 	}
@@ -172,13 +210,6 @@ func (r *Request) writeOptions(w *jsonx.Writer) error {
 				return bad("stream_options."+k.Str(), "unknown_parameter", "Unknown parameter: 'stream_options.%s'.", k.Str())
 			}
 		}
-	}
-	if r.Metadata != nil {
-		w.Key("metadata")
-		w.Raw(r.Metadata)
-	}
-	if r.Stream {
-		w.Fragment(`,"stream":true,"stream_options":{"include_usage":true}`)
 	}
 	return nil
 }

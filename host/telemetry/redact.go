@@ -151,74 +151,16 @@ func (r *Redactor) redactJSON(b []byte, w *capBuffer) error {
 	return nil
 }
 
+// value copies the JSON value that starts with tok to w, redacted: secrets in strings
+// replaced, objects and arrays walked member by member.
 func (r *Redactor) value(dec *json.Decoder, w *capBuffer, tok json.Token) error {
 	switch v := tok.(type) {
 	case json.Delim:
 		switch v {
 		case '{':
-			if err := w.WriteString("{"); err != nil {
-				return err
-			}
-			for first := true; dec.More(); first = false {
-				kt, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				key, _ := kt.(string)
-				if !first {
-					if err := w.WriteString(","); err != nil {
-						return err
-					}
-				}
-				if err := writeJSONString(w, key); err != nil {
-					return err
-				}
-				if err := w.WriteString(":"); err != nil {
-					return err
-				}
-				vt, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				if r.fields[strings.ToLower(key)] {
-					if err := skip(dec, vt); err != nil {
-						return err
-					}
-					if err := writeJSONString(w, Redacted); err != nil {
-						return err
-					}
-					continue
-				}
-				if err := r.value(dec, w, vt); err != nil {
-					return err
-				}
-			}
-			if _, err := dec.Token(); err != nil {
-				return err
-			}
-			return w.WriteString("}")
+			return r.object(dec, w)
 		case '[':
-			if err := w.WriteString("["); err != nil {
-				return err
-			}
-			for first := true; dec.More(); first = false {
-				if !first {
-					if err := w.WriteString(","); err != nil {
-						return err
-					}
-				}
-				et, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				if err := r.value(dec, w, et); err != nil {
-					return err
-				}
-			}
-			if _, err := dec.Token(); err != nil {
-				return err
-			}
-			return w.WriteString("]")
+			return r.array(dec, w)
 		}
 		return fmt.Errorf("unexpected %v", v)
 	case string:
@@ -234,6 +176,78 @@ func (r *Redactor) value(dec *json.Decoder, w *capBuffer, tok json.Token) error 
 		return w.WriteString("null")
 	}
 	return fmt.Errorf("unexpected token %T", tok)
+}
+
+// object copies the members of an object whose '{' was just read, through its '}': the
+// value of a member named in fields is replaced whole, the others are redacted in turn.
+func (r *Redactor) object(dec *json.Decoder, w *capBuffer) error {
+	if err := w.WriteString("{"); err != nil {
+		return err
+	}
+	for first := true; dec.More(); first = false {
+		kt, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := kt.(string)
+		if !first {
+			if err := w.WriteString(","); err != nil {
+				return err
+			}
+		}
+		if err := writeJSONString(w, key); err != nil {
+			return err
+		}
+		if err := w.WriteString(":"); err != nil {
+			return err
+		}
+		vt, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if r.fields[strings.ToLower(key)] {
+			if err := skip(dec, vt); err != nil {
+				return err
+			}
+			if err := writeJSONString(w, Redacted); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := r.value(dec, w, vt); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	return w.WriteString("}")
+}
+
+// array copies the elements of an array whose '[' was just read, through its ']', each
+// redacted in turn.
+func (r *Redactor) array(dec *json.Decoder, w *capBuffer) error {
+	if err := w.WriteString("["); err != nil {
+		return err
+	}
+	for first := true; dec.More(); first = false {
+		if !first {
+			if err := w.WriteString(","); err != nil {
+				return err
+			}
+		}
+		et, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if err := r.value(dec, w, et); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return err
+	}
+	return w.WriteString("]")
 }
 
 // skip consumes the rest of a value whose first token is tok.

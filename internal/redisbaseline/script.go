@@ -18,9 +18,6 @@ func NewScript(src string) *Script {
 	return &Script{src: src, sha: hex.EncodeToString(h[:])}
 }
 
-// Hash is the script's SHA1 in hex, as EVALSHA wants it.
-func (s *Script) Hash() string { return s.sha }
-
 // Run evaluates the script with keys and args.
 func (s *Script) Run(ctx context.Context, c *Client, keys []string, args ...any) (Value, error) {
 	cmd := make([]any, 0, 3+len(keys)+len(args))

@@ -21,18 +21,6 @@ const (
 	Ignored
 )
 
-func (h Handling) String() string {
-	switch h {
-	case Mapped:
-		return "mapped"
-	case Refused:
-		return "refused"
-	case Ignored:
-		return "ignored"
-	}
-	return "?"
-}
-
 // Rule is one translator's handling of one member. Target is the provider field it becomes
 // (Mapped; a dotted path in the provider body, "path:..." for the URL path, "gateway" when the
 // gateway handles it before the translator), or the reason (Refused, Ignored).

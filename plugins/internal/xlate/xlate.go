@@ -527,28 +527,9 @@ func (o *StreamOut) Close(state []byte) []byte {
 	return w.Bytes()
 }
 
-// IsEnd reports whether an event is the host's end-of-stream marker {"event":"__end__"}, sent
-// when the upstream connection closed (needed by providers without a terminal event).
-func IsEnd(ev jsonx.Value) bool { return ev.Get("event").Is("__end__") }
-
 // UpstreamError is a 502 for a provider answer that cannot be translated.
 func UpstreamError(format string, args ...any) *sdk.Error {
 	return sdk.Errorf(502, "bad_upstream_response", format, args...)
-}
-
-// ToolNames maps each assistant tool_call id in messages to its function name, for providers
-// whose tool results name the function instead of the call.
-func ToolNames(messages jsonx.Value) map[string]string {
-	var m map[string]string
-	for _, msg := range messages.Elems() {
-		for _, tc := range msg.Get("tool_calls").Elems() {
-			if m == nil {
-				m = make(map[string]string)
-			}
-			m[tc.Get("id").Str()] = tc.Get("function", "name").Str()
-		}
-	}
-	return m
 }
 
 // ToolArgs parses an OpenAI tool call's arguments string into a JSON object value ("" is {}).
@@ -563,14 +544,6 @@ func ToolArgs(args jsonx.Value) (jsonx.Value, bool) {
 		return jsonx.Value{}, false
 	}
 	return v, true
-}
-
-// MaxTokens returns max_completion_tokens, else max_tokens; ok is false when neither is set.
-func MaxTokens(body jsonx.Value) (int64, bool) {
-	if n, ok := body.Get("max_completion_tokens").Int(); ok {
-		return n, true
-	}
-	return body.Get("max_tokens").Int()
 }
 
 // Chat holds the members of an OpenAI chat request body that translators read, found in one
@@ -594,7 +567,7 @@ func ReadChat(body jsonx.Value) Chat {
 		User: f[13], ReasoningEffort: f[14], ParallelToolCalls: f[15]}
 }
 
-// MaxTokens is max_completion_tokens, or else max_tokens, as MaxTokens reads them.
+// MaxTokens is max_completion_tokens, or else max_tokens; ok is false when neither is set.
 func (c Chat) MaxTokens() (int64, bool) {
 	if n, ok := c.MaxCompletionTokens.Int(); ok {
 		return n, true
