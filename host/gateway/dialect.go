@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/provider"
 	"github.com/sluice-gw/sluice/host/sse"
+	"github.com/sluice-gw/sluice/host/telemetry"
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
@@ -265,6 +266,7 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 	}
 	c.firstByte.stop()
 	c.ttft = time.Since(start)
+	c.firstEvent = telemetry.NativeFirstEvent(name)
 	c.status = 200
 	d.native, d.provider = true, t.Provider
 	g.startStream(w, c, resp.Header)

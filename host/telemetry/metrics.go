@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,7 +29,9 @@ type RequestRecord struct {
 	Status   int    // HTTP status sent to the client
 	Duration time.Duration
 	// TTFT is the time to the first streamed token; 0 when not streamed.
-	TTFT         time.Duration
+	TTFT time.Duration
+	// FirstEvent is the kind of the stream's first event, TTFT's "event" label.
+	FirstEvent   FirstEvent
 	InputTokens  int
 	OutputTokens int
 	CostUSD      float64
@@ -95,7 +98,7 @@ func (t *Telemetry) RecordRequest(r RequestRecord) {
 	h.requests.Inc()
 	h.duration.Observe(secs)
 	if r.TTFT > 0 {
-		h.ttft.Observe(r.TTFT.Seconds())
+		m.ttftFor(h, r.FirstEvent).Observe(r.TTFT.Seconds())
 	}
 	if r.InputTokens > 0 {
 		h.tokensIn.Add(float64(r.InputTokens))
@@ -424,7 +427,9 @@ type reqKey struct {
 // repeat RecordRequest is one map lookup plus atomic adds.
 type reqHandles struct {
 	requests, tokensIn, tokensOut, cost prometheus.Counter
-	duration, ttft, estimate            prometheus.Observer
+	duration, estimate                  prometheus.Observer
+	ttft                                [numFirstEvents]atomic.Pointer[ttftChild]
+	provider, model                     string // the TTFT children's labels
 	liveModel                           int
 }
 
@@ -449,7 +454,7 @@ func newMetrics(maxModels int, runtime bool, live *Live) *metrics {
 	}
 	m.requests = m.counterVec("sluice_requests_total", "Client requests finished, by route, provider, model and HTTP status.", "route", "provider", "model", "status")
 	m.duration = m.histogramVec("sluice_request_duration_seconds", "Client request latency from first byte in to last byte out.", durationBuckets, "route", "provider", "model", "status")
-	m.ttft = m.histogramVec("sluice_time_to_first_token_seconds", "Time from request start to the first streamed token.", ttftBuckets, "provider", "model")
+	m.ttft = m.histogramVec("sluice_time_to_first_token_seconds", "Time from request start to the first streamed token, by the kind of the stream's first event.", ttftBuckets, "provider", "model", "event")
 	m.tokensIn = m.counterVec("sluice_input_tokens_total", "Prompt tokens reported by providers.", "provider", "model")
 	m.tokensOut = m.counterVec("sluice_output_tokens_total", "Completion tokens reported by providers.", "provider", "model")
 	m.cost = m.counterVec("sluice_cost_usd_total", "Estimated spend in US dollars.", "provider", "model", "team")
@@ -541,7 +546,8 @@ func (m *metrics) requestHandles(route, provider, model, team string, status int
 	h = &reqHandles{
 		requests:  m.requests.WithLabelValues(route, provider, k.model, st),
 		duration:  m.duration.WithLabelValues(route, provider, k.model, st),
-		ttft:      m.ttft.WithLabelValues(provider, k.model),
+		provider:  provider,
+		model:     k.model,
 		tokensIn:  m.tokensIn.WithLabelValues(provider, k.model),
 		tokensOut: m.tokensOut.WithLabelValues(provider, k.model),
 		cost:      m.cost.WithLabelValues(provider, k.model, k.team),
