@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,4 +34,53 @@ func BenchmarkSummarizeSizes(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestSummarizeTail(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		total  int64
+		finish string
+	}{
+		{`{"model":"m","choices":[{"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2}}`, 3, "stop"},
+		{`{"model":"m","choices":[{"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2},"system_fingerprint":"fp"} `, 3, "stop"},
+		// A usage key nested in the choices, or in a last member, is not the answer's.
+		{`{"model":"m","choices":[{"finish_reason":"stop","usage":{"prompt_tokens":9}}]}`, 0, "stop"},
+		{`{"model":"m","choices":[{"finish_reason":"stop"}],"usage":{"prompt_tokens":1},"x":{"usage":{"prompt_tokens":9}}}`, 1, "stop"},
+		{`{"model":"m","choices":[{"finish_reason":"length"}],"x":{"usage":{"prompt_tokens":9}}}`, 0, "length"},
+		// Text that spells a usage member is escaped, so it is not one.
+		{`{"model":"m","choices":[{"message":{"content":"\"usage\":{\"prompt_tokens\":9}}"},"finish_reason":"stop"}]}`, 0, "stop"},
+		{`{"model":"m","choices":[],"usage":null}`, 0, ""},
+	} {
+		s := Summarize([]byte(tc.in), true)
+		var total int64
+		if s.Usage != nil {
+			total = s.Usage.TotalTokens
+		}
+		if s.Model != "m" || total != tc.total || s.FinishReason != tc.finish {
+			t.Errorf("%s: got %+v total %d", tc.in, s, total)
+		}
+	}
+	for _, size := range []int{1 << 10, 16 << 10, 256 << 10} {
+		body := chatAnswer(size)
+		if got, want := Summarize(body, true), summarize(body, true, false); got.Model != want.Model || got.FinishReason != want.FinishReason || *got.Usage != *want.Usage {
+			t.Errorf("%d bytes: tail %+v, scan %+v", size, got, want)
+		}
+	}
+}
+
+// FuzzSummarizeTail: on valid JSON, reading usage from the tail gives what the full scan gives.
+func FuzzSummarizeTail(f *testing.F) {
+	f.Add([]byte(`{"model":"m","choices":[{"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2},"service_tier":"default"}`))
+	f.Add([]byte(`{"model":"m","choices":[{"x":{"usage":{"prompt_tokens":9}}}],"usage":{"total_tokens":4}}`))
+	f.Add(chatAnswer(1 << 10))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if !json.Valid(in) {
+			return
+		}
+		got, want := summarize(in, true, true), summarize(in, true, false)
+		if got.Model != want.Model || got.FinishReason != want.FinishReason || (got.Usage == nil) != (want.Usage == nil) || (got.Usage != nil && *got.Usage != *want.Usage) {
+			t.Fatalf("%q: tail %+v %+v, scan %+v %+v", in, got, got.Usage, want, want.Usage)
+		}
+	})
 }

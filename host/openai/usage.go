@@ -42,7 +42,11 @@ var (
 // Summarize extracts model, usage and the first finish reason from a response or chunk. It
 // scans the top level once and decodes only the small usage object, so a large answer costs a
 // scan, not a decode. A chunk without usage or finish reason is recognised and skipped cheaply.
-func Summarize(body []byte, full bool) Summary {
+func Summarize(body []byte, full bool) Summary { return summarize(body, full, true) }
+
+// summarize is Summarize; tail false always steps over the choices (the reference the
+// tail read is tested against).
+func summarize(body []byte, full, tail bool) Summary {
 	if !full && !bytes.Contains(body, usageKey) && !bytes.Contains(body, finishKey) {
 		return Summary{}
 	}
@@ -70,6 +74,14 @@ func Summarize(body []byte, full bool) Summary {
 		s.i++
 		s.ws()
 		vs := s.i
+		if tail && key == "choices" && len(model) > 0 {
+			// OpenAI writes usage after the choices: read it from the tail rather than
+			// stepping over the whole answer to reach it.
+			if u, cs, ok := usageFromTail(body, vs); ok {
+				usage, choices = u, cs
+				break
+			}
+		}
 		if err := s.skip(0); err != nil {
 			return Summary{}
 		}
@@ -107,6 +119,61 @@ func Summarize(body []byte, full bool) Summary {
 		out.FinishReason, _ = fs.str()
 	}
 	return out
+}
+
+// usageFromTail finds the top-level usage member that follows the choices (which start at
+// from) by looking back from the end of body, and returns its value and the bytes between
+// from and it, which hold the choices. A quoted key cannot occur inside a JSON string (its
+// quotes would be escaped), so the last `"usage":` is a member of some object; it is the
+// top-level one when what follows its value is only further top-level members and the
+// closing brace. ok is false when the tail does not have that shape: the caller then scans.
+func usageFromTail(body []byte, from int) (usage, choices []byte, ok bool) {
+	u := bytes.LastIndex(body, usageKey)
+	if u < from {
+		return nil, nil, false
+	}
+	s := scanner{b: body, i: u + len(usageKey)}
+	s.ws()
+	vs := s.i
+	if s.skip(0) != nil {
+		return nil, nil, false
+	}
+	usage = body[vs:s.i]
+	for {
+		s.ws()
+		switch s.peek() {
+		case '}':
+			s.i++
+			s.ws()
+			if s.i != len(body) {
+				return nil, nil, false
+			}
+			return usage, body[from:u], true
+		case ',':
+			s.i++
+			s.ws()
+			ks := s.i
+			if s.peek() != '"' || s.skipStr() != nil {
+				return nil, nil, false
+			}
+			// A later model, usage or choices member would change the answer: scan instead.
+			switch string(body[ks+1 : s.i-1]) {
+			case "model", "usage", "choices":
+				return nil, nil, false
+			}
+			s.ws()
+			if s.peek() != ':' {
+				return nil, nil, false
+			}
+			s.i++
+			s.ws()
+			if s.skip(0) != nil {
+				return nil, nil, false
+			}
+		default:
+			return nil, nil, false
+		}
+	}
 }
 
 // IsUsageOnlyChunk reports a stream chunk with no choices that carries usage: the chunk that
