@@ -84,3 +84,25 @@ func FuzzSummarizeTail(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTailMember: when the tail read answers, it is the member encoding/json reads (the last
+// of that name at the top level).
+func FuzzTailMember(f *testing.F) {
+	f.Add([]byte(`{"content":[{"input":{"usage":{"a":1}}}],"stop_reason":"end_turn","usage":{"input_tokens":1}}`))
+	f.Add([]byte(`{"usage":{"a":1},"x":{"usage":2}}`))
+	f.Add([]byte(` {"a":1, "usage" : [1,2] } `))
+	f.Add([]byte(`{"usage":1,"us\u0061ge":2}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		v, ok := TailMember(in, "usage")
+		if !ok || !json.Valid(in) {
+			return
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(in, &m); err != nil {
+			t.Fatalf("%q: tail read an answer from a non-object: %v", in, err)
+		}
+		if want, found := m["usage"]; !found || string(want) != string(v) {
+			t.Fatalf("%q: tail %q, encoding/json %q (found %v)", in, v, want, found)
+		}
+	})
+}
