@@ -169,12 +169,17 @@ var summaryTapes = sync.Pool{New: func() any { return new(jsonx.Tape) }}
 
 const maxTapedSummary = 64 << 10
 
+// minTailSummary is the smallest Messages answer whose summary is read from its tail.
+const minTailSummary = 4 << 10
+
 // nativeSummary reads usage and the finish reason from a native answer. The answer is
 // validated once, recording where each value ends, and its top-level members are read in one
 // pass that steps over the output without rescanning it (a Get per member walked the whole
 // answer each time: 6.1 µs for a 2 KB Responses object, now 2.6 µs).
 func nativeSummary(dialect string, body []byte) (*openai.Usage, string) {
-	if dialect == provider.Messages {
+	// Below a few KB the whole parse costs less than the tail's lookups (1 KB: 3.4 µs whole,
+	// 4.4 µs tail; 16 KB: 25–47 µs whole, 4.1–4.5 µs tail; 256 KB: 527 µs whole, 4.1 µs tail).
+	if dialect == provider.Messages && len(body) > minTailSummary {
 		if u, finish, ok := messagesTail(body); ok {
 			return u, finish
 		}

@@ -51,7 +51,7 @@ func BenchmarkNativeSummaryMessagesSizes(b *testing.B) {
 		for _, way := range []struct {
 			name string
 			read func(string, []byte) (*openai.Usage, string)
-		}{{"tail", nativeSummary}, {"whole", nativeSummaryTape}} {
+		}{{"tail", nativeSummary}, {"whole", nativeSummaryTape}} { // "tail": as served (the whole parse below minTailSummary)
 			b.Run(strconv.Itoa(size>>10)+"KB/"+way.name, func(b *testing.B) {
 				b.SetBytes(int64(len(body)))
 				b.ReportAllocs()
