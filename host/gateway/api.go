@@ -66,6 +66,10 @@ type outcome struct {
 	finish   string
 	ttft     time.Duration
 	errMsg   string
+	// firstEvent is the kind of the stream's first event, classified when ttft was set
+	// (firstEventAt is that ttft).
+	firstEvent   telemetry.FirstEvent
+	firstEventAt time.Duration
 	// upstreamWork is true once an attempt's request reached an upstream that may have done
 	// (and billed) the work; relayed counts the stream chunks sent to the client. Together they
 	// price a request whose usage never came (see settle).
@@ -646,6 +650,7 @@ func (g *Gateway) startStream(w http.ResponseWriter, c *call, up http.Header) {
 
 // noteChunk takes usage and the finish reason from a chat stream chunk that carries them.
 func (c *call) noteChunk(chunk []byte) {
+	c.noteFirstEvent(chunk)
 	sum := openai.Summarize(chunk, false)
 	if sum.Usage != nil {
 		c.usage = sum.Usage

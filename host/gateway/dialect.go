@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/provider"
 	"github.com/sluice-gw/sluice/host/sse"
+	"github.com/sluice-gw/sluice/host/telemetry"
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
@@ -168,11 +169,26 @@ var summaryTapes = sync.Pool{New: func() any { return new(jsonx.Tape) }}
 
 const maxTapedSummary = 64 << 10
 
+// minTailSummary is the smallest Messages answer whose summary is read from its tail.
+const minTailSummary = 4 << 10
+
 // nativeSummary reads usage and the finish reason from a native answer. The answer is
 // validated once, recording where each value ends, and its top-level members are read in one
 // pass that steps over the output without rescanning it (a Get per member walked the whole
 // answer each time: 6.1 µs for a 2 KB Responses object, now 2.6 µs).
 func nativeSummary(dialect string, body []byte) (*openai.Usage, string) {
+	// Below a few KB the whole parse costs less than the tail's lookups (1 KB: 3.4 µs whole,
+	// 4.4 µs tail; 16 KB: 25–47 µs whole, 4.1–4.5 µs tail; 256 KB: 527 µs whole, 4.1 µs tail).
+	if dialect == provider.Messages && len(body) > minTailSummary {
+		if u, finish, ok := messagesTail(body); ok {
+			return u, finish
+		}
+	}
+	return nativeSummaryTape(dialect, body)
+}
+
+// nativeSummaryTape is nativeSummary by a parse of the whole answer.
+func nativeSummaryTape(dialect string, body []byte) (*openai.Usage, string) {
 	var tape *jsonx.Tape
 	if len(body) <= maxTapedSummary {
 		tape = summaryTapes.Get().(*jsonx.Tape)
@@ -189,6 +205,29 @@ func nativeSummary(dialect string, body []byte) (*openai.Usage, string) {
 	}
 	v.Fields(f[:], "usage", "status", "incomplete_details")
 	return responsesUsage(f[0]), finishOf(f[1], f[2])
+}
+
+// messagesTail reads a Messages answer's usage and stop reason from its tail, where Anthropic
+// writes them (after the content): a large answer then costs its last members, not a parse
+// of the whole. ok is false when the tail does not hold both as top-level members.
+func messagesTail(body []byte) (*openai.Usage, string, bool) {
+	sr, ok := openai.TailMember(body, "stop_reason")
+	if !ok {
+		return nil, "", false
+	}
+	raw, ok := openai.TailMember(body, "usage")
+	if !ok {
+		return nil, "", false
+	}
+	u, err := jsonx.Parse(raw)
+	if err != nil {
+		return nil, "", false
+	}
+	reason, err := jsonx.Parse(sr)
+	if err != nil {
+		return nil, "", false
+	}
+	return messagesUsage(u, nil), reason.Str(), true
 }
 
 // messagesUsage reads an Anthropic usage object into OpenAI's accounting, where prompt tokens
@@ -265,6 +304,7 @@ func (g *Gateway) relayNative(ctx context.Context, w http.ResponseWriter, c *cal
 	}
 	c.firstByte.stop()
 	c.ttft = time.Since(start)
+	c.firstEvent = telemetry.NativeFirstEvent(name)
 	c.status = 200
 	d.native, d.provider = true, t.Provider
 	g.startStream(w, c, resp.Header)

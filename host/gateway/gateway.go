@@ -207,11 +207,16 @@ func (g *Gateway) routes() http.Handler {
 // ServeHTTP adds the request id, recovers panics and bounds the body before routing.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("X-Request-Id")
-	if id == "" || len(id) > 128 {
-		id = g.idPrefix + strconv.FormatUint(g.idSeq.Add(1), 36)
+	idv := r.Header["X-Request-Id"]
+	if id == "" || len(id) > 128 || len(idv) != 1 {
+		if id == "" || len(id) > 128 {
+			id = g.idPrefix + strconv.FormatUint(g.idSeq.Add(1), 36)
+		}
+		// One value slice for both headers (capacity 1: an Add to either copies).
+		idv = []string{id}[:1:1]
+		r.Header["X-Request-Id"] = idv
 	}
-	w.Header().Set("X-Request-Id", id)
-	r.Header.Set("X-Request-Id", id)
+	w.Header()["X-Request-Id"] = idv
 	r.Body = http.MaxBytesReader(w, r.Body, int64(g.cfg.Server.MaxBodySize))
 	defer func() {
 		if v := recover(); v != nil {

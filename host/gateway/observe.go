@@ -122,7 +122,7 @@ func (g *Gateway) finishTelemetry(c *call) {
 	}
 	rec := telemetry.RequestRecord{
 		Route: c.route, Provider: c.provider, Status: c.status, Duration: time.Since(c.start),
-		TTFT: c.ttft, Team: c.ident.Team,
+		TTFT: c.ttft, FirstEvent: c.firstEvent, Team: c.ident.Team,
 	}
 	if c.provider != "" {
 		rec.Model = c.provider + "/" + c.model

@@ -162,6 +162,9 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		h.Set("Cache-Control", "no-cache")
 		w.WriteHeader(200)
 		c.ttft = time.Since(c.start)
+		if len(chunks) > 0 {
+			c.noteFirstEvent(chunks[0])
+		}
 		if err := cache.WriteSSE(c.r.Context(), w, chunks, g.cfg.Cache.ReplayPace.D()); err != nil {
 			c.status, c.errMsg = 499, "client went away during cache replay"
 		}
@@ -241,6 +244,9 @@ func (g *Gateway) replayNative(w http.ResponseWriter, c *call, res cache.Result)
 	h.Set("Cache-Control", "no-cache")
 	w.WriteHeader(200)
 	c.ttft = time.Since(c.start)
+	if len(e.Chunks) > 0 {
+		c.noteFirstEvent(e.Chunks[0])
+	}
 	n := 0
 	for _, f := range e.Chunks {
 		n += len(f) + 2

@@ -42,7 +42,11 @@ var (
 // Summarize extracts model, usage and the first finish reason from a response or chunk. It
 // scans the top level once and decodes only the small usage object, so a large answer costs a
 // scan, not a decode. A chunk without usage or finish reason is recognised and skipped cheaply.
-func Summarize(body []byte, full bool) Summary {
+func Summarize(body []byte, full bool) Summary { return summarize(body, full, true) }
+
+// summarize is Summarize; tail false always steps over the choices (the reference the
+// tail read is tested against).
+func summarize(body []byte, full, tail bool) Summary {
 	if !full && !bytes.Contains(body, usageKey) && !bytes.Contains(body, finishKey) {
 		return Summary{}
 	}
@@ -70,6 +74,14 @@ func Summarize(body []byte, full bool) Summary {
 		s.i++
 		s.ws()
 		vs := s.i
+		if tail && key == "choices" && len(model) > 0 {
+			// OpenAI writes usage after the choices: read it from the tail rather than
+			// stepping over the whole answer to reach it.
+			if u, cs, ok := usageFromTail(body, vs); ok {
+				usage, choices = u, cs
+				break
+			}
+		}
 		if err := s.skip(0); err != nil {
 			return Summary{}
 		}
@@ -107,6 +119,88 @@ func Summarize(body []byte, full bool) Summary {
 		out.FinishReason, _ = fs.str()
 	}
 	return out
+}
+
+// usageFromTail finds the top-level usage member that follows the choices (which start at
+// from) by looking back from the end of body, and returns its value and the bytes between
+// from and it, which hold the choices. ok is false when the tail does not have that shape, or
+// a later member is one Summarize reads: the caller then scans.
+func usageFromTail(body []byte, from int) (usage, choices []byte, ok bool) {
+	usage, at, ok := tailMember(body, usageKey, func(k []byte) bool {
+		switch string(k) {
+		case "model", "usage", "choices":
+			return true
+		}
+		return false
+	})
+	if !ok || at < from {
+		return nil, nil, false
+	}
+	return usage, body[from:at], true
+}
+
+// TailMember returns the value of body's last top-level member named key, read from the end
+// of body: for answers whose upstream writes that member last, it costs the tail rather than
+// a scan of the whole. A quoted key cannot occur inside a JSON string (its quotes would be
+// escaped), so the last `"key":` is a member of some object; it is a top-level one when what
+// follows its value is only further top-level members and the closing brace. ok is false when
+// the tail does not have that shape; the caller then reads body whole. body is not validated
+// beyond the tail.
+func TailMember(body []byte, key string) (value []byte, ok bool) {
+	k := make([]byte, 0, 64)
+	k = append(append(append(k, '"'), key...), '"', ':')
+	value, _, ok = tailMember(body, k, nil)
+	return value, ok
+}
+
+// tailMember is TailMember with the quoted key and colon given; at is where the key starts.
+// stop, if set, refuses a later member by its name.
+func tailMember(body, quotedKey []byte, stop func(key []byte) bool) (value []byte, at int, ok bool) {
+	at = bytes.LastIndex(body, quotedKey)
+	if at < 0 {
+		return nil, 0, false
+	}
+	s := scanner{b: body, i: at + len(quotedKey)}
+	s.ws()
+	vs := s.i
+	if s.skip(0) != nil {
+		return nil, 0, false
+	}
+	value = body[vs:s.i]
+	for {
+		s.ws()
+		switch s.peek() {
+		case '}':
+			s.i++
+			s.ws()
+			if s.i != len(body) {
+				return nil, 0, false
+			}
+			return value, at, true
+		case ',':
+			s.i++
+			s.ws()
+			ks := s.i
+			if s.peek() != '"' || s.skipStr() != nil {
+				return nil, 0, false
+			}
+			// An escaped name may spell key itself: read whole.
+			if name := body[ks+1 : s.i-1]; bytes.IndexByte(name, '\\') >= 0 || (stop != nil && stop(name)) {
+				return nil, 0, false
+			}
+			s.ws()
+			if s.peek() != ':' {
+				return nil, 0, false
+			}
+			s.i++
+			s.ws()
+			if s.skip(0) != nil {
+				return nil, 0, false
+			}
+		default:
+			return nil, 0, false
+		}
+	}
 }
 
 // IsUsageOnlyChunk reports a stream chunk with no choices that carries usage: the chunk that

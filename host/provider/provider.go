@@ -58,6 +58,7 @@ type Provider struct {
 	auth    string
 	apiKey  string
 	headers map[string]string
+	fixed   fixedHeaders
 	options []byte // provider options as JSON, for the translator envelope
 	// keepExtensions (option keep_extensions = true) sends the gateway's chat extension
 	// members (cache_control, reasoning_signature) to an OpenAI-compatible upstream that
@@ -102,6 +103,7 @@ func New(pc *config.Provider, load LoadTranslator, opts Options) (*Provider, err
 		return nil, fmt.Errorf("provider %s: options: %w", pc.Name, err)
 	}
 	p.options = opt
+	p.fixHeaders()
 	p.keepExtensions, _ = pc.Options["keep_extensions"].(bool)
 	rt := opts.Transport
 	if rt == nil {
@@ -325,34 +327,29 @@ func (p *Provider) newRequest(ctx context.Context, method, u string, body []byte
 		return nil, p.fail(FailTranslate, "building request: %w", err)
 	}
 	h := req.Header
-	h.Set("Content-Type", "application/json")
-	if r.Stream {
-		h.Set("Accept", "text/event-stream")
-	} else {
-		h.Set("Accept", "application/json")
-	}
-	for k, v := range p.headers {
-		h.Set(k, v)
-	}
+	p.setFixed(h, r.Stream)
 	for k, vs := range r.Header {
 		h[k] = vs
 	}
+	authed := p.setFixedAuth(h, r.ClientKey != "")
 	key := p.apiKey
 	if r.ClientKey != "" {
 		key = r.ClientKey
 	}
-	switch p.auth {
-	case "bearer":
+	switch {
+	case authed:
+		// The provider's own key, set with the fixed headers.
+	case p.auth == "bearer":
 		if key != "" {
 			h.Set("Authorization", "Bearer "+key)
 		}
-	case "x-api-key":
+	case p.auth == "x-api-key":
 		h.Set("x-api-key", key)
-	case "api-key":
+	case p.auth == "api-key":
 		h.Set("api-key", key)
-	case "x-goog-api-key":
+	case p.auth == "x-goog-api-key":
 		h.Set("x-goog-api-key", key)
-	case "google":
+	case p.auth == "google":
 		if p.vertex != nil {
 			bearer, err := p.vertexBearer()
 			if err != nil {
@@ -360,7 +357,7 @@ func (p *Provider) newRequest(ctx context.Context, method, u string, body []byte
 			}
 			h.Set("Authorization", bearer)
 		}
-	case "sigv4":
+	case p.auth == "sigv4":
 		sum := sha256.Sum256(body)
 		hash := hex.EncodeToString(sum[:])
 		h.Set("X-Amz-Content-Sha256", hash)

@@ -61,6 +61,35 @@ func TestLabelsBounded(t *testing.T) {
 	if !labelValues(t, tel, "sluice_requests_total", "model")["p/new"] {
 		t.Error("a freed place was not reused")
 	}
+	// Attempt children are cached: a forgotten target must not keep counting into the
+	// deleted series, and a freed place must go to the next new target.
+	tel.RecordAttempt(AttemptRecord{Provider: "p", Target: "p/m1", Outcome: "ok"})
+	tel.ForgetLabels("", "p/m1")
+	tel.RecordAttempt(AttemptRecord{Provider: "p", Target: "p/m1", Outcome: "ok"})
+	if !labelValues(t, tel, "sluice_upstream_attempts_total", "target")["p/m1"] {
+		t.Error("an attempt after the target was forgotten was not counted under its name")
+	}
+}
+
+func TestAttemptChildrenCached(t *testing.T) {
+	tel, err := New(context.Background(), Config{Traces: Traces{Exporter: ExporterNone}, Metrics: Metrics{DisableRuntime: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	a := AttemptRecord{Provider: "openai", Target: "openai/gpt-4o-mini#0", Outcome: "ok", Duration: time.Millisecond}
+	tel.RecordAttempt(a)
+	if n := testing.AllocsPerRun(100, func() { tel.RecordAttempt(a) }); n != 0 {
+		t.Errorf("RecordAttempt allocates %v times per call once its children are resolved", n)
+	}
+	if got := labelValues(t, tel, "sluice_upstream_failovers_total", "target"); len(got) != 0 {
+		t.Errorf("failover series %v before any failover", got)
+	}
+	a.Failover = true
+	tel.RecordAttempt(a)
+	if got := labelValues(t, tel, "sluice_upstream_failovers_total", "target"); !got["openai/gpt-4o-mini#0"] {
+		t.Errorf("failover series %v", got)
+	}
 }
 
 func TestPublishTargetHealthRemovesStale(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,7 +29,9 @@ type RequestRecord struct {
 	Status   int    // HTTP status sent to the client
 	Duration time.Duration
 	// TTFT is the time to the first streamed token; 0 when not streamed.
-	TTFT         time.Duration
+	TTFT time.Duration
+	// FirstEvent is the kind of the stream's first event, TTFT's "event" label.
+	FirstEvent   FirstEvent
 	InputTokens  int
 	OutputTokens int
 	CostUSD      float64
@@ -95,7 +98,7 @@ func (t *Telemetry) RecordRequest(r RequestRecord) {
 	h.requests.Inc()
 	h.duration.Observe(secs)
 	if r.TTFT > 0 {
-		h.ttft.Observe(r.TTFT.Seconds())
+		m.ttftFor(h, r.FirstEvent).Observe(r.TTFT.Seconds())
 	}
 	if r.InputTokens > 0 {
 		h.tokensIn.Add(float64(r.InputTokens))
@@ -117,12 +120,12 @@ func (t *Telemetry) RecordAttempt(a AttemptRecord) {
 	if t == nil {
 		return
 	}
-	m := t.metrics
-	target := m.targets.label(a.Target)
-	m.attempts.WithLabelValues(a.Provider, target, a.Outcome).Inc()
-	m.attemptDur.WithLabelValues(a.Provider, target).Observe(a.Duration.Seconds())
+	h := t.metrics.attemptHandles(a.Provider, a.Target, a.Outcome)
+	h.attempts.Inc()
+	h.duration.Observe(a.Duration.Seconds())
 	if a.Failover {
-		m.failovers.WithLabelValues(a.Provider, target).Inc()
+		// Rare, and resolved here so no target shows a failover series before it has one.
+		t.metrics.failovers.WithLabelValues(a.Provider, h.target).Inc()
 	}
 }
 
@@ -192,6 +195,13 @@ func (t *Telemetry) ForgetLabels(model, target string) {
 		}
 	}
 	if target != "" && m.targets.forget(target) {
+		m.attemptsMu.Lock()
+		for k := range m.attemptsBy {
+			if k[1] == target {
+				delete(m.attemptsBy, k)
+			}
+		}
+		m.attemptsMu.Unlock()
 		l := prometheus.Labels{"target": target}
 		for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{m.attempts, m.attemptDur, m.failovers, m.targetHealthy, m.targetEWMA} {
 			v.DeletePartialMatch(l)
@@ -332,6 +342,8 @@ type metrics struct {
 	handles                                map[reqKey]*reqHandles
 	pluginsMu                              sync.RWMutex
 	plugins                                map[[2]string]*pluginHandles
+	attemptsMu                             sync.RWMutex
+	attemptsBy                             map[[3]string]*attemptHandles
 }
 
 // pluginHandles are one plugin hook's resolved children: several hooks run
@@ -366,6 +378,46 @@ func (m *metrics) pluginHandles(plugin, hook string) *pluginHandles {
 	return h
 }
 
+// attemptHandles are one (provider, target, outcome)'s resolved children: every request
+// makes at least one attempt, so a repeat RecordAttempt is one map lookup plus atomic adds.
+type attemptHandles struct {
+	attempts prometheus.Counter
+	duration prometheus.Observer
+	target   string // the capped label
+}
+
+// attemptHandles returns cached children, keyed by the capped target name so unbounded
+// target strings cannot grow the cache (outcomes are a short fixed set of words).
+func (m *metrics) attemptHandles(provider, target, outcome string) *attemptHandles {
+	k := [3]string{provider, target, outcome}
+	m.attemptsMu.RLock()
+	h := m.attemptsBy[k]
+	m.attemptsMu.RUnlock()
+	if h != nil {
+		return h
+	}
+	if k[1] = m.targets.label(target); k[1] != target {
+		m.attemptsMu.RLock()
+		h = m.attemptsBy[k]
+		m.attemptsMu.RUnlock()
+		if h != nil {
+			return h
+		}
+	}
+	m.attemptsMu.Lock()
+	defer m.attemptsMu.Unlock()
+	if h = m.attemptsBy[k]; h != nil {
+		return h
+	}
+	h = &attemptHandles{
+		attempts: m.attempts.WithLabelValues(provider, k[1], outcome),
+		duration: m.attemptDur.WithLabelValues(provider, k[1]),
+		target:   k[1],
+	}
+	m.attemptsBy[k] = h
+	return h
+}
+
 type reqKey struct {
 	route, provider, model, team string
 	status                       int
@@ -375,7 +427,9 @@ type reqKey struct {
 // repeat RecordRequest is one map lookup plus atomic adds.
 type reqHandles struct {
 	requests, tokensIn, tokensOut, cost prometheus.Counter
-	duration, ttft, estimate            prometheus.Observer
+	duration, estimate                  prometheus.Observer
+	ttft                                [numFirstEvents]atomic.Pointer[ttftChild]
+	provider, model                     string // the TTFT children's labels
 	liveModel                           int
 }
 
@@ -389,17 +443,18 @@ var (
 
 func newMetrics(maxModels int, runtime bool, live *Live) *metrics {
 	m := &metrics{
-		reg:     prometheus.NewRegistry(),
-		models:  newCapper(maxModels),
-		teams:   newCapper(maxModels),
-		targets: newCapper(maxModels),
-		live:    live,
-		handles: make(map[reqKey]*reqHandles),
-		plugins: make(map[[2]string]*pluginHandles),
+		reg:        prometheus.NewRegistry(),
+		models:     newCapper(maxModels),
+		teams:      newCapper(maxModels),
+		targets:    newCapper(maxModels),
+		live:       live,
+		handles:    make(map[reqKey]*reqHandles),
+		plugins:    make(map[[2]string]*pluginHandles),
+		attemptsBy: make(map[[3]string]*attemptHandles),
 	}
 	m.requests = m.counterVec("sluice_requests_total", "Client requests finished, by route, provider, model and HTTP status.", "route", "provider", "model", "status")
 	m.duration = m.histogramVec("sluice_request_duration_seconds", "Client request latency from first byte in to last byte out.", durationBuckets, "route", "provider", "model", "status")
-	m.ttft = m.histogramVec("sluice_time_to_first_token_seconds", "Time from request start to the first streamed token.", ttftBuckets, "provider", "model")
+	m.ttft = m.histogramVec("sluice_time_to_first_token_seconds", "Time from request start to the first streamed token, by the kind of the stream's first event.", ttftBuckets, "provider", "model", "event")
 	m.tokensIn = m.counterVec("sluice_input_tokens_total", "Prompt tokens reported by providers.", "provider", "model")
 	m.tokensOut = m.counterVec("sluice_output_tokens_total", "Completion tokens reported by providers.", "provider", "model")
 	m.cost = m.counterVec("sluice_cost_usd_total", "Estimated spend in US dollars.", "provider", "model", "team")
@@ -491,7 +546,8 @@ func (m *metrics) requestHandles(route, provider, model, team string, status int
 	h = &reqHandles{
 		requests:  m.requests.WithLabelValues(route, provider, k.model, st),
 		duration:  m.duration.WithLabelValues(route, provider, k.model, st),
-		ttft:      m.ttft.WithLabelValues(provider, k.model),
+		provider:  provider,
+		model:     k.model,
 		tokensIn:  m.tokensIn.WithLabelValues(provider, k.model),
 		tokensOut: m.tokensOut.WithLabelValues(provider, k.model),
 		cost:      m.cost.WithLabelValues(provider, k.model, k.team),

@@ -233,6 +233,8 @@ func TestMetricsScrape(t *testing.T) {
 	wantMetric(t, fams, ok, what, "sluice_requests_total", "route", route, "status", "429")
 	wantMetric(t, fams, ok, what, "sluice_requests_total", "route", route, "provider", "anthropic", "status", "200")
 	wantMetric(t, fams, ok, what, "sluice_time_to_first_token_seconds", "provider", "a")
+	// OpenAI's first chunk (and the fake's) is role-only.
+	wantMetric(t, fams, ok, what, "sluice_time_to_first_token_seconds", "provider", "a", "event", "role")
 	wantMetric(t, fams, ok, what, "sluice_cache_hits_total")
 	wantMetric(t, fams, ok, what, "sluice_cache_misses_total")
 	wantMetric(t, fams, ok, what, "sluice_ratelimit_rejections_total", "tier", "router", "unit", "requests")
