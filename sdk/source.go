@@ -12,7 +12,7 @@ import (
 // The conformance kit is host-side and stays out. as/ is the AssemblyScript SDK
 // (`plugin new --lang as` copies as/assembly). Guests never carry this (the build tag).
 //
-//go:embed go.mod ABI.md *.go abi/*.go jsonx/*.go as/package.json as/assembly/*.ts
+//go:embed go.mod ABI.md *.go abi/*.go jsonx/*.go routeview/*.go as/package.json as/assembly/*.ts
 var source embed.FS
 
 // Source returns the SDK module's source tree (go.mod at its root), for tools that write a

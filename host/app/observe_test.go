@@ -76,6 +76,7 @@ func (s *served) post(t *testing.T, body string, headers ...string) (int, http.H
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	before := s.serverSpans()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +86,23 @@ func (s *served) post(t *testing.T, body string, headers ...string) (int, http.H
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The request span ends in the accounting stages, after the client has its answer: wait
+	// for it, so that the next request's spans are the only new ones.
+	for deadline := time.Now().Add(5 * time.Second); s.serverSpans() == before && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	return resp.StatusCode, resp.Header, string(b)
+}
+
+// serverSpans counts the request (server) spans recorded so far.
+func (s *served) serverSpans() int {
+	n := 0
+	for _, sp := range s.rec.Spans() {
+		if sp.Kind == "server" {
+			n++
+		}
+	}
+	return n
 }
 
 // trace waits until the server span of the trace that holds upstream or client id has ended
