@@ -410,7 +410,12 @@ url = %q
 	}
 	post(t, s.URL+"/v1/chat/completions", ochat("cached", "one", false))
 	post(t, s.URL+"/v1/chat/completions", ochat("cached", "two", false))
+	// The cache store runs after the client has its answer: wait for the second entry.
 	keys, err := redisKeys("sluice:cache:*")
+	for deadline := time.Now().Add(3 * time.Second); err == nil && len(keys) < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		keys, err = redisKeys("sluice:cache:*")
+	}
 	if err != nil || len(keys) < 2 {
 		t.Fatalf("cache keys in redis before purge: %v %v", keys, err)
 	}
