@@ -69,6 +69,9 @@ type CacheKeyOutput struct {
 type RequestInput struct {
 	Meta Meta
 	Body []byte
+	// RequestState is the state this plugin's on_request returned for the request (raw JSON,
+	// nil when none); on_request itself never has one.
+	RequestState []byte
 }
 
 // ResponseInput is the on_response hook's input; Body is the raw OpenAI response JSON.
@@ -76,6 +79,9 @@ type ResponseInput struct {
 	Meta   Meta
 	Status int
 	Body   []byte
+	// RequestState is the state this plugin's on_request kept for the request (raw JSON, nil
+	// when none). It aliases the input: copy it to keep it.
+	RequestState []byte
 }
 
 // Policy actions.
@@ -83,6 +89,7 @@ const (
 	ActionAllow   = "allow"
 	ActionReject  = "reject"
 	ActionRewrite = "rewrite"
+	ActionRespond = "respond" // on_request only: the plugin answers the request itself
 )
 
 // Decision is a policy hook's answer. Build it with Allow, Reject or Rewrite.
@@ -91,7 +98,14 @@ type Decision struct {
 	Status  int
 	Code    string
 	Message string
-	Body    []byte // raw JSON, for ActionRewrite
+	Body    []byte // raw JSON, for ActionRewrite and ActionRespond
+	// State (on_request, raw JSON of at most 16 KiB) is kept by the host for the request and
+	// passed as RequestState to this plugin's later hooks of the same request.
+	State []byte
+	// Headers are header edits (an empty value removes the header): on_request's apply to the
+	// upstream request, on_response's and a Respond's to the client's response. Only names
+	// the plugin's upstream_headers / response_headers allow are accepted.
+	Headers map[string]string
 }
 
 // Allow lets the request or response through unchanged.
@@ -104,6 +118,26 @@ func Reject(status int, code, message string) Decision {
 
 // Rewrite replaces the body with body (raw JSON).
 func Rewrite(body []byte) Decision { return Decision{Action: ActionRewrite, Body: body} }
+
+// Respond (on_request) answers the request with status and body (an OpenAI response JSON)
+// without any upstream; a streamed request gets it as a stream.
+func Respond(status int, body []byte) Decision {
+	return Decision{Action: ActionRespond, Status: status, Body: body}
+}
+
+// WithState returns d carrying state (raw JSON) for the request's later hooks.
+func (d Decision) WithState(state []byte) Decision { d.State = state; return d }
+
+// WithHeader returns d with one more header edit (value "" removes the header).
+func (d Decision) WithHeader(name, value string) Decision {
+	h := make(map[string]string, len(d.Headers)+1)
+	for k, v := range d.Headers {
+		h[k] = v
+	}
+	h[name] = value
+	d.Headers = h
+	return d
+}
 
 // decodeMeta reads META at the scanner's position. Without s.src (policy inputs, whose body
 // should not be copied) the meta object is copied to a string once so that its strings are
@@ -356,7 +390,7 @@ func DecodeRequestInput(b []byte) (RequestInput, error) {
 func decodeRequest(b []byte, in *RequestInput, reuse bool, temp *float64) error {
 	s := scanner{b: b}
 	resetMeta(&in.Meta, reuse)
-	in.Body = nil
+	in.Body, in.RequestState = nil, nil
 	if s.open('{') {
 		for n := 0; ; {
 			k, ok := s.member(&n)
@@ -368,6 +402,8 @@ func decodeRequest(b []byte, in *RequestInput, reuse bool, temp *float64) error 
 				decodeMeta(&s, &in.Meta, temp)
 			case "body":
 				in.Body = s.raw()
+			case "request_state":
+				in.RequestState = nullToNil(s.raw())
 			default:
 				s.skip()
 			}
@@ -386,7 +422,7 @@ func DecodeResponseInput(b []byte) (ResponseInput, error) {
 func decodeResponse(b []byte, in *ResponseInput, reuse bool, temp *float64) error {
 	s := scanner{b: b}
 	resetMeta(&in.Meta, reuse)
-	in.Body, in.Status = nil, 0
+	in.Body, in.Status, in.RequestState = nil, 0, nil
 	if s.open('{') {
 		for n := 0; ; {
 			k, ok := s.member(&n)
@@ -400,12 +436,22 @@ func decodeResponse(b []byte, in *ResponseInput, reuse bool, temp *float64) erro
 				in.Status = int(s.intVal())
 			case "body":
 				in.Body = s.raw()
+			case "request_state":
+				in.RequestState = nullToNil(s.raw())
 			default:
 				s.skip()
 			}
 		}
 	}
 	return s.end()
+}
+
+// nullToNil maps a JSON null to nil, so that "no state" has one form.
+func nullToNil(raw []byte) []byte {
+	if string(raw) == "null" {
+		return nil
+	}
+	return raw
 }
 
 // AppendJSON appends the route output's JSON envelope.
@@ -448,15 +494,33 @@ func (d Decision) AppendJSON(dst []byte) []byte {
 		dst = AppendString(dst, d.Code)
 		dst = append(dst, `,"message":`...)
 		dst = AppendString(dst, d.Message)
-		return append(dst, '}')
-	case ActionRewrite:
-		dst = append(dst, `{"action":"rewrite","body":`...)
+	case ActionRewrite, ActionRespond:
+		dst = append(dst, `{"action":`...)
+		dst = AppendString(dst, d.Action)
+		if d.Action == ActionRespond {
+			st := d.Status
+			if st == 0 {
+				st = 200
+			}
+			dst = append(dst, `,"status":`...)
+			dst = strconv.AppendInt(dst, int64(st), 10)
+		}
+		dst = append(dst, `,"body":`...)
 		if len(d.Body) == 0 {
 			dst = append(dst, "null"...)
 		} else {
 			dst = append(dst, d.Body...)
 		}
-		return append(dst, '}')
+	default:
+		dst = append(dst, `{"action":"allow"`...)
 	}
-	return append(dst, `{"action":"allow"}`...)
+	if len(d.State) > 0 {
+		dst = append(dst, `,"state":`...)
+		dst = append(dst, d.State...)
+	}
+	if len(d.Headers) > 0 {
+		dst = append(dst, `,"headers":`...)
+		dst = AppendValue(dst, d.Headers)
+	}
+	return append(dst, '}')
 }

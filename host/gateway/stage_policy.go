@@ -31,8 +31,21 @@ func (g *Gateway) requestPolicies(c *call) *openai.Error {
 			g.logPluginError(c, err)
 			return pluginError(err)
 		}
+		if e := g.takeDecision(c, p, abi.HookOnRequest, &d); e != nil {
+			return e
+		}
+		if d.Action == "respond" {
+			// The plugin answers the request itself: later policies and every upstream are
+			// skipped (serveAnswer).
+			c.answer, c.served = &d, p.Name()
+			if c.dialect != nil {
+				c.dialect.bridged = true
+			}
+			return nil
+		}
 		body, oerr := g.applyPolicy(p, abi.HookOnRequest, d)
 		if oerr != nil {
+			c.rejected = true
 			return oerr
 		}
 		if body != nil {
@@ -64,14 +77,18 @@ func (g *Gateway) runResponsePolicies(c *call, status int, body []byte, partial 
 			continue
 		}
 		ctx, done := g.pluginSpan(c, p, abi.HookOnResponse)
-		d, err := p.OnResponse(ctx, g.meta(c), status, partial, body)
+		d, err := p.OnResponse(ctx, g.meta(c), c.stateOf(p), status, partial, body)
 		done(err)
 		if err != nil {
 			g.logPluginError(c, err)
 			return nil, pluginError(err)
 		}
+		if e := g.takeDecision(c, p, abi.HookOnResponse, &d); e != nil {
+			return nil, e
+		}
 		nb, oerr := g.applyPolicy(p, abi.HookOnResponse, d)
 		if oerr != nil {
+			c.rejected = true
 			return nil, oerr
 		}
 		if nb != nil {
@@ -160,7 +177,9 @@ func (g *Gateway) incrementalEvery() int {
 // relayChecked relays a stream through the on_response policies: held whole, or checked
 // incrementally when every such policy asks for it.
 func (g *Gateway) relayChecked(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response) (bool, *openai.Error) {
-	if every := g.incrementalEvery(); every > 0 {
+	// Stream policies (on_stream) see a held stream as one batch; incremental windows are not
+	// batches they could rewrite, so with any of them the stream is held.
+	if every := g.incrementalEvery(); every > 0 && len(g.streamGuards) == 0 {
 		return g.relayIncremental(ctx, w, c, t, start, resp, every)
 	}
 	return g.relayHeld(ctx, w, c, t, start, resp)
@@ -203,6 +222,10 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 		c.noteChunk(chunk)
 	}
 	_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start)})
+	chunks, perr := g.guardAll(c, chunks) // a held stream is one batch for on_stream
+	if perr != nil {
+		return true, perr
+	}
 	out, perr := g.streamPolicies(c, t.Model, chunks)
 	if perr != nil {
 		return true, perr

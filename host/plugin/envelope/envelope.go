@@ -214,10 +214,16 @@ func OnRequest(buf []byte, m *Meta, body []byte) []byte {
 
 // OnResponse appends the on_response hook's input; partial marks a check of a stream so far.
 func OnResponse(buf []byte, m *Meta, status int, partial bool, body []byte) []byte {
+	return OnResponseState(buf, m, nil, status, partial, body)
+}
+
+// OnResponseState is OnResponse with the plugin's request state (omitted when nil).
+func OnResponseState(buf []byte, m *Meta, state []byte, status int, partial bool, body []byte) []byte {
 	w := newWriter(buf)
 	w.ObjectStart()
 	w.Key("meta")
 	w.meta(m)
+	w.requestState(state)
 	w.Key("status")
 	w.Int(int64(status))
 	if partial {
