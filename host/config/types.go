@@ -177,8 +177,8 @@ type Plugin struct {
 	// UpstreamHeaders and ResponseHeaders are the globs of header names a policy's decisions
 	// may set or remove on the upstream request (on_request) and on the client's response
 	// (on_response, an on_request answer). Reserved names never match.
-	UpstreamHeaders []string `toml:"upstream_headers"`
-	ResponseHeaders []string `toml:"response_headers"`
+	UpstreamHeaders []string `toml:"upstream_headers" json:",omitempty"`
+	ResponseHeaders []string `toml:"response_headers" json:",omitempty"`
 
 	Name string `toml:"-"`
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluice-gw/sluice/host/cache"
+	"github.com/sluice-gw/sluice/host/config"
 	"github.com/sluice-gw/sluice/host/openai"
 	"github.com/sluice-gw/sluice/host/plugin"
 	"github.com/sluice-gw/sluice/sdk/abi"
@@ -75,7 +76,7 @@ func (g *Gateway) takeDecision(c *call, p *plugin.Plugin, hook string, d *plugin
 	sort.Strings(names) // the error names the same header every time
 	for _, name := range names {
 		ln := strings.ToLower(name)
-		if reservedHeader(ln) {
+		if config.ReservedHeader(ln) {
 			return openai.Errorf(502, openai.CodePluginError, fmt.Sprintf("plugin %s hook %s set header %q, which no plugin may set", p.Name(), hook, name))
 		}
 		if !globMatch(allow, ln) || !validHeader(name, d.Headers[name]) {
@@ -89,16 +90,6 @@ func (g *Gateway) takeDecision(c *call, p *plugin.Plugin, hook string, d *plugin
 		}
 	}
 	return nil
-}
-
-// reservedHeader names the headers no plugin may set: credentials, framing and sluice's own.
-func reservedHeader(ln string) bool {
-	switch ln {
-	case "authorization", "api-key", "x-api-key", "x-goog-api-key", "host", "content-length", "content-type",
-		"transfer-encoding", "connection", "te", "upgrade", "cookie", "set-cookie", "proxy-authorization", "trailer":
-		return true
-	}
-	return strings.HasPrefix(ln, "x-amz-") || strings.HasPrefix(ln, "x-sluice-") || strings.HasPrefix(ln, "x-ratelimit-")
 }
 
 // globMatch reports whether the lower-cased header name matches one of the globs.
