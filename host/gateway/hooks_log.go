@@ -18,7 +18,7 @@ import (
 const (
 	logQueueLen  = 1024
 	logDrainWait = 5 * time.Second
-	logTimeout   = 2 * time.Second
+	logTimeout   = 10 * time.Second // the plugin's own deadline applies too
 )
 
 // logJob is one on_log call: everything it needs, copied out of the call.

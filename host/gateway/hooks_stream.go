@@ -69,14 +69,6 @@ func (g *Gateway) guardBatch(c *call, states [][]byte, batch [][]byte, done bool
 	return batch, nil
 }
 
-// guardAll runs the stream policies over a whole held stream as one last batch.
-func (g *Gateway) guardAll(c *call, chunks [][]byte) ([][]byte, *openai.Error) {
-	if len(g.streamGuards) == 0 {
-		return chunks, nil
-	}
-	return g.guardBatch(c, make([][]byte, len(g.streamGuards)), chunks, true)
-}
-
 // relayGuarded is relayStream with the stream policies between the upstream and the client.
 func (g *Gateway) relayGuarded(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response) (bool, *openai.Error) {
 	s := resp.Stream

@@ -177,8 +177,8 @@ func (g *Gateway) incrementalEvery() int {
 // relayChecked relays a stream through the on_response policies: held whole, or checked
 // incrementally when every such policy asks for it.
 func (g *Gateway) relayChecked(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response) (bool, *openai.Error) {
-	// Stream policies (on_stream) see a held stream as one batch; incremental windows are not
-	// batches they could rewrite, so with any of them the stream is held.
+	// With stream policies (on_stream) the stream is held: they rewrite batches before anything
+	// is sent, which incremental windows could not undo.
 	if every := g.incrementalEvery(); every > 0 && len(g.streamGuards) == 0 {
 		return g.relayIncremental(ctx, w, c, t, start, resp, every)
 	}
@@ -194,15 +194,29 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 	s := resp.Stream
 	defer s.Close()
 	limit := int(g.cfg.Server.PolicyBuffer)
-	var chunks [][]byte
+	var chunks, batch [][]byte
 	size := 0
+	// Stream policies (on_stream) see the chunks in the batches they arrived in, as they
+	// arrive, so that a rejection stops reading the upstream at once.
+	states := make([][]byte, len(g.streamGuards))
+	guard := func(done bool) *openai.Error {
+		out := batch
+		if len(g.streamGuards) > 0 {
+			var e *openai.Error
+			if out, e = g.guardBatch(c, states, batch, done); e != nil {
+				return e
+			}
+		}
+		chunks, batch = append(chunks, out...), nil
+		return nil
+	}
 	for {
 		chunk, err := s.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			if len(chunks) == 0 || c.r.Context().Err() != nil || ctx.Err() != nil {
+			if len(chunks)+len(batch) == 0 || c.r.Context().Err() != nil || ctx.Err() != nil {
 				return g.attemptFailed(ctx, c, t, start, err)
 			}
 			o := balance.Outcome{Target: t, Kind: balance.KindBrokenStream, TTFB: c.ttft, Latency: time.Since(start)}
@@ -210,7 +224,7 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 			c.usage, c.finish = nil, ""
 			return false, streamError(err) // nothing was sent: the next target may answer
 		}
-		if len(chunks) == 0 {
+		if len(chunks)+len(batch) == 0 {
 			c.firstByte.stop()
 			c.ttft = time.Since(start)
 		}
@@ -218,13 +232,18 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start)})
 			return true, openai.Errorf(502, openai.CodePolicyBufferExceeded, fmt.Sprintf("the streamed answer is longer than server.policy_buffer (%d bytes), the most held for on_response policies; it was not sent", limit))
 		}
-		chunks = append(chunks, append([]byte(nil), chunk...))
+		batch = append(batch, append([]byte(nil), chunk...))
 		c.noteChunk(chunk)
+		if !readAhead(s) {
+			if e := guard(false); e != nil {
+				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start)})
+				return true, e
+			}
+		}
 	}
 	_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start)})
-	chunks, perr := g.guardAll(c, chunks) // a held stream is one batch for on_stream
-	if perr != nil {
-		return true, perr
+	if e := guard(true); e != nil {
+		return true, e
 	}
 	out, perr := g.streamPolicies(c, t.Model, chunks)
 	if perr != nil {
