@@ -95,7 +95,10 @@ func TestRequestStateInInputs(t *testing.T) {
 	Reset()
 	defer Reset()
 	var st []byte
-	HandleResponse(func(in ResponseInput) (Decision, error) { st = append([]byte(nil), in.RequestState...); return Allow(), nil })
+	HandleResponse(func(in ResponseInput) (Decision, error) {
+		st = append([]byte(nil), in.RequestState...)
+		return Allow(), nil
+	})
 	if _, err := Invoke(HookOnResponse, []byte(`{"meta":{},"request_state":{"a":[1]},"status":200,"body":{}}`)); err != nil || string(st) != `{"a":[1]}` {
 		t.Fatalf("%s %v", st, err)
 	}
