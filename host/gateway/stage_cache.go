@@ -150,6 +150,14 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 			return false, e
 		}
 	}
+	if c.stream && len(g.streamGuards) > 0 {
+		// A replayed stream is one batch for the stream policies.
+		var e *openai.Error
+		if chunks, e = g.guardBatch(c, make([][]byte, len(g.streamGuards)), chunks, true); e != nil {
+			c.provider, c.model = "", ""
+			return false, e
+		}
+	}
 	c.cacheHit, c.status = true, 200
 	u := res.Entry.Usage
 	c.usage = &openai.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
