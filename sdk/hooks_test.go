@@ -106,3 +106,26 @@ func TestRequestStateInInputs(t *testing.T) {
 		t.Fatalf("null state: %q %v", st, err)
 	}
 }
+
+// BenchmarkStreamHook is on_stream's guest-side path natively (decode one chunk's batch with
+// meta, handler, output): the part of the per-event cost that is the SDK's.
+func BenchmarkStreamHook(b *testing.B) {
+	Reset()
+	defer Reset()
+	HandleStream(func(in StreamInput) (StreamDecision, error) {
+		for _, c := range in.Chunks {
+			if strings.Contains(string(c), "BANNED") {
+				return StreamReject(400, "blocked", "no"), nil
+			}
+		}
+		return StreamAllow(in.State), nil
+	})
+	in := []byte(`{"meta":{"request_id":"r1","endpoint":"chat.completions","model":"gpt-4o-mini","router":"prod","user":"u","team":"t","key_id":"k","stream":true,"token_estimate":123,"max_tokens":0,"temperature":0.7,"headers":{"x-tenant":"acme"},"now_ms":1700000000000},` +
+		`"state":{"n":1},"chunks":[{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"hello there"},"finish_reason":null}]}],"done":false}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := dispatch(HookOnStream, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
