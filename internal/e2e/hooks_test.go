@@ -248,3 +248,23 @@ func TestHookSlowLog(t *testing.T) {
 		}
 	}
 }
+
+// A Messages client streaming through an on_stream policy is covered too: the policy forces
+// the bridged form, so it sees chat chunks, and the client gets the cut as an Anthropic error
+// event.
+func TestHookStreamGuardMessages(t *testing.T) {
+	up := fakeprovider.NewOpenAI(t, fakeprovider.WithKey("sk-upstream-secret-123"))
+	bannedStream(up)
+	s := startSluice(t, hooksConfig(up.URL, hooksWasm(t, "-X main.noResponse=yes"), 0))
+	code, _, lines := hookStream(t, s.URL+"/v1/messages", `{"model":"up/gpt-test","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+		"anthropic-version", "2023-06-01")
+	all := strings.Join(lines, "\n")
+	if code != 200 || !strings.Contains(all, "alpha") || strings.Contains(all, "gamma") || strings.Contains(all, "tail") {
+		t.Fatalf("%d: %s", code, all)
+	}
+	last := lines[len(lines)-1]
+	if !strings.Contains(last, `"type":"error"`) || !strings.Contains(last, "banned word") {
+		t.Fatalf("last event %s, want an Anthropic error event", last)
+	}
+	waitGone(t, up)
+}
