@@ -129,3 +129,10 @@ func BenchmarkStreamHook(b *testing.B) {
 		}
 	}
 }
+
+func TestCacheKeyRequestState(t *testing.T) {
+	in, err := DecodeCacheKeyInput([]byte(`{"meta":{},"key":"k","request_state":{"t":"a"}}`))
+	if err != nil || string(in.RequestState) != `{"t":"a"}` || in.Key != "k" {
+		t.Fatalf("%+v %v", in, err)
+	}
+}

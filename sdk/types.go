@@ -55,6 +55,9 @@ type CacheKeyInput struct {
 	Key      string // the host's canonical key (hex)
 	LastUser string // text of the last user message
 	System   string // text of the system prompt
+	// RequestState is this plugin's on_request state for the request (raw JSON, nil when
+	// none); it aliases the input, copy it to keep it.
+	RequestState []byte
 }
 
 // CacheKeyOutput is the cache_key hook's answer: a key (hashed by the host with the tenant
@@ -355,7 +358,7 @@ func DecodeCacheKeyInput(b []byte) (CacheKeyInput, error) {
 func decodeCacheKey(b []byte, in *CacheKeyInput, reuse bool, temp *float64) error {
 	s := scanner{b: b, src: string(b)}
 	resetMeta(&in.Meta, reuse)
-	in.Key, in.LastUser, in.System = "", "", ""
+	in.Key, in.LastUser, in.System, in.RequestState = "", "", "", nil
 	if s.open('{') {
 		for n := 0; ; {
 			k, ok := s.member(&n)
@@ -371,6 +374,8 @@ func decodeCacheKey(b []byte, in *CacheKeyInput, reuse bool, temp *float64) erro
 				in.LastUser = s.strVal()
 			case "system":
 				in.System = s.strVal()
+			case "request_state":
+				in.RequestState = nullToNil(s.raw())
 			default:
 				s.skip()
 			}

@@ -80,7 +80,7 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		kp = g.keyPlugin[""]
 	}
 	if kp != nil {
-		ckin := &plugin.CacheKeyInput{Key: string(key), LastUser: ext.LastUser, System: ext.System}
+		ckin := &plugin.CacheKeyInput{Key: string(key), LastUser: ext.LastUser, System: ext.System, RequestState: c.stateOf(kp)}
 		// The request's metadata (OpenAI: string pairs) lets a plugin key by what the caller
 		// declares, e.g. a template id, without the whole body crossing the ABI.
 		if md, ok := c.req.Field("metadata"); ok && len(md) <= maxMetadata {

@@ -178,6 +178,8 @@ type CacheKey struct {
 	LastUser string
 	System   string
 	Metadata []byte // the request's metadata object; omitted unless a JSON object
+	// RequestState is the plugin's on_request state for the request; omitted when nil.
+	RequestState []byte
 }
 
 // AppendCacheKey appends the cache_key hook's input.
@@ -196,6 +198,7 @@ func AppendCacheKey(buf []byte, m *Meta, in *CacheKey) []byte {
 		w.Key("metadata")
 		w.object(md)
 	}
+	w.requestState(in.RequestState)
 	w.ObjectEnd()
 	return w.Bytes()
 }

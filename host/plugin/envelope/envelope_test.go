@@ -120,6 +120,10 @@ func TestHookEnvelopes(t *testing.T) {
 	if !strings.Contains(got, `"status":200,"outcome":"ok","provider":"p","model":"","target":"","attempts":0,"usage":null,"cost_usd":0,"latency_ms":1.5`) {
 		t.Fatalf("on_log: %s", got)
 	}
+	got = string(AppendCacheKey(nil, m, &CacheKey{Key: "k", RequestState: []byte(`{"k":1}`)}))
+	if !strings.HasSuffix(got, `"key":"k","last_user":"","system":"","request_state":{"k":1}}`) {
+		t.Fatalf("cache_key: %s", got)
+	}
 	got = string(OnResponseState(nil, m, []byte(`{"k":1}`), 200, false, []byte(`{}`)))
 	if !strings.Contains(got, `,"request_state":{"k":1},"status":200,"body":{}}`) {
 		t.Fatalf("on_response: %s", got)
