@@ -96,3 +96,9 @@ func sluiceOnRequest(ptr, n uint32) uint64 { return call(idOnRequest, ptr, n) }
 
 //go:wasmexport sluice_on_response
 func sluiceOnResponse(ptr, n uint32) uint64 { return call(idOnResponse, ptr, n) }
+
+//go:wasmexport sluice_on_stream
+func sluiceOnStream(ptr, n uint32) uint64 { return call(idOnStream, ptr, n) }
+
+//go:wasmexport sluice_on_log
+func sluiceOnLog(ptr, n uint32) uint64 { return call(idOnLog, ptr, n) }

@@ -25,6 +25,8 @@ const (
 	HookTranslateChunk    = abi.HookTranslateChunk
 	HookOnRequest         = abi.HookOnRequest
 	HookOnResponse        = abi.HookOnResponse
+	HookOnStream          = abi.HookOnStream
+	HookOnLog             = abi.HookOnLog
 )
 
 // HandlerFunc is a raw hook handler: it gets the hook's input JSON and returns its output JSON.
@@ -43,6 +45,8 @@ const (
 	idTranslateChunk
 	idOnRequest
 	idOnResponse
+	idOnStream
+	idOnLog
 	numHooks
 )
 
@@ -52,6 +56,8 @@ var (
 	cacheKeyH func(CacheKeyInput) (CacheKeyOutput, error)
 	requestH  func(RequestInput) (Decision, error)
 	responseH func(ResponseInput) (Decision, error)
+	streamH   func(StreamInput) (StreamDecision, error)
+	logH      func(LogInput) error
 	onInit    func(Config) error
 	outBuf    []byte
 )
@@ -65,6 +71,7 @@ var views struct {
 	cacheKey CacheKeyInput
 	request  RequestInput
 	response ResponseInput
+	stream   StreamInput
 	temp     float64
 }
 
@@ -87,6 +94,10 @@ func registered(id int) bool {
 		return raw[id] != nil || requestH != nil
 	case idOnResponse:
 		return raw[id] != nil || responseH != nil
+	case idOnStream:
+		return raw[id] != nil || streamH != nil
+	case idOnLog:
+		return raw[id] != nil || logH != nil
 	}
 	return raw[id] != nil
 }
@@ -128,6 +139,19 @@ func HandleRequest(h func(RequestInput) (Decision, error)) {
 func HandleResponse(h func(ResponseInput) (Decision, error)) {
 	register(HookOnResponse)
 	responseH = h
+}
+
+// HandleStream registers the on_stream hook: a policy over a stream's chunks as they are
+// relayed (sdk/ABI.md, section 5.2).
+func HandleStream(h func(StreamInput) (StreamDecision, error)) {
+	register(HookOnStream)
+	streamH = h
+}
+
+// HandleLog registers the on_log hook, called after each response off the request path.
+func HandleLog(h func(LogInput) error) {
+	register(HookOnLog)
+	logH = h
 }
 
 // OnInit registers a function run once per instance after the host passes the plugin's config.
@@ -172,6 +196,10 @@ func dispatchID(id int, in []byte) ([]byte, error) {
 		out, err = runRequest(in)
 	case id == idOnResponse && responseH != nil:
 		out, err = runResponse(in)
+	case id == idOnStream && streamH != nil:
+		out, err = runStream(in)
+	case id == idOnLog && logH != nil:
+		out, err = runLog(in)
 	case id == idInit:
 		return initHook(in)
 	default:
@@ -246,6 +274,7 @@ func Invoke(hook string, in []byte) ([]byte, error) {
 func Reset() {
 	raw = [numHooks]HandlerFunc{}
 	routeH, cacheKeyH, requestH, responseH = nil, nil, nil, nil
+	streamH, logH = nil, nil
 	routeViewH = nil
 	onInit = nil
 	cfg = Config{}

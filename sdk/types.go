@@ -59,6 +59,9 @@ type CacheKeyInput struct {
 	Key      string // the host's canonical key (hex)
 	LastUser string // text of the last user message
 	System   string // text of the system prompt
+	// RequestState is this plugin's on_request state for the request (raw JSON, nil when
+	// none); it aliases the input, copy it to keep it.
+	RequestState []byte
 }
 
 // CacheKeyOutput is the cache_key hook's answer: a key (hashed by the host with the tenant
@@ -73,6 +76,9 @@ type CacheKeyOutput struct {
 type RequestInput struct {
 	Meta Meta
 	Body []byte
+	// RequestState is the state this plugin's on_request returned for the request (raw JSON,
+	// nil when none); on_request itself never has one.
+	RequestState []byte
 }
 
 // ResponseInput is the on_response hook's input; Body is the raw OpenAI response JSON.
@@ -80,6 +86,9 @@ type ResponseInput struct {
 	Meta   Meta
 	Status int
 	Body   []byte
+	// RequestState is the state this plugin's on_request kept for the request (raw JSON, nil
+	// when none). It aliases the input: copy it to keep it.
+	RequestState []byte
 }
 
 // Policy actions.
@@ -87,6 +96,7 @@ const (
 	ActionAllow   = "allow"
 	ActionReject  = "reject"
 	ActionRewrite = "rewrite"
+	ActionRespond = "respond" // on_request only: the plugin answers the request itself
 )
 
 // Decision is a policy hook's answer. Build it with Allow, Reject or Rewrite.
@@ -95,7 +105,14 @@ type Decision struct {
 	Status  int
 	Code    string
 	Message string
-	Body    []byte // raw JSON, for ActionRewrite
+	Body    []byte // raw JSON, for ActionRewrite and ActionRespond
+	// State (on_request, raw JSON of at most 16 KiB) is kept by the host for the request and
+	// passed as RequestState to this plugin's later hooks of the same request.
+	State []byte
+	// Headers are header edits (an empty value removes the header): on_request's apply to the
+	// upstream request, on_response's and a Respond's to the client's response. Only names
+	// the plugin's upstream_headers / response_headers allow are accepted.
+	Headers map[string]string
 }
 
 // Allow lets the request or response through unchanged.
@@ -109,6 +126,26 @@ func Reject(status int, code, message string) Decision {
 // Rewrite replaces the body with body (raw JSON).
 func Rewrite(body []byte) Decision { return Decision{Action: ActionRewrite, Body: body} }
 
+// Respond (on_request) answers the request with status and body (an OpenAI response JSON)
+// without any upstream; a streamed request gets it as a stream.
+func Respond(status int, body []byte) Decision {
+	return Decision{Action: ActionRespond, Status: status, Body: body}
+}
+
+// WithState returns d carrying state (raw JSON) for the request's later hooks.
+func (d Decision) WithState(state []byte) Decision { d.State = state; return d }
+
+// WithHeader returns d with one more header edit (value "" removes the header).
+func (d Decision) WithHeader(name, value string) Decision {
+	h := make(map[string]string, len(d.Headers)+1)
+	for k, v := range d.Headers {
+		h[k] = v
+	}
+	h[name] = value
+	d.Headers = h
+	return d
+}
+
 // Keys of META and CAND in the order the host writes them (keyIndex tries that position first).
 var (
 	metaKeys = [...]string{"request_id", "endpoint", "model", "router", "user", "team", "key_id", "stream",
@@ -116,9 +153,9 @@ var (
 	candKeys = [...]string{"id", "provider", "model", "weight", "priority", "healthy", "ewma_ms", "in_flight",
 		"error_rate", "price_in", "price_out"}
 	routeKeys    = [...]string{"meta", "candidates"}
-	cacheKeyKeys = [...]string{"meta", "key", "last_user", "system"}
-	requestKeys  = [...]string{"meta", "body"}
-	responseKeys = [...]string{"meta", "status", "body"}
+	cacheKeyKeys = [...]string{"meta", "key", "last_user", "system", "request_state"}
+	requestKeys  = [...]string{"meta", "body", "request_state"}
+	responseKeys = [...]string{"meta", "status", "body", "request_state"}
 )
 
 // resetMeta zeroes m, keeping (cleared) its Headers map when reused.
@@ -338,7 +375,7 @@ func decodeCacheKey(b []byte, in *CacheKeyInput, reuse bool, temp *float64) erro
 	var s jsonx.Scanner
 	s.Reset(b, string(b))
 	resetMeta(&in.Meta, reuse)
-	in.Key, in.LastUser, in.System = "", "", ""
+	in.Key, in.LastUser, in.System, in.RequestState = "", "", "", nil
 	if s.Open('{') {
 		var keys seen
 		for n := 0; ; {
@@ -360,6 +397,8 @@ func decodeCacheKey(b []byte, in *CacheKeyInput, reuse bool, temp *float64) erro
 				in.LastUser = s.Str()
 			case 3:
 				in.System = s.Str()
+			case 4:
+				in.RequestState = nullToNil(s.Raw())
 			default:
 				s.Skip()
 			}
@@ -380,7 +419,7 @@ func decodeRequest(b []byte, in *RequestInput, reuse bool, temp *float64) error 
 	var s jsonx.Scanner
 	s.Reset(b, "")
 	resetMeta(&in.Meta, reuse)
-	in.Body = nil
+	in.Body, in.RequestState = nil, nil
 	if s.Open('{') {
 		var keys seen
 		for n := 0; ; {
@@ -398,6 +437,8 @@ func decodeRequest(b []byte, in *RequestInput, reuse bool, temp *float64) error 
 				decodeMeta(&s, &in.Meta, temp, true)
 			case 1:
 				in.Body = s.Raw()
+			case 2:
+				in.RequestState = nullToNil(s.Raw())
 			default:
 				s.Skip()
 			}
@@ -417,7 +458,7 @@ func decodeResponse(b []byte, in *ResponseInput, reuse bool, temp *float64) erro
 	var s jsonx.Scanner
 	s.Reset(b, "")
 	resetMeta(&in.Meta, reuse)
-	in.Body, in.Status = nil, 0
+	in.Body, in.Status, in.RequestState = nil, 0, nil
 	if s.Open('{') {
 		var keys seen
 		for n := 0; ; {
@@ -437,12 +478,22 @@ func decodeResponse(b []byte, in *ResponseInput, reuse bool, temp *float64) erro
 				in.Status = int(s.Int())
 			case 2:
 				in.Body = s.Raw()
+			case 3:
+				in.RequestState = nullToNil(s.Raw())
 			default:
 				s.Skip()
 			}
 		}
 	}
 	return s.End()
+}
+
+// nullToNil maps a JSON null to nil, so that "no state" has one form.
+func nullToNil(raw []byte) []byte {
+	if string(raw) == "null" {
+		return nil
+	}
+	return raw
 }
 
 // AppendJSON appends the route output's JSON envelope.
@@ -485,15 +536,33 @@ func (d Decision) AppendJSON(dst []byte) []byte {
 		dst = AppendString(dst, d.Code)
 		dst = append(dst, `,"message":`...)
 		dst = AppendString(dst, d.Message)
-		return append(dst, '}')
-	case ActionRewrite:
-		dst = append(dst, `{"action":"rewrite","body":`...)
+	case ActionRewrite, ActionRespond:
+		dst = append(dst, `{"action":`...)
+		dst = AppendString(dst, d.Action)
+		if d.Action == ActionRespond {
+			st := d.Status
+			if st == 0 {
+				st = 200
+			}
+			dst = append(dst, `,"status":`...)
+			dst = strconv.AppendInt(dst, int64(st), 10)
+		}
+		dst = append(dst, `,"body":`...)
 		if len(d.Body) == 0 {
 			dst = append(dst, "null"...)
 		} else {
 			dst = append(dst, d.Body...)
 		}
-		return append(dst, '}')
+	default:
+		dst = append(dst, `{"action":"allow"`...)
 	}
-	return append(dst, `{"action":"allow"}`...)
+	if len(d.State) > 0 {
+		dst = append(dst, `,"state":`...)
+		dst = append(dst, d.State...)
+	}
+	if len(d.Headers) > 0 {
+		dst = append(dst, `,"headers":`...)
+		dst = AppendValue(dst, d.Headers)
+	}
+	return append(dst, '}')
 }

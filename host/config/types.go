@@ -177,6 +177,11 @@ type Plugin struct {
 	// ends the stream with an in-stream error event).
 	Stream     string   `toml:"stream"`
 	CheckEvery ByteSize `toml:"check_every"`
+	// UpstreamHeaders and ResponseHeaders are the globs of header names a policy's decisions
+	// may set or remove on the upstream request (on_request) and on the client's response
+	// (on_response, an on_request answer). Reserved names never match.
+	UpstreamHeaders []string `toml:"upstream_headers" json:",omitempty"`
+	ResponseHeaders []string `toml:"response_headers" json:",omitempty"`
 
 	Name string `toml:"-"`
 }

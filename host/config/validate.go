@@ -274,6 +274,8 @@ func (c *Config) validatePlugins(v *validator) {
 		if p.Pool < 0 {
 			v.errAt(key+".pool", "must not be negative")
 		}
+		validateHeaderGlobs(v, key+".upstream_headers", p.UpstreamHeaders)
+		validateHeaderGlobs(v, key+".response_headers", p.ResponseHeaders)
 	}
 }
 

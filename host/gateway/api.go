@@ -52,6 +52,7 @@ type call struct {
 	limitState
 	cacheState
 	observeState
+	hookState
 }
 
 // outcome is what the attempts produced, read by the headers, settlement, metrics and the
@@ -211,6 +212,9 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, c *call) *openai.Error {
 	if len(g.policies) > 0 {
 		if e := g.staged(c, "policy", g.requestPolicies); e != nil {
 			return e
+		}
+		if c.answer != nil {
+			return g.serveAnswer(w, c)
 		}
 	}
 	req = c.req
@@ -531,6 +535,7 @@ func (g *Gateway) streamOptions(c *call) {
 func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
 	g.limitHeaders(w, c)
 	h := w.Header()
+	c.applyResponseEdits(h)
 	th := g.targetHeaders(c.target, c.provider, c.model)
 	h["X-Sluice-Provider"] = th.provider
 	h["X-Sluice-Model"] = th.model
@@ -561,6 +566,9 @@ func (g *Gateway) writeHeaders(w http.ResponseWriter, c *call, up http.Header) {
 func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response) (bool, *openai.Error) {
 	if g.checksResponses() {
 		return g.relayChecked(ctx, w, c, t, start, resp)
+	}
+	if len(g.streamGuards) > 0 {
+		return g.relayGuarded(ctx, w, c, t, start, resp)
 	}
 	s := resp.Stream
 	defer s.Close()

@@ -110,6 +110,7 @@ func (g *Gateway) allNative(r *http.Request, dialect, model string) bool {
 // through the provider's chat-completions path.
 func (g *Gateway) send(ctx context.Context, c *call, p *provider.Provider, t balance.Target, trace http.Header) (*provider.Response, bool, error) {
 	d := c.dialect
+	trace = c.upstreamHeader(trace)
 	if d == nil || d.bridged || !p.Speaks(d.name, t.Model) {
 		preq := &provider.Request{
 			Endpoint: c.endpoint, Model: t.Model, Stream: c.stream, RequestID: c.id,

@@ -83,8 +83,11 @@ type Gateway struct {
 	// responseGuards: some policy reads answers (on_response), so dialect requests go bridged
 	// and the policy sees every answer in chat's shape.
 	responseGuards bool
-	creds          []string // credentials of the config, scrubbed from client errors
-	handler        http.Handler
+	// streamGuards are the policies with on_stream; logQueues run the on_log hooks.
+	streamGuards []*plugin.Plugin
+	logQueues    []*logQueue
+	creds        []string // credentials of the config, scrubbed from client errors
+	handler      http.Handler
 
 	implicitMu  sync.Mutex
 	implicit    map[string]*list.Element // of *implicitEntry, in implicitLRU
@@ -118,11 +121,17 @@ func New(d Deps) (*Gateway, error) {
 		if !ok {
 			return nil, fmt.Errorf("gateway: policy plugin %q is not loaded", name)
 		}
-		if !p.HasNext(abi.HookOnRequest) && !p.HasNext(abi.HookOnResponse) {
-			return nil, fmt.Errorf("gateway: plugin %q has neither on_request nor on_response, so it cannot be a policy", name)
+		if !p.HasNext(abi.HookOnRequest) && !p.HasNext(abi.HookOnResponse) && !p.HasNext(abi.HookOnStream) && !p.HasNext(abi.HookOnLog) {
+			return nil, fmt.Errorf("gateway: plugin %q has none of on_request, on_response, on_stream and on_log, so it cannot be a policy", name)
 		}
 		g.policies = append(g.policies, p)
-		g.responseGuards = g.responseGuards || p.HasNext(abi.HookOnResponse)
+		g.responseGuards = g.responseGuards || p.HasNext(abi.HookOnResponse) || p.HasNext(abi.HookOnStream)
+		if p.HasNext(abi.HookOnStream) {
+			g.streamGuards = append(g.streamGuards, p)
+		}
+		if p.HasNext(abi.HookOnLog) {
+			g.logQueues = append(g.logQueues, g.newLogQueue(p))
+		}
 	}
 	addKeyPlugin := func(router, name string) error {
 		if name == "" {
@@ -166,6 +175,7 @@ func (g *Gateway) SetReady(v bool) { g.ready.Store(v) }
 
 // Close stops background work of the gateway's own routers.
 func (g *Gateway) Close() {
+	g.drainLogs()
 	g.implicitMu.Lock()
 	defer g.implicitMu.Unlock()
 	for _, el := range g.implicit {

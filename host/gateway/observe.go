@@ -105,7 +105,7 @@ func (g *Gateway) stage(c *call, name string) *telemetry.Span {
 // costUSD is what the call cost upstream: the settled amount when limits priced it, else
 // priced here from its usage. A cache hit or a refused call costs nothing.
 func (g *Gateway) costUSD(c *call) float64 {
-	if c.costMicros != 0 || c.usage == nil || c.cacheHit || g.prices == nil || c.provider == "" || c.provider == "cache" {
+	if c.costMicros != 0 || c.usage == nil || c.cacheHit || c.served != "" || g.prices == nil || c.provider == "" || c.provider == "cache" {
 		return float64(c.costMicros) / 1e6
 	}
 	return float64(g.prices.CostMicros(c.provider+"/"+c.model, pricing.Usage{

@@ -38,7 +38,7 @@ health = { min_requests = 1000 }
 func TestStageOrder(t *testing.T) {
 	tb := newTestbed(t, fullConfig)
 	auth := []string{"Authorization", "Bearer sk-test-1"}
-	respHalf := []string{"flush", "cache_store", "settle", "metrics", "access_log"}
+	respHalf := []string{"flush", "cache_store", "settle", "metrics", "access_log", "plugin_log"}
 	full := append([]string{"auth", "ratelimit", "cache", "dispatch"}, respHalf...)
 
 	resp, _ := tb.post(t, "/router/duo/v1/chat/completions", chatBody("duo", false), auth...)
@@ -287,7 +287,7 @@ burst = 1
 	if resp.Header.Get("Retry-After") == "" || resp.Header.Get("X-Ratelimit-Remaining-Requests") != "0" {
 		t.Errorf("refusal headers: %v", resp.Header)
 	}
-	want := []string{"ratelimit", "flush", "cache_store", "settle", "metrics", "access_log"}
+	want := []string{"ratelimit", "flush", "cache_store", "settle", "metrics", "access_log", "plugin_log"}
 	if got := tb.takeStages(); !slices.Equal(got, want) {
 		t.Errorf("stages %v, want %v", got, want)
 	}
@@ -309,7 +309,7 @@ func TestPassthroughResponseHalf(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("passthrough: %d", resp.StatusCode)
 	}
-	want := []string{"flush", "cache_store", "settle", "metrics", "access_log"}
+	want := []string{"flush", "cache_store", "settle", "metrics", "access_log", "plugin_log"}
 	if got := tb.takeStages(); !slices.Equal(got, want) {
 		t.Errorf("stages %v, want %v", got, want)
 	}

@@ -19,6 +19,7 @@ var accounting = [...]finishStage{
 	{"settle", (*Gateway).settle},
 	{"metrics", (*Gateway).finishTelemetry},
 	{"access_log", (*Gateway).logAccess},
+	{"plugin_log", (*Gateway).queueLogs},
 }
 
 // respond is the response half of every path (a relayed body or stream, a native answer, a

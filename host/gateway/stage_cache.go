@@ -80,7 +80,7 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		kp = g.keyPlugin[""]
 	}
 	if kp != nil {
-		ckin := &plugin.CacheKeyInput{Key: string(key), LastUser: ext.LastUser, System: ext.System}
+		ckin := &plugin.CacheKeyInput{Key: string(key), LastUser: ext.LastUser, System: ext.System, RequestState: c.stateOf(kp)}
 		// The request's metadata (OpenAI: string pairs) lets a plugin key by what the caller
 		// declares, e.g. a template id, without the whole body crossing the ABI.
 		if md, ok := c.req.Field("metadata"); ok && len(md) <= maxMetadata {
@@ -146,6 +146,14 @@ func (g *Gateway) serveFromCache(w http.ResponseWriter, c *call) (bool, *openai.
 		// it was stored, or it was stored by a replica without them.
 		var e *openai.Error
 		if body, chunks, e = g.replayPolicies(c, res.Entry, body, chunks); e != nil {
+			c.provider, c.model = "", ""
+			return false, e
+		}
+	}
+	if c.stream && len(g.streamGuards) > 0 {
+		// A replayed stream is one batch for the stream policies.
+		var e *openai.Error
+		if chunks, e = g.guardBatch(c, make([][]byte, len(g.streamGuards)), chunks, true); e != nil {
 			c.provider, c.model = "", ""
 			return false, e
 		}

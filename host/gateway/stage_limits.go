@@ -62,7 +62,7 @@ func (g *Gateway) settle(c *call) {
 	}
 	var act ratelimit.Actual
 	switch {
-	case c.cacheHit:
+	case c.cacheHit, c.served != "": // no upstream did any work
 	case c.usage != nil:
 		act.Tokens = c.usage.TotalTokens
 		if g.prices != nil {

@@ -31,8 +31,21 @@ func (g *Gateway) requestPolicies(c *call) *openai.Error {
 			g.logPluginError(c, err)
 			return pluginError(err)
 		}
+		if e := g.takeDecision(c, p, abi.HookOnRequest, &d); e != nil {
+			return e
+		}
+		if d.Action == "respond" {
+			// The plugin answers the request itself: later policies and every upstream are
+			// skipped (serveAnswer).
+			c.answer, c.served = &d, p.Name()
+			if c.dialect != nil {
+				c.dialect.bridged = true
+			}
+			return nil
+		}
 		body, oerr := g.applyPolicy(p, abi.HookOnRequest, d)
 		if oerr != nil {
+			c.rejected = true
 			return oerr
 		}
 		if body != nil {
@@ -64,14 +77,18 @@ func (g *Gateway) runResponsePolicies(c *call, status int, body []byte, partial 
 			continue
 		}
 		ctx, done := g.pluginSpan(c, p, abi.HookOnResponse)
-		d, err := p.OnResponse(ctx, g.meta(c), status, partial, body)
+		d, err := p.OnResponse(ctx, g.meta(c), c.stateOf(p), status, partial, body)
 		done(err)
 		if err != nil {
 			g.logPluginError(c, err)
 			return nil, pluginError(err)
 		}
+		if e := g.takeDecision(c, p, abi.HookOnResponse, &d); e != nil {
+			return nil, e
+		}
 		nb, oerr := g.applyPolicy(p, abi.HookOnResponse, d)
 		if oerr != nil {
+			c.rejected = true
 			return nil, oerr
 		}
 		if nb != nil {
@@ -160,7 +177,9 @@ func (g *Gateway) incrementalEvery() int {
 // relayChecked relays a stream through the on_response policies: held whole, or checked
 // incrementally when every such policy asks for it.
 func (g *Gateway) relayChecked(ctx context.Context, w http.ResponseWriter, c *call, t balance.Target, start time.Time, resp *provider.Response) (bool, *openai.Error) {
-	if every := g.incrementalEvery(); every > 0 {
+	// With stream policies (on_stream) the stream is held: they rewrite batches before anything
+	// is sent, which incremental windows could not undo.
+	if every := g.incrementalEvery(); every > 0 && len(g.streamGuards) == 0 {
 		return g.relayIncremental(ctx, w, c, t, start, resp, every)
 	}
 	return g.relayHeld(ctx, w, c, t, start, resp)
@@ -175,15 +194,29 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 	s := resp.Stream
 	defer s.Close()
 	limit := int(g.cfg.Server.PolicyBuffer)
-	var chunks [][]byte
+	var chunks, batch [][]byte
 	size := 0
+	// Stream policies (on_stream) see the chunks in the batches they arrived in, as they
+	// arrive, so that a rejection stops reading the upstream at once.
+	states := make([][]byte, len(g.streamGuards))
+	guard := func(done bool) *openai.Error {
+		out := batch
+		if len(g.streamGuards) > 0 {
+			var e *openai.Error
+			if out, e = g.guardBatch(c, states, batch, done); e != nil {
+				return e
+			}
+		}
+		chunks, batch = append(chunks, out...), nil
+		return nil
+	}
 	for {
 		chunk, err := s.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			if len(chunks) == 0 || c.r.Context().Err() != nil || ctx.Err() != nil {
+			if len(chunks)+len(batch) == 0 || c.r.Context().Err() != nil || ctx.Err() != nil {
 				return g.attemptFailed(ctx, c, t, start, err)
 			}
 			o := balance.Outcome{Target: t, Kind: balance.KindBrokenStream, TTFB: c.ttft, Latency: time.Since(start)}
@@ -191,7 +224,7 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 			c.usage, c.finish = nil, ""
 			return false, streamError(err) // nothing was sent: the next target may answer
 		}
-		if len(chunks) == 0 {
+		if len(chunks)+len(batch) == 0 {
 			c.firstByte.stop()
 			c.ttft = time.Since(start)
 		}
@@ -199,10 +232,19 @@ func (g *Gateway) relayHeld(ctx context.Context, w http.ResponseWriter, c *call,
 			_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start)})
 			return true, openai.Errorf(502, openai.CodePolicyBufferExceeded, fmt.Sprintf("the streamed answer is longer than server.policy_buffer (%d bytes), the most held for on_response policies; it was not sent", limit))
 		}
-		chunks = append(chunks, append([]byte(nil), chunk...))
+		batch = append(batch, append([]byte(nil), chunk...))
 		c.noteChunk(chunk)
+		if !readAhead(s) {
+			if e := guard(false); e != nil {
+				_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start)})
+				return true, e
+			}
+		}
 	}
 	_ = g.report(c, balance.Outcome{Target: t, Kind: balance.KindOK, TTFB: c.ttft, Latency: time.Since(start)})
+	if e := guard(true); e != nil {
+		return true, e
+	}
 	out, perr := g.streamPolicies(c, t.Model, chunks)
 	if perr != nil {
 		return true, perr

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/sluice-gw/sluice/host/plugin/envelope"
@@ -85,20 +86,31 @@ func (p *Plugin) CacheKey(ctx context.Context, m *Meta, in *CacheKeyInput) (Cach
 	return r, nil
 }
 
-// Decision is a policy hook's answer: Action "" or "allow", "reject" (Status, Code, Message)
-// or "rewrite" (Body, the new request or response JSON). Interpreting it is the caller's job.
+// Decision is a policy hook's answer: Action "" or "allow", "reject" (Status, Code, Message),
+// "rewrite" (Body, the new request or response JSON) or, from on_request, "respond" (Status,
+// Headers and Body answer the request without any upstream). State is the request state an
+// on_request keeps; Headers are header edits ("" removes). Interpreting it is the caller's job.
 type Decision struct {
-	Action  string          `json:"action"`
-	Status  int             `json:"status"`
-	Code    string          `json:"code"`
-	Message string          `json:"message"`
-	Body    json.RawMessage `json:"body"`
+	Action  string            `json:"action"`
+	Status  int               `json:"status"`
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Body    json.RawMessage   `json:"body"`
+	State   json.RawMessage   `json:"state"`
+	Headers map[string]string `json:"headers"`
 }
 
 func (p *Plugin) decision(hook string, out []byte) (Decision, error) {
 	var d Decision
 	if err := json.Unmarshal(out, &d); err != nil {
 		return Decision{}, p.badOutput(hook, err)
+	}
+	if string(d.State) == "null" {
+		d.State = nil
+	}
+	if len(d.State) > abi.RequestStateLimit {
+		return Decision{}, &Error{Plugin: p.name, Hook: hook, Status: 502, Type: typeAPIError, Code: CodeBadOutput,
+			Message: fmt.Sprintf("returned a request state of %d bytes, more than the %d allowed", len(d.State), abi.RequestStateLimit)}
 	}
 	return d, nil
 }
@@ -112,9 +124,12 @@ func (p *Plugin) OnRequest(ctx context.Context, m *Meta, body []byte) (Decision,
 	return p.decision(abi.HookOnRequest, out)
 }
 
-// OnResponse runs the on_response hook over an answer; partial marks a stream checked so far.
-func (p *Plugin) OnResponse(ctx context.Context, m *Meta, status int, partial bool, body []byte) (Decision, error) {
-	out, err := p.callWith(ctx, abi.HookOnResponse, func(b []byte) []byte { return envelope.OnResponse(b, m, status, partial, body) })
+// OnResponse runs the on_response hook over an answer; partial marks a stream checked so far;
+// state is the plugin's request state (nil when none).
+func (p *Plugin) OnResponse(ctx context.Context, m *Meta, state []byte, status int, partial bool, body []byte) (Decision, error) {
+	out, err := p.callWith(ctx, abi.HookOnResponse, func(b []byte) []byte {
+		return envelope.OnResponseState(b, m, state, status, partial, body)
+	})
 	if err != nil {
 		return Decision{}, err
 	}

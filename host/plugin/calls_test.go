@@ -63,7 +63,7 @@ func TestTypedCalls(t *testing.T) {
 		t.Fatalf("on_request %+v %v", d, err)
 	}
 	// A body that is not JSON still makes a valid envelope (passed as a string).
-	d, err = p.OnResponse(ctx, testMeta(), 502, false, []byte("<html>bad gateway</html>"))
+	d, err = p.OnResponse(ctx, testMeta(), nil, 502, false, []byte("<html>bad gateway</html>"))
 	if err != nil || d.Action != "rewrite" || !strings.Contains(string(d.Body), "v1") {
 		t.Fatalf("on_response %+v %v", d, err)
 	}

@@ -250,6 +250,14 @@ func (t *Telemetry) RecordPluginReload(plugin string, ok bool) {
 	t.metrics.pluginReloads.WithLabelValues(plugin, result).Inc()
 }
 
+// RecordPluginLogDropped counts an on_log record dropped because the plugin's queue was full.
+func (t *Telemetry) RecordPluginLogDropped(plugin string) {
+	if t == nil {
+		return
+	}
+	t.metrics.pluginLogDropped.WithLabelValues(plugin).Inc()
+}
+
 // RecordCache counts one cache lookup.
 func (t *Telemetry) RecordCache(hit bool) {
 	if t == nil {
@@ -333,6 +341,7 @@ type metrics struct {
 	targetHealthy, targetEWMA              *prometheus.GaugeVec
 	pluginCalls, pluginErrors, pluginTraps *prometheus.CounterVec
 	pluginReloads                          *prometheus.CounterVec
+	pluginLogDropped                       *prometheus.CounterVec
 	estimate                               *prometheus.HistogramVec
 	unpriced                               *prometheus.CounterVec
 	pluginDur                              *prometheus.HistogramVec
@@ -472,6 +481,7 @@ func newMetrics(maxModels int, runtime bool, live *Live) *metrics {
 	m.pluginErrors = m.counterVec("sluice_plugin_errors_total", "Plugin hook calls that returned an error payload.", "plugin", "hook")
 	m.pluginTraps = m.counterVec("sluice_plugin_traps_total", "Plugin hook calls that trapped.", "plugin", "hook")
 	m.pluginReloads = m.counterVec("sluice_plugin_reloads_total", "Plugin hot reloads by result (ok or refused).", "plugin", "result")
+	m.pluginLogDropped = m.counterVec("sluice_plugin_log_dropped_total", "on_log records dropped because the plugin's queue was full.", "plugin")
 	m.pluginDur = m.histogramVec("sluice_plugin_call_duration_seconds", "Plugin hook call latency.", pluginBuckets, "plugin", "hook")
 	m.estimate = m.histogramVec("sluice_token_estimate_ratio", "The prompt-token estimate limits reserve before a call, divided by the provider's count (1 is exact).", estimateBuckets, "provider", "model")
 	m.unpriced = m.counterVec("sluice_price_unknown_total", "Calls to a model no price entry names, costed at the configured default (pricing.\"*\") or at zero.", "model")

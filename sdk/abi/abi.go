@@ -45,12 +45,15 @@ const (
 	HookTranslateChunk    = "translate_chunk"
 	HookOnRequest         = "on_request"
 	HookOnResponse        = "on_response"
+	// Additions to v1 (sdk/ABI.md, section 5.2): optional hooks an older host never calls.
+	HookOnStream = "on_stream"
+	HookOnLog    = "on_log"
 )
 
 // Hooks lists every hook of ABI v1.
 var Hooks = []string{
 	HookInit, HookRoute, HookCacheKey, HookTranslateRequest, HookTranslateResponse,
-	HookTranslateChunk, HookOnRequest, HookOnResponse,
+	HookTranslateChunk, HookOnRequest, HookOnResponse, HookOnStream, HookOnLog,
 }
 
 // IsHook reports whether name is a v1 hook.
@@ -85,6 +88,13 @@ func Pack(ptr, n uint32, isErr bool) uint64 {
 func Unpack(v uint64) (ptr, n uint32, isErr bool) {
 	return uint32(v >> 32), uint32(v) & MaxResultLen, uint32(v)&ErrorFlag != 0
 }
+
+// Limits of the v1 additions: the state an on_request hook keeps for its request, and the
+// state an on_stream hook keeps for its stream.
+const (
+	RequestStateLimit = 16 << 10
+	StreamStateLimit  = 64 << 10
+)
 
 // LogLimit is the most bytes of one log message the host keeps; longer ones are truncated.
 const LogLimit = 4096

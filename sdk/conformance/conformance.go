@@ -108,6 +108,9 @@ func Run(t *testing.T, newHost func(t *testing.T) Host) {
 			t.Fatalf("hooks %v, want unknown names ignored", got)
 		}
 		refuse(t, h, HooksList(`["route","on_request"]`), "sluice_on_request")
+		// The v1 additions are hooks the host knows: listed without their export, refused.
+		refuse(t, h, HooksList(`["route","on_stream"]`), "sluice_on_stream")
+		refuse(t, h, HooksList(`["route","on_log"]`), "sluice_on_log")
 		g3 := load(t, h, Echo(false, "route", "cache_key"), nil)
 		if got := g3.Hooks(); !slices.Equal(got, []string{"route", "cache_key"}) {
 			t.Fatalf("hooks %v without sluice_hooks, want the exported ones", got)
@@ -148,7 +151,7 @@ func Run(t *testing.T, newHost func(t *testing.T) Host) {
 		h := newHost(t)
 		refuseCfg(t, h, wasm, map[string]any{"refuse": true}, "refused by config")
 		g := load(t, h, wasm, map[string]any{"k": "v"})
-		if got := g.Hooks(); !slices.Equal(got, []string{"init", "route", "on_request"}) {
+		if got := g.Hooks(); !slices.Equal(got, []string{"init", "route", "on_request", "on_response", "on_stream", "on_log"}) {
 			t.Fatalf("hooks %v", got)
 		}
 		r, err := g.Call(ctx, "route", []byte(`{"meta":{"model":"m"},"candidates":[{"id":"a"},{"id":"b\"c"}]}`))
@@ -174,7 +177,34 @@ func Run(t *testing.T, newHost func(t *testing.T) Host) {
 		if len(logs) == 0 || len(logs[len(logs)-1]) != 4096 {
 			t.Fatalf("sdk log: %d messages, last %d bytes, want 4096", len(logs), lenLast(logs))
 		}
+		additions(t, ctx, h, g)
 	})
+}
+
+// additions checks the v1 additions (sdk/ABI.md, section 5.2) through the SDK guest: the
+// outputs a host must understand (state, headers, respond; stream state and reject) and the
+// inputs it must send (request_state, on_stream's batch, on_log's record).
+func additions(t *testing.T, ctx context.Context, h Host, g Guest) {
+	t.Helper()
+	call := func(hook, in, want string) {
+		t.Helper()
+		r, err := g.Call(ctx, hook, []byte(in))
+		if err != nil || r.IsError || string(r.Out) != want {
+			t.Fatalf("%s %s: %q (error %v %+v), want %s", hook, in, r.Out, err, r, want)
+		}
+	}
+	call("on_request", `{"meta":{"model":"state"},"body":{}}`, `{"action":"allow","state":{"seen":true},"headers":{"x-tenant":"acme"}}`)
+	call("on_request", `{"meta":{"model":"respond"},"body":{}}`, `{"action":"respond","status":200,"body":{"object":"chat.completion","choices":[]}}`)
+	call("on_response", `{"meta":{},"request_state":{"seen":true},"status":200,"body":{}}`, `{"action":"rewrite","body":{"seen":true}}`)
+	call("on_response", `{"meta":{},"status":200,"body":{}}`, `{"action":"allow"}`)
+	call("on_stream", `{"meta":{},"state":null,"chunks":[{"a":1},{"a":2}],"done":false}`, `{"action":"allow","state":{"n":2}}`)
+	call("on_stream", `{"meta":{},"state":{"n":2},"chunks":[{"a":3}],"done":true}`, `{"action":"allow","state":{"n":3}}`)
+	call("on_stream", `{"meta":{},"state":{"n":3},"chunks":[{"t":"stop"}],"done":false}`, `{"action":"reject","status":451,"code":"stopped","message":"stop seen"}`)
+	call("on_log", `{"meta":{},"request_state":{"seen":true},"status":200,"outcome":"ok","usage":{"prompt_tokens":7}}`, `{}`)
+	logs := h.Logs()
+	if last := logs[len(logs)-1]; last != `log ok 200 {"seen":true} 7` {
+		t.Fatalf("on_log logged %q", last)
+	}
 }
 
 func lenFirst(s []string) int {

@@ -178,6 +178,8 @@ type CacheKey struct {
 	LastUser string
 	System   string
 	Metadata []byte // the request's metadata object; omitted unless a JSON object
+	// RequestState is the plugin's on_request state for the request; omitted when nil.
+	RequestState []byte
 }
 
 // AppendCacheKey appends the cache_key hook's input.
@@ -196,6 +198,7 @@ func AppendCacheKey(buf []byte, m *Meta, in *CacheKey) []byte {
 		w.Key("metadata")
 		w.object(md)
 	}
+	w.requestState(in.RequestState)
 	w.ObjectEnd()
 	return w.Bytes()
 }
@@ -214,10 +217,16 @@ func OnRequest(buf []byte, m *Meta, body []byte) []byte {
 
 // OnResponse appends the on_response hook's input; partial marks a check of a stream so far.
 func OnResponse(buf []byte, m *Meta, status int, partial bool, body []byte) []byte {
+	return OnResponseState(buf, m, nil, status, partial, body)
+}
+
+// OnResponseState is OnResponse with the plugin's request state (omitted when nil).
+func OnResponseState(buf []byte, m *Meta, state []byte, status int, partial bool, body []byte) []byte {
 	w := newWriter(buf)
 	w.ObjectStart()
 	w.Key("meta")
 	w.meta(m)
+	w.requestState(state)
 	w.Key("status")
 	w.Int(int64(status))
 	if partial {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -60,6 +61,19 @@ func FuzzEnvelopes(f *testing.F) {
 			t.Fatalf("an invalid body must arrive as a string: %#v", req["body"])
 		}
 		mustValid(t, "on_response", OnResponse(nil, m, int(n%600), n%3 == 0, body))
+		rs := mustValid(t, "on_response state", OnResponseState(nil, m, body, int(n%600), false, body))
+		if _, ok := rs["request_state"]; ok != (len(body) > 0) {
+			t.Fatalf("request_state present=%v for %q", ok, body)
+		}
+		sv := mustValid(t, "on_stream", OnStream(nil, m, body, body, [][]byte{body, []byte(`{"ok":1}`)}, n%2 == 0))
+		if cs, _ := sv["chunks"].([]any); len(cs) != 2 || sv["done"] != (n%2 == 0) {
+			t.Fatalf("on_stream: %v", sv)
+		}
+		lv := mustValid(t, "on_log", OnLog(nil, m, body, &Log{Status: int(n), Outcome: hv, Provider: hk, Model: model,
+			Usage: &Usage{Prompt: n, Reasoning: -n}, CostUSD: fl, LatencyMs: fl, TTFTMs: -fl, Error: id, Cache: hv}))
+		if utf8.ValidString(hv) && lv["outcome"] != hv {
+			t.Fatalf("on_log outcome %q arrived as %v", hv, lv["outcome"])
+		}
 		mustValid(t, "init", Init(nil, id, body))
 		h := &Head{Endpoint: hk, Model: model, RequestID: id, Now: n}
 		mustValid(t, "translate_request", TranslateRequest(nil, h, true, hv, body, body))
@@ -87,5 +101,31 @@ func TestMetaHeadersBounded(t *testing.T) {
 	hs := v["headers"].(map[string]any)
 	if len(hs) != MaxHeaders || hs["x-a"] != "1" {
 		t.Fatalf("headers: %d %v", len(hs), hs["x-a"])
+	}
+}
+
+// TestHookEnvelopes pins the v1 additions' shapes: state null on a stream's first batch,
+// request_state only when kept, usage null when unknown.
+func TestHookEnvelopes(t *testing.T) {
+	m := &Meta{RequestID: "r", Endpoint: "chat.completions"}
+	got := string(OnStream(nil, m, nil, nil, [][]byte{[]byte(`{"id":"c"}`)}, false))
+	if !strings.HasSuffix(got, `,"state":null,"chunks":[{"id":"c"}],"done":false}`) || strings.Contains(got, "request_state") {
+		t.Fatalf("on_stream: %s", got)
+	}
+	got = string(OnStream(nil, m, []byte(`{"tag":"a"}`), []byte(`{"n":1}`), nil, true))
+	if !strings.HasSuffix(got, `,"request_state":{"tag":"a"},"state":{"n":1},"chunks":[],"done":true}`) {
+		t.Fatalf("on_stream with state: %s", got)
+	}
+	got = string(OnLog(nil, m, nil, &Log{Status: 200, Outcome: "ok", Provider: "p", LatencyMs: 1.5}))
+	if !strings.Contains(got, `"status":200,"outcome":"ok","provider":"p","model":"","target":"","attempts":0,"usage":null,"cost_usd":0,"latency_ms":1.5`) {
+		t.Fatalf("on_log: %s", got)
+	}
+	got = string(AppendCacheKey(nil, m, &CacheKey{Key: "k", RequestState: []byte(`{"k":1}`)}))
+	if !strings.HasSuffix(got, `"key":"k","last_user":"","system":"","request_state":{"k":1}}`) {
+		t.Fatalf("cache_key: %s", got)
+	}
+	got = string(OnResponseState(nil, m, []byte(`{"k":1}`), 200, false, []byte(`{}`)))
+	if !strings.Contains(got, `,"request_state":{"k":1},"status":200,"body":{}}`) {
+		t.Fatalf("on_response: %s", got)
 	}
 }

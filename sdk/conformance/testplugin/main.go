@@ -1,10 +1,13 @@
 //go:build wasip1
 
 // Command testplugin is the conformance kit's SDK-built guest: a route hook that reverses the
-// candidates, an on_request hook that rejects, logs or errors on demand, and config echo.
+// candidates, an on_request hook that rejects, logs, errors, keeps state, sets a header or
+// answers on demand, and config echo; and the v1 additions: on_response echoing its request
+// state, on_stream counting chunks in its state and rejecting "stop", on_log logging.
 package main
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/sluice-gw/sluice/sdk"
@@ -34,8 +37,36 @@ func init() {
 			sdk.Log(sdk.LevelWarn, strings.Repeat("b", 5000))
 		case "config":
 			return sdk.Rewrite(sdk.PluginConfig().Raw()), nil
+		case "state":
+			return sdk.Allow().WithState([]byte(`{"seen":true}`)).WithHeader("x-tenant", "acme"), nil
+		case "respond":
+			return sdk.Respond(200, []byte(`{"object":"chat.completion","choices":[]}`)), nil
 		}
 		return sdk.Allow(), nil
+	})
+	sdk.HandleResponse(func(in sdk.ResponseInput) (sdk.Decision, error) {
+		if in.RequestState == nil {
+			return sdk.Allow(), nil
+		}
+		return sdk.Rewrite(in.RequestState), nil
+	})
+	sdk.HandleStream(func(in sdk.StreamInput) (sdk.StreamDecision, error) {
+		n := 0
+		if v, ok := sdk.Field(in.State, "n"); ok {
+			f, _ := sdk.Number(v)
+			n = int(f)
+		}
+		for _, c := range in.Chunks {
+			if strings.Contains(string(c), "stop") {
+				return sdk.StreamReject(451, "stopped", "stop seen"), nil
+			}
+		}
+		n += len(in.Chunks)
+		return sdk.StreamAllow([]byte(`{"n":` + strconv.Itoa(n) + `}`)), nil
+	})
+	sdk.HandleLog(func(in sdk.LogInput) error {
+		sdk.Logf(sdk.LevelInfo, "log %s %d %s %d", in.Outcome, in.Status, in.RequestState, in.Usage.Prompt)
+		return nil
 	})
 }
 
