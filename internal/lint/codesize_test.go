@@ -35,7 +35,6 @@ var allowed = map[string]string{
 	"cmd/sluicebench/main.go:run":                           "to split: with the benchmark tool's scenario runner",
 	"host/gateway/passthrough.go:Gateway.servePassthrough":  "to split: with the response pipeline",
 	"cmd/sluicebench/floor.go:runFloor":                     "to split: with the benchmark tool's scenario runner",
-	"host/provider/embed.go:Provider.bedrockEmbed":          "to split: per model family",
 	"host/gateway/api.go:Gateway.attempt":                   "to split: with the response pipeline",
 	"host/gateway/count_tokens.go:Gateway.countTokens":      "to split: with the response pipeline",
 	"host/gateway/models.go:Gateway.models":                 "to split: with the response pipeline",
