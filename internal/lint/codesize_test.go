@@ -31,8 +31,6 @@ var allowed = map[string]string{
 	"plugins/internal/paramdoc/paramdoc.go:Render": "one document: the generated parameter page, its prose and the table rows in order",
 
 	// To split, each with the change that reshapes its package.
-	"cmd/sluicebench/bench.go:runScenario":                  "to split: with the benchmark tool's scenario runner",
-	"cmd/sluicebench/main.go:run":                           "to split: with the benchmark tool's scenario runner",
 	"host/gateway/passthrough.go:Gateway.servePassthrough":  "to split: with the response pipeline",
 	"cmd/sluicebench/floor.go:runFloor":                     "to split: with the benchmark tool's scenario runner",
 	"host/gateway/api.go:Gateway.attempt":                   "to split: with the response pipeline",
