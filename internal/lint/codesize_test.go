@@ -45,7 +45,6 @@ var allowed = map[string]string{
 	"plugins/bedrock/stream.go:TranslateChunk":              "to split: per event type",
 	"plugins/gemini/response.go:TranslateResponse":          "to split: per candidate part",
 	"plugins/gemini/stream.go:TranslateChunk":               "to split: per candidate part",
-	"plugins/internal/xlate/request.go:System.WriteCached":  "to split: text and parts forms of the system prompt",
 }
 
 // TestFunctionSize fails on the production functions of the main module longer than maxLines
