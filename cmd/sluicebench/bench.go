@@ -169,6 +169,8 @@ type Measured struct {
 	Config       string   `json:"config,omitempty"`
 }
 
+// runScenario measures one scenario: it starts the upstreams and, withSluice, sluice in front
+// of them, then runs the direct and through sides and compares them.
 func runScenario(ctx context.Context, o *Options, s *Scenario, self string, withSluice bool, logf func(string, ...any)) (*Measured, error) {
 	dir, err := os.MkdirTemp("", "sluicebench-")
 	if err != nil {
@@ -193,20 +195,11 @@ func runScenario(ctx context.Context, o *Options, s *Scenario, self string, with
 	load := s.Load(o)
 	m := &Measured{Name: s.Name, Area: s.Area, About: s.About, Load: load.String(), Seconds: load.Duration.Seconds(), Runs: o.Runs}
 
-	type side struct {
-		name   string
-		req    loadgen.Request
-		client *http.Client
-		sl     *proc
-		res    []*loadgen.Result
-		cpu    []float64
-		peak   int64
-	}
-	var sides []*side
+	var sides []*benchSide
 	pool := max(load.Conns, 256)
 	if s.Direct >= 0 {
 		r := s.Request(false)
-		sides = append(sides, &side{name: "direct", req: toLoadgen("http://"+ups[s.Direct], r), client: loadgen.NewClient(pool)})
+		sides = append(sides, &benchSide{name: "direct", req: toLoadgen("http://"+ups[s.Direct], r), client: loadgen.NewClient(pool)})
 	}
 	if withSluice {
 		addr, err := freePort()
@@ -223,20 +216,46 @@ func runScenario(ctx context.Context, o *Options, s *Scenario, self string, with
 			m.IdleRSSMB = float64(v) / (1 << 20)
 		}
 		r := s.Request(true)
-		sides = append(sides, &side{name: "through", req: toLoadgen("http://"+addr, r), client: loadgen.NewClient(pool), sl: sl})
+		sides = append(sides, &benchSide{name: "through", req: toLoadgen("http://"+addr, r), client: loadgen.NewClient(pool), sl: sl})
 	}
 	defer func() {
 		for _, sd := range sides {
 			sd.client.CloseIdleConnections()
 		}
 	}()
-	cfg := func(sd *side, d time.Duration) loadgen.Config {
-		return loadgen.Config{Request: sd.req, Rate: load.Rate, Conns: load.Conns, Duration: d, Client: sd.client, Timeout: 10 * time.Second}
+	if err := runSides(ctx, o, load, sides, logf); err != nil {
+		return nil, err
 	}
+	m.collect(sides)
+	if s.Budgets != nil && m.Through != nil {
+		m.Budgets = s.Budgets(o, m)
+	}
+	return m, nil
+}
+
+// benchSide is one way of reaching the upstream (direct, or through sluice) and its runs.
+type benchSide struct {
+	name   string
+	req    loadgen.Request
+	client *http.Client
+	sl     *proc // the sluice process, for the through side
+	res    []*loadgen.Result
+	cpu    []float64
+	peak   int64
+}
+
+// loadConfig is the load generator's configuration for one run of d on sd.
+func (sd *benchSide) loadConfig(load Load, d time.Duration) loadgen.Config {
+	return loadgen.Config{Request: sd.req, Rate: load.Rate, Conns: load.Conns, Duration: d, Client: sd.client, Timeout: 10 * time.Second}
+}
+
+// runSides warms each side up, then runs the sides in turn o.Runs times, alternating their
+// order so that neither always runs on a warmer machine.
+func runSides(ctx context.Context, o *Options, load Load, sides []*benchSide, logf func(string, ...any)) error {
 	if o.Warmup > 0 {
 		for _, sd := range sides {
-			if _, err := loadgen.Run(ctx, cfg(sd, o.Warmup)); err != nil {
-				return nil, err
+			if _, err := loadgen.Run(ctx, sd.loadConfig(load, o.Warmup)); err != nil {
+				return err
 			}
 		}
 	}
@@ -247,34 +266,49 @@ func runScenario(ctx context.Context, o *Options, s *Scenario, self string, with
 		}
 		for _, sd := range order {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return ctx.Err()
 			}
 			time.Sleep(300 * time.Millisecond) // let the previous run's sockets and GC settle
-			var sampler *rssSampler
-			var cpu0 time.Duration
-			if sd.sl != nil {
-				sampler = sampleRSS(sd.sl.pid())
-				cpu0, _ = cpuTime(sd.sl.pid())
+			if err := sd.run(ctx, load); err != nil {
+				return err
 			}
-			start := time.Now()
-			res, err := loadgen.Run(ctx, cfg(sd, load.Duration))
-			if err != nil {
-				return nil, err
-			}
-			if sd.sl != nil {
-				sd.peak = max(sd.peak, sampler.Stop())
-				if cpu1, err := cpuTime(sd.sl.pid()); err == nil {
-					sd.cpu = append(sd.cpu, (cpu1-cpu0).Seconds()/time.Since(start).Seconds())
-				}
-				if sd.sl.exited() {
-					return nil, fmt.Errorf("sluice exited during the run: %v: %s", sd.sl.err, sd.sl.out)
-				}
-			}
-			sd.res = append(sd.res, res)
+			res := sd.res[len(sd.res)-1]
 			logf("  run %d %-7s %s: %.0f req/s p50 %s p99 %s ok %d err %d", r+1, sd.name, load, res.Throughput(),
 				fmtMS(ms(res.Latency.Quantile(0.5))), fmtMS(ms(res.Latency.Quantile(0.99))), res.OK, res.ErrorCount())
 		}
 	}
+	return nil
+}
+
+// run is one measured run of sd; through sluice it also samples the process's peak RSS and
+// CPU, and fails if sluice exited.
+func (sd *benchSide) run(ctx context.Context, load Load) error {
+	var sampler *rssSampler
+	var cpu0 time.Duration
+	if sd.sl != nil {
+		sampler = sampleRSS(sd.sl.pid())
+		cpu0, _ = cpuTime(sd.sl.pid())
+	}
+	start := time.Now()
+	res, err := loadgen.Run(ctx, sd.loadConfig(load, load.Duration))
+	if err != nil {
+		return err
+	}
+	if sd.sl != nil {
+		sd.peak = max(sd.peak, sampler.Stop())
+		if cpu1, err := cpuTime(sd.sl.pid()); err == nil {
+			sd.cpu = append(sd.cpu, (cpu1-cpu0).Seconds()/time.Since(start).Seconds())
+		}
+		if sd.sl.exited() {
+			return fmt.Errorf("sluice exited during the run: %v: %s", sd.sl.err, sd.sl.out)
+		}
+	}
+	sd.res = append(sd.res, res)
+	return nil
+}
+
+// collect summarizes each side's runs into m and, when both sides ran, the added latency.
+func (m *Measured) collect(sides []*benchSide) {
 	for _, sd := range sides {
 		switch sd.name {
 		case "direct":
@@ -285,25 +319,22 @@ func runScenario(ctx context.Context, o *Options, s *Scenario, self string, with
 			m.SluiceCPU = median(sd.cpu)
 		}
 	}
-	if m.Direct != nil && m.Through != nil {
-		diff := func(f func(RunFigures) float64) float64 {
-			var d []float64
-			for i := range m.Through.Runs {
-				d = append(d, f(m.Through.Runs[i])-f(m.Direct.Runs[i]))
-			}
-			return median(d)
-		}
-		m.AddedP50 = diff(func(r RunFigures) float64 { return r.P50 })
-		m.AddedP99 = diff(func(r RunFigures) float64 { return r.P99 })
-		if m.Through.TTFTP50 > 0 {
-			m.AddedTTFTP50 = diff(func(r RunFigures) float64 { return r.TTFTP50 })
-			m.AddedTTFTP99 = diff(func(r RunFigures) float64 { return r.TTFTP99 })
-		}
+	if m.Direct == nil || m.Through == nil {
+		return
 	}
-	if s.Budgets != nil && m.Through != nil {
-		m.Budgets = s.Budgets(o, m)
+	diff := func(f func(RunFigures) float64) float64 {
+		var d []float64
+		for i := range m.Through.Runs {
+			d = append(d, f(m.Through.Runs[i])-f(m.Direct.Runs[i]))
+		}
+		return median(d)
 	}
-	return m, nil
+	m.AddedP50 = diff(func(r RunFigures) float64 { return r.P50 })
+	m.AddedP99 = diff(func(r RunFigures) float64 { return r.P99 })
+	if m.Through.TTFTP50 > 0 {
+		m.AddedTTFTP50 = diff(func(r RunFigures) float64 { return r.TTFTP50 })
+		m.AddedTTFTP99 = diff(func(r RunFigures) float64 { return r.TTFTP99 })
+	}
 }
 
 func toLoadgen(root string, r Req) loadgen.Request {

@@ -483,6 +483,8 @@ type floorSide struct {
 	client *http.Client
 }
 
+// runFloor measures the floor suite: the fake upstream directly and each target in front of
+// it, in rounds whose order rotates.
 func runFloor(ctx context.Context, o *Options, targets []*floorTarget, logf func(string, ...any)) (*Floor, error) {
 	pin := choosePinning()
 	f := &Floor{Rate: o.Rate, Conns: o.Conns, Duration: o.FloorDuration.Seconds(), Streams: o.FloorStreams.Seconds(), Rounds: o.Runs, Pinned: pin.note}
@@ -521,22 +523,9 @@ func runFloor(ctx context.Context, o *Options, targets []*floorTarget, logf func
 		s.client = loadgen.NewClient(max(o.Conns, 256))
 		defer s.client.CloseIdleConnections()
 	}
-	req := func(s *floorSide, stream bool) loadgen.Request {
-		r := toLoadgen(s.root, Req{Path: "/v1/chat/completions", Body: floorBody(s.t.Model, stream), Stream: stream, Header: s.t.Header})
-		r.Unique = []byte(floorMarker)
-		return r
-	}
-	run := func(s *floorSide, cfg loadgen.Config) (*loadgen.Result, error) {
-		cfg.Client, cfg.Timeout = s.client, 10*time.Second
-		res, err := loadgen.Run(ctx, cfg)
-		if err == nil && s.gw != nil && s.gw.exited() {
-			err = fmt.Errorf("%s exited during the run: %v: %s", s.t.Name, s.gw.err, s.gw.out)
-		}
-		return res, err
-	}
 	if o.Warmup > 0 {
 		for _, s := range sides {
-			if _, err := run(s, loadgen.Config{Request: req(s, false), Conns: o.Conns, Duration: o.Warmup / 2}); err != nil {
+			if _, err := s.run(ctx, loadgen.Config{Request: s.request(false), Conns: o.Conns, Duration: o.Warmup / 2}); err != nil {
 				return nil, err
 			}
 		}
@@ -552,38 +541,9 @@ func runFloor(ctx context.Context, o *Options, targets []*floorTarget, logf func
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			var fr FloorRound
-			time.Sleep(200 * time.Millisecond)
-			var cpu0 time.Duration
-			if s.gw != nil {
-				cpu0, _ = cpuTime(s.gw.pid())
-			}
-			open, err := run(s, loadgen.Config{Request: req(s, false), Rate: o.Rate, Duration: o.FloorDuration})
+			fr, err := s.round(ctx, o)
 			if err != nil {
 				return nil, err
-			}
-			if s.gw != nil && open.OK > 0 {
-				if cpu1, err := cpuTime(s.gw.pid()); err == nil {
-					fr.CPUus = float64((cpu1 - cpu0).Microseconds()) / float64(open.Sent)
-				}
-			}
-			fr.P50, fr.P99 = ms(open.Latency.Quantile(0.5)), ms(open.Latency.Quantile(0.99))
-			fr.Errors, fr.Sent = open.ErrorCount(), open.Sent
-			fr.Behind = fr.P50 > behindP50
-			time.Sleep(200 * time.Millisecond)
-			closed, err := run(s, loadgen.Config{Request: req(s, false), Conns: o.Conns, Duration: o.FloorDuration})
-			if err != nil {
-				return nil, err
-			}
-			fr.RPS = closed.Throughput()
-			fr.Errors, fr.Sent = fr.Errors+closed.ErrorCount(), fr.Sent+closed.Sent
-			if !s.t.NoStream && o.FloorStreams > 0 {
-				st, err := run(s, loadgen.Config{Request: req(s, true), Conns: 1, Duration: o.FloorStreams})
-				if err != nil {
-					return nil, err
-				}
-				fr.TTFTP50, fr.TTFTP99 = ms(st.TTFT.Quantile(0.5)), ms(st.TTFT.Quantile(0.99))
-				fr.Errors, fr.Sent = fr.Errors+st.ErrorCount(), fr.Sent+st.Sent
 			}
 			s.res.Rounds = append(s.res.Rounds, fr)
 			logf("  round %d %-13s %6.0f req/s  p50 %s p99 %s  cpu %5.1f µs/req  ttft %s  errors %d", r+1, s.t.Name, fr.RPS,
@@ -592,6 +552,63 @@ func runFloor(ctx context.Context, o *Options, targets []*floorTarget, logf func
 	}
 	summarizeFloor(f)
 	return f, nil
+}
+
+// request is the floor's chat completion for s, marked so the upstream can tell it.
+func (s *floorSide) request(stream bool) loadgen.Request {
+	r := toLoadgen(s.root, Req{Path: "/v1/chat/completions", Body: floorBody(s.t.Model, stream), Stream: stream, Header: s.t.Header})
+	r.Unique = []byte(floorMarker)
+	return r
+}
+
+// run is one load run on s; it fails if the gateway exited during it.
+func (s *floorSide) run(ctx context.Context, cfg loadgen.Config) (*loadgen.Result, error) {
+	cfg.Client, cfg.Timeout = s.client, 10*time.Second
+	res, err := loadgen.Run(ctx, cfg)
+	if err == nil && s.gw != nil && s.gw.exited() {
+		err = fmt.Errorf("%s exited during the run: %v: %s", s.t.Name, s.gw.err, s.gw.out)
+	}
+	return res, err
+}
+
+// round measures s once: an open-loop run at -rate (latency and the gateway's CPU per
+// request), a closed-loop run (throughput), then sequential streams (time to first token)
+// unless the target does not stream.
+func (s *floorSide) round(ctx context.Context, o *Options) (FloorRound, error) {
+	var fr FloorRound
+	time.Sleep(200 * time.Millisecond)
+	var cpu0 time.Duration
+	if s.gw != nil {
+		cpu0, _ = cpuTime(s.gw.pid())
+	}
+	open, err := s.run(ctx, loadgen.Config{Request: s.request(false), Rate: o.Rate, Duration: o.FloorDuration})
+	if err != nil {
+		return fr, err
+	}
+	if s.gw != nil && open.OK > 0 {
+		if cpu1, err := cpuTime(s.gw.pid()); err == nil {
+			fr.CPUus = float64((cpu1 - cpu0).Microseconds()) / float64(open.Sent)
+		}
+	}
+	fr.P50, fr.P99 = ms(open.Latency.Quantile(0.5)), ms(open.Latency.Quantile(0.99))
+	fr.Errors, fr.Sent = open.ErrorCount(), open.Sent
+	fr.Behind = fr.P50 > behindP50
+	time.Sleep(200 * time.Millisecond)
+	closed, err := s.run(ctx, loadgen.Config{Request: s.request(false), Conns: o.Conns, Duration: o.FloorDuration})
+	if err != nil {
+		return fr, err
+	}
+	fr.RPS = closed.Throughput()
+	fr.Errors, fr.Sent = fr.Errors+closed.ErrorCount(), fr.Sent+closed.Sent
+	if !s.t.NoStream && o.FloorStreams > 0 {
+		st, err := s.run(ctx, loadgen.Config{Request: s.request(true), Conns: 1, Duration: o.FloorStreams})
+		if err != nil {
+			return fr, err
+		}
+		fr.TTFTP50, fr.TTFTP99 = ms(st.TTFT.Quantile(0.5)), ms(st.TTFT.Quantile(0.99))
+		fr.Errors, fr.Sent = fr.Errors+st.ErrorCount(), fr.Sent+st.Sent
+	}
+	return fr, nil
 }
 
 // startFloorTarget starts one gateway pinned to CPU 0 and waits until it is ready.

@@ -67,6 +67,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "fake" {
 		return runFake(ctx, args[1:], stdout, stderr)
 	}
+	o, floorTs, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(o.Upstream); err != nil {
+		return fmt.Errorf("upstream binary: %w (build it with: go build -o bin/fakeupstream ./cmd/fakeupstream)", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("own path: %w", err)
+	}
+
+	rep := &Report{
+		Date:    time.Now().UTC().Format(time.RFC3339),
+		Machine: machineInfo(),
+		Command: "sluicebench " + strings.Join(args, " "),
+		Options: o,
+	}
+	if _, err := os.Stat(o.Sluice); err == nil {
+		rep.SluiceAvailable = true
+	} else {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("sluice binary %s not found: direct side only", o.Sluice))
+		fmt.Fprintf(stderr, "sluicebench: %s not found; measuring the direct side only\n", o.Sluice)
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+
+	if err := measureAll(ctx, &o, rep, floorTs, self, logf); err != nil {
+		return err
+	}
+	rep.finish(&o)
+	rep.printText(stdout)
+	return writeReports(rep, &o)
+}
+
+// parseOptions reads the flags, resolves the scenario and floor selections and checks the
+// figures that must be positive.
+func parseOptions(args []string, stderr io.Writer) (Options, []*floorTarget, error) {
 	var o Options
 	var scen, floor string
 	fs := flag.NewFlagSet("sluicebench", flag.ContinueOnError)
@@ -93,10 +130,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.FloorStreams, "floor-streams", 2*time.Second, "floor suite: length of each run of sequential streams (0: none)")
 	fs.BoolVar(&o.NoProcess, "no-process", false, "skip time-to-ready, idle RSS and binary size")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return o, nil, err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return o, nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
@@ -113,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if floor != "off" {
 		var err error
 		if floorTs, err = parseFloor(floor); err != nil {
-			return err
+			return o, nil, err
 		}
 		for _, t := range floorTs {
 			o.Floor = append(o.Floor, t.Name)
@@ -125,39 +162,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		if registry[n] == nil {
-			return fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(scenarioNames(), ", "))
+			return o, nil, fmt.Errorf("unknown scenario %q (known: %s)", n, strings.Join(scenarioNames(), ", "))
 		}
 		o.Scenarios = append(o.Scenarios, n)
 	}
 	if o.Runs < 1 || o.Duration <= 0 || o.Rate <= 0 || o.StreamRate <= 0 || o.ChaosRate <= 0 || o.Conns < 1 {
-		return fmt.Errorf("-runs, -duration, -rate, -stream-rate, -chaos-rate and -conns must be positive")
+		return o, nil, fmt.Errorf("-runs, -duration, -rate, -stream-rate, -chaos-rate and -conns must be positive")
 	}
 	o.DurationS, o.WarmupS, o.ChaosDurationS = o.Duration.Seconds(), o.Warmup.Seconds(), o.ChaosDuration.Seconds()
-	if _, err := os.Stat(o.Upstream); err != nil {
-		return fmt.Errorf("upstream binary: %w (build it with: go build -o bin/fakeupstream ./cmd/fakeupstream)", err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("own path: %w", err)
-	}
+	return o, floorTs, nil
+}
 
-	rep := &Report{
-		Date:    time.Now().UTC().Format(time.RFC3339),
-		Machine: machineInfo(),
-		Command: "sluicebench " + strings.Join(args, " "),
-		Options: o,
-	}
-	if _, err := os.Stat(o.Sluice); err == nil {
-		rep.SluiceAvailable = true
-	} else {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("sluice binary %s not found: direct side only", o.Sluice))
-		fmt.Fprintf(stderr, "sluicebench: %s not found; measuring the direct side only\n", o.Sluice)
-	}
-	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
-
+// measureAll runs what the options select, in order: the process figures, the floor suite and
+// the scenarios, filling rep.
+func measureAll(ctx context.Context, o *Options, rep *Report, floorTs []*floorTarget, self string, logf func(string, ...any)) error {
 	if rep.SluiceAvailable && !o.NoProcess {
 		logf("process: %d starts, stripped build", o.Starts)
-		p, err := measureProcess(ctx, &o)
+		p, err := measureProcess(ctx, o)
 		if err != nil {
 			return err
 		}
@@ -168,7 +189,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("bare proxy binary: %w (build it with: go build -o bin/bareproxy ./cmd/bareproxy)", err)
 		}
 		logf("floor: %s; %d rounds, order rotated", strings.Join(o.Floor, ", "), o.Runs)
-		f, err := runFloor(ctx, &o, floorTs, logf)
+		f, err := runFloor(ctx, o, floorTs, logf)
 		if err != nil {
 			return fmt.Errorf("floor: %w", err)
 		}
@@ -180,15 +201,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		s := registry[n]
 		logf("scenario %s: %s", s.Name, s.About)
-		m, err := runScenario(ctx, &o, s, self, rep.SluiceAvailable, logf)
+		m, err := runScenario(ctx, o, s, self, rep.SluiceAvailable, logf)
 		if err != nil {
 			return fmt.Errorf("scenario %s: %w", n, err)
 		}
 		rep.Scenarios = append(rep.Scenarios, m)
 		measured[n] = m
 	}
-	rep.finish(&o)
-	rep.printText(stdout)
+	return nil
+}
+
+// writeReports writes the JSON and Markdown reports the options ask for.
+func writeReports(rep *Report, o *Options) error {
 	if o.JSON != "" {
 		if err := rep.writeJSON(o.JSON); err != nil {
 			return err

@@ -37,6 +37,44 @@ type funcType struct{ params, results []byte }
 // meterModule returns bin instrumented as above. maxPages bounds the memory maximum; fuel and
 // depth are the globals' initial values, the budget of a wasm start function.
 func meterModule(bin []byte, maxPages uint32, fuel int64, depth uint32) ([]byte, error) {
+	secs, err := splitSections(bin)
+	if err != nil {
+		return nil, err
+	}
+	info, err := scanSections(secs)
+	if err != nil {
+		return nil, err
+	}
+	fuelIdx := info.importedGlobals + info.nGlob
+	depthIdx := fuelIdx + 1
+	bts := &blockTypes{types: info.types}
+
+	// Code comes after the type section in the file, so rewrite it first to learn the extra
+	// types, then emit in order.
+	var code []byte
+	for _, s := range secs {
+		if s.id == 10 {
+			if code, err = meterCode(s.body, info.funcTypes, bts.forFunc, fuelIdx, depthIdx); err != nil {
+				return nil, err
+			}
+		}
+	}
+	w := &moduleWriter{
+		out:     append([]byte(nil), wasmHeader...),
+		globals: meterGlobals(fuel, depth),
+		exports: meterExports(fuelIdx, depthIdx),
+	}
+	for _, s := range secs {
+		if err := w.section(s, info, bts, code, maxPages); err != nil {
+			return nil, err
+		}
+	}
+	w.finish()
+	return w.out, nil
+}
+
+// splitSections checks the header and cuts the module into its sections, in file order.
+func splitSections(bin []byte) ([]section, error) {
 	if !bytes.HasPrefix(bin, wasmHeader) {
 		return nil, errors.New("meter: not a wasm 1.0 binary")
 	}
@@ -53,142 +91,172 @@ func meterModule(bin []byte, maxPages uint32, fuel int64, depth uint32) ([]byte,
 		}
 		secs = append(secs, section{id, body})
 	}
+	return secs, nil
+}
+
+// moduleInfo is what the rewrite needs to know of a module before touching it.
+type moduleInfo struct {
+	types                  []funcType
+	funcTypes              []uint32 // the type index of each defined function
+	importedGlobals, nGlob uint32   // the new globals' indices come after both
+}
+
+// scanSections reads the types, function signatures and global counts, and refuses a module
+// that already exports one of the host's reserved names.
+func scanSections(secs []section) (moduleInfo, error) {
 	var (
-		types                  []funcType
-		funcTypes              []uint32
-		importedGlobals, nGlob uint32
-		err                    error
+		info moduleInfo
+		err  error
 	)
 	for _, s := range secs {
 		switch s.id {
 		case 1:
-			if types, err = parseTypes(s.body); err != nil {
-				return nil, fmt.Errorf("meter: type section: %w", err)
+			if info.types, err = parseTypes(s.body); err != nil {
+				return info, fmt.Errorf("meter: type section: %w", err)
 			}
 		case 2:
-			if importedGlobals, err = countImportedGlobals(s.body); err != nil {
-				return nil, fmt.Errorf("meter: import section: %w", err)
+			if info.importedGlobals, err = countImportedGlobals(s.body); err != nil {
+				return info, fmt.Errorf("meter: import section: %w", err)
 			}
 		case 3:
-			if funcTypes, err = parseFuncs(s.body); err != nil {
-				return nil, fmt.Errorf("meter: function section: %w", err)
+			if info.funcTypes, err = parseFuncs(s.body); err != nil {
+				return info, fmt.Errorf("meter: function section: %w", err)
 			}
 		case 6:
 			rr := &reader{b: s.body}
-			if nGlob, err = rr.u32(); err != nil {
-				return nil, fmt.Errorf("meter: global section: %w", err)
+			if info.nGlob, err = rr.u32(); err != nil {
+				return info, fmt.Errorf("meter: global section: %w", err)
 			}
 		case 7:
 			if err := checkExportNames(s.body); err != nil {
-				return nil, err
+				return info, err
 			}
 		}
 	}
-	fuelIdx := importedGlobals + nGlob
-	depthIdx := fuelIdx + 1
-	nTypes := uint32(len(types))
-	var extraTypes []funcType
-	blockTypeFor := func(ti uint32) ([]byte, int, error) {
-		if int(ti) >= len(types) {
-			return nil, 0, fmt.Errorf("type index %d out of range", ti)
-		}
-		res, np := types[ti].results, len(types[ti].params)
-		switch len(res) {
-		case 0:
-			return []byte{0x40}, np, nil
-		case 1:
-			return []byte{res[0]}, np, nil
-		}
-		for i, t := range extraTypes {
-			if bytes.Equal(t.results, res) {
-				return appendSLEB(nil, int64(nTypes)+int64(i)), np, nil
-			}
-		}
-		extraTypes = append(extraTypes, funcType{results: res})
-		return appendSLEB(nil, int64(nTypes)+int64(len(extraTypes)-1)), np, nil
-	}
+	return info, nil
+}
 
-	out := append([]byte(nil), wasmHeader...)
-	emit := func(id byte, body []byte) {
-		out = append(out, id)
-		out = appendULEB(out, uint64(len(body)))
-		out = append(out, body...)
+// blockTypes gives the block type of each function's wrapper block. A function with several
+// results needs a type index; those result-only types are appended after the module's own.
+type blockTypes struct {
+	types []funcType
+	extra []funcType
+}
+
+// forFunc returns the block type for function type ti and the function's parameter count.
+func (bt *blockTypes) forFunc(ti uint32) ([]byte, int, error) {
+	if int(ti) >= len(bt.types) {
+		return nil, 0, fmt.Errorf("type index %d out of range", ti)
 	}
+	res, np := bt.types[ti].results, len(bt.types[ti].params)
+	switch len(res) {
+	case 0:
+		return []byte{0x40}, np, nil
+	case 1:
+		return []byte{res[0]}, np, nil
+	}
+	nTypes := int64(len(bt.types))
+	for i, t := range bt.extra {
+		if bytes.Equal(t.results, res) {
+			return appendSLEB(nil, nTypes+int64(i)), np, nil
+		}
+	}
+	bt.extra = append(bt.extra, funcType{results: res})
+	return appendSLEB(nil, nTypes+int64(len(bt.extra)-1)), np, nil
+}
+
+// meterGlobals encodes the two added globals: fuel (mutable i64) and depth (mutable i32).
+func meterGlobals(fuel int64, depth uint32) []byte {
 	globals := appendSLEB([]byte{0x7e, 0x01, 0x42}, fuel)
 	globals = append(globals, 0x0b, 0x7f, 0x01, 0x41)
 	globals = appendSLEB(globals, int64(int32(depth)))
-	globals = append(globals, 0x0b)
+	return append(globals, 0x0b)
+}
+
+// meterExports encodes the exports of the two added globals.
+func meterExports(fuelIdx, depthIdx uint32) []byte {
 	exports := appendName(nil, meterFuelExport)
 	exports = append(exports, 0x03)
 	exports = appendULEB(exports, uint64(fuelIdx))
 	exports = appendName(exports, meterDepthExport)
 	exports = append(exports, 0x03)
-	exports = appendULEB(exports, uint64(depthIdx))
+	return appendULEB(exports, uint64(depthIdx))
+}
 
-	// Code comes after the type section in the file, so rewrite it first to learn the extra
-	// types, then emit in order.
-	var code []byte
-	for _, s := range secs {
-		if s.id == 10 {
-			if code, err = meterCode(s.body, funcTypes, blockTypeFor, fuelIdx, depthIdx); err != nil {
-				return nil, err
-			}
+// moduleWriter emits the rewritten module section by section, adding a global and an export
+// section where the module has none.
+type moduleWriter struct {
+	out                    []byte
+	globals, exports       []byte // the added entries
+	haveGlobal, haveExport bool
+}
+
+func (w *moduleWriter) emit(id byte, body []byte) {
+	w.out = append(w.out, id)
+	w.out = appendULEB(w.out, uint64(len(body)))
+	w.out = append(w.out, body...)
+}
+
+// section emits s rewritten: the type section gains the extra block types, memories are
+// clamped, the global and export sections gain the meter's entries, the code is the metered
+// code; any other section is copied.
+func (w *moduleWriter) section(s section, info moduleInfo, bts *blockTypes, code []byte, maxPages uint32) error {
+	// Custom sections (id 0) may sit anywhere; known ones are placed by their order.
+	if s.id != 0 {
+		if !w.haveGlobal && sectionAfter(s.id, 6) {
+			w.emit(6, append(appendULEB(nil, 2), w.globals...))
+			w.haveGlobal = true
+		}
+		if !w.haveExport && sectionAfter(s.id, 7) {
+			w.emit(7, append(appendULEB(nil, 2), w.exports...))
+			w.haveExport = true
 		}
 	}
-	var haveGlobal, haveExport bool
-	for _, s := range secs {
-		// Custom sections (id 0) may sit anywhere; known ones are placed by their order.
-		if s.id != 0 {
-			if !haveGlobal && sectionAfter(s.id, 6) {
-				emit(6, append(appendULEB(nil, 2), globals...))
-				haveGlobal = true
-			}
-			if !haveExport && sectionAfter(s.id, 7) {
-				emit(7, append(appendULEB(nil, 2), exports...))
-				haveExport = true
-			}
+	switch s.id {
+	case 1:
+		body := appendULEB(nil, uint64(len(info.types)+len(bts.extra)))
+		body = append(body, skipCount(s.body)...)
+		for _, t := range bts.extra {
+			body = append(body, 0x60, 0x00)
+			body = appendULEB(body, uint64(len(t.results)))
+			body = append(body, t.results...)
 		}
-		switch s.id {
-		case 1:
-			body := appendULEB(nil, uint64(len(types)+len(extraTypes)))
-			body = append(body, skipCount(s.body)...)
-			for _, t := range extraTypes {
-				body = append(body, 0x60, 0x00)
-				body = appendULEB(body, uint64(len(t.results)))
-				body = append(body, t.results...)
-			}
-			emit(1, body)
-		case 5:
-			body, err := clampMemories(s.body, maxPages)
-			if err != nil {
-				return nil, fmt.Errorf("meter: memory section: %w", err)
-			}
-			emit(5, body)
-		case 6:
-			body := appendULEB(nil, uint64(nGlob)+2)
-			body = append(body, skipCount(s.body)...)
-			emit(6, append(body, globals...))
-			haveGlobal = true
-		case 7:
-			rr := &reader{b: s.body}
-			n, _ := rr.u32()
-			body := appendULEB(nil, uint64(n)+2)
-			body = append(body, s.body[rr.off:]...)
-			emit(7, append(body, exports...))
-			haveExport = true
-		case 10:
-			emit(10, code)
-		default:
-			emit(s.id, s.body)
+		w.emit(1, body)
+	case 5:
+		body, err := clampMemories(s.body, maxPages)
+		if err != nil {
+			return fmt.Errorf("meter: memory section: %w", err)
 		}
+		w.emit(5, body)
+	case 6:
+		body := appendULEB(nil, uint64(info.nGlob)+2)
+		body = append(body, skipCount(s.body)...)
+		w.emit(6, append(body, w.globals...))
+		w.haveGlobal = true
+	case 7:
+		rr := &reader{b: s.body}
+		n, _ := rr.u32()
+		body := appendULEB(nil, uint64(n)+2)
+		body = append(body, s.body[rr.off:]...)
+		w.emit(7, append(body, w.exports...))
+		w.haveExport = true
+	case 10:
+		w.emit(10, code)
+	default:
+		w.emit(s.id, s.body)
 	}
-	if !haveGlobal {
-		emit(6, append(appendULEB(nil, 2), globals...))
+	return nil
+}
+
+// finish adds the meter's global and export sections when the module had neither nor any
+// section after them.
+func (w *moduleWriter) finish() {
+	if !w.haveGlobal {
+		w.emit(6, append(appendULEB(nil, 2), w.globals...))
 	}
-	if !haveExport {
-		emit(7, append(appendULEB(nil, 2), exports...))
+	if !w.haveExport {
+		w.emit(7, append(appendULEB(nil, 2), w.exports...))
 	}
-	return out, nil
 }
 
 // sectionOrder is the position of each known section id in a module.
@@ -411,34 +479,67 @@ type span struct {
 // stored back before each call, at the exit and before a budget trap.
 func meterBody(out, fb, bt []byte, params int, fuelIdx, depthIdx uint32) ([]byte, error) {
 	r := &reader{b: fb}
-	nl, err := r.u32()
+	nl, nLocals, err := readLocals(r, params)
 	if err != nil {
 		return nil, err
 	}
-	nLocals := uint64(params)
-	for j := uint32(0); j < nl; j++ {
+	localsEnd := r.off
+	spans, err := frameBody(r, nLocals, fuelIdx)
+	if err != nil {
+		return nil, err
+	}
+	cost := priceRegions(spans)
+	m := &meterEmit{fuel: fuelIdx, local: uint32(nLocals)}
+
+	out = appendULEB(out, uint64(nl)+1)
+	out = append(out, fb[lebLen(fb):localsEnd]...)
+	out = append(out, 0x01, 0x7e) // the budget local
+	out = appendDepthEnter(out, depthIdx)
+	out = m.load(out)
+	out = m.charge(out, cost[0], true)
+	out = append(out, 0x02)
+	out = append(out, bt...)
+	out = m.instrs(out, fb, spans, cost)
+	out = append(out, 0x0b) // the wrapper block
+	out = m.store(out)
+	out = appendDepthLeave(out, depthIdx)
+	return append(out, 0x0b), nil
+}
+
+// readLocals reads the local declarations, returning how many groups there are and the
+// function's local count with its params. It refuses a count that leaves no room for the
+// budget local.
+func readLocals(r *reader, params int) (groups uint32, nLocals uint64, err error) {
+	groups, err = r.u32()
+	if err != nil {
+		return 0, 0, err
+	}
+	nLocals = uint64(params)
+	for j := uint32(0); j < groups; j++ {
 		n, err := r.u32()
 		if err != nil {
-			return nil, err
+			return 0, 0, err
 		}
 		nLocals += uint64(n)
 		if err := r.skip(1); err != nil {
-			return nil, err
+			return 0, 0, err
 		}
 	}
 	if nLocals >= 50000 {
-		return nil, fmt.Errorf("%d locals: too many to add one", nLocals)
+		return 0, 0, fmt.Errorf("%d locals: too many to add one", nLocals)
 	}
-	localsEnd := r.off
-	m := &meterEmit{fuel: fuelIdx, local: uint32(nLocals)}
+	return groups, nLocals, nil
+}
 
-	// Pass 1: frame the instructions.
+// frameBody decodes the expression into instruction spans, up to and including the final end,
+// checking that blocks nest and that nothing follows the final end.
+func frameBody(r *reader, nLocals uint64, fuelIdx uint32) ([]span, error) {
 	var (
 		spans []span
 		open  int
 	)
 	for {
-		if r.off >= len(fb) {
+		if r.off >= len(r.b) {
 			return nil, errors.New("body has no final end")
 		}
 		start := r.off
@@ -456,23 +557,25 @@ func meterBody(out, fb, bt []byte, params int, fuelIdx, depthIdx uint32) ([]byte
 			}
 		case kEnd:
 			if open == 0 {
-				if r.off != len(fb) {
-					return nil, fmt.Errorf("%d bytes after the final end", len(fb)-r.off)
+				if r.off != len(r.b) {
+					return nil, fmt.Errorf("%d bytes after the final end", len(r.b)-r.off)
 				}
-				goto framed
+				return spans, nil
 			}
 			open--
 		}
 	}
-framed:
-	// Price each region: a region starts at the body's start and at every place a branch can
-	// land or a path can begin (after loop, else and end), and costs its instruction count.
-	// Entering a block or an if does not start one: the region runs on into it, so a skipped
-	// then-branch or the code after a branch out is charged anyway (the charge is an upper
-	// bound, never less than what runs). Every region is charged as it starts; only loop
-	// headers and the function entry also check the balance, since only back-edges and calls
-	// can make a run unbounded.
-	cost := make([]int64, len(spans)+1) // cost[i]: the region starting at span i
+}
+
+// priceRegions returns cost[i], the price of the region starting at span i (zero where none
+// starts). A region starts at the body's start and at every place a branch can land or a path
+// can begin (after loop, else and end), and costs its instruction count. Entering a block or
+// an if does not start one: the region runs on into it, so a skipped then-branch or the code
+// after a branch out is charged anyway (the charge is an upper bound, never less than what
+// runs). Every region is charged as it starts; only loop headers and the function entry also
+// check the balance, since only back-edges and calls can make a run unbounded.
+func priceRegions(spans []span) []int64 {
+	cost := make([]int64, len(spans)+1)
 	regionStart := 0
 	for i, s := range spans {
 		cost[regionStart]++
@@ -481,16 +584,13 @@ framed:
 			regionStart = i + 1
 		}
 	}
+	return cost
+}
 
-	// Pass 2: emit.
-	out = appendULEB(out, uint64(nl)+1)
-	out = append(out, fb[lebLen(fb):localsEnd]...)
-	out = append(out, 0x01, 0x7e) // the budget local
-	out = appendDepthEnter(out, depthIdx)
-	out = m.load(out)
-	out = m.charge(out, cost[0], true)
-	out = append(out, 0x02)
-	out = append(out, bt...)
+// instrs emits the body's instructions but the final end: each return becomes a branch to the
+// wrapper block, each call saves the budget before and reloads it after, and each region is
+// charged where it starts.
+func (m *meterEmit) instrs(out, fb []byte, spans []span, cost []int64) []byte {
 	depth := 0
 	last := len(spans) - 1
 	for i, s := range spans[:last] {
@@ -521,10 +621,7 @@ framed:
 			}
 		}
 	}
-	out = append(out, 0x0b) // the wrapper block
-	out = m.store(out)
-	out = appendDepthLeave(out, depthIdx)
-	return append(out, 0x0b), nil
+	return out
 }
 
 // meterEmit writes the budget instructions of one function.

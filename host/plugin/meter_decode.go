@@ -100,19 +100,38 @@ func nextInstr(r *reader, nLocals uint64, nGlobals uint32) (int, error) {
 		return 0, err
 	}
 	switch {
-	case op == 0x00 || op == 0x01: // unreachable, nop
+	case op <= 0x11:
+		return controlInstr(r, op, at)
+	case op <= 0x26:
+		return kOther, variableInstr(r, op, at, nLocals, nGlobals)
+	default:
+		return kOther, operandInstr(r, op, at)
+	}
+}
+
+// unsupported is the error for an opcode the meter does not decode.
+func unsupported(at int, op byte) error {
+	return fmt.Errorf("offset %d: opcode 0x%02x (%s) is not supported", at, op, opName(op))
+}
+
+// controlInstr decodes the control instructions (0x00 to 0x11): blocks, branches, return
+// and calls, the ones whose kind the rewriter acts on.
+func controlInstr(r *reader, op byte, at int) (int, error) {
+	var err error
+	switch op {
+	case 0x00, 0x01: // unreachable, nop
 		return kOther, nil
-	case op == 0x02 || op == 0x04: // block, if
+	case 0x02, 0x04: // block, if
 		return kBlock, blockType(r)
-	case op == 0x03:
+	case 0x03:
 		return kLoop, blockType(r)
-	case op == 0x05:
+	case 0x05:
 		return kElse, nil
-	case op == 0x0b:
+	case 0x0b:
 		return kEnd, nil
-	case op == 0x0c || op == 0x0d: // br, br_if
+	case 0x0c, 0x0d: // br, br_if
 		_, err = r.u32()
-	case op == 0x0e: // br_table
+	case 0x0e: // br_table
 		var n uint32
 		if n, err = r.u32(); err != nil {
 			return 0, err
@@ -120,16 +139,27 @@ func nextInstr(r *reader, nLocals uint64, nGlobals uint32) (int, error) {
 		for i := uint64(0); i <= uint64(n) && err == nil; i++ {
 			_, err = r.u32()
 		}
-	case op == 0x0f:
+	case 0x0f:
 		return kReturn, nil
-	case op == 0x10: // call
+	case 0x10: // call
 		_, err = r.u32()
 		return kCall, err
-	case op == 0x11: // call_indirect typeidx tableidx
+	case 0x11: // call_indirect typeidx tableidx
 		if _, err = r.u32(); err == nil {
 			_, err = r.u32()
 		}
 		return kCall, err
+	default:
+		return 0, unsupported(at, op)
+	}
+	return kOther, err
+}
+
+// variableInstr decodes the parametric, variable and table access instructions (0x12 to
+// 0x26), checking local and global indices against the original module's bounds.
+func variableInstr(r *reader, op byte, at int, nLocals uint64, nGlobals uint32) error {
+	var err error
+	switch {
 	case op == 0x1a || op == 0x1b: // drop, select
 	case op == 0x1c: // select t*
 		var n uint32
@@ -139,15 +169,26 @@ func nextInstr(r *reader, nLocals uint64, nGlobals uint32) (int, error) {
 	case op >= 0x20 && op <= 0x22: // local.get, local.set, local.tee
 		var i uint32
 		if i, err = r.u32(); err == nil && uint64(i) >= nLocals {
-			return 0, fmt.Errorf("offset %d: local %d out of range", at, i)
+			return fmt.Errorf("offset %d: local %d out of range", at, i)
 		}
 	case op == 0x23 || op == 0x24: // global.get, global.set
 		var i uint32
 		if i, err = r.u32(); err == nil && i >= nGlobals {
-			return 0, fmt.Errorf("offset %d: global %d out of range", at, i)
+			return fmt.Errorf("offset %d: global %d out of range", at, i)
 		}
 	case op == 0x25 || op == 0x26: // table.get, table.set
 		_, err = r.u32()
+	default:
+		return unsupported(at, op)
+	}
+	return err
+}
+
+// operandInstr decodes the memory, constant, numeric and reference instructions and the
+// prefixed ones (0x27 up): none changes control flow, so only their immediates are skipped.
+func operandInstr(r *reader, op byte, at int) error {
+	var err error
+	switch {
 	case op >= 0x28 && op <= 0x3e: // loads and stores
 		err = memarg(r)
 	case op == 0x3f || op == 0x40: // memory.size, memory.grow
@@ -171,9 +212,9 @@ func nextInstr(r *reader, nLocals uint64, nGlobals uint32) (int, error) {
 	case op == 0xfd:
 		err = prefixFD(r)
 	default:
-		return 0, fmt.Errorf("offset %d: opcode 0x%02x (%s) is not supported", at, op, opName(op))
+		return unsupported(at, op)
 	}
-	return kOther, err
+	return err
 }
 
 func opName(op byte) string {

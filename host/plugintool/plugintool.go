@@ -373,50 +373,15 @@ func findASC(dir string) (string, error) {
 }
 
 func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("plugin test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	hook := fs.String("hook", "", "hook to call (route, cache_key, translate_request, on_request, ...)")
-	input := fs.String("input", "", "input JSON file (- for stdin; default a built-in sample for the hook)")
-	config := fs.String("config", "", "plugin config as a JSON object")
-	timeout := fs.Duration("timeout", 5*time.Second, "per-call deadline")
-	checks := fs.Bool("checks", true, "after the call, run the plugin checks (edge cases, fuzzing, memory, state, latency)")
-	fuzz := fs.Int("fuzz", 300, "fuzzed inputs")
-	calls := fs.Int("calls", 2000, "sample calls timed for latency")
-	memCalls := fs.Int("mem-calls", 60000, "calls run for the memory-growth check")
-	p50 := fs.Duration("p50", 2*time.Millisecond, "latency budget of one call (median)")
-	p99 := fs.Duration("p99", 0, "latency budget of one call (p99; 0: reported, not checked)")
-	stateful := fs.Bool("stateful", false, "the plugin's answers depend on earlier calls on purpose: skip the state check")
-	seed := fs.Uint64("seed", 1, "fuzzing seed")
-	pos, err := parse(fs, args)
+	f, err := parseTestFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || *hook == "" {
-		return errors.New("plugin test: want PLUGIN.wasm --hook HOOK [--input FILE.json]")
-	}
-	var in []byte
-	switch *input {
-	case "":
-		s, ok := samples[*hook]
-		if !ok {
-			return fmt.Errorf("plugin test: no built-in sample for hook %q; pass --input", *hook)
-		}
-		in = []byte(s)
-	case "-":
-		in, err = io.ReadAll(os.Stdin)
-	default:
-		in, err = os.ReadFile(*input)
-	}
+	in, cfg, err := readTestInput(f)
 	if err != nil {
-		return fmt.Errorf("plugin test: input: %w", err)
+		return err
 	}
-	var cfg map[string]any
-	if *config != "" {
-		if err := json.Unmarshal([]byte(*config), &cfg); err != nil {
-			return fmt.Errorf("plugin test: --config: %w", err)
-		}
-	}
-	wasm, err := os.ReadFile(pos[0])
+	wasm, err := os.ReadFile(f.path)
 	if err != nil {
 		return fmt.Errorf("plugin test: %w", err)
 	}
@@ -429,16 +394,16 @@ func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("plugin test: %w", err)
 	}
 	defer e.Close()
-	name := strings.TrimSuffix(filepath.Base(pos[0]), ".wasm")
+	name := strings.TrimSuffix(filepath.Base(f.path), ".wasm")
 	start := time.Now()
 	// The default sandbox, as the gateway loads a plugin from a file.
-	p, err := e.Load(ctx, plugin.Spec{Name: name, Path: pos[0], Config: cfg, Timeout: *timeout, Pool: 1})
+	p, err := e.Load(ctx, plugin.Spec{Name: name, Path: f.path, Config: cfg, Timeout: f.timeout, Pool: 1})
 	if err != nil {
 		return fmt.Errorf("plugin test: %w", err)
 	}
 	loaded := time.Since(start)
 	start = time.Now()
-	out, err := p.Call(ctx, *hook, in)
+	out, err := p.Call(ctx, f.hook, in)
 	took := time.Since(start)
 	if err != nil {
 		var pe *plugin.Error
@@ -449,11 +414,91 @@ func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "%s\n", out)
 	fmt.Fprintf(stderr, "hooks %v; load %v; call %v\n", p.Hooks(), loaded.Round(time.Microsecond), took.Round(time.Microsecond))
-	if !*checks {
+	if !f.checks {
 		return nil
 	}
 	quiet = true
-	opts := guestcheck.GuestOptions{Hook: *hook, Sample: in, Fuzz: *fuzz, Calls: *calls, MemCalls: *memCalls, P50: *p50, P99: *p99, Stateful: *stateful, Seed: *seed}
+	rep := runGuestChecks(ctx, p, wasm, name, cfg, f.guestOptions(in), stderr)
+	quiet = false
+	return reportChecks(rep, stderr)
+}
+
+// testFlags are the options of "plugin test".
+type testFlags struct {
+	path, hook, input, config string
+	timeout, p50, p99         time.Duration
+	checks, stateful          bool
+	fuzz, calls, memCalls     int
+	seed                      uint64
+}
+
+// parseTestFlags reads the flags and the one positional argument, the plugin's file.
+func parseTestFlags(args []string, stderr io.Writer) (testFlags, error) {
+	var f testFlags
+	fs := flag.NewFlagSet("plugin test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.hook, "hook", "", "hook to call (route, cache_key, translate_request, on_request, ...)")
+	fs.StringVar(&f.input, "input", "", "input JSON file (- for stdin; default a built-in sample for the hook)")
+	fs.StringVar(&f.config, "config", "", "plugin config as a JSON object")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "per-call deadline")
+	fs.BoolVar(&f.checks, "checks", true, "after the call, run the plugin checks (edge cases, fuzzing, memory, state, latency)")
+	fs.IntVar(&f.fuzz, "fuzz", 300, "fuzzed inputs")
+	fs.IntVar(&f.calls, "calls", 2000, "sample calls timed for latency")
+	fs.IntVar(&f.memCalls, "mem-calls", 60000, "calls run for the memory-growth check")
+	fs.DurationVar(&f.p50, "p50", 2*time.Millisecond, "latency budget of one call (median)")
+	fs.DurationVar(&f.p99, "p99", 0, "latency budget of one call (p99; 0: reported, not checked)")
+	fs.BoolVar(&f.stateful, "stateful", false, "the plugin's answers depend on earlier calls on purpose: skip the state check")
+	fs.Uint64Var(&f.seed, "seed", 1, "fuzzing seed")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return f, err
+	}
+	if len(pos) != 1 || f.hook == "" {
+		return f, errors.New("plugin test: want PLUGIN.wasm --hook HOOK [--input FILE.json]")
+	}
+	f.path = pos[0]
+	return f, nil
+}
+
+// guestOptions are the checks' options for the sample input in.
+func (f testFlags) guestOptions(in []byte) guestcheck.GuestOptions {
+	return guestcheck.GuestOptions{Hook: f.hook, Sample: in, Fuzz: f.fuzz, Calls: f.calls, MemCalls: f.memCalls, P50: f.p50, P99: f.p99, Stateful: f.stateful, Seed: f.seed}
+}
+
+// readTestInput returns the call's input (the file, stdin, or the hook's built-in sample) and
+// the plugin's config.
+func readTestInput(f testFlags) ([]byte, map[string]any, error) {
+	var (
+		in  []byte
+		err error
+	)
+	switch f.input {
+	case "":
+		s, ok := samples[f.hook]
+		if !ok {
+			return nil, nil, fmt.Errorf("plugin test: no built-in sample for hook %q; pass --input", f.hook)
+		}
+		in = []byte(s)
+	case "-":
+		in, err = io.ReadAll(os.Stdin)
+	default:
+		in, err = os.ReadFile(f.input)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("plugin test: input: %w", err)
+	}
+	var cfg map[string]any
+	if f.config != "" {
+		if err := json.Unmarshal([]byte(f.config), &cfg); err != nil {
+			return nil, nil, fmt.Errorf("plugin test: --config: %w", err)
+		}
+	}
+	return in, cfg, nil
+}
+
+// runGuestChecks runs the plugin checks on p, measuring memory growth on a probe instance of
+// wasm when one can be made.
+func runGuestChecks(ctx context.Context, p *plugin.Plugin, wasm []byte, name string, cfg map[string]any, opts guestcheck.GuestOptions, stderr io.Writer) guestcheck.Report {
 	probe, err := newMemProbe(ctx, wasm, name, cfg, plugin.DefaultMemoryPages)
 	if err != nil {
 		fmt.Fprintf(stderr, "checks: memory growth not measured: %v\n", err)
@@ -461,8 +506,11 @@ func runTest(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer probe.Close()
 		opts.Memory = probe
 	}
-	rep := guestcheck.CheckGuest(ctx, engineGuest{p}, opts)
-	quiet = false
+	return guestcheck.CheckGuest(ctx, engineGuest{p}, opts)
+}
+
+// reportChecks prints the checks' summary and findings, and fails when there are findings.
+func reportChecks(rep guestcheck.Report, stderr io.Writer) error {
 	mem := "not measured"
 	if rep.MemEnd > 0 {
 		mem = fmt.Sprintf("%.1f -> %.1f MiB", float64(rep.MemFirst)/(1<<20), float64(rep.MemEnd)/(1<<20))

@@ -82,76 +82,100 @@ func TranslateResponse(in []byte) ([]byte, error) {
 	w := xlate.StartCompletion(len(body.Raw()) + 256)
 	w.String(id)
 	xlate.OpenChoices(w, resp.Now, model)
-	text, thought := xlate.Scratch(xlate.SlotText, 0), xlate.Scratch(xlate.SlotText2, 0)
-	var sigs []byte
+	bufs := candidateBufs{text: xlate.Scratch(xlate.SlotText, 0), thought: xlate.Scratch(xlate.SlotText2, 0)}
 	for ci, c := range cands.Elems() {
-		idx := int64(ci)
-		var cf [3]jsonx.Value
-		c.Fields(cf[:], "index", "content", "finishReason")
-		if n, ok := cf[0].Int(); ok {
-			idx = n
-		}
-		var af [1]jsonx.Value
-		cf[1].Fields(af[:], "parts")
-		parts := af[0]
-		text, thought = text[:0], thought[:0]
-		calls := int64(0)
-		sigs = sigs[:0]
-		var pf [4]jsonx.Value
-		for _, p := range parts.Elems() {
-			p.Fields(pf[:], "functionCall", "thought", "text", "thoughtSignature")
-			if sig := pf[3]; sig.IsString() && !sig.Is("") {
-				call := int64(-1)
-				if pf[0].IsObject() {
-					call = calls
-				}
-				sigs = appendSigSegment(sigs, call, sig)
-			}
-			switch {
-			case pf[0].IsObject():
-				calls++
-			case pf[1].Raw() != nil && isTrue(pf[1]):
-				thought = pf[2].AppendRawStr(thought)
-			default:
-				text = pf[2].AppendRawStr(text)
-			}
-		}
-		fr, blocked := finishReason(cf[2])
-		if calls > 0 && fr == "stop" {
-			fr = "tool_calls"
-		}
-		xlate.BeginChoice(w, idx, text, calls > 0 || blocked)
-		if blocked {
-			w.Key("refusal")
-			w.String("gemini: response blocked (finishReason " + cf[2].Str() + ")")
-		}
-		xlate.WriteReasoning(w, thought)
-		if len(sigs) > 0 {
-			w.Key("reasoning_signature")
-			w.StringBytes(sigs)
-		}
-		if calls > 0 {
-			w.Key("tool_calls")
-			w.ArrayStart()
-			n := int64(0)
-			for _, p := range parts.Elems() {
-				p.Fields(af[:], "functionCall")
-				fc := af[0]
-				if !fc.IsObject() {
-					continue
-				}
-				writeToolCall(w, fc, toolCallID(resp.RequestID, idx, n))
-				n++
-			}
-			w.ArrayEnd()
-		}
-		xlate.EndChoice(w, fr)
+		bufs.writeCandidate(w, c, int64(ci), resp.RequestID)
 	}
 	var u xlate.Usage
 	readUsage(f[5], &u)
-	xlate.Keep(xlate.SlotText, text)
-	xlate.Keep(xlate.SlotText2, thought)
+	xlate.Keep(xlate.SlotText, bufs.text)
+	xlate.Keep(xlate.SlotText2, bufs.thought)
 	return xlate.FinishCompletion(w, u), nil
+}
+
+// candidateBufs are the buffers one candidate's parts are gathered into, reused from one
+// candidate to the next.
+type candidateBufs struct {
+	text, thought []byte // still escaped
+	sigs          []byte // the thought signatures' segments
+}
+
+// writeCandidate writes candidate c (the ci-th) as one choice: its text, reasoning, thought
+// signatures and tool calls.
+func (b *candidateBufs) writeCandidate(w *jsonx.Writer, c jsonx.Value, ci int64, requestID string) {
+	idx := ci
+	var cf [3]jsonx.Value
+	c.Fields(cf[:], "index", "content", "finishReason")
+	if n, ok := cf[0].Int(); ok {
+		idx = n
+	}
+	var af [1]jsonx.Value
+	cf[1].Fields(af[:], "parts")
+	parts := af[0]
+	calls := b.readParts(parts)
+	fr, blocked := finishReason(cf[2])
+	if calls > 0 && fr == "stop" {
+		fr = "tool_calls"
+	}
+	xlate.BeginChoice(w, idx, b.text, calls > 0 || blocked)
+	if blocked {
+		w.Key("refusal")
+		w.String("gemini: response blocked (finishReason " + cf[2].Str() + ")")
+	}
+	xlate.WriteReasoning(w, b.thought)
+	if len(b.sigs) > 0 {
+		w.Key("reasoning_signature")
+		w.StringBytes(b.sigs)
+	}
+	if calls > 0 {
+		writeToolCalls(w, parts, requestID, idx)
+	}
+	xlate.EndChoice(w, fr)
+}
+
+// readParts gathers the parts' text, thought text and signatures into b, and returns how many
+// function calls there are.
+func (b *candidateBufs) readParts(parts jsonx.Value) int64 {
+	b.text, b.thought, b.sigs = b.text[:0], b.thought[:0], b.sigs[:0]
+	calls := int64(0)
+	var pf [4]jsonx.Value
+	for _, p := range parts.Elems() {
+		p.Fields(pf[:], "functionCall", "thought", "text", "thoughtSignature")
+		if sig := pf[3]; sig.IsString() && !sig.Is("") {
+			call := int64(-1)
+			if pf[0].IsObject() {
+				call = calls
+			}
+			b.sigs = appendSigSegment(b.sigs, call, sig)
+		}
+		switch {
+		case pf[0].IsObject():
+			calls++
+		case pf[1].Raw() != nil && isTrue(pf[1]):
+			b.thought = pf[2].AppendRawStr(b.thought)
+		default:
+			b.text = pf[2].AppendRawStr(b.text)
+		}
+	}
+	return calls
+}
+
+// writeToolCalls writes the function calls among parts as the choice's tool_calls.
+func writeToolCalls(w *jsonx.Writer, parts jsonx.Value, requestID string, idx int64) {
+	var af [1]jsonx.Value
+	w.Key("tool_calls")
+	w.ArrayStart()
+	n := int64(0)
+	for _, p := range parts.Elems() {
+		p.Fields(af[:], "functionCall")
+		fc := af[0]
+		if !fc.IsObject() {
+			continue
+		}
+		writeToolCall(w, fc, toolCallID(requestID, idx, n))
+		n++
+	}
+	w.ArrayEnd()
 }
 
 func isTrue(v jsonx.Value) bool {

@@ -122,68 +122,80 @@ func TranslateChunk(in []byte) ([]byte, error) {
 			st.ID = id
 		}
 		readUsage(df[5], &st.Usage)
-		ci2 := 0
+		ci2 := int64(0)
 		for c, cpos := cands.NextElem(0); c.Exists(); c, cpos = cands.NextElem(cpos) {
-			idx := int64(ci2)
+			st.candidate(w, c, ci2, ci.RequestID)
 			ci2++
-			var cf [3]jsonx.Value
-			c.Fields(cf[:], "index", "content", "finishReason")
-			if n, ok := cf[0].Int(); ok {
-				idx = n
-			}
-			ch := xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created, Index: idx}
-			if !st.Started {
-				st.Started = true
-				ch.Role(w)
-			}
-			var pf [4]jsonx.Value
-			var af [2]jsonx.Value
-			cf[1].Fields(af[:1], "parts")
-			parts := af[0]
-			for p, ppos := parts.NextElem(0); p.Exists(); p, ppos = parts.NextElem(ppos) {
-				p.Fields(pf[:], "functionCall", "thought", "text", "thoughtSignature")
-				// The signature's segment goes before the part it belongs to, so the Responses
-				// bridge keeps the reasoning item ahead of the function call.
-				if sig := pf[3]; sig.IsString() && !sig.Is("") {
-					call := int64(-1)
-					if pf[0].IsObject() {
-						call = st.Tools
-					}
-					ch.TextDeltaRaw(w, "reasoning_signature", appendSigSegment(nil, call, sig))
-				}
-				if fc := pf[0]; fc.IsObject() {
-					fc.Fields(af[:], "name", "args")
-					args := []byte("{}")
-					if a := af[1]; a.IsObject() {
-						args = a.Raw()
-					}
-					ch.ToolCallDelta(w, st.Tools, toolCallID(ci.RequestID, idx, st.Tools), af[0].Str(), args)
-					st.Tools++
-					continue
-				}
-				key := "content"
-				if isTrue(pf[1]) {
-					key = "reasoning_content"
-				}
-				// The escaped text goes straight from the input to the output, without a copy
-				// in between.
-				if t := pf[2]; t.IsString() && len(t.Raw()) > 2 {
-					ch.TextDeltaRaw(w, key, t.Raw()[1:len(t.Raw())-1])
-				}
-			}
-			if fr, blocked := finishReason(cf[2]); fr != "" {
-				if fr == "stop" && st.Tools > 0 {
-					fr = "tool_calls"
-				}
-				st.Finish = fr
-				ch.Begin(w)
-				if blocked {
-					w.Key("refusal")
-					w.String("gemini: response blocked (finishReason " + cf[2].Str() + ")")
-				}
-				ch.End(w, fr)
-			}
 		}
 	}
 	return out.Close(st.encode()), nil
+}
+
+// candidate writes the chunks of candidate c (the ci-th of its event): the role on the
+// stream's first, a delta per part, and the finish reason when it has one.
+func (st *streamState) candidate(w *jsonx.Writer, c jsonx.Value, ci int64, requestID string) {
+	idx := ci
+	var cf [3]jsonx.Value
+	c.Fields(cf[:], "index", "content", "finishReason")
+	if n, ok := cf[0].Int(); ok {
+		idx = n
+	}
+	ch := xlate.Chunk{ID: st.ID, Model: st.Model, Created: st.Created, Index: idx}
+	if !st.Started {
+		st.Started = true
+		ch.Role(w)
+	}
+	var af [1]jsonx.Value
+	cf[1].Fields(af[:], "parts")
+	parts := af[0]
+	for p, ppos := parts.NextElem(0); p.Exists(); p, ppos = parts.NextElem(ppos) {
+		st.part(w, &ch, p, idx, requestID)
+	}
+	if fr, blocked := finishReason(cf[2]); fr != "" {
+		if fr == "stop" && st.Tools > 0 {
+			fr = "tool_calls"
+		}
+		st.Finish = fr
+		ch.Begin(w)
+		if blocked {
+			w.Key("refusal")
+			w.String("gemini: response blocked (finishReason " + cf[2].Str() + ")")
+		}
+		ch.End(w, fr)
+	}
+}
+
+// part writes one part of candidate idx as a delta: its thought signature, then a tool call,
+// a reasoning text or a content text.
+func (st *streamState) part(w *jsonx.Writer, ch *xlate.Chunk, p jsonx.Value, idx int64, requestID string) {
+	var pf [4]jsonx.Value
+	p.Fields(pf[:], "functionCall", "thought", "text", "thoughtSignature")
+	// The signature's segment goes before the part it belongs to, so the Responses bridge
+	// keeps the reasoning item ahead of the function call.
+	if sig := pf[3]; sig.IsString() && !sig.Is("") {
+		call := int64(-1)
+		if pf[0].IsObject() {
+			call = st.Tools
+		}
+		ch.TextDeltaRaw(w, "reasoning_signature", appendSigSegment(nil, call, sig))
+	}
+	if fc := pf[0]; fc.IsObject() {
+		var af [2]jsonx.Value
+		fc.Fields(af[:], "name", "args")
+		args := []byte("{}")
+		if a := af[1]; a.IsObject() {
+			args = a.Raw()
+		}
+		ch.ToolCallDelta(w, st.Tools, toolCallID(requestID, idx, st.Tools), af[0].Str(), args)
+		st.Tools++
+		return
+	}
+	key := "content"
+	if isTrue(pf[1]) {
+		key = "reasoning_content"
+	}
+	// The escaped text goes straight from the input to the output, without a copy in between.
+	if t := pf[2]; t.IsString() && len(t.Raw()) > 2 {
+		ch.TextDeltaRaw(w, key, t.Raw()[1:len(t.Raw())-1])
+	}
 }

@@ -80,6 +80,26 @@ type sysBlock struct {
 func (s System) WriteCached(w *jsonx.Writer, messages jsonx.Value, auto bool) (int, error) {
 	buf := Scratch(SlotText, 0)
 	defer func() { Keep(SlotText, buf) }()
+	var (
+		blocks []sysBlock
+		err    error
+	)
+	buf, blocks, err = s.cachedBlocks(buf, messages)
+	if err != nil {
+		return 0, err
+	}
+	if len(blocks) == 0 {
+		return 0, nil
+	}
+	if auto {
+		blocks[len(blocks)-1].mark = CacheMark{Set: true}
+	}
+	return s.writeBlocks(w, buf, blocks), nil
+}
+
+// cachedBlocks gathers the system and developer messages' text into buf as blocks, each with
+// its cache breakpoint.
+func (s System) cachedBlocks(buf []byte, messages jsonx.Value) ([]byte, []sysBlock, error) {
 	var blocks []sysBlock
 	var f [2]jsonx.Value
 	for i, m := range messages.Elems() {
@@ -88,48 +108,65 @@ func (s System) WriteCached(w *jsonx.Writer, messages jsonx.Value, auto bool) (i
 			continue
 		}
 		if err := TextOnly(f[1], i, "system", s.Provider); err != nil {
-			return 0, err
+			return buf, nil, err
 		}
 		msgMark, err := ReadCacheMark(m, s.Provider)
 		if err != nil {
-			return 0, err
+			return buf, nil, err
 		}
 		first := len(blocks)
 		if content := f[1]; content.IsArray() && hasPartMark(content) {
-			for _, p := range content.Elems() {
-				if !p.Get("type").Is("text") {
-					continue
-				}
-				mark, err := ReadCacheMark(p, s.Provider)
-				if err != nil {
-					return 0, err
-				}
-				from := len(buf)
-				buf = p.Get("text").AppendRawStr(buf)
-				if len(buf) > from {
-					blocks = append(blocks, sysBlock{from, len(buf), mark})
-				}
-			}
+			buf, blocks, err = s.partBlocks(buf, blocks, content)
 		} else {
-			from := len(buf)
-			var ok bool
-			if buf, ok = ContentRaw(buf, content); !ok {
-				return 0, BadRequest("invalid_request", "%s: system message content must be text", s.Provider)
-			}
-			if len(buf) > from {
-				blocks = append(blocks, sysBlock{from: from, to: len(buf)})
-			}
+			buf, blocks, err = s.textBlock(buf, blocks, content)
+		}
+		if err != nil {
+			return buf, nil, err
 		}
 		if msgMark.Set && len(blocks) > first {
 			blocks[len(blocks)-1].mark = msgMark
 		}
 	}
-	if len(blocks) == 0 {
-		return 0, nil
+	return buf, blocks, nil
+}
+
+// partBlocks adds one block per non-empty text part of content (the parts form, where parts
+// carry their own breakpoints).
+func (s System) partBlocks(buf []byte, blocks []sysBlock, content jsonx.Value) ([]byte, []sysBlock, error) {
+	for _, p := range content.Elems() {
+		if !p.Get("type").Is("text") {
+			continue
+		}
+		mark, err := ReadCacheMark(p, s.Provider)
+		if err != nil {
+			return buf, blocks, err
+		}
+		from := len(buf)
+		buf = p.Get("text").AppendRawStr(buf)
+		if len(buf) > from {
+			blocks = append(blocks, sysBlock{from, len(buf), mark})
+		}
 	}
-	if auto {
-		blocks[len(blocks)-1].mark = CacheMark{Set: true}
+	return buf, blocks, nil
+}
+
+// textBlock adds content's text as one block when it is not empty (the text form: a string,
+// or parts none of which carries a breakpoint).
+func (s System) textBlock(buf []byte, blocks []sysBlock, content jsonx.Value) ([]byte, []sysBlock, error) {
+	from := len(buf)
+	var ok bool
+	if buf, ok = ContentRaw(buf, content); !ok {
+		return buf, blocks, BadRequest("invalid_request", "%s: system message content must be text", s.Provider)
 	}
+	if len(buf) > from {
+		blocks = append(blocks, sysBlock{from: from, to: len(buf)})
+	}
+	return buf, blocks, nil
+}
+
+// writeBlocks writes the blocks in the provider's shape and returns how many breakpoints it
+// wrote.
+func (s System) writeBlocks(w *jsonx.Writer, buf []byte, blocks []sysBlock) int {
 	if s.Wrap != "" {
 		w.Key(s.Wrap)
 		w.ObjectStart()
@@ -160,7 +197,7 @@ func (s System) WriteCached(w *jsonx.Writer, messages jsonx.Value, auto bool) (i
 	if s.Wrap != "" {
 		w.ObjectEnd()
 	}
-	return marks, nil
+	return marks
 }
 
 // hasPartMark reports whether any content part carries cache_control.
