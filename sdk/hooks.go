@@ -1,8 +1,6 @@
 package sdk
 
 import (
-	"strconv"
-
 	"github.com/sluice-gw/sluice/sdk/jsonx"
 )
 
@@ -48,16 +46,7 @@ func StreamRewrite(chunks [][]byte, state []byte) StreamDecision {
 func (d StreamDecision) AppendJSON(dst []byte) []byte {
 	switch d.Action {
 	case ActionReject:
-		st := d.Status
-		if st == 0 {
-			st = 400
-		}
-		dst = append(dst, `{"action":"reject","status":`...)
-		dst = strconv.AppendInt(dst, int64(st), 10)
-		dst = append(dst, `,"code":`...)
-		dst = AppendString(dst, d.Code)
-		dst = append(dst, `,"message":`...)
-		dst = AppendString(dst, d.Message)
+		dst = appendReject(dst, d.Status, d.Code, d.Message)
 		return append(dst, '}')
 	case ActionRewrite:
 		dst = append(dst, `{"action":"rewrite","chunks":[`...)

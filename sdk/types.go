@@ -526,16 +526,7 @@ func (o CacheKeyOutput) AppendJSON(dst []byte) []byte {
 func (d Decision) AppendJSON(dst []byte) []byte {
 	switch d.Action {
 	case ActionReject:
-		st := d.Status
-		if st == 0 {
-			st = 400
-		}
-		dst = append(dst, `{"action":"reject","status":`...)
-		dst = strconv.AppendInt(dst, int64(st), 10)
-		dst = append(dst, `,"code":`...)
-		dst = AppendString(dst, d.Code)
-		dst = append(dst, `,"message":`...)
-		dst = AppendString(dst, d.Message)
+		dst = appendReject(dst, d.Status, d.Code, d.Message)
 	case ActionRewrite, ActionRespond:
 		dst = append(dst, `{"action":`...)
 		dst = AppendString(dst, d.Action)
@@ -565,4 +556,18 @@ func (d Decision) AppendJSON(dst []byte) []byte {
 		dst = AppendValue(dst, d.Headers)
 	}
 	return append(dst, '}')
+}
+
+// appendReject writes a reject decision's members (status 0 means 400), without the closing
+// brace: the policy and stream decisions share it.
+func appendReject(dst []byte, status int, code, message string) []byte {
+	if status == 0 {
+		status = 400
+	}
+	dst = append(dst, `{"action":"reject","status":`...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, `,"code":`...)
+	dst = AppendString(dst, code)
+	dst = append(dst, `,"message":`...)
+	return AppendString(dst, message)
 }
