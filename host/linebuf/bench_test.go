@@ -1,6 +1,7 @@
 package linebuf
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -34,7 +35,7 @@ func benchAccess(b *testing.B, out io.Writer, pipe *countWrites) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			log.LogAttrs(nil, slog.LevelInfo, "request", slog.String("request_id", "a1b2c3d4e5f6g7"), slog.String("method", "POST"),
+			log.LogAttrs(context.Background(), slog.LevelInfo, "request", slog.String("request_id", "a1b2c3d4e5f6g7"), slog.String("method", "POST"),
 				slog.String("path", "/v1/chat/completions"), slog.Int("status", 200), slog.Float64("latency_ms", 1.234),
 				slog.String("model", "up/bench-model"), slog.Bool("stream", false), slog.String("provider", "up"),
 				slog.Int64("prompt_tokens", 21), slog.Int64("completion_tokens", 180), slog.String("finish_reason", "stop"))

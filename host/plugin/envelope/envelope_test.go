@@ -33,7 +33,7 @@ func FuzzEnvelopes(f *testing.F) {
 	f.Add("\x00\xff\"\\", "\u2028\u2029", "x-\x01", "\xe2\x82", []byte(`{"a":1`), math.NaN(), int64(-1))
 	f.Add("", "", "", "", []byte(nil), math.Inf(1), int64(math.MaxInt64))
 	f.Add("a", "b", "x-a", "1", []byte(`"just a string"`), 1e300, int64(0))
-	f.Add("a", "b", "x-a", "1", []byte("<html>502</html>"), -0.0, int64(0))
+	f.Add("a", "b", "x-a", "1", []byte("<html>502</html>"), math.Copysign(0, -1), int64(0))
 	f.Fuzz(func(t *testing.T, id, model, hk, hv string, body []byte, fl float64, n int64) {
 		m := &Meta{RequestID: id, Endpoint: "chat.completions", Model: model, Router: model, User: hv, Team: hk,
 			KeyID: id, Stream: n%2 == 0, TokenEstimate: n, MaxTokens: -n, Temperature: &fl,
